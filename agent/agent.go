@@ -1,0 +1,225 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/container"
+	"github.com/wgfleet/wgfleet/tunnel"
+)
+
+// Version is the agent's version, reported in /health.
+const Version = "0.1.0"
+
+// Agent is a running node agent: its tunnels are up and their peers
+// restored as soon as New returns; Serve or Run exposes the API.
+type Agent struct {
+	cfg      Config
+	log      *slog.Logger
+	env      container.Environment
+	envWire  agentapi.Environment
+	started  time.Time
+	verifier *agentapi.Verifier
+	ifaces   map[string]*iface // fixed after New
+	order    []string          // interface names in configuration order
+	handler  http.Handler
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New validates cfg, detects the environment, chooses each interface's mode,
+// brings up the tunnels and restores their peers from the state directory.
+// On error nothing is left running.
+func New(cfg Config) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	var env container.Environment
+	if cfg.Environment != nil {
+		env = *cfg.Environment
+	} else {
+		env = container.Detect()
+	}
+	verifier, err := agentapi.NewVerifier(agentapi.VerifierConfig{Secrets: cfg.Secrets, Window: cfg.SignatureWindow})
+	if err != nil {
+		return nil, fmt.Errorf("setting up request verification: %w", err)
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating state directory: %w", err)
+	}
+	a := &Agent{
+		cfg:      cfg,
+		log:      log,
+		env:      env,
+		started:  time.Now(),
+		verifier: verifier,
+		ifaces:   make(map[string]*iface, len(cfg.Interfaces)),
+	}
+	for _, ic := range cfg.Interfaces {
+		if err := a.addInterface(ic); err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
+	a.handler = a.routes()
+	return a, nil
+}
+
+func (a *Agent) addInterface(ic InterfaceConfig) error {
+	requested := ic.Mode
+	if requested == "" {
+		requested = a.cfg.Mode
+	}
+	choice, err := a.env.Choose(requested)
+	if err != nil {
+		return fmt.Errorf("interface %s: %w", ic.Name, err)
+	}
+	a.log.Info("data plane mode chosen", "iface", ic.Name, "requested", requested, "mode", choice.Mode, "reason", choice.Reason,
+		"container", a.env.Container, "runtime", a.env.Runtime, "tun_available", a.env.TUNAvailable, "cap_net_admin", a.env.CapNetAdmin)
+	if a.envWire.Mode == "" {
+		a.envWire = agentapi.Environment{
+			Container: a.env.Container, Runtime: a.env.Runtime, TUNAvailable: a.env.TUNAvailable, TUNError: a.env.TUNError,
+			CapNetAdmin: a.env.CapNetAdmin, UserNamespace: a.env.UserNamespace, EUID: a.env.EUID,
+			ModeRequested: requested, Mode: choice.Mode, Reason: choice.Reason,
+		}
+	}
+	key, err := loadOrCreateKey(filepath.Join(a.cfg.StateDir, ic.Name+".key"))
+	if err != nil {
+		return fmt.Errorf("interface %s: %w", ic.Name, err)
+	}
+	mtu := ic.MTU
+	if mtu == 0 {
+		mtu = DefaultMTU
+	}
+	tcfg := tunnel.Config{
+		Name: ic.Name, PrivateKey: key, ListenPort: ic.ListenPort, Addresses: ic.Addresses,
+		MTU: mtu, Logger: a.log.With("iface", ic.Name), UAPIDir: a.cfg.UAPIDir,
+	}
+	var tun *tunnel.Tunnel
+	if choice.Mode == string(tunnel.ModeTUN) {
+		tun, err = tunnel.NewTUN(tcfg)
+	} else {
+		tun, err = tunnel.NewNetstack(tcfg)
+	}
+	if err != nil {
+		return fmt.Errorf("interface %s: starting %s tunnel: %w", ic.Name, choice.Mode, err)
+	}
+	i := &iface{
+		name:  ic.Name,
+		tun:   tun,
+		state: stateFile{path: filepath.Join(a.cfg.StateDir, ic.Name+".peers.json")},
+		log:   a.log,
+		peers: peerSet{},
+	}
+	if err := i.restore(); err != nil {
+		tun.Close()
+		return fmt.Errorf("interface %s: %w", ic.Name, err)
+	}
+	a.ifaces[ic.Name] = i
+	a.order = append(a.order, ic.Name)
+	a.log.Info("interface up", "iface", ic.Name, "mode", tun.Mode(), "public_key", tun.PublicKey().String(),
+		"listen_port", tun.ListenPort(), "addresses", prefixStrings(tun.Addresses()))
+	return nil
+}
+
+// Handler is the agent's HTTP API.
+func (a *Agent) Handler() http.Handler { return a.handler }
+
+// Tunnel returns the named interface's tunnel, or nil.
+func (a *Agent) Tunnel(name string) *tunnel.Tunnel {
+	if i, ok := a.ifaces[name]; ok {
+		return i.tun
+	}
+	return nil
+}
+
+// SetSecrets replaces the accepted secrets (rotation without restart).
+func (a *Agent) SetSecrets(secrets [][]byte) error {
+	c := a.cfg
+	c.Secrets = secrets
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	return a.verifier.SetSecrets(secrets)
+}
+
+// Run listens on cfg.Listen and serves until ctx is done, then shuts down.
+func (a *Agent) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		a.Close()
+		return fmt.Errorf("listening on %s: %w", a.cfg.Listen, err)
+	}
+	return a.Serve(ctx, ln)
+}
+
+// Serve serves the API on ln until ctx is done, then drains in-flight
+// requests and closes the tunnels. It always closes the
+// agent before it returns.
+func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	a.log.Info("agent API listening", "addr", ln.Addr().String(), "version", Version)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var serveErr error
+	select {
+	case err := <-errc:
+		serveErr = fmt.Errorf("serving API: %w", err)
+	case <-ctx.Done():
+		timeout := a.cfg.ShutdownTimeout
+		if timeout == 0 {
+			timeout = 10 * time.Second
+		}
+		a.log.Info("shutting down: draining HTTP requests", "timeout", timeout)
+		sctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			serveErr = fmt.Errorf("draining API: %w", err)
+		}
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && serveErr == nil {
+			serveErr = fmt.Errorf("serving API: %w", err)
+		}
+	}
+	return errors.Join(serveErr, a.Close())
+}
+
+// Close closes the tunnels. Peer state needs no flush: every change was
+// saved before it was acknowledged. Close is idempotent.
+func (a *Agent) Close() error {
+	a.closeOnce.Do(func() {
+		var errs []error
+		for _, name := range a.order {
+			i := a.ifaces[name]
+			i.mu.Lock() // wait for an in-flight change to finish saving
+			if err := i.tun.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("closing %s: %w", name, err))
+			}
+			i.mu.Unlock()
+		}
+		a.closeErr = errors.Join(errs...)
+		a.log.Info("agent stopped")
+	})
+	return a.closeErr
+}

@@ -1,0 +1,138 @@
+package agent
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"regexp"
+	"time"
+
+	"github.com/wgfleet/wgfleet/container"
+)
+
+// Defaults of the agent's configuration.
+const (
+	DefaultListen     = ":8080"
+	DefaultIface      = "wg0"
+	DefaultListenPort = 51820
+	DefaultMTU        = 1420
+	DefaultMode       = "auto"
+	DefaultStateDir   = "/var/lib/wg-agent"
+
+	// MinSecretLen is the shortest secret the agent accepts.
+	MinSecretLen = 16
+	// PlaceholderSecret is the seed deployment's example secret; it is refused.
+	PlaceholderSecret = "change-me-in-production"
+)
+
+// ifaceNameRE is the interface name rule of the wire contract.
+var ifaceNameRE = regexp.MustCompile(`^[A-Za-z0-9_=+.-]{1,15}$`)
+
+// Config is the agent's validated configuration.
+type Config struct {
+	// Listen is the API's TCP address, host:port.
+	Listen string
+	// Secrets are the shared HMAC secrets; a request signed with any of them
+	// is accepted (so a secret can be rotated without downtime).
+	Secrets [][]byte
+	// StateDir holds each interface's private key and peer state.
+	StateDir string
+	// Mode is auto, tun or netstack; an interface may override it.
+	Mode string
+	// Interfaces are the WireGuard interfaces to run; at least one.
+	Interfaces []InterfaceConfig
+	// SignatureWindow is how far a request's timestamp may be from the
+	// agent's clock; 0 means 300 s.
+	SignatureWindow time.Duration
+	// ShutdownTimeout bounds the HTTP drain at shutdown; 0 means 10 s.
+	ShutdownTimeout time.Duration
+	// UAPIDir is where TUN-mode interfaces serve their UAPI socket; "" means
+	// /var/run/wireguard.
+	UAPIDir string
+	// Logger receives the agent's logs; nil discards them.
+	Logger *slog.Logger
+	// Environment, when set, replaces detection of the runtime environment
+	// (for tests); nil means container.Detect().
+	Environment *container.Environment
+}
+
+// InterfaceConfig is one WireGuard interface.
+type InterfaceConfig struct {
+	Name       string
+	Addresses  []netip.Prefix
+	ListenPort int // 0 picks a free port
+	MTU        int
+	Mode       string // "" inherits Config.Mode
+}
+
+// Validate checks the configuration in full and says what is wrong.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen address %q: %w", c.Listen, err))
+	}
+	if len(c.Secrets) == 0 {
+		errs = append(errs, errors.New("no secret: set WG_AGENT_SECRET or --secret-file"))
+	}
+	for i, s := range c.Secrets {
+		switch {
+		case bytes.Equal(bytes.TrimSpace(s), []byte(PlaceholderSecret)):
+			errs = append(errs, fmt.Errorf("secret %d is the placeholder %q: generate a real one (openssl rand -hex 32)", i+1, PlaceholderSecret))
+		case len(s) < MinSecretLen:
+			errs = append(errs, fmt.Errorf("secret %d is %d bytes; at least %d are required", i+1, len(s), MinSecretLen))
+		}
+	}
+	if c.StateDir == "" {
+		errs = append(errs, errors.New("state directory is required"))
+	}
+	if err := checkMode(c.Mode); err != nil {
+		errs = append(errs, err)
+	}
+	if len(c.Interfaces) == 0 {
+		errs = append(errs, errors.New("at least one interface is required"))
+	}
+	seenName := map[string]bool{}
+	seenPort := map[int]bool{}
+	for _, ic := range c.Interfaces {
+		if !ifaceNameRE.MatchString(ic.Name) {
+			errs = append(errs, fmt.Errorf("interface name %q must match %s", ic.Name, ifaceNameRE))
+		}
+		if seenName[ic.Name] {
+			errs = append(errs, fmt.Errorf("interface %q is configured twice", ic.Name))
+		}
+		seenName[ic.Name] = true
+		if ic.ListenPort < 0 || ic.ListenPort > 65535 {
+			errs = append(errs, fmt.Errorf("interface %s: listen port %d is out of range", ic.Name, ic.ListenPort))
+		} else if ic.ListenPort != 0 {
+			if seenPort[ic.ListenPort] {
+				errs = append(errs, fmt.Errorf("interface %s: listen port %d is used by another interface", ic.Name, ic.ListenPort))
+			}
+			seenPort[ic.ListenPort] = true
+		}
+		if ic.MTU != 0 && (ic.MTU < 576 || ic.MTU > 65535) {
+			errs = append(errs, fmt.Errorf("interface %s: MTU %d is out of range 576-65535", ic.Name, ic.MTU))
+		}
+		if ic.Mode != "" {
+			if err := checkMode(ic.Mode); err != nil {
+				errs = append(errs, fmt.Errorf("interface %s: %w", ic.Name, err))
+			}
+		}
+		for _, a := range ic.Addresses {
+			if !a.IsValid() || a.Addr().Is4In6() || a.Addr().Zone() != "" {
+				errs = append(errs, fmt.Errorf("interface %s: address %v is not valid", ic.Name, a))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkMode(m string) error {
+	switch m {
+	case "auto", "tun", "netstack":
+		return nil
+	}
+	return fmt.Errorf("mode %q must be auto, tun or netstack", m)
+}

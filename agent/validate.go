@@ -1,0 +1,140 @@
+package agent
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+)
+
+const maxKeepalive = 65535
+
+// parseAllowedIPs validates a list of allowed IPs. A bare address stands for
+// its host route (as `wg set` takes it); a prefix with host bits set is
+// refused rather than silently masked. The result is sorted and deduplicated.
+func parseAllowedIPs(in []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(in))
+	for i, s := range in {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil || a.Zone() != "" {
+				return nil, badRequestf("allowed_ips[%d] %q is not a valid CIDR", i, s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Addr().Is4In6() {
+			return nil, badRequestf("allowed_ips[%d] %q is an IPv4-mapped IPv6 prefix; give the IPv4 form", i, s)
+		}
+		if m := p.Masked(); m != p {
+			return nil, badRequestf("allowed_ips[%d] %q has host bits set; did you mean %s?", i, s, m)
+		}
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	return slices.Compact(out), nil
+}
+
+// parsePSK validates an optional preshared key: nil or "" means none.
+func parsePSK(s *string) (*wgtypes.Key, error) {
+	if s == nil || *s == "" {
+		return nil, nil
+	}
+	k, err := agentapi.ParseKey(*s)
+	if err != nil {
+		return nil, badRequestf("preshared_key is not a valid key: it must be 32 bytes in standard base64")
+	}
+	return &k, nil
+}
+
+func checkKeepalive(v int) error {
+	if v < 0 || v > maxKeepalive {
+		return badRequestf("persistent_keepalive %d is out of range 0-%d", v, maxKeepalive)
+	}
+	return nil
+}
+
+func parseBodyKey(s string) (wgtypes.Key, error) {
+	if s == "" {
+		return wgtypes.Key{}, badRequestf("public_key is required")
+	}
+	k, err := agentapi.ParseKey(s)
+	if err != nil {
+		return wgtypes.Key{}, badRequestf("public_key %q is not a valid key: it must be 32 bytes in standard base64", s)
+	}
+	return k, nil
+}
+
+// specFromAdd validates a POST body into a peer.
+func specFromAdd(req agentapi.AddPeerRequest) (peerSpec, error) {
+	k, err := parseBodyKey(req.PublicKey)
+	if err != nil {
+		return peerSpec{}, err
+	}
+	return buildSpec(k, req.AllowedIPs, req.PresharedKey, req.PersistentKeepalive)
+}
+
+// specFromSync validates one entry of a PUT /v1/wg/{iface}/peers body.
+func specFromSync(i int, req agentapi.PeerSpec) (peerSpec, error) {
+	k, err := parseBodyKey(req.PublicKey)
+	if err != nil {
+		return peerSpec{}, fmt.Errorf("peers[%d]: %w", i, err)
+	}
+	ka := req.PersistentKeepalive
+	spec, err := buildSpec(k, req.AllowedIPs, req.PresharedKey, &ka)
+	if err != nil {
+		return peerSpec{}, fmt.Errorf("peers[%d]: %w", i, err)
+	}
+	return spec, nil
+}
+
+func buildSpec(k wgtypes.Key, allowed []string, psk *string, keepalive *int) (peerSpec, error) {
+	ips, err := parseAllowedIPs(allowed)
+	if err != nil {
+		return peerSpec{}, err
+	}
+	p, err := parsePSK(psk)
+	if err != nil {
+		return peerSpec{}, err
+	}
+	ka := 0
+	if keepalive != nil {
+		ka = *keepalive
+	}
+	if err := checkKeepalive(ka); err != nil {
+		return peerSpec{}, err
+	}
+	return peerSpec{Key: k, AllowedIPs: ips, PSK: p, Keepalive: ka}, nil
+}
+
+// applyUpdate returns spec changed by a PUT body; nil fields stay unchanged.
+func applyUpdate(spec peerSpec, req agentapi.UpdatePeerRequest) (peerSpec, error) {
+	if req.AllowedIPs != nil {
+		ips, err := parseAllowedIPs(*req.AllowedIPs)
+		if err != nil {
+			return peerSpec{}, err
+		}
+		spec.AllowedIPs = ips
+	}
+	if req.PresharedKey != nil {
+		p, err := parsePSK(req.PresharedKey)
+		if err != nil {
+			return peerSpec{}, err
+		}
+		spec.PSK = p
+	}
+	if req.PersistentKeepalive != nil {
+		if err := checkKeepalive(*req.PersistentKeepalive); err != nil {
+			return peerSpec{}, err
+		}
+		spec.Keepalive = *req.PersistentKeepalive
+	}
+	return spec, nil
+}

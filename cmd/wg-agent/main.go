@@ -1,0 +1,67 @@
+// Command wg-agent runs WireGuard on a node and serves the signed agent API.
+// See docs/DEPLOYMENT.md and `wg-agent -h`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/wgfleet/wgfleet/agent"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "wg-agent:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program: load the configuration, start the agent, serve
+// until ctx is done. SIGHUP re-reads the secret file.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	o, err := loadOptions(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(o, stderr)
+	o.cfg.Logger = log
+	a, err := agent.New(o.cfg)
+	if err != nil {
+		return err
+	}
+	if o.secretFile != "" {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-hup:
+					secrets, err := loadSecrets(o.secretFile, "")
+					if err == nil {
+						err = a.SetSecrets(secrets)
+					}
+					if err != nil {
+						log.Error("reloading secrets failed; keeping the old ones", "err", err)
+						continue
+					}
+					log.Info("secrets reloaded", "count", len(secrets))
+				}
+			}
+		}()
+	}
+	return a.Run(ctx)
+}
