@@ -1,0 +1,227 @@
+package agentapi
+
+import (
+	"crypto/hmac"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of VerifierConfig.
+const (
+	DefaultWindow     = 300 * time.Second
+	DefaultMaxEntries = 100000
+)
+
+// VerifierConfig configures a Verifier.
+type VerifierConfig struct {
+	// Secrets are the shared secrets; a signature under any one of them is
+	// accepted. At least one non-empty secret is required.
+	Secrets [][]byte
+	// Window is how far X-Timestamp may be from Now, either direction.
+	// 0 means DefaultWindow.
+	Window time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// MaxEntries bounds the replay memory (signatures and nonces). 0 means
+	// DefaultMaxEntries.
+	MaxEntries int
+}
+
+// Verifier checks the signature, timestamp and freshness of agent requests
+// (PROTOCOL.md §1). It is safe for concurrent use.
+//
+// A signature is accepted over any of three forms of the path: the raw
+// request target (r.RequestURI, query included), the percent-decoded path
+// without the query (r.URL.Path), and the raw path without the query
+// (r.URL.EscapedPath()); each against every configured secret.
+//
+// Replay protection: the signature of every request that is not a safe
+// method (GET, HEAD, OPTIONS, TRACE) is remembered until its timestamp
+// leaves the window, and an exact repeat is rejected; this covers POST, PUT,
+// DELETE and PATCH as the protocol requires. A request with X-Nonce has its
+// nonce remembered instead, whatever the method, and a reuse is rejected.
+// Nothing is remembered before the signature has been verified. When the
+// memory is full of live entries, requests that would need remembering are
+// rejected with ReasonReplayCacheFull (see replayCache for why not evict).
+type Verifier struct {
+	window  time.Duration
+	now     func() time.Time
+	secrets atomic.Pointer[[][]byte]
+	replay  *replayCache
+}
+
+// NewVerifier returns a Verifier for cfg. It fails when there is no secret,
+// a secret is empty, or Window or MaxEntries is negative.
+func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
+	if cfg.Window < 0 {
+		return nil, errors.New("agentapi: negative verifier window")
+	}
+	if cfg.MaxEntries < 0 {
+		return nil, errors.New("agentapi: negative replay cache size")
+	}
+	v := &Verifier{window: cfg.Window, now: cfg.Now}
+	if v.window == 0 {
+		v.window = DefaultWindow
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	max := cfg.MaxEntries
+	if max == 0 {
+		max = DefaultMaxEntries
+	}
+	v.replay = newReplayCache(max)
+	if err := v.SetSecrets(cfg.Secrets); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// SetSecrets replaces the accepted secrets, for rotation at runtime. It
+// fails, changing nothing, when secrets is empty or holds an empty secret.
+// The slices are copied. Remembered signatures and nonces are kept.
+func (v *Verifier) SetSecrets(secrets [][]byte) error {
+	if len(secrets) == 0 {
+		return errors.New("agentapi: no secret configured")
+	}
+	cp := make([][]byte, len(secrets))
+	for i, s := range secrets {
+		if len(s) == 0 {
+			return errors.New("agentapi: empty secret")
+		}
+		cp[i] = append([]byte(nil), s...)
+	}
+	v.secrets.Store(&cp)
+	return nil
+}
+
+// Verify checks r, whose body the caller has already read into body (nil
+// for none). It returns nil for an authentic, fresh request and otherwise an
+// *AuthError saying why not.
+func (v *Verifier) Verify(r *http.Request, body []byte) error {
+	ts := r.Header.Get(HeaderTimestamp)
+	if ts == "" {
+		return &AuthError{Reason: ReasonMissingTimestamp}
+	}
+	sigHex := r.Header.Get(HeaderSignature)
+	if sigHex == "" {
+		return &AuthError{Reason: ReasonMissingSignature}
+	}
+	sent, ok := parseTimestamp(ts)
+	if !ok {
+		return &AuthError{Reason: ReasonBadTimestamp}
+	}
+	now := v.now()
+	// Whole seconds on both sides: a request stamped exactly Window ago is
+	// still inside. sent >= 0 and now is near the present, so no overflow.
+	w := int64(v.window / time.Second)
+	if d := now.Unix() - sent; d > w || d < -w {
+		return &AuthError{Reason: ReasonStaleTimestamp}
+	}
+	nonce := r.Header.Get(HeaderNonce)
+	if nonce != "" && !ValidNonce(nonce) {
+		return &AuthError{Reason: ReasonBadNonce}
+	}
+	sig, err := hex.DecodeString(sigHex)
+	if err != nil || len(sig) != 32 {
+		return &AuthError{Reason: ReasonBadSignature}
+	}
+	if !v.signatureMatches(r, body, ts, nonce, sig) {
+		return &AuthError{Reason: ReasonBadSignature}
+	}
+
+	var key, reason string
+	switch {
+	case nonce != "":
+		key, reason = "n:"+nonce, ReasonNonceReused
+	case !safeMethod(r.Method):
+		// The decoded bytes, not the header: an upper-case copy of the hex
+		// must count as the same signature.
+		key, reason = "s:"+string(sig), ReasonReplayed
+	default:
+		return nil
+	}
+	// Remember until the timestamp has left the window, plus a second for
+	// the whole-second comparison above.
+	exp := time.Unix(sent, 0).Add(v.window + time.Second)
+	switch v.replay.add(key, exp, now) {
+	case replayDuplicate:
+		return &AuthError{Reason: reason}
+	case replayFull:
+		return &AuthError{Reason: ReasonReplayCacheFull}
+	}
+	return nil
+}
+
+// signatureMatches reports whether sig is the MAC of the request under any
+// secret and any accepted form of the path.
+func (v *Verifier) signatureMatches(r *http.Request, body []byte, ts, nonce string, sig []byte) bool {
+	method := r.Method
+	if method == "" {
+		method = http.MethodGet // as net/http means it
+	}
+	paths := requestPaths(r)
+	for _, secret := range *v.secrets.Load() {
+		for _, p := range paths {
+			if hmac.Equal(mac(secret, method, p, body, ts, nonce), sig) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// requestPaths returns the distinct path forms a client may have signed.
+func requestPaths(r *http.Request) []string {
+	var forms [3]string
+	forms[0] = r.RequestURI
+	if r.URL != nil {
+		if forms[0] == "" { // a request made in-process, not read off the wire
+			forms[0] = r.URL.RequestURI()
+		}
+		forms[1] = r.URL.Path
+		forms[2] = r.URL.EscapedPath()
+	}
+	out := make([]string, 0, len(forms))
+	for _, f := range forms {
+		if f != "" && !contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// parseTimestamp parses decimal Unix seconds: ASCII digits only, no sign,
+// no spaces, at most what fits an int64.
+func parseTimestamp(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 19 || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
+// safeMethod reports whether method is one that must not change state
+// (RFC 9110 §9.2.1). Methods are case-sensitive: "get" is not GET and, like
+// every other method, gets replay protection.
+func safeMethod(method string) bool {
+	switch method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
+}
