@@ -5,7 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-		"io"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
