@@ -1,0 +1,135 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+const goodSecret = "0123456789abcdef0123456789abcdef"
+
+func TestLoadOptionsDefaults(t *testing.T) {
+	o, err := loadOptions(nil, envOf(map[string]string{"WG_AGENT_SECRET": goodSecret}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := o.cfg
+	if c.Listen != ":8080" || c.Mode != "auto" || len(c.Interfaces) != 1 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	ic := c.Interfaces[0]
+	if ic.Name != "wg0" || ic.ListenPort != 51820 || ic.MTU != 1420 {
+		t.Fatalf("interface defaults: %+v", ic)
+	}
+}
+
+func TestLoadOptionsSecrets(t *testing.T) {
+	dir := t.TempDir()
+	multi := filepath.Join(dir, "secrets")
+	if err := os.WriteFile(multi, []byte("# rotation\n"+goodSecret+"\n\nfedcba9876543210fedcba9876543210\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+		secrets int
+	}{
+		{"none", nil, nil, "no secret", 0},
+		{"placeholder", nil, map[string]string{"WG_AGENT_SECRET": "change-me-in-production"}, "placeholder", 0},
+		{"short", nil, map[string]string{"WG_AGENT_SECRET": "short"}, "at least 16", 0},
+		{"env", nil, map[string]string{"WG_AGENT_SECRET": goodSecret}, "", 1},
+		{"file with two", []string{"--secret-file", multi}, nil, "", 2},
+		{"missing file", []string{"--secret-file", filepath.Join(dir, "nope")}, nil, "secret file", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := loadOptions(tt.args, envOf(tt.env), io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("want error containing %q, got %v", tt.wantErr, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(o.cfg.Secrets) != tt.secrets {
+				t.Fatalf("%d secrets, want %d", len(o.cfg.Secrets), tt.secrets)
+			}
+		})
+	}
+}
+
+func TestLoadOptionsPrecedence(t *testing.T) {
+	env := map[string]string{"WG_AGENT_SECRET": goodSecret, "WG_AGENT_PORT": "9090", "WG_AGENT_MODE": "netstack", "WG_AGENT_ADDRESS": "10.8.0.1/24, fd00:8::1/64"}
+	o, err := loadOptions(nil, envOf(env), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.cfg.Listen != ":9090" || o.cfg.Mode != "netstack" || len(o.cfg.Interfaces[0].Addresses) != 2 {
+		t.Fatalf("env not applied: %+v", o.cfg)
+	}
+	o, err = loadOptions([]string{"--listen", "127.0.0.1:7000", "--mode", "tun", "--address", "10.9.0.1/24"}, envOf(env), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.cfg.Listen != "127.0.0.1:7000" || o.cfg.Mode != "tun" || len(o.cfg.Interfaces[0].Addresses) != 1 {
+		t.Fatalf("flags do not win over env: %+v", o.cfg)
+	}
+}
+
+func TestLoadOptionsBadInput(t *testing.T) {
+	env := envOf(map[string]string{"WG_AGENT_SECRET": goodSecret})
+	for name, args := range map[string][]string{
+		"bad address": {"--address", "10.0.0.1"},
+		"bad mode":    {"--mode", "kernel"},
+		"bad iface":   {"--iface", "this-name-is-too-long"},
+		"bad mtu":     {"--mtu", "100"},
+		"bad port":    {"--listen-port", "70000"},
+		"bad level":   {"--log-level", "loud"},
+		"bad format":  {"--log-format", "xml"},
+		"extra arg":   {"serve"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := loadOptions(args, env, io.Discard); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+func TestLoadOptionsConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte(goodSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "agent.json")
+	cfg := `{"listen":"127.0.0.1:8181","mode":"netstack","secret_file":"` + secret + `","interfaces":[
+		{"name":"wg0","addresses":["10.8.0.1/24"],"listen_port":51820},
+		{"name":"wg1","addresses":["10.9.0.1/24","fd00:9::1/64"],"listen_port":51821,"mtu":1380}]}`
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, err := loadOptions([]string{"--config", cfgPath}, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.cfg.Listen != "127.0.0.1:8181" || len(o.cfg.Interfaces) != 2 || o.cfg.Interfaces[1].MTU != 1380 || len(o.cfg.Secrets) != 1 {
+		t.Fatalf("config file not applied: %+v", o.cfg)
+	}
+	if _, err := loadOptions([]string{"--config", cfgPath, "--iface", "wg5"}, envOf(nil), io.Discard); err == nil {
+		t.Fatal("--iface with --config was accepted")
+	}
+	dup := filepath.Join(dir, "dup.json")
+	_ = os.WriteFile(dup, []byte(`{"secret_file":"`+secret+`","interfaces":[{"name":"wg0","listen_port":1},{"name":"wg0","listen_port":2}]}`), 0o600)
+	if _, err := loadOptions([]string{"--config", dup}, envOf(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Fatalf("duplicate interface: %v", err)
+	}
+}
