@@ -1,0 +1,53 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mattn/go-sqlite3"
+)
+
+// Errors returned by the store, always wrapped with context. Test with
+// errors.Is. Allocation failures pass ipam.ErrPoolExhausted through.
+var (
+	// ErrNotFound reports a missing row. The per-entity errors below wrap
+	// it, so errors.Is(err, ErrNotFound) holds for all of them.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict reports a uniqueness violation: a duplicate node name,
+	// username or peer key, or an address already in use.
+	ErrConflict = errors.New("conflict")
+	// ErrInvalid reports a value the store refuses to write, such as an
+	// unmasked pool or an unknown status.
+	ErrInvalid = errors.New("invalid")
+	// ErrNodeHasPeers reports an attempt to delete a node that still has
+	// peers without force, or to move its pools away from their addresses.
+	ErrNodeHasPeers = errors.New("node has peers")
+	// ErrNodeFull reports a node that already has max_peers peers.
+	ErrNodeFull = errors.New("node is full")
+)
+
+// Per-entity not-found errors.
+var (
+	ErrNodeNotFound     = fmt.Errorf("node %w", ErrNotFound)
+	ErrPeerNotFound     = fmt.Errorf("peer %w", ErrNotFound)
+	ErrUserNotFound     = fmt.Errorf("user %w", ErrNotFound)
+	ErrSessionNotFound  = fmt.Errorf("session %w", ErrNotFound)
+	ErrAPITokenNotFound = fmt.Errorf("api token %w", ErrNotFound)
+)
+
+// isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
+func isUnique(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) &&
+		(se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey)
+}
+
+// isForeignKey reports whether err is a FOREIGN KEY violation.
+func isForeignKey(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintForeignKey
+}
+
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+}

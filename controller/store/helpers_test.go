@@ -1,0 +1,127 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/controller/secretbox"
+)
+
+// clock is a settable time source for tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+var testEpoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func testBox(t testing.TB, b byte) *secretbox.Box {
+	t.Helper()
+	box, err := secretbox.New(bytes.Repeat([]byte{b}, secretbox.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return box
+}
+
+// openTest opens a store in a fresh file under t.TempDir with a test clock
+// and closes it when the test ends.
+func openTest(t testing.TB) (*Store, *clock, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "controller.db")
+	s, c := openAt(t, path, testBox(t, 1))
+	return s, c, path
+}
+
+func openAt(t testing.TB, path string, box *secretbox.Box) (*Store, *clock) {
+	t.Helper()
+	s, err := Open(context.Background(), path, box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: testEpoch}
+	s.now = c.Now
+	t.Cleanup(func() { s.Close() })
+	return s, c
+}
+
+func newKey(t testing.TB) wgtypes.Key {
+	t.Helper()
+	k, err := wgtypes.GeneratePrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// testNode is a valid node; callers override fields.
+func testNode(name string) Node {
+	return Node{
+		Name:        name,
+		AgentURL:    "https://" + name + ".example.net:8443",
+		Secret:      []byte("hmac-secret-of-" + name),
+		Endpoint:    name + ".example.net:51820",
+		IPPool:      netip.MustParsePrefix("10.8.0.0/24"),
+		IPPool6:     netip.MustParsePrefix("fd00:8::/64"),
+		DNS:         "1.1.1.1",
+		Enabled:     true,
+		Weight:      DefaultWeight,
+		WGInterface: "wg0",
+	}
+}
+
+func mustCreateNode(t testing.TB, s *Store, n Node) Node {
+	t.Helper()
+	got, err := s.CreateNode(context.Background(), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// testPeer is a peer whose key pair the controller made.
+func testPeer(t testing.TB, nodeID int64, name string) Peer {
+	t.Helper()
+	priv := newKey(t)
+	psk, err := wgtypes.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Peer{
+		NodeID:       nodeID,
+		Name:         name,
+		PublicKey:    priv.PublicKey(),
+		PrivateKey:   &priv,
+		PresharedKey: &psk,
+		Keepalive:    25 * time.Second,
+		Enabled:      true,
+	}
+}
+
+func mustCreatePeer(t testing.TB, s *Store, p Peer) Peer {
+	t.Helper()
+	got, err := s.CreatePeerWithAllocation(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}

@@ -1,0 +1,501 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wgfleet/wgfleet/controller/ipam"
+)
+
+// NodeStatus is what the controller last learned about a node.
+type NodeStatus string
+
+const (
+	NodeUnknown  NodeStatus = "unknown"  // not polled yet, or just re-enabled
+	NodeOnline   NodeStatus = "online"   // the last poll succeeded
+	NodeOffline  NodeStatus = "offline"  // the agent could not be reached
+	NodeError    NodeStatus = "error"    // the agent answered with an error
+	NodeDisabled NodeStatus = "disabled" // the node is disabled; it is not polled
+)
+
+func (s NodeStatus) valid() bool {
+	switch s {
+	case NodeUnknown, NodeOnline, NodeOffline, NodeError, NodeDisabled:
+		return true
+	}
+	return false
+}
+
+// DriftPolicy says what the controller does when a node's observed state
+// differs from its desired state.
+type DriftPolicy string
+
+const (
+	DriftRepair DriftPolicy = "repair" // push the desired state again
+	DriftReport DriftPolicy = "report" // only record and report the drift
+)
+
+// AuthType is how the controller authenticates to a node's agent.
+type AuthType string
+
+// AuthHMAC signs every request with the node's shared secret.
+const AuthHMAC AuthType = "hmac"
+
+// Defaults a caller building a new Node usually wants.
+const (
+	DefaultWGInterface = "wg0"
+	DefaultWeight      = 100
+)
+
+// Node is one machine running wg-agent.
+type Node struct {
+	ID       int64
+	Name     string // unique, case-insensitive
+	AgentURL string // base URL of the agent API, http or https
+	// AuthType is "" or AuthHMAC on create ("" means AuthHMAC).
+	AuthType AuthType
+	// Secret is the agent's HMAC secret in plaintext. It is sealed at rest
+	// and must never be logged or returned by an API.
+	Secret      []byte
+	WGInterface string       // "" means DefaultWGInterface on create
+	Endpoint    string       // host:port clients dial; "" when not set yet
+	IPPool      netip.Prefix // IPv4 pool of peer addresses, masked, at least a /30
+	IPPool6     netip.Prefix // IPv6 pool, masked; zero when the node has none
+	DNS         string       // DNS for client configs, as wg-quick takes it; "" for none
+	// Enabled is taken as given: the zero value creates a disabled node.
+	Enabled  bool
+	Weight   int // placement weight, >= 0; see DefaultWeight
+	MaxPeers int // 0 means unlimited
+	// DriftPolicy is "" or a DriftPolicy on create ("" means DriftRepair).
+	DriftPolicy DriftPolicy
+
+	// Observed state, written by RecordNodeHealth, never by UpdateNode.
+	Status              NodeStatus
+	LastSeen            time.Time       // last successful contact; zero if never
+	HealthJSON          json.RawMessage // last health document; nil if none
+	ConsecutiveFailures int
+	LastError           string
+
+	// Generations (see BumpGeneration and SetAckedGeneration).
+	DesiredGeneration int64
+	AckedGeneration   int64
+	AckedAt           time.Time // zero if never acknowledged
+	DriftCount        int64
+
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+const nodeColumns = `id, name, agent_url, auth_type, secret_enc, wg_interface, endpoint,
+	ip_pool_cidr, ip_pool6_cidr, dns, enabled, weight, max_peers, drift_policy,
+	status, last_seen, health_json, consecutive_failures, last_error,
+	desired_generation, acked_generation, acked_at, drift_count, created_at, updated_at`
+
+func (tx *Tx) scanNode(sc scanner) (Node, error) {
+	var (
+		n                   Node
+		secretEnc, pool4    string
+		pool6, health       sql.NullString
+		lastSeen, ackedAt   sql.NullInt64
+		createdAt, updateAt int64
+	)
+	err := sc.Scan(&n.ID, &n.Name, &n.AgentURL, &n.AuthType, &secretEnc, &n.WGInterface, &n.Endpoint,
+		&pool4, &pool6, &n.DNS, &n.Enabled, &n.Weight, &n.MaxPeers, &n.DriftPolicy,
+		&n.Status, &lastSeen, &health, &n.ConsecutiveFailures, &n.LastError,
+		&n.DesiredGeneration, &n.AckedGeneration, &ackedAt, &n.DriftCount, &createdAt, &updateAt)
+	if err != nil {
+		return Node{}, err
+	}
+	if n.IPPool, err = netip.ParsePrefix(pool4); err != nil {
+		return Node{}, fmt.Errorf("node %d: ip_pool_cidr: %w", n.ID, err)
+	}
+	if n.IPPool6, err = parseNullPrefix(pool6); err != nil {
+		return Node{}, fmt.Errorf("node %d: ip_pool6_cidr: %w", n.ID, err)
+	}
+	if n.Secret, err = tx.box.Open(secretEnc, nodeSecretAAD(n.ID)); err != nil {
+		return Node{}, fmt.Errorf("node %d: opening secret: %w", n.ID, err)
+	}
+	if health.Valid {
+		n.HealthJSON = json.RawMessage(health.String)
+	}
+	n.LastSeen = fromNullTime(lastSeen)
+	n.AckedAt = fromNullTime(ackedAt)
+	n.CreatedAt = unixTime(createdAt)
+	n.UpdatedAt = unixTime(updateAt)
+	return n, nil
+}
+
+// normalizeNode fills the documented defaults and checks what the store
+// relies on. Errors wrap ErrInvalid.
+func normalizeNode(n *Node) error {
+	n.Name = strings.TrimSpace(n.Name)
+	if n.Name == "" {
+		return invalidf("node name is empty")
+	}
+	if n.AuthType == "" {
+		n.AuthType = AuthHMAC
+	}
+	if n.AuthType != AuthHMAC {
+		return invalidf("node auth type %q is not %q", n.AuthType, AuthHMAC)
+	}
+	if len(n.Secret) == 0 {
+		return invalidf("node secret is empty")
+	}
+	u, err := url.Parse(n.AgentURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return invalidf("node agent URL %q is not an http(s) URL", n.AgentURL)
+	}
+	if n.WGInterface == "" {
+		n.WGInterface = DefaultWGInterface
+	}
+	if len(n.WGInterface) > 15 || strings.ContainsAny(n.WGInterface, "/ \t\n") {
+		return invalidf("node interface name %q is not a valid interface name", n.WGInterface)
+	}
+	if n.Endpoint != "" {
+		host, port, err := net.SplitHostPort(n.Endpoint)
+		if p, perr := strconv.ParseUint(port, 10, 16); err != nil || host == "" || perr != nil || p == 0 {
+			return invalidf("node endpoint %q is not host:port", n.Endpoint)
+		}
+	}
+	if err := ipam.ValidatePool4(n.IPPool); err != nil {
+		return invalidf("node IPv4 pool: %v", err)
+	}
+	if n.IPPool6.IsValid() {
+		if err := ipam.ValidatePool6(n.IPPool6); err != nil {
+			return invalidf("node IPv6 pool: %v", err)
+		}
+	}
+	if n.Weight < 0 {
+		return invalidf("node weight %d is negative", n.Weight)
+	}
+	if n.MaxPeers < 0 {
+		return invalidf("node max peers %d is negative", n.MaxPeers)
+	}
+	if n.DriftPolicy == "" {
+		n.DriftPolicy = DriftRepair
+	}
+	if n.DriftPolicy != DriftRepair && n.DriftPolicy != DriftReport {
+		return invalidf("node drift policy %q is not %q or %q", n.DriftPolicy, DriftRepair, DriftReport)
+	}
+	return nil
+}
+
+// statusFor is the status a node gets when it is created or its Enabled
+// flag changes.
+func statusFor(enabled bool) NodeStatus {
+	if enabled {
+		return NodeUnknown
+	}
+	return NodeDisabled
+}
+
+// CreateNode inserts n and returns it as stored. n.ID and the observed and
+// generation fields are ignored. Empty AuthType, WGInterface and
+// DriftPolicy take their defaults; Enabled, Weight and MaxPeers are taken
+// as given. A duplicate name gives ErrConflict, a bad value ErrInvalid.
+func (tx *Tx) CreateNode(ctx context.Context, n Node) (Node, error) {
+	if err := normalizeNode(&n); err != nil {
+		return Node{}, fmt.Errorf("creating node: %w", err)
+	}
+	res, err := tx.tx.ExecContext(ctx, `INSERT INTO nodes
+		(name, agent_url, auth_type, secret_enc, wg_interface, endpoint, ip_pool_cidr, ip_pool6_cidr,
+		 dns, enabled, weight, max_peers, drift_policy, status, created_at, updated_at)
+		VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		n.Name, n.AgentURL, n.AuthType, n.WGInterface, n.Endpoint, n.IPPool.String(), nullPrefix(n.IPPool6),
+		n.DNS, boolInt(n.Enabled), n.Weight, n.MaxPeers, n.DriftPolicy, statusFor(n.Enabled), tx.now.Unix(), tx.now.Unix())
+	if isUnique(err) {
+		return Node{}, fmt.Errorf("creating node: name %q: %w", n.Name, ErrConflict)
+	}
+	if err != nil {
+		return Node{}, fmt.Errorf("creating node %q: %w", n.Name, err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return Node{}, fmt.Errorf("creating node %q: %w", n.Name, err)
+	}
+	// The secret is sealed once the row has its id, which the aad names.
+	if err := tx.writeNodeSecret(ctx, id, n.Secret); err != nil {
+		return Node{}, fmt.Errorf("creating node %q: %w", n.Name, err)
+	}
+	return tx.GetNode(ctx, id)
+}
+
+func (tx *Tx) writeNodeSecret(ctx context.Context, id int64, secret []byte) error {
+	sealed, err := tx.box.Seal(secret, nodeSecretAAD(id))
+	if err != nil {
+		return fmt.Errorf("sealing secret: %w", err)
+	}
+	_, err = tx.tx.ExecContext(ctx, "UPDATE nodes SET secret_enc = ? WHERE id = ?", sealed, id)
+	return err
+}
+
+// GetNode returns the node with the given id, or ErrNodeNotFound.
+func (tx *Tx) GetNode(ctx context.Context, id int64) (Node, error) {
+	n, err := tx.scanNode(tx.tx.QueryRowContext(ctx, "SELECT "+nodeColumns+" FROM nodes WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Node{}, fmt.Errorf("node %d: %w", id, ErrNodeNotFound)
+	}
+	if err != nil {
+		return Node{}, fmt.Errorf("reading node %d: %w", id, err)
+	}
+	return n, nil
+}
+
+// GetNodeByName returns the node with the given name, compared without
+// regard to case, or ErrNodeNotFound.
+func (tx *Tx) GetNodeByName(ctx context.Context, name string) (Node, error) {
+	n, err := tx.scanNode(tx.tx.QueryRowContext(ctx, "SELECT "+nodeColumns+" FROM nodes WHERE name = ?", name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Node{}, fmt.Errorf("node %q: %w", name, ErrNodeNotFound)
+	}
+	if err != nil {
+		return Node{}, fmt.Errorf("reading node %q: %w", name, err)
+	}
+	return n, nil
+}
+
+// ListNodes returns every node in id order; an empty store gives an empty
+// slice.
+func (tx *Tx) ListNodes(ctx context.Context) ([]Node, error) {
+	rows, err := tx.tx.QueryContext(ctx, "SELECT "+nodeColumns+" FROM nodes ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("listing nodes: %w", err)
+	}
+	defer rows.Close()
+	nodes := []Node{}
+	for rows.Next() {
+		n, err := tx.scanNode(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing nodes: %w", err)
+		}
+		nodes = append(nodes, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing nodes: %w", err)
+	}
+	return nodes, nil
+}
+
+// UpdateNode replaces the configuration of node n.ID with n's: Name,
+// AgentURL, AuthType, Secret, WGInterface, Endpoint, IPPool, IPPool6, DNS,
+// Enabled, Weight, MaxPeers and DriftPolicy. Observed state, generations
+// and timestamps in n are ignored. Changing Enabled resets Status as
+// SetNodeEnabled does.
+//
+// While the node has peers, its interface may not change and a new pool
+// must still hold every address already handed out; otherwise the error
+// wraps ErrNodeHasPeers.
+func (tx *Tx) UpdateNode(ctx context.Context, n Node) (Node, error) {
+	old, err := tx.GetNode(ctx, n.ID)
+	if err != nil {
+		return Node{}, fmt.Errorf("updating node: %w", err)
+	}
+	if err := normalizeNode(&n); err != nil {
+		return Node{}, fmt.Errorf("updating node %d: %w", n.ID, err)
+	}
+	if n.WGInterface != old.WGInterface || n.IPPool != old.IPPool || n.IPPool6 != old.IPPool6 {
+		if err := tx.checkNodeReshape(ctx, old, n); err != nil {
+			return Node{}, fmt.Errorf("updating node %d: %w", n.ID, err)
+		}
+	}
+	status := old.Status
+	if n.Enabled != old.Enabled {
+		status = statusFor(n.Enabled)
+	}
+	_, err = tx.tx.ExecContext(ctx, `UPDATE nodes SET
+		name = ?, agent_url = ?, auth_type = ?, wg_interface = ?, endpoint = ?, ip_pool_cidr = ?,
+		ip_pool6_cidr = ?, dns = ?, enabled = ?, weight = ?, max_peers = ?, drift_policy = ?,
+		status = ?, updated_at = ?
+		WHERE id = ?`,
+		n.Name, n.AgentURL, n.AuthType, n.WGInterface, n.Endpoint, n.IPPool.String(),
+		nullPrefix(n.IPPool6), n.DNS, boolInt(n.Enabled), n.Weight, n.MaxPeers, n.DriftPolicy,
+		status, tx.now.Unix(), n.ID)
+	if isUnique(err) {
+		return Node{}, fmt.Errorf("updating node %d: name %q: %w", n.ID, n.Name, ErrConflict)
+	}
+	if err != nil {
+		return Node{}, fmt.Errorf("updating node %d: %w", n.ID, err)
+	}
+	if err := tx.writeNodeSecret(ctx, n.ID, n.Secret); err != nil {
+		return Node{}, fmt.Errorf("updating node %d: %w", n.ID, err)
+	}
+	return tx.GetNode(ctx, n.ID)
+}
+
+// checkNodeReshape refuses an interface or pool change that would strand
+// the node's existing peers.
+func (tx *Tx) checkNodeReshape(ctx context.Context, old, n Node) error {
+	count, err := tx.CountPeers(ctx, n.ID)
+	if err != nil || count == 0 {
+		return err
+	}
+	if n.WGInterface != old.WGInterface {
+		return fmt.Errorf("%w: cannot rename interface %s of a node with %d peers", ErrNodeHasPeers, old.WGInterface, count)
+	}
+	used4, used6, err := tx.allocatedAddrs(ctx, n.ID)
+	if err != nil {
+		return err
+	}
+	for _, a := range used4 {
+		if err := ipam.CheckUsable(n.IPPool, a); err != nil {
+			return fmt.Errorf("%w: new IPv4 pool %s does not hold peer address %s", ErrNodeHasPeers, n.IPPool, a)
+		}
+	}
+	for _, a := range used6 {
+		if !n.IPPool6.IsValid() {
+			return fmt.Errorf("%w: cannot remove the IPv6 pool while peers have IPv6 addresses", ErrNodeHasPeers)
+		}
+		if err := ipam.CheckUsable(n.IPPool6, a); err != nil {
+			return fmt.Errorf("%w: new IPv6 pool %s does not hold peer address %s", ErrNodeHasPeers, n.IPPool6, a)
+		}
+	}
+	return nil
+}
+
+// DeleteNode deletes a node. Without force a node that still has peers is
+// refused with ErrNodeHasPeers; with force its peers and their address
+// allocations are deleted with it.
+func (tx *Tx) DeleteNode(ctx context.Context, id int64, force bool) error {
+	if force {
+		if _, err := tx.tx.ExecContext(ctx, "DELETE FROM peers WHERE node_id = ?", id); err != nil {
+			return fmt.Errorf("deleting peers of node %d: %w", id, err)
+		}
+	}
+	res, err := tx.tx.ExecContext(ctx, "DELETE FROM nodes WHERE id = ?", id)
+	if isForeignKey(err) {
+		return fmt.Errorf("deleting node %d: %w", id, ErrNodeHasPeers)
+	}
+	if err != nil {
+		return fmt.Errorf("deleting node %d: %w", id, err)
+	}
+	return requireRow(res, fmt.Errorf("node %d: %w", id, ErrNodeNotFound))
+}
+
+// SetNodeEnabled enables or disables a node. A disabled node gets status
+// "disabled"; enabling one resets it to "unknown" until the next poll.
+// Setting the current value changes nothing.
+func (tx *Tx) SetNodeEnabled(ctx context.Context, id int64, enabled bool) error {
+	res, err := tx.tx.ExecContext(ctx, `UPDATE nodes SET
+		status = CASE WHEN enabled = ?1 THEN status ELSE ?2 END,
+		updated_at = CASE WHEN enabled = ?1 THEN updated_at ELSE ?3 END,
+		enabled = ?1
+		WHERE id = ?4`, boolInt(enabled), statusFor(enabled), tx.now.Unix(), id)
+	if err != nil {
+		return fmt.Errorf("setting node %d enabled: %w", id, err)
+	}
+	return requireRow(res, fmt.Errorf("node %d: %w", id, ErrNodeNotFound))
+}
+
+// RecordNodeHealth stores the outcome of one poll of a node. On success
+// last_seen becomes now, consecutive_failures 0 and last_error empty; on
+// failure consecutive_failures grows by one and last_error is errMsg.
+// healthJSON, when not nil, replaces the stored health document and must
+// be valid JSON. A disabled node keeps status "disabled".
+func (tx *Tx) RecordNodeHealth(ctx context.Context, id int64, status NodeStatus, healthJSON []byte, errMsg string, success bool) error {
+	if !status.valid() {
+		return fmt.Errorf("recording node %d health: %w", id, invalidf("status %q", status))
+	}
+	if healthJSON != nil && !json.Valid(healthJSON) {
+		return fmt.Errorf("recording node %d health: %w", id, invalidf("health document is not JSON"))
+	}
+	var health sql.NullString
+	if healthJSON != nil {
+		health = sql.NullString{String: string(healthJSON), Valid: true}
+	}
+	var q string
+	if success {
+		q = `UPDATE nodes SET
+			status = CASE WHEN enabled THEN ?1 ELSE 'disabled' END,
+			health_json = coalesce(?2, health_json),
+			last_seen = ?3, consecutive_failures = 0, last_error = ''
+			WHERE id = ?5`
+	} else {
+		q = `UPDATE nodes SET
+			status = CASE WHEN enabled THEN ?1 ELSE 'disabled' END,
+			health_json = coalesce(?2, health_json),
+			consecutive_failures = consecutive_failures + 1, last_error = ?4
+			WHERE id = ?5`
+	}
+	res, err := tx.tx.ExecContext(ctx, q, status, health, tx.now.Unix(), errMsg, id)
+	if err != nil {
+		return fmt.Errorf("recording node %d health: %w", id, err)
+	}
+	return requireRow(res, fmt.Errorf("node %d: %w", id, ErrNodeNotFound))
+}
+
+// BumpGeneration increments the node's desired generation and returns the
+// new value. Peer changes bump it themselves, in the same transaction.
+func (tx *Tx) BumpGeneration(ctx context.Context, id int64) (int64, error) {
+	var gen int64
+	err := tx.tx.QueryRowContext(ctx,
+		"UPDATE nodes SET desired_generation = desired_generation + 1 WHERE id = ? RETURNING desired_generation", id).Scan(&gen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("node %d: %w", id, ErrNodeNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("bumping generation of node %d: %w", id, err)
+	}
+	return gen, nil
+}
+
+// SetAckedGeneration records that the node's agent has applied generation
+// gen, stamping acked_at with now. An acknowledgement never moves
+// backwards: one at or below the current acked generation changes
+// nothing. A gen above the desired generation is ErrInvalid.
+func (tx *Tx) SetAckedGeneration(ctx context.Context, id, gen int64) error {
+	var desired, acked int64
+	err := tx.tx.QueryRowContext(ctx, "SELECT desired_generation, acked_generation FROM nodes WHERE id = ?", id).Scan(&desired, &acked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("node %d: %w", id, ErrNodeNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("acknowledging generation of node %d: %w", id, err)
+	}
+	if gen > desired {
+		return fmt.Errorf("acknowledging generation of node %d: %w", id, invalidf("generation %d is above desired %d", gen, desired))
+	}
+	if gen <= acked {
+		return nil
+	}
+	_, err = tx.tx.ExecContext(ctx, "UPDATE nodes SET acked_generation = ?, acked_at = ? WHERE id = ?", gen, tx.now.Unix(), id)
+	if err != nil {
+		return fmt.Errorf("acknowledging generation of node %d: %w", id, err)
+	}
+	return nil
+}
+
+// RecordDrift counts one detected drift on the node and returns the new
+// count.
+func (tx *Tx) RecordDrift(ctx context.Context, id int64) (int64, error) {
+	var n int64
+	err := tx.tx.QueryRowContext(ctx,
+		"UPDATE nodes SET drift_count = drift_count + 1 WHERE id = ? RETURNING drift_count", id).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("node %d: %w", id, ErrNodeNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("recording drift of node %d: %w", id, err)
+	}
+	return n, nil
+}
+
+// requireRow returns notFound when an UPDATE or DELETE touched no row.
+func requireRow(res sql.Result, notFound error) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+// Package store keeps the controller's state in SQLite: nodes, peers and
+// their IP allocations, users, sessions, API tokens and the audit log. It
+// is the only package that speaks SQL.
+//
+// The schema is created and upgraded by embedded, append-only migrations
+// (migrations/NNNN_name.up.sql) run by Open. Secrets (node HMAC secrets,
+// peer private and preshared keys) travel in the models as plaintext and
+// are sealed with secretbox on write and opened on read, each bound to its
+// row and column, so the database file never holds them in clear.
+//
+// Every method takes a context and runs in a transaction. Store.InTx gives
+// a caller a Tx with the same methods for multi-step changes that must
+// happen atomically.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+
+	"github.com/wgfleet/wgfleet/controller/secretbox"
+)
+
+// Store is the controller's database. It is safe for concurrent use.
+type Store struct {
+	db  *sql.DB
+	box *secretbox.Box
+	now func() time.Time // the clock; tests replace it
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// dsnParams are the mattn/go-sqlite3 connection parameters: WAL so readers
+// of the file (backups, sqlite3 CLI) do not block the controller, foreign
+// keys enforced, a busy timeout for other processes holding the file, and
+// BEGIN IMMEDIATE so a transaction takes the write lock up front instead of
+// failing with SQLITE_BUSY when it upgrades from reading to writing.
+const dsnParams = "_journal_mode=WAL&_foreign_keys=on&_busy_timeout=5000&_txlock=immediate"
+
+// Open opens (creating if needed) the SQLite database at path, runs any
+// pending migrations and checks that box holds the master key the
+// database's secrets were sealed with. box must not be nil.
+func Open(ctx context.Context, path string, box *secretbox.Box) (*Store, error) {
+	if box == nil {
+		return nil, errors.New("store: no secretbox")
+	}
+	db, err := openDB(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrateUp(db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Store{db: db, box: box, now: time.Now}
+	if err := s.checkMasterKey(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openDB opens the database with the connection settings the store
+// relies on, and verifies they took effect.
+func openDB(ctx context.Context, path string) (*sql.DB, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("store: database path %q must be non-empty and free of '?' and '#'", path)
+	}
+	if strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("store: database path %q must be a file name, not a URI", path)
+	}
+	db, err := sql.Open("sqlite3", path+"?"+dsnParams)
+	if err != nil {
+		return nil, fmt.Errorf("store: opening %s: %w", path, err)
+	}
+	// One connection. SQLite in WAL mode serializes writers anyway; with a
+	// single connection our own transactions queue in database/sql (which
+	// honours ctx) instead of spinning in SQLite's busy handler, and reads
+	// are never behind a stale snapshot. The controller's load (tens of
+	// nodes, thousands of peers, a poll every few seconds) is far below what
+	// one connection serves. The price: code running inside InTx must use
+	// only its Tx; calling a Store method there would wait forever for the
+	// connection the Tx holds.
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+
+	var mode string
+	var fk int
+	err = db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode)
+	if err == nil {
+		err = db.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: opening %s: %w", path, err)
+	}
+	if mode != "wal" || fk != 1 {
+		db.Close()
+		return nil, fmt.Errorf("store: opening %s: journal_mode=%s foreign_keys=%d, want wal and 1", path, mode, fk)
+	}
+	return db, nil
+}
+
+// Close closes the database. It is idempotent; later calls return the
+// first call's result. No method may be called after Close.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		// Best effort: let SQLite refresh its planner statistics.
+		_, _ = s.db.Exec("PRAGMA optimize")
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
+}
+
+// keyCheck is the meta row holding a sealed canary.
+const (
+	keyCheckKey   = "master_key_check"
+	keyCheckAAD   = "meta:master_key_check"
+	keyCheckValue = "wgfleet master key check"
+)
+
+// checkMasterKey opens the canary sealed under the master key on first
+// start, so a wrong key fails Open with a clear error instead of failing
+// every later read of a secret. On a fresh database it seals the canary.
+func (s *Store) checkMasterKey(ctx context.Context) error {
+	return s.InTx(ctx, func(tx *Tx) error {
+		var sealed string
+		err := tx.tx.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", keyCheckKey).Scan(&sealed)
+		if errors.Is(err, sql.ErrNoRows) {
+			if sealed, err = s.box.Seal([]byte(keyCheckValue), keyCheckAAD); err != nil {
+				return fmt.Errorf("store: sealing master key check: %w", err)
+			}
+			_, err = tx.tx.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES (?, ?)", keyCheckKey, sealed)
+			if err != nil {
+				return fmt.Errorf("store: writing master key check: %w", err)
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("store: reading master key check: %w", err)
+		}
+		pt, err := s.box.Open(sealed, keyCheckAAD)
+		if err != nil || string(pt) != keyCheckValue {
+			return fmt.Errorf("store: the master key does not match the one this database's secrets were sealed with: %w", err)
+		}
+		return nil
+	})
+}
