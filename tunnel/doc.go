@@ -1,0 +1,19 @@
+// Package tunnel runs one WireGuard interface in-process with wireguard-go.
+//
+// A [Tunnel] is made once, by the constructor that picks its data plane:
+// [NewTUN] puts the device on a real kernel TUN interface (needs
+// CAP_NET_ADMIN and /dev/net/tun), sets its addresses, MTU and link state
+// over netlink and serves the standard UAPI socket so that wg(8) and wgctrl
+// can read it; [NewNetstack] keeps the whole IP stack in user space with
+// gVisor and needs no privileges, and its [netstack.Net] lets the program
+// dial and listen through the tunnel.
+//
+// All peer changes go through [Tunnel.Configure], which turns a batch of
+// wgtypes.PeerConfig into exactly one UAPI set operation under one mutex.
+// The UAPI text protocol itself lives in a small pure codec, [WriteConfig]
+// and [ParseDevice], that never sees a socket.
+//
+// The interface's private key is given to the device once, at construction,
+// and never leaves the package: no method returns it and no log line
+// carries it.
+package tunnel

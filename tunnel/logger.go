@@ -1,0 +1,89 @@
+package tunnel
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"golang.zx2c4.com/wireguard/device"
+)
+
+// newDeviceLogger adapts l to wireguard-go's logger: Verbosef becomes Debug
+// and Errorf becomes Error. Noisy debug lines are dropped, and any run of 64
+// hex digits (how the UAPI spells a key) is redacted before a line is
+// emitted, so key material cannot reach the log even from an echoed UAPI
+// line.
+func newDeviceLogger(l *slog.Logger) *device.Logger {
+	logf := func(level slog.Level) func(string, ...any) {
+		return func(format string, args ...any) {
+			if !l.Enabled(context.Background(), level) {
+				return
+			}
+			if level < slog.LevelInfo && isNoisy(format) {
+				return
+			}
+			l.Log(context.Background(), level, redactHexKeys(fmt.Sprintf(format, args...)))
+		}
+	}
+	return &device.Logger{
+		Verbosef: logf(slog.LevelDebug),
+		Errorf:   logf(slog.LevelError),
+	}
+}
+
+// isNoisy reports whether a wireguard-go debug format string fires per
+// packet, per handshake retry, per worker goroutine or per allowed IP, and
+// would drown everything else at debug level.
+func isNoisy(format string) bool {
+	noisy := [...]string{
+		"Routine: ",
+		"keepalive packet",
+		"Sending handshake ",
+		"Received handshake ",
+		"retrying (try ",
+		"Retrying handshake because",
+		"UAPI: %s allowedip",
+		"Sending cookie response",
+		"handshake replay",
+		"handshake flood",
+	}
+	for _, n := range noisy {
+		if strings.Contains(format, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactHexKeys replaces every run of at least 64 hex digits with
+// "[redacted]".
+func redactHexKeys(s string) string {
+	const keyHexLen = 64
+	isHex := func(c byte) bool {
+		return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+	}
+	var b strings.Builder
+	start := 0 // s[start:] has not been copied to b yet
+	for i := 0; i < len(s); {
+		if !isHex(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isHex(s[j]) {
+			j++
+		}
+		if j-i >= keyHexLen {
+			b.WriteString(s[start:i])
+			b.WriteString("[redacted]")
+			start = j
+		}
+		i = j
+	}
+	if start == 0 {
+		return s
+	}
+	b.WriteString(s[start:])
+	return b.String()
+}

@@ -1,0 +1,42 @@
+package tunnel
+
+import (
+	"fmt"
+	"net/netip"
+
+	"golang.zx2c4.com/wireguard/tun/netstack"
+)
+
+// NewNetstack starts a device on a gVisor user-space network stack. It
+// needs no privileges and creates no kernel interface: the addresses exist
+// only inside the stack, and Tunnel.Net dials and listens through it. The
+// UDP port is a normal host socket. No UAPI socket is served, so wg(8)
+// cannot see the interface; use Peers.
+func NewNetstack(cfg Config) (*Tunnel, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	ips := make([]netip.Addr, len(cfg.Addresses))
+	for i, p := range cfg.Addresses {
+		ips[i] = p.Addr()
+	}
+	tdev, tnet, err := netstack.CreateNetTUN(ips, nil, cfg.MTU)
+	if err != nil {
+		return nil, fmt.Errorf("interface %s: creating netstack: %w", cfg.Name, err)
+	}
+	bind, release := newBind(cfg.Logger)
+	t, err := newTunnel(cfg, ModeNetstack, tdev, bind)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	t.tnet = tnet
+	t.cleanup = append(t.cleanup, release)
+	if err := t.up(); err != nil {
+		t.abort()
+		return nil, err
+	}
+	t.start()
+	return t, nil
+}

@@ -1,0 +1,259 @@
+package tunnel
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+
+	"golang.zx2c4.com/wireguard/conn"
+	"golang.zx2c4.com/wireguard/device"
+	"golang.zx2c4.com/wireguard/tun"
+	"golang.zx2c4.com/wireguard/tun/netstack"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+)
+
+// Mode is the data plane a Tunnel runs on.
+type Mode string
+
+const (
+	// ModeTUN is a kernel TUN interface (NewTUN).
+	ModeTUN Mode = "tun"
+	// ModeNetstack is a gVisor user-space IP stack (NewNetstack).
+	ModeNetstack Mode = "netstack"
+)
+
+// ErrInvalidConfig is wrapped by every error about a caller's input: a
+// Config the constructors refuse, or a peer change that WriteConfig (and so
+// Tunnel.Configure) cannot express or the device would refuse.
+var ErrInvalidConfig = errors.New("invalid configuration")
+
+// ErrExists is returned by NewTUN when a network interface of that name
+// already exists.
+var ErrExists = errors.New("interface already exists")
+
+// ErrClosed is returned by Configure and Peers once the Tunnel is closed.
+var ErrClosed = errors.New("tunnel closed")
+
+// Tunnel is one running wireguard-go device. Its methods are safe for
+// concurrent use.
+type Tunnel struct {
+	name  string
+	mode  Mode
+	pub   wgtypes.Key
+	port  int
+	addrs []netip.Prefix
+	mtu   int
+	tnet  *netstack.Net // nil in TUN mode
+	log   *slog.Logger
+	dev   *device.Device
+
+	// mu serializes every change this package makes to the device: each
+	// Configure is one IpcSet under mu, so batches never interleave. Peers
+	// holds it too, so a read sees whole batches. It also guards closed.
+	// (Changes made through the UAPI socket by wg(8) are serialized by
+	// the device itself, not by mu.)
+	mu     sync.Mutex
+	closed bool
+
+	uapi      io.Closer // the UAPI socket server; nil in netstack mode
+	cleanup   []func()  // run once the device is closed, in order
+	closeOnce sync.Once
+	closeErr  error
+	done      chan struct{}
+}
+
+// newTunnel makes the device on tdev and gives it its private key and
+// listen port. The device is still down and no goroutine of the Tunnel
+// runs yet: the caller finishes with up and then start, or with abort.
+func newTunnel(cfg Config, mode Mode, tdev tun.Device, bind conn.Bind) (*Tunnel, error) {
+	log := cfg.Logger.With("iface", cfg.Name, "mode", string(mode))
+	t := &Tunnel{
+		name:  cfg.Name,
+		mode:  mode,
+		pub:   cfg.PrivateKey.PublicKey(),
+		port:  cfg.ListenPort,
+		addrs: cfg.Addresses,
+		mtu:   cfg.MTU,
+		log:   log,
+		dev:   device.NewDevice(tdev, bind, newDeviceLogger(log)),
+		done:  make(chan struct{}),
+	}
+	set := fmt.Sprintf("private_key=%s\nlisten_port=%d\n", hex.EncodeToString(cfg.PrivateKey[:]), cfg.ListenPort)
+	if err := t.dev.IpcSet(set); err != nil {
+		t.dev.Close()
+		return nil, fmt.Errorf("interface %s: setting private key and listen port: %w", cfg.Name, err)
+	}
+	return t, nil
+}
+
+// up brings the device up (which binds the UDP port) and records the port
+// actually bound.
+func (t *Tunnel) up() error {
+	if err := t.dev.Up(); err != nil {
+		return fmt.Errorf("interface %s: bringing device up (UDP port %d): %w", t.name, t.port, err)
+	}
+	s, err := t.dev.IpcGet()
+	if err != nil {
+		return fmt.Errorf("interface %s: reading device state: %w", t.name, err)
+	}
+	st, err := ParseDevice(strings.NewReader(s))
+	if err != nil {
+		return fmt.Errorf("interface %s: reading device state: %w", t.name, err)
+	}
+	if st.ListenPort == 0 {
+		return fmt.Errorf("interface %s: device is up but reports no listen port", t.name)
+	}
+	t.port = st.ListenPort
+	return nil
+}
+
+// start launches the goroutine that owns the Tunnel's shutdown: it waits
+// for the device to stop, whether through Close or on its own (a TUN
+// interface deleted from outside), releases everything and closes done.
+func (t *Tunnel) start() {
+	go func() {
+		<-t.dev.Wait()
+		t.mu.Lock()
+		byClose := t.closed
+		t.mu.Unlock()
+		if !byClose {
+			t.log.Warn("wireguard device stopped on its own")
+		}
+		t.closeOnce.Do(t.shutdown)
+		close(t.done)
+	}()
+	t.log.Info("wireguard interface up", "public_key", t.pub.String(), "listen_port", t.port, "mtu", t.mtu)
+}
+
+// abort releases a Tunnel whose start was never called.
+func (t *Tunnel) abort() {
+	t.closeOnce.Do(t.shutdown)
+	close(t.done)
+}
+
+// shutdown stops the UAPI server, then the device (which closes the TUN
+// device and the UDP sockets), then runs the cleanups. It runs once.
+func (t *Tunnel) shutdown() {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	var errs []error
+	if t.uapi != nil {
+		if err := t.uapi.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing UAPI socket: %w", err))
+		}
+	}
+	t.dev.Close()
+	for _, f := range t.cleanup {
+		f()
+	}
+	if len(errs) > 0 {
+		t.closeErr = fmt.Errorf("closing interface %s: %w", t.name, errors.Join(errs...))
+	}
+	t.log.Info("wireguard interface closed")
+}
+
+// Name returns the interface name.
+func (t *Tunnel) Name() string { return t.name }
+
+// Mode returns the data plane the Tunnel was made with.
+func (t *Tunnel) Mode() Mode { return t.mode }
+
+// PublicKey returns the interface's public key.
+func (t *Tunnel) PublicKey() wgtypes.Key { return t.pub }
+
+// ListenPort returns the UDP port the device bound at construction: the
+// configured one, or the one the kernel picked when 0 was configured. A
+// later change made through the UAPI socket is not reflected.
+func (t *Tunnel) ListenPort() int { return t.port }
+
+// Addresses returns a copy of the configured interface addresses.
+func (t *Tunnel) Addresses() []netip.Prefix { return slices.Clone(t.addrs) }
+
+// MTU returns the interface MTU.
+func (t *Tunnel) MTU() int { return t.mtu }
+
+// Net returns the user-space network stack to dial and listen through the
+// tunnel; nil in TUN mode, where the kernel's own sockets do that.
+func (t *Tunnel) Net() *netstack.Net { return t.tnet }
+
+// Peers returns every peer of the device as the UAPI reports it, sorted by
+// public key. Preshared keys are reported (zero when none); callers that
+// expose peers must drop them.
+func (t *Tunnel) Peers() ([]wgtypes.Peer, error) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil, fmt.Errorf("interface %s: reading peers: %w", t.name, ErrClosed)
+	}
+	s, err := t.dev.IpcGet()
+	t.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("interface %s: reading peers: %w", t.name, err)
+	}
+	st, err := ParseDevice(strings.NewReader(s))
+	if err != nil {
+		return nil, fmt.Errorf("interface %s: reading peers: %w", t.name, err)
+	}
+	slices.SortFunc(st.Peers, func(a, b wgtypes.Peer) int {
+		return bytes.Compare(a.PublicKey[:], b.PublicKey[:])
+	})
+	return st.Peers, nil
+}
+
+// Configure applies changes, in order, as one UAPI set operation under the
+// device mutex. It never replaces the whole peer set, so peers not named
+// keep their sessions and counters. See WriteConfig for the meaning of each
+// PeerConfig field.
+//
+// Input errors wrap ErrInvalidConfig and change nothing; that includes a
+// peer whose key is the interface's own, which the device would silently
+// ignore. An empty changes does nothing. Once closed, Configure returns
+// ErrClosed.
+func (t *Tunnel) Configure(changes []wgtypes.PeerConfig) error {
+	for i, c := range changes {
+		if c.PublicKey == t.pub {
+			return fmt.Errorf("interface %s: peer %d: %w: public key is the interface's own", t.name, i, ErrInvalidConfig)
+		}
+	}
+	var b strings.Builder
+	if err := WriteConfig(&b, changes); err != nil {
+		return fmt.Errorf("interface %s: %w", t.name, err)
+	}
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return fmt.Errorf("interface %s: configuring peers: %w", t.name, ErrClosed)
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	if err := t.dev.IpcSet(b.String()); err != nil {
+		return fmt.Errorf("interface %s: applying %d peer changes: %w", t.name, len(changes), err)
+	}
+	t.log.Debug("peers configured", "changes", len(changes))
+	return nil
+}
+
+// Close stops the device and everything the Tunnel owns (the UAPI socket
+// and its connections, the TUN interface, the UDP sockets) and waits for
+// its goroutines to finish. It is idempotent: later calls wait the same
+// way and return the same error.
+func (t *Tunnel) Close() error {
+	t.closeOnce.Do(t.shutdown)
+	<-t.done
+	return t.closeErr
+}
+
+// Done returns a channel that is closed once the device has stopped and
+// the Tunnel has released everything, whether through Close or because
+// the device stopped on its own.
+func (t *Tunnel) Done() <-chan struct{} { return t.done }

@@ -1,0 +1,413 @@
+package tunnel
+
+import (
+	"bufio"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+)
+
+// This file is a pure codec for the WireGuard cross-platform configuration
+// protocol (https://www.wireguard.com/xplatform/#configuration-protocol), as
+// spoken by wireguard-go's device/uapi.go. It reads and writes text only.
+
+// maxKeepalive is the largest persistent keepalive interval the protocol
+// carries (a uint16 number of seconds).
+const maxKeepalive = math.MaxUint16 * time.Second
+
+// WriteConfig writes the body of a UAPI "set" operation that applies changes
+// in order: the lines that go between "set=1" and the terminating blank
+// line, neither of which it writes. It never writes replace_peers, so peers
+// not named in changes keep their sessions.
+//
+// The PeerConfig verbs are honoured as wgctrl defines them: Remove,
+// UpdateOnly, ReplaceAllowedIPs; a nil PresharedKey, Endpoint or
+// PersistentKeepaliveInterval leaves that setting unchanged, a pointer to the
+// zero key removes the preshared key and a pointer to 0 turns keepalives off.
+//
+// Every change is validated before anything is written, so on error w has
+// received nothing. Errors wrap ErrInvalidConfig. An empty changes writes
+// nothing.
+func WriteConfig(w io.Writer, changes []wgtypes.PeerConfig) error {
+	var b strings.Builder
+	for i, p := range changes {
+		if err := writePeer(&b, p); err != nil {
+			return fmt.Errorf("peer %d (%s): %w", i, p.PublicKey, err)
+		}
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("writing uapi set operation: %w", err)
+	}
+	return nil
+}
+
+func writePeer(b *strings.Builder, p wgtypes.PeerConfig) error {
+	var zero wgtypes.Key
+	if p.PublicKey == zero {
+		return fmt.Errorf("%w: zero public key", ErrInvalidConfig)
+	}
+	var endpoint string
+	if p.Endpoint != nil {
+		ap, err := endpointAddrPort(p.Endpoint)
+		if err != nil {
+			return err
+		}
+		endpoint = ap.String()
+	}
+	if p.PersistentKeepaliveInterval != nil {
+		ka := *p.PersistentKeepaliveInterval
+		if ka < 0 || ka > maxKeepalive || ka%time.Second != 0 {
+			return fmt.Errorf("%w: persistent keepalive %v is not a whole number of seconds in [0s, %v]",
+				ErrInvalidConfig, ka, maxKeepalive)
+		}
+	}
+	allowed := make([]netip.Prefix, 0, len(p.AllowedIPs))
+	for _, n := range p.AllowedIPs {
+		pfx, err := ipNetPrefix(n)
+		if err != nil {
+			return err
+		}
+		allowed = append(allowed, pfx)
+	}
+
+	fmt.Fprintf(b, "public_key=%s\n", hex.EncodeToString(p.PublicKey[:]))
+	if p.Remove {
+		// Anything after remove=true would be applied to a placeholder
+		// and discarded by the device, so nothing else is written.
+		b.WriteString("remove=true\n")
+		return nil
+	}
+	if p.UpdateOnly {
+		b.WriteString("update_only=true\n")
+	}
+	if p.PresharedKey != nil {
+		fmt.Fprintf(b, "preshared_key=%s\n", hex.EncodeToString(p.PresharedKey[:]))
+	}
+	if p.Endpoint != nil {
+		fmt.Fprintf(b, "endpoint=%s\n", endpoint)
+	}
+	if p.PersistentKeepaliveInterval != nil {
+		fmt.Fprintf(b, "persistent_keepalive_interval=%d\n", *p.PersistentKeepaliveInterval/time.Second)
+	}
+	if p.ReplaceAllowedIPs {
+		b.WriteString("replace_allowed_ips=true\n")
+	}
+	for _, pfx := range allowed {
+		fmt.Fprintf(b, "allowed_ip=%s\n", pfx)
+	}
+	return nil
+}
+
+// endpointAddrPort converts a peer endpoint; IPv4-mapped IPv6 addresses
+// become plain IPv4 so the device sends from its IPv4 socket.
+func endpointAddrPort(a *net.UDPAddr) (netip.AddrPort, error) {
+	ip, ok := netip.AddrFromSlice(a.IP)
+	if !ok {
+		return netip.AddrPort{}, fmt.Errorf("%w: endpoint %v has no valid IP", ErrInvalidConfig, a)
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		ip = ip.WithZone(a.Zone)
+	} else if a.Zone != "" {
+		return netip.AddrPort{}, fmt.Errorf("%w: endpoint %v: IPv4 address with a zone", ErrInvalidConfig, a)
+	}
+	if a.Port <= 0 || a.Port > math.MaxUint16 {
+		return netip.AddrPort{}, fmt.Errorf("%w: endpoint %v: port out of range", ErrInvalidConfig, a)
+	}
+	return netip.AddrPortFrom(ip, uint16(a.Port)), nil
+}
+
+// ipNetPrefix converts an allowed IP. A 4-byte mask takes an IPv4 address
+// (in either representation); a 16-byte mask takes a 16-byte address.
+func ipNetPrefix(n net.IPNet) (netip.Prefix, error) {
+	ones, bits := n.Mask.Size()
+	var ip netip.Addr
+	switch {
+	case bits == 32 && n.IP.To4() != nil:
+		ip = netip.AddrFrom4([4]byte(n.IP.To4()))
+	case bits == 128 && len(n.IP) == net.IPv6len:
+		ip = netip.AddrFrom16([16]byte(n.IP))
+	default:
+		return netip.Prefix{}, fmt.Errorf("%w: allowed IP %v is not a valid CIDR", ErrInvalidConfig, n.String())
+	}
+	return netip.PrefixFrom(ip, ones).Masked(), nil
+}
+
+// DeviceState is what a UAPI "get" operation reports about a device. It
+// deliberately has no private key.
+type DeviceState struct {
+	// PublicKey is derived from the reported private key; zero when the
+	// device has none.
+	PublicKey wgtypes.Key
+	// ListenPort is the bound UDP port; 0 when the device reported none.
+	ListenPort int
+	// FirewallMark is the fwmark of outgoing packets; 0 when unset.
+	FirewallMark int
+	// Peers are in the order the device reported them (which for
+	// wireguard-go is unspecified). Each has a non-zero PublicKey.
+	Peers []wgtypes.Peer
+}
+
+// ParseDevice parses the reply to a UAPI "get" operation: device lines, then
+// one block per peer starting with public_key, optionally "errno=N", up to a
+// blank line or the end of r. It is strict: unknown keys, repeated fields,
+// malformed values, a duplicated peer and a non-zero errno are errors. Error
+// text never carries key material.
+func ParseDevice(r io.Reader) (DeviceState, error) {
+	var p deviceParser
+	s := bufio.NewScanner(r)
+	for lineNo := 1; s.Scan(); lineNo++ {
+		line := s.Text()
+		if line == "" {
+			break
+		}
+		if err := p.line(line); err != nil {
+			return DeviceState{}, fmt.Errorf("parsing uapi line %d: %w", lineNo, err)
+		}
+	}
+	if err := s.Err(); err != nil {
+		return DeviceState{}, fmt.Errorf("reading uapi reply: %w", err)
+	}
+	return p.finish()
+}
+
+// peerField is a bit per peer key, to reject repeats.
+type peerField uint16
+
+const (
+	fieldPresharedKey peerField = 1 << iota
+	fieldEndpoint
+	fieldHandshakeSec
+	fieldHandshakeNsec
+	fieldTxBytes
+	fieldRxBytes
+	fieldKeepalive
+	fieldProtocolVersion
+)
+
+var peerFields = map[string]peerField{
+	"preshared_key":                 fieldPresharedKey,
+	"endpoint":                      fieldEndpoint,
+	"last_handshake_time_sec":       fieldHandshakeSec,
+	"last_handshake_time_nsec":      fieldHandshakeNsec,
+	"tx_bytes":                      fieldTxBytes,
+	"rx_bytes":                      fieldRxBytes,
+	"persistent_keepalive_interval": fieldKeepalive,
+	"protocol_version":              fieldProtocolVersion,
+}
+
+type deviceParser struct {
+	st         DeviceState
+	privateKey wgtypes.Key
+	seenDevice map[string]bool
+	seenPeers  map[wgtypes.Key]bool
+	errnoSeen  bool
+
+	// The peer being parsed is st.Peers[len-1].
+	inPeer        bool
+	peerSeen      peerField
+	hsSec, hsNsec int64
+}
+
+func (p *deviceParser) line(line string) error {
+	if p.errnoSeen {
+		return errors.New("data after errno")
+	}
+	key, value, ok := strings.Cut(line, "=")
+	if !ok || key == "" {
+		// Not echoed: a garbled line may hold key material.
+		return fmt.Errorf("not a key=value pair (%d bytes)", len(line))
+	}
+	switch key {
+	case "errno":
+		n, err := strconv.ParseInt(value, 10, 64)
+		if err != nil {
+			return fmt.Errorf("invalid errno %.20q", value)
+		}
+		if n != 0 {
+			return fmt.Errorf("device reported errno=%d", n)
+		}
+		p.closePeer()
+		p.errnoSeen = true
+		return nil
+	case "public_key":
+		k, err := parseHexKey(value)
+		if err != nil {
+			return fmt.Errorf("invalid public_key: %w", err)
+		}
+		if k == (wgtypes.Key{}) {
+			return errors.New("zero peer public_key")
+		}
+		if p.seenPeers[k] {
+			return fmt.Errorf("duplicate peer %s", k)
+		}
+		if p.seenPeers == nil {
+			p.seenPeers = make(map[wgtypes.Key]bool)
+		}
+		p.seenPeers[k] = true
+		p.closePeer()
+		p.st.Peers = append(p.st.Peers, wgtypes.Peer{PublicKey: k})
+		p.inPeer = true
+		return nil
+	}
+	if p.inPeer {
+		return p.peerLine(key, value)
+	}
+	return p.deviceLine(key, value)
+}
+
+func (p *deviceParser) deviceLine(key, value string) error {
+	if p.seenDevice[key] {
+		return fmt.Errorf("repeated device key %.40q", key)
+	}
+	if p.seenDevice == nil {
+		p.seenDevice = make(map[string]bool)
+	}
+	p.seenDevice[key] = true
+	switch key {
+	case "private_key":
+		k, err := parseHexKey(value)
+		if err != nil {
+			// The value is secret: never echo it.
+			return errors.New("invalid private_key")
+		}
+		p.privateKey = k
+	case "listen_port":
+		n, err := strconv.ParseUint(value, 10, 16)
+		if err != nil {
+			return fmt.Errorf("invalid listen_port %.20q", value)
+		}
+		p.st.ListenPort = int(n)
+	case "fwmark":
+		n, err := strconv.ParseUint(value, 10, 32)
+		if err != nil {
+			return fmt.Errorf("invalid fwmark %.20q", value)
+		}
+		p.st.FirewallMark = int(n)
+	default:
+		return fmt.Errorf("unknown device key %.40q", key)
+	}
+	return nil
+}
+
+func (p *deviceParser) peerLine(key, value string) error {
+	peer := &p.st.Peers[len(p.st.Peers)-1]
+	if key == "allowed_ip" {
+		pfx, err := netip.ParsePrefix(value)
+		if err != nil {
+			return fmt.Errorf("invalid allowed_ip %.60q", value)
+		}
+		pfx = pfx.Masked()
+		peer.AllowedIPs = append(peer.AllowedIPs, net.IPNet{
+			IP:   pfx.Addr().AsSlice(),
+			Mask: net.CIDRMask(pfx.Bits(), pfx.Addr().BitLen()),
+		})
+		return nil
+	}
+	f, ok := peerFields[key]
+	if !ok {
+		return fmt.Errorf("unknown peer key %.40q", key)
+	}
+	if p.peerSeen&f != 0 {
+		return fmt.Errorf("repeated peer key %q", key)
+	}
+	p.peerSeen |= f
+	switch f {
+	case fieldPresharedKey:
+		k, err := parseHexKey(value)
+		if err != nil {
+			return errors.New("invalid preshared_key")
+		}
+		peer.PresharedKey = k
+	case fieldEndpoint:
+		ap, err := netip.ParseAddrPort(value)
+		if err != nil {
+			return fmt.Errorf("invalid endpoint %.60q", value)
+		}
+		peer.Endpoint = net.UDPAddrFromAddrPort(ap)
+	case fieldHandshakeSec:
+		n, err := parseNonNegative(value)
+		if err != nil {
+			return fmt.Errorf("invalid last_handshake_time_sec: %w", err)
+		}
+		p.hsSec = n
+	case fieldHandshakeNsec:
+		n, err := parseNonNegative(value)
+		if err != nil || n >= int64(time.Second) {
+			return fmt.Errorf("invalid last_handshake_time_nsec %.20q", value)
+		}
+		p.hsNsec = n
+	case fieldTxBytes:
+		n, err := parseNonNegative(value)
+		if err != nil {
+			return fmt.Errorf("invalid tx_bytes: %w", err)
+		}
+		peer.TransmitBytes = n
+	case fieldRxBytes:
+		n, err := parseNonNegative(value)
+		if err != nil {
+			return fmt.Errorf("invalid rx_bytes: %w", err)
+		}
+		peer.ReceiveBytes = n
+	case fieldKeepalive:
+		n, err := strconv.ParseUint(value, 10, 16)
+		if err != nil {
+			return fmt.Errorf("invalid persistent_keepalive_interval %.20q", value)
+		}
+		peer.PersistentKeepaliveInterval = time.Duration(n) * time.Second
+	case fieldProtocolVersion:
+		if value != "1" {
+			return fmt.Errorf("unsupported protocol_version %.20q", value)
+		}
+		peer.ProtocolVersion = 1
+	}
+	return nil
+}
+
+// closePeer completes the peer being parsed, if any.
+func (p *deviceParser) closePeer() {
+	if !p.inPeer {
+		return
+	}
+	if p.hsSec != 0 || p.hsNsec != 0 {
+		p.st.Peers[len(p.st.Peers)-1].LastHandshakeTime = time.Unix(p.hsSec, p.hsNsec)
+	}
+	p.inPeer, p.peerSeen, p.hsSec, p.hsNsec = false, 0, 0, 0
+}
+
+func (p *deviceParser) finish() (DeviceState, error) {
+	p.closePeer()
+	if p.privateKey != (wgtypes.Key{}) {
+		p.st.PublicKey = p.privateKey.PublicKey()
+	}
+	p.privateKey = wgtypes.Key{}
+	return p.st, nil
+}
+
+func parseHexKey(s string) (wgtypes.Key, error) {
+	if len(s) != hex.EncodedLen(wgtypes.KeyLen) {
+		return wgtypes.Key{}, fmt.Errorf("want %d hex digits, got %d characters", hex.EncodedLen(wgtypes.KeyLen), len(s))
+	}
+	var k wgtypes.Key
+	if _, err := hex.Decode(k[:], []byte(s)); err != nil {
+		return wgtypes.Key{}, errors.New("not hexadecimal")
+	}
+	return k, nil
+}
+
+func parseNonNegative(s string) (int64, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("not a non-negative 64-bit integer: %.20q", s)
+	}
+	return n, nil
+}
