@@ -35,7 +35,7 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	return fmt.Sprintf("agent answered %d: %s", e.StatusCode, e.Message)
+	return fmt.Sprintf("%d %s: %s", e.StatusCode, http.StatusText(e.StatusCode), e.Message)
 }
 
 // Is maps the status code onto the package's sentinel errors.

@@ -161,14 +161,10 @@ func (v *Verifier) Verify(r *http.Request, body []byte) error {
 // signatureMatches reports whether sig is the MAC of the request under any
 // secret and any accepted form of the path.
 func (v *Verifier) signatureMatches(r *http.Request, body []byte, ts, nonce string, sig []byte) bool {
-	method := r.Method
-	if method == "" {
-		method = http.MethodGet // as net/http means it
-	}
 	paths := requestPaths(r)
 	for _, secret := range *v.secrets.Load() {
 		for _, p := range paths {
-			if hmac.Equal(mac(secret, method, p, body, ts, nonce), sig) {
+			if hmac.Equal(mac(secret, r.Method, p, body, ts, nonce), sig) {
 				return true
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -408,4 +409,89 @@ func TestVerifyConcurrent(t *testing.T) {
 	if got := ok.Load(); got != 1 {
 		t.Fatalf("accepted %d times, want 1", got)
 	}
+}
+
+// FuzzVerify: whatever the headers, path and body, Verify does not panic,
+// fails only with a known *AuthError that does not echo the signature,
+// accepts only a request signed with the secret over one of the accepted
+// path forms, accepts every such fresh request, and refuses its replay.
+func FuzzVerify(f *testing.F) {
+	ts := strconv.FormatInt(testNow, 10)
+	f.Add("GET", "/health", []byte(nil), ts, "", "", true, uint8(0))
+	f.Add("POST", "/wg/wg0/peers", []byte(`{"public_key":"abc="}`), ts, "", "", true, uint8(1))
+	f.Add("PUT", "/wg/wg0/peers/a%2Fb%2B%3D?x=1", []byte(`{}`), ts, "abcdefghijklmnop", "", true, uint8(1))
+	f.Add("DELETE", "/wg/wg0/peers/a/b+c=", []byte(nil), ts, "", "", true, uint8(2))
+	f.Add("GET", "/health", []byte(nil), ts, "", strings.Repeat("0", 64), false, uint8(0))
+	f.Add("GET", "/health", []byte(nil), "+1700000000", "short", "zz", true, uint8(0))
+	f.Add("", "/health", []byte(nil), ts, "", "", true, uint8(0))
+	f.Fuzz(func(t *testing.T, method, target string, body []byte, ts, nonce, sig string, sign bool, form uint8) {
+		u, err := url.ParseRequestURI(target)
+		if err != nil {
+			return // net/http never hands such a request to a handler
+		}
+		forms := []string{target, u.Path, u.EscapedPath()}
+		if sign {
+			sig = agentapi.Sign(testSecret, method, forms[int(form)%len(forms)], body, ts, nonce)
+		}
+		r := &http.Request{Method: method, URL: u, RequestURI: target, Header: http.Header{}}
+		r.Header.Set(agentapi.HeaderTimestamp, ts)
+		r.Header.Set(agentapi.HeaderSignature, sig)
+		r.Header.Set(agentapi.HeaderNonce, nonce)
+
+		v := newTestVerifier(t, newFakeClock(testNow), agentapi.VerifierConfig{})
+		err = v.Verify(r, body)
+
+		signedRight := false
+		for _, p := range forms {
+			if good := agentapi.Sign(testSecret, method, p, body, ts, nonce); strings.EqualFold(sig, good) {
+				signedRight = true
+			}
+			if err != nil && strings.Contains(strings.ToLower(err.Error()), agentapi.Sign(testSecret, method, p, body, ts, nonce)) {
+				t.Fatalf("error %q echoes the signature", err)
+			}
+		}
+		n, tsErr := strconv.ParseUint(ts, 10, 63)
+		fresh := tsErr == nil && strings.TrimLeft(ts, "0123456789") == "" &&
+			n+300 >= testNow && n <= testNow+300 &&
+			(nonce == "" || agentapi.ValidNonce(nonce))
+
+		if err == nil {
+			if !signedRight {
+				t.Fatalf("accepted a request not signed with the secret: %s %q sig %q", method, target, sig)
+			}
+			if !fresh {
+				t.Fatalf("accepted timestamp %q nonce %q", ts, nonce)
+			}
+		} else {
+			var ae *agentapi.AuthError
+			if !errors.As(err, &ae) {
+				t.Fatalf("Verify = %v (%T), want *AuthError", err, err)
+			}
+			switch ae.Reason {
+			case agentapi.ReasonMissingTimestamp, agentapi.ReasonMissingSignature, agentapi.ReasonStaleTimestamp,
+				agentapi.ReasonBadTimestamp, agentapi.ReasonBadNonce, agentapi.ReasonBadSignature:
+			default:
+				t.Fatalf("fresh verifier: unexpected reason %q", ae.Reason)
+			}
+			if signedRight && fresh && ts != "" {
+				t.Fatalf("refused a fresh, rightly signed request (%s %q ts %q nonce %q): %v", method, target, ts, nonce, err)
+			}
+			return
+		}
+
+		again := v.Verify(r, body)
+		switch method {
+		case "", "GET", "HEAD", "OPTIONS", "TRACE": // "" is GET to net/http
+			if nonce == "" {
+				if again != nil {
+					t.Fatalf("repeat of a safe request without nonce: %v", again)
+				}
+				return
+			}
+		}
+		var ae *agentapi.AuthError
+		if !errors.As(again, &ae) || (ae.Reason != agentapi.ReasonReplayed && ae.Reason != agentapi.ReasonNonceReused) {
+			t.Fatalf("replay of %s with nonce %q: %v", method, nonce, again)
+		}
+	})
 }

@@ -1,0 +1,300 @@
+package agentapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+)
+
+const (
+	// DefaultClientTimeout bounds a whole request of the default HTTP client.
+	DefaultClientTimeout = 10 * time.Second
+	// maxResponseBytes bounds what is read of an answer.
+	maxResponseBytes = 32 << 20
+	// maxErrorMessage bounds the raw body quoted in an APIError.
+	maxErrorMessage = 256
+)
+
+// ClientConfig configures a Client.
+type ClientConfig struct {
+	// BaseURL is the agent's address: http or https, a host, optionally a
+	// path prefix; no user info, query or fragment.
+	BaseURL string
+	// Secret is the shared secret requests are signed with. Required.
+	Secret []byte
+	// HTTPClient sends the requests. nil means a client with a
+	// DefaultClientTimeout timeout that does not follow redirects (a
+	// redirect could not carry a valid signature anyway).
+	HTTPClient *http.Client
+	// Now is the clock for X-Timestamp; nil means time.Now.
+	Now func() time.Time
+}
+
+// Client is the controller's way to one agent: every request signed, every
+// answer typed. It is safe for concurrent use.
+//
+// Seed endpoints are called on their bare paths, which every agent of the
+// family serves; extensions under /v1. A peer key in a path is sent as
+// EscapeKey makes it, and the signature covers exactly the path on the
+// request line. Requests without a body send none.
+//
+// X-Nonce is sent once a Health answer has advertised CapNonce. Before its
+// first other request a Client calls Health itself, so it knows; if that
+// fails it sends no nonce and asks again before the next request.
+//
+// Errors: a non-2xx answer is an *APIError (errors.Is works with
+// ErrNotFound, ErrConflict, ErrBadRequest, ErrUnauthorized); everything
+// else is wrapped with "agent <host>: METHOD PATH: ". No error carries the
+// secret.
+type Client struct {
+	base   *url.URL // scheme and host; path prefix in prefix
+	prefix string   // escaped path prefix without trailing "/", or ""
+	secret []byte
+	hc     *http.Client
+	now    func() time.Time
+
+	mu        sync.Mutex // guards the two fields below
+	capsKnown bool       // a Health answer has been seen
+	useNonce  bool       // the last Health answer advertised CapNonce
+}
+
+// NewClient returns a Client for cfg. It fails when BaseURL is not an http
+// or https URL with a host, or Secret is empty.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	if len(cfg.Secret) == 0 {
+		return nil, errors.New("agentapi: client needs a secret")
+	}
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("agentapi: invalid agent URL: %w", err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("agentapi: agent URL %q: scheme must be http or https", cfg.BaseURL)
+	case u.Host == "" || u.Hostname() == "":
+		return nil, fmt.Errorf("agentapi: agent URL %q has no host", cfg.BaseURL)
+	case u.User != nil:
+		return nil, errors.New("agentapi: agent URL must not carry user info")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "":
+		return nil, fmt.Errorf("agentapi: agent URL %q must not have a query or fragment", cfg.BaseURL)
+	}
+	c := &Client{
+		base:   &url.URL{Scheme: u.Scheme, Host: u.Host},
+		prefix: strings.TrimRight(u.EscapedPath(), "/"),
+		secret: append([]byte(nil), cfg.Secret...),
+		hc:     cfg.HTTPClient,
+		now:    cfg.Now,
+	}
+	if c.hc == nil {
+		c.hc = &http.Client{
+			Timeout: DefaultClientTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		}
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c, nil
+}
+
+// Health calls GET /health and remembers whether the agent takes nonces.
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	var h Health
+	if err := c.do(ctx, http.MethodGet, "/health", nil, &h, c.nonce()); err != nil {
+		return Health{}, err
+	}
+	c.mu.Lock()
+	c.capsKnown, c.useNonce = true, h.HasCapability(CapNonce)
+	c.mu.Unlock()
+	return h, nil
+}
+
+// Dump calls GET /wg/{iface}/dump.
+func (c *Client) Dump(ctx context.Context, iface string) (Dump, error) {
+	var d Dump
+	err := c.call(ctx, http.MethodGet, iface, "", "/dump", nil, &d)
+	return d, err
+}
+
+// AddPeer calls POST /wg/{iface}/peers. A 2xx answer without a body is a
+// success with a zero StatusResponse.
+func (c *Client) AddPeer(ctx context.Context, iface string, req AddPeerRequest) (StatusResponse, error) {
+	var s StatusResponse
+	err := c.call(ctx, http.MethodPost, iface, "", "/peers", req, &s)
+	return s, err
+}
+
+// UpdatePeer calls PUT /wg/{iface}/peers/{key}.
+func (c *Client) UpdatePeer(ctx context.Context, iface string, key wgtypes.Key, req UpdatePeerRequest) error {
+	return c.call(ctx, http.MethodPut, iface, "", "/peers/"+EscapeKey(key), req, nil)
+}
+
+// DeletePeer calls DELETE /wg/{iface}/peers/{key}.
+func (c *Client) DeletePeer(ctx context.Context, iface string, key wgtypes.Key) error {
+	return c.call(ctx, http.MethodDelete, iface, "", "/peers/"+EscapeKey(key), nil, nil)
+}
+
+// Interface calls GET /v1/wg/{iface}.
+func (c *Client) Interface(ctx context.Context, iface string) (InterfaceInfo, error) {
+	var info InterfaceInfo
+	err := c.call(ctx, http.MethodGet, iface, "/v1", "", nil, &info)
+	return info, err
+}
+
+// Peers calls GET /v1/wg/{iface}/peers.
+func (c *Client) Peers(ctx context.Context, iface string) (PeerList, error) {
+	var l PeerList
+	err := c.call(ctx, http.MethodGet, iface, "/v1", "/peers", nil, &l)
+	return l, err
+}
+
+// Peer calls GET /v1/wg/{iface}/peers/{key}.
+func (c *Client) Peer(ctx context.Context, iface string, key wgtypes.Key) (Peer, error) {
+	var p Peer
+	err := c.call(ctx, http.MethodGet, iface, "/v1", "/peers/"+EscapeKey(key), nil, &p)
+	return p, err
+}
+
+// SyncPeers calls PUT /v1/wg/{iface}/peers, making req.Peers the whole peer
+// set of the interface. A nil req.Peers is sent as [] and so removes every
+// peer, as an empty slice does.
+func (c *Client) SyncPeers(ctx context.Context, iface string, req SyncRequest) (SyncResult, error) {
+	if req.Peers == nil {
+		req.Peers = []PeerSpec{}
+	}
+	var r SyncResult
+	err := c.call(ctx, http.MethodPut, iface, "/v1", "/peers", req, &r)
+	return r, err
+}
+
+// call sends a request to prefix + "/wg/" + iface + rest, learning the
+// agent's capabilities first if need be.
+func (c *Client) call(ctx context.Context, method, iface, prefix, rest string, in, out any) error {
+	path := prefix + "/wg/" + iface + rest
+	if !ValidInterfaceName(iface) {
+		return fmt.Errorf("agent %s: %s %s: %w: invalid interface name %q", c.base.Host, method, path, ErrBadRequest, iface)
+	}
+	c.mu.Lock()
+	known := c.capsKnown
+	c.mu.Unlock()
+	if !known {
+		// Only to learn the capabilities; if the agent is down, the request
+		// below says so.
+		_, _ = c.Health(ctx)
+	}
+	return c.do(ctx, method, path, in, out, c.nonce())
+}
+
+// nonce returns a fresh nonce if the agent takes them, or "".
+func (c *Client) nonce() string {
+	c.mu.Lock()
+	use := c.useNonce
+	c.mu.Unlock()
+	if !use {
+		return ""
+	}
+	return newNonce()
+}
+
+// do signs and sends one request. path is escaped and relative to the base
+// URL; in, if not nil, is sent as JSON; out, if not nil, receives the answer.
+func (c *Client) do(ctx context.Context, method, path string, in, out any, nonce string) error {
+	fail := func(err error) error {
+		return fmt.Errorf("agent %s: %s %s: %w", c.base.Host, method, path, err)
+	}
+
+	u := *c.base
+	u.RawPath = c.prefix + path
+	p, err := url.PathUnescape(u.RawPath)
+	if err != nil {
+		return fail(err)
+	}
+	u.Path = p
+	signedPath := u.EscapedPath()
+	if signedPath != u.RawPath { // net/http would send another path than the one built
+		return fail(fmt.Errorf("path %q does not survive URL encoding", u.RawPath))
+	}
+
+	var body []byte
+	if in != nil {
+		if body, err = json.Marshal(in); err != nil {
+			return fail(fmt.Errorf("encoding request: %w", err))
+		}
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base.String(), rd)
+	if err != nil {
+		return fail(err)
+	}
+	req.URL = &u
+	ts := strconv.FormatInt(c.now().Unix(), 10)
+	req.Header.Set(HeaderTimestamp, ts)
+	req.Header.Set(HeaderSignature, Sign(c.secret, method, signedPath, body, ts, nonce))
+	if nonce != "" {
+		req.Header.Set(HeaderNonce, nonce)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fail(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err != nil {
+		return fail(fmt.Errorf("reading answer: %w", err))
+	}
+	if len(data) > maxResponseBytes {
+		return fail(fmt.Errorf("answer exceeds %d bytes", maxResponseBytes))
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fail(newAPIError(resp.StatusCode, data))
+	}
+	if out == nil || (method != http.MethodGet && len(bytes.TrimSpace(data)) == 0) {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fail(fmt.Errorf("decoding answer: %w", err))
+	}
+	return nil
+}
+
+// newAPIError makes the error for a non-2xx answer with body data.
+func newAPIError(code int, data []byte) *APIError {
+	var e ErrorResponse
+	if json.Unmarshal(data, &e) == nil && e.Error != "" {
+		return &APIError{StatusCode: code, Message: e.Error}
+	}
+	msg := strings.TrimSpace(strings.ToValidUTF8(string(data), "\uFFFD"))
+	if len(msg) > maxErrorMessage {
+		cut := maxErrorMessage
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	if msg == "" {
+		msg = http.StatusText(code)
+	}
+	return &APIError{StatusCode: code, Message: msg}
+}
