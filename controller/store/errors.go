@@ -42,10 +42,12 @@ func isUnique(err error) bool {
 		(se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey)
 }
 
-// isForeignKey reports whether err is a FOREIGN KEY violation.
+// isForeignKey reports whether err is a FOREIGN KEY violation. SQLite
+// reports a RESTRICT action as a trigger constraint.
 func isForeignKey(err error) bool {
 	var se sqlite3.Error
-	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintForeignKey
+	return errors.As(err, &se) &&
+		(se.ExtendedCode == sqlite3.ErrConstraintForeignKey || se.ExtendedCode == sqlite3.ErrConstraintTrigger)
 }
 
 func invalidf(format string, args ...any) error {

@@ -369,11 +369,18 @@ func (tx *Tx) DeleteNode(ctx context.Context, id int64, force bool) error {
 		if _, err := tx.tx.ExecContext(ctx, "DELETE FROM peers WHERE node_id = ?", id); err != nil {
 			return fmt.Errorf("deleting peers of node %d: %w", id, err)
 		}
+	} else {
+		// The foreign key (ON DELETE RESTRICT) would refuse too; counting
+		// first gives a clear error.
+		n, err := tx.CountPeers(ctx, id)
+		if err != nil {
+			return fmt.Errorf("deleting node %d: %w", id, err)
+		}
+		if n > 0 {
+			return fmt.Errorf("deleting node %d: %w (%d)", id, ErrNodeHasPeers, n)
+		}
 	}
 	res, err := tx.tx.ExecContext(ctx, "DELETE FROM nodes WHERE id = ?", id)
-	if isForeignKey(err) {
-		return fmt.Errorf("deleting node %d: %w", id, ErrNodeHasPeers)
-	}
 	if err != nil {
 		return fmt.Errorf("deleting node %d: %w", id, err)
 	}
