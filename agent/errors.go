@@ -44,6 +44,8 @@ func conflictf(format string, a ...any) error {
 func statusOf(err error) (int, string) {
 	var auth *agentapi.AuthError
 	switch {
+	case errors.As(err, &auth) && auth.Reason == agentapi.ReasonReplayCacheFull:
+		return http.StatusServiceUnavailable, auth.Reason
 	case errors.As(err, &auth):
 		return http.StatusUnauthorized, auth.Reason
 	case errors.Is(err, errBadRequest), errors.Is(err, agentapi.ErrBadRequest), errors.Is(err, agentapi.ErrBadKey):

@@ -46,9 +46,11 @@ type ClientConfig struct {
 // answer typed. It is safe for concurrent use.
 //
 // Seed endpoints are called on their bare paths, which every agent of the
-// family serves; extensions under /v1. A peer key in a path is sent as
-// EscapeKey makes it, and the signature covers exactly the path on the
-// request line. Requests without a body send none.
+// family serves; extensions under /v1. A peer key in a path is sent as raw
+// standard base64, as the seed's controller sends it: then the raw and the
+// percent-decoded path are the same string, so an agent that verifies
+// either form accepts the signature. The signature covers exactly the path
+// on the request line. Requests without a body send none.
 //
 // X-Nonce is sent once a Health answer has advertised CapNonce. Before its
 // first other request a Client calls Health itself, so it knows; if that
@@ -140,12 +142,12 @@ func (c *Client) AddPeer(ctx context.Context, iface string, req AddPeerRequest) 
 
 // UpdatePeer calls PUT /wg/{iface}/peers/{key}.
 func (c *Client) UpdatePeer(ctx context.Context, iface string, key wgtypes.Key, req UpdatePeerRequest) error {
-	return c.call(ctx, http.MethodPut, iface, "", "/peers/"+EscapeKey(key), req, nil)
+	return c.call(ctx, http.MethodPut, iface, "", "/peers/"+key.String(), req, nil)
 }
 
 // DeletePeer calls DELETE /wg/{iface}/peers/{key}.
 func (c *Client) DeletePeer(ctx context.Context, iface string, key wgtypes.Key) error {
-	return c.call(ctx, http.MethodDelete, iface, "", "/peers/"+EscapeKey(key), nil, nil)
+	return c.call(ctx, http.MethodDelete, iface, "", "/peers/"+key.String(), nil, nil)
 }
 
 // Interface calls GET /v1/wg/{iface}.
@@ -165,7 +167,7 @@ func (c *Client) Peers(ctx context.Context, iface string) (PeerList, error) {
 // Peer calls GET /v1/wg/{iface}/peers/{key}.
 func (c *Client) Peer(ctx context.Context, iface string, key wgtypes.Key) (Peer, error) {
 	var p Peer
-	err := c.call(ctx, http.MethodGet, iface, "/v1", "/peers/"+EscapeKey(key), nil, &p)
+	err := c.call(ctx, http.MethodGet, iface, "/v1", "/peers/"+key.String(), nil, &p)
 	return p, err
 }
 

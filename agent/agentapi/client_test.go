@@ -237,7 +237,7 @@ func TestClientRoundTrip(t *testing.T) {
 	c := newTestClient(t, srv.URL)
 	ctx := context.Background()
 	key := slashKey
-	escaped := "/peers/" + agentapi.EscapeKey(key)
+	escaped := "/peers/" + key.String() // raw, as the seed controller sends it
 
 	h, err := c.Health(ctx)
 	if err != nil || h.Status != "ok" || !h.HasCapability(agentapi.CapNonce) {
@@ -330,7 +330,7 @@ func TestClientExactPath(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("requests: %+v", got)
 	}
-	if want := "/wg/wg0/peers/%2B%2F%2B%2FAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHP8%3D"; got[0].RequestURI != want {
+	if want := "/wg/wg0/peers/+/+/AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHP8="; got[0].RequestURI != want {
 		t.Fatalf("request target %s, want %s", got[0].RequestURI, want)
 	}
 	if !got[0].SignedTarget {
