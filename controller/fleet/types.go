@@ -1,0 +1,143 @@
+package fleet
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Actor is who makes a change, for the audit log: "user:NAME",
+// "token:NAME" or "system".
+type Actor string
+
+// ActorSystem is the controller itself (poller, reconciler, demo).
+const ActorSystem Actor = "system"
+
+// Errors of the fleet service, besides the store's (store.ErrNotFound,
+// store.ErrConflict, store.ErrNodeHasPeers, store.ErrNodeFull) and
+// ipam.ErrPoolExhausted, which pass through wrapped.
+var (
+	// ErrInvalid wraps every *ValidationError.
+	ErrInvalid = errors.New("invalid input")
+	// ErrNoNodeAvailable: automatic placement found no healthy, enabled
+	// node with room.
+	ErrNoNodeAvailable = errors.New("no node available")
+)
+
+// ValidationError says which field of an input is wrong and why.
+type ValidationError struct {
+	Field   string // JSON name of the field, e.g. "ip_pool_cidr"
+	Message string // for a person: what is wrong and what is expected
+}
+
+func (e *ValidationError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Message) }
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+// Invalid makes a *ValidationError.
+func Invalid(field, format string, a ...any) error {
+	return &ValidationError{Field: field, Message: fmt.Sprintf(format, a...)}
+}
+
+// NodeInput is the body of POST /api/nodes and PUT /api/nodes/{id}. A nil
+// field is "not given": defaulted on create, unchanged on update.
+type NodeInput struct {
+	Name        *string `json:"name"`
+	AgentURL    *string `json:"agent_url"`
+	AuthType    *string `json:"auth_type"`
+	Secret      *string `json:"secret"`
+	WGInterface *string `json:"wg_interface"`
+	Endpoint    *string `json:"endpoint"`
+	IPPool      *string `json:"ip_pool_cidr"`
+	IPPool6     *string `json:"ip_pool6_cidr"`
+	DNS         *string `json:"dns"`
+	Enabled     *bool   `json:"enabled"`
+	Weight      *int    `json:"weight"`
+	MaxPeers    *int    `json:"max_peers"`
+	DriftPolicy *string `json:"drift_policy"`
+}
+
+// NodeView is a node as the API shows it: never the secret.
+type NodeView struct {
+	ID                  int64           `json:"id"`
+	Name                string          `json:"name"`
+	AgentURL            string          `json:"agent_url"`
+	AuthType            string          `json:"auth_type"`
+	SecretSet           bool            `json:"secret_set"`
+	WGInterface         string          `json:"wg_interface"`
+	Endpoint            string          `json:"endpoint"`
+	IPPool              string          `json:"ip_pool_cidr"`
+	IPPool6             string          `json:"ip_pool6_cidr"`
+	DNS                 string          `json:"dns"`
+	Enabled             bool            `json:"enabled"`
+	Weight              int             `json:"weight"`
+	MaxPeers            int             `json:"max_peers"`
+	PeerCount           int             `json:"peer_count"`
+	Status              string          `json:"status"`
+	LastSeen            *time.Time      `json:"last_seen"`
+	LastError           string          `json:"last_error"`
+	ConsecutiveFailures int             `json:"consecutive_failures"`
+	Health              json.RawMessage `json:"health"`
+	DriftPolicy         string          `json:"drift_policy"`
+	DesiredGeneration   int64           `json:"desired_generation"`
+	AckedGeneration     int64           `json:"acked_generation"`
+	AckedAt             *time.Time      `json:"acked_at"`
+	DriftCount          int64           `json:"drift_count"`
+	CreatedAt           time.Time       `json:"created_at"`
+	UpdatedAt           time.Time       `json:"updated_at"`
+}
+
+// PeerInput is the body of POST /api/nodes/{id}/peers, POST /api/peers and
+// PUT /api/peers/{id}. A nil field is "not given".
+type PeerInput struct {
+	// NodeID is used by POST /api/peers only: a number, or "auto" for
+	// automatic placement.
+	NodeID    json.RawMessage `json:"node_id,omitempty"`
+	Name      *string         `json:"name"`
+	PublicKey *string         `json:"public_key"` // nil or "": the controller makes the key pair
+	// PresharedKey: nil or "" none; "auto" generate one; else a base64 key.
+	PresharedKey     *string   `json:"preshared_key"`
+	Address          *string   `json:"address"` // IPv4 wanted from the pool; nil: next free
+	ClientAllowedIPs *[]string `json:"client_allowed_ips"`
+	DNS              *string   `json:"dns"`
+	Keepalive        *int      `json:"persistent_keepalive"`
+	Enabled          *bool     `json:"enabled"`
+}
+
+// PeerView is a peer as the API shows it: never the private or preshared
+// key, only whether they exist.
+type PeerView struct {
+	ID               int64      `json:"id"`
+	NodeID           int64      `json:"node_id"`
+	Iface            string     `json:"iface"`
+	Name             string     `json:"name"`
+	PublicKey        string     `json:"public_key"`
+	HasPrivateKey    bool       `json:"has_private_key"`
+	HasPresharedKey  bool       `json:"has_preshared_key"`
+	Address4         string     `json:"address4"`
+	Address6         string     `json:"address6"`
+	AllowedIPs       []string   `json:"allowed_ips"`
+	ClientAllowedIPs []string   `json:"client_allowed_ips"`
+	DNS              string     `json:"dns"`
+	Keepalive        int        `json:"persistent_keepalive"`
+	Enabled          bool       `json:"enabled"`
+	SyncState        string     `json:"sync_state"`
+	SyncError        string     `json:"sync_error"`
+	LatestHandshake  *time.Time `json:"latest_handshake"`
+	RxBytes          int64      `json:"transfer_rx"`
+	TxBytes          int64      `json:"transfer_tx"`
+	RxTotal          int64      `json:"total_rx"`
+	TxTotal          int64      `json:"total_tx"`
+	CreatedAt        time.Time  `json:"created_at"`
+	UpdatedAt        time.Time  `json:"updated_at"`
+}
+
+// TestResult is the answer of a connection test against an agent.
+type TestResult struct {
+	OK         bool            `json:"ok"`
+	Message    string          `json:"message"` // for a person: what worked or what failed
+	LatencyMS  int64           `json:"latency_ms"`
+	Version    string          `json:"version,omitempty"`
+	Interfaces []string        `json:"interfaces,omitempty"`
+	Health     json.RawMessage `json:"health,omitempty"`
+}
