@@ -208,7 +208,7 @@ func TestUpdateNodeWithPeersKeepsAddressesValid(t *testing.T) {
 	}{
 		{"widen v4", func(n *Node) { n.IPPool = netip.MustParsePrefix("10.8.0.0/16") }, true},
 		{"move v4 away", func(n *Node) { n.IPPool = netip.MustParsePrefix("10.9.0.0/24") }, false},
-		{"shrink v4 to exclude", func(n *Node) { n.IPPool = netip.MustParsePrefix("10.8.0.0/30") }, true}, // .2 is still usable
+		{"shrink v4, still holding .2", func(n *Node) { n.IPPool = netip.MustParsePrefix("10.8.0.0/30") }, true}, // .2 is still usable
 		{"drop v6", func(n *Node) { n.IPPool6 = netip.Prefix{} }, false},
 		{"move v6", func(n *Node) { n.IPPool6 = netip.MustParsePrefix("fd00:9::/64") }, false},
 		{"rename interface", func(n *Node) { n.WGInterface = "wg1" }, false},

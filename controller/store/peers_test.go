@@ -449,3 +449,34 @@ func TestRecordPeerStatsCounterResets(t *testing.T) {
 		t.Fatalf("missing peer = %v", err)
 	}
 }
+
+// TestAllocationRaceIsBoundedConflict simulates another writer taking the
+// chosen address between the read of used addresses and the insert (a
+// temporary trigger on the store's one connection does it on every
+// attempt). The store retries a bounded number of times and then reports
+// ErrConflict, leaving nothing behind.
+func TestAllocationRaceIsBoundedConflict(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := openTest(t)
+	n := mustCreateNode(t, s, testNode("fra1"))
+	mustCreatePeer(t, s, testPeer(t, n.ID, "a")) // 10.8.0.2
+	_, err := s.db.ExecContext(ctx, `CREATE TEMP TRIGGER steal_address AFTER INSERT ON main.peers BEGIN
+		INSERT INTO ip_allocations (node_id, ip, peer_id) VALUES (NEW.node_id, '10.8.0.3', NEW.id);
+	END`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.CreatePeerWithAllocation(ctx, testPeer(t, n.ID, "b"))
+	if !errors.Is(err, ErrConflict) || !errors.Is(err, errAllocationRace) {
+		t.Fatalf("CreatePeerWithAllocation under a permanent race = %v, want ErrConflict", err)
+	}
+	if c, _ := s.CountPeers(ctx, n.ID); c != 1 {
+		t.Fatalf("peers = %d, want 1", c)
+	}
+	if _, err := s.db.ExecContext(ctx, "DROP TRIGGER temp.steal_address"); err != nil {
+		t.Fatal(err)
+	}
+	if p := mustCreatePeer(t, s, testPeer(t, n.ID, "b")); p.Address4 != netip.MustParseAddr("10.8.0.3") {
+		t.Fatalf("after the race ended got %s", p.Address4)
+	}
+}
