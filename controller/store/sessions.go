@@ -21,7 +21,7 @@ type Session struct {
 	ExpiresAt time.Time
 }
 
-// CreateSession stores s; CreatedAt is set to now. An unknown user gives
+// CreateSession stores sess; CreatedAt is set to now. An unknown user gives
 // ErrUserNotFound, a reused token hash ErrConflict.
 func (tx *Tx) CreateSession(ctx context.Context, sess Session) (Session, error) {
 	if sess.CSRFToken == "" || sess.ExpiresAt.IsZero() || sess.TokenHash == (TokenHash{}) {

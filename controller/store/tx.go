@@ -27,7 +27,7 @@ type Tx struct {
 // fn must use only tx: calling a Store method inside fn blocks forever,
 // because the store has a single connection and tx holds it. fn should be
 // short and must not wait on the network.
-func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
+func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
