@@ -5,31 +5,59 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"golang.zx2c4.com/wireguard/device"
 )
 
-// newDeviceLogger adapts l to wireguard-go's logger: Verbosef becomes Debug
-// and Errorf becomes Error. Noisy debug lines are dropped, and any run of 64
-// hex digits (how the UAPI spells a key) is redacted before a line is
-// emitted, so key material cannot reach the log even from an echoed UAPI
-// line.
-func newDeviceLogger(l *slog.Logger) *device.Logger {
-	logf := func(level slog.Level) func(string, ...any) {
-		return func(format string, args ...any) {
-			if !l.Enabled(context.Background(), level) {
-				return
-			}
-			if level < slog.LevelInfo && isNoisy(format) {
-				return
-			}
-			l.Log(context.Background(), level, redactHexKeys(fmt.Sprintf(format, args...)))
-		}
-	}
+// deviceLog adapts a *slog.Logger to wireguard-go's device.Logger:
+// Verbosef becomes Debug and Errorf becomes Error. Noisy debug lines are
+// dropped, and any run of 64 hex digits (how the UAPI spells a key) is
+// redacted before a line is emitted, so key material cannot reach the log
+// even from an echoed UAPI line.
+//
+// wireguard-go's Close does not wait for all of its goroutines (the TUN
+// event worker may still be finishing), so the adapter can be stopped:
+// after stop returns no line is being written and none will be.
+type deviceLog struct {
+	l *slog.Logger
+
+	mu      sync.RWMutex // held for reading while a line is written
+	stopped bool
+}
+
+func newDeviceLog(l *slog.Logger) *deviceLog { return &deviceLog{l: l} }
+
+// logger returns the device.Logger to give to device.NewDevice.
+func (d *deviceLog) logger() *device.Logger {
 	return &device.Logger{
-		Verbosef: logf(slog.LevelDebug),
-		Errorf:   logf(slog.LevelError),
+		Verbosef: d.logf(slog.LevelDebug),
+		Errorf:   d.logf(slog.LevelError),
 	}
+}
+
+func (d *deviceLog) logf(level slog.Level) func(string, ...any) {
+	return func(format string, args ...any) {
+		if !d.l.Enabled(context.Background(), level) {
+			return
+		}
+		if level < slog.LevelInfo && isNoisy(format) {
+			return
+		}
+		d.mu.RLock()
+		defer d.mu.RUnlock()
+		if d.stopped {
+			return
+		}
+		d.l.Log(context.Background(), level, redactHexKeys(fmt.Sprintf(format, args...)))
+	}
+}
+
+// stop waits for lines being written and drops every later one.
+func (d *deviceLog) stop() {
+	d.mu.Lock()
+	d.stopped = true
+	d.mu.Unlock()
 }
 
 // isNoisy reports whether a wireguard-go debug format string fires per

@@ -62,7 +62,7 @@ func TestDeviceLogger(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
 			l := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: tt.level}))
-			tt.log(newDeviceLogger(l))
+			tt.log(newDeviceLog(l).logger())
 			got := buf.String()
 			if tt.want == "" {
 				if got != "" {
@@ -94,5 +94,18 @@ func TestRedactHexKeys(t *testing.T) {
 		if got := redactHexKeys(tt.in); got != tt.want {
 			t.Errorf("redactHexKeys(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestDeviceLogStop(t *testing.T) {
+	var buf bytes.Buffer
+	d := newDeviceLog(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	l := d.logger()
+	l.Errorf("before")
+	d.stop()
+	l.Errorf("after")
+	l.Verbosef("after")
+	if got := buf.String(); !strings.Contains(got, "before") || strings.Contains(got, "after") {
+		t.Fatalf("logged %q, want only the line before stop", got)
 	}
 }

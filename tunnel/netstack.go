@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 
+	"golang.zx2c4.com/wireguard/conn"
+
 	"golang.zx2c4.com/wireguard/tun/netstack"
 )
 
@@ -25,14 +27,15 @@ func NewNetstack(cfg Config) (*Tunnel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("interface %s: creating netstack: %w", cfg.Name, err)
 	}
-	bind, release := newBind(cfg.Logger)
-	t, err := newTunnel(cfg, ModeNetstack, tdev, bind)
+	// Only the UDP sockets depend on the namespace here.
+	pin := pinNetns(cfg.Logger.With("iface", cfg.Name))
+	t, err := newTunnel(cfg, ModeNetstack, tdev, pin.bind(conn.NewDefaultBind()))
 	if err != nil {
-		release()
+		pin.close()
 		return nil, err
 	}
 	t.tnet = tnet
-	t.cleanup = append(t.cleanup, release)
+	t.cleanup = append(t.cleanup, pin.close)
 	if err := t.up(); err != nil {
 		t.abort()
 		return nil, err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/tun"
 )
 
@@ -19,9 +20,10 @@ import (
 // The interface, its netlink sockets and its UDP sockets live in the
 // network namespace of the calling OS thread. To put them in another
 // namespace, lock the OS thread, switch it, call NewTUN and switch back
-// (or let the locked goroutine exit); the UDP sockets stay in that
-// namespace even when wireguard-go reopens them later from its own
-// goroutines.
+// (or let the locked goroutine exit): the UDP sockets and the MTU lookup
+// stay pinned to that namespace even when wireguard-go redoes them later
+// from its own goroutines. The UAPI socket is a file, outside any network
+// namespace.
 func NewTUN(cfg Config) (*Tunnel, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -43,13 +45,13 @@ func NewTUN(cfg Config) (*Tunnel, error) {
 		return nil, err
 	}
 
-	bind, release := newBind(cfg.Logger)
-	t, err := newTunnel(cfg, ModeTUN, tdev, bind)
+	pin := pinNetns(cfg.Logger.With("iface", cfg.Name))
+	t, err := newTunnel(cfg, ModeTUN, pin.tun(tdev), pin.bind(conn.NewDefaultBind()))
 	if err != nil {
-		release()
+		pin.close()
 		return nil, err
 	}
-	t.cleanup = append(t.cleanup, release)
+	t.cleanup = append(t.cleanup, pin.close)
 
 	// The TUN event worker brings the device up too once the link is up;
 	// whichever comes first binds, the other is a no-op.

@@ -52,6 +52,7 @@ type Tunnel struct {
 	mtu   int
 	tnet  *netstack.Net // nil in TUN mode
 	log   *slog.Logger
+	dlog  *deviceLog // the device's logger, stopped by shutdown
 	dev   *device.Device
 
 	// mu serializes every change this package makes to the device: each
@@ -74,6 +75,7 @@ type Tunnel struct {
 // runs yet: the caller finishes with up and then start, or with abort.
 func newTunnel(cfg Config, mode Mode, tdev tun.Device, bind conn.Bind) (*Tunnel, error) {
 	log := cfg.Logger.With("iface", cfg.Name, "mode", string(mode))
+	dlog := newDeviceLog(log)
 	t := &Tunnel{
 		name:  cfg.Name,
 		mode:  mode,
@@ -82,12 +84,14 @@ func newTunnel(cfg Config, mode Mode, tdev tun.Device, bind conn.Bind) (*Tunnel,
 		addrs: cfg.Addresses,
 		mtu:   cfg.MTU,
 		log:   log,
-		dev:   device.NewDevice(tdev, bind, newDeviceLogger(log)),
+		dlog:  dlog,
+		dev:   device.NewDevice(tdev, bind, dlog.logger()),
 		done:  make(chan struct{}),
 	}
 	set := fmt.Sprintf("private_key=%s\nlisten_port=%d\n", hex.EncodeToString(cfg.PrivateKey[:]), cfg.ListenPort)
 	if err := t.dev.IpcSet(set); err != nil {
 		t.dev.Close()
+		dlog.stop()
 		return nil, fmt.Errorf("interface %s: setting private key and listen port: %w", cfg.Name, err)
 	}
 	return t, nil
@@ -151,6 +155,7 @@ func (t *Tunnel) shutdown() {
 		}
 	}
 	t.dev.Close()
+	t.dlog.stop()
 	for _, f := range t.cleanup {
 		f()
 	}

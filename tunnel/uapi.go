@@ -115,10 +115,17 @@ func endpointAddrPort(a *net.UDPAddr) (netip.AddrPort, error) {
 		return netip.AddrPort{}, fmt.Errorf("%w: endpoint %v has no valid IP", ErrInvalidConfig, a)
 	}
 	ip = ip.Unmap()
-	if ip.Is6() {
+	if a.Zone != "" {
+		// The zone is the one free-form string that reaches the UAPI text;
+		// allow only interface-name characters, so it cannot smuggle in
+		// a line.
+		if ip.Is4() {
+			return netip.AddrPort{}, fmt.Errorf("%w: endpoint %v: IPv4 address with a zone", ErrInvalidConfig, a)
+		}
+		if err := validName(a.Zone); err != nil {
+			return netip.AddrPort{}, fmt.Errorf("%w: endpoint zone: %w", ErrInvalidConfig, err)
+		}
 		ip = ip.WithZone(a.Zone)
-	} else if a.Zone != "" {
-		return netip.AddrPort{}, fmt.Errorf("%w: endpoint %v: IPv4 address with a zone", ErrInvalidConfig, a)
 	}
 	if a.Port <= 0 || a.Port > math.MaxUint16 {
 		return netip.AddrPort{}, fmt.Errorf("%w: endpoint %v: port out of range", ErrInvalidConfig, a)
