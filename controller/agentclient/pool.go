@@ -1,0 +1,153 @@
+package agentclient
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/controller/store"
+)
+
+// DefaultTimeout bounds one request to an agent when PoolOptions.Timeout
+// is zero.
+const DefaultTimeout = 10 * time.Second
+
+// PoolOptions configure a Pool.
+type PoolOptions struct {
+	// Timeout bounds each request, from dialing to the last byte of the
+	// answer. 0 means DefaultTimeout.
+	Timeout time.Duration
+	// HTTPClient sends the requests. nil means a client of its own that
+	// does not follow redirects. A given client is copied; when its
+	// Timeout is zero the copy gets Timeout, and when it has no
+	// CheckRedirect the copy does not follow redirects either.
+	HTTPClient *http.Client
+}
+
+// Pool holds one agentapi.Client per node. It is safe for concurrent use.
+type Pool struct {
+	hc *http.Client
+
+	mu      sync.Mutex // guards entries
+	entries map[int64]*entry
+}
+
+// entry is the cached client of one node and what is known about its
+// agent. Its fields are guarded by Pool.mu.
+type entry struct {
+	url        string
+	secretHash [sha256.Size]byte // to notice a new secret without keeping a copy
+	client     *agentapi.Client
+	capsKnown  bool
+	caps       []string
+}
+
+// NewPool returns an empty Pool.
+func NewPool(opts PoolOptions) *Pool {
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	var hc http.Client
+	if opts.HTTPClient != nil {
+		hc = *opts.HTTPClient
+	}
+	if hc.Timeout == 0 {
+		hc.Timeout = timeout
+	}
+	if hc.CheckRedirect == nil {
+		hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	return &Pool{hc: &hc, entries: make(map[int64]*entry)}
+}
+
+// For returns the client of node n, making it on first use and again
+// whenever n's AgentURL or Secret differs from the ones the cached client
+// was made with (what it knew about the old agent is dropped then). It
+// fails when n has no ID, or its URL or secret is unusable.
+func (p *Pool) For(n store.Node) (*agentapi.Client, error) {
+	e, err := p.entry(n)
+	if err != nil {
+		return nil, err
+	}
+	return e.client, nil
+}
+
+func (p *Pool) entry(n store.Node) (*entry, error) {
+	if n.ID == 0 {
+		return nil, errors.New("agentclient: node has no id")
+	}
+	h := sha256.Sum256(n.Secret)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e, ok := p.entries[n.ID]; ok && e.url == n.AgentURL && e.secretHash == h {
+		return e, nil
+	}
+	c, err := agentapi.NewClient(agentapi.ClientConfig{BaseURL: n.AgentURL, Secret: n.Secret, HTTPClient: p.hc})
+	if err != nil {
+		return nil, fmt.Errorf("agentclient: node %d: %w", n.ID, err)
+	}
+	e := &entry{url: n.AgentURL, secretHash: h, client: c}
+	p.entries[n.ID] = e
+	return e, nil
+}
+
+// Forget drops the client of a node and what was known about its agent.
+// Forgetting an unknown node does nothing.
+func (p *Pool) Forget(nodeID int64) {
+	p.mu.Lock()
+	delete(p.entries, nodeID)
+	p.mu.Unlock()
+}
+
+// Health calls the agent's /health through the node's client and
+// remembers the capabilities it advertised, for HasCapability.
+func (p *Pool) Health(ctx context.Context, n store.Node) (agentapi.Health, error) {
+	e, err := p.entry(n)
+	if err != nil {
+		return agentapi.Health{}, err
+	}
+	h, err := e.client.Health(ctx)
+	if err != nil {
+		return agentapi.Health{}, err
+	}
+	p.mu.Lock()
+	// Only if the entry was not replaced meanwhile: the answer is about
+	// the agent this entry's client talks to.
+	if p.entries[n.ID] == e {
+		e.capsKnown, e.caps = true, slices.Clone(h.Capabilities)
+	}
+	p.mu.Unlock()
+	return h, nil
+}
+
+// HasCapability reports whether the node's agent advertised capability c
+// in the last Health answer seen through this Pool. known is false when no
+// answer has been seen since the client was made (or the capabilities were
+// dropped with ForgetCapabilities).
+func (p *Pool) HasCapability(nodeID int64, c string) (has, known bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e, ok := p.entries[nodeID]
+	if !ok || !e.capsKnown {
+		return false, false
+	}
+	return slices.Contains(e.caps, c), true
+}
+
+// ForgetCapabilities drops what is known of the node's agent's
+// capabilities, so they are asked for again; for when the agent behaved
+// unlike its advertisement (it was replaced by another version).
+func (p *Pool) ForgetCapabilities(nodeID int64) {
+	p.mu.Lock()
+	if e, ok := p.entries[nodeID]; ok {
+		e.capsKnown, e.caps = false, nil
+	}
+	p.mu.Unlock()
+}
