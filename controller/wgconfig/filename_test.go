@@ -1,0 +1,51 @@
+package wgconfig
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var ifaceName = regexp.MustCompile(`^[A-Za-z0-9_=+.-]{1,15}$`)
+
+func TestFileName(t *testing.T) {
+	tests := []struct {
+		name string
+		id   int64
+		want string
+	}{
+		{"alice", 1, "wg-alice.conf"},
+		{"Alice's Phone", 1, "wg-Alice-s-Phon.conf"},
+		{"a very long peer name indeed", 1, "wg-a-very-long.conf"},
+		{"laptop-123456789", 1, "wg-laptop-12345.conf"},
+		{"../../etc/passwd", 7, "wg-etc-passwd.conf"},
+		{"a/b\\c d", 7, "wg-a-b-c-d.conf"},
+		{"élan", 7, "wg-lan.conf"},
+		{"....", 7, "wg-7.conf"},
+		{"", 123, "wg-123.conf"},
+		{"日本", 9, "wg-9.conf"},
+		{"", 1234567890123456, "wg-123456789012.conf"},
+		{"abcdefghijk-xyz", 1, "wg-abcdefghijk.conf"},
+	}
+	for _, tt := range tests {
+		got := FileName(tt.name, tt.id)
+		if got != tt.want {
+			t.Errorf("FileName(%q, %d) = %q, want %q", tt.name, tt.id, got, tt.want)
+		}
+		if !ifaceName.MatchString(strings.TrimSuffix(got, ".conf")) {
+			t.Errorf("FileName(%q, %d) = %q: not an interface name", tt.name, tt.id, got)
+		}
+	}
+}
+
+func FuzzFileName(f *testing.F) {
+	f.Add("alice", int64(1))
+	f.Add("../x", int64(-3))
+	f.Fuzz(func(t *testing.T, name string, id int64) {
+		got := FileName(name, id)
+		base, ok := strings.CutSuffix(got, ".conf")
+		if !ok || !ifaceName.MatchString(base) || strings.ContainsAny(base, "/\\") || !strings.HasPrefix(base, "wg-") {
+			t.Fatalf("FileName(%q, %d) = %q", name, id, got)
+		}
+	})
+}
