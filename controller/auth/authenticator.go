@@ -1,0 +1,99 @@
+package auth
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/wgfleet/wgfleet/controller/store"
+)
+
+// Defaults of Config.
+const (
+	DefaultSessionTTL         = 12 * time.Hour
+	DefaultMaxLoginFailures   = 5
+	DefaultLoginFailureWindow = 15 * time.Minute
+	// defaultMaxLimiterKeys bounds the login limiter's memory.
+	defaultMaxLimiterKeys = 10000
+	// tokenTouchInterval is how often at most a token's last use is
+	// written.
+	tokenTouchInterval = time.Minute
+	// maxTouchEntries bounds the memory of when tokens were last touched.
+	maxTouchEntries = 10000
+)
+
+// Config configures an Authenticator.
+type Config struct {
+	Store  *store.Store // required
+	Logger *slog.Logger // nil: discard
+	// Now is the clock; nil means time.Now. Session expiry is checked
+	// against it (and, in the store, against the wall clock).
+	Now func() time.Time
+	// SessionTTL is how long a session lasts after login; 0 means
+	// DefaultSessionTTL.
+	SessionTTL time.Duration
+	// MaxLoginFailures failed logins for one username from one address
+	// inside LoginFailureWindow block further attempts until the oldest
+	// leaves the window. 0 means the defaults.
+	MaxLoginFailures   int
+	LoginFailureWindow time.Duration
+}
+
+// Authenticator signs users in and out, checks the credentials of
+// requests and manages API tokens. It is safe for concurrent use. Its
+// login rate limiter lives in memory and starts empty with every process.
+type Authenticator struct {
+	store *store.Store
+	log   *slog.Logger
+	now   func() time.Time
+	ttl   time.Duration
+
+	limiter *loginLimiter
+
+	// dummyHash is checked against when a login names an unknown user, so
+	// that answer takes as long as a wrong password.
+	dummyOnce sync.Once
+	dummyHash string
+
+	touchMu sync.Mutex
+	touched map[int64]time.Time // API token id -> when its last use was written
+}
+
+// New makes an Authenticator.
+func New(cfg Config) (*Authenticator, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("auth: no store")
+	}
+	if cfg.SessionTTL < 0 || cfg.MaxLoginFailures < 0 || cfg.LoginFailureWindow < 0 {
+		return nil, errors.New("auth: session TTL, login failures and window must not be negative")
+	}
+	a := &Authenticator{
+		store:   cfg.Store,
+		log:     cfg.Logger,
+		now:     cfg.Now,
+		ttl:     cfg.SessionTTL,
+		touched: map[int64]time.Time{},
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.ttl == 0 {
+		a.ttl = DefaultSessionTTL
+	}
+	max, window := cfg.MaxLoginFailures, cfg.LoginFailureWindow
+	if max == 0 {
+		max = DefaultMaxLoginFailures
+	}
+	if window == 0 {
+		window = DefaultLoginFailureWindow
+	}
+	a.limiter = newLoginLimiter(max, window, defaultMaxLimiterKeys)
+	return a, nil
+}
+
+// SessionTTL is how long a new session lasts.
+func (a *Authenticator) SessionTTL() time.Duration { return a.ttl }

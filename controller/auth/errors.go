@@ -1,0 +1,45 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Errors of this package. Test with errors.Is; every error a method
+// returns wraps one of them or a store error.
+var (
+	// ErrUnauthenticated: the request carries no usable credentials (none,
+	// an unknown or expired session, an unknown or revoked token).
+	ErrUnauthenticated = errors.New("not authenticated")
+	// ErrBadCredentials: a login with an unknown user or a wrong password.
+	// The two are not told apart.
+	ErrBadCredentials = errors.New("invalid username or password")
+	// ErrRateLimited wraps every *RateLimitError.
+	ErrRateLimited = errors.New("too many failed logins")
+	// ErrCSRF: a cookie-authenticated request that changes something did
+	// not carry the session's CSRF token.
+	ErrCSRF = errors.New("CSRF check failed")
+	// ErrInvalid: an input (a password, a token name) that may not be
+	// used; the error's text says why.
+	ErrInvalid = errors.New("invalid input")
+)
+
+// RateLimitError is returned by Login while a username and address have
+// failed too often. RetryAfter is how long until the next attempt is
+// allowed.
+type RateLimitError struct {
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("%s; try again in %s", ErrRateLimited, e.RetryAfter.Round(time.Second))
+}
+
+func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
+
+// unauthenticated makes an error wrapping ErrUnauthenticated whose text
+// says what was wrong, for the client.
+func unauthenticated(reason string) error {
+	return fmt.Errorf("%w: %s", ErrUnauthenticated, reason)
+}

@@ -1,0 +1,145 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/wgfleet/wgfleet/controller/store"
+)
+
+// SessionCookieName is the name of the cookie that carries a session
+// token.
+const SessionCookieName = "wgfleet_session"
+
+// sessionTokenBytes is the entropy of session tokens and CSRF tokens.
+const sessionTokenBytes = 32
+
+// Session is a new browser session, as Login returns it.
+type Session struct {
+	// Token is the cookie value. Only its hash is stored; it exists here
+	// once and must go nowhere but the Set-Cookie header.
+	Token     string
+	Username  string
+	CSRFToken string
+	ExpiresAt time.Time
+}
+
+// LogValue keeps the tokens out of logs.
+func (s Session) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("username", s.Username), slog.Time("expires_at", s.ExpiresAt))
+}
+
+// Login checks a username and password and starts a session. A wrong
+// password and an unknown user both give ErrBadCredentials; after too
+// many failures for this username from this address (remoteAddr, host and
+// port as in http.Request.RemoteAddr) it gives a *RateLimitError without
+// checking the password.
+func (a *Authenticator) Login(ctx context.Context, username, password, remoteAddr string) (Session, error) {
+	now := a.now()
+	key := keyFor(username, remoteAddr)
+	if retry, ok := a.limiter.begin(key, now); !ok {
+		a.log.Warn("login rate limited", "username", username, "remote", remoteHost(remoteAddr))
+		return Session{}, &RateLimitError{RetryAfter: retry}
+	}
+	user, err := a.store.GetUserByUsername(ctx, username)
+	if errors.Is(err, store.ErrNotFound) {
+		_, _ = CheckPassword(password, a.dummy())
+		a.log.Warn("login failed", "username", username, "remote", remoteHost(remoteAddr), "reason", "unknown user")
+		return Session{}, ErrBadCredentials
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("login: %w", err)
+	}
+	ok, err := CheckPassword(password, user.PasswordHash)
+	if err != nil {
+		return Session{}, fmt.Errorf("login: user %q: %w", user.Username, err)
+	}
+	if !ok {
+		a.log.Warn("login failed", "username", username, "remote", remoteHost(remoteAddr), "reason", "wrong password")
+		return Session{}, ErrBadCredentials
+	}
+	a.limiter.succeeded(key)
+
+	token, err := randomString(sessionTokenBytes)
+	if err != nil {
+		return Session{}, fmt.Errorf("login: %w", err)
+	}
+	csrf, err := randomString(sessionTokenBytes)
+	if err != nil {
+		return Session{}, fmt.Errorf("login: %w", err)
+	}
+	// Whole seconds, as the store keeps them.
+	expires := now.Add(a.ttl).Truncate(time.Second)
+	if _, err := a.store.CreateSession(ctx, store.Session{
+		TokenHash: store.HashToken(token), UserID: user.ID, CSRFToken: csrf, ExpiresAt: expires,
+	}); err != nil {
+		return Session{}, fmt.Errorf("login: %w", err)
+	}
+	if n, err := a.store.DeleteExpiredSessions(ctx); err != nil {
+		a.log.Warn("deleting expired sessions", "err", err)
+	} else if n > 0 {
+		a.log.Debug("deleted expired sessions", "count", n)
+	}
+	a.log.Info("login", "username", user.Username, "remote", remoteHost(remoteAddr))
+	return Session{Token: token, Username: user.Username, CSRFToken: csrf, ExpiresAt: expires}, nil
+}
+
+// Logout ends the session whose cookie value is token. Ending a session
+// that does not exist (any more) is not an error.
+func (a *Authenticator) Logout(ctx context.Context, token string) error {
+	if err := a.store.DeleteSession(ctx, store.HashToken(token)); err != nil {
+		return fmt.Errorf("logout: %w", err)
+	}
+	return nil
+}
+
+// session returns the principal of the unexpired session with the given
+// cookie value.
+func (a *Authenticator) session(ctx context.Context, token string) (Principal, error) {
+	hash := store.HashToken(token)
+	var (
+		p       Principal
+		expired bool
+	)
+	err := a.store.InTx(ctx, func(tx *store.Tx) error {
+		sess, err := tx.GetSession(ctx, hash)
+		if err != nil {
+			return err
+		}
+		if !a.now().Before(sess.ExpiresAt) {
+			// Returning nil commits the delete.
+			expired = true
+			return tx.DeleteSession(ctx, hash)
+		}
+		user, err := tx.GetUser(ctx, sess.UserID)
+		if err != nil {
+			return err
+		}
+		p = Principal{Kind: KindUser, Name: user.Username, ViaCookie: true, CSRFToken: sess.CSRFToken, ExpiresAt: sess.ExpiresAt}
+		return nil
+	})
+	switch {
+	case expired:
+		return Principal{}, unauthenticated("session expired; sign in again")
+	case errors.Is(err, store.ErrNotFound):
+		return Principal{}, unauthenticated("session expired or unknown; sign in again")
+	case err != nil:
+		return Principal{}, fmt.Errorf("reading session: %w", err)
+	}
+	return p, nil
+}
+
+// dummy returns a hash to check against when the user is unknown.
+func (a *Authenticator) dummy() string {
+	a.dummyOnce.Do(func() {
+		h, err := HashPassword("wgfleet dummy password for unknown users")
+		if err != nil {
+			a.log.Error("making dummy password hash", "err", err)
+		}
+		a.dummyHash = h
+	})
+	return a.dummyHash
+}

@@ -1,0 +1,146 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/wgfleet/wgfleet/controller/store"
+)
+
+// API token format: TokenPrefix and 32 random bytes in base64url, e.g.
+// "wgf_3q2-7w...". The first tokenDisplayLen characters are stored in
+// clear to recognise a token in a list; 8 characters of base64 are 48 of
+// its 256 random bits.
+const (
+	TokenPrefix      = "wgf_"
+	tokenRandomBytes = 32
+	tokenDisplayLen  = len(TokenPrefix) + 8
+	maxTokenNameLen  = 64
+)
+
+// CreateToken makes an API token named name, stores its hash and records
+// the change in the audit log under actor ("user:NAME", "token:NAME" or
+// "system"). The plaintext token is returned once and is never stored.
+func (a *Authenticator) CreateToken(ctx context.Context, actor, name string) (string, store.APIToken, error) {
+	name = strings.TrimSpace(name)
+	if err := checkTokenName(name); err != nil {
+		return "", store.APIToken{}, err
+	}
+	random, err := randomString(tokenRandomBytes)
+	if err != nil {
+		return "", store.APIToken{}, fmt.Errorf("creating api token: %w", err)
+	}
+	token := TokenPrefix + random
+	var tok store.APIToken
+	err = a.store.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if tok, err = tx.CreateAPIToken(ctx, name, store.HashToken(token), token[:tokenDisplayLen]); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, actor, "token.create", tok.ID, map[string]string{"name": tok.Name, "prefix": tok.Prefix})
+	})
+	if err != nil {
+		return "", store.APIToken{}, fmt.Errorf("creating api token: %w", err)
+	}
+	a.log.Info("api token created", "actor", actor, "id", tok.ID, "name", tok.Name)
+	return token, tok, nil
+}
+
+// ListTokens returns every API token, revoked ones included, without
+// anything that could be used to authenticate.
+func (a *Authenticator) ListTokens(ctx context.Context) ([]store.APIToken, error) {
+	toks, err := a.store.ListAPITokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range toks {
+		toks[i].Hash = store.TokenHash{}
+	}
+	return toks, nil
+}
+
+// RevokeToken revokes the API token with the given id, at once for every
+// later request, and records it in the audit log under actor. Revoking a
+// revoked token succeeds; an unknown id gives store.ErrAPITokenNotFound.
+func (a *Authenticator) RevokeToken(ctx context.Context, actor string, id int64) error {
+	err := a.store.InTx(ctx, func(tx *store.Tx) error {
+		if err := tx.RevokeAPIToken(ctx, id); err != nil {
+			return err
+		}
+		return appendAudit(ctx, tx, actor, "token.revoke", id, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("revoking api token: %w", err)
+	}
+	a.log.Info("api token revoked", "actor", actor, "id", id)
+	return nil
+}
+
+// token returns the principal of an unrevoked API token and notes its use.
+func (a *Authenticator) token(ctx context.Context, token string) (Principal, error) {
+	tok, err := a.store.LookupAPIToken(ctx, store.HashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return Principal{}, unauthenticated("unknown or revoked API token")
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("looking up api token: %w", err)
+	}
+	a.touch(ctx, tok.ID)
+	return Principal{Kind: KindToken, Name: tok.Name}, nil
+}
+
+// touch records a token's use, writing at most once per
+// tokenTouchInterval per token. A failed write is logged, not returned: it
+// must not fail the request.
+func (a *Authenticator) touch(ctx context.Context, id int64) {
+	now := a.now()
+	a.touchMu.Lock()
+	last, ok := a.touched[id]
+	if ok && now.Sub(last) < tokenTouchInterval {
+		a.touchMu.Unlock()
+		return
+	}
+	if len(a.touched) >= maxTouchEntries {
+		clear(a.touched)
+	}
+	a.touched[id] = now
+	a.touchMu.Unlock()
+	if err := a.store.TouchAPIToken(ctx, id); err != nil {
+		a.log.Warn("recording api token use", "id", id, "err", err)
+	}
+}
+
+func checkTokenName(name string) error {
+	if name == "" || utf8.RuneCountInString(name) > maxTokenNameLen {
+		return fmt.Errorf("%w: token name must be 1 to %d characters", ErrInvalid, maxTokenNameLen)
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return fmt.Errorf("%w: token name must be printable characters", ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// appendAudit writes one audit entry about an API token or user.
+func appendAudit(ctx context.Context, tx *store.Tx, actor, action string, id int64, details map[string]string) error {
+	e := store.AuditEntry{Actor: actor, Action: action, TargetID: strconv.FormatInt(id, 10)}
+	e.TargetType, _, _ = strings.Cut(action, ".")
+	if details != nil {
+		b, err := json.Marshal(details)
+		if err != nil {
+			return fmt.Errorf("encoding audit details: %w", err)
+		}
+		e.Details = b
+	}
+	if _, err := tx.AppendAudit(ctx, e); err != nil {
+		return err
+	}
+	return nil
+}
