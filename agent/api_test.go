@@ -32,8 +32,12 @@ func rawCall(t *testing.T, a *agenttest.Agent, method, path string, body []byte)
 	if len(body) == 0 {
 		req.Body, req.ContentLength = nil, 0
 	}
+	// A fresh nonce per call: the agent rejects an exact repeat of a signed
+	// write inside the window, and two calls can fall in the same second.
+	nonce := agenttest.RandomSecret()[:32]
 	req.Header.Set(agentapi.HeaderTimestamp, ts)
-	req.Header.Set(agentapi.HeaderSignature, agentapi.Sign([]byte(a.Secret), method, path, body, ts, ""))
+	req.Header.Set(agentapi.HeaderNonce, nonce)
+	req.Header.Set(agentapi.HeaderSignature, agentapi.Sign([]byte(a.Secret), method, path, body, ts, nonce))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -242,6 +246,9 @@ func TestUnsignedAndBadlySigned(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode == http.StatusOK {
+			return resp.StatusCode, ""
+		}
 		return resp.StatusCode, errorText(t, b)
 	}
 	now := strconv.FormatInt(time.Now().Unix(), 10)
@@ -259,6 +266,23 @@ func TestUnsignedAndBadlySigned(t *testing.T) {
 	}
 	if status, _ := send(now, good); status != 200 {
 		t.Fatalf("good signature: %d", status)
+	}
+	// The seed's rule for writes: the same signed POST twice is a replay.
+	postBody := []byte(`{"public_key":"` + mustKey(t).String() + `","allowed_ips":[]}`)
+	sig := agentapi.Sign([]byte(a.Secret), "POST", "/wg/wg0/peers", postBody, now, "")
+	for i, want := range []int{201, 401} {
+		req, _ := http.NewRequest("POST", a.URL+"/wg/wg0/peers", bytes.NewReader(postBody))
+		req.Header.Set(agentapi.HeaderTimestamp, now)
+		req.Header.Set(agentapi.HeaderSignature, sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || (want == 401 && errorText(t, b) != "replayed request") {
+			t.Fatalf("POST #%d: %d %s, want %d", i+1, resp.StatusCode, b, want)
+		}
 	}
 }
 
