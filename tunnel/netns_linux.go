@@ -3,7 +3,9 @@ package tunnel
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime"
+	"sync"
 
 	"github.com/vishvananda/netns"
 	"golang.zx2c4.com/wireguard/conn"
@@ -21,7 +23,12 @@ import (
 // goroutines (its caller locked the OS thread and switched), those calls
 // are pinned to the constructor's namespace. A nil *nsPin pins nothing.
 type nsPin struct {
-	ns netns.NsHandle
+	// mu is held for reading while a call runs in ns, and for writing by
+	// close: wireguard-go's TUN event worker outlives device.Close and
+	// may still ask for the MTU while the Tunnel shuts down.
+	mu     sync.RWMutex
+	ns     netns.NsHandle
+	closed bool
 }
 
 // pinNetns returns a pin to the calling thread's namespace if it differs
@@ -68,8 +75,14 @@ func commonNetns() (netns.NsHandle, error) {
 	return r.ns, r.err
 }
 
-// run calls fn on a thread in the pinned namespace and waits for it.
+// run calls fn on a thread in the pinned namespace and waits for it. Once
+// the pin is closed it calls nothing and returns net.ErrClosed.
 func (p *nsPin) run(fn func()) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return fmt.Errorf("network namespace pin: %w", net.ErrClosed)
+	}
 	errc := make(chan error, 1)
 	go func() {
 		// The thread is locked and never unlocked: when this goroutine
@@ -102,9 +115,16 @@ func (p *nsPin) tun(d tun.Device) tun.Device {
 	return &nsTUN{Device: d, pin: p}
 }
 
-// close releases the namespace handle, once the device is closed.
+// close releases the namespace handle once the device is closed, waiting
+// for calls in flight.
 func (p *nsPin) close() {
-	if p != nil {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.closed = true
 		p.ns.Close()
 	}
 }

@@ -66,35 +66,33 @@ func inNetns(t *testing.T, ns netns.NsHandle, fn func()) {
 	}
 }
 
-// newTestNetns creates a named network namespace (so `ip netns exec` can
-// enter it) with loopback up, deleted when the test ends. It returns its
-// name, a handle to it and a netlink handle working inside it.
+// newTestNetns creates a named network namespace with loopback up, deleted
+// when the test ends, and returns its name, a handle to it and a netlink
+// handle working inside it. It uses `ip netns add`, not netns.NewNamed:
+// iproute2 first makes /run/netns a shared mount of its own, and a
+// namespace mounted before that happens (say by NewNamed while another
+// test runs `ip netns` for the first time) ends up hidden under that mount
+// where nothing can delete it.
 func newTestNetns(t *testing.T) (string, netns.NsHandle, *netlink.Handle) {
 	t.Helper()
-	name := "wgfleet-test-" + randomSuffix(8)
-	type result struct {
-		ns  netns.NsHandle
-		err error
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("skipping: ip (iproute2) is not installed")
 	}
-	ch := make(chan result, 1)
-	go func() {
-		// NewNamed moves this thread into the new namespace; the
-		// goroutine exits locked so the thread is retired.
-		runtime.LockOSThread()
-		ns, err := netns.NewNamed(name)
-		ch <- result{ns, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		t.Fatalf("creating network namespace %s: %v", name, r.err)
+	name := "wgfleet-test-" + randomSuffix(8)
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
 	}
 	t.Cleanup(func() {
-		r.ns.Close()
-		if err := netns.DeleteNamed(name); err != nil {
-			t.Errorf("deleting network namespace %s: %v", name, err)
+		if out, err := exec.Command("ip", "netns", "delete", name).CombinedOutput(); err != nil {
+			t.Errorf("ip netns delete %s: %v: %s", name, err, out)
 		}
 	})
-	h, err := netlink.NewHandleAt(r.ns)
+	ns, err := netns.GetFromName(name)
+	if err != nil {
+		t.Fatalf("opening network namespace %s: %v", name, err)
+	}
+	t.Cleanup(func() { ns.Close() })
+	h, err := netlink.NewHandleAt(ns)
 	if err != nil {
 		t.Fatalf("netlink handle in %s: %v", name, err)
 	}
@@ -106,7 +104,7 @@ func newTestNetns(t *testing.T) (string, netns.NsHandle, *netlink.Handle) {
 	if err := h.LinkSetUp(lo); err != nil {
 		t.Fatal(err)
 	}
-	return name, r.ns, h
+	return name, ns, h
 }
 
 // TestTUNInNetns creates a TUN tunnel and a netstack tunnel inside a fresh
