@@ -119,17 +119,12 @@ func (a *Agent) addInterface(ic InterfaceConfig) error {
 	if err != nil {
 		return fmt.Errorf("interface %s: starting %s tunnel: %w", ic.Name, choice.Mode, err)
 	}
-	i := &iface{
-		name:  ic.Name,
-		tun:   tun,
-		state: stateFile{path: filepath.Join(a.cfg.StateDir, ic.Name+".peers.json")},
-		log:   a.log,
-		peers: peerSet{},
-	}
+	i := newIface(ic.Name, tun, stateFile{path: filepath.Join(a.cfg.StateDir, ic.Name+".peers.json")}, a.log)
 	if err := i.restore(); err != nil {
 		tun.Close()
 		return fmt.Errorf("interface %s: %w", ic.Name, err)
 	}
+	i.start()
 	a.ifaces[ic.Name] = i
 	a.order = append(a.order, ic.Name)
 	a.log.Info("interface up", "iface", ic.Name, "mode", tun.Mode(), "public_key", tun.PublicKey().String(),
@@ -212,11 +207,10 @@ func (a *Agent) Close() error {
 		var errs []error
 		for _, name := range a.order {
 			i := a.ifaces[name]
-			i.mu.Lock() // wait for an in-flight change to finish saving
+			i.stop() // lets a batch in progress finish saving
 			if err := i.tun.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("closing %s: %w", name, err))
 			}
-			i.mu.Unlock()
 		}
 		a.closeErr = errors.Join(errs...)
 		a.log.Info("agent stopped")

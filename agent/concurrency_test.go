@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -62,5 +63,48 @@ func TestConcurrentPeerCreations(t *testing.T) {
 	b := agenttest.Start(t, agenttest.Options{StateDir: dir, Secret: a.Secret})
 	if got := len(dumpOf(t, b).Peers); got != n {
 		t.Fatalf("state file restored %d peers, want %d", got, n)
+	}
+}
+
+// TestConcurrentConflictsRefuseOnlyTheLoser: pairs of peers that claim the
+// same address race; in every pair exactly one lands and the other gets
+// 409, whatever batch they fall into.
+func TestConcurrentConflictsRefuseOnlyTheLoser(t *testing.T) {
+	const pairs = 100
+	a := agenttest.Start(t, agenttest.Options{})
+	c := a.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := c.Health(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	results := make([][2]error, pairs)
+	for i := 0; i < pairs; i++ {
+		for j := 0; j < 2; j++ {
+			wg.Add(1)
+			go func(i, j int) {
+				defer wg.Done()
+				ip := fmt.Sprintf("10.200.%d.%d/32", i/256, i%256)
+				_, results[i][j] = c.AddPeer(ctx, "wg0", agentapi.AddPeerRequest{PublicKey: mustKey(t).String(), AllowedIPs: []string{ip}})
+			}(i, j)
+		}
+	}
+	wg.Wait()
+	for i, r := range results {
+		ok0, ok1 := r[0] == nil, r[1] == nil
+		if ok0 == ok1 {
+			t.Fatalf("pair %d: results %v / %v, want exactly one success", i, r[0], r[1])
+		}
+		loser := r[0]
+		if ok0 {
+			loser = r[1]
+		}
+		if !errors.Is(loser, agentapi.ErrConflict) {
+			t.Fatalf("pair %d: loser got %v, want 409", i, loser)
+		}
+	}
+	if got := len(dumpOf(t, a).Peers); got != pairs {
+		t.Fatalf("device has %d peers, want %d", got, pairs)
 	}
 }

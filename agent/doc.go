@@ -2,7 +2,8 @@
 // configured interface, keeps each interface's peers in a state file of its
 // own, and serves the signed HTTP API of docs/AGENT_API.md.
 //
-// Every change goes validate -> apply (one UAPI set) -> persist under the
-// interface's mutex, so a request is applied and saved in full or rejected
-// with nothing changed.
+// Every change is validated in full, then group-committed: one committer
+// per interface applies all queued changes that fit in one UAPI set and
+// saves the state file once, and answers each request only after that. A
+// request is applied and saved in full or rejected with nothing changed.
 package agent

@@ -54,6 +54,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, errConflict):
 		return http.StatusConflict, err.Error()
+	case errors.Is(err, errShuttingDown):
+		return http.StatusServiceUnavailable, err.Error()
 	case errors.Is(err, errTooLarge):
 		return http.StatusRequestEntityTooLarge, err.Error()
 	default:

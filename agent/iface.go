@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -11,115 +12,220 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
+// maxBatch bounds how many queued changes one commit takes.
+const maxBatch = 256
+
+// errShuttingDown answers changes still queued when the agent stops.
+var errShuttingDown = errors.New("agent is shutting down")
+
 // iface is one managed interface: its tunnel, its desired peers and their
 // state file.
+//
+// Changes are group-committed: each request validates its own input, then
+// queues a mutation; one committer goroutine takes every queued mutation,
+// checks each against the peer set as the mutations before it left it
+// (a mutation that does not fit is answered with its error and leaves no
+// trace), applies the surviving batch to the device in one UAPI set and
+// saves the state file once. A request is answered only after its change
+// is on the device and on disk. Under load this turns N fsyncs into one.
 type iface struct {
 	name  string
 	tun   *tunnel.Tunnel
 	state stateFile
 	log   *slog.Logger
 
-	// mu serializes every change of this interface: validate, apply to the
-	// device (one UAPI set) and persist happen under it, so a change is
-	// applied and saved in full or not at all, and peers always equals what
-	// the device was last told.
+	ops  chan *op
+	quit chan struct{}
+	done chan struct{}
+
+	// mu guards peers. The committer holds it while it applies and saves a
+	// batch, so readers never see a set that is not on the device and on
+	// disk.
 	mu    sync.Mutex
 	peers peerSet
 }
 
+// op is one queued change. mutate checks the change against work and, only
+// if it fits, changes work; it must leave work untouched when it fails.
+type op struct {
+	mutate func(work peerSet) error
+	result chan error
+}
+
+func newIface(name string, tun *tunnel.Tunnel, state stateFile, log *slog.Logger) *iface {
+	return &iface{
+		name: name, tun: tun, state: state, log: log, peers: peerSet{},
+		ops: make(chan *op), quit: make(chan struct{}), done: make(chan struct{}),
+	}
+}
+
+// start runs the committer until stop.
+func (i *iface) start() { go i.commitLoop() }
+
+// stop ends the committer after the batch in progress; queued changes not
+// yet taken are refused. It waits and is idempotent through Agent.Close.
+func (i *iface) stop() {
+	close(i.quit)
+	<-i.done
+}
+
+func (i *iface) submit(mutate func(work peerSet) error) error {
+	o := &op{mutate: mutate, result: make(chan error, 1)}
+	select {
+	case i.ops <- o:
+		return <-o.result
+	case <-i.quit:
+		return errShuttingDown
+	}
+}
+
+func (i *iface) commitLoop() {
+	defer close(i.done)
+	for {
+		var first *op
+		select {
+		case first = <-i.ops:
+		case <-i.quit:
+			return
+		}
+		batch := []*op{first}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case o := <-i.ops:
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		i.commitBatch(batch)
+	}
+}
+
+func (i *iface) commitBatch(batch []*op) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	work := i.peers.clone()
+	var accepted []*op
+	for _, o := range batch {
+		if err := o.mutate(work); err != nil {
+			o.result <- err
+			continue
+		}
+		accepted = append(accepted, o)
+	}
+	if len(accepted) == 0 {
+		return
+	}
+	err := i.commit(work)
+	for _, o := range accepted {
+		o.result <- err
+	}
+	if err == nil && len(batch) > 1 {
+		i.log.Debug("group commit", "iface", i.name, "changes", len(accepted), "refused", len(batch)-len(accepted))
+	}
+}
+
 // commit makes next the interface's peer set: it applies the difference to
 // the device in one UAPI set, then saves the state file. If saving fails the
-// device is put back as it was, so nothing is half-applied. Callers hold mu
-// and have validated next in full.
-func (i *iface) commit(next peerSet) (changes int, err error) {
+// device is put back as it was, so nothing is half-applied. The caller
+// holds mu.
+func (i *iface) commit(next peerSet) error {
 	if err := next.checkOverlap(); err != nil {
-		return 0, err
+		return err
 	}
 	d := diff(i.peers, next)
 	if len(d) == 0 {
-		return 0, nil
+		return nil
 	}
 	if err := i.tun.Configure(d); err != nil {
-		return 0, fmt.Errorf("applying %d peer changes to %s: %w", len(d), i.name, err)
+		return fmt.Errorf("applying %d peer changes to %s: %w", len(d), i.name, err)
 	}
 	if err := i.state.save(i.name, next); err != nil {
 		if rerr := i.tun.Configure(diff(next, i.peers)); rerr != nil {
 			i.log.Error("rolling back device after failed save", "iface", i.name, "err", rerr)
 		}
-		return 0, fmt.Errorf("saving peer state of %s: %w", i.name, err)
+		return fmt.Errorf("saving peer state of %s: %w", i.name, err)
 	}
 	i.peers = next
-	return len(d), nil
+	return nil
 }
 
 func (i *iface) addPeer(spec peerSpec) error {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if _, ok := i.peers[spec.Key]; ok {
-		return conflictf("peer %s already exists on %s", spec.Key, i.name)
-	}
-	next := i.peers.clone()
-	next[spec.Key] = spec
-	_, err := i.commit(next)
-	return err
+	return i.submit(func(work peerSet) error {
+		if _, ok := work[spec.Key]; ok {
+			return conflictf("peer %s already exists on %s", spec.Key, i.name)
+		}
+		if err := work.overlapsWith(spec); err != nil {
+			return err
+		}
+		work[spec.Key] = spec
+		return nil
+	})
 }
 
 func (i *iface) updatePeer(k wgtypes.Key, req agentapi.UpdatePeerRequest) error {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	cur, ok := i.peers[k]
-	if !ok {
-		return notFoundf("peer %s not found on %s", k, i.name)
-	}
-	spec, err := applyUpdate(cur, req)
-	if err != nil {
-		return err
-	}
-	next := i.peers.clone()
-	next[k] = spec
-	_, err = i.commit(next)
-	return err
+	return i.submit(func(work peerSet) error {
+		cur, ok := work[k]
+		if !ok {
+			return notFoundf("peer %s not found on %s", k, i.name)
+		}
+		spec, err := applyUpdate(cur, req)
+		if err != nil {
+			return err
+		}
+		if err := work.overlapsWith(spec); err != nil {
+			return err
+		}
+		work[k] = spec
+		return nil
+	})
 }
 
 func (i *iface) removePeer(k wgtypes.Key) error {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if _, ok := i.peers[k]; !ok {
-		return notFoundf("peer %s not found on %s", k, i.name)
-	}
-	next := i.peers.clone()
-	delete(next, k)
-	_, err := i.commit(next)
-	return err
+	return i.submit(func(work peerSet) error {
+		if _, ok := work[k]; !ok {
+			return notFoundf("peer %s not found on %s", k, i.name)
+		}
+		delete(work, k)
+		return nil
+	})
 }
 
 // syncPeers makes want the whole peer set, atomically and idempotently.
 func (i *iface) syncPeers(want peerSet) (agentapi.SyncResult, error) {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	res := agentapi.SyncResult{Status: "success"}
-	for k, w := range want {
-		switch cur, ok := i.peers[k]; {
-		case !ok:
-			res.Added++
-		case !cur.equal(w):
-			res.Updated++
-		default:
-			res.Unchanged++
-		}
-	}
-	for k := range i.peers {
-		if _, ok := want[k]; !ok {
-			res.Removed++
-		}
-	}
-	if _, err := i.commit(want); err != nil {
+	if err := want.checkOverlap(); err != nil {
 		return agentapi.SyncResult{}, err
 	}
-	return res, nil
+	var res agentapi.SyncResult
+	err := i.submit(func(work peerSet) error {
+		res = agentapi.SyncResult{Status: "success"}
+		for k, w := range want {
+			switch cur, ok := work[k]; {
+			case !ok:
+				res.Added++
+			case !cur.equal(w):
+				res.Updated++
+			default:
+				res.Unchanged++
+			}
+		}
+		for k := range work {
+			if _, ok := want[k]; !ok {
+				res.Removed++
+				delete(work, k)
+			}
+		}
+		for k, w := range want {
+			work[k] = w
+		}
+		return nil
+	})
+	return res, err
 }
 
-// restore brings the saved peers back onto a fresh device at start.
+// restore brings the saved peers back onto a fresh device at start, before
+// the committer runs.
 func (i *iface) restore() error {
 	set, err := i.state.load(i.name)
 	if err != nil {

@@ -81,6 +81,24 @@ func (s peerSet) checkOverlap() error {
 	return nil
 }
 
+// overlapsWith reports whether spec's allowed IPs overlap those of any
+// other peer in s: O(total allowed IPs), for one change at a time.
+func (s peerSet) overlapsWith(spec peerSpec) error {
+	for k, other := range s {
+		if k == spec.Key {
+			continue
+		}
+		for _, o := range other.AllowedIPs {
+			for _, p := range spec.AllowedIPs {
+				if p.Overlaps(o) {
+					return conflictf("allowed IP %s of peer %s overlaps %s of peer %s", p, spec.Key, o, k)
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // lastAddr is the highest address inside the masked prefix p.
 func lastAddr(p netip.Prefix) netip.Addr {
 	b := p.Addr().AsSlice()
