@@ -1,0 +1,87 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/wgfleet/wgfleet/controller/auth"
+	"github.com/wgfleet/wgfleet/controller/fleet"
+	"github.com/wgfleet/wgfleet/controller/reconcile"
+)
+
+// Reconciler is what the API needs of controller/reconcile: a node's
+// drift, and a repair on demand. *reconcile.Reconciler satisfies it.
+type Reconciler interface {
+	// Drift reads the node's agent and returns how it differs from the
+	// desired state, changing nothing.
+	Drift(ctx context.Context, nodeID int64) ([]reconcile.Drift, error)
+	// Repair reconciles the node now, applying every difference whatever
+	// the node's drift policy.
+	Repair(ctx context.Context, nodeID int64) (reconcile.Result, error)
+}
+
+// Config configures the handler New returns.
+type Config struct {
+	Fleet *fleet.Service      // required
+	Auth  *auth.Authenticator // required
+	// Reconciler serves the drift and reconcile routes; nil makes them
+	// answer 503.
+	Reconciler Reconciler
+	Logger     *slog.Logger // nil discards
+	// SecureCookies sets the Secure attribute on the session cookie. Set it
+	// whenever the controller is reached over HTTPS.
+	SecureCookies bool
+	// UI, when not nil, serves every path outside /api/ and /healthz (the
+	// web UI). Without it those paths are 404.
+	UI http.Handler
+}
+
+// server holds what the handlers share.
+type server struct {
+	fleet         *fleet.Service
+	auth          *auth.Authenticator
+	reconciler    Reconciler
+	log           *slog.Logger
+	secureCookies bool
+	router        *mux.Router
+	ui            http.Handler
+}
+
+// New returns the controller's HTTP handler. It panics when cfg.Fleet or
+// cfg.Auth is nil.
+func New(cfg Config) http.Handler {
+	if cfg.Fleet == nil || cfg.Auth == nil {
+		panic("api: Config.Fleet and Config.Auth are required")
+	}
+	s := &server{
+		fleet:         cfg.Fleet,
+		auth:          cfg.Auth,
+		reconciler:    cfg.Reconciler,
+		log:           cfg.Logger,
+		secureCookies: cfg.SecureCookies,
+		ui:            cfg.UI,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.router = s.routes()
+	return s.securityHeaders(s.logRequests(http.HandlerFunc(s.dispatch)))
+}
+
+// dispatch sends /api/ and /healthz to the router and everything else to
+// the UI.
+func (s *server) dispatch(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case p == "/api" || strings.HasPrefix(p, "/api/") || p == "/healthz":
+		s.router.ServeHTTP(w, r)
+	case s.ui != nil:
+		s.ui.ServeHTTP(w, r)
+	default:
+		s.fail(w, r, notFoundf("no such page: %s", p))
+	}
+}

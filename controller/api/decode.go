@@ -1,0 +1,201 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/wgfleet/wgfleet/controller/fleet"
+)
+
+// maxBodyBytes bounds every request body.
+const maxBodyBytes = 1 << 20
+
+// readBody reads r's body, at most maxBodyBytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, &requestError{kind: errTooLarge, msg: fmt.Sprintf("request body exceeds %d bytes", maxBodyBytes)}
+	}
+	if err != nil {
+		return nil, badRequestf("reading request body: %v", err)
+	}
+	return body, nil
+}
+
+// decodeRequest reads r's body and decodes it strictly into v (see
+// decodeStrict).
+func decodeRequest(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	return decodeStrict(body, v)
+}
+
+// requireJSON refuses a request whose Content-Type is not JSON. A browser
+// can send the CORS-safelisted types (forms, text/plain, none) to any site
+// without asking; demanding application/json makes a cross-site request
+// impossible without a preflight the controller never grants.
+func requireJSON(r *http.Request) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return &requestError{kind: errMediaType, msg: "Content-Type must be application/json"}
+	}
+	return nil
+}
+
+func decodeNodeInput(data []byte) (fleet.NodeInput, error) {
+	var in fleet.NodeInput
+	err := decodeStrict(data, &in)
+	return in, err
+}
+
+func decodePeerInput(data []byte) (fleet.PeerInput, error) {
+	var in fleet.PeerInput
+	err := decodeStrict(data, &in)
+	return in, err
+}
+
+// decodeStrict decodes data, one JSON object, into the struct v points
+// to. Unlike encoding/json's defaults it refuses: an empty body, a body
+// that is not valid UTF-8 or not an object, keys that are not exactly the
+// struct's JSON names (letter case included), a key given twice, a value
+// of the wrong type, and anything after the object. Every error wraps
+// errBadRequest and says what is wrong; errors about one field name it.
+func decodeStrict(data []byte, v any) error {
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	switch {
+	case len(trimmed) == 0:
+		return badRequestf("request body is empty; expected a JSON object")
+	case !utf8.Valid(data):
+		return badRequestf("request body is not valid UTF-8")
+	case trimmed[0] != '{':
+		return badRequestf("request body must be a JSON object")
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return describeJSONError(err, data)
+	}
+	return checkKeys(data, jsonFields(v))
+}
+
+// describeJSONError turns an encoding/json error into a message for the
+// client.
+func describeJSONError(err error, data []byte) error {
+	var (
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &syn):
+		return badRequestf("request body is not valid JSON: %s (at byte %d)", syn.Error(), syn.Offset)
+	case errors.As(err, &typ) && typ.Field != "":
+		return badFieldf(typ.Field, "field %q must be %s, not %s", typ.Field, describeType(typ.Type), typ.Value)
+	case errors.As(err, &typ):
+		return badRequestf("request body must be a JSON object, not %s", typ.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequestf("request body is not valid JSON: it ends too early")
+	default:
+		return badRequestf("request body is not valid JSON: %v", err)
+	}
+}
+
+// describeType names a Go type as a JSON value, for messages.
+func describeType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array of " + strings.TrimPrefix(strings.TrimPrefix(describeType(t.Elem()), "a "), "an ") + "s"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	}
+	return "a " + t.Kind().String()
+}
+
+// jsonFields returns the JSON names of the fields of the struct v points
+// to.
+func jsonFields(v any) []string {
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var names []string
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch name {
+		case "-":
+			continue
+		case "":
+			name = f.Name
+		}
+		names = append(names, name)
+	}
+	return names
+}
+
+// checkKeys walks the top-level keys of the JSON object in data (already
+// known to be valid) and refuses unknown and repeated ones.
+func checkKeys(data []byte, allowed []string) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil { // {
+		return describeJSONError(err, data)
+	}
+	seen := make(map[string]bool, len(allowed))
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return describeJSONError(err, data)
+		}
+		key, _ := tok.(string)
+		if !slices.Contains(allowed, key) {
+			key = shorten(key)
+			return badFieldf(key, "unknown field %q; the fields are: %s", key, strings.Join(allowed, ", "))
+		}
+		if seen[key] {
+			return badFieldf(key, "field %q is given twice", key)
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return describeJSONError(err, data)
+		}
+	}
+	return nil
+}
+
+// shorten cuts what a client sent to a length fit for a message.
+func shorten(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	for i := max; i > 0; i-- {
+		if utf8.RuneStart(s[i]) {
+			return s[:i] + "..."
+		}
+	}
+	return ""
+}

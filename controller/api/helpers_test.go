@@ -1,0 +1,321 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wgfleet/wgfleet/agent/agenttest"
+	"github.com/wgfleet/wgfleet/controller/auth"
+	"github.com/wgfleet/wgfleet/controller/fleet"
+	"github.com/wgfleet/wgfleet/controller/reconcile"
+	"github.com/wgfleet/wgfleet/controller/secretbox"
+	"github.com/wgfleet/wgfleet/controller/store"
+)
+
+const adminPassword = "admin password for tests"
+
+// clock is a settable time source for the Authenticator. It starts at the
+// wall clock, which the store checks session expiry against too.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// fakeReconciler records calls and answers what it was given.
+type fakeReconciler struct {
+	mu      sync.Mutex
+	drift   []reconcile.Drift
+	err     error
+	repairs []int64
+}
+
+var _ Reconciler = (*fakeReconciler)(nil)
+
+func (f *fakeReconciler) Drift(ctx context.Context, nodeID int64) ([]reconcile.Drift, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.drift, f.err
+}
+
+func (f *fakeReconciler) Repair(ctx context.Context, nodeID int64) (reconcile.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.repairs = append(f.repairs, nodeID)
+	return reconcile.Result{NodeID: nodeID, Acked: f.err == nil}, f.err
+}
+
+// env is a controller API on a real store, a real fleet service and a
+// real Authenticator, served by httptest, with user "admin".
+type env struct {
+	st    *store.Store
+	fleet *fleet.Service
+	auth  *auth.Authenticator
+	clock *clock
+	logs  *syncBuffer
+	rec   *fakeReconciler
+	srv   *httptest.Server
+}
+
+type envOptions struct {
+	reconciler   Reconciler // nil: a fakeReconciler
+	noReconciler bool
+	ui           http.Handler
+	sessionTTL   time.Duration
+}
+
+func newEnv(t testing.TB, o envOptions) *env {
+	t.Helper()
+	ctx := context.Background()
+	box, err := secretbox.New(bytes.Repeat([]byte{9}, secretbox.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "controller.db"), box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := auth.Bootstrap(ctx, st, adminPassword, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{st: st, clock: &clock{t: time.Now()}, logs: &syncBuffer{}, rec: &fakeReconciler{}}
+	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.fleet = fleet.New(fleet.Config{Store: st, Logger: log, AgentTimeout: 5 * time.Second})
+	if e.auth, err = auth.New(auth.Config{Store: st, Logger: log, Now: e.clock.Now, SessionTTL: o.sessionTTL}); err != nil {
+		t.Fatal(err)
+	}
+	var rec Reconciler = e.rec
+	switch {
+	case o.noReconciler:
+		rec = nil
+	case o.reconciler != nil:
+		rec = o.reconciler
+	}
+	e.srv = httptest.NewServer(New(Config{Fleet: e.fleet, Auth: e.auth, Reconciler: rec, Logger: log, UI: o.ui}))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// client makes requests to the env's server as one caller.
+type client struct {
+	e       *env
+	hc      *http.Client
+	headers map[string]string
+}
+
+func (e *env) anon() *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{e: e, hc: &http.Client{Jar: jar}, headers: map[string]string{}}
+}
+
+// login signs in as admin; the client sends the session cookie and the
+// CSRF token from then on.
+func (e *env) login(t testing.TB) *client {
+	t.Helper()
+	c := e.anon()
+	r := c.do(t, "POST", "/api/login", map[string]string{"username": "admin", "password": adminPassword}).want(t, 200)
+	var info struct {
+		CSRFToken string `json:"csrf_token"`
+	}
+	r.decode(t, &info)
+	c.headers["X-CSRF-Token"] = info.CSRFToken
+	return c
+}
+
+// tokenClient makes an API token and a client that sends it in header
+// ("Authorization" gets "Bearer ").
+func (e *env) tokenClient(t testing.TB, header string) *client {
+	t.Helper()
+	tok, _, err := e.auth.CreateToken(context.Background(), "system", "test-"+header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.anon()
+	if header == "Authorization" {
+		tok = "Bearer " + tok
+	}
+	c.headers[header] = tok
+	return c
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   []byte
+	env    struct {
+		Status  bool            `json:"status"`
+		Message *string         `json:"message"`
+		Data    json.RawMessage `json:"data"`
+	}
+}
+
+// do sends a request. body nil sends none; a string or []byte is sent as
+// is; anything else as JSON. Bodies are sent as application/json.
+func (c *client) do(t testing.TB, method, path string, body any) resp {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, c.e.srv.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range c.headers {
+		req.Header.Set(k, v)
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	out := resp{status: res.StatusCode, header: res.Header}
+	if out.body, err = io.ReadAll(res.Body); err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(out.body, &out.env); err != nil {
+			t.Fatalf("%s %s: answer is not the envelope: %v\n%s", method, path, err, out.body)
+		}
+		if out.env.Status != (res.StatusCode < 300) && !strings.HasSuffix(path, "/test") {
+			t.Errorf("%s %s: HTTP %d with envelope status %v", method, path, res.StatusCode, out.env.Status)
+		}
+	}
+	return out
+}
+
+// want fails the test unless the answer has the given status.
+func (r resp) want(t testing.TB, status int) resp {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d; body: %s", r.status, status, r.body)
+	}
+	return r
+}
+
+func (r resp) decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.env.Data, v); err != nil {
+		t.Fatalf("decoding data: %v\n%s", err, r.body)
+	}
+}
+
+func (r resp) msg() string {
+	if r.env.Message == nil {
+		return ""
+	}
+	return *r.env.Message
+}
+
+// field is data.field of an error answer.
+func (r resp) field() string {
+	var d struct {
+		Field string `json:"field"`
+	}
+	_ = json.Unmarshal(r.env.Data, &d)
+	return d.Field
+}
+
+// nodeBody is a valid node for agent a, named name, with pool pool.
+func nodeBody(name string, a *agenttest.Agent, pool string) map[string]any {
+	return map[string]any{
+		"name": name, "agent_url": a.URL, "secret": a.Secret, "wg_interface": a.Iface,
+		"endpoint": "vpn.example.com:51820", "ip_pool_cidr": pool,
+	}
+}
+
+// createNode adds a node for agent a through the API.
+func createNode(t testing.TB, c *client, name string, a *agenttest.Agent, pool string) fleet.NodeView {
+	t.Helper()
+	var n fleet.NodeView
+	c.do(t, "POST", "/api/nodes", nodeBody(name, a, pool)).want(t, 201).decode(t, &n)
+	return n
+}
+
+func createPeer(t testing.TB, c *client, nodeID int64, body map[string]any) fleet.PeerView {
+	t.Helper()
+	var p fleet.PeerView
+	c.do(t, "POST", fmt.Sprintf("/api/nodes/%d/peers", nodeID), body).want(t, 201).decode(t, &p)
+	return p
+}
+
+// counts is how many rows of each kind the store holds, to show that a
+// refused request wrote nothing.
+type counts struct{ nodes, peers, audit, tokens int }
+
+func (e *env) counts(t testing.TB) counts {
+	t.Helper()
+	ctx := context.Background()
+	nodes, err := e.st.ListNodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peers, err := e.st.ListAllPeers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit, err := e.st.ListAudit(ctx, store.AuditFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks, err := e.st.ListAPITokens(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return counts{len(nodes), len(peers), len(audit), len(toks)}
+}

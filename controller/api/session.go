@@ -1,0 +1,109 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/wgfleet/wgfleet/controller/auth"
+)
+
+type loginRequest struct {
+	Username *string `json:"username"`
+	Password *string `json:"password"`
+}
+
+// sessionInfo is what the UI learns about its session: never the session
+// token, which lives in the HttpOnly cookie only.
+type sessionInfo struct {
+	Username  string     `json:"username"`
+	Kind      auth.Kind  `json:"kind"`
+	CSRFToken string     `json:"csrf_token,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+// login: POST /api/login {"username", "password"}. It sets the session
+// cookie and answers the CSRF token the UI must send with every change.
+func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	if err := requireJSON(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var req loginRequest
+	if err := decodeRequest(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if req.Username == nil || *req.Username == "" {
+		s.fail(w, r, badFieldf("username", "username is required"))
+		return
+	}
+	if req.Password == nil || *req.Password == "" {
+		s.fail(w, r, badFieldf("password", "password is required"))
+		return
+	}
+	sess, err := s.auth.Login(r.Context(), *req.Username, *req.Password, r.RemoteAddr)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		info.principal = "user:" + sess.Username
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     auth.SessionCookieName,
+		Value:    sess.Token,
+		Path:     "/",
+		Expires:  sess.ExpiresAt,
+		MaxAge:   int(time.Until(sess.ExpiresAt).Seconds()),
+		HttpOnly: true,
+		Secure:   s.secureCookies,
+		SameSite: http.SameSiteStrictMode,
+	})
+	s.respond(w, http.StatusOK, "signed in", sessionInfo{
+		Username: sess.Username, Kind: auth.KindUser, CSRFToken: sess.CSRFToken, ExpiresAt: &sess.ExpiresAt,
+	})
+}
+
+// logout: POST /api/logout ends the session of the cookie.
+func (s *server) logout(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	if !p.ViaCookie {
+		s.fail(w, r, badRequestf("logout ends a browser session; an API token is revoked with DELETE /api/tokens/{id}"))
+		return
+	}
+	c, err := r.Cookie(auth.SessionCookieName)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.auth.Logout(r.Context(), c.Value); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.clearSessionCookie(w)
+	s.respond(w, http.StatusOK, "signed out", nil)
+}
+
+// me: GET /api/me says who the caller is and, for a session, its CSRF
+// token (the UI fetches it again after a reload).
+func (s *server) me(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	info := sessionInfo{Username: p.Name, Kind: p.Kind, CSRFToken: p.CSRFToken}
+	if !p.ExpiresAt.IsZero() {
+		info.ExpiresAt = &p.ExpiresAt
+	}
+	s.respond(w, http.StatusOK, "", info)
+}
+
+func hasSessionCookie(r *http.Request) bool {
+	_, err := r.Cookie(auth.SessionCookieName)
+	return err == nil
+}
+
+// clearSessionCookie tells the browser to drop the session cookie.
+func (s *server) clearSessionCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: auth.SessionCookieName, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: s.secureCookies, SameSite: http.SameSiteStrictMode,
+	})
+}
