@@ -1,0 +1,68 @@
+package controller
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+)
+
+// Defaults of the controller's configuration.
+const (
+	DefaultListen       = "127.0.0.1:10086"
+	DefaultDataDir      = "/var/lib/wg-controller"
+	DefaultPollInterval = 60 * time.Second
+	// DBFile and KeyFile are the names of the database and the master key
+	// in the data directory.
+	DBFile  = "wgfleet.db"
+	KeyFile = "master.key"
+)
+
+// Config is the controller's validated configuration.
+type Config struct {
+	// Listen is the HTTP address of the API and UI.
+	Listen string
+	// DataDir holds the database and, unless MasterKey is set, the master key.
+	DataDir string
+	// MasterKey, when set, is the 32-byte key that seals secrets at rest
+	// (from WG_CONTROLLER_MASTER_KEY); nil means DataDir/master.key, made
+	// on first start with mode 0600.
+	MasterKey []byte
+	// PollInterval is how often every enabled node is polled.
+	PollInterval time.Duration
+	// AdminPassword is the password of the first user, made on first start
+	// only; "" generates one and prints it once to BootstrapOut.
+	AdminPassword string
+	// BootstrapOut receives the generated admin password; nil discards it
+	// (then set AdminPassword).
+	BootstrapOut io.Writer
+	// SecureCookies marks session cookies Secure (set it behind TLS).
+	SecureCookies bool
+	// SessionTTL is how long a login lasts; 0 means the default (12h).
+	SessionTTL time.Duration
+	// Logger receives the logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Validate checks the configuration and says what is wrong.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen address %q: %w", c.Listen, err))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data directory is required"))
+	}
+	if c.MasterKey != nil && len(c.MasterKey) != 32 {
+		errs = append(errs, fmt.Errorf("master key is %d bytes; it must be 32", len(c.MasterKey)))
+	}
+	if c.PollInterval < time.Second {
+		errs = append(errs, fmt.Errorf("poll interval %v is too short (at least 1s)", c.PollInterval))
+	}
+	if c.SessionTTL < 0 {
+		errs = append(errs, errors.New("session TTL must not be negative"))
+	}
+	return errors.Join(errs...)
+}

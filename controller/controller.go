@@ -1,0 +1,184 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/wgfleet/wgfleet/controller/agentclient"
+	"github.com/wgfleet/wgfleet/controller/api"
+	"github.com/wgfleet/wgfleet/controller/auth"
+	"github.com/wgfleet/wgfleet/controller/fleet"
+	"github.com/wgfleet/wgfleet/controller/poller"
+	"github.com/wgfleet/wgfleet/controller/reconcile"
+	"github.com/wgfleet/wgfleet/controller/secretbox"
+	"github.com/wgfleet/wgfleet/controller/store"
+)
+
+// Controller is a configured controller: the store is open and the first
+// user exists as soon as New returns; Serve or Run starts the background
+// work and the HTTP server.
+type Controller struct {
+	cfg        Config
+	log        *slog.Logger
+	store      *store.Store
+	auth       *auth.Authenticator
+	clients    *agentclient.Pool
+	reconciler *reconcile.Reconciler
+	poller     *poller.Poller
+	fleet      *fleet.Service
+	handler    http.Handler
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New opens (or creates) the data directory, the master key and the
+// database, runs migrations, and creates the admin user on first start.
+func New(ctx context.Context, cfg Config) (*Controller, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	key := cfg.MasterKey
+	if key == nil {
+		var err error
+		if key, err = secretbox.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, KeyFile)); err != nil {
+			return nil, fmt.Errorf("master key: %w", err)
+		}
+	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, DBFile), box)
+	if err != nil {
+		return nil, fmt.Errorf("opening database: %w", err)
+	}
+	out := cfg.BootstrapOut
+	if out == nil {
+		out = io.Discard
+	}
+	if created, err := auth.Bootstrap(ctx, st, cfg.AdminPassword, out); err != nil {
+		st.Close()
+		return nil, err
+	} else if created {
+		log.Info("created the first user", "username", auth.AdminUsername)
+	}
+	authn, err := auth.New(auth.Config{Store: st, Logger: log.With("component", "auth"), SessionTTL: cfg.SessionTTL})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	clients := agentclient.NewPool(agentclient.PoolOptions{})
+	rec := reconcile.New(reconcile.Config{Store: st, Clients: clients, Logger: log.With("component", "reconcile")})
+	c := &Controller{
+		cfg:        cfg,
+		log:        log,
+		store:      st,
+		auth:       authn,
+		clients:    clients,
+		reconciler: rec,
+		poller: poller.New(poller.Config{
+			Store: st, Clients: clients, Reconciler: rec, Logger: log.With("component", "poller"), Interval: cfg.PollInterval,
+		}),
+		fleet: fleet.New(fleet.Config{Store: st, Syncer: rec, Logger: log.With("component", "fleet")}),
+	}
+	c.handler = api.New(api.Config{
+		Fleet: c.fleet, Auth: authn, Reconciler: rec, Logger: log.With("component", "api"),
+		SecureCookies: cfg.SecureCookies,
+	})
+	return c, nil
+}
+
+// Handler is the controller's HTTP API and UI.
+func (c *Controller) Handler() http.Handler { return c.handler }
+
+// Fleet is the service layer, for in-process callers (the demo, tests).
+func (c *Controller) Fleet() *fleet.Service { return c.fleet }
+
+// Auth is the authenticator, for in-process callers (token commands, tests).
+func (c *Controller) Auth() *auth.Authenticator { return c.auth }
+
+// Store is the database, for in-process callers (tests).
+func (c *Controller) Store() *store.Store { return c.store }
+
+// Run listens on cfg.Listen and serves until ctx is done.
+func (c *Controller) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", c.cfg.Listen)
+	if err != nil {
+		c.Close()
+		return fmt.Errorf("listening on %s: %w", c.cfg.Listen, err)
+	}
+	return c.Serve(ctx, ln)
+}
+
+// Serve starts the reconciler and the poller and serves HTTP on ln until
+// ctx is done; then it drains requests, stops the background work and
+// closes the store. It always closes the controller before it returns.
+func (c *Controller) Serve(ctx context.Context, ln net.Listener) error {
+	bg, stopBG := context.WithCancel(context.Background())
+	c.reconciler.Start(bg)
+	c.poller.Start(bg)
+	// Converge every node once at start: peers created while the
+	// controller was down, or a batch it was killed in, are applied now.
+	nodes, err := c.store.ListNodes(ctx)
+	if err == nil {
+		for _, n := range nodes {
+			c.reconciler.Trigger(n.ID)
+		}
+	}
+	srv := &http.Server{
+		Handler:           c.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelWarn),
+	}
+	c.log.Info("controller listening", "url", "http://"+ln.Addr().String(), "data_dir", c.cfg.DataDir)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var serveErr error
+	select {
+	case err := <-errc:
+		serveErr = fmt.Errorf("serving HTTP: %w", err)
+	case <-ctx.Done():
+		c.log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			serveErr = fmt.Errorf("draining HTTP: %w", err)
+		}
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && serveErr == nil {
+			serveErr = err
+		}
+	}
+	stopBG()
+	c.poller.Close()
+	c.reconciler.Close()
+	return errors.Join(serveErr, c.Close())
+}
+
+// Close closes the store. It is idempotent.
+func (c *Controller) Close() error {
+	c.closeOnce.Do(func() {
+		c.closeErr = c.store.Close()
+		c.log.Info("controller stopped")
+	})
+	return c.closeErr
+}
