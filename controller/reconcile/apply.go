@@ -1,0 +1,192 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/controller/agentclient"
+)
+
+// outcome is what applying a plan did.
+type outcome struct {
+	calls                   int
+	bulk                    bool // one replace-all did it all
+	done                    []*item
+	refused                 []refusal
+	added, updated, removed int
+	// uncertain are keys sent to the agent in an add or update whose
+	// answer never came: the agent may hold them.
+	uncertain []wgtypes.Key
+	// err is why applying stopped before the end: the agent did not
+	// answer (wraps ErrUnreachable) or failed as a whole.
+	err error
+}
+
+// refusal is a change the agent answered with a 4xx of its own.
+type refusal struct {
+	it  *item
+	msg string
+}
+
+// changed reports whether anything was applied.
+func (o *outcome) changed() bool { return o.added+o.updated+o.removed > 0 }
+
+// verdict sorts the error of one agent call.
+type verdict int
+
+const (
+	callOK      verdict = iota
+	callRefused         // the agent refused this change alone (4xx): record it, go on
+	callAbort           // no answer, or a fault of the agent as a whole: stop
+)
+
+// judge sorts err. 401, 403, 408 and 429 are about the node's secret or
+// load, not the peer, so they stop the run like a 5xx does.
+func judge(err error) (verdict, *agentapi.APIError) {
+	if err == nil {
+		return callOK, nil
+	}
+	var ae *agentapi.APIError
+	if !errors.As(err, &ae) {
+		return callAbort, nil
+	}
+	switch ae.StatusCode {
+	case http.StatusBadRequest, http.StatusNotFound, http.StatusConflict,
+		http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusMethodNotAllowed:
+		return callRefused, ae
+	}
+	return callAbort, ae
+}
+
+// applier sends one plan to one agent interface.
+type applier struct {
+	client *agentapi.Client
+	iface  string
+	node   string // for errors
+	out    outcome
+}
+
+func (a *applier) fail(verb string, k wgtypes.Key, err error) {
+	a.out.err = fmt.Errorf("node %s: %s peer %s: %w", a.node, verb, k, agentclient.Classify(err))
+}
+
+// bulkFits reports whether a replace-all of specs stays inside the body
+// limit of an agent.
+func bulkFits(specs []spec) (agentapi.SyncRequest, bool) {
+	req := agentapi.SyncRequest{Peers: make([]agentapi.PeerSpec, 0, len(specs))}
+	for _, s := range specs {
+		req.Peers = append(req.Peers, s.peerSpec())
+	}
+	body, err := json.Marshal(req)
+	return req, err == nil && len(body) <= agentapi.MaxBodyBytes
+}
+
+// sync replaces the whole peer set. It reports false when the agent
+// refused the replace-all, so the caller falls back to single calls.
+func (a *applier) sync(ctx context.Context, req agentapi.SyncRequest, p plan) bool {
+	a.out.calls++
+	res, err := a.client.SyncPeers(ctx, a.iface, req)
+	switch v, _ := judge(err); v {
+	case callOK:
+		a.out.bulk = true
+		a.out.added, a.out.updated, a.out.removed = res.Added, res.Updated, res.Removed
+		a.out.done = append(append(append(a.out.done, p.deletes...), p.updates...), p.adds...)
+		return true
+	case callRefused:
+		return false
+	}
+	for _, it := range append(p.updates, p.adds...) {
+		a.out.uncertain = append(a.out.uncertain, it.key)
+	}
+	a.out.err = fmt.Errorf("node %s: replacing the peer set: %w", a.node, agentclient.Classify(err))
+	return true
+}
+
+// single applies the plan one peer at a time: removals first (they may
+// free allowed IPs a later peer takes), then updates, then additions. It
+// stops at the first call that gets no answer or fails for the whole agent.
+func (a *applier) single(ctx context.Context, p plan) {
+	for _, it := range p.deletes {
+		a.out.calls++
+		err := a.client.DeletePeer(ctx, a.iface, it.key)
+		if errors.Is(err, agentapi.ErrNotFound) {
+			err = nil // already gone
+		}
+		if !a.settle(it, "removing", err, &a.out.removed) {
+			return
+		}
+	}
+	for _, it := range p.updates {
+		if !a.put(ctx, it, false) {
+			return
+		}
+	}
+	for _, it := range p.adds {
+		if !a.put(ctx, it, true) {
+			return
+		}
+	}
+}
+
+// put makes the agent hold it.want, by POST when add is set and by PUT
+// otherwise, falling back to the other when the agent's state was not what
+// the comparison saw (409 on POST: it is there already; 404 on PUT: it is
+// gone). It reports whether to go on.
+func (a *applier) put(ctx context.Context, it *item, add bool) bool {
+	first, counter, verb := a.update, &a.out.updated, "updating"
+	second, secondCounter := a.add, &a.out.added
+	fallback := agentapi.ErrNotFound
+	if add {
+		first, counter, verb = a.add, &a.out.added, "adding"
+		second, secondCounter = a.update, &a.out.updated
+		fallback = agentapi.ErrConflict
+	}
+	err := first(ctx, it.want)
+	if errors.Is(err, fallback) {
+		err2 := second(ctx, it.want)
+		if err2 == nil {
+			return a.settle(it, verb, nil, secondCounter)
+		}
+		// A refused POST says best why the peer was refused (a PUT
+		// after it only adds "not found"); after a PUT, the POST does.
+		if v, _ := judge(err2); v == callAbort || !add {
+			err = err2
+		}
+	}
+	if v, _ := judge(err); v == callAbort {
+		a.out.uncertain = append(a.out.uncertain, it.key)
+	}
+	return a.settle(it, verb, err, counter)
+}
+
+func (a *applier) add(ctx context.Context, s spec) error {
+	a.out.calls++
+	_, err := a.client.AddPeer(ctx, a.iface, s.addRequest())
+	return err
+}
+
+func (a *applier) update(ctx context.Context, s spec) error {
+	a.out.calls++
+	return a.client.UpdatePeer(ctx, a.iface, s.key, s.updateRequest())
+}
+
+// settle records the result of one change and reports whether to go on.
+func (a *applier) settle(it *item, verb string, err error, counter *int) bool {
+	switch v, ae := judge(err); v {
+	case callOK:
+		a.out.done = append(a.out.done, it)
+		*counter++
+	case callRefused:
+		a.out.refused = append(a.out.refused, refusal{it: it, msg: ae.Error()})
+	default:
+		a.fail(verb, it.key, err)
+		return false
+	}
+	return true
+}

@@ -1,0 +1,202 @@
+package reconcile
+
+import (
+	"cmp"
+	"slices"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/controller/store"
+)
+
+// DriftKind names how one peer differs between the database and the agent.
+type DriftKind string
+
+const (
+	// DriftMissing: desired, but not on the agent.
+	DriftMissing DriftKind = "missing"
+	// DriftUnknown: on the agent, but not desired: added by hand, deleted
+	// from the database, or restricted (kept in the database, off the
+	// agent).
+	DriftUnknown DriftKind = "unknown"
+	// DriftDifferent: on the agent with other allowed IPs, keepalive or
+	// preshared key; Fields says which.
+	DriftDifferent DriftKind = "different"
+)
+
+// Field names in Drift.Fields.
+const (
+	FieldAllowedIPs   = "allowed_ips"
+	FieldKeepalive    = "persistent_keepalive"
+	FieldPresharedKey = "preshared_key"
+)
+
+// PeerState is the comparable part of a peer, without any key but the
+// public one (which is in Drift). In an Actual state HasPresharedKey is
+// always false: agents never show whether a peer has a preshared key.
+type PeerState struct {
+	AllowedIPs      []string `json:"allowed_ips"`
+	Keepalive       int      `json:"persistent_keepalive"`
+	HasPresharedKey bool     `json:"has_preshared_key"`
+}
+
+// Drift is one difference between a node's desired and actual peers.
+//
+// Pending marks a difference the controller itself has not finished: a
+// change in the database the agent has not confirmed yet (the peer's sync
+// state is not "applied"), or a peer the controller deleted and the agent
+// still holds. The others are out-of-band drift: somebody changed the
+// agent, or the agent lost its state.
+//
+// Preshared keys are not observable: a dump never carries them. A peer
+// whose change is pending and whose visible fields already match is
+// reported as "different" in FieldPresharedKey, since only sending it again
+// makes sure; a preshared key changed on the node by hand is not seen.
+type Drift struct {
+	Kind      DriftKind  `json:"kind"`
+	PublicKey string     `json:"public_key"`
+	PeerID    int64      `json:"peer_id,omitempty"`
+	PeerName  string     `json:"peer_name,omitempty"`
+	Fields    []string   `json:"fields,omitempty"`
+	Pending   bool       `json:"pending,omitempty"`
+	Desired   *PeerState `json:"desired,omitempty"`
+	Actual    *PeerState `json:"actual,omitempty"`
+}
+
+// item is one difference with what is needed to act on it.
+type item struct {
+	Drift
+	key  wgtypes.Key
+	peer *store.Peer // the database's peer; nil for one it does not know
+	want spec        // desired spec, for missing and different
+}
+
+// comparison is the outcome of comparing one node's desired and actual
+// peers.
+type comparison struct {
+	items []*item
+	// settled are peers whose change is pending but whose desired state
+	// already holds on the agent (a restricted peer that is not there):
+	// they only need marking as applied.
+	settled []*store.Peer
+	// desired is every desired spec, in public key order, for a
+	// replace-all.
+	desired []spec
+	// desiredKeys and actualKeys are the two key sets.
+	desiredKeys, actualKeys map[wgtypes.Key]bool
+	// invalid counts agent peers whose public key did not parse; they can
+	// be neither compared nor removed.
+	invalid int
+}
+
+// compare computes the differences between peers (every database peer of
+// the node) and actual (the agent's peers on iface). managed holds the
+// keys the controller knows it put on the agent, so a key there that is no
+// longer in the database is a pending removal and not a stranger.
+func compare(iface string, peers []store.Peer, actual []agentapi.Peer, managed map[wgtypes.Key]bool) comparison {
+	c := comparison{desiredKeys: make(map[wgtypes.Key]bool), actualKeys: make(map[wgtypes.Key]bool, len(actual))}
+	known := make(map[wgtypes.Key]*store.Peer, len(peers))
+	for i := range peers {
+		p := &peers[i]
+		if p.Iface != iface {
+			continue
+		}
+		known[p.PublicKey] = p
+		if p.Enabled {
+			c.desiredKeys[p.PublicKey] = true
+			c.desired = append(c.desired, desiredSpec(p))
+		}
+	}
+	slices.SortFunc(c.desired, func(a, b spec) int { return cmp.Compare(string(a.key[:]), string(b.key[:])) })
+
+	got := make(map[wgtypes.Key]spec, len(actual))
+	for _, ap := range actual {
+		s, ok := actualSpec(ap)
+		if !ok {
+			c.invalid++
+			continue
+		}
+		got[s.key] = s
+		c.actualKeys[s.key] = true
+	}
+
+	for i := range peers {
+		p := &peers[i]
+		if p.Iface != iface {
+			continue
+		}
+		pending := p.SyncState != store.SyncApplied
+		a, onAgent := got[p.PublicKey]
+		switch {
+		case !p.Enabled && onAgent:
+			c.items = append(c.items, &item{
+				Drift: Drift{Kind: DriftUnknown, PublicKey: p.PublicKey.String(), PeerID: p.ID, PeerName: p.Name,
+					Pending: pending, Actual: a.state()},
+				key: p.PublicKey, peer: p,
+			})
+		case !p.Enabled:
+			if pending {
+				c.settled = append(c.settled, p)
+			}
+		case !onAgent:
+			want := desiredSpec(p)
+			c.items = append(c.items, &item{
+				Drift: Drift{Kind: DriftMissing, PublicKey: p.PublicKey.String(), PeerID: p.ID, PeerName: p.Name,
+					Pending: pending, Desired: want.state()},
+				key: p.PublicKey, peer: p, want: want,
+			})
+		default:
+			want := desiredSpec(p)
+			fields := observableDiff(want, a)
+			if len(fields) == 0 && !pending {
+				continue
+			}
+			if pending {
+				// The preshared key may be what changed; only sending
+				// it again makes sure.
+				fields = append(fields, FieldPresharedKey)
+			}
+			c.items = append(c.items, &item{
+				Drift: Drift{Kind: DriftDifferent, PublicKey: p.PublicKey.String(), PeerID: p.ID, PeerName: p.Name,
+					Fields: fields, Pending: pending, Desired: want.state(), Actual: a.state()},
+				key: p.PublicKey, peer: p, want: want,
+			})
+		}
+	}
+	for k, a := range got {
+		if known[k] != nil {
+			continue
+		}
+		c.items = append(c.items, &item{
+			Drift: Drift{Kind: DriftUnknown, PublicKey: k.String(), Pending: managed[k], Actual: a.state()},
+			key:   k,
+		})
+	}
+	slices.SortFunc(c.items, func(a, b *item) int {
+		if x := cmp.Compare(kindOrder(a.Kind), kindOrder(b.Kind)); x != 0 {
+			return x
+		}
+		return cmp.Compare(a.PublicKey, b.PublicKey)
+	})
+	return c
+}
+
+func kindOrder(k DriftKind) int {
+	switch k {
+	case DriftMissing:
+		return 0
+	case DriftUnknown:
+		return 1
+	}
+	return 2
+}
+
+// drifts returns the reportable differences; never nil.
+func (c comparison) drifts() []Drift {
+	out := make([]Drift, 0, len(c.items))
+	for _, it := range c.items {
+		out = append(out, it.Drift)
+	}
+	return out
+}

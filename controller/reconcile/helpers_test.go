@@ -1,0 +1,369 @@
+package reconcile
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/agent/agenttest"
+	"github.com/wgfleet/wgfleet/controller/agentclient"
+	"github.com/wgfleet/wgfleet/controller/secretbox"
+	"github.com/wgfleet/wgfleet/controller/store"
+)
+
+// openStore opens a real SQLite store in a temp dir.
+func openStore(t testing.TB) *store.Store {
+	t.Helper()
+	box, err := secretbox.New(bytes.Repeat([]byte{7}, secretbox.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "controller.db"), box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func newKey(t testing.TB) wgtypes.Key {
+	t.Helper()
+	k, err := wgtypes.GeneratePrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// syncBuffer is a log sink safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// recorder is an http.RoundTripper that counts the requests sent to
+// agents and can run a hook before or after one (to kill an agent in the
+// middle of a batch).
+type recorder struct {
+	next http.RoundTripper
+
+	mu       sync.Mutex
+	counts   map[string]int // "METHOD kind", kind in health, dump, peers, peer, sync
+	inflight map[string]int // per host
+	maxIn    map[string]int
+	before   func(r *http.Request) error // may fail the request without sending it
+	after    func(r *http.Request) error // may lose the answer
+}
+
+func newRecorder() *recorder {
+	return &recorder{next: http.DefaultTransport, counts: map[string]int{}, inflight: map[string]int{}, maxIn: map[string]int{}}
+}
+
+func requestKind(r *http.Request) string {
+	p := strings.TrimPrefix(r.URL.EscapedPath(), "/v1")
+	switch {
+	case p == "/health":
+		return "health"
+	case strings.HasSuffix(p, "/dump"):
+		return "dump"
+	case strings.HasSuffix(p, "/peers") && r.Method == http.MethodPut:
+		return "sync"
+	case strings.HasSuffix(p, "/peers"):
+		return "peers"
+	}
+	return "peer"
+}
+
+func (rc *recorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	rc.mu.Lock()
+	rc.counts[r.Method+" "+requestKind(r)]++
+	rc.inflight[r.URL.Host]++
+	if rc.inflight[r.URL.Host] > rc.maxIn[r.URL.Host] {
+		rc.maxIn[r.URL.Host] = rc.inflight[r.URL.Host]
+	}
+	before, after := rc.before, rc.after
+	rc.mu.Unlock()
+	defer func() {
+		rc.mu.Lock()
+		rc.inflight[r.URL.Host]--
+		rc.mu.Unlock()
+	}()
+	if before != nil {
+		if err := before(r); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := rc.next.RoundTrip(r)
+	if err == nil && after != nil {
+		if herr := after(r); herr != nil {
+			resp.Body.Close()
+			return nil, herr
+		}
+	}
+	return resp, err
+}
+
+func (rc *recorder) count(key string) int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.counts[key]
+}
+
+func (rc *recorder) total() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	n := 0
+	for _, c := range rc.counts {
+		n += c
+	}
+	return n
+}
+
+func (rc *recorder) reset() {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.counts = map[string]int{}
+	rc.maxIn = map[string]int{}
+}
+
+func (rc *recorder) setHooks(before, after func(*http.Request) error) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.before, rc.after = before, after
+}
+
+// fixture is a store, a recorder-backed pool, a reconciler and a log.
+type fixture struct {
+	t     *testing.T
+	ctx   context.Context
+	store *store.Store
+	rec   *recorder
+	pool  *agentclient.Pool
+	r     *Reconciler
+	logs  *syncBuffer
+}
+
+func newFixture(t *testing.T, bulkThreshold int) *fixture {
+	t.Helper()
+	f := &fixture{t: t, ctx: context.Background(), store: openStore(t), rec: newRecorder(), logs: &syncBuffer{}}
+	f.pool = agentclient.NewPool(agentclient.PoolOptions{Timeout: 5 * time.Second, HTTPClient: &http.Client{Transport: f.rec}})
+	f.r = New(Config{
+		Store: f.store, Clients: f.pool, BulkThreshold: bulkThreshold, Workers: 2,
+		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	t.Cleanup(f.r.Close)
+	t.Cleanup(func() {
+		if os.Getenv("RECONCILE_TEST_LOGS") != "" {
+			t.Log("reconciler logs:\n" + f.logs.String())
+		}
+	})
+	return f
+}
+
+// addNode registers agent a as a node with the given policy.
+func (f *fixture) addNode(name string, a *agenttest.Agent, policy store.DriftPolicy) store.Node {
+	f.t.Helper()
+	n, err := f.store.CreateNode(f.ctx, store.Node{
+		Name: name, AgentURL: a.URL, Secret: []byte(a.Secret), WGInterface: a.Iface,
+		IPPool: netip.MustParsePrefix("10.100.0.0/16"), IPPool6: netip.MustParsePrefix("fd00:100::/64"),
+		Enabled: true, Weight: 100, DriftPolicy: policy,
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+// addPeers creates n enabled peers on the node; every third has a
+// preshared key and every second a keepalive.
+func (f *fixture) addPeers(nodeID int64, n int) []store.Peer {
+	f.t.Helper()
+	var out []store.Peer
+	for i := range n {
+		p := store.Peer{NodeID: nodeID, Name: fmt.Sprintf("peer-%d", i), PublicKey: newKey(f.t).PublicKey(), Enabled: true}
+		if i%3 == 0 {
+			psk := newKey(f.t)
+			p.PresharedKey = &psk
+		}
+		if i%2 == 0 {
+			p.Keepalive = 25 * time.Second
+		}
+		got, err := f.store.CreatePeerWithAllocation(f.ctx, p)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		out = append(out, got)
+	}
+	return out
+}
+
+func (f *fixture) node(id int64) store.Node {
+	f.t.Helper()
+	n, err := f.store.GetNode(f.ctx, id)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+func (f *fixture) peers(nodeID int64) []store.Peer {
+	f.t.Helper()
+	ps, err := f.store.ListPeers(f.ctx, nodeID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return ps
+}
+
+func (f *fixture) reconcile(nodeID int64) Result {
+	f.t.Helper()
+	res, err := f.r.ReconcileNode(f.ctx, nodeID)
+	if err != nil {
+		f.t.Fatalf("reconcile: %v", err)
+	}
+	return res
+}
+
+// devicePeers reads the agent's WireGuard device itself (not its API), so
+// preshared keys can be checked too.
+func devicePeers(t testing.TB, a *agenttest.Agent) map[wgtypes.Key]wgtypes.Peer {
+	t.Helper()
+	ps, err := a.Tunnel(a.Iface).Peers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[wgtypes.Key]wgtypes.Peer, len(ps))
+	for _, p := range ps {
+		if _, dup := out[p.PublicKey]; dup {
+			t.Fatalf("peer %s twice on the device", p.PublicKey)
+		}
+		out[p.PublicKey] = p
+	}
+	return out
+}
+
+// assertConverged checks that the agent's device holds exactly the
+// node's enabled peers with their allowed IPs, keepalive and preshared
+// key, that every peer is applied, and that the generation is acked.
+func (f *fixture) assertConverged(a *agenttest.Agent, nodeID int64) {
+	f.t.Helper()
+	dev := devicePeers(f.t, a)
+	want := 0
+	seenIP := map[string]bool{}
+	for _, p := range f.peers(nodeID) {
+		if p.SyncState != store.SyncApplied {
+			f.t.Errorf("peer %s: sync state %s %q", p.Name, p.SyncState, p.SyncError)
+		}
+		d, on := dev[p.PublicKey]
+		if !p.Enabled {
+			if on {
+				f.t.Errorf("restricted peer %s is on the agent", p.Name)
+			}
+			continue
+		}
+		want++
+		if !on {
+			f.t.Errorf("peer %s missing on the agent", p.Name)
+			continue
+		}
+		var got []string
+		for _, n := range d.AllowedIPs {
+			pr, _ := netip.ParsePrefix(n.String())
+			got = append(got, pr.String())
+			if seenIP[pr.String()] {
+				f.t.Errorf("allowed IP %s given twice", pr)
+			}
+			seenIP[pr.String()] = true
+		}
+		var wantIPs []string
+		for _, pr := range p.AllowedIPs {
+			wantIPs = append(wantIPs, pr.String())
+		}
+		if strings.Join(canonicalIPs(got), ",") != strings.Join(canonicalIPs(wantIPs), ",") {
+			f.t.Errorf("peer %s: allowed IPs %v, want %v", p.Name, got, wantIPs)
+		}
+		if d.PersistentKeepaliveInterval != p.Keepalive {
+			f.t.Errorf("peer %s: keepalive %v, want %v", p.Name, d.PersistentKeepaliveInterval, p.Keepalive)
+		}
+		wantPSK := wgtypes.Key{}
+		if p.PresharedKey != nil {
+			wantPSK = *p.PresharedKey
+		}
+		if d.PresharedKey != wantPSK {
+			f.t.Errorf("peer %s: preshared key differs on the agent", p.Name)
+		}
+	}
+	if len(dev) != want {
+		f.t.Errorf("agent has %d peers, want %d", len(dev), want)
+	}
+	n := f.node(nodeID)
+	if n.AckedGeneration != n.DesiredGeneration {
+		f.t.Errorf("acked generation %d, desired %d", n.AckedGeneration, n.DesiredGeneration)
+	}
+}
+
+// assertNoSecrets checks that no preshared or private key, nor the node's
+// secret, appears in the logs.
+func (f *fixture) assertNoSecrets(secrets ...string) {
+	f.t.Helper()
+	logs := f.logs.String()
+	for _, n := range mustNodes(f) {
+		secrets = append(secrets, string(n.Secret))
+		for _, p := range f.peers(n.ID) {
+			if p.PresharedKey != nil {
+				secrets = append(secrets, p.PresharedKey.String())
+			}
+			if p.PrivateKey != nil {
+				secrets = append(secrets, p.PrivateKey.String())
+			}
+		}
+	}
+	for _, s := range secrets {
+		if s != "" && strings.Contains(logs, s) {
+			f.t.Fatalf("a secret appears in the logs")
+		}
+	}
+}
+
+func mustNodes(f *fixture) []store.Node {
+	f.t.Helper()
+	ns, err := f.store.ListNodes(f.ctx)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return ns
+}
+
+// agentAdd adds a peer on the agent behind the controller's back.
+func agentAdd(t testing.TB, a *agenttest.Agent, key wgtypes.Key, ip string) {
+	t.Helper()
+	ka := 0
+	if _, err := a.Client(t).AddPeer(context.Background(), a.Iface, agentapi.AddPeerRequest{
+		PublicKey: key.String(), AllowedIPs: []string{ip}, PersistentKeepalive: &ka}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,321 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/controller/agentclient"
+	"github.com/wgfleet/wgfleet/controller/store"
+)
+
+// Defaults of Config.
+const (
+	DefaultWorkers       = 4
+	DefaultBulkThreshold = 8
+)
+
+// Config configures a Reconciler.
+type Config struct {
+	Store   *store.Store      // required
+	Clients *agentclient.Pool // required; shared with the poller
+	Logger  *slog.Logger      // nil discards
+	Workers int               // background reconciles at once; 0 means DefaultWorkers
+	Now     func() time.Time  // clock for durations; nil means time.Now
+	// BulkThreshold is the number of changes from which one replace-all
+	// (agentapi.CapPeerSync) stands for the single-peer calls. An agent
+	// with no peers at all gets a replace-all from two changes on. 0 means
+	// DefaultBulkThreshold; a negative value never uses replace-all.
+	BulkThreshold int
+}
+
+// Result says what one reconcile of one node found and did.
+type Result struct {
+	NodeID int64 `json:"node_id"`
+	// Generation is the node's desired generation the reconcile worked
+	// from, read before its desired peers.
+	Generation int64 `json:"generation"`
+	// Acked reports whether the agent now holds Generation and it was
+	// recorded as acknowledged: every change went through.
+	Acked bool `json:"acked"`
+	// Calls counts the requests made to the agent, the read of its peers
+	// included (ReconcileWithActual does not count the caller's read).
+	Calls int `json:"calls"`
+	// Bulk reports whether one replace-all made the changes.
+	Bulk bool `json:"bulk"`
+	// Added, Updated and Removed count the changes the agent took.
+	Added   int `json:"added"`
+	Updated int `json:"updated"`
+	Removed int `json:"removed"`
+	// Refused counts changes the agent refused; those peers now carry
+	// sync state "error" with the agent's message.
+	Refused int `json:"refused"`
+	// Drift is every difference found before acting, pending ones
+	// included; never nil for a reconcile that reached the agent.
+	Drift []Drift `json:"drift"`
+	// Repaired reports whether any change was applied to the agent.
+	Repaired bool `json:"repaired"`
+	// Skipped says why nothing was done, such as "node disabled"; empty
+	// when the reconcile ran.
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// Reconciler converges nodes' agents on the database. It is safe for
+// concurrent use. Reconciles of one node are serialized (nodeState.run);
+// different nodes run in parallel, in the background up to Workers.
+type Reconciler struct {
+	store         *store.Store
+	clients       *agentclient.Pool
+	log           *slog.Logger
+	now           func() time.Time
+	workers       int
+	bulkThreshold int
+
+	mu    sync.Mutex // guards nodes
+	nodes map[int64]*nodeState
+
+	q *queue
+
+	lifeMu  sync.Mutex // guards started, closed, cancel
+	started bool
+	closed  bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	done    chan struct{}
+}
+
+// New returns a Reconciler. Background reconciles start with Start;
+// ReconcileNode and the others work without it.
+func New(cfg Config) *Reconciler {
+	r := &Reconciler{
+		store:         cfg.Store,
+		clients:       cfg.Clients,
+		log:           cfg.Logger,
+		now:           cfg.Now,
+		workers:       cfg.Workers,
+		bulkThreshold: cfg.BulkThreshold,
+		nodes:         make(map[int64]*nodeState),
+		q:             newQueue(),
+		done:          make(chan struct{}),
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.workers <= 0 {
+		r.workers = DefaultWorkers
+	}
+	if r.bulkThreshold == 0 {
+		r.bulkThreshold = DefaultBulkThreshold
+	}
+	return r
+}
+
+// ReconcileNode compares the node's desired peers with its agent's and
+// acts under the node's drift policy. It fails with an error wrapping
+// ErrUnreachable when the agent does not answer (whatever was applied
+// before is recorded; the rest stays pending), wrapping
+// store.ErrNodeNotFound for an unknown node, and with the agent's error
+// when the agent fails as a whole (a 401 for a wrong secret, a 5xx). A
+// disabled node is skipped without error.
+func (r *Reconciler) ReconcileNode(ctx context.Context, nodeID int64) (Result, error) {
+	return r.reconcile(ctx, nodeID, nil, false)
+}
+
+// ReconcileWithActual is ReconcileNode with the agent's peers already
+// read by the caller (the poller's dump), saving that call. When another
+// reconcile of the node changed the agent meanwhile, actual is stale and
+// is read again.
+func (r *Reconciler) ReconcileWithActual(ctx context.Context, nodeID int64, actual []agentapi.Peer) (Result, error) {
+	if actual == nil {
+		actual = []agentapi.Peer{}
+	}
+	return r.reconcile(ctx, nodeID, actual, false)
+}
+
+// Repair is ReconcileNode as if the node's policy were "repair": it
+// applies every difference, out-of-band drift included. It is what an
+// operator's "reconcile now" asks for on a node whose policy is "report".
+func (r *Reconciler) Repair(ctx context.Context, nodeID int64) (Result, error) {
+	return r.reconcile(ctx, nodeID, nil, true)
+}
+
+// Drift reads the node's agent and returns how it differs from the
+// database, changing nothing. The slice is empty, not nil, when there is
+// no difference. A disabled node is ErrNodeDisabled.
+func (r *Reconciler) Drift(ctx context.Context, nodeID int64) ([]Drift, error) {
+	node, peers, err := r.snapshot(ctx, nodeID)
+	if err != nil {
+		return nil, err
+	}
+	if !node.Enabled {
+		return nil, fmt.Errorf("drift of node %s: %w", node.Name, ErrNodeDisabled)
+	}
+	client, err := r.clients.For(node)
+	if err != nil {
+		return nil, fmt.Errorf("drift of node %s: %w", node.Name, err)
+	}
+	d, err := client.Dump(ctx, node.WGInterface)
+	if err != nil {
+		return nil, fmt.Errorf("drift of node %s: reading peers: %w", node.Name, agentclient.Classify(err))
+	}
+	st := r.state(nodeID)
+	return compare(node.WGInterface, peers, d.Peers, st.managedKeys()).drifts(), nil
+}
+
+// snapshot reads the node and its peers in one transaction, the node (and
+// so its desired generation) first.
+func (r *Reconciler) snapshot(ctx context.Context, nodeID int64) (store.Node, []store.Peer, error) {
+	var (
+		node  store.Node
+		peers []store.Peer
+	)
+	err := r.store.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if node, err = tx.GetNode(ctx, nodeID); err != nil {
+			return err
+		}
+		peers, err = tx.ListPeers(ctx, nodeID)
+		return err
+	})
+	if errors.Is(err, store.ErrNodeNotFound) {
+		r.dropState(nodeID)
+	}
+	if err != nil {
+		return store.Node{}, nil, fmt.Errorf("reading desired state: %w", err)
+	}
+	return node, peers, nil
+}
+
+// reconcile is one reconcile of one node; actual nil means "read it".
+func (r *Reconciler) reconcile(ctx context.Context, nodeID int64, actual []agentapi.Peer, force bool) (Result, error) {
+	st := r.state(nodeID)
+	busy, writes := st.busy.Load(), st.writes.Load()
+	st.run.Lock()
+	st.busy.Store(true)
+	defer func() {
+		st.busy.Store(false)
+		st.run.Unlock()
+	}()
+	if actual != nil && (busy || st.writes.Load() != writes) {
+		actual = nil // another reconcile changed the agent since it was read
+	}
+	start := r.now()
+
+	res := Result{NodeID: nodeID}
+	node, peers, err := r.snapshot(ctx, nodeID)
+	if err != nil {
+		return res, fmt.Errorf("reconciling node %d: %w", nodeID, err)
+	}
+	res.Generation = node.DesiredGeneration
+	if !node.Enabled {
+		res.Skipped = "node disabled"
+		return res, nil
+	}
+	fail := func(what string, err error) (Result, error) {
+		return res, fmt.Errorf("reconciling node %s: %s: %w", node.Name, what, agentclient.Classify(err))
+	}
+	client, err := r.clients.For(node)
+	if err != nil {
+		return res, fmt.Errorf("reconciling node %s: %w", node.Name, err)
+	}
+	if actual == nil {
+		if _, known := r.clients.HasCapability(nodeID, agentapi.CapPeerSync); !known {
+			res.Calls++
+			if _, err := r.clients.Health(ctx, node); err != nil {
+				return fail("health", err)
+			}
+		}
+		res.Calls++
+		d, err := client.Dump(ctx, node.WGInterface)
+		if err != nil {
+			return fail("reading peers", err)
+		}
+		actual = d.Peers
+	}
+
+	policy := node.DriftPolicy
+	if force {
+		policy = store.DriftRepair
+	}
+	cmp := compare(node.WGInterface, peers, actual, st.managedKeys())
+	res.Drift = cmp.drifts()
+	pl := makePlan(cmp, policy)
+
+	a := &applier{client: client, iface: node.WGInterface, node: node.Name}
+	if pl.actions() > 0 {
+		sent := false
+		if r.wantBulk(pl, cmp) {
+			has, known := r.clients.HasCapability(nodeID, agentapi.CapPeerSync)
+			if !known {
+				res.Calls++
+				if _, err := r.clients.Health(ctx, node); err != nil {
+					return fail("health", err)
+				}
+				has, _ = r.clients.HasCapability(nodeID, agentapi.CapPeerSync)
+			}
+			if req, fits := bulkFits(cmp.desired); has && fits {
+				sent = a.sync(ctx, req, pl)
+				if !sent {
+					// An agent that advertised replace-all and refused
+					// it may be another version now: ask again next time.
+					r.clients.ForgetCapabilities(nodeID)
+				}
+			}
+		}
+		if !sent {
+			a.single(ctx, pl)
+		}
+		st.writes.Add(1)
+	}
+	out := &a.out
+	res.Calls += out.calls
+	res.Bulk = out.bulk
+	res.Added, res.Updated, res.Removed = out.added, out.updated, out.removed
+	res.Refused = len(out.refused)
+	res.Repaired = out.changed()
+	ack := out.err == nil && len(out.refused) == 0
+
+	// The agent has what it has: record it even when ctx ended meanwhile.
+	if err := r.record(context.WithoutCancel(ctx), node, pl, out, ack); err != nil {
+		return res, errors.Join(out.err, fmt.Errorf("reconciling node %s: recording: %w", node.Name, err))
+	}
+	res.Acked = ack
+	st.remember(cmp, out)
+	r.report(ctx, node, policy, cmp, pl, st)
+	r.logResult(node, res, pl, out, r.now().Sub(start))
+	return res, out.err
+}
+
+// wantBulk reports whether the plan is large enough for a replace-all,
+// and one may stand for it.
+func (r *Reconciler) wantBulk(pl plan, cmp comparison) bool {
+	if r.bulkThreshold < 0 || !pl.complete() || cmp.invalid > 0 {
+		return false
+	}
+	n := pl.actions()
+	return n >= r.bulkThreshold || (len(cmp.actualKeys) == 0 && n >= 2)
+}
+
+// logResult logs what a reconcile changed (info) and refused (warn).
+func (r *Reconciler) logResult(node store.Node, res Result, pl plan, out *outcome, took time.Duration) {
+	for _, rf := range out.refused {
+		if rf.it.peer != nil && rf.it.peer.SyncState == store.SyncError && rf.it.peer.SyncError == rf.msg {
+			continue // refused the same way before; said already
+		}
+		r.log.Warn("agent refused a peer", "node", node.Name, "node_id", node.ID,
+			"peer", rf.it.PublicKey, "peer_id", rf.it.PeerID, "kind", string(rf.it.Kind), "error", rf.msg)
+	}
+	if !res.Repaired {
+		return
+	}
+	r.log.Info("node reconciled", "node", node.Name, "node_id", node.ID, "generation", res.Generation,
+		"acked", res.Acked, "added", res.Added, "updated", res.Updated, "removed", res.Removed,
+		"refused", res.Refused, "bulk", res.Bulk, "calls", res.Calls, "took", took)
+}

@@ -1,0 +1,131 @@
+package reconcile
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strings"
+
+	"github.com/wgfleet/wgfleet/controller/store"
+)
+
+// record writes the outcome of a reconcile: peers the agent took (and
+// pending peers whose desired state already held) become applied, refused
+// ones carry the agent's message, and with ack the generation read at the
+// start is acknowledged.
+//
+// A peer is only marked if its desired state is still the one that was
+// sent: when the node's desired generation moved since the snapshot, each
+// peer is read again and compared, preshared key included, so a change
+// made during the reconcile stays pending for the next one.
+func (r *Reconciler) record(ctx context.Context, node store.Node, pl plan, out *outcome, ack bool) error {
+	type mark struct {
+		p     *store.Peer
+		state store.SyncState
+		msg   string
+	}
+	var marks []mark
+	for _, it := range out.done {
+		if it.peer != nil {
+			marks = append(marks, mark{it.peer, store.SyncApplied, ""})
+		}
+	}
+	for _, p := range pl.settled {
+		marks = append(marks, mark{p, store.SyncApplied, ""})
+	}
+	for _, rf := range out.refused {
+		if rf.it.peer != nil {
+			marks = append(marks, mark{rf.it.peer, store.SyncError, rf.msg})
+		}
+	}
+	if len(marks) == 0 && (!ack || node.AckedGeneration >= node.DesiredGeneration) {
+		return nil
+	}
+	return r.store.InTx(ctx, func(tx *store.Tx) error {
+		cur, err := tx.GetNode(ctx, node.ID)
+		if err != nil {
+			return err
+		}
+		moved := cur.DesiredGeneration != node.DesiredGeneration
+		for _, m := range marks {
+			if !moved && m.p.SyncState == m.state && m.p.SyncError == m.msg {
+				continue
+			}
+			if moved {
+				now, err := tx.GetPeer(ctx, m.p.ID)
+				if errors.Is(err, store.ErrPeerNotFound) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				if now.Enabled != m.p.Enabled || now.Iface != m.p.Iface || !sameDesired(desiredSpec(&now), desiredSpec(m.p)) {
+					continue
+				}
+			}
+			if err := tx.SetPeerSyncState(ctx, m.p.ID, m.state, m.msg); err != nil {
+				return err
+			}
+		}
+		if ack {
+			return tx.SetAckedGeneration(ctx, node.ID, node.DesiredGeneration)
+		}
+		return nil
+	})
+}
+
+// report counts and logs out-of-band drift (not the controller's own
+// pending changes) once per distinct set of differences: the node's drift
+// count grows by one each time new drift is seen, whether the policy then
+// repaired it or only reported it.
+func (r *Reconciler) report(ctx context.Context, node store.Node, policy store.DriftPolicy, c comparison, pl plan, st *nodeState) {
+	var (
+		lines                       []string
+		missing, unknown, different int
+		keys                        []string
+	)
+	for _, it := range c.items {
+		if it.Pending {
+			continue
+		}
+		switch it.Kind {
+		case DriftMissing:
+			missing++
+		case DriftUnknown:
+			unknown++
+		case DriftDifferent:
+			different++
+		}
+		lines = append(lines, string(it.Kind)+" "+it.PublicKey+" "+strings.Join(it.Fields, ","))
+		if len(keys) < maxLoggedKeys {
+			keys = append(keys, it.PublicKey)
+		}
+	}
+	print := ""
+	if len(lines) > 0 {
+		sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+		print = hex.EncodeToString(sum[:])
+	}
+	st.mu.Lock()
+	seen := st.driftPrint == print
+	st.driftPrint = print
+	st.mu.Unlock()
+	if seen {
+		return
+	}
+	if print == "" {
+		r.log.Info("node drift cleared", "node", node.Name, "node_id", node.ID)
+		return
+	}
+	count, err := r.store.RecordDrift(context.WithoutCancel(ctx), node.ID)
+	if err != nil {
+		r.log.Error("recording drift", "node", node.Name, "node_id", node.ID, "err", err)
+	}
+	r.log.Warn("node drift", "node", node.Name, "node_id", node.ID, "policy", string(policy),
+		"missing", missing, "unknown", unknown, "different", different,
+		"left_alone", len(pl.reported), "peers", keys, "drift_count", count)
+}
+
+// maxLoggedKeys bounds the public keys one drift log line names.
+const maxLoggedKeys = 10

@@ -1,0 +1,91 @@
+package reconcile
+
+import (
+	"maps"
+	"sync"
+	"sync/atomic"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+)
+
+// nodeState is what the Reconciler keeps about one node between
+// reconciles. It lives in memory only.
+type nodeState struct {
+	// run serializes the reconciles of the node: held from reading the
+	// desired state to recording the result.
+	run sync.Mutex
+	// busy is set while run is held; writes counts reconciles that sent
+	// changes. Both are read without run, to tell whether an actual
+	// state read by a caller may be stale.
+	busy   atomic.Bool
+	writes atomic.Int64
+
+	mu sync.Mutex // guards the fields below; never held across a call
+	// managed are the keys the controller knows it put on the agent (or
+	// may have: a change whose answer was lost). A key there that the
+	// database no longer has is the controller's own pending removal, not
+	// a stranger. Lost when the controller restarts.
+	managed map[wgtypes.Key]bool
+	// driftPrint identifies the out-of-band drift last reported, so the
+	// same drift is counted and logged once, not on every poll.
+	driftPrint string
+}
+
+// state returns the node's state, making it on first use.
+func (r *Reconciler) state(nodeID int64) *nodeState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st, ok := r.nodes[nodeID]
+	if !ok {
+		st = &nodeState{}
+		r.nodes[nodeID] = st
+	}
+	return st
+}
+
+// dropState forgets a node that no longer exists.
+func (r *Reconciler) dropState(nodeID int64) {
+	r.mu.Lock()
+	delete(r.nodes, nodeID)
+	r.mu.Unlock()
+}
+
+// managedKeys returns a copy of the managed set.
+func (st *nodeState) managedKeys() map[wgtypes.Key]bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return maps.Clone(st.managed)
+}
+
+// remember updates the managed set from what the agent holds after a
+// reconcile: the keys it had, changed by what was applied, plus what may
+// have been applied; of those, the desired ones and the ones already
+// managed (a removal that did not go through yet).
+func (st *nodeState) remember(c comparison, out *outcome) {
+	after := maps.Clone(c.actualKeys)
+	if out.bulk {
+		after = maps.Clone(c.desiredKeys)
+	}
+	for _, it := range out.done {
+		if out.bulk {
+			break
+		}
+		if it.Kind == DriftUnknown {
+			delete(after, it.key)
+		} else {
+			after[it.key] = true
+		}
+	}
+	for _, k := range out.uncertain {
+		after[k] = true
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	next := make(map[wgtypes.Key]bool, len(c.desiredKeys))
+	for k := range after {
+		if c.desiredKeys[k] || st.managed[k] {
+			next[k] = true
+		}
+	}
+	st.managed = next
+}
