@@ -178,10 +178,29 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	a.log.Info("agent API listening", "addr", ln.Addr().String(), "version", Version)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	// A tunnel that stops by itself (its TUN device deleted from outside)
+	// stops the agent with an error, so that a supervisor restarts it.
+	tunDied := make(chan string, len(a.order))
+	stopWatch := make(chan struct{})
+	defer close(stopWatch)
+	for _, name := range a.order {
+		go func(name string, done <-chan struct{}) {
+			select {
+			case <-done:
+				tunDied <- name
+			case <-stopWatch:
+			}
+		}(name, a.ifaces[name].tun.Done())
+	}
 	var serveErr error
 	select {
 	case err := <-errc:
 		serveErr = fmt.Errorf("serving API: %w", err)
+	case name := <-tunDied:
+		a.log.Error("interface stopped unexpectedly; shutting down", "iface", name)
+		serveErr = fmt.Errorf("interface %s stopped unexpectedly", name)
+		_ = srv.Close()
+		<-errc
 	case <-ctx.Done():
 		timeout := a.cfg.ShutdownTimeout
 		if timeout == 0 {
