@@ -23,6 +23,10 @@ var (
 	// ErrNoNodeAvailable: automatic placement found no healthy, enabled
 	// node with room.
 	ErrNoNodeAvailable = errors.New("no node available")
+	// ErrAgentUnavailable: the service needed an answer from an agent (a
+	// node's public key for a client config) and could not get one. It is
+	// temporary: the same request may work once the agent answers.
+	ErrAgentUnavailable = errors.New("agent unavailable")
 )
 
 // ValidationError says which field of an input is wrong and why.

@@ -1,0 +1,177 @@
+package fleet
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/controller/ipam"
+	"github.com/wgfleet/wgfleet/controller/store"
+	"github.com/wgfleet/wgfleet/controller/wgconfig"
+)
+
+// PeerConfig returns a peer's wg-quick client config and its attachment
+// file name, and records the download in the audit log
+// ("peer.config_downloaded"), since the config holds the peer's private
+// key. It needs:
+//   - the peer's private key, stored only when the controller made the key
+//     pair; otherwise a *ValidationError for "private_key";
+//   - the node's endpoint; otherwise a *ValidationError for "endpoint";
+//   - the public key of the node's interface, from the node's last health
+//     document or else asked of the agent; otherwise ErrAgentUnavailable.
+func (s *Service) PeerConfig(ctx context.Context, actor Actor, id int64) (filename string, conf []byte, err error) {
+	if err := checkActor(actor); err != nil {
+		return "", nil, err
+	}
+	p, conf, err := s.clientConfig(ctx, id)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := s.auditDownload(ctx, actor, p, "conf"); err != nil {
+		return "", nil, err
+	}
+	return wgconfig.FileName(p.Name, p.ID), conf, nil
+}
+
+// PeerQR is PeerConfig as a PNG QR code, for phone apps.
+func (s *Service) PeerQR(ctx context.Context, actor Actor, id int64) ([]byte, error) {
+	if err := checkActor(actor); err != nil {
+		return nil, err
+	}
+	p, conf, err := s.clientConfig(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	png, err := wgconfig.QRPNG(conf, 0)
+	if err != nil {
+		return nil, fmt.Errorf("QR code of peer %d: %w", id, err)
+	}
+	if err := s.auditDownload(ctx, actor, p, "qr"); err != nil {
+		return nil, err
+	}
+	return png, nil
+}
+
+func (s *Service) auditDownload(ctx context.Context, actor Actor, p store.Peer, format string) error {
+	err := s.store.InTx(ctx, func(tx *store.Tx) error {
+		details := peerAudit(p)
+		details["format"] = format
+		return audit(ctx, tx, actor, "peer.config_downloaded", "peer", p.ID, details)
+	})
+	if err != nil {
+		return fmt.Errorf("recording the config download of peer %d: %w", p.ID, err)
+	}
+	s.log.Info("peer config downloaded", "peer_id", p.ID, "format", format, "actor", string(actor))
+	return nil
+}
+
+// clientConfig renders the client config of peer id.
+func (s *Service) clientConfig(ctx context.Context, id int64) (store.Peer, []byte, error) {
+	var (
+		p    store.Peer
+		node store.Node
+	)
+	err := s.store.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if p, err = tx.GetPeer(ctx, id); err != nil {
+			return err
+		}
+		node, err = tx.GetNode(ctx, p.NodeID)
+		return err
+	})
+	if err != nil {
+		return store.Peer{}, nil, fmt.Errorf("client config of peer %d: %w", id, err)
+	}
+	if p.PrivateKey == nil {
+		return store.Peer{}, nil, Invalid("private_key", "this peer's private key is held by its owner; no config can be made")
+	}
+	if node.Endpoint == "" {
+		return store.Peer{}, nil, Invalid("endpoint", "node %s has no endpoint: set its endpoint (host:port clients dial) first", node.Name)
+	}
+	serverKey, err := s.nodePublicKey(ctx, node)
+	if err != nil {
+		return store.Peer{}, nil, fmt.Errorf("client config of peer %d: %w", id, err)
+	}
+	dns := p.DNS
+	if dns == "" {
+		dns = node.DNS
+	}
+	c := wgconfig.Client{
+		Name:            p.Name,
+		PrivateKey:      *p.PrivateKey,
+		Addresses:       []netip.Prefix{ipam.HostPrefix(p.Address4)},
+		DNS:             splitDNS(dns),
+		ServerPublicKey: serverKey,
+		PresharedKey:    p.PresharedKey,
+		Endpoint:        node.Endpoint,
+		AllowedIPs:      p.ClientAllowedIPs,
+		Keepalive:       int(p.Keepalive / time.Second),
+	}
+	if p.Address6.IsValid() {
+		c.Addresses = append(c.Addresses, ipam.HostPrefix(p.Address6))
+	}
+	conf, err := wgconfig.Render(c)
+	if err != nil {
+		return store.Peer{}, nil, fmt.Errorf("client config of peer %d: %w: %w", id, ErrInvalid, err)
+	}
+	return p, conf, nil
+}
+
+// nodePublicKey finds the public key of the node's interface: in the last
+// health document the poller stored, or else by asking the agent
+// (/health, then GET /v1/wg/{iface}).
+func (s *Service) nodePublicKey(ctx context.Context, node store.Node) (wgtypes.Key, error) {
+	if len(node.HealthJSON) > 0 {
+		var h agentapi.Health
+		if json.Unmarshal(node.HealthJSON, &h) == nil {
+			if k, ok := interfaceKey(h.Interfaces, node.WGInterface); ok {
+				return k, nil
+			}
+		}
+	}
+	unavailable := func(reason string) error {
+		return fmt.Errorf("%w: the public key of node %s's interface %s is not known (%s); make sure the agent answers (test the node) and try again",
+			ErrAgentUnavailable, node.Name, node.WGInterface, reason)
+	}
+	c, err := s.agentClient(node.AgentURL, node.Secret)
+	if err != nil {
+		return wgtypes.Key{}, unavailable(err.Error())
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.agentTimeout)
+	defer cancel()
+	h, err := c.Health(ctx)
+	if err != nil {
+		return wgtypes.Key{}, unavailable(describeAgentError(node.AgentURL, err))
+	}
+	if k, ok := interfaceKey(h.Interfaces, node.WGInterface); ok {
+		return k, nil
+	}
+	info, err := c.Interface(ctx, node.WGInterface)
+	if err != nil {
+		return wgtypes.Key{}, unavailable(describeAgentError(node.AgentURL, err))
+	}
+	info.Name = node.WGInterface // the answer is about the interface asked for
+	if k, ok := interfaceKey([]agentapi.InterfaceInfo{info}, node.WGInterface); ok {
+		return k, nil
+	}
+	return wgtypes.Key{}, unavailable("the agent does not tell it")
+}
+
+func interfaceKey(ifaces []agentapi.InterfaceInfo, name string) (wgtypes.Key, bool) {
+	for _, i := range ifaces {
+		if i.Name != name {
+			continue
+		}
+		k, err := wgtypes.ParseKey(i.PublicKey)
+		if err != nil || k == (wgtypes.Key{}) {
+			return wgtypes.Key{}, false
+		}
+		return k, true
+	}
+	return wgtypes.Key{}, false
+}

@@ -1,0 +1,233 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wgfleet/wgfleet/controller/ipam"
+	"github.com/wgfleet/wgfleet/controller/store"
+)
+
+// MoveResult is the answer to moving a peer to another node. The client's
+// config always changes (endpoint, server key and address), so a client
+// must download it again.
+type MoveResult struct {
+	// Peer is the peer on its new node. Its ID is new: the store keeps a
+	// peer on one node for life, so a move is a delete and a create in one
+	// transaction (see MovePeer).
+	Peer           PeerView `json:"peer"`
+	PreviousPeerID int64    `json:"previous_peer_id"`
+	FromNodeID     int64    `json:"from_node_id"`
+	ToNodeID       int64    `json:"to_node_id"`
+	// ConfigChanged is always true: the client needs its new config.
+	ConfigChanged    bool   `json:"config_changed"`
+	Endpoint         string `json:"endpoint"`
+	Address4         string `json:"address4"`
+	Address6         string `json:"address6"`
+	PreviousEndpoint string `json:"previous_endpoint"`
+	PreviousAddress4 string `json:"previous_address4"`
+	PreviousAddress6 string `json:"previous_address6"`
+	Message          string `json:"message"`
+}
+
+// DrainResult is the answer to draining a node.
+type DrainResult struct {
+	NodeID    int64        `json:"node_id"`
+	Moved     []MoveResult `json:"moved"`
+	Remaining int          `json:"remaining"` // peers still on the node
+	Message   string       `json:"message"`
+}
+
+// MovePeer moves a peer to node targetNodeID: a new address from the
+// target's pools, the peer (same keys, name, routes, DNS, keepalive,
+// enabled and cumulative traffic) on the target, removed from the source,
+// its source addresses freed and both nodes' desired generations bumped,
+// all in ONE database transaction. Then the Syncer is told about both
+// nodes and brings the agents along: "database first, reconcile
+// converges". If the target's agent is unreachable, nothing is lost or
+// doubled: the database holds the peer once, on the target, and the
+// reconciler applies it there (and removes it from the source) when it
+// can. A failed move (target full, pool exhausted, key already on the
+// target) changes nothing.
+//
+// The target may be offline but not disabled (a *ValidationError for
+// "node_id", as is the peer's own node).
+func (s *Service) MovePeer(ctx context.Context, actor Actor, id int64, targetNodeID int64) (MoveResult, error) {
+	if err := checkActor(actor); err != nil {
+		return MoveResult{}, err
+	}
+	return s.movePeer(ctx, actor, id, targetNodeID, "")
+}
+
+func (s *Service) movePeer(ctx context.Context, actor Actor, id int64, targetNodeID int64, reason string) (MoveResult, error) {
+	var res MoveResult
+	err := s.store.InTx(ctx, func(tx *store.Tx) error {
+		old, err := tx.GetPeer(ctx, id)
+		if err != nil {
+			return err
+		}
+		src, err := tx.GetNode(ctx, old.NodeID)
+		if err != nil {
+			return err
+		}
+		dst, err := tx.GetNode(ctx, targetNodeID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case dst.ID == src.ID:
+			return Invalid("node_id", "peer %d is already on node %s; choose another node", id, src.Name)
+		case !dst.Enabled:
+			return Invalid("node_id", "node %s is disabled; enable it or choose another node", dst.Name)
+		}
+		if _, err := tx.DeletePeer(ctx, id); err != nil {
+			return err
+		}
+		moved, err := tx.CreatePeerWithAllocation(ctx, store.Peer{
+			NodeID:           dst.ID,
+			Name:             old.Name,
+			PublicKey:        old.PublicKey,
+			PrivateKey:       old.PrivateKey,
+			PresharedKey:     old.PresharedKey,
+			ClientAllowedIPs: old.ClientAllowedIPs,
+			DNS:              old.DNS,
+			Keepalive:        old.Keepalive,
+			Enabled:          old.Enabled,
+		})
+		if err != nil {
+			return err
+		}
+		if moved, err = carryTotals(ctx, tx, moved, old); err != nil {
+			return err
+		}
+		res = MoveResult{
+			Peer:             peerView(moved),
+			PreviousPeerID:   old.ID,
+			FromNodeID:       src.ID,
+			ToNodeID:         dst.ID,
+			ConfigChanged:    true,
+			Endpoint:         dst.Endpoint,
+			Address4:         addrString(moved.Address4),
+			Address6:         addrString(moved.Address6),
+			PreviousEndpoint: src.Endpoint,
+			PreviousAddress4: addrString(old.Address4),
+			PreviousAddress6: addrString(old.Address6),
+		}
+		res.Message = fmt.Sprintf("peer moved from %s to %s: its client needs the new config (endpoint %s, address %s, and the new node's public key)",
+			src.Name, dst.Name, orNone(dst.Endpoint), res.Address4)
+		details := peerAudit(moved)
+		details["previous_peer_id"] = old.ID
+		details["from_node_id"] = src.ID
+		details["previous_address4"] = res.PreviousAddress4
+		details["previous_address6"] = res.PreviousAddress6
+		if reason != "" {
+			details["reason"] = reason
+		}
+		return audit(ctx, tx, actor, "peer.move", "peer", moved.ID, details)
+	})
+	if err != nil {
+		return MoveResult{}, fmt.Errorf("moving peer %d to node %d: %w", id, targetNodeID, fromStore(err))
+	}
+	s.log.Info("peer moved", "peer_id", res.Peer.ID, "previous_peer_id", id, "from_node_id", res.FromNodeID,
+		"to_node_id", res.ToNodeID, "address4", res.Address4, "actor", string(actor))
+	s.trigger(res.FromNodeID, res.ToNodeID)
+	return res, nil
+}
+
+// carryTotals gives the moved peer the cumulative traffic of the old one,
+// through RecordPeerStats' documented arithmetic: an observation of the
+// old totals on a fresh row adds them in full, and a following
+// observation of 0 counts as a counter reset that adds nothing, leaving
+// the last-observed counters at 0 for the new node's device.
+func carryTotals(ctx context.Context, tx *store.Tx, moved, old store.Peer) (store.Peer, error) {
+	if old.RxTotal == 0 && old.TxTotal == 0 {
+		return moved, nil
+	}
+	if err := tx.RecordPeerStats(ctx, moved.ID, time.Time{}, old.RxTotal, old.TxTotal); err != nil {
+		return store.Peer{}, err
+	}
+	if err := tx.RecordPeerStats(ctx, moved.ID, time.Time{}, 0, 0); err != nil {
+		return store.Peer{}, err
+	}
+	return tx.GetPeer(ctx, moved.ID)
+}
+
+// DrainNode moves every peer off a node, each to the node placement picks
+// among the others (see PlaceNode), one transaction per peer. It does not
+// disable the node: set its weight to 0 or disable it to keep automatic
+// placement away. When some peers cannot be moved (no other node fits),
+// the result says how many remain and the error wraps ErrNoNodeAvailable;
+// the moves made stand.
+func (s *Service) DrainNode(ctx context.Context, actor Actor, id int64) (DrainResult, error) {
+	if err := checkActor(actor); err != nil {
+		return DrainResult{}, err
+	}
+	node, err := s.store.GetNode(ctx, id)
+	if err != nil {
+		return DrainResult{}, fmt.Errorf("draining node %d: %w", id, err)
+	}
+	peers, err := s.store.ListPeers(ctx, id)
+	if err != nil {
+		return DrainResult{}, fmt.Errorf("draining node %s: %w", node.Name, err)
+	}
+	res := DrainResult{NodeID: id, Moved: []MoveResult{}}
+	var stuck error
+	for _, p := range peers {
+		m, err := s.drainOne(ctx, actor, p.ID, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			stuck = err
+			break
+		}
+		res.Moved = append(res.Moved, m)
+	}
+	res.Remaining, err = s.store.CountPeers(ctx, id)
+	if err != nil {
+		return res, fmt.Errorf("draining node %s: %w", node.Name, err)
+	}
+	res.Message = fmt.Sprintf("moved %d peers off %s; %d remain", len(res.Moved), node.Name, res.Remaining)
+	auditErr := s.store.InTx(ctx, func(tx *store.Tx) error {
+		return audit(ctx, tx, actor, "node.drain", "node", id, map[string]any{
+			"name": node.Name, "moved": len(res.Moved), "remaining": res.Remaining,
+		})
+	})
+	s.log.Info("node drained", "node_id", id, "moved", len(res.Moved), "remaining", res.Remaining, "actor", string(actor))
+	if stuck != nil {
+		return res, fmt.Errorf("draining node %s: %s: %w", node.Name, res.Message, stuck)
+	}
+	if auditErr != nil {
+		return res, fmt.Errorf("draining node %s: %w", node.Name, auditErr)
+	}
+	return res, nil
+}
+
+// drainOne moves one peer to the best other node that has room.
+func (s *Service) drainOne(ctx context.Context, actor Actor, peerID, from int64) (MoveResult, error) {
+	candidates, why, err := s.rankNodes(ctx, from)
+	if err != nil {
+		return MoveResult{}, err
+	}
+	for _, n := range candidates {
+		m, err := s.movePeer(ctx, actor, peerID, n.ID, "drain")
+		if errors.Is(err, store.ErrNodeFull) || errors.Is(err, ipam.ErrPoolExhausted) || errors.Is(err, store.ErrConflict) {
+			why = append(why, fmt.Sprintf("%s cannot take peer %d: %v", n.Name, peerID, err))
+			continue
+		}
+		return m, err
+	}
+	if len(why) == 0 {
+		return MoveResult{}, fmt.Errorf("%w: there is no other node to move peers to", ErrNoNodeAvailable)
+	}
+	return MoveResult{}, noNodeError(why)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none set)"
+	}
+	return s
+}

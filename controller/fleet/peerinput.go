@@ -1,0 +1,195 @@
+package fleet
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/controller/ipam"
+	"github.com/wgfleet/wgfleet/controller/store"
+)
+
+// pskAuto asks the controller to make a preshared key.
+const pskAuto = "auto"
+
+// peerFromInput applies in to base and validates the result field by
+// field against the peer's node, returning the first problem as a
+// *ValidationError. On create (base is the zero Peer) a missing public
+// key makes the controller generate the key pair, and absent fields take
+// their defaults (enabled, keepalive off, client routes 0.0.0.0/0 and
+// ::/0, the node's DNS, the next free address). On update an absent field
+// keeps base's value; the address cannot change. changed lists the JSON
+// names of the fields that differ from base. Messages never quote a key.
+func peerFromInput(base store.Peer, node store.Node, in PeerInput, create bool) (p store.Peer, changed []string, err error) {
+	p = base
+	if create {
+		p.NodeID = node.ID
+		p.Enabled = true
+		p.ClientAllowedIPs = store.DefaultClientAllowedIPs()
+	}
+	mark := func(field string, differs bool) {
+		if differs {
+			changed = append(changed, field)
+		}
+	}
+	fail := func(err error) (store.Peer, []string, error) { return store.Peer{}, nil, err }
+
+	if in.Name != nil {
+		name, err := checkName("name", *in.Name, false)
+		if err != nil {
+			return fail(err)
+		}
+		mark("name", name != base.Name)
+		p.Name = name
+	}
+
+	switch pub := strings.TrimSpace(deref(in.PublicKey)); {
+	case pub != "":
+		k, err := parseKey(pub)
+		if err != nil {
+			return fail(Invalid("public_key", "must be a base64 WireGuard public key (44 characters ending in '='), or absent to let the controller make the key pair"))
+		}
+		if k != base.PublicKey {
+			mark("public_key", !create)
+			p.PublicKey = k
+			p.PrivateKey = nil // the client holds the private key of a key it brings
+		}
+	case create:
+		priv, err := wgtypes.GeneratePrivateKey()
+		if err != nil {
+			return fail(fmt.Errorf("generating a key pair: %w", err))
+		}
+		p.PrivateKey = &priv
+		p.PublicKey = priv.PublicKey()
+	}
+
+	if in.PresharedKey != nil {
+		var psk *wgtypes.Key
+		switch s := strings.TrimSpace(*in.PresharedKey); s {
+		case "":
+		case pskAuto:
+			k, err := wgtypes.GenerateKey()
+			if err != nil {
+				return fail(fmt.Errorf("generating a preshared key: %w", err))
+			}
+			psk = &k
+		default:
+			k, err := parseKey(s)
+			if err != nil {
+				return fail(Invalid("preshared_key", "must be a base64 WireGuard key (44 characters ending in '='), %q to make one, or empty for none", pskAuto))
+			}
+			psk = &k
+		}
+		mark("preshared_key", !sameKey(psk, base.PresharedKey))
+		p.PresharedKey = psk
+	}
+
+	if in.Address != nil && strings.TrimSpace(*in.Address) != "" {
+		a, err := checkPeerAddress(node, *in.Address)
+		if err != nil {
+			return fail(err)
+		}
+		if !create && a != base.Address4 {
+			return fail(Invalid("address", "a peer's address cannot change; move the peer to another node, or delete and re-create it"))
+		}
+		p.Address4 = a
+	}
+
+	if in.ClientAllowedIPs != nil {
+		routes, err := checkClientRoutes(*in.ClientAllowedIPs)
+		if err != nil {
+			return fail(err)
+		}
+		mark("client_allowed_ips", !slices.Equal(routes, base.ClientAllowedIPs))
+		p.ClientAllowedIPs = routes
+	}
+
+	if in.DNS != nil {
+		dns, err := checkDNS("dns", *in.DNS)
+		if err != nil {
+			return fail(err)
+		}
+		mark("dns", dns != base.DNS)
+		p.DNS = dns
+	}
+
+	if in.Keepalive != nil {
+		if err := checkRange("persistent_keepalive", *in.Keepalive, 0, MaxKeepalive); err != nil {
+			return fail(err)
+		}
+		k := time.Duration(*in.Keepalive) * time.Second
+		mark("persistent_keepalive", k != base.Keepalive)
+		p.Keepalive = k
+	}
+
+	if in.Enabled != nil {
+		mark("enabled", *in.Enabled != base.Enabled)
+		p.Enabled = *in.Enabled
+	}
+	return p, changed, nil
+}
+
+// parseKey parses a base64 key and refuses the all-zero key.
+func parseKey(s string) (wgtypes.Key, error) {
+	k, err := wgtypes.ParseKey(s)
+	if err != nil {
+		return wgtypes.Key{}, err
+	}
+	if k == (wgtypes.Key{}) {
+		return wgtypes.Key{}, fmt.Errorf("all-zero key")
+	}
+	return k, nil
+}
+
+func sameKey(a, b *wgtypes.Key) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// checkPeerAddress accepts an IPv4 address ("10.8.0.5" or "10.8.0.5/32")
+// that the node's pool may give to a peer.
+func checkPeerAddress(node store.Node, s string) (netip.Addr, error) {
+	s = strings.TrimSpace(s)
+	a, err := netip.ParseAddr(strings.TrimSuffix(s, "/32"))
+	if err != nil || !a.Is4() {
+		return netip.Addr{}, Invalid("address", "must be an IPv4 address from the node's pool %s, e.g. %s, or absent for the next free one",
+			node.IPPool, ipam.InterfaceAddr(node.IPPool).Next())
+	}
+	if err := ipam.CheckUsable(node.IPPool, a); err != nil {
+		return netip.Addr{}, Invalid("address", "%s is not a peer address of the node's pool %s: %s",
+			a, node.IPPool, strings.TrimPrefix(err.Error(), "ipam: "))
+	}
+	return a, nil
+}
+
+// checkClientRoutes accepts masked IPv4 and IPv6 prefixes; none means the
+// default, 0.0.0.0/0 and ::/0.
+func checkClientRoutes(ss []string) ([]netip.Prefix, error) {
+	const field = "client_allowed_ips"
+	if len(ss) == 0 {
+		return store.DefaultClientAllowedIPs(), nil
+	}
+	if len(ss) > maxClientRoutes {
+		return nil, Invalid(field, "has more than %d entries", maxClientRoutes)
+	}
+	out := make([]netip.Prefix, 0, len(ss))
+	for _, s := range ss {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil || p.Addr().Zone() != "" || p.Addr().Is4In6() {
+			return nil, Invalid(field, "must be a list of CIDR prefixes, e.g. [\"0.0.0.0/0\", \"::/0\"] or [\"10.8.0.0/24\"]")
+		}
+		if m := p.Masked(); m != p {
+			return nil, Invalid(field, "%s has host bits set; did you mean %s?", p, m)
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,191 @@
+package fleet
+
+import (
+	"net/netip"
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/controller/ipam"
+	"github.com/wgfleet/wgfleet/controller/wgconfig"
+)
+
+// Field checks shared by nodes and peers. Each returns a *ValidationError
+// naming the JSON field, or nil.
+
+// Limits of input values.
+const (
+	MaxNameLen      = 64
+	MinSecretLen    = 16
+	MaxSecretLen    = 1024
+	MaxWeight       = 1_000_000
+	MaxMaxPeers     = 1 << 24
+	MaxKeepalive    = 65535
+	maxDNSEntries   = 16
+	maxClientRoutes = 256
+)
+
+// seedDefaultSecret is the placeholder secret of the seed's sample
+// configuration; a node that uses it is open to anyone who read the docs.
+const seedDefaultSecret = "change-me-in-production"
+
+// checkName accepts 1..64 characters without control characters (after
+// trimming spaces); optional names may be empty.
+func checkName(field, s string, required bool) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "" && required:
+		return "", Invalid(field, "is required: 1 to %d characters", MaxNameLen)
+	case !utf8.ValidString(s):
+		return "", Invalid(field, "is not valid UTF-8")
+	case utf8.RuneCountInString(s) > MaxNameLen:
+		return "", Invalid(field, "is longer than %d characters", MaxNameLen)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return "", Invalid(field, "must not contain control characters")
+	}
+	return s, nil
+}
+
+// checkAgentURL accepts an http or https URL with a host, optionally a
+// port and a path prefix; no user info, query or fragment.
+func checkAgentURL(s string) (string, error) {
+	const field = "agent_url"
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", Invalid(field, "is required: the agent's base URL, e.g. https://node1.example.net:8443")
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return "", Invalid(field, "is not a URL; expected e.g. https://node1.example.net:8443")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", Invalid(field, "must start with http:// or https://")
+	case u.Opaque != "" || u.Host == "" || u.Hostname() == "":
+		return "", Invalid(field, "has no host; expected e.g. https://node1.example.net:8443")
+	case u.User != nil:
+		return "", Invalid(field, "must not carry a user name or password; the agent authenticates with the node's secret")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#"):
+		return "", Invalid(field, "must not have a query or fragment")
+	}
+	if p := u.Port(); p != "" {
+		if err := wgconfig.CheckEndpoint("h:" + p); err != nil {
+			return "", Invalid(field, "port %s is not in 1..65535", p)
+		}
+	}
+	return strings.TrimRight(s, "/"), nil
+}
+
+// checkSecret accepts a shared secret of 16..1024 bytes that is not the
+// seed's placeholder. The message never quotes the secret.
+func checkSecret(s string) error {
+	const field = "secret"
+	switch {
+	case s == "":
+		return Invalid(field, "is required: the agent's shared secret (at least %d bytes)", MinSecretLen)
+	case len(s) < MinSecretLen:
+		return Invalid(field, "is too short: at least %d bytes", MinSecretLen)
+	case len(s) > MaxSecretLen:
+		return Invalid(field, "is longer than %d bytes", MaxSecretLen)
+	case s == seedDefaultSecret:
+		return Invalid(field, "is the sample placeholder %q; generate a random one, e.g. with `openssl rand -hex 32`", seedDefaultSecret)
+	case strings.TrimSpace(s) != s:
+		return Invalid(field, "must not start or end with white space")
+	}
+	return nil
+}
+
+func checkInterface(s string) error {
+	if !agentapi.ValidInterfaceName(s) {
+		return Invalid("wg_interface", "must be 1 to 15 letters, digits or _=+.- (an interface name such as wg0)")
+	}
+	return nil
+}
+
+// checkEndpoint accepts "" (not set yet) or host:port.
+func checkEndpoint(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	if err := wgconfig.CheckEndpoint(s); err != nil {
+		return "", Invalid("endpoint", "%s; expected host:port that clients dial, e.g. vpn.example.net:51820 or [2001:db8::1]:51820",
+			strings.TrimPrefix(err.Error(), wgconfig.ErrInvalid.Error()+": "))
+	}
+	return s, nil
+}
+
+func checkPool4(s string) (netip.Prefix, error) {
+	const field = "ip_pool_cidr"
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return netip.Prefix{}, Invalid(field, "is required: the IPv4 pool of peer addresses, e.g. 10.8.0.0/24")
+	}
+	p, err := ipam.ParsePool4(s)
+	if err != nil {
+		return netip.Prefix{}, Invalid(field, "%s; expected an IPv4 network of /%d or larger, e.g. 10.8.0.0/24", poolMessage(err), ipam.MaxBits4)
+	}
+	return p, nil
+}
+
+// checkPool6 accepts "" (no IPv6 pool) or a masked IPv6 prefix.
+func checkPool6(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return netip.Prefix{}, nil
+	}
+	p, err := ipam.ParsePool6(s)
+	if err != nil {
+		return netip.Prefix{}, Invalid("ip_pool6_cidr", "%s; expected an IPv6 network of /%d or larger, e.g. fd00:8::/64, or empty for none",
+			poolMessage(err), ipam.MaxBits6)
+	}
+	return p, nil
+}
+
+func poolMessage(err error) string {
+	return strings.TrimPrefix(strings.TrimPrefix(err.Error(), ipam.ErrInvalidPool.Error()+": "), "ipam: ")
+}
+
+// checkDNS accepts "" or comma-separated IP addresses and returns them as
+// "a, b".
+func checkDNS(field, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	parts := strings.Split(s, ",")
+	if len(parts) > maxDNSEntries {
+		return "", Invalid(field, "has more than %d servers", maxDNSEntries)
+	}
+	out := make([]string, 0, len(parts))
+	for _, p := range parts {
+		a, err := netip.ParseAddr(strings.TrimSpace(p))
+		if err != nil || a.Zone() != "" {
+			return "", Invalid(field, "must be comma-separated IP addresses, e.g. 1.1.1.1, 2606:4700:4700::1111")
+		}
+		out = append(out, a.String())
+	}
+	return strings.Join(out, ", "), nil
+}
+
+// splitDNS is the inverse of checkDNS's output.
+func splitDNS(s string) []string {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func checkRange(field string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return Invalid(field, "must be a whole number in %d..%d", lo, hi)
+	}
+	return nil
+}
