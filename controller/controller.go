@@ -51,23 +51,9 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating data directory: %w", err)
-	}
-	key := cfg.MasterKey
-	if key == nil {
-		var err error
-		if key, err = secretbox.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, KeyFile)); err != nil {
-			return nil, fmt.Errorf("master key: %w", err)
-		}
-	}
-	box, err := secretbox.New(key)
+	st, err := OpenStore(ctx, cfg.DataDir, cfg.MasterKey)
 	if err != nil {
-		return nil, fmt.Errorf("master key: %w", err)
-	}
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, DBFile), box)
-	if err != nil {
-		return nil, fmt.Errorf("opening database: %w", err)
+		return nil, err
 	}
 	out := cfg.BootstrapOut
 	if out == nil {
@@ -103,6 +89,31 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 		SecureCookies: cfg.SecureCookies,
 	})
 	return c, nil
+}
+
+// OpenStore opens the database in dataDir under the master key (masterKey,
+// or dataDir/master.key made on first start with mode 0600) and runs its
+// migrations. The token commands use it without starting a controller.
+func OpenStore(ctx context.Context, dataDir string, masterKey []byte) (*store.Store, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	key := masterKey
+	if key == nil {
+		var err error
+		if key, err = secretbox.LoadOrCreateKeyFile(filepath.Join(dataDir, KeyFile)); err != nil {
+			return nil, fmt.Errorf("master key: %w", err)
+		}
+	}
+	box, err := secretbox.New(key)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	st, err := store.Open(ctx, filepath.Join(dataDir, DBFile), box)
+	if err != nil {
+		return nil, fmt.Errorf("opening database: %w", err)
+	}
+	return st, nil
 }
 
 // Handler is the controller's HTTP API and UI.

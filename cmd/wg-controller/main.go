@@ -1,0 +1,63 @@
+// Command wg-controller is the wgfleet dashboard: it keeps the fleet's
+// desired state in SQLite, drives the node agents and serves the web UI and
+// REST API.
+//
+//	wg-controller serve  [flags]                  run the controller
+//	wg-controller demo   [flags]                  controller + two netstack agents on loopback
+//	wg-controller token create --name NAME        make an API token, printed once on stdout
+//	wg-controller token list | revoke --id ID
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "wg-controller:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage:
+  wg-controller serve [--listen ADDR] [--data-dir DIR] [--poll-interval 60s] ...
+  wg-controller demo  [--listen ADDR] [--data-dir DIR]
+  wg-controller token create --name NAME [--data-dir DIR]
+  wg-controller token list [--data-dir DIR]
+  wg-controller token revoke --id ID [--data-dir DIR]
+Run "wg-controller COMMAND -h" for the flags of a command.`
+
+// run dispatches the subcommand. stdout carries only what a script reads
+// (a new token); everything else goes to stderr.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], getenv, stderr)
+	case "demo":
+		return demo(ctx, args[1:], getenv, stdout, stderr)
+	case "token":
+		return token(ctx, args[1:], getenv, stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stderr, usage)
+		return flag.ErrHelp
+	default:
+		fmt.Fprintln(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
