@@ -1,0 +1,189 @@
+package poller
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/controller/agentclient"
+	"github.com/wgfleet/wgfleet/controller/reconcile"
+	"github.com/wgfleet/wgfleet/controller/secretbox"
+	"github.com/wgfleet/wgfleet/controller/store"
+)
+
+func openStore(t testing.TB) *store.Store {
+	t.Helper()
+	box, err := secretbox.New(bytes.Repeat([]byte{9}, secretbox.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "controller.db"), box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// syncBuffer is a log sink safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type fixture struct {
+	t     *testing.T
+	ctx   context.Context
+	store *store.Store
+	pool  *agentclient.Pool
+	clock *clock
+	logs  *syncBuffer
+	log   *slog.Logger
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{t: t, ctx: context.Background(), store: openStore(t), clock: &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}}
+	f.pool = agentclient.NewPool(agentclient.PoolOptions{Timeout: 5 * time.Second})
+	f.log = slog.New(slog.NewTextHandler(f.logs, nil))
+	return f
+}
+
+// poller makes a Poller on the fixture; cfg's Store, Clients, Logger and
+// Now are filled in.
+func (f *fixture) poller(cfg Config) *Poller {
+	cfg.Store, cfg.Clients, cfg.Logger, cfg.Now = f.store, f.pool, f.log, f.clock.Now
+	if cfg.Interval == 0 {
+		cfg.Interval = time.Minute
+	}
+	p := New(cfg)
+	f.t.Cleanup(p.Close)
+	return p
+}
+
+func (f *fixture) reconciler() *reconcile.Reconciler {
+	r := reconcile.New(reconcile.Config{Store: f.store, Clients: f.pool, Logger: f.log})
+	f.t.Cleanup(r.Close)
+	return r
+}
+
+func (f *fixture) addNode(name, url, secret, iface string) store.Node {
+	f.t.Helper()
+	n, err := f.store.CreateNode(f.ctx, store.Node{
+		Name: name, AgentURL: url, Secret: []byte(secret), WGInterface: iface,
+		IPPool: netip.MustParsePrefix("10.99.0.0/24"), Enabled: true, Weight: 100,
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+func (f *fixture) node(id int64) store.Node {
+	f.t.Helper()
+	n, err := f.store.GetNode(f.ctx, id)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+// stubAgent answers /health and /wg/wg0/dump without checking
+// signatures; fail switches it to 500s, delay slows every answer. It
+// counts requests and the most it had in flight at once.
+type stubAgent struct {
+	*httptest.Server
+	fail     atomic.Bool
+	delay    atomic.Int64 // nanoseconds
+	requests atomic.Int64
+
+	mu       sync.Mutex
+	inflight int
+	maxIn    int
+}
+
+func newStubAgent(t *testing.T) *stubAgent {
+	s := &stubAgent{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.requests.Add(1)
+		s.mu.Lock()
+		s.inflight++
+		s.maxIn = max(s.maxIn, s.inflight)
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			s.inflight--
+			s.mu.Unlock()
+		}()
+		if d := time.Duration(s.delay.Load()); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if s.fail.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+			json.NewEncoder(w).Encode(agentapi.ErrorResponse{Error: "stub failure"})
+			return
+		}
+		switch r.URL.Path {
+		case "/health":
+			json.NewEncoder(w).Encode(agentapi.Health{Status: "ok", Version: "stub"})
+		case "/wg/wg0/dump":
+			json.NewEncoder(w).Encode(agentapi.Dump{Interface: "wg0", Peers: []agentapi.Peer{}})
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(agentapi.ErrorResponse{Error: "not found"})
+		}
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *stubAgent) maxInflight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxIn
+}

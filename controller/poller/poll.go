@@ -1,0 +1,261 @@
+package poller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/controller/agentclient"
+	"github.com/wgfleet/wgfleet/controller/reconcile"
+	"github.com/wgfleet/wgfleet/controller/store"
+)
+
+// maxErrorLen bounds the error text stored in a node's last_error.
+const maxErrorLen = 500
+
+// outcome is what polling one node found.
+type outcome struct {
+	status          store.NodeStatus // online, offline or error; "" when not polled
+	reconciled      bool
+	reconcileFailed bool
+	err             error
+}
+
+// PollOnce polls every enabled node that backoff does not hold back, at
+// most Workers at a time, and returns what it saw. A node whose poll is
+// cut short by ctx is counted as neither online nor failed.
+func (p *Poller) PollOnce(ctx context.Context) Summary {
+	var sum Summary
+	nodes, err := p.store.ListNodes(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.log.Error("poll: listing nodes", "err", err)
+		}
+		return sum
+	}
+	now := p.now()
+	var (
+		mu  sync.Mutex
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, p.workers)
+	)
+	for _, n := range nodes {
+		if !n.Enabled {
+			continue
+		}
+		sum.Nodes++
+		st := p.state(n.ID)
+		st.mu.Lock()
+		last := st.lastAttempt
+		st.mu.Unlock()
+		if !p.due(n.ConsecutiveFailures, last, now) {
+			sum.Skipped++
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out := p.pollNode(ctx, n.ID)
+			mu.Lock()
+			defer mu.Unlock()
+			sum.add(out)
+		}()
+	}
+	wg.Wait()
+	return sum
+}
+
+func (s *Summary) add(o outcome) {
+	switch o.status {
+	case "":
+		return
+	case store.NodeOnline:
+		s.Online++
+	case store.NodeOffline:
+		s.Offline++
+	default:
+		s.Error++
+	}
+	s.Polled++
+	if o.reconciled {
+		s.Reconciled++
+	}
+	if o.reconcileFailed {
+		s.ReconcileFailed++
+	}
+}
+
+// PollNode polls one node now, backoff or not, as PollOnce does. It
+// returns nil when the agent answered and its peers were read; otherwise
+// an error wrapping reconcile.ErrUnreachable (status offline), the
+// agent's error (status error), reconcile.ErrNodeDisabled or
+// store.ErrNodeNotFound. A reconcile that fails afterwards is logged, not
+// returned: the poll itself succeeded.
+func (p *Poller) PollNode(ctx context.Context, nodeID int64) error {
+	return p.pollNode(ctx, nodeID).err
+}
+
+// pollNode polls one node: health, then the peer list, then stats, then
+// the reconcile. Polls of one node are serialized.
+func (p *Poller) pollNode(ctx context.Context, nodeID int64) outcome {
+	st := p.state(nodeID)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+
+	// Read again under the lock: the status to compare with for the
+	// transition log, and the URL and secret as they are now.
+	node, err := p.store.GetNode(ctx, nodeID)
+	if err != nil {
+		if errors.Is(err, store.ErrNodeNotFound) {
+			p.forget(nodeID)
+		}
+		return outcome{err: fmt.Errorf("polling node %d: %w", nodeID, err)}
+	}
+	if !node.Enabled {
+		return outcome{err: fmt.Errorf("polling node %s: %w", node.Name, reconcile.ErrNodeDisabled)}
+	}
+	st.lastAttempt = p.now()
+
+	pctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	health, dump, err := p.read(pctx, node)
+	if ctx.Err() != nil {
+		return outcome{err: fmt.Errorf("polling node %s: %w", node.Name, ctx.Err())}
+	}
+	if err != nil {
+		return p.failed(ctx, node, err)
+	}
+
+	// The health document as the agent gave it: it holds no secret.
+	doc, err := json.Marshal(health)
+	if err != nil {
+		return outcome{err: fmt.Errorf("polling node %s: encoding health: %w", node.Name, err)}
+	}
+	if err := p.store.RecordNodeHealth(ctx, node.ID, store.NodeOnline, doc, "", true); err != nil {
+		return outcome{err: fmt.Errorf("polling node %s: %w", node.Name, err)}
+	}
+	p.transition(node, store.NodeOnline, "")
+	if err := p.recordStats(ctx, node, dump.Peers); err != nil {
+		p.log.Error("poll: recording peer stats", "node", node.Name, "node_id", node.ID, "err", err)
+	}
+	out := outcome{status: store.NodeOnline}
+	if p.reconciler != nil {
+		if _, err := p.reconciler.ReconcileWithActual(ctx, node.ID, dump.Peers); err != nil {
+			out.reconcileFailed = true
+			if ctx.Err() == nil {
+				p.log.Warn("poll: reconcile failed", "node", node.Name, "node_id", node.ID, "err", err)
+			}
+		} else {
+			out.reconciled = true
+		}
+	}
+	return out
+}
+
+// read fetches the node's health and its interface's peers.
+func (p *Poller) read(ctx context.Context, node store.Node) (agentapi.Health, agentapi.Dump, error) {
+	health, err := p.clients.Health(ctx, node)
+	if err != nil {
+		return health, agentapi.Dump{}, fmt.Errorf("health: %w", err)
+	}
+	client, err := p.clients.For(node)
+	if err != nil {
+		return health, agentapi.Dump{}, err
+	}
+	dump, err := client.Dump(ctx, node.WGInterface)
+	if err != nil {
+		return health, dump, fmt.Errorf("reading peers of %s: %w", node.WGInterface, err)
+	}
+	return health, dump, nil
+}
+
+// failed records a failed poll: offline when the agent did not answer,
+// error when it answered with an error (a wrong secret, a missing
+// interface, a fault of its own).
+func (p *Poller) failed(ctx context.Context, node store.Node, err error) outcome {
+	status := store.NodeError
+	if agentclient.Unreachable(err) {
+		status = store.NodeOffline
+	}
+	err = agentclient.Classify(err)
+	msg := err.Error()
+	if len(msg) > maxErrorLen {
+		msg = msg[:maxErrorLen]
+	}
+	out := outcome{status: status, err: fmt.Errorf("polling node %s: %w", node.Name, err)}
+	if rerr := p.store.RecordNodeHealth(ctx, node.ID, status, nil, msg, false); rerr != nil {
+		out.err = errors.Join(out.err, fmt.Errorf("polling node %s: %w", node.Name, rerr))
+	}
+	p.transition(node, status, msg)
+	return out
+}
+
+// transition logs a change of the node's status, once: info for online,
+// warn for offline and error.
+func (p *Poller) transition(node store.Node, status store.NodeStatus, msg string) {
+	if node.Status == status {
+		return
+	}
+	attrs := []any{"node", node.Name, "node_id", node.ID, "from", string(node.Status), "to", string(status)}
+	if status == store.NodeOnline {
+		p.log.Info("node online", attrs...)
+		return
+	}
+	p.log.Warn("node "+string(status), append(attrs, "err", msg)...)
+}
+
+// recordStats writes each database peer's observed handshake and
+// counters, matched by public key, in one transaction; peers whose
+// observation did not change are not written.
+func (p *Poller) recordStats(ctx context.Context, node store.Node, peers []agentapi.Peer) error {
+	seen := make(map[string]agentapi.Peer, len(peers))
+	for _, ap := range peers {
+		seen[ap.PublicKey] = ap
+	}
+	return p.store.InTx(ctx, func(tx *store.Tx) error {
+		dbPeers, err := tx.ListPeers(ctx, node.ID)
+		if err != nil {
+			return err
+		}
+		for _, dp := range dbPeers {
+			if dp.Iface != node.WGInterface {
+				continue
+			}
+			ap, ok := seen[dp.PublicKey.String()]
+			if !ok {
+				continue
+			}
+			var hs time.Time
+			if ap.LatestHandshake != nil && *ap.LatestHandshake > 0 {
+				hs = time.Unix(*ap.LatestHandshake, 0)
+			}
+			rx, tx2 := max(ap.TransferRx, 0), max(ap.TransferTx, 0)
+			if rx == dp.RxBytes && tx2 == dp.TxBytes && hs.Equal(dp.LastHandshake) {
+				continue
+			}
+			if err := tx.RecordPeerStats(ctx, dp.ID, hs, rx, tx2); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// forget drops a deleted node's state.
+func (p *Poller) forget(nodeID int64) {
+	p.mu.Lock()
+	delete(p.nodes, nodeID)
+	p.mu.Unlock()
+	p.clients.Forget(nodeID)
+}

@@ -1,0 +1,225 @@
+package poller
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/wgfleet/wgfleet/controller/agentclient"
+	"github.com/wgfleet/wgfleet/controller/reconcile"
+	"github.com/wgfleet/wgfleet/controller/store"
+)
+
+// Defaults of Config.
+const (
+	DefaultInterval   = 60 * time.Second
+	DefaultTimeout    = 10 * time.Second
+	DefaultWorkers    = 8
+	DefaultJitter     = 0.1
+	DefaultMaxBackoff = 10 * time.Minute
+)
+
+// Config configures a Poller. Zero values take the defaults.
+type Config struct {
+	Store   *store.Store      // required
+	Clients *agentclient.Pool // required; shared with the reconciler
+	// Reconciler, when set, reconciles each node with the peer list the
+	// poll read. nil only polls.
+	Reconciler *reconcile.Reconciler
+	Logger     *slog.Logger // nil discards
+	// Interval is the time between the starts of two cycles.
+	Interval time.Duration
+	// Timeout bounds the poll of one node: its health and peer list.
+	Timeout time.Duration
+	// Workers bounds how many nodes are polled at once.
+	Workers int
+	// Jitter spreads each cycle's start by up to ±Jitter×Interval, a
+	// fraction in [0, 1). Negative means none.
+	Jitter float64
+	// MaxBackoff caps the wait between polls of a node that keeps failing.
+	MaxBackoff time.Duration
+	// Now is the clock for backoff decisions; nil means time.Now.
+	Now func() time.Time
+}
+
+// Summary counts what one PollOnce did.
+type Summary struct {
+	Nodes   int `json:"nodes"`   // enabled nodes
+	Polled  int `json:"polled"`  // of those, polled this cycle
+	Skipped int `json:"skipped"` // of those, left for later by backoff
+	Online  int `json:"online"`
+	Offline int `json:"offline"`
+	Error   int `json:"error"`
+	// Reconciled counts reconciles that ran to the end; ReconcileFailed
+	// those that did not.
+	Reconciled      int `json:"reconciled"`
+	ReconcileFailed int `json:"reconcile_failed"`
+}
+
+// Poller polls the fleet. It is safe for concurrent use; polls of one node
+// never overlap (nodeState.mu).
+type Poller struct {
+	store      *store.Store
+	clients    *agentclient.Pool
+	reconciler *reconcile.Reconciler
+	log        *slog.Logger
+	interval   time.Duration
+	timeout    time.Duration
+	workers    int
+	jitter     float64
+	maxBackoff time.Duration
+	now        func() time.Time
+
+	mu    sync.Mutex // guards nodes
+	nodes map[int64]*nodeState
+
+	lifeMu  sync.Mutex // guards started, closed, cancel
+	started bool
+	closed  bool
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// nodeState is what the poller remembers of one node between polls.
+type nodeState struct {
+	mu          sync.Mutex // held for a whole poll of the node
+	lastAttempt time.Time  // guarded by mu; zero before the first poll
+}
+
+// New returns a Poller; Start runs it.
+func New(cfg Config) *Poller {
+	p := &Poller{
+		store:      cfg.Store,
+		clients:    cfg.Clients,
+		reconciler: cfg.Reconciler,
+		log:        cfg.Logger,
+		interval:   cfg.Interval,
+		timeout:    cfg.Timeout,
+		workers:    cfg.Workers,
+		jitter:     cfg.Jitter,
+		maxBackoff: cfg.MaxBackoff,
+		now:        cfg.Now,
+		nodes:      make(map[int64]*nodeState),
+		done:       make(chan struct{}),
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.interval <= 0 {
+		p.interval = DefaultInterval
+	}
+	if p.timeout <= 0 {
+		p.timeout = DefaultTimeout
+	}
+	if p.workers <= 0 {
+		p.workers = DefaultWorkers
+	}
+	switch {
+	case p.jitter == 0:
+		p.jitter = DefaultJitter
+	case p.jitter < 0:
+		p.jitter = 0
+	case p.jitter >= 1:
+		p.jitter = 0.99
+	}
+	if p.maxBackoff <= 0 {
+		p.maxBackoff = DefaultMaxBackoff
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	return p
+}
+
+// Start polls every Interval, the first cycle at once, until ctx is done
+// or Close is called. Only the first call starts anything; after Close it
+// does nothing.
+func (p *Poller) Start(ctx context.Context) {
+	p.lifeMu.Lock()
+	defer p.lifeMu.Unlock()
+	if p.started || p.closed {
+		return
+	}
+	p.started = true
+	ctx, p.cancel = context.WithCancel(ctx)
+	go p.loop(ctx)
+}
+
+// Close stops polling and waits for the cycle in progress to end. It is
+// idempotent.
+func (p *Poller) Close() {
+	p.lifeMu.Lock()
+	if !p.closed {
+		p.closed = true
+		if p.started {
+			p.cancel()
+		} else {
+			close(p.done)
+		}
+	}
+	p.lifeMu.Unlock()
+	<-p.done
+}
+
+// Done is closed when the polling loop has exited.
+func (p *Poller) Done() <-chan struct{} { return p.done }
+
+func (p *Poller) loop(ctx context.Context) {
+	defer close(p.done)
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		p.PollOnce(ctx)
+		t.Reset(p.nextDelay())
+	}
+}
+
+// nextDelay is Interval spread by ±Jitter.
+func (p *Poller) nextDelay() time.Duration {
+	if p.jitter == 0 {
+		return p.interval
+	}
+	f := 1 + p.jitter*(2*rand.Float64()-1)
+	return time.Duration(float64(p.interval) * f)
+}
+
+// state returns the node's state, making it on first use.
+func (p *Poller) state(nodeID int64) *nodeState {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st, ok := p.nodes[nodeID]
+	if !ok {
+		st = &nodeState{}
+		p.nodes[nodeID] = st
+	}
+	return st
+}
+
+// backoff is how long to wait after the last attempt at a node that
+// failed failures times in a row: Interval×2^(failures-1), at most
+// MaxBackoff; 0 for a healthy node.
+func (p *Poller) backoff(failures int) time.Duration {
+	if failures <= 0 {
+		return 0
+	}
+	d := p.interval
+	for i := 1; i < failures && d < p.maxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, p.maxBackoff)
+}
+
+// due reports whether a node that failed failures times in a row and was
+// last tried at last should be polled at now. Half an interval of slack
+// keeps jitter and tick drift from skipping a node that is due.
+func (p *Poller) due(failures int, last, now time.Time) bool {
+	wait := p.backoff(failures)
+	return wait == 0 || last.IsZero() || now.Sub(last) >= wait-p.interval/2
+}
