@@ -115,7 +115,7 @@ func (s *Service) movePeer(ctx context.Context, actor Actor, id int64, targetNod
 			PreviousAddress4: addrString(old.Address4),
 			PreviousAddress6: addrString(old.Address6),
 		}
-		res.Message = fmt.Sprintf("peer moved from %s to %s: its client needs the new config (endpoint %s, address %s, and the new node's public key)",
+		res.Message = fmt.Sprintf("peer moved from %s to %s; the client config changed: download it again (endpoint %s, address %s, and the new node's public key)",
 			src.Name, dst.Name, orNone(dst.Endpoint), res.Address4)
 		details := peerAudit(moved)
 		details["previous_peer_id"] = old.ID
