@@ -117,6 +117,8 @@ func statusOf(err error) problem {
 		return problem{status: http.StatusConflict, message: err.Error()}
 
 	// The agent behind a node.
+	case errors.Is(err, fleet.ErrAgentUnavailable):
+		return problem{status: http.StatusServiceUnavailable, message: err.Error()}
 	case errors.Is(err, agentclient.ErrUnreachable):
 		return problem{status: http.StatusBadGateway, message: err.Error()}
 	case errors.As(err, &ae) && ae.StatusCode == http.StatusUnauthorized:

@@ -73,6 +73,19 @@ type fakeReconciler struct {
 
 var _ Reconciler = (*fakeReconciler)(nil)
 
+// set changes what the fake answers.
+func (f *fakeReconciler) set(drift []reconcile.Drift, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.drift, f.err = drift, err
+}
+
+func (f *fakeReconciler) repaired() []int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]int64(nil), f.repairs...)
+}
+
 func (f *fakeReconciler) Drift(ctx context.Context, nodeID int64) ([]reconcile.Drift, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -143,6 +156,13 @@ type client struct {
 	e       *env
 	hc      *http.Client
 	headers map[string]string
+	// seen collects every answer body, for tests that scan them.
+	seen []seenBody
+}
+
+type seenBody struct {
+	method, path string
+	body         []byte
 }
 
 func (e *env) anon() *client {
@@ -228,6 +248,7 @@ func (c *client) do(t testing.TB, method, path string, body any) resp {
 	if out.body, err = io.ReadAll(res.Body); err != nil {
 		t.Fatal(err)
 	}
+	c.seen = append(c.seen, seenBody{method, path, out.body})
 	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(out.body, &out.env); err != nil {
 			t.Fatalf("%s %s: answer is not the envelope: %v\n%s", method, path, err, out.body)

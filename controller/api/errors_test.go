@@ -1,0 +1,77 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/controller/agentclient"
+	"github.com/wgfleet/wgfleet/controller/auth"
+	"github.com/wgfleet/wgfleet/controller/fleet"
+	"github.com/wgfleet/wgfleet/controller/ipam"
+	"github.com/wgfleet/wgfleet/controller/reconcile"
+	"github.com/wgfleet/wgfleet/controller/store"
+)
+
+func TestStatusOf(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("doing something: %w", err) }
+	for _, tc := range []struct {
+		name   string
+		err    error
+		status int
+		msg    string // "" means the error's own text
+	}{
+		{"validation", wrap(fleet.Invalid("ip_pool_cidr", "bad")), 400, "ip_pool_cidr: bad"},
+		{"fleet invalid", wrap(fleet.ErrInvalid), 400, ""},
+		{"store invalid", wrap(store.ErrInvalid), 400, ""},
+		{"auth invalid", wrap(auth.ErrInvalid), 400, ""},
+		{"bad request", badRequestf("nope"), 400, "nope"},
+		{"too large", &requestError{kind: errTooLarge, msg: "big"}, 413, "big"},
+		{"media type", &requestError{kind: errMediaType, msg: "json"}, 415, "json"},
+		{"not found", wrap(store.ErrPeerNotFound), 404, ""},
+		{"route not found", notFoundf("no route"), 404, "no route"},
+		{"conflict", wrap(store.ErrConflict), 409, ""},
+		{"has peers", wrap(store.ErrNodeHasPeers), 409, ""},
+		{"has peers counted", &nodeHasPeersError{peers: 3, err: store.ErrNodeHasPeers}, 409, "node has 3 peers; use ?force=true to delete it with them"},
+		{"full", wrap(store.ErrNodeFull), 409, ""},
+		{"exhausted", wrap(ipam.ErrPoolExhausted), 409, ""},
+		{"no node", wrap(fleet.ErrNoNodeAvailable), 409, ""},
+		{"node disabled", wrap(reconcile.ErrNodeDisabled), 409, ""},
+		{"bad credentials", auth.ErrBadCredentials, 401, "invalid username or password"},
+		{"unauthenticated", wrap(auth.ErrUnauthenticated), 401, ""},
+		{"csrf", wrap(auth.ErrCSRF), 403, ""},
+		{"rate limited", &auth.RateLimitError{RetryAfter: 90 * time.Second}, 429, ""},
+		{"agent unavailable", wrap(fleet.ErrAgentUnavailable), 503, ""},
+		{"unreachable", wrap(agentclient.ErrUnreachable), 502, ""},
+		{"agent refused signature", wrap(&agentapi.APIError{StatusCode: 401, Message: "invalid signature"}), 502,
+			"the agent refused the controller's signature (invalid signature); check the node's secret"},
+		{"agent error", wrap(&agentapi.APIError{StatusCode: 500, Message: "disk full"}), 502, "the agent answered: 500 Internal Server Error: disk full"},
+		{"unavailable", &requestError{kind: errUnavailable, msg: "later"}, 503, "later"},
+		{"internal", errors.New("database is locked at /var/lib/x"), 500, "internal error"},
+		{"timeout", wrap(context.DeadlineExceeded), 504, "timed out"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := statusOf(tc.err)
+			want := tc.msg
+			if want == "" {
+				want = tc.err.Error()
+			}
+			if p.status != tc.status || p.message != want {
+				t.Errorf("statusOf = %d %q, want %d %q", p.status, p.message, tc.status, want)
+			}
+		})
+	}
+	if p := statusOf(&auth.RateLimitError{RetryAfter: 90 * time.Second}); p.retryAfter != 90*time.Second {
+		t.Errorf("rate limit retry after %v", p.retryAfter)
+	}
+	if p := statusOf(fleet.Invalid("dns", "x")); p.data["field"] != "dns" {
+		t.Errorf("validation data %v", p.data)
+	}
+	if http.StatusText(statusOf(errors.New("x")).status) == "" {
+		t.Error("unknown status")
+	}
+}
