@@ -48,10 +48,10 @@ func (p *Poller) PollOnce(ctx context.Context) Summary {
 			continue
 		}
 		sum.Nodes++
-		st := p.state(n.ID)
-		st.mu.Lock()
-		last := st.lastAttempt
-		st.mu.Unlock()
+		var last time.Time
+		if ns := p.state(n.ID).lastAttempt.Load(); ns != 0 {
+			last = time.Unix(0, ns)
+		}
 		if !p.due(n.ConsecutiveFailures, last, now) {
 			sum.Skipped++
 			continue
@@ -125,7 +125,7 @@ func (p *Poller) pollNode(ctx context.Context, nodeID int64) outcome {
 	if !node.Enabled {
 		return outcome{err: fmt.Errorf("polling node %s: %w", node.Name, reconcile.ErrNodeDisabled)}
 	}
-	st.lastAttempt = p.now()
+	st.lastAttempt.Store(p.now().UnixNano())
 
 	pctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wgfleet/wgfleet/controller/agentclient"
@@ -84,8 +85,11 @@ type Poller struct {
 
 // nodeState is what the poller remembers of one node between polls.
 type nodeState struct {
-	mu          sync.Mutex // held for a whole poll of the node
-	lastAttempt time.Time  // guarded by mu; zero before the first poll
+	mu sync.Mutex // held for a whole poll of the node
+	// lastAttempt is when the last poll started, Unix nanoseconds; 0
+	// before the first. Atomic, so deciding backoff never waits for a
+	// poll in progress.
+	lastAttempt atomic.Int64
 }
 
 // New returns a Poller; Start runs it.
