@@ -60,7 +60,11 @@ type nodeHasPeersError struct {
 }
 
 func (e *nodeHasPeersError) Error() string {
-	return fmt.Sprintf("node has %d peers; use ?force=true to delete it with them", e.peers)
+	noun := "peers"
+	if e.peers == 1 {
+		noun = "peer"
+	}
+	return fmt.Sprintf("node has %d %s; use ?force=true to delete it with them", e.peers, noun)
 }
 func (e *nodeHasPeersError) Unwrap() error { return e.err }
 

@@ -37,6 +37,7 @@ func TestStatusOf(t *testing.T) {
 		{"conflict", wrap(store.ErrConflict), 409, ""},
 		{"has peers", wrap(store.ErrNodeHasPeers), 409, ""},
 		{"has peers counted", &nodeHasPeersError{peers: 3, err: store.ErrNodeHasPeers}, 409, "node has 3 peers; use ?force=true to delete it with them"},
+		{"has one peer", &nodeHasPeersError{peers: 1, err: store.ErrNodeHasPeers}, 409, "node has 1 peer; use ?force=true to delete it with them"},
 		{"full", wrap(store.ErrNodeFull), 409, ""},
 		{"exhausted", wrap(ipam.ErrPoolExhausted), 409, ""},
 		{"no node", wrap(fleet.ErrNoNodeAvailable), 409, ""},

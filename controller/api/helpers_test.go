@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wgfleet/wgfleet/agent/agenttest"
+	"github.com/wgfleet/wgfleet/controller/agentclient"
 	"github.com/wgfleet/wgfleet/controller/auth"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/reconcile"
@@ -71,7 +72,10 @@ type fakeReconciler struct {
 	repairs []int64
 }
 
-var _ Reconciler = (*fakeReconciler)(nil)
+var (
+	_ Reconciler = (*fakeReconciler)(nil)
+	_ Reconciler = (*reconcile.Reconciler)(nil)
+)
 
 // set changes what the fake answers.
 func (f *fakeReconciler) set(drift []reconcile.Drift, err error) {
@@ -112,8 +116,10 @@ type env struct {
 }
 
 type envOptions struct {
-	reconciler   Reconciler // nil: a fakeReconciler
 	noReconciler bool
+	// realReconciler serves drift and reconcile with controller/reconcile
+	// (without its background workers) instead of a fakeReconciler.
+	realReconciler bool
 	ui           http.Handler
 	sessionTTL   time.Duration
 }
@@ -135,16 +141,20 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	e := &env{st: st, clock: &clock{t: time.Now()}, logs: &syncBuffer{}, rec: &fakeReconciler{}}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.fleet = fleet.New(fleet.Config{Store: st, Logger: log, AgentTimeout: 5 * time.Second})
-	if e.auth, err = auth.New(auth.Config{Store: st, Logger: log, Now: e.clock.Now, SessionTTL: o.sessionTTL}); err != nil {
-		t.Fatal(err)
-	}
 	var rec Reconciler = e.rec
+	var syncer fleet.Syncer
 	switch {
 	case o.noReconciler:
 		rec = nil
-	case o.reconciler != nil:
-		rec = o.reconciler
+	case o.realReconciler:
+		real := reconcile.New(reconcile.Config{
+			Store: st, Clients: agentclient.NewPool(agentclient.PoolOptions{Timeout: 5 * time.Second}), Logger: log,
+		})
+		rec, syncer = real, real
+	}
+	e.fleet = fleet.New(fleet.Config{Store: st, Syncer: syncer, Logger: log, AgentTimeout: 5 * time.Second})
+	if e.auth, err = auth.New(auth.Config{Store: st, Logger: log, Now: e.clock.Now, SessionTTL: o.sessionTTL}); err != nil {
+		t.Fatal(err)
 	}
 	e.srv = httptest.NewServer(New(Config{Fleet: e.fleet, Auth: e.auth, Reconciler: rec, Logger: log, UI: o.ui}))
 	t.Cleanup(e.srv.Close)

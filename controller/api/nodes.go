@@ -193,7 +193,11 @@ func (s *server) drainNode(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.respond(w, http.StatusOK, "node drained", res)
+	msg := res.Message
+	if msg == "" {
+		msg = "node drained"
+	}
+	s.respond(w, http.StatusOK, msg, res)
 }
 
 func deref(p *string) string {

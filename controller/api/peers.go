@@ -219,5 +219,9 @@ func (s *server) movePeer(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.respond(w, http.StatusOK, "peer moved; its client config changed (endpoint and address): download it again", res)
+	msg := res.Message
+	if msg == "" {
+		msg = "peer moved; its client config changed (endpoint and address): download it again"
+	}
+	s.respond(w, http.StatusOK, msg, res)
 }

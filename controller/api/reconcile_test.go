@@ -52,3 +52,52 @@ func TestDriftAndReconcileRoutes(t *testing.T) {
 	}
 	oc.do(t, "POST", "/api/nodes/1/reconcile", nil).want(t, 503)
 }
+
+// With the real reconciler: a peer created through the API reaches the
+// agent's dump with its /32 when the node is reconciled through the API,
+// and the drift it showed before is gone.
+func TestReconcileWithRealReconciler(t *testing.T) {
+	e := newEnv(t, envOptions{realReconciler: true})
+	c := e.login(t)
+	a := agenttest.Start(t, agenttest.Options{})
+	n := createNode(t, c, "edge-1", a, "10.99.0.0/24")
+	p := createPeer(t, c, n.ID, map[string]any{"name": "laptop"})
+	path := fmt.Sprintf("/api/nodes/%d", n.ID)
+
+	var drift []reconcile.Drift
+	c.do(t, "GET", path+"/drift", nil).want(t, 200).decode(t, &drift)
+	if len(drift) != 1 || drift[0].Kind != reconcile.DriftMissing || drift[0].PublicKey != p.PublicKey {
+		t.Fatalf("drift before reconcile %+v, want the new peer missing", drift)
+	}
+
+	var res reconcile.Result
+	c.do(t, "POST", path+"/reconcile", nil).want(t, 200).decode(t, &res)
+	if !res.Acked || !res.Repaired {
+		t.Errorf("result %+v", res)
+	}
+	dump, err := a.Client(t).Dump(t.Context(), a.Iface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, dp := range dump.Peers {
+		if dp.PublicKey == p.PublicKey {
+			found = len(dp.AllowedIPs) == 1 && dp.AllowedIPs[0] == p.Address4+"/32"
+		}
+	}
+	if !found {
+		t.Errorf("agent dump %+v lacks peer %s with %s/32", dump.Peers, p.PublicKey, p.Address4)
+	}
+	var got struct {
+		SyncState string `json:"sync_state"`
+	}
+	c.do(t, "GET", fmt.Sprintf("/api/peers/%d", p.ID), nil).want(t, 200).decode(t, &got)
+	if got.SyncState != "applied" {
+		t.Errorf("sync_state %q after reconcile, want applied", got.SyncState)
+	}
+	c.do(t, "GET", path+"/drift", nil).want(t, 200).decode(t, &drift)
+	if len(drift) != 0 {
+		t.Errorf("drift after reconcile %+v", drift)
+	}
+	c.do(t, "POST", "/api/nodes/999/reconcile", nil).want(t, 404)
+}
