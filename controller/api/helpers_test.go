@@ -120,8 +120,8 @@ type envOptions struct {
 	// realReconciler serves drift and reconcile with controller/reconcile
 	// (without its background workers) instead of a fakeReconciler.
 	realReconciler bool
-	ui           http.Handler
-	sessionTTL   time.Duration
+	ui             http.Handler
+	sessionTTL     time.Duration
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
