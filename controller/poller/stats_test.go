@@ -19,7 +19,8 @@ import (
 
 // sendThrough opens a client tunnel with the peer's key and address,
 // points it at the agent, and sends size bytes to a TCP service inside the
-// agent's netstack.
+// agent's netstack, which sends as many back: both of the agent's
+// counters grow by about size.
 func sendThrough(t *testing.T, a *agenttest.Agent, key wgtypes.Key, addr netip.Addr, size int) {
 	t.Helper()
 	server := a.Tunnel(a.Iface)
@@ -49,6 +50,7 @@ func sendThrough(t *testing.T, a *agenttest.Agent, key wgtypes.Key, addr netip.A
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 		n, _ := io.Copy(io.Discard, c)
+		_, _ = io.Copy(c, io.LimitReader(rand.Reader, n))
 		got <- n
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -59,10 +61,18 @@ func sendThrough(t *testing.T, a *agenttest.Agent, key wgtypes.Key, addr netip.A
 	}
 	payload := make([]byte, size)
 	_, _ = rand.Read(payload)
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
 	if _, err := io.Copy(conn, bytes.NewReader(payload)); err != nil {
 		t.Fatal(err)
 	}
-	conn.Close()
+	if err := conn.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	back, err := io.Copy(io.Discard, conn)
+	if err != nil || back != int64(size) {
+		t.Fatalf("got %d bytes back (%v), want %d", back, err, size)
+	}
 	select {
 	case n := <-got:
 		if n != int64(size) {
@@ -102,7 +112,7 @@ func TestStatsSurviveCounterReset(t *testing.T) {
 	sendThrough(t, a, key, peer.Address4, 256<<10)
 	p.PollOnce(f.ctx)
 	first, _ := f.store.GetPeer(f.ctx, peer.ID)
-	if first.RxBytes < 256<<10 || first.TxBytes == 0 || first.LastHandshake.IsZero() || first.RxTotal != first.RxBytes {
+	if first.RxBytes < 256<<10 || first.TxBytes < 256<<10 || first.LastHandshake.IsZero() || first.RxTotal != first.RxBytes {
 		t.Fatalf("after traffic: rx %d tx %d total %d handshake %v", first.RxBytes, first.TxBytes, first.RxTotal, first.LastHandshake)
 	}
 
@@ -117,8 +127,9 @@ func TestStatsSurviveCounterReset(t *testing.T) {
 		t.Fatalf("after restart: %+v", sum)
 	}
 	second, _ := f.store.GetPeer(f.ctx, peer.ID)
-	if second.RxBytes >= first.RxBytes {
-		t.Fatalf("test broken: counters did not reset (%d then %d)", first.RxBytes, second.RxBytes)
+	if second.RxBytes >= first.RxBytes || second.TxBytes >= first.TxBytes {
+		t.Fatalf("test broken: counters did not reset (rx %d then %d, tx %d then %d)",
+			first.RxBytes, second.RxBytes, first.TxBytes, second.TxBytes)
 	}
 	if second.RxTotal != first.RxTotal+second.RxBytes || second.TxTotal != first.TxTotal+second.TxBytes {
 		t.Fatalf("totals rx %d tx %d, want %d and %d",
