@@ -1,0 +1,98 @@
+// Formatting of times, sizes and statuses for people. Pure functions: the
+// current time is a parameter so that they are easy to reason about.
+
+const MINUTE = 60 * 1000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+// ACTIVE_HANDSHAKE is how recent a peer's last handshake must be for it to
+// count as active. WireGuard renews a session every 2 minutes while
+// traffic flows, so an active peer's handshake is never much older.
+export const ACTIVE_HANDSHAKE = 3 * MINUTE;
+
+// toDate parses an API timestamp; null, "" and the zero time are null.
+export function toDate(value) {
+  if (!value) return null;
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime()) || d.getTime() <= 0) return null;
+  return d;
+}
+
+// relativeTime says how long ago value was: "just now", "42 s ago",
+// "5 min ago", "3 h ago", "2 days ago", then the date. never is what a
+// missing time reads as.
+export function relativeTime(value, now = Date.now(), never = "never") {
+  const d = toDate(value);
+  if (!d) return never;
+  const ago = now - d.getTime();
+  if (ago < 10 * 1000) return "just now"; // also a clock slightly ahead of ours
+  if (ago < MINUTE) return `${Math.floor(ago / 1000)} s ago`;
+  if (ago < HOUR) return `${Math.floor(ago / MINUTE)} min ago`;
+  if (ago < DAY) return `${Math.floor(ago / HOUR)} h ago`;
+  const days = Math.floor(ago / DAY);
+  if (days < 30) return days === 1 ? "1 day ago" : `${days} days ago`;
+  return d.toISOString().slice(0, 10);
+}
+
+// absoluteTime is the full local date and time, for tooltips.
+export function absoluteTime(value) {
+  const d = toDate(value);
+  return d ? d.toLocaleString() : "";
+}
+
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+
+// bytes writes a byte count in binary units: "0 B", "512 B", "1.5 KiB",
+// "23 MiB" (one decimal below 10, none above).
+export function bytes(n) {
+  let v = Number(n) || 0;
+  if (v < 0) v = 0;
+  let i = 0;
+  while (v >= 1024 && i < UNITS.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  if (i === 0) return `${v} B`;
+  const s = v < 10 ? v.toFixed(1) : Math.round(v).toString();
+  return `${s.replace(/\.0$/, "")} ${UNITS[i]}`;
+}
+
+// handshakeStatus is a peer's liveness from its last handshake: "active"
+// (within ACTIVE_HANDSHAKE), "idle" (older) or "never".
+export function handshakeStatus(value, now = Date.now()) {
+  const d = toDate(value);
+  if (!d) return "never";
+  return now - d.getTime() < ACTIVE_HANDSHAKE ? "active" : "idle";
+}
+
+// nodeStatus is the badge a node shows: a disabled node is "disabled"
+// whatever its last poll said; a status the UI does not know is "unknown".
+export function nodeStatus(node) {
+  if (!node.enabled) return "disabled";
+  const known = ["online", "offline", "error", "disabled", "unknown"];
+  return known.includes(node.status) ? node.status : "unknown";
+}
+
+// peerCapacity is "3 / 100", or "3 (no limit)" when max_peers is 0.
+export function peerCapacity(node) {
+  const n = node.peer_count ?? 0;
+  return node.max_peers > 0 ? `${n} / ${node.max_peers}` : `${n} (no limit)`;
+}
+
+// drift describes a node's drift, or "" when there is none: differences
+// found by the last comparison, and generations not yet acknowledged.
+export function drift(node) {
+  const parts = [];
+  if (node.drift_count > 0) {
+    parts.push(node.drift_count === 1 ? "1 difference" : `${node.drift_count} differences`);
+  }
+  if (node.desired_generation !== node.acked_generation) {
+    parts.push(`changes not yet applied (generation ${node.acked_generation} of ${node.desired_generation})`);
+  }
+  return parts.join("; ");
+}
+
+// plural is "1 peer" or "3 peers".
+export function plural(n, one, many = one + "s") {
+  return `${n} ${n === 1 ? one : many}`;
+}

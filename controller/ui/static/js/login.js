@@ -1,0 +1,56 @@
+// The sign-in page.
+
+import { h } from "./dom.js";
+
+export class LoginView {
+  // options: message (shown above the form: why the operator is here),
+  // onSignedIn(me) once a session exists.
+  constructor(ctx, { message = null, onSignedIn }) {
+    this.ctx = ctx;
+    this.message = message;
+    this.onSignedIn = onSignedIn;
+  }
+
+  mount(main) {
+    this.ctx.setTitle("Sign in");
+    const user = h("input", { id: "login-username", name: "username", autocomplete: "username", required: true, autocapitalize: "off", spellcheck: "false" });
+    const pass = h("input", { id: "login-password", name: "password", type: "password", autocomplete: "current-password", required: true });
+    const error = h("p", { class: "form-error", id: "login-error", role: "alert", hidden: true });
+    const submit = h("button", { type: "submit", class: "btn btn-primary btn-block" }, "Sign in");
+    const form = h("form", { class: "form login-form", novalidate: true },
+      this.message ? h("p", { class: "notice", id: "login-message" }, this.message) : null,
+      error,
+      h("div", { class: "field" }, h("label", { for: user.id }, "Username"), user),
+      h("div", { class: "field" }, h("label", { for: pass.id }, "Password"), pass),
+      submit);
+    main.append(h("section", { class: "page login" },
+      h("div", { class: "login-card" }, h("h1", {}, "Sign in to wgfleet"), form)));
+
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      error.hidden = true;
+      if (!user.value.trim() || !pass.value) {
+        error.textContent = "Enter your username and password.";
+        error.hidden = false;
+        (user.value.trim() ? pass : user).focus();
+        return;
+      }
+      submit.disabled = true;
+      try {
+        const me = await this.ctx.api.signIn(user.value.trim(), pass.value);
+        pass.value = "";
+        this.onSignedIn(me);
+      } catch (err) {
+        error.textContent = err.message;
+        error.hidden = false;
+        pass.select();
+        pass.focus();
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    setTimeout(() => user.focus(), 0);
+  }
+
+  unmount() {}
+}

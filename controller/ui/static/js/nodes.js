@@ -1,0 +1,179 @@
+// The nodes page: a grid of cards, one per node, refreshed in place.
+
+import { h, setText, setClass } from "./dom.js";
+import { Poller } from "./poll.js";
+import { absoluteTime, drift, nodeStatus, peerCapacity, plural, relativeTime } from "./format.js";
+import { deleteNode, openNodeForm, showTest, testNode, toggleNode } from "./node-form.js";
+
+export class NodesView {
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.cards = new Map(); // node id -> NodeCard
+    this.tests = new Map(); // node id -> last test outcome, kept across refreshes
+    this.poller = new Poller(() => this.refresh());
+  }
+
+  mount(main) {
+    this.ctx.setTitle("Nodes");
+    const add = h("button", { type: "button", class: "btn btn-primary", id: "add-node" }, "Add node");
+    add.addEventListener("click", () => this.add());
+    this.summary = h("p", { class: "summary", id: "nodes-summary" });
+    this.grid = h("ul", { class: "cards", id: "node-cards", "aria-label": "Nodes" });
+    this.empty = h("div", { class: "empty", hidden: true },
+      h("p", {}, "No nodes yet. A node is a server that runs wg-agent: add it with the agent's URL and secret."));
+    this.loading = h("p", { class: "loading" }, "Loading nodes…");
+    main.append(h("section", { class: "page" },
+      h("div", { class: "page-head" }, h("div", {}, h("h1", {}, "Nodes"), this.summary), add),
+      this.loading, this.empty, this.grid));
+    this.poller.start();
+  }
+
+  unmount() {
+    this.poller.stop();
+  }
+
+  async refresh() {
+    try {
+      const env = await this.ctx.api.get("/api/nodes");
+      this.ctx.notify.banner(null);
+      this.render(env.data || []);
+    } catch (err) {
+      if (!err.unauthorized) this.ctx.notify.banner(`Cannot refresh the nodes: ${err.message}`);
+    }
+  }
+
+  render(nodes) {
+    this.loading.hidden = true;
+    this.empty.hidden = nodes.length > 0;
+    const now = Date.now();
+    const seen = new Set();
+    nodes.sort((a, b) => a.name.localeCompare(b.name));
+    let prev = null;
+    for (const node of nodes) {
+      seen.add(node.id);
+      let card = this.cards.get(node.id);
+      if (!card) {
+        card = new NodeCard(this, node);
+        this.cards.set(node.id, card);
+      }
+      card.update(node, this.tests.get(node.id), now);
+      // Keep the DOM in name order, moving only what is out of place.
+      const want = prev ? prev.nextSibling : this.grid.firstChild;
+      if (want !== card.el) this.grid.insertBefore(card.el, want);
+      prev = card.el;
+    }
+    for (const [id, card] of this.cards) {
+      if (!seen.has(id)) {
+        card.el.remove();
+        this.cards.delete(id);
+        this.tests.delete(id);
+      }
+    }
+    const online = nodes.filter((n) => nodeStatus(n) === "online").length;
+    const peers = nodes.reduce((sum, n) => sum + (n.peer_count || 0), 0);
+    setText(this.summary, nodes.length ? `${plural(nodes.length, "node")}, ${online} online, ${plural(peers, "peer")}` : "");
+  }
+
+  async add() {
+    const node = await openNodeForm(this.ctx);
+    if (node) this.poller.now();
+  }
+}
+
+// NodeCard is one node's card. Its elements are made once and updated by
+// every refresh, so focus and selection survive refreshes.
+class NodeCard {
+  constructor(view, node) {
+    this.view = view;
+    this.node = node;
+    const ctx = view.ctx;
+    this.link = h("a", { href: `/nodes/${node.id}`, "data-link": true });
+    this.badge = h("span", { class: "badge" });
+    this.lastSeen = h("p", { class: "last-seen" });
+    this.agent = h("dd", { class: "mono" });
+    this.endpoint = h("dd", { class: "mono" });
+    this.peers = h("dd", { class: "peer-count" });
+    this.pool = h("dd", { class: "mono" });
+    this.drift = h("p", { class: "drift", hidden: true });
+    this.error = h("p", { class: "last-error", hidden: true });
+    // The outcome is a live region; its age is outside it, so that the
+    // refresh that updates the age does not announce it again.
+    this.test = h("p", { class: "test-result", role: "status", hidden: true });
+    this.testAt = h("p", { class: "test-at", hidden: true });
+    this.edit = h("button", { type: "button", class: "btn btn-small", dataset: { action: "edit" } }, "Edit");
+    this.testBtn = h("button", { type: "button", class: "btn btn-small", dataset: { action: "test" } }, "Test");
+    this.toggle = h("button", { type: "button", class: "btn btn-small", dataset: { action: "toggle" } });
+    this.del = h("button", { type: "button", class: "btn btn-small btn-danger-text", dataset: { action: "delete" } }, "Delete");
+    this.el = h("li", { class: "card node-card", dataset: { nodeId: node.id } },
+      h("div", { class: "card-head" }, h("h2", {}, this.link), this.badge),
+      this.lastSeen,
+      h("dl", { class: "facts" },
+        h("dt", {}, "Agent"), this.agent,
+        h("dt", {}, "Endpoint"), this.endpoint,
+        h("dt", {}, "Peers"), this.peers,
+        h("dt", {}, "Pool"), this.pool),
+      this.drift, this.error, this.test, this.testAt,
+      h("div", { class: "card-actions" }, this.edit, this.testBtn, this.toggle, this.del));
+
+    this.edit.addEventListener("click", async () => {
+      if (await openNodeForm(ctx, this.node)) view.poller.now();
+    });
+    this.testBtn.addEventListener("click", () => this.runTest());
+    this.toggle.addEventListener("click", async () => {
+      this.toggle.disabled = true;
+      const node = await toggleNode(ctx, this.node);
+      this.toggle.disabled = false;
+      if (node) {
+        this.update(node, view.tests.get(node.id), Date.now());
+        view.poller.now();
+      }
+    });
+    this.del.addEventListener("click", async () => {
+      if (await deleteNode(ctx, this.node)) view.poller.now();
+    });
+  }
+
+  async runTest() {
+    const id = this.node.id;
+    this.testBtn.disabled = true;
+    showTest(this.test, { pending: true });
+    const outcome = await testNode(this.view.ctx.api, this.node);
+    this.testBtn.disabled = false;
+    if (outcome.unauthorized) return;
+    this.view.tests.set(id, { ...outcome, at: Date.now() });
+    this.update(this.node, this.view.tests.get(id), Date.now());
+    this.view.poller.now(); // the test also refreshes the node's status
+  }
+
+  update(node, test, now) {
+    this.node = node;
+    const status = nodeStatus(node);
+    setText(this.link, node.name);
+    setText(this.badge, status);
+    setClass(this.badge, "status-", status);
+    setClass(this.el, "is-", status);
+    const seen = relativeTime(node.last_seen, now);
+    setText(this.lastSeen, `Last seen ${seen}`);
+    this.lastSeen.title = absoluteTime(node.last_seen);
+    setText(this.agent, node.agent_url);
+    setText(this.endpoint, node.endpoint || "not set");
+    setText(this.peers, peerCapacity(node));
+    setText(this.pool, [node.ip_pool_cidr, node.ip_pool6_cidr].filter(Boolean).join(", "));
+    const d = drift(node);
+    this.drift.hidden = !d;
+    setText(this.drift, d ? `Drift: ${d}` : "");
+    const showError = node.enabled && node.last_error && (status === "offline" || status === "error");
+    this.error.hidden = !showError;
+    setText(this.error, showError ? node.last_error : "");
+    if (test && !this.testBtn.disabled) {
+      showTest(this.test, test);
+      this.testAt.hidden = false;
+      setText(this.testAt, `Tested ${relativeTime(test.at, now)}`);
+    }
+    setText(this.toggle, node.enabled ? "Disable" : "Enable");
+    this.toggle.setAttribute("aria-label", `${node.enabled ? "Disable" : "Enable"} ${node.name}`);
+    this.edit.setAttribute("aria-label", `Edit ${node.name}`);
+    this.testBtn.setAttribute("aria-label", `Test connection to ${node.name}`);
+    this.del.setAttribute("aria-label", `Delete ${node.name}`);
+  }
+}

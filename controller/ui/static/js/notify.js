@@ -1,0 +1,56 @@
+// Messages for the operator: short-lived toasts for the outcome of an
+// action, and one banner for a lasting problem (the controller cannot be
+// reached). Both are live regions, so screen readers announce them.
+
+import { h } from "./dom.js";
+
+const SUCCESS_MS = 5000;
+const ERROR_MS = 12000;
+
+export class Notifier {
+  constructor(toasts, banner) {
+    this.toasts = toasts;
+    this.bannerEl = banner;
+  }
+
+  success(message) {
+    this.toast(message, "success", SUCCESS_MS);
+  }
+
+  // error shows an error's message. An ApiError for a session that ended
+  // is skipped: the sign-in page already says so.
+  error(err, prefix = "") {
+    if (err && err.unauthorized) return;
+    let msg = "Something went wrong.";
+    if (typeof err === "string") msg = err;
+    else if (err && (err.fieldMessage || err.message)) msg = err.fieldMessage || err.message;
+    this.toast(prefix ? `${prefix}: ${msg}` : msg, "error", ERROR_MS);
+  }
+
+  toast(message, kind, ms) {
+    const close = h("button", { type: "button", class: "btn btn-icon", "aria-label": "Dismiss" }, "×");
+    const el = h("div", { class: `toast toast-${kind}` }, h("p", {}, message), close);
+    const remove = () => el.remove();
+    close.addEventListener("click", remove);
+    this.toasts.append(el);
+    setTimeout(remove, ms);
+    // Keep a handful at most.
+    while (this.toasts.children.length > 4) this.toasts.firstChild.remove();
+  }
+
+  // banner shows message until it is called again with null.
+  banner(message) {
+    if (!message) {
+      this.bannerEl.hidden = true;
+      this.bannerEl.textContent = "";
+      return;
+    }
+    if (this.bannerEl.textContent !== message) this.bannerEl.textContent = message;
+    this.bannerEl.hidden = false;
+  }
+
+  clear() {
+    this.banner(null);
+    while (this.toasts.firstChild) this.toasts.firstChild.remove();
+  }
+}
