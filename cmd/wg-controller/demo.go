@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/wgfleet/wgfleet/agent"
-	"github.com/wgfleet/wgfleet/container"
 	"github.com/wgfleet/wgfleet/controller"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 )
@@ -69,7 +68,6 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 		done        chan error
 	}
 	var agents []running
-	env := container.Environment{} // the demo always uses netstack: no privileges needed
 	for _, n := range nodes {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -80,7 +78,7 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 			Listen: ln.Addr().String(), Secrets: [][]byte{[]byte(secret)}, Mode: "netstack",
 			StateDir:   filepath.Join(dir, "agent-"+n.name),
 			Interfaces: []agent.InterfaceConfig{{Name: "wg0", Addresses: []netip.Prefix{n.addr}}},
-			Logger:     log.With("node", n.name), Environment: &env,
+			Logger:     log.With("node", n.name), // netstack: no privileges needed
 		})
 		if err != nil {
 			ln.Close()

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedBuffer collects a command's output across goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestDemo runs the README's first command in-process: it prints a URL and
+// credentials that log in, and the two nodes come online with their peers
+// applied.
+func TestDemo(t *testing.T) {
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"demo", "--listen", addr}, func(string) string { return "" }, out, io.Discard) }()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("demo exited with %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("demo did not stop")
+		}
+	}()
+	pwRE := regexp.MustCompile(`password:\s+(\S+)`)
+	deadline := time.Now().Add(60 * time.Second)
+	var password string
+	for password == "" {
+		if m := pwRE.FindStringSubmatch(out.String()); m != nil {
+			password = m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo printed no credentials:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), "http://"+addr+"/") {
+		t.Fatalf("demo output has no URL:\n%s", out.String())
+	}
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	resp, err := hc.Post("http://"+addr+"/api/login", "application/json",
+		strings.NewReader(`{"username":"admin","password":"`+password+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login with the printed password: %d", resp.StatusCode)
+	}
+	type node struct {
+		Name   string `json:"name"`
+		Status string `json:"status"`
+	}
+	type peer struct {
+		SyncState string `json:"sync_state"`
+	}
+	for {
+		var nodes struct{ Data []node }
+		var peers struct{ Data []peer }
+		get(t, hc, "http://"+addr+"/api/nodes", &nodes)
+		get(t, hc, "http://"+addr+"/api/peers", &peers)
+		online, applied := 0, 0
+		for _, n := range nodes.Data {
+			if n.Status == "online" {
+				online++
+			}
+		}
+		for _, p := range peers.Data {
+			if p.SyncState == "applied" {
+				applied++
+			}
+		}
+		if len(nodes.Data) == 2 && online == 2 && len(peers.Data) == 4 && applied == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo fleet not ready: %+v %+v", nodes.Data, peers.Data)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, hc *http.Client, url string, out any) {
+	t.Helper()
+	resp, err := hc.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTokenCommands: `token create` prints the token alone on stdout, it
+// authenticates against a controller on the same data directory, `token
+// list` shows it and `token revoke` ends it.
+func TestTokenCommands(t *testing.T) {
+	dir := t.TempDir()
+	env := func(k string) string {
+		if k == "WG_CONTROLLER_ADMIN_PASSWORD" {
+			return "a-long-enough-password"
+		}
+		return ""
+	}
+	ctx := context.Background()
+	var stdout, stderr bytes.Buffer
+	if err := run(ctx, []string{"token", "create", "--name", "ci", "--data-dir", dir}, env, &stdout, &stderr); err != nil {
+		t.Fatalf("token create: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimRight(stdout.String(), "\n"), "\n")
+	if len(lines) != 1 || len(lines[0]) < 20 {
+		t.Fatalf("stdout must be the token alone, got %q", stdout.String())
+	}
+	token := lines[0]
+	if strings.Contains(stderr.String(), token) {
+		t.Fatal("the token also went to stderr")
+	}
+
+	addr := freeAddr(t)
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(sctx, []string{"serve", "--listen", addr, "--data-dir", dir, "--log-level", "error"}, env, io.Discard, io.Discard)
+	}()
+	defer func() { cancel(); <-done }()
+	call := func() int {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/api/nodes", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for call() != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("the created token never authenticated")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	stdout.Reset()
+	if err := run(ctx, []string{"token", "list", "--data-dir", dir}, env, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(stdout.String(), token) || !strings.Contains(stdout.String(), "ci") {
+		t.Fatalf("token list:\n%s", stdout.String())
+	}
+	sc := bufio.NewScanner(strings.NewReader(stdout.String()))
+	sc.Scan() // header
+	sc.Scan()
+	id := strings.Fields(sc.Text())[0]
+	if err := run(ctx, []string{"token", "revoke", "--id", id, "--data-dir", dir}, env, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if got := call(); got != http.StatusUnauthorized {
+		t.Fatalf("revoked token: %d, want 401", got)
+	}
+}
+
+func TestServeRefusesBadConfig(t *testing.T) {
+	for name, args := range map[string][]string{
+		"bad listen":   {"serve", "--listen", "nowhere"},
+		"short poll":   {"serve", "--poll-interval", "1ms", "--data-dir", t.TempDir()},
+		"unknown":      {"frobnicate"},
+		"bad format":   {"serve", "--log-format", "xml", "--data-dir", t.TempDir()},
+		"token noname": {"token", "create", "--data-dir", t.TempDir()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := run(context.Background(), args, func(string) string { return "" }, io.Discard, io.Discard); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
