@@ -52,7 +52,9 @@ func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lockedBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"demo", "--listen", addr}, func(string) string { return "" }, out, io.Discard) }()
+	go func() {
+		done <- run(ctx, []string{"demo", "--listen", addr}, func(string) string { return "" }, out, io.Discard)
+	}()
 	defer func() {
 		cancel()
 		select {
