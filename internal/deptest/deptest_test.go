@@ -1,0 +1,80 @@
+package deptest
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/wgfleet/wgfleet/"
+
+type pkg struct {
+	ImportPath string
+	Deps       []string
+}
+
+// TestDependencyDirection: tunnel and container import neither agent nor
+// controller; the controller reaches agents only through agent/agentapi;
+// nothing imports cmd; the agent never imports the controller.
+func TestDependencyDirection(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps=false", "-json", mod+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	var pkgs []pkg
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) < 10 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+	rules := []struct {
+		from   string // package path prefix, relative to the module
+		banned string
+		except string
+	}{
+		{"tunnel", "agent", ""},
+		{"tunnel", "controller", ""},
+		{"container", "agent", ""},
+		{"container", "controller", ""},
+		{"container", "tunnel", ""},
+		{"agent", "controller", ""},
+		{"controller", "agent", "agent/agentapi"},
+		{"", "cmd", ""},
+		{"", "internal/testenv", ""}, // test helpers stay out of the programs
+	}
+	for _, p := range pkgs {
+		rel := strings.TrimPrefix(p.ImportPath, mod)
+		if rel == p.ImportPath {
+			continue
+		}
+		for _, d := range p.Deps {
+			drel := strings.TrimPrefix(d, mod)
+			if drel == d {
+				continue
+			}
+			for _, r := range rules {
+				if !under(rel, r.from) || !under(drel, r.banned) || (r.except != "" && under(drel, r.except)) {
+					continue
+				}
+				if r.from == "" && under(rel, r.banned) {
+					continue // a package may depend on its own subtree
+				}
+				t.Errorf("%s depends on %s (rule: %q must not import %q)", rel, drel, r.from, r.banned)
+			}
+		}
+	}
+}
+
+func under(path, prefix string) bool {
+	return prefix == "" || path == prefix || strings.HasPrefix(path, prefix+"/")
+}
