@@ -1,0 +1,140 @@
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wgfleet/wgfleet/agent/agenttest"
+	"github.com/wgfleet/wgfleet/controller/fleet"
+)
+
+// checkConverged waits until the agent holds exactly the node's enabled
+// peers from the database, each with its own /32, and checks that no
+// address is given twice.
+func checkConverged(t *testing.T, h *harness, a *agenttest.Agent, nodeID int64, wantPeers int) {
+	t.Helper()
+	ctx := context.Background()
+	var last string
+	eventually(t, 60*time.Second, "the agent to converge", func() bool {
+		peers, err := h.ctrl.Fleet().ListPeers(ctx, nodeID)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		want := map[string]string{}
+		addrs := map[string]bool{}
+		for _, p := range peers {
+			if addrs[p.Address4] {
+				t.Fatalf("address %s given twice", p.Address4)
+			}
+			addrs[p.Address4] = true
+			if p.Enabled {
+				want[p.PublicKey] = p.AllowedIPs[0]
+			}
+		}
+		d, err := a.Client(t).Dump(ctx, a.Iface)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		got := map[string]string{}
+		for _, p := range d.Peers {
+			if len(p.AllowedIPs) > 0 {
+				got[p.PublicKey] = p.AllowedIPs[0]
+			} else {
+				got[p.PublicKey] = ""
+			}
+		}
+		if len(peers) != wantPeers || len(got) != len(want) {
+			last = fmt.Sprintf("database %d peers (%d enabled), agent %d", len(peers), len(want), len(got))
+			return false
+		}
+		for k, v := range want {
+			if got[k] != v {
+				last = fmt.Sprintf("peer %s: agent has %q, want %q", k, got[k], v)
+				return false
+			}
+		}
+		return true
+	})
+	if t.Failed() {
+		t.Log(last)
+	}
+}
+
+// TestControllerRestartMidBatch: the controller is stopped while it is
+// applying a burst of new peers, then started again on the same data
+// directory; the agent converges with every peer, none twice.
+func TestControllerRestartMidBatch(t *testing.T) {
+	a := agenttest.Start(t, agenttest.Options{})
+	dir := t.TempDir()
+	h := startController(t, dir)
+	n := h.addNode("node-r", a, "10.96.0.0/22")
+	const total = 300
+	var wg sync.WaitGroup
+	errs := make(chan error, total)
+	for i := 0; i < total; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			name := fmt.Sprint("p", i)
+			if _, err := h.ctrl.Fleet().CreatePeer(context.Background(), fleet.ActorSystem, n.ID, fleet.PeerInput{Name: &name}); err != nil {
+				errs <- err
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	h.stop() // mid-batch: the reconciler is still applying the burst
+	d, err := a.Client(t).Dump(context.Background(), a.Iface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("agent had %d of %d peers when the controller stopped", len(d.Peers), total)
+
+	h2 := startController(t, dir)
+	checkConverged(t, h2, a, n.ID, total)
+}
+
+// TestOutOfBandChangesRepaired: peers added and removed on the agent behind
+// the controller's back are repaired by the poller without anybody acting,
+// and a restricted peer stays off the agent.
+func TestOutOfBandChangesRepaired(t *testing.T) {
+	a := agenttest.Start(t, agenttest.Options{})
+	h := startController(t, "")
+	n := h.addNode("node-o", a, "10.95.0.0/24")
+	ctx := context.Background()
+	var ids []int64
+	for i := 0; i < 4; i++ {
+		name := fmt.Sprint("p", i)
+		p, err := h.ctrl.Fleet().CreatePeer(ctx, fleet.ActorSystem, n.ID, fleet.PeerInput{Name: &name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, p.ID)
+	}
+	checkConverged(t, h, a, n.ID, 4)
+
+	if _, err := h.ctrl.Fleet().SetPeerEnabled(ctx, fleet.ActorSystem, ids[3], false); err != nil {
+		t.Fatal(err)
+	}
+	// Behind the controller's back: a stranger added, one of ours removed.
+	victim, err := h.ctrl.Fleet().GetPeer(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := a.Client(t)
+	if err := c.DeletePeer(ctx, a.Iface, mustParseKey(t, victim.PublicKey)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddPeer(ctx, a.Iface, addReq(mustKeyString(t), "10.95.0.200/32")); err != nil {
+		t.Fatal(err)
+	}
+	checkConverged(t, h, a, n.ID, 4)
+}
