@@ -198,7 +198,7 @@ func TestMovePeer(t *testing.T) {
 	r = c.do(t, "POST", path, map[string]any{"node_id": n2.ID}).want(t, 200)
 	r.decode(t, &res)
 	if !res.ConfigChanged || res.Peer.NodeID != n2.ID || !strings.HasPrefix(res.Address4, "10.98.0.") ||
-		res.PreviousAddress4 != p.Address4 || res.PreviousPeerID != p.ID {
+		res.PreviousAddress4 != p.Address4 || res.Peer.ID != p.ID {
 		t.Errorf("move %+v", res)
 	}
 	if !strings.Contains(r.msg(), "config changed") {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/wgfleet/wgfleet/controller/ipam"
 	"github.com/wgfleet/wgfleet/controller/store"
@@ -14,13 +13,11 @@ import (
 // config always changes (endpoint, server key and address), so a client
 // must download it again.
 type MoveResult struct {
-	// Peer is the peer on its new node. Its ID is new: the store keeps a
-	// peer on one node for life, so a move is a delete and a create in one
-	// transaction (see MovePeer).
-	Peer           PeerView `json:"peer"`
-	PreviousPeerID int64    `json:"previous_peer_id"`
-	FromNodeID     int64    `json:"from_node_id"`
-	ToNodeID       int64    `json:"to_node_id"`
+	// Peer is the peer on its new node; it keeps its id, keys, settings
+	// and cumulative traffic.
+	Peer       PeerView `json:"peer"`
+	FromNodeID int64    `json:"from_node_id"`
+	ToNodeID   int64    `json:"to_node_id"`
 	// ConfigChanged is always true: the client needs its new config.
 	ConfigChanged    bool   `json:"config_changed"`
 	Endpoint         string `json:"endpoint"`
@@ -82,29 +79,12 @@ func (s *Service) movePeer(ctx context.Context, actor Actor, id int64, targetNod
 		case !dst.Enabled:
 			return Invalid("node_id", "node %s is disabled; enable it or choose another node", dst.Name)
 		}
-		if _, err := tx.DeletePeer(ctx, id); err != nil {
-			return err
-		}
-		moved, err := tx.CreatePeerWithAllocation(ctx, store.Peer{
-			NodeID:           dst.ID,
-			Name:             old.Name,
-			PublicKey:        old.PublicKey,
-			PrivateKey:       old.PrivateKey,
-			PresharedKey:     old.PresharedKey,
-			ClientAllowedIPs: old.ClientAllowedIPs,
-			DNS:              old.DNS,
-			Keepalive:        old.Keepalive,
-			Enabled:          old.Enabled,
-		})
+		moved, err := tx.MovePeer(ctx, id, dst.ID)
 		if err != nil {
-			return err
-		}
-		if moved, err = carryTotals(ctx, tx, moved, old); err != nil {
 			return err
 		}
 		res = MoveResult{
 			Peer:             peerView(moved),
-			PreviousPeerID:   old.ID,
 			FromNodeID:       src.ID,
 			ToNodeID:         dst.ID,
 			ConfigChanged:    true,
@@ -118,7 +98,6 @@ func (s *Service) movePeer(ctx context.Context, actor Actor, id int64, targetNod
 		res.Message = fmt.Sprintf("peer moved from %s to %s; the client config changed: download it again (endpoint %s, address %s, and the new node's public key)",
 			src.Name, dst.Name, orNone(dst.Endpoint), res.Address4)
 		details := peerAudit(moved)
-		details["previous_peer_id"] = old.ID
 		details["from_node_id"] = src.ID
 		details["previous_address4"] = res.PreviousAddress4
 		details["previous_address6"] = res.PreviousAddress6
@@ -130,28 +109,10 @@ func (s *Service) movePeer(ctx context.Context, actor Actor, id int64, targetNod
 	if err != nil {
 		return MoveResult{}, fmt.Errorf("moving peer %d to node %d: %w", id, targetNodeID, fromStore(err))
 	}
-	s.log.Info("peer moved", "peer_id", res.Peer.ID, "previous_peer_id", id, "from_node_id", res.FromNodeID,
+	s.log.Info("peer moved", "peer_id", res.Peer.ID, "from_node_id", res.FromNodeID,
 		"to_node_id", res.ToNodeID, "address4", res.Address4, "actor", string(actor))
 	s.trigger(res.FromNodeID, res.ToNodeID)
 	return res, nil
-}
-
-// carryTotals gives the moved peer the cumulative traffic of the old one,
-// through RecordPeerStats' documented arithmetic: an observation of the
-// old totals on a fresh row adds them in full, and a following
-// observation of 0 counts as a counter reset that adds nothing, leaving
-// the last-observed counters at 0 for the new node's device.
-func carryTotals(ctx context.Context, tx *store.Tx, moved, old store.Peer) (store.Peer, error) {
-	if old.RxTotal == 0 && old.TxTotal == 0 {
-		return moved, nil
-	}
-	if err := tx.RecordPeerStats(ctx, moved.ID, time.Time{}, old.RxTotal, old.TxTotal); err != nil {
-		return store.Peer{}, err
-	}
-	if err := tx.RecordPeerStats(ctx, moved.ID, time.Time{}, 0, 0); err != nil {
-		return store.Peer{}, err
-	}
-	return tx.GetPeer(ctx, moved.ID)
 }
 
 // DrainNode moves every peer off a node, each to the node placement picks

@@ -68,7 +68,7 @@ func TestMovePeer(t *testing.T) {
 	}
 	if !res.ConfigChanged || res.Endpoint != "dst.example.net:443" || res.PreviousEndpoint != "src.example.net:51820" ||
 		res.Address4 != "10.8.0.4" || res.PreviousAddress4 != "10.8.0.2" || res.Address6 != "fd00:8::4" ||
-		res.FromNodeID != src.ID || res.ToNodeID != dst.ID || res.PreviousPeerID != p.ID || res.Peer.NodeID != dst.ID ||
+		res.FromNodeID != src.ID || res.ToNodeID != dst.ID || res.Peer.ID != p.ID || res.Peer.NodeID != dst.ID ||
 		!strings.Contains(res.Message, "dst.example.net:443") {
 		t.Fatalf("move result %+v", res)
 	}
@@ -81,8 +81,8 @@ func TestMovePeer(t *testing.T) {
 		moved.RxTotal != 1000 || moved.TxTotal != 2000 || moved.RxBytes != 0 || moved.SyncState != store.SyncPending {
 		t.Fatalf("moved peer %+v", moved)
 	}
-	if _, err := e.svc.GetPeer(ctx, p.ID); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("the peer is still on the source: %v", err)
+	if got, err := e.svc.GetPeer(ctx, p.ID); err != nil || got.NodeID != dst.ID {
+		t.Fatalf("the peer kept its id but is not on the target: %+v %v", got, err)
 	}
 	// Exactly once in the fleet, every address once per node.
 	all, _ := e.svc.ListAllPeers(ctx)
@@ -104,7 +104,7 @@ func TestMovePeer(t *testing.T) {
 	}
 	wantTriggers(t, e.syncer, src.ID, dst.ID)
 	a := e.lastAudit(t, "peer.move")
-	if a.TargetID != strconv.FormatInt(res.Peer.ID, 10) || !strings.Contains(string(a.Details), `"previous_peer_id":`+strconv.FormatInt(p.ID, 10)) ||
+	if a.TargetID != strconv.FormatInt(res.Peer.ID, 10) || !strings.Contains(string(a.Details), `"from_node_id":`+strconv.FormatInt(src.ID, 10)) ||
 		strings.Contains(string(a.Details), before.PrivateKey.String()) {
 		t.Fatalf("move audit %+v", a)
 	}
