@@ -3,6 +3,7 @@ package controller_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -137,4 +138,48 @@ func TestOutOfBandChangesRepaired(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkConverged(t, h, a, n.ID, 4)
+}
+
+// TestMoveAndDrainWithRealAgents: a moved peer leaves the source agent and
+// arrives on the target with an address from the target's pool; draining
+// empties the source agent; no address is given twice.
+func TestMoveAndDrainWithRealAgents(t *testing.T) {
+	a1 := agenttest.Start(t, agenttest.Options{})
+	a2 := agenttest.Start(t, agenttest.Options{Addresses: nil})
+	h := startController(t, "")
+	n1 := h.addNode("node-m1", a1, "10.94.0.0/24")
+	n2 := h.addNode("node-m2", a2, "10.93.0.0/24")
+	ctx := context.Background()
+	var ids []int64
+	for i := 0; i < 3; i++ {
+		name := fmt.Sprint("p", i)
+		p, err := h.ctrl.Fleet().CreatePeer(ctx, fleet.ActorSystem, n1.ID, fleet.PeerInput{Name: &name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, p.ID)
+	}
+	checkConverged(t, h, a1, n1.ID, 3)
+	// Both nodes must be online for placement during the drain.
+	eventually(t, 30*time.Second, "both nodes online", func() bool {
+		var nodes []nodeJSON
+		h.call("GET", "/api/nodes", nil, &nodes)
+		return len(nodes) == 2 && nodes[0].Status == "online" && nodes[1].Status == "online"
+	})
+
+	var res fleet.MoveResult
+	if status, raw := h.call("POST", fmt.Sprintf("/api/peers/%d/move", ids[0]), map[string]any{"node_id": n2.ID}, &res); status != 200 {
+		t.Fatalf("move: %d %s", status, raw)
+	}
+	if res.Peer.ID != ids[0] || !res.ConfigChanged || !strings.HasPrefix(res.Address4, "10.93.0.") {
+		t.Fatalf("move result: %+v", res)
+	}
+	checkConverged(t, h, a1, n1.ID, 2)
+	checkConverged(t, h, a2, n2.ID, 1)
+
+	if status, raw := h.call("POST", fmt.Sprintf("/api/nodes/%d/drain", n1.ID), nil, nil); status != 200 {
+		t.Fatalf("drain: %d %s", status, raw)
+	}
+	checkConverged(t, h, a1, n1.ID, 0)
+	checkConverged(t, h, a2, n2.ID, 3)
 }
