@@ -16,10 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/internal/testenv"
-	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
 // buildAgent compiles this command once per test.
@@ -31,24 +32,6 @@ func buildAgent(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
-}
-
-// syncBuffer is a goroutine-safe log sink for a child process.
-type syncBuffer struct {
-	mu  chan struct{}
-	buf bytes.Buffer
-}
-
-func newSyncBuffer() *syncBuffer { return &syncBuffer{mu: make(chan struct{}, 1)} }
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu <- struct{}{}
-	defer func() { <-b.mu }()
-	return b.buf.Write(p)
-}
-func (b *syncBuffer) String() string {
-	b.mu <- struct{}{}
-	defer func() { <-b.mu }()
-	return b.buf.String()
 }
 
 // TestTUNAgentInteropWithWireguardGo runs the wg-agent binary in TUN mode in
@@ -72,7 +55,7 @@ func TestTUNAgentInteropWithWireguardGo(t *testing.T) {
 	defer cancel()
 
 	// Agent in A, TUN mode (it must not fall back to netstack).
-	logs := newSyncBuffer()
+	logs := &testenv.LogBuffer{}
 	agentCmd := exec.Command("ip", "netns", "exec", nsA, bin,
 		"--mode", "tun", "--iface", ifA, "--address", "10.77.0.1/24", "--listen-port", "51820",
 		"--listen", "192.168.77.1:8080", "--state-dir", stateDir, "--log-level", "debug")

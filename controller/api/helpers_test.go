@@ -23,46 +23,10 @@ import (
 	"github.com/wgfleet/wgfleet/controller/reconcile"
 	"github.com/wgfleet/wgfleet/controller/secretbox"
 	"github.com/wgfleet/wgfleet/controller/store"
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
 const adminPassword = "admin password for tests"
-
-// clock is a settable time source for the Authenticator. It starts at the
-// wall clock, which the store checks session expiry against too.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // fakeReconciler records calls and answers what it was given.
 type fakeReconciler struct {
@@ -109,8 +73,8 @@ type env struct {
 	st    *store.Store
 	fleet *fleet.Service
 	auth  *auth.Authenticator
-	clock *clock
-	logs  *syncBuffer
+	clock *testenv.Clock
+	logs  *testenv.LogBuffer
 	rec   *fakeReconciler
 	srv   *httptest.Server
 }
@@ -139,7 +103,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if _, err := auth.Bootstrap(ctx, st, adminPassword, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{st: st, clock: &clock{t: time.Now()}, logs: &syncBuffer{}, rec: &fakeReconciler{}}
+	e := &env{st: st, clock: testenv.NewClock(time.Now()), logs: &testenv.LogBuffer{}, rec: &fakeReconciler{}}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var rec Reconciler = e.rec
 	var syncer fleet.Syncer

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"regexp"
 	"testing"
+
+	"github.com/wgfleet/wgfleet/controller/store/storetest"
 )
 
 func TestBootstrapWithPassword(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	ctx := context.Background()
 	var out bytes.Buffer
 	if _, err := Bootstrap(ctx, st, "short", &out); !errors.Is(err, ErrInvalid) {
@@ -43,7 +45,7 @@ func TestBootstrapWithPassword(t *testing.T) {
 }
 
 func TestBootstrapGeneratesPassword(t *testing.T) {
-	st := openStore(t)
+	st := storetest.Open(t)
 	ctx := context.Background()
 	var out bytes.Buffer
 	created, err := Bootstrap(ctx, st, "", &out)

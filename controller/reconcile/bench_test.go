@@ -12,6 +12,7 @@ import (
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/agentclient"
 	"github.com/wgfleet/wgfleet/controller/store"
+	"github.com/wgfleet/wgfleet/controller/store/storetest"
 )
 
 // benchFleet is nodes in a real store, each with an in-memory agent.
@@ -25,7 +26,7 @@ type benchFleet struct {
 func newBenchFleet(tb testing.TB, nodes, peersPerNode int) *benchFleet {
 	tb.Helper()
 	ctx := context.Background()
-	st := openStore(tb)
+	st := storetest.Open(tb)
 	fl := &benchFleet{r: New(Config{Store: st, Clients: agentclient.NewPool(agentclient.PoolOptions{})})}
 	tb.Cleanup(fl.r.Close)
 	for i := range nodes {

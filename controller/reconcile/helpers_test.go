@@ -1,14 +1,12 @@
 package reconcile
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,24 +17,10 @@ import (
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/controller/agentclient"
-	"github.com/wgfleet/wgfleet/controller/secretbox"
 	"github.com/wgfleet/wgfleet/controller/store"
+	"github.com/wgfleet/wgfleet/controller/store/storetest"
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
-
-// openStore opens a real SQLite store in a temp dir.
-func openStore(t testing.TB) *store.Store {
-	t.Helper()
-	box, err := secretbox.New(bytes.Repeat([]byte{7}, secretbox.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "controller.db"), box)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
 
 func newKey(t testing.TB) wgtypes.Key {
 	t.Helper()
@@ -45,24 +29,6 @@ func newKey(t testing.TB) wgtypes.Key {
 		t.Fatal(err)
 	}
 	return k
-}
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // recorder is an http.RoundTripper that counts the requests sent to
@@ -164,12 +130,12 @@ type fixture struct {
 	rec   *recorder
 	pool  *agentclient.Pool
 	r     *Reconciler
-	logs  *syncBuffer
+	logs  *testenv.LogBuffer
 }
 
 func newFixture(t *testing.T, bulkThreshold int) *fixture {
 	t.Helper()
-	f := &fixture{t: t, ctx: context.Background(), store: openStore(t), rec: newRecorder(), logs: &syncBuffer{}}
+	f := &fixture{t: t, ctx: context.Background(), store: storetest.Open(t), rec: newRecorder(), logs: &testenv.LogBuffer{}}
 	f.pool = agentclient.NewPool(agentclient.PoolOptions{Timeout: 5 * time.Second, HTTPClient: &http.Client{Transport: f.rec}})
 	f.r = New(Config{
 		Store: f.store, Clients: f.pool, BulkThreshold: bulkThreshold, Workers: 2,

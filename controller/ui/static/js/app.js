@@ -9,7 +9,7 @@ import { NodesView } from "./nodes.js";
 import { NodeDetailView } from "./node-detail.js";
 
 const ROUTES = [
-  { pattern: /^\/(?:nodes\/?)?$/, make: (ctx) => new NodesView(ctx) },
+  { pattern: /^\/nodes\/?$/, make: (ctx) => new NodesView(ctx) },
   { pattern: /^\/nodes\/(\d+)\/?$/, make: (ctx, m) => new NodeDetailView(ctx, Number(m[1])) },
 ];
 
@@ -67,7 +67,7 @@ class App {
       return;
     }
     const path = location.pathname;
-    if (path === "/login") {
+    if (path === "/" || path === "/login") {
       history.replaceState(null, "", "/nodes");
       this.route();
       return;
