@@ -15,6 +15,7 @@ import (
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/container"
+	"github.com/wgfleet/wgfleet/internal/httpserve"
 	"github.com/wgfleet/wgfleet/tunnel"
 )
 
@@ -167,56 +168,32 @@ func (a *Agent) Run(ctx context.Context) error {
 // requests and closes the tunnels. It always closes the
 // agent before it returns.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           a.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-	}
 	a.log.Info("agent API listening", "addr", ln.Addr().String(), "version", Version)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	// A tunnel that stops by itself (its TUN device deleted from outside)
 	// stops the agent with an error, so that a supervisor restarts it.
-	tunDied := make(chan string, len(a.order))
+	abort := make(chan error, len(a.order))
 	stopWatch := make(chan struct{})
 	defer close(stopWatch)
 	for _, name := range a.order {
 		go func(name string, done <-chan struct{}) {
 			select {
 			case <-done:
-				tunDied <- name
+				a.log.Error("interface stopped unexpectedly; shutting down", "iface", name)
+				abort <- fmt.Errorf("interface %s stopped unexpectedly", name)
 			case <-stopWatch:
 			}
 		}(name, a.ifaces[name].tun.Done())
 	}
-	var serveErr error
-	select {
-	case err := <-errc:
-		serveErr = fmt.Errorf("serving API: %w", err)
-	case name := <-tunDied:
-		a.log.Error("interface stopped unexpectedly; shutting down", "iface", name)
-		serveErr = fmt.Errorf("interface %s stopped unexpectedly", name)
-		_ = srv.Close()
-		<-errc
-	case <-ctx.Done():
-		timeout := a.cfg.ShutdownTimeout
-		if timeout == 0 {
-			timeout = 10 * time.Second
-		}
-		a.log.Info("shutting down: draining HTTP requests", "timeout", timeout)
-		sctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			serveErr = fmt.Errorf("draining API: %w", err)
-		}
-		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && serveErr == nil {
-			serveErr = fmt.Errorf("serving API: %w", err)
-		}
+	timeout := a.cfg.ShutdownTimeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
 	}
-	return errors.Join(serveErr, a.Close())
+	go func() {
+		<-ctx.Done()
+		a.log.Info("shutting down: draining HTTP requests", "timeout", timeout)
+	}()
+	err := httpserve.Serve(ctx, httpserve.NewServer(a.handler, a.log), ln, timeout, abort)
+	return errors.Join(err, a.Close())
 }
 
 // Close closes the tunnels. Peer state needs no flush: every change was

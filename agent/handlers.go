@@ -35,14 +35,30 @@ func (a *Agent) handleHealth(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, h)
 }
 
-// lookup finds the interface named in the path.
-func (a *Agent) lookup(r *http.Request) (*iface, error) {
-	name := mux.Vars(r)["iface"]
-	i, ok := a.ifaces[name]
-	if !ok {
-		return nil, notFoundf("interface %q not found", name)
-	}
-	return i, nil
+// ifaceHandler serves one request on the interface named in the path. It
+// returns the success status and body, or an error for writeError.
+type ifaceHandler func(r *http.Request, i *iface) (int, any, error)
+
+// onIface makes a signed handler of h: it verifies the request, finds the
+// interface (404 when unknown) and writes h's answer.
+func (a *Agent) onIface(h ifaceHandler) http.HandlerFunc {
+	return a.signed(func(w http.ResponseWriter, r *http.Request) {
+		name := mux.Vars(r)["iface"]
+		i, ok := a.ifaces[name]
+		if !ok {
+			writeError(w, notFoundf("interface %q not found", name))
+			return
+		}
+		status, body, err := h(r, i)
+		if err != nil {
+			if s, _ := statusOf(err); s >= 500 {
+				a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			}
+			writeError(w, err)
+			return
+		}
+		writeJSON(w, status, body)
+	})
 }
 
 // pathKey decodes the peer key in the path: raw, percent-encoded or
@@ -55,173 +71,103 @@ func pathKey(r *http.Request) (wgtypes.Key, error) {
 	return k, nil
 }
 
-func (a *Agent) handleDump(w http.ResponseWriter, r *http.Request) {
-	i, err := a.lookup(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
+// dump answers GET /wg/{iface}/dump and GET /v1/wg/{iface}/peers, which
+// have the same shape.
+func (a *Agent) dump(_ *http.Request, i *iface) (int, any, error) {
 	peers, err := i.dump()
 	if err != nil {
-		a.fault(w, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, agentapi.Dump{Interface: i.name, Peers: peers})
+	return http.StatusOK, agentapi.Dump{Interface: i.name, Peers: peers}, nil
 }
 
-func (a *Agent) handleListPeers(w http.ResponseWriter, r *http.Request) {
-	i, err := a.lookup(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	peers, err := i.dump()
-	if err != nil {
-		a.fault(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, agentapi.PeerList{Interface: i.name, Peers: peers})
-}
-
-func (a *Agent) handleGetPeer(w http.ResponseWriter, r *http.Request) {
-	i, err := a.lookup(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
+func (a *Agent) getPeer(r *http.Request, i *iface) (int, any, error) {
 	k, err := pathKey(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return 0, nil, err
 	}
 	p, err := i.peer(k)
 	if err != nil {
-		a.fault(w, err)
-		return
+		return 0, nil, err
 	}
-	writeJSON(w, http.StatusOK, p)
+	return http.StatusOK, p, nil
 }
 
-func (a *Agent) handleInterface(w http.ResponseWriter, r *http.Request) {
-	i, err := a.lookup(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, i.info(true))
+func (a *Agent) interfaceInfo(_ *http.Request, i *iface) (int, any, error) {
+	return http.StatusOK, i.info(true), nil
 }
 
-func (a *Agent) handleAddPeer(w http.ResponseWriter, r *http.Request) {
-	i, err := a.lookup(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
+func (a *Agent) addPeer(r *http.Request, i *iface) (int, any, error) {
 	body, _ := io.ReadAll(r.Body) // already read and bounded by signed
 	req, err := agentapi.DecodeAddPeer(body)
 	if err != nil {
-		writeError(w, err)
-		return
+		return 0, nil, err
 	}
 	spec, err := specFromAdd(req)
 	if err != nil {
-		writeError(w, err)
-		return
+		return 0, nil, err
 	}
 	if err := i.addPeer(spec); err != nil {
-		a.fault(w, err)
-		return
+		return 0, nil, err
 	}
 	a.log.Info("peer added", "iface", i.name, "peer", spec.Key.String(), "allowed_ips", prefixStrings(spec.AllowedIPs))
-	writeJSON(w, http.StatusCreated, agentapi.StatusResponse{
+	return http.StatusCreated, agentapi.StatusResponse{
 		Status:  "success",
 		Message: "Peer added successfully",
 		Peer:    &agentapi.PeerRef{PublicKey: spec.Key.String(), AllowedIPs: prefixStrings(spec.AllowedIPs)},
-	})
+	}, nil
 }
 
-func (a *Agent) handleUpdatePeer(w http.ResponseWriter, r *http.Request) {
-	i, err := a.lookup(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
+func (a *Agent) updatePeer(r *http.Request, i *iface) (int, any, error) {
 	k, err := pathKey(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return 0, nil, err
 	}
 	body, _ := io.ReadAll(r.Body)
 	req, err := agentapi.DecodeUpdatePeer(body)
 	if err != nil {
-		writeError(w, err)
-		return
+		return 0, nil, err
 	}
 	if err := i.updatePeer(k, req); err != nil {
-		a.fault(w, err)
-		return
+		return 0, nil, err
 	}
 	a.log.Info("peer updated", "iface", i.name, "peer", k.String())
-	writeJSON(w, http.StatusOK, agentapi.StatusResponse{Status: "success", Message: "Peer updated successfully"})
+	return http.StatusOK, agentapi.StatusResponse{Status: "success", Message: "Peer updated successfully"}, nil
 }
 
-func (a *Agent) handleDeletePeer(w http.ResponseWriter, r *http.Request) {
-	i, err := a.lookup(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
+func (a *Agent) deletePeer(r *http.Request, i *iface) (int, any, error) {
 	k, err := pathKey(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return 0, nil, err
 	}
 	if err := i.removePeer(k); err != nil {
-		a.fault(w, err)
-		return
+		return 0, nil, err
 	}
 	a.log.Info("peer removed", "iface", i.name, "peer", k.String())
-	writeJSON(w, http.StatusOK, agentapi.StatusResponse{Status: "success", Message: "Peer removed successfully"})
+	return http.StatusOK, agentapi.StatusResponse{Status: "success", Message: "Peer removed successfully"}, nil
 }
 
-func (a *Agent) handleSyncPeers(w http.ResponseWriter, r *http.Request) {
-	i, err := a.lookup(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
+func (a *Agent) syncPeers(r *http.Request, i *iface) (int, any, error) {
 	body, _ := io.ReadAll(r.Body)
 	req, err := agentapi.DecodeSync(body)
 	if err != nil {
-		writeError(w, err)
-		return
+		return 0, nil, err
 	}
 	want := make(peerSet, len(req.Peers))
 	for n, p := range req.Peers {
 		spec, err := specFromSync(n, p)
 		if err != nil {
-			writeError(w, err)
-			return
+			return 0, nil, err
 		}
 		if _, dup := want[spec.Key]; dup {
-			writeError(w, badRequestf("peers[%d]: public key %s is listed twice", n, spec.Key))
-			return
+			return 0, nil, badRequestf("peers[%d]: public key %s is listed twice", n, spec.Key)
 		}
 		want[spec.Key] = spec
 	}
 	res, err := i.syncPeers(want)
 	if err != nil {
-		a.fault(w, err)
-		return
+		return 0, nil, err
 	}
 	a.log.Info("peers synced", "iface", i.name, "added", res.Added, "updated", res.Updated, "removed", res.Removed, "unchanged", res.Unchanged)
-	writeJSON(w, http.StatusOK, res)
-}
-
-// fault writes err, logging it first when it is the agent's own fault.
-func (a *Agent) fault(w http.ResponseWriter, err error) {
-	if status, _ := statusOf(err); status >= 500 {
-		a.log.Error("request failed", "err", err)
-	}
-	writeError(w, err)
+	return http.StatusOK, res, nil
 }

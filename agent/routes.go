@@ -22,14 +22,14 @@ func (a *Agent) routes() http.Handler {
 	r.HandleFunc("/health", a.signed(a.handleHealth)).Methods(http.MethodGet)
 
 	for _, p := range []string{"", "/v1"} {
-		r.HandleFunc(p+"/wg/{iface}/dump", a.signed(a.handleDump)).Methods(http.MethodGet)
-		r.HandleFunc(p+"/wg/{iface}/peers", a.signed(a.handleAddPeer)).Methods(http.MethodPost)
-		r.HandleFunc(p+"/wg/{iface}/peers/{pubkey:.+}", a.signed(a.handleUpdatePeer)).Methods(http.MethodPut)
-		r.HandleFunc(p+"/wg/{iface}/peers/{pubkey:.+}", a.signed(a.handleDeletePeer)).Methods(http.MethodDelete)
+		r.HandleFunc(p+"/wg/{iface}/dump", a.onIface(a.dump)).Methods(http.MethodGet)
+		r.HandleFunc(p+"/wg/{iface}/peers", a.onIface(a.addPeer)).Methods(http.MethodPost)
+		r.HandleFunc(p+"/wg/{iface}/peers/{pubkey:.+}", a.onIface(a.updatePeer)).Methods(http.MethodPut)
+		r.HandleFunc(p+"/wg/{iface}/peers/{pubkey:.+}", a.onIface(a.deletePeer)).Methods(http.MethodDelete)
 	}
-	r.HandleFunc("/v1/wg/{iface}", a.signed(a.handleInterface)).Methods(http.MethodGet)
-	r.HandleFunc("/v1/wg/{iface}/peers", a.signed(a.handleListPeers)).Methods(http.MethodGet)
-	r.HandleFunc("/v1/wg/{iface}/peers", a.signed(a.handleSyncPeers)).Methods(http.MethodPut)
-	r.HandleFunc("/v1/wg/{iface}/peers/{pubkey:.+}", a.signed(a.handleGetPeer)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/wg/{iface}", a.onIface(a.interfaceInfo)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/wg/{iface}/peers", a.onIface(a.dump)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/wg/{iface}/peers", a.onIface(a.syncPeers)).Methods(http.MethodPut)
+	r.HandleFunc("/v1/wg/{iface}/peers/{pubkey:.+}", a.onIface(a.getPeer)).Methods(http.MethodGet)
 	return a.logRequests(r)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/wgfleet/wgfleet/controller/reconcile"
 	"github.com/wgfleet/wgfleet/controller/secretbox"
 	"github.com/wgfleet/wgfleet/controller/store"
+	"github.com/wgfleet/wgfleet/internal/httpserve"
 )
 
 // Controller is a configured controller: the store is open and the first
@@ -153,32 +154,9 @@ func (c *Controller) Serve(ctx context.Context, ln net.Listener) error {
 			c.reconciler.Trigger(n.ID)
 		}
 	}
-	srv := &http.Server{
-		Handler:           c.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelWarn),
-	}
 	c.log.Info("controller listening", "url", "http://"+ln.Addr().String(), "data_dir", c.cfg.DataDir)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	var serveErr error
-	select {
-	case err := <-errc:
-		serveErr = fmt.Errorf("serving HTTP: %w", err)
-	case <-ctx.Done():
-		c.log.Info("shutting down")
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			serveErr = fmt.Errorf("draining HTTP: %w", err)
-		}
-		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) && serveErr == nil {
-			serveErr = err
-		}
-	}
+	serveErr := httpserve.Serve(ctx, httpserve.NewServer(c.handler, c.log), ln, 10*time.Second, nil)
+	c.log.Info("shutting down")
 	stopBG()
 	c.poller.Close()
 	c.reconciler.Close()
