@@ -149,10 +149,11 @@ func (c *Controller) Serve(ctx context.Context, ln net.Listener) error {
 	// Converge every node once at start: peers created while the
 	// controller was down, or a batch it was killed in, are applied now.
 	nodes, err := c.store.ListNodes(ctx)
-	if err == nil {
-		for _, n := range nodes {
-			c.reconciler.Trigger(n.ID)
-		}
+	if err != nil {
+		c.log.Warn("listing nodes for the start-up reconcile; the poller will catch up", "err", err)
+	}
+	for _, n := range nodes {
+		c.reconciler.Trigger(n.ID)
 	}
 	c.log.Info("controller listening", "url", "http://"+ln.Addr().String(), "data_dir", c.cfg.DataDir)
 	serveErr := httpserve.Serve(ctx, httpserve.NewServer(c.handler, c.log), ln, 10*time.Second, nil)
