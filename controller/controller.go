@@ -21,6 +21,7 @@ import (
 	"github.com/wgfleet/wgfleet/controller/reconcile"
 	"github.com/wgfleet/wgfleet/controller/secretbox"
 	"github.com/wgfleet/wgfleet/controller/store"
+	"github.com/wgfleet/wgfleet/controller/ui"
 	"github.com/wgfleet/wgfleet/internal/httpserve"
 )
 
@@ -87,7 +88,7 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 	}
 	c.handler = api.New(api.Config{
 		Fleet: c.fleet, Auth: authn, Reconciler: rec, Logger: log.With("component", "api"),
-		SecureCookies: cfg.SecureCookies,
+		SecureCookies: cfg.SecureCookies, UI: ui.Handler(),
 	})
 	return c, nil
 }
