@@ -1,0 +1,188 @@
+package forward
+
+import (
+	"bytes"
+	"net/netip"
+	"os"
+
+	"golang.zx2c4.com/wireguard/tun"
+	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+)
+
+// readBatch is how many packets one Read hands WireGuard at most.
+const readBatch = 16
+
+// device is what WireGuard reads and writes: the netstack's device with
+// the Forwarder in front. Name, File, MTU and Events are the netstack's.
+type device struct {
+	tun.Device
+	f *Forwarder
+}
+
+// route is where a packet from a peer goes.
+type route int
+
+const (
+	routeDrop  route = iota
+	routeLocal       // the netstack beneath
+	routeStack       // the forwarding stack (TCP, UDP, DNS to the interface)
+	routeHub         // back out to another peer
+	routePing        // answered with an unprivileged ICMP socket
+)
+
+var broadcast4 = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+
+// route sorts a packet by destination; see the package documentation.
+func (f *Forwarder) route(pkt []byte, h ipHeader) route {
+	if f.isOwn(h.dst) {
+		if f.dnsOn && h.hasPort && h.dstPort == 53 && (h.proto == protoTCP || h.proto == protoUDP) {
+			return routeStack
+		}
+		return routeLocal
+	}
+	if f.inHub(h.dst) {
+		return routeHub
+	}
+	if h.dst.IsMulticast() || h.dst.IsLinkLocalUnicast() || h.dst == broadcast4 {
+		return routeDrop
+	}
+	switch {
+	case h.proto == protoTCP || h.proto == protoUDP:
+		return routeStack
+	case h.isEchoRequest(pkt):
+		return routePing
+	}
+	return routeDrop
+}
+
+// Write takes the packets WireGuard decrypted. Every packet is copied
+// before Write returns (WireGuard reuses the buffers); packets that cannot
+// be delivered are dropped and counted, never reported as errors.
+func (d *device) Write(bufs [][]byte, offset int) (int, error) {
+	f := d.f
+	for i, b := range bufs {
+		pkt := b[offset:]
+		if len(pkt) == 0 {
+			continue
+		}
+		h, ok := parseIP(pkt)
+		if !ok {
+			f.stats.dropped.Add(1)
+			continue
+		}
+		switch f.route(pkt, h) {
+		case routeLocal:
+			if _, err := d.Device.Write(bufs[i:i+1], offset); err != nil {
+				f.stats.dropped.Add(1)
+			}
+		case routeStack:
+			f.inject(pkt, h)
+		case routeHub:
+			f.routeToPeer(pkt, h)
+		case routePing:
+			f.startPing(pkt, h)
+		default:
+			f.stats.dropped.Add(1)
+		}
+	}
+	return len(bufs), nil
+}
+
+// Read hands WireGuard the packets queued for the peers, as many as are
+// ready up to len(bufs), waiting for the first.
+func (d *device) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
+	f := d.f
+	n := 0
+	for n < len(bufs) {
+		var bp *[]byte
+		if n == 0 {
+			select {
+			case bp = <-f.out:
+			case <-f.ctx.Done():
+				return 0, os.ErrClosed
+			}
+		} else {
+			select {
+			case bp = <-f.out:
+			default:
+				return n, nil
+			}
+		}
+		if len(*bp) > len(bufs[n])-offset {
+			f.stats.dropped.Add(1)
+		} else {
+			sizes[n] = copy(bufs[n][offset:], *bp)
+			n++
+		}
+		f.putBuf(bp)
+	}
+	return n, nil
+}
+
+// BatchSize is how many packets Read may return at once.
+func (d *device) BatchSize() int { return readBatch }
+
+// Close closes the Forwarder and the netstack device.
+func (d *device) Close() error { return d.f.Close() }
+
+// inject hands a packet to the forwarding stack, which copies it.
+func (f *Forwarder) inject(pkt []byte, h ipHeader) {
+	proto := header.IPv4ProtocolNumber
+	if h.dst.Is6() {
+		proto = header.IPv6ProtocolNumber
+	}
+	pkb := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(pkt)})
+	f.ep.InjectInbound(proto, pkb)
+	pkb.DecRef()
+}
+
+// routeToPeer sends a packet for another peer back out through WireGuard,
+// which picks the peer by its allowed IPs (and drops the packet when no
+// peer has the address), as a kernel would route it out of the interface.
+// The egress policy applies; the TTL is decremented.
+func (f *Forwarder) routeToPeer(pkt []byte, h ipHeader) {
+	var port uint16
+	if h.hasPort {
+		port = h.dstPort
+	}
+	if err := f.cfg.Policy.Check(h.dst, port); err != nil {
+		f.stats.hubRefused.Add(1)
+		f.log.Debug("packet between peers refused", "src", h.src, "dst", h.dst, "proto", h.proto, "reason", err)
+		return
+	}
+	bp := f.getBuf(len(pkt))
+	copy(*bp, pkt)
+	if !decrementTTL(*bp) {
+		f.putBuf(bp)
+		f.stats.dropped.Add(1)
+		return
+	}
+	if f.trySend(bp) {
+		f.stats.hubPackets.Add(1)
+	}
+}
+
+// startPing answers an echo request to an outside address in the
+// background, if the policy allows it and not too many are in flight.
+func (f *Forwarder) startPing(pkt []byte, h ipHeader) {
+	if err := f.cfg.Policy.Check(h.dst, 0); err != nil {
+		f.stats.pingRefused.Add(1)
+		f.log.Debug("ICMP echo refused", "src", h.src, "dst", h.dst, "reason", err)
+		return
+	}
+	select {
+	case f.pingSem <- struct{}{}:
+	default:
+		f.stats.dropped.Add(1)
+		return
+	}
+	req := bytes.Clone(pkt)
+	if !f.spawn(func() {
+		defer func() { <-f.pingSem }()
+		f.ping(req, h)
+	}) {
+		<-f.pingSem
+	}
+}
