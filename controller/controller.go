@@ -17,6 +17,7 @@ import (
 	"github.com/wgfleet/wgfleet/controller/api"
 	"github.com/wgfleet/wgfleet/controller/auth"
 	"github.com/wgfleet/wgfleet/controller/fleet"
+	"github.com/wgfleet/wgfleet/controller/metrics"
 	"github.com/wgfleet/wgfleet/controller/poller"
 	"github.com/wgfleet/wgfleet/controller/reconcile"
 	"github.com/wgfleet/wgfleet/controller/secretbox"
@@ -88,7 +89,7 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 	}
 	c.handler = api.New(api.Config{
 		Fleet: c.fleet, Auth: authn, Reconciler: rec, Logger: log.With("component", "api"),
-		SecureCookies: cfg.SecureCookies, UI: ui.Handler(),
+		SecureCookies: cfg.SecureCookies, UI: ui.Handler(), Metrics: metrics.New(st, log.With("component", "metrics")),
 	})
 	return c, nil
 }

@@ -209,6 +209,20 @@ func TestPeerReachesAgent(t *testing.T) {
 	if !strings.Contains(cc.Endpoint, fmt.Sprint(a.Tunnel(a.Iface).ListenPort())) {
 		t.Fatalf("config endpoint %q", cc.Endpoint)
 	}
+
+	// Prometheus metrics: for token holders only, and they show the node.
+	status, body := h.call("GET", "/metrics", nil, nil)
+	if status != http.StatusOK || !strings.Contains(string(body), `wgfleet_node_peers{node="node-a"} 1`) {
+		t.Fatalf("/metrics: %d\n%s", status, body)
+	}
+	resp, err := http.Get(h.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/metrics without credentials: %d, want 401", resp.StatusCode)
+	}
 }
 
 // TestAgentDownWhilePeersCreated: peers created while the agent is down are

@@ -38,6 +38,10 @@ type Config struct {
 	// UI, when not nil, serves every path outside /api/ and /healthz (the
 	// web UI). Without it those paths are 404.
 	UI http.Handler
+	// Metrics, when not nil, serves GET /metrics (Prometheus text format)
+	// to authenticated callers: give the scraper an API token as its
+	// bearer token.
+	Metrics http.Handler
 }
 
 // server holds what the handlers share.
@@ -49,6 +53,7 @@ type server struct {
 	secureCookies bool
 	router        *mux.Router
 	ui            http.Handler
+	metrics       http.Handler
 }
 
 // New returns the controller's HTTP handler. It panics when cfg.Fleet or
@@ -64,6 +69,7 @@ func New(cfg Config) http.Handler {
 		log:           cfg.Logger,
 		secureCookies: cfg.SecureCookies,
 		ui:            cfg.UI,
+		metrics:       cfg.Metrics,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -72,12 +78,12 @@ func New(cfg Config) http.Handler {
 	return s.securityHeaders(s.logRequests(http.HandlerFunc(s.dispatch)))
 }
 
-// dispatch sends /api/ and /healthz to the router and everything else to
+// dispatch sends /api/, /healthz and /metrics to the router and everything else to
 // the UI.
 func (s *server) dispatch(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	switch {
-	case p == "/api" || strings.HasPrefix(p, "/api/") || p == "/healthz":
+	case p == "/api" || strings.HasPrefix(p, "/api/") || p == "/healthz" || p == "/metrics":
 		s.router.ServeHTTP(w, r)
 	case s.ui != nil:
 		s.ui.ServeHTTP(w, r)

@@ -59,6 +59,9 @@ func (s *server) routes() *mux.Router {
 	authed("/api/peers/{id}/config", s.peerConfig, get)
 	authed("/api/peers/{id}/qr", s.peerQR, get)
 	authed("/api/peers/{id}/move", s.movePeer, post)
+	if s.metrics != nil {
+		authed("/metrics", s.metrics.ServeHTTP, get)
+	}
 	return r
 }
 
