@@ -1,0 +1,134 @@
+package forward
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wgfleet/wgfleet/tunnel/egress"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+	"golang.zx2c4.com/wireguard/tun/netstack"
+)
+
+// echoOK sends one echo request on pc and reports whether the reply came.
+func echoOK(t *testing.T, pc *netstack.PingConn, wait time.Duration) bool {
+	t.Helper()
+	req, _ := (&icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: 77, Seq: 5, Data: []byte("wgfleet ping")}}).Marshal(nil)
+	if _, err := pc.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	_ = pc.SetReadDeadline(time.Now().Add(wait))
+	buf := make([]byte, 1500)
+	for {
+		n, err := pc.Read(buf)
+		if err != nil {
+			return false
+		}
+		m, err := icmp.ParseMessage(1, buf[:n])
+		if err != nil {
+			t.Fatalf("bad reply: %v", err)
+		}
+		if e, ok := m.Body.(*icmp.Echo); ok && m.Type == ipv4.ICMPTypeEchoReply && e.Seq == 5 && string(e.Data) == "wgfleet ping" {
+			return true
+		}
+	}
+}
+
+// hostIPv4 returns a non-loopback IPv4 address of this host (a gVisor peer
+// drops replies from loopback).
+func hostIPv4(t *testing.T) netip.Addr {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap().Is4() && !ip.IsLoopback() {
+				return ip.Unmap()
+			}
+		}
+	}
+	t.Skip("no non-loopback IPv4 address on this host")
+	return netip.Addr{}
+}
+
+// TestPingForwarded pings an address of this host through the hub. Whether
+// it is answered depends on the host: with unprivileged ICMP sockets
+// allowed (net.ipv4.ping_group_range) it must be; without, it must not be,
+// and a debug line must say why. (The namespace test in cmd/wg-agent
+// exercises both by switching the sysctl.)
+func TestPingForwarded(t *testing.T) {
+	goroutineLeakCheck(t)
+	h := newHub(t, Config{})
+	c := h.addClient(t, "c1", "10.9.0.2/32")
+	dst := hostIPv4(t)
+	allowed := true
+	if s, err := icmp.ListenPacket("udp4", "0.0.0.0"); err != nil {
+		allowed = false
+		t.Logf("this host allows no unprivileged ICMP sockets (%v): expecting no answer", err)
+	} else {
+		s.Close()
+	}
+	pc, err := c.Net().DialPingAddr(netip.Addr{}, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	got := echoOK(t, pc, 4*time.Second)
+	if got != allowed {
+		t.Fatalf("echo answered: %v, want %v; stats %+v", got, allowed, h.fwd.Stats())
+	}
+	if allowed {
+		waitStats(t, h.fwd, "the answer", func(s Stats) bool { return s.PingAnswered == 1 })
+	} else {
+		waitStats(t, h.fwd, "the failure", func(s Stats) bool { return s.PingUnanswered == 1 })
+		if !strings.Contains(h.log.String(), "ping_group_range") {
+			t.Fatal("no debug line about ping_group_range")
+		}
+	}
+}
+
+func TestPingRefusedByPolicy(t *testing.T) {
+	goroutineLeakCheck(t)
+	deny, _ := egress.ParseRules([]string{"198.51.100.0/24"})
+	h := newHub(t, Config{Policy: egress.New(egress.Config{Deny: deny})})
+	c := h.addClient(t, "c1", "10.9.0.2/32")
+	pc, err := c.Net().DialPingAddr(netip.Addr{}, netip.MustParseAddr("198.51.100.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if echoOK(t, pc, 500*time.Millisecond) {
+		t.Fatal("a denied destination answered")
+	}
+	waitStats(t, h.fwd, "the refusal", func(s Stats) bool { return s.PingRefused == 1 && s.PingAnswered+s.PingUnanswered == 0 })
+}
+
+// TestPingNotAnsweredByTheStack checks that an echo to an unreachable
+// outside address is not answered by the forwarding stack itself.
+func TestPingNotAnsweredByTheStack(t *testing.T) {
+	goroutineLeakCheck(t)
+	h := newHub(t, Config{})
+	c := h.addClient(t, "c1", "10.9.0.2/32")
+	pc, err := c.Net().DialPingAddr(netip.Addr{}, netip.MustParseAddr("192.0.2.254")) // TEST-NET: nobody
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if echoOK(t, pc, pingTimeout+time.Second) {
+		t.Fatal("an echo to nowhere was answered")
+	}
+	// The hub's own address is answered by the netstack beneath.
+	own, err := c.Net().DialPingAddr(netip.Addr{}, netip.MustParseAddr("10.9.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	if !echoOK(t, own, 3*time.Second) {
+		t.Fatal("the hub's own address does not answer echo")
+	}
+}
