@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -29,7 +28,6 @@ import (
 	"github.com/wgfleet/wgfleet/controller"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/store"
-	"github.com/wgfleet/wgfleet/controller/ui"
 	"github.com/wgfleet/wgfleet/controller/wgconfig"
 	"github.com/wgfleet/wgfleet/internal/testenv"
 )
@@ -39,6 +37,12 @@ const adminPassword = "ui-e2e-correct-horse-battery"
 // stepTimeout bounds every browser step; the page refreshes every 5 s and
 // the controller polls agents every second, so 30 s is ample.
 const stepTimeout = 30 * time.Second
+
+// The screen sizes of the screenshots: a laptop, and a phone.
+const (
+	desktopW, desktopH = 1280, 800
+	phoneW, phoneH     = 375, 812
+)
 
 // TestDashboardEndToEnd drives the dashboard in headless Chromium against
 // a running controller with two real agents in netstack mode, the way an
@@ -66,9 +70,22 @@ func TestDashboardEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The controller serves the UI with the API's security headers: the
+	// checks for CSP violations below are only worth something with them.
+	res, err := http.Get(base + "/nodes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(res.Header.Get("Content-Security-Policy"), "default-src 'self'") {
+		t.Fatalf("GET /nodes: %d, Content-Type %q, CSP %q", res.StatusCode, res.Header.Get("Content-Type"), res.Header.Get("Content-Security-Policy"))
+	}
+
 	p := startBrowser(t, exe, base)
 
 	t.Log("sign-in page, wrong password, then the right one")
+	p.do("desktop viewport", chromedp.EmulateViewport(desktopW, desktopH))
 	p.navigate("/")
 	p.waitJS("the sign-in form", `!!document.querySelector("#login-username") && location.pathname === "/login"`)
 	p.screenshot("login-desktop")
@@ -189,22 +206,8 @@ func TestDashboardEndToEnd(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	dctx, dcancel := context.WithTimeout(p.ctx, stepTimeout)
-	progress := chromedp.BrowserEvents(dctx, browser.DownloadProgress)
 	p.do("download", chromedp.Click(chromedp.CSS(aliceRow+` [data-action="config"]`)))
-	for ev, err := range progress {
-		if err != nil {
-			t.Fatalf("waiting for the download: %v", err)
-		}
-		if ev.State == browser.DownloadProgressStateCanceled {
-			t.Fatal("the download was canceled")
-		}
-		if ev.State == browser.DownloadProgressStateCompleted {
-			break
-		}
-	}
-	dcancel()
-	conf := readDownload(t, dir)
+	conf := p.readDownload(dir)
 	cc, err := wgconfig.Parse(conf)
 	if err != nil {
 		t.Fatalf("the downloaded config does not parse: %v\n%s", err, conf)
@@ -257,7 +260,7 @@ func TestDashboardEndToEnd(t *testing.T) {
 	p.screenshot("node-detail-desktop")
 
 	t.Log("phone width")
-	p.do("phone viewport", chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile))
+	p.do("phone viewport", chromedp.EmulateViewport(phoneW, phoneH, chromedp.EmulateMobile))
 	p.waitJS("no sideways scrolling on the node page", `document.documentElement.scrollWidth <= window.innerWidth`)
 	p.screenshot("node-detail-phone")
 	p.do("back to the nodes", chromedp.Click(chromedp.CSS(`.crumbs a`)))
@@ -269,7 +272,7 @@ func TestDashboardEndToEnd(t *testing.T) {
 	p.screenshot("node-form-phone")
 	p.do("close it", chromedp.KeyEvent(kb.Escape))
 	p.waitJS("the form to close", `!document.querySelector("dialog[open]")`)
-	p.do("desktop viewport", chromedp.EmulateViewport(1280, 800))
+	p.do("desktop viewport", chromedp.EmulateViewport(desktopW, desktopH))
 
 	t.Log("disable edge-2")
 	p.do("disable", chromedp.Click(chromedp.CSS(card2+` [data-action="toggle"]`)))
@@ -325,8 +328,8 @@ func TestDashboardEndToEnd(t *testing.T) {
 	p.checkProblems()
 }
 
-// startController runs a controller (poller and reconciler included) and
-// returns it with the URL of its API and UI.
+// startController runs a controller (API, UI, poller and reconciler) on
+// a loopback port and returns it with its URL.
 func startController(t *testing.T) (*controller.Controller, string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -344,42 +347,13 @@ func startController(t *testing.T) (*controller.Controller, string) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- c.Serve(ctx, ln) }()
-	srv := httptest.NewServer(withUI(t, c.Handler(), ui.Handler()))
 	t.Cleanup(func() {
-		srv.Close()
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("controller: %v", err)
 		}
 	})
-	return c, srv.URL
-}
-
-// withUI mounts the UI beside the API the way api.Config.UI does: /api/
-// and /healthz go to the API, everything else to the UI, with the security
-// headers (the CSP above all) that the API sets on every answer, read
-// from one of its answers. It stands in until controller.Config passes
-// the UI to the API.
-func withUI(t *testing.T, api, page http.Handler) http.Handler {
-	rec := httptest.NewRecorder()
-	api.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
-	security := http.Header{}
-	for _, k := range []string{"Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy"} {
-		security.Set(k, rec.Header().Get(k))
-	}
-	if security.Get("Content-Security-Policy") == "" {
-		t.Fatal("the API sets no Content-Security-Policy")
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; p == "/api" || strings.HasPrefix(p, "/api/") || p == "/healthz" {
-			api.ServeHTTP(w, r)
-			return
-		}
-		for k, v := range security {
-			w.Header()[k] = v
-		}
-		page.ServeHTTP(w, r)
-	})
+	return c, "http://" + ln.Addr().String()
 }
 
 func endpointOf(a *agenttest.Agent) string {
@@ -416,11 +390,12 @@ func findPeer(t *testing.T, fl *fleet.Service, nodeID int64, name string) fleet.
 	return fleet.PeerView{}
 }
 
-// readDownload returns the one finished file in dir.
-func readDownload(t *testing.T, dir string) []byte {
+// readDownload waits for the one finished file in dir and returns it.
+func (p *page) readDownload(dir string) []byte {
+	t := p.t
 	t.Helper()
 	var files []string
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(stepTimeout)
 	for {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
@@ -438,7 +413,7 @@ func readDownload(t *testing.T, dir string) []byte {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if len(files) != 1 || !strings.HasSuffix(files[0], ".conf") {
-		t.Fatalf("downloads: %v, want one .conf file", files)
+		p.fail("downloads: %v, want one .conf file", files)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, files[0]))
 	if err != nil {
@@ -574,11 +549,15 @@ func (p *page) signIn() {
 		chromedp.Click(chromedp.CSS(`.login-form button[type="submit"]`)))
 }
 
+// do runs the actions of one step. It first dismisses the messages of
+// earlier steps, as an operator would: they sit in a corner of the screen,
+// above what a click may aim at.
 func (p *page) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
 	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
+	dismiss := chromedp.Evaluate[chromedp.Void](`document.querySelectorAll(".toast button").forEach((b) => b.click())`)
+	if err := chromedp.Do(ctx, append([]chromedp.Action[chromedp.Void]{dismiss}, actions...)...); err != nil {
 		p.fail("%s: %v", what, err)
 	}
 }

@@ -147,11 +147,12 @@ function readInput(input, spec) {
 // throws an ApiError the message appears next to its field, or above the
 // fields, and the dialog stays open. It resolves to the result, or
 // undefined when cancelled. setup(form), if given, runs once the form is
-// built (to add behaviour between fields).
-export function formModal({ title, intro, fields, submitLabel = "Save", onSubmit, extra = [], setup }) {
+// built (to add behaviour between fields). wide lays the fields out in two
+// columns where the screen has room.
+export function formModal({ title, intro, fields, submitLabel = "Save", onSubmit, extra = [], setup, wide = false }) {
   const f = buildForm({ fields, submitLabel, extra });
   const content = h("div", {}, intro ? h("p", { class: "intro" }, intro) : null, f.form);
-  const m = openModal({ title, content });
+  const m = openModal({ title, content, wide });
   f.cancel.addEventListener("click", () => m.close(undefined));
   f.form.addEventListener("submit", async (e) => {
     e.preventDefault();

@@ -39,6 +39,7 @@ export function openNodeForm(ctx, node = null) {
   const testResult = h("p", { class: "test-result", role: "status", hidden: true });
   return formModal({
     title: node ? `Edit node ${node.name}` : "Add a node",
+    wide: true,
     fields: nodeFields(node),
     submitLabel: node ? "Save" : "Add node",
     extra: [testButton],
@@ -89,15 +90,20 @@ export function showTest(el, { pending = false, ok = false, message = "", result
     setText(el, "Testing the connection…");
     return;
   }
+  // The API's message says what was tried and what answered; without one,
+  // say it from the result.
+  const head = ok ? "Connection OK" : "Connection failed";
+  if (message && message !== head) {
+    setText(el, `${head}: ${message}`);
+    return;
+  }
   const details = [];
   if (result && ok) {
     if (result.latency_ms !== undefined) details.push(`${result.latency_ms} ms`);
     if (result.version) details.push(`agent ${result.version}`);
     if (result.interfaces && result.interfaces.length) details.push(`interfaces ${result.interfaces.join(", ")}`);
   }
-  const head = ok ? "Connection OK" : "Connection failed";
-  const text = message && message !== head ? `${head}: ${message}` : head;
-  setText(el, details.length ? `${text} (${details.join(", ")})` : text);
+  setText(el, details.length ? `${head} (${details.join(", ")})` : head);
 }
 
 // testNode runs a node's connection test; it resolves to {ok, message,

@@ -43,6 +43,7 @@ export function openPeerForm(ctx, node, peer = null) {
   );
   return formModal({
     title: editing ? `Edit peer ${peerLabel(peer)}` : `Add a peer`,
+    wide: !editing,
     fields,
     submitLabel: editing ? "Save" : "Add peer",
     setup: (f) => {
