@@ -85,6 +85,7 @@ class App {
   mount(view) {
     if (this.view) this.view.unmount();
     closeDialogs();
+    this.notify.banner(null);
     clear(this.main);
     this.view = view;
     view.mount(this.main);

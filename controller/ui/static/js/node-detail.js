@@ -157,12 +157,13 @@ export class NodeDetailView {
     const { api, notify } = this.ctx;
     try {
       const [node, peers] = await Promise.all([api.get(`/api/nodes/${this.id}`), api.get(`/api/nodes/${this.id}/peers`)]);
+      if (this.poller.stopped) return; // the page was left while this ran
       notify.banner(null);
       this.renderNode(node.data);
       this.peers = peers.data || [];
       this.renderPeers();
     } catch (err) {
-      if (err.unauthorized) return;
+      if (err.unauthorized || this.poller.stopped) return;
       if (err.status === 404) {
         this.poller.stop();
         this.gone();

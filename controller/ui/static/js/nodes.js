@@ -35,10 +35,11 @@ export class NodesView {
   async refresh() {
     try {
       const env = await this.ctx.api.get("/api/nodes");
+      if (this.poller.stopped) return; // the page was left while this ran
       this.ctx.notify.banner(null);
       this.render(env.data || []);
     } catch (err) {
-      if (!err.unauthorized) this.ctx.notify.banner(`Cannot refresh the nodes: ${err.message}`);
+      if (!err.unauthorized && !this.poller.stopped) this.ctx.notify.banner(`Cannot refresh the nodes: ${err.message}`);
     }
   }
 
