@@ -11,12 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/container"
 	"github.com/wgfleet/wgfleet/internal/httpserve"
 	"github.com/wgfleet/wgfleet/tunnel"
+	"github.com/wgfleet/wgfleet/tunnel/forward"
 )
 
 // Version is the agent's version, reported in /health.
@@ -34,6 +36,8 @@ type Agent struct {
 	ifaces   map[string]*iface // fixed after New
 	order    []string          // interface names in configuration order
 	handler  http.Handler
+	fwds     map[string]*forward.Forwarder // netstack interfaces' routers; fixed after New
+	apiPort  atomic.Uint32                 // the API's port, protected by the egress policies
 
 	closeOnce sync.Once
 	closeErr  error
@@ -70,7 +74,9 @@ func New(cfg Config) (*Agent, error) {
 		started:  time.Now(),
 		verifier: verifier,
 		ifaces:   make(map[string]*iface, len(cfg.Interfaces)),
+		fwds:     make(map[string]*forward.Forwarder),
 	}
+	a.setAPIPort(listenPort(cfg.Listen)) // 0 (not yet known) until Serve
 	for _, ic := range cfg.Interfaces {
 		if err := a.addInterface(ic); err != nil {
 			a.Close()
@@ -113,9 +119,19 @@ func (a *Agent) addInterface(ic InterfaceConfig) error {
 	}
 	var tun *tunnel.Tunnel
 	if choice.Mode == string(tunnel.ModeTUN) {
+		warnTUNRouting(a.log, ic, "/proc")
 		tun, err = tunnel.NewTUN(tcfg)
 	} else {
-		tun, err = tunnel.NewNetstack(tcfg)
+		fwd, ferr := a.newForwarder(ic, mtu)
+		if ferr != nil {
+			return ferr
+		}
+		// The tunnel owns the forwarder from here: closing it closes both.
+		if tun, err = tunnel.NewNetstackWith(tcfg, fwd.Wrap); err != nil {
+			fwd.Close()
+		} else {
+			a.fwds[ic.Name] = fwd
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("interface %s: starting %s tunnel: %w", ic.Name, choice.Mode, err)
@@ -169,6 +185,7 @@ func (a *Agent) Run(ctx context.Context) error {
 // agent before it returns.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	a.log.Info("agent API listening", "addr", ln.Addr().String(), "version", Version)
+	a.setAPIPort(listenPort(ln.Addr().String()))
 	// A tunnel that stops by itself (its TUN device deleted from outside)
 	// stops the agent with an error, so that a supervisor restarts it.
 	abort := make(chan error, len(a.order))

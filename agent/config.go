@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wgfleet/wgfleet/container"
+	"github.com/wgfleet/wgfleet/tunnel/egress"
 )
 
 // Defaults of the agent's configuration.
@@ -66,6 +67,20 @@ type InterfaceConfig struct {
 	ListenPort int // 0 picks a free port
 	MTU        int
 	Mode       string // "" inherits Config.Mode
+
+	// Routing of a netstack interface (see tunnel/forward); a TUN
+	// interface is routed by the host, whose firewall decides instead.
+	// EgressAllow, when not empty, is all peers may reach; EgressDeny is
+	// refused whatever EgressAllow says. The host's loopback and the
+	// agent's API port are refused unless allowed explicitly.
+	EgressAllow []egress.Rule
+	EgressDeny  []egress.Rule
+	// Limits of forwarding; zero values select the defaults of package
+	// forward.
+	MaxTCPConns    int
+	MaxUDPFlows    int
+	TCPIdleTimeout time.Duration
+	UDPIdleTimeout time.Duration
 }
 
 // Validate checks the configuration in full and says what is wrong.
@@ -119,6 +134,12 @@ func (c *Config) Validate() error {
 			if err := checkMode(ic.Mode); err != nil {
 				errs = append(errs, fmt.Errorf("interface %s: %w", ic.Name, err))
 			}
+		}
+		if ic.MaxTCPConns < 0 || ic.MaxUDPFlows < 0 {
+			errs = append(errs, fmt.Errorf("interface %s: connection limits must not be negative", ic.Name))
+		}
+		if ic.TCPIdleTimeout < 0 || ic.UDPIdleTimeout < 0 {
+			errs = append(errs, fmt.Errorf("interface %s: idle timeouts must not be negative", ic.Name))
 		}
 		for _, a := range ic.Addresses {
 			if !a.IsValid() || a.Addr().Is4In6() || a.Addr().Zone() != "" {
