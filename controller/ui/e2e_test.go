@@ -189,6 +189,23 @@ func TestDashboardEndToEnd(t *testing.T) {
 	bobRow := fmt.Sprintf(`tr[data-peer-id="%d"]`, bob.ID)
 	p.waitJS("bob's row", fmt.Sprintf(`visibleText(%q).includes("bob-phone")`, bobRow))
 
+	t.Log("edit alice: a route with host bits is refused beside its field")
+	p.do("edit alice", chromedp.Click(chromedp.CSS(aliceRow+` [data-action="edit"]`)))
+	p.waitJS("the peer form with alice's routes", `document.querySelector('dialog[open] input[name="client_allowed_ips"]').value === "0.0.0.0/0, ::/0"`)
+	p.do("give a bad route",
+		clearInput(`dialog input[name="client_allowed_ips"]`),
+		chromedp.SendKeys(chromedp.CSS(`dialog input[name="client_allowed_ips"]`), "10.99.0.1/24"),
+		chromedp.Click(chromedp.CSS(`dialog button[type="submit"]`)))
+	p.waitJS("the route's error beside its field", `visibleText('dialog [data-field="client_allowed_ips"] .field-error') === "10.99.0.1/24 has host bits set; did you mean 10.99.0.0/24?"`)
+	p.do("fix it",
+		clearInput(`dialog input[name="client_allowed_ips"]`),
+		chromedp.SendKeys(chromedp.CSS(`dialog input[name="client_allowed_ips"]`), "10.99.0.0/24, fd00::/64"),
+		chromedp.Click(chromedp.CSS(`dialog button[type="submit"]`)))
+	p.waitJS("the form to close", `!document.querySelector("dialog[open]")`)
+	if got := findPeer(t, fl, node.ID, "alice-laptop"); !slices.Equal(got.ClientAllowedIPs, []string{"10.99.0.0/24", "fd00::/64"}) {
+		t.Fatalf("alice's routes after the edit: %v", got.ClientAllowedIPs)
+	}
+
 	t.Log("search and sort")
 	p.do("search for bob", chromedp.SendKeys(chromedp.CSS("#peer-search"), "bob"))
 	p.waitJS("only bob", fmt.Sprintf(`document.querySelector(%q).hidden && !document.querySelector(%q).hidden && visibleText("#peer-count") === "1 of 2 peers"`, aliceRow, bobRow))
@@ -213,7 +230,8 @@ func TestDashboardEndToEnd(t *testing.T) {
 		t.Fatalf("the downloaded config does not parse: %v\n%s", err, conf)
 	}
 	if cc.PrivateKey.PublicKey().String() != alice.PublicKey || cc.ServerPublicKey != a1.Tunnel(a1.Iface).PublicKey() ||
-		!slices.Contains(cc.Addresses, netip.MustParsePrefix(alice.Address4+"/32")) || cc.Endpoint != endpointOf(a1) {
+		!slices.Contains(cc.Addresses, netip.MustParsePrefix(alice.Address4+"/32")) || cc.Endpoint != endpointOf(a1) ||
+		!slices.Equal(cc.AllowedIPs, []netip.Prefix{netip.MustParsePrefix("10.99.0.0/24"), netip.MustParsePrefix("fd00::/64")}) {
 		t.Fatalf("the downloaded config is not alice's on edge-1:\n%s", conf)
 	}
 	p.waitJS("the download's toast", `visibleText(".toast-success:last-child").startsWith("Saved ")`)
