@@ -74,8 +74,8 @@ func warnTUNRouting(log *slog.Logger, ic InterfaceConfig, procRoot string) {
 		log.Warn("the host does not forward "+p.family+" ("+p.sysctl+" = 0): peers reach this node only, not each other (hub routing) nor the networks behind it; "+
 			"set "+p.sysctl+"=1 and allow forwarding in the host firewall (see docs/DEPLOYMENT.md)", "iface", ic.Name)
 	}
-	if len(ic.EgressAllow)+len(ic.EgressDeny) > 0 || ic.MaxTCPConns+ic.MaxUDPFlows > 0 || ic.TCPIdleTimeout+ic.UDPIdleTimeout > 0 {
-		log.Warn("egress rules and forwarding limits apply to netstack interfaces only; in TUN mode the host routes, so use its firewall", "iface", ic.Name)
+	if len(ic.EgressAllow)+len(ic.EgressDeny) > 0 {
+		log.Warn("egress rules are not enforced: they apply to netstack interfaces only; in TUN mode the host routes, so use its firewall", "iface", ic.Name)
 	}
 }
 

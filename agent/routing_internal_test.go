@@ -73,7 +73,7 @@ func TestWarnTUNRouting(t *testing.T) {
 	deny, _ := egress.ParseRules([]string{"10.0.0.0/8"})
 	warnTUNRouting(log, InterfaceConfig{Name: "wg0", Addresses: []netip.Prefix{netip.MustParsePrefix("10.8.0.1/24")}, EgressDeny: deny}, root)
 	out := b.String()
-	for _, want := range []string{"level=WARN", "net.ipv4.ip_forward = 0", "not each other (hub routing)", "set net.ipv4.ip_forward=1", "apply to netstack interfaces only"} {
+	for _, want := range []string{"level=WARN", "net.ipv4.ip_forward = 0", "not each other (hub routing)", "set net.ipv4.ip_forward=1", "egress rules are not enforced"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("warning does not say %q:\n%s", want, out)
 		}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/wgfleet/wgfleet/agent"
+	"github.com/wgfleet/wgfleet/tunnel/egress"
+	"github.com/wgfleet/wgfleet/tunnel/forward"
 )
 
 // options is everything the command line and environment say, before it is
@@ -52,9 +54,17 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 		logLevel   = fs.String("log-level", "info", "log level: debug, info, warn, error (env WG_AGENT_LOG_LEVEL)")
 		window     = fs.Duration("signature-window", 300*time.Second, "accepted clock skew of signed requests (env WG_AGENT_SIGNATURE_WINDOW)")
 		uapiDir    = fs.String("uapi-dir", "", "directory of TUN-mode UAPI sockets; default /var/run/wireguard (env WG_AGENT_UAPI_DIR)")
+		maxTCP     = fs.Int("max-tcp-conns", forward.DefaultMaxTCPConns, "netstack mode: TCP connections forwarded at once (env WG_AGENT_MAX_TCP_CONNS)")
+		maxUDP     = fs.Int("max-udp-flows", forward.DefaultMaxUDPFlows, "netstack mode: UDP flows forwarded at once (env WG_AGENT_MAX_UDP_FLOWS)")
+		tcpIdle    = fs.Duration("tcp-idle-timeout", forward.DefaultTCPIdleTimeout, "netstack mode: close a forwarded TCP connection idle this long (env WG_AGENT_TCP_IDLE_TIMEOUT)")
+		udpIdle    = fs.Duration("udp-idle-timeout", forward.DefaultUDPIdleTimeout, "netstack mode: close a forwarded UDP flow idle this long (env WG_AGENT_UDP_IDLE_TIMEOUT)")
 		addresses  multiFlag
+		allow      multiFlag
+		deny       multiFlag
 	)
 	fs.Var(&addresses, "address", "interface address in CIDR form, repeatable, IPv4 and IPv6 (env WG_AGENT_ADDRESS, comma-separated)")
+	fs.Var(&allow, "egress-allow", "netstack mode: a destination peers may reach, CIDR or CIDR:PORT[-PORT], repeatable; when given, nothing else is (env WG_AGENT_EGRESS_ALLOW, comma-separated)")
+	fs.Var(&deny, "egress-deny", "netstack mode: a destination peers may not reach, CIDR or CIDR:PORT[-PORT], repeatable; wins over --egress-allow (env WG_AGENT_EGRESS_DENY, comma-separated)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -114,12 +124,28 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 		*window = d
 		return err
 	})
-	env("address", "WG_AGENT_ADDRESS", func(v string) error {
-		for _, a := range strings.Split(v, ",") {
-			addresses = append(addresses, strings.TrimSpace(a))
+	list := func(p *multiFlag) func(string) error {
+		return func(v string) error {
+			for _, a := range strings.Split(v, ",") {
+				*p = append(*p, strings.TrimSpace(a))
+			}
+			return nil
 		}
-		return nil
-	})
+	}
+	dur := func(p *time.Duration) func(string) error {
+		return func(v string) error {
+			d, err := time.ParseDuration(v)
+			*p = d
+			return err
+		}
+	}
+	env("address", "WG_AGENT_ADDRESS", list(&addresses))
+	env("egress-allow", "WG_AGENT_EGRESS_ALLOW", list(&allow))
+	env("egress-deny", "WG_AGENT_EGRESS_DENY", list(&deny))
+	env("max-tcp-conns", "WG_AGENT_MAX_TCP_CONNS", num(maxTCP))
+	env("max-udp-flows", "WG_AGENT_MAX_UDP_FLOWS", num(maxUDP))
+	env("tcp-idle-timeout", "WG_AGENT_TCP_IDLE_TIMEOUT", dur(tcpIdle))
+	env("udp-idle-timeout", "WG_AGENT_UDP_IDLE_TIMEOUT", dur(udpIdle))
 
 	o := options{secretFile: *secretFile, logFormat: *logFormat}
 	if err := o.logLevel.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -133,7 +159,8 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 	}
 
 	if *configFile != "" {
-		for _, f := range []string{"iface", "address", "listen-port", "mtu"} {
+		for _, f := range []string{"iface", "address", "listen-port", "mtu",
+			"egress-allow", "egress-deny", "max-tcp-conns", "max-udp-flows", "tcp-idle-timeout", "udp-idle-timeout"} {
 			if set[f] {
 				errs = append(errs, fmt.Errorf("--%s cannot be combined with --config: list interfaces in the file", f))
 			}
@@ -160,16 +187,30 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 		}
 		for _, fi := range fc.Interfaces {
 			prefixes, _ := fi.Prefixes() // validated by ParseConfigFile
+			egressAllow, egressDeny, _ := fi.Egress()
+			tcpIdle, udpIdle, _ := fi.IdleTimeouts()
 			port := agent.DefaultListenPort
 			if fi.ListenPort != nil {
 				port = *fi.ListenPort
 			}
 			o.cfg.Interfaces = append(o.cfg.Interfaces, agent.InterfaceConfig{
 				Name: fi.Name, Addresses: prefixes, ListenPort: port, MTU: fi.MTU, Mode: fi.Mode,
+				EgressAllow: egressAllow, EgressDeny: egressDeny, MaxTCPConns: fi.MaxTCPConns, MaxUDPFlows: fi.MaxUDPFlows,
+				TCPIdleTimeout: tcpIdle, UDPIdleTimeout: udpIdle,
 			})
 		}
 	} else {
-		ic := agent.InterfaceConfig{Name: *ifaceName, ListenPort: *listenPort, MTU: *mtu}
+		ic := agent.InterfaceConfig{
+			Name: *ifaceName, ListenPort: *listenPort, MTU: *mtu,
+			MaxTCPConns: *maxTCP, MaxUDPFlows: *maxUDP, TCPIdleTimeout: *tcpIdle, UDPIdleTimeout: *udpIdle,
+		}
+		var err error
+		if ic.EgressAllow, err = egress.ParseRules(allow); err != nil {
+			errs = append(errs, fmt.Errorf("--egress-allow: %w", err))
+		}
+		if ic.EgressDeny, err = egress.ParseRules(deny); err != nil {
+			errs = append(errs, fmt.Errorf("--egress-deny: %w", err))
+		}
 		for _, a := range addresses {
 			p, err := netip.ParsePrefix(a)
 			if err != nil {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -131,5 +132,103 @@ func TestLoadOptionsConfigFile(t *testing.T) {
 	_ = os.WriteFile(dup, []byte(`{"secret_file":"`+secret+`","interfaces":[{"name":"wg0","listen_port":1},{"name":"wg0","listen_port":2}]}`), 0o600)
 	if _, err := loadOptions([]string{"--config", dup}, envOf(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Fatalf("duplicate interface: %v", err)
+	}
+}
+
+func TestLoadOptionsEgressAndLimits(t *testing.T) {
+	env := map[string]string{"WG_AGENT_SECRET": goodSecret}
+	o, err := loadOptions([]string{
+		"--egress-allow", "10.0.0.0/8", "--egress-allow", "[fd00::1]:53",
+		"--egress-deny", "10.0.0.5/32:22-23",
+		"--max-tcp-conns", "7", "--max-udp-flows", "8", "--tcp-idle-timeout", "90s", "--udp-idle-timeout", "15s",
+	}, envOf(env), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic := o.cfg.Interfaces[0]
+	if len(ic.EgressAllow) != 2 || ic.EgressAllow[1].String() != "fd00::1/128:53" || len(ic.EgressDeny) != 1 || ic.EgressDeny[0].String() != "10.0.0.5/32:22-23" {
+		t.Fatalf("egress rules: allow %v deny %v", ic.EgressAllow, ic.EgressDeny)
+	}
+	if ic.MaxTCPConns != 7 || ic.MaxUDPFlows != 8 || ic.TCPIdleTimeout != 90*time.Second || ic.UDPIdleTimeout != 15*time.Second {
+		t.Fatalf("limits: %+v", ic)
+	}
+
+	// Defaults, and the environment.
+	o, err = loadOptions(nil, envOf(env), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ic := o.cfg.Interfaces[0]; len(ic.EgressAllow)+len(ic.EgressDeny) != 0 || ic.MaxTCPConns != 1024 || ic.UDPIdleTimeout != 2*time.Minute {
+		t.Fatalf("defaults: %+v", ic)
+	}
+	env["WG_AGENT_EGRESS_DENY"] = "192.0.2.0/24, 198.51.100.1:80"
+	env["WG_AGENT_EGRESS_ALLOW"] = "0.0.0.0/0"
+	env["WG_AGENT_MAX_UDP_FLOWS"] = "3"
+	env["WG_AGENT_TCP_IDLE_TIMEOUT"] = "5m"
+	o, err = loadOptions(nil, envOf(env), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ic := o.cfg.Interfaces[0]; len(ic.EgressDeny) != 2 || len(ic.EgressAllow) != 1 || ic.MaxUDPFlows != 3 || ic.TCPIdleTimeout != 5*time.Minute {
+		t.Fatalf("environment: %+v", ic)
+	}
+	// A flag wins over the environment.
+	o, err = loadOptions([]string{"--egress-deny", "203.0.113.0/24"}, envOf(env), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ic := o.cfg.Interfaces[0]; len(ic.EgressDeny) != 1 || ic.EgressDeny[0].String() != "203.0.113.0/24" {
+		t.Fatalf("flag over env: %v", ic.EgressDeny)
+	}
+}
+
+func TestLoadOptionsEgressBadInput(t *testing.T) {
+	env := envOf(map[string]string{"WG_AGENT_SECRET": goodSecret})
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad allow", []string{"--egress-allow", "10.0.0.0/8:0"}, "--egress-allow"},
+		{"bad deny", []string{"--egress-deny", "example.com"}, "--egress-deny"},
+		{"negative limit", []string{"--max-tcp-conns", "-1"}, "limits"},
+		{"negative idle", []string{"--udp-idle-timeout", "-1s"}, "idle"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadOptions(tt.args, env, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one about %s", err, tt.want)
+			}
+		})
+	}
+	bad := envOf(map[string]string{"WG_AGENT_SECRET": goodSecret, "WG_AGENT_TCP_IDLE_TIMEOUT": "soon"})
+	if _, err := loadOptions(nil, bad, io.Discard); err == nil || !strings.Contains(err.Error(), "WG_AGENT_TCP_IDLE_TIMEOUT") {
+		t.Fatalf("bad env duration: %v", err)
+	}
+}
+
+func TestLoadOptionsConfigFileEgress(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte(goodSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "agent.json")
+	cfg := `{"secret_file":"` + secret + `","interfaces":[{"name":"wg0","addresses":["10.8.0.1/24"],
+		"egress_deny":["10.0.0.0/8"],"max_tcp_conns":9,"tcp_idle_timeout":"2m"}]}`
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, err := loadOptions([]string{"--config", cfgPath}, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ic := o.cfg.Interfaces[0]; len(ic.EgressDeny) != 1 || ic.MaxTCPConns != 9 || ic.TCPIdleTimeout != 2*time.Minute || ic.MaxUDPFlows != 0 {
+		t.Fatalf("config file egress not applied: %+v", ic)
+	}
+	if _, err := loadOptions([]string{"--config", cfgPath, "--egress-deny", "1.2.3.4"}, envOf(nil), io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "--egress-deny cannot be combined with --config") {
+		t.Fatalf("--egress-deny with --config: %v", err)
 	}
 }
