@@ -1,0 +1,82 @@
+package ui_test
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/wgfleet/wgfleet/controller/ui"
+	"github.com/wgfleet/wgfleet/internal/testenv"
+)
+
+// TestFormatting runs the page's own formatting functions (js/format.js
+// and the file name reader of js/api.js) in Chromium, as the pages load
+// them. now is 2026-01-01T12:00:00Z; ago(s) is a time s seconds before.
+func TestFormatting(t *testing.T) {
+	exe := testenv.RequireCommand(t, "chromium", "chromium")
+	srv := httptest.NewServer(ui.Handler())
+	t.Cleanup(srv.Close)
+	p := startBrowser(t, exe, srv.URL)
+	p.navigate("/login")
+	p.waitJS("the page's module", `!!document.querySelector('script[type="module"]')`)
+
+	tests := []struct{ expr, want string }{
+		{`f.bytes(0)`, "0 B"},
+		{`f.bytes(-5)`, "0 B"},
+		{`f.bytes(512)`, "512 B"},
+		{`f.bytes(1024)`, "1 KiB"},
+		{`f.bytes(1536)`, "1.5 KiB"},
+		{`f.bytes(10 * 1024 * 1024)`, "10 MiB"},
+		{`f.bytes(123.4 * 1024 * 1024)`, "123 MiB"},
+		{`f.bytes(5.5 * 1024 ** 3)`, "5.5 GiB"},
+		{`f.bytes(2 ** 60)`, "1024 PiB"}, // the largest unit
+		{`f.relativeTime(null, now)`, "never"},
+		{`f.relativeTime("", now)`, "never"},
+		{`f.relativeTime("0001-01-01T00:00:00Z", now)`, "never"}, // Go's zero time
+		{`f.relativeTime(ago(5), now)`, "just now"},
+		{`f.relativeTime(ago(-30), now)`, "just now"}, // a clock ahead of ours
+		{`f.relativeTime(ago(42), now)`, "42 s ago"},
+		{`f.relativeTime(ago(5 * 60 + 59), now)`, "5 min ago"},
+		{`f.relativeTime(ago(3 * 3600), now)`, "3 h ago"},
+		{`f.relativeTime(ago(86400), now)`, "1 day ago"},
+		{`f.relativeTime(ago(2 * 86400 + 5), now)`, "2 days ago"},
+		{`f.relativeTime(ago(40 * 86400), now)`, "2025-11-22"},
+		{`f.handshakeStatus(null, now)`, "never"},
+		{`f.handshakeStatus(ago(179), now)`, "active"},
+		{`f.handshakeStatus(ago(180), now)`, "idle"},
+		{`f.nodeStatus({enabled: false, status: "online"})`, "disabled"},
+		{`f.nodeStatus({enabled: true, status: "offline"})`, "offline"},
+		{`f.nodeStatus({enabled: true, status: "rebooting"})`, "unknown"},
+		{`f.peerCapacity({peer_count: 3, max_peers: 10})`, "3 / 10"},
+		{`f.peerCapacity({peer_count: 3, max_peers: 0})`, "3 (no limit)"},
+		{`f.drift({drift_count: 0, desired_generation: 4, acked_generation: 4})`, ""},
+		{`f.drift({drift_count: 1, desired_generation: 4, acked_generation: 4})`, "1 difference"},
+		{`f.drift({drift_count: 2, desired_generation: 5, acked_generation: 4})`, "2 differences; changes not yet applied (generation 4 of 5)"},
+		{`f.plural(1, "peer")`, "1 peer"},
+		{`f.plural(0, "peer")`, "0 peers"},
+		{`a.filenameOf('attachment; filename="alice-laptop.conf"')`, "alice-laptop.conf"},
+		{`a.filenameOf("attachment; filename=wg1.conf")`, "wg1.conf"},
+		{`a.filenameOf("attachment; filename*=UTF-8''caf%C3%A9.conf")`, "café.conf"},
+		{`a.filenameOf(null)`, "download"},
+	}
+	calls := make([]string, len(tests))
+	for i, tt := range tests {
+		calls[i] = "() => (" + tt.expr + ")"
+	}
+	script := fmt.Sprintf(`(async () => {
+		const base = document.querySelector('script[type="module"]').src.replace(/app\.js$/, "");
+		const f = await import(base + "format.js");
+		const a = await import(base + "api.js");
+		const now = Date.parse("2026-01-01T12:00:00Z");
+		const ago = (s) => new Date(now - s * 1000).toISOString();
+		return [%s].map((call) => String(call()));
+	})()`, strings.Join(calls, ",\n"))
+	got := eval[[]string](p, script)
+	for i, tt := range tests {
+		if got[i] != tt.want {
+			t.Errorf("%s = %q, want %q", tt.expr, got[i], tt.want)
+		}
+	}
+	p.checkProblems()
+}
