@@ -389,3 +389,55 @@ func serveDNS(pc net.PacketConn, addr netip.Addr) {
 		_, _ = pc.WriteTo(out, from)
 	}
 }
+
+// TestTUNAgentHubRouting is hub routing in TUN mode, where the host's
+// kernel forwards between peers: the agent warns at start that A does not
+// forward, peers B and C cannot reach each other, and once
+// net.ipv4.ip_forward=1 they can.
+func TestTUNAgentHubRouting(t *testing.T) {
+	requireTopology(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	tp := startTopology(t, ctx, buildAgentShared(t), false, nil)
+	if tp.health.Interfaces[0].Mode != "tun" {
+		t.Fatalf("agent in %s mode", tp.health.Interfaces[0].Mode)
+	}
+	if !strings.Contains(tp.logs.String(), "the host does not forward IPv4 (net.ipv4.ip_forward = 0)") {
+		t.Fatal("no start-up warning about net.ipv4.ip_forward")
+	}
+	nsC := testenv.NetNS(t, "fwc")
+	testenv.Veth(t, tp.nsA, "192.168.81.1/24", nsC, "192.168.81.2/24")
+	tp.addWireguardGo(t, ctx, tp.nsB, "10.80.0.2", topoUnderlayA+":51820")
+	tp.addWireguardGo(t, ctx, nsC, "10.80.0.3", "192.168.81.1:51820")
+	ln, err := testenv.ListenInNetNS(nsC, "tcp", "10.80.0.3:7000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go echoTCP(ln)
+	// Both peers reach the agent...
+	for _, ns := range []string{tp.nsB, nsC} {
+		waitUntil(t, ctx, func() bool {
+			return exec.Command("ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "1", topoAgentIP).Run() == nil
+		})
+	}
+	// ...but not each other while A does not forward.
+	dctx, dcancel := context.WithTimeout(ctx, 2*time.Second)
+	defer dcancel()
+	if c, err := testenv.DialerInNetNS(tp.nsB)(dctx, "tcp", "10.80.0.3:7000"); err == nil {
+		c.Close()
+		t.Fatal("B reached C through a host that does not forward")
+	}
+	testenv.Run(t, "ip", "netns", "exec", tp.nsA, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	c, err := testenv.DialerInNetNS(tp.nsB)(ctx, "tcp", "10.80.0.3:7000")
+	if err != nil {
+		t.Fatalf("B to C through the TUN hub with forwarding on: %v", err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	_, _ = c.Write([]byte("via kernel"))
+	buf := make([]byte, 10)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "via kernel" {
+		t.Fatalf("echo %q, %v", buf, err)
+	}
+}
