@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/container"
+	"github.com/wgfleet/wgfleet/internal/testenv"
 	"github.com/wgfleet/wgfleet/tunnel"
 	"github.com/wgfleet/wgfleet/tunnel/egress"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
@@ -34,6 +36,9 @@ func hostIPv4(t *testing.T) netip.Addr {
 				return ip.Unmap()
 			}
 		}
+	}
+	if os.Getenv(testenv.RequireAllEnv) != "" {
+		t.Fatal("no non-loopback IPv4 address on this host")
 	}
 	t.Skip("no non-loopback IPv4 address on this host")
 	return netip.Addr{}

@@ -82,7 +82,10 @@ type Config struct {
 	// DefaultResolvConf.
 	ResolvConf string
 	// Dial opens host connections ("tcp" or "udp"); nil means a
-	// net.Dialer. Tests use it to watch or to fail dials.
+	// net.Dialer. Tests use it to watch or to fail dials. Host sockets
+	// (and the ICMP sockets of ping) live in the network namespace of the
+	// process's ordinary threads, whatever namespace the tunnel's
+	// constructor ran in.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 	// Logger receives debug lines about every refusal, limit and flow;
 	// nil discards them.

@@ -3,10 +3,12 @@ package forward
 import (
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wgfleet/wgfleet/internal/testenv"
 	"github.com/wgfleet/wgfleet/tunnel/egress"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
@@ -51,6 +53,9 @@ func hostIPv4(t *testing.T) netip.Addr {
 				return ip.Unmap()
 			}
 		}
+	}
+	if os.Getenv(testenv.RequireAllEnv) != "" {
+		t.Fatal("no non-loopback IPv4 address on this host")
 	}
 	t.Skip("no non-loopback IPv4 address on this host")
 	return netip.Addr{}
