@@ -23,6 +23,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/controller"
@@ -272,9 +273,39 @@ func TestDashboardEndToEnd(t *testing.T) {
 		t.Fatalf("bob after delete: %v", err)
 	}
 
-	t.Log("reconcile now")
+	t.Log("drift: the node only reports it, the page shows it, reconcile now repairs it")
+	p.do("edit edge-1", chromedp.Click(chromedp.CSS(`.page-head [data-action="edit"]`)))
+	p.waitJS("the node form", `document.querySelector('dialog[open] input[name="name"]').value === "edge-1"`)
+	p.do("report drift only",
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('dialog[open] select[name="drift_policy"]').value = "report"`),
+		chromedp.Click(chromedp.CSS(`dialog button[type="submit"]`)))
+	p.waitJS("the policy on the page", `!document.querySelector("dialog[open]") && visibleText(".facts-wide").includes("report only")`)
+	aliceKey, err := wgtypes.ParseKey(alice.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "alice applied on edge-1", func() bool {
+		got, err := fl.GetPeer(ctx, alice.ID)
+		return err == nil && got.SyncState == "applied" && agentHas(t, a1, alice.PublicKey)
+	})
+	if err := a1.Client(t).DeletePeer(ctx, a1.Iface, aliceKey); err != nil {
+		t.Fatal(err)
+	}
+	p.waitJS("the drift on the page", `visibleText(".notes .drift") === "Drift: detected 1 time"`)
+	p.do("show the drift", chromedp.Click(chromedp.CSS(`[data-action="drift"]`)))
+	p.waitJS("alice missing", `visibleText("dialog[open] .drift-list") === "missing alice-laptop"`)
+	p.screenshot("drift-desktop")
+	p.do("close it", chromedp.KeyEvent(kb.Escape))
+	p.waitJS("the drift to close", `!document.querySelector("dialog[open]")`)
 	p.do("reconcile", chromedp.Click(chromedp.CSS(`[data-action="reconcile"]`)))
-	p.waitJS("the reconcile's toast", `visibleText(".toast-success:last-child").startsWith("edge-1 reconciled")`)
+	p.waitJS("the reconcile's toast", `visibleText(".toast-success:last-child p") === "edge-1 reconciled: 1 added, 0 updated, 0 removed."`)
+	if !agentHas(t, a1, alice.PublicKey) {
+		t.Fatal("alice is not back on the agent after reconcile now")
+	}
+	p.do("show the drift again", chromedp.Click(chromedp.CSS(`[data-action="drift"]`)))
+	p.waitJS("no drift", `visibleText("dialog[open] .modal-body") === "The agent matches the desired state."`)
+	p.do("close it", chromedp.KeyEvent(kb.Escape))
+	p.waitJS("the drift to close", `!document.querySelector("dialog[open]")`)
 	p.screenshot("node-detail-desktop")
 
 	t.Log("phone width")
@@ -372,6 +403,31 @@ func startController(t *testing.T) (*controller.Controller, string) {
 		}
 	})
 	return c, "http://" + ln.Addr().String()
+}
+
+func agentHas(t *testing.T, a *agenttest.Agent, pub string) bool {
+	d, err := a.Client(t).Dump(context.Background(), a.Iface)
+	if err != nil {
+		return false
+	}
+	for _, p := range d.Peers {
+		if p.PublicKey == pub {
+			return true
+		}
+	}
+	return false
+}
+
+// eventually polls cond until it holds, for at most stepTimeout.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(stepTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func endpointOf(a *agenttest.Agent) string {

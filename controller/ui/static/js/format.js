@@ -79,12 +79,13 @@ export function peerCapacity(node) {
   return node.max_peers > 0 ? `${n} / ${node.max_peers}` : `${n} (no limit)`;
 }
 
-// drift describes a node's drift, or "" when there is none: differences
-// found by the last comparison, and generations not yet acknowledged.
+// drift describes a node's drift, or "" when there is none: how many
+// times out-of-band differences were detected (drift_count only grows),
+// and generations not yet acknowledged by the agent.
 export function drift(node) {
   const parts = [];
   if (node.drift_count > 0) {
-    parts.push(node.drift_count === 1 ? "1 difference" : `${node.drift_count} differences`);
+    parts.push(`detected ${plural(node.drift_count, "time")}`);
   }
   if (node.desired_generation !== node.acked_generation) {
     parts.push(`changes not yet applied (generation ${node.acked_generation} of ${node.desired_generation})`);
