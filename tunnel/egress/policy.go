@@ -72,28 +72,30 @@ func New(cfg Config) *Policy {
 //  5. everything else is allowed.
 func (p *Policy) Check(dst netip.Addr, port uint16) error {
 	dst = dst.Unmap().WithZone("")
-	target := dst.String()
-	if port != 0 {
-		target = netip.AddrPortFrom(dst, port).String()
+	target := func() string { // only for refusals: Check runs per packet between peers
+		if port != 0 {
+			return netip.AddrPortFrom(dst, port).String()
+		}
+		return dst.String()
 	}
 	if !dst.IsValid() {
 		return fmt.Errorf("%w: invalid destination", ErrRefused)
 	}
 	for _, r := range p.deny {
 		if r.Matches(dst, port) {
-			return fmt.Errorf("%w: %s matches deny rule %s", ErrRefused, target, r)
+			return fmt.Errorf("%w: %s matches deny rule %s", ErrRefused, target(), r)
 		}
 	}
 	for _, h := range hostOnly {
 		if h.Contains(dst) && !p.allowedWithin(dst, port, h) {
-			return fmt.Errorf("%w: %s is the host itself (loopback or unspecified); an allow rule within %s must name it", ErrRefused, target, h)
+			return fmt.Errorf("%w: %s is the host itself (loopback or unspecified); an allow rule within %s must name it", ErrRefused, target(), h)
 		}
 	}
 	if api := p.protectedPort(); api != 0 && port == api && !p.allowedPort(dst, port) && p.isHost(dst) {
-		return fmt.Errorf("%w: %s is the agent's API port on a host address; an allow rule must name the port", ErrRefused, target)
+		return fmt.Errorf("%w: %s is the agent's API port on a host address; an allow rule must name the port", ErrRefused, target())
 	}
 	if len(p.allow) > 0 && !p.allowed(dst, port) {
-		return fmt.Errorf("%w: %s matches no allow rule", ErrRefused, target)
+		return fmt.Errorf("%w: %s matches no allow rule", ErrRefused, target())
 	}
 	return nil
 }

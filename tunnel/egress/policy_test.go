@@ -154,3 +154,16 @@ func TestPolicyString(t *testing.T) {
 		t.Fatalf("String() = %q, want %q", got, want)
 	}
 }
+
+// BenchmarkPolicyCheck is the per-packet cost for traffic between peers.
+func BenchmarkPolicyCheck(b *testing.B) {
+	deny, _ := ParseRules([]string{"10.9.0.0/24:22", "192.0.2.0/24"})
+	p := New(Config{Deny: deny, APIPort: func() uint16 { return 8080 }})
+	dst := netip.MustParseAddr("10.9.0.3")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := p.Check(dst, 7000); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -56,12 +56,12 @@ func (c *counters) snapshot() Stats {
 	}
 }
 
-// tryAcquire takes one of max slots of n, or reports false when all are
+// tryAcquire takes one of limit slots of n, or reports false when all are
 // taken.
-func tryAcquire(n *atomic.Int64, max int) bool {
+func tryAcquire(n *atomic.Int64, limit int) bool {
 	for {
 		cur := n.Load()
-		if cur >= int64(max) {
+		if cur >= int64(limit) {
 			return false
 		}
 		if n.CompareAndSwap(cur, cur+1) {
