@@ -66,6 +66,11 @@ func (s *Store) RecordDrift(ctx context.Context, id int64) (int64, error) {
 	return inTx(ctx, s, func(tx *Tx) (int64, error) { return tx.RecordDrift(ctx, id) })
 }
 
+// SetCurrentDrift runs Tx.SetCurrentDrift in its own transaction.
+func (s *Store) SetCurrentDrift(ctx context.Context, id int64, n int) error {
+	return s.InTx(ctx, func(tx *Tx) error { return tx.SetCurrentDrift(ctx, id, n) })
+}
+
 // GetPeer runs Tx.GetPeer in its own transaction.
 func (s *Store) GetPeer(ctx context.Context, id int64) (Peer, error) {
 	return inTx(ctx, s, func(tx *Tx) (Peer, error) { return tx.GetPeer(ctx, id) })

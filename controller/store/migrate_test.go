@@ -64,7 +64,8 @@ func migrationFixtures() map[uint]migrationFixture {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if string(n.Secret) != "v1-node-secret" || n.WGInterface != "wg0" || n.Weight != 100 || n.DriftPolicy != DriftRepair {
+				if string(n.Secret) != "v1-node-secret" || n.WGInterface != "wg0" || n.Weight != 100 || n.DriftPolicy != DriftRepair ||
+					n.DriftCurrent != 0 || !n.DriftCheckedAt.IsZero() {
 					t.Fatalf("v1 node after migration: %+v", n)
 				}
 				p, err := s.GetPeer(ctx, 1)
@@ -84,6 +85,33 @@ func migrationFixtures() map[uint]migrationFixture {
 				}
 				if q.Address4.String() != "10.1.0.3" || q.Address6.String() != "fd01::3" {
 					t.Fatalf("new peer got %s %s", q.Address4, q.Address6)
+				}
+			},
+		},
+		2: {
+			insert: func(t *testing.T, db *sql.DB) {
+				box := testBox(t, 1)
+				secret, err := box.Seal([]byte("v2-node-secret"), nodeSecretAAD(2))
+				if err != nil {
+					t.Fatal(err)
+				}
+				execAll(t, db,
+					`INSERT INTO nodes (id, name, agent_url, secret_enc, ip_pool_cidr, drift_count, drift_current, drift_checked_at,
+					   created_at, updated_at)
+					 VALUES (2, 'v2-node', 'https://v2.example.net', '`+secret+`', '10.2.0.0/24', 4, 3, 1700000000, 1, 1)`,
+				)
+				// The column refuses a negative count.
+				if _, err := db.Exec(`UPDATE nodes SET drift_current = -1 WHERE id = 2`); err == nil {
+					t.Fatal("drift_current = -1 accepted")
+				}
+			},
+			check: func(t *testing.T, s *Store) {
+				n, err := s.GetNodeByName(context.Background(), "v2-node")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n.DriftCount != 4 || n.DriftCurrent != 3 || n.DriftCheckedAt.Unix() != 1700000000 || string(n.Secret) != "v2-node-secret" {
+					t.Fatalf("v2 node after migration: count %d current %d checked %v", n.DriftCount, n.DriftCurrent, n.DriftCheckedAt)
 				}
 			},
 		},

@@ -89,7 +89,15 @@ type Node struct {
 	DesiredGeneration int64
 	AckedGeneration   int64
 	AckedAt           time.Time // zero if never acknowledged
-	DriftCount        int64
+
+	// Drift (see RecordDrift and SetCurrentDrift). DriftCount counts each
+	// new set of out-of-band differences ever seen and only grows;
+	// DriftCurrent is the number of out-of-band differences the agent
+	// still had after the last comparison, made at DriftCheckedAt (zero if
+	// never compared).
+	DriftCount     int64
+	DriftCurrent   int
+	DriftCheckedAt time.Time
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -98,7 +106,8 @@ type Node struct {
 const nodeColumns = `id, name, agent_url, auth_type, secret_enc, wg_interface, endpoint,
 	ip_pool_cidr, ip_pool6_cidr, dns, enabled, weight, max_peers, drift_policy,
 	status, last_seen, health_json, consecutive_failures, last_error,
-	desired_generation, acked_generation, acked_at, drift_count, created_at, updated_at`
+	desired_generation, acked_generation, acked_at, drift_count, drift_current, drift_checked_at,
+	created_at, updated_at`
 
 func (tx *Tx) scanNode(sc scanner) (Node, error) {
 	var (
@@ -106,12 +115,14 @@ func (tx *Tx) scanNode(sc scanner) (Node, error) {
 		secretEnc, pool4    string
 		pool6, health       sql.NullString
 		lastSeen, ackedAt   sql.NullInt64
+		driftCheckedAt      sql.NullInt64
 		createdAt, updateAt int64
 	)
 	err := sc.Scan(&n.ID, &n.Name, &n.AgentURL, &n.AuthType, &secretEnc, &n.WGInterface, &n.Endpoint,
 		&pool4, &pool6, &n.DNS, &n.Enabled, &n.Weight, &n.MaxPeers, &n.DriftPolicy,
 		&n.Status, &lastSeen, &health, &n.ConsecutiveFailures, &n.LastError,
-		&n.DesiredGeneration, &n.AckedGeneration, &ackedAt, &n.DriftCount, &createdAt, &updateAt)
+		&n.DesiredGeneration, &n.AckedGeneration, &ackedAt, &n.DriftCount, &n.DriftCurrent, &driftCheckedAt,
+		&createdAt, &updateAt)
 	if err != nil {
 		return Node{}, err
 	}
@@ -129,6 +140,7 @@ func (tx *Tx) scanNode(sc scanner) (Node, error) {
 	}
 	n.LastSeen = fromNullTime(lastSeen)
 	n.AckedAt = fromNullTime(ackedAt)
+	n.DriftCheckedAt = fromNullTime(driftCheckedAt)
 	n.CreatedAt = unixTime(createdAt)
 	n.UpdatedAt = unixTime(updateAt)
 	return n, nil
@@ -493,6 +505,21 @@ func (tx *Tx) RecordDrift(ctx context.Context, id int64) (int64, error) {
 		return 0, fmt.Errorf("recording drift of node %d: %w", id, err)
 	}
 	return n, nil
+}
+
+// SetCurrentDrift records that the node's agent had n out-of-band
+// differences from the database after a comparison made now: it sets
+// drift_current to n and drift_checked_at to now. Unlike RecordDrift it
+// counts nothing; 0 says the agent matched. A negative n is ErrInvalid.
+func (tx *Tx) SetCurrentDrift(ctx context.Context, id int64, n int) error {
+	if n < 0 {
+		return fmt.Errorf("recording current drift of node %d: %w", id, invalidf("%d differences", n))
+	}
+	res, err := tx.tx.ExecContext(ctx, "UPDATE nodes SET drift_current = ?, drift_checked_at = ? WHERE id = ?", n, tx.now.Unix(), id)
+	if err != nil {
+		return fmt.Errorf("recording current drift of node %d: %w", id, err)
+	}
+	return requireRow(res, fmt.Errorf("node %d: %w", id, ErrNodeNotFound))
 }
 
 // requireRow returns notFound when an UPDATE or DELETE touched no row.

@@ -99,6 +99,7 @@ func TestNodeNotFound(t *testing.T) {
 	_, checks["BumpGeneration"] = s.BumpGeneration(ctx, 42)
 	checks["SetAckedGeneration"] = s.SetAckedGeneration(ctx, 42, 1)
 	_, checks["RecordDrift"] = s.RecordDrift(ctx, 42)
+	checks["SetCurrentDrift"] = s.SetCurrentDrift(ctx, 42, 1)
 	_, checks["ListPeers"] = s.ListPeers(ctx, 42)
 	_, checks["CreatePeerWithAllocation"] = s.CreatePeerWithAllocation(ctx, testPeer(t, 42, "p"))
 	for name, err := range checks {
@@ -386,5 +387,59 @@ func TestGenerations(t *testing.T) {
 		if c, err := s.RecordDrift(ctx, n.ID); err != nil || c != want {
 			t.Fatalf("RecordDrift = %d, %v; want %d", c, err, want)
 		}
+	}
+}
+
+func TestCurrentDrift(t *testing.T) {
+	ctx := context.Background()
+	s, clk, _ := openTest(t)
+	n := mustCreateNode(t, s, testNode("fra1"))
+	if n.DriftCurrent != 0 || !n.DriftCheckedAt.IsZero() {
+		t.Fatalf("new node: drift current %d, checked %v; want 0 and never", n.DriftCurrent, n.DriftCheckedAt)
+	}
+
+	clk.Advance(time.Minute)
+	if err := s.SetCurrentDrift(ctx, n.ID, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordDrift(ctx, n.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.GetNode(ctx, n.ID)
+	if got.DriftCurrent != 2 || !got.DriftCheckedAt.Equal(testEpoch.Add(time.Minute)) || got.DriftCount != 1 {
+		t.Fatalf("after 2 differences: current %d checked %v count %d", got.DriftCurrent, got.DriftCheckedAt, got.DriftCount)
+	}
+
+	// Repaired: the current drift goes back to 0, the count stays.
+	clk.Advance(time.Minute)
+	if err := s.SetCurrentDrift(ctx, n.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.GetNode(ctx, n.ID)
+	if got.DriftCurrent != 0 || !got.DriftCheckedAt.Equal(testEpoch.Add(2*time.Minute)) || got.DriftCount != 1 {
+		t.Fatalf("after repair: current %d checked %v count %d", got.DriftCurrent, got.DriftCheckedAt, got.DriftCount)
+	}
+	// Neither is configuration: an update keeps them, and they do not
+	// move the desired generation.
+	if got.DesiredGeneration != n.DesiredGeneration {
+		t.Fatalf("desired generation moved: %d -> %d", n.DesiredGeneration, got.DesiredGeneration)
+	}
+	if err := s.SetCurrentDrift(ctx, n.ID, 3); err != nil {
+		t.Fatal(err)
+	}
+	got.Weight = 7
+	up, err := s.UpdateNode(ctx, got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.DriftCurrent != 3 || up.DriftCount != 1 {
+		t.Fatalf("after UpdateNode: current %d count %d", up.DriftCurrent, up.DriftCount)
+	}
+
+	if err := s.SetCurrentDrift(ctx, n.ID, -1); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("negative drift = %v, want ErrInvalid", err)
+	}
+	if got, _ = s.GetNode(ctx, n.ID); got.DriftCurrent != 3 {
+		t.Fatalf("a refused value changed the drift to %d", got.DriftCurrent)
 	}
 }
