@@ -59,6 +59,12 @@ type Result struct {
 	Drift []Drift `json:"drift"`
 	// Repaired reports whether any change was applied to the agent.
 	Repaired bool `json:"repaired"`
+	// DriftCurrent counts the out-of-band differences (Drift entries that
+	// are not Pending) the agent still has after this reconcile: those the
+	// policy left alone, refused, or not reached because the agent stopped
+	// answering. 0 after a successful repair. It is recorded as the node's
+	// drift_current (store.Node.DriftCurrent).
+	DriftCurrent int `json:"drift_current"`
 	// Skipped says why nothing was done, such as "node disabled"; empty
 	// when the reconcile ran.
 	Skipped string `json:"skipped,omitempty"`
@@ -147,8 +153,12 @@ func (r *Reconciler) Repair(ctx context.Context, nodeID int64) (Result, error) {
 }
 
 // Drift reads the node's agent and returns how it differs from the
-// database, changing nothing. The slice is empty, not nil, when there is
-// no difference. A disabled node is ErrNodeDisabled.
+// database, changing nothing: neither the agent nor the database, not
+// even the node's drift_current and drift_count, which only reconciles
+// record. It is a look, not a reconcile: it does not wait for one that is
+// running, so recording what it saw could put an older picture over the
+// newer one that reconcile records. The slice is empty, not nil, when
+// there is no difference. A disabled node is ErrNodeDisabled.
 func (r *Reconciler) Drift(ctx context.Context, nodeID int64) ([]Drift, error) {
 	node, peers, err := r.snapshot(ctx, nodeID)
 	if err != nil {
@@ -282,11 +292,14 @@ func (r *Reconciler) reconcile(ctx context.Context, nodeID int64, actual []agent
 	res.Repaired = out.changed()
 	ack := out.err == nil && len(out.refused) == 0
 
+	current := remainingDrift(cmp, out)
+
 	// The agent has what it has: record it even when ctx ended meanwhile.
-	if err := r.record(context.WithoutCancel(ctx), node, pl, out, ack); err != nil {
+	if err := r.record(context.WithoutCancel(ctx), node, pl, out, ack, current); err != nil {
 		return res, errors.Join(out.err, fmt.Errorf("reconciling node %s: recording: %w", node.Name, err))
 	}
 	res.Acked = ack
+	res.DriftCurrent = current
 	st.remember(cmp, out)
 	r.report(ctx, node, policy, cmp, pl, st)
 	r.logResult(node, res, pl, out, r.now().Sub(start))

@@ -12,14 +12,15 @@ import (
 
 // record writes the outcome of a reconcile: peers the agent took (and
 // pending peers whose desired state already held) become applied, refused
-// ones carry the agent's message, and with ack the generation read at the
-// start is acknowledged.
+// ones carry the agent's message, with ack the generation read at the
+// start is acknowledged, and current (see remainingDrift) becomes the
+// node's current drift, checked now.
 //
 // A peer is only marked if its desired state is still the one that was
 // sent: when the node's desired generation moved since the snapshot, each
 // peer is read again and compared, preshared key included, so a change
 // made during the reconcile stays pending for the next one.
-func (r *Reconciler) record(ctx context.Context, node store.Node, pl plan, out *outcome, ack bool) error {
+func (r *Reconciler) record(ctx context.Context, node store.Node, pl plan, out *outcome, ack bool, current int) error {
 	type mark struct {
 		p     *store.Peer
 		state store.SyncState
@@ -39,10 +40,17 @@ func (r *Reconciler) record(ctx context.Context, node store.Node, pl plan, out *
 			marks = append(marks, mark{rf.it.peer, store.SyncError, rf.msg})
 		}
 	}
-	if len(marks) == 0 && (!ack || node.AckedGeneration >= node.DesiredGeneration) {
-		return nil
-	}
 	return r.store.InTx(ctx, func(tx *store.Tx) error {
+		err := tx.SetCurrentDrift(ctx, node.ID, current)
+		if errors.Is(err, store.ErrNodeNotFound) {
+			return nil // deleted meanwhile, with its peers: nothing to record
+		}
+		if err != nil {
+			return err
+		}
+		if len(marks) == 0 && (!ack || node.AckedGeneration >= node.DesiredGeneration) {
+			return nil
+		}
 		cur, err := tx.GetNode(ctx, node.ID)
 		if err != nil {
 			return err
@@ -73,6 +81,24 @@ func (r *Reconciler) record(ctx context.Context, node store.Node, pl plan, out *
 		}
 		return nil
 	})
+}
+
+// remainingDrift counts the out-of-band differences of c (not the
+// controller's own pending changes) that the agent still has after out:
+// every one the reconcile did not apply, whether the policy left it
+// alone, the agent refused it, or the agent stopped answering before it.
+func remainingDrift(c comparison, out *outcome) int {
+	done := make(map[*item]bool, len(out.done))
+	for _, it := range out.done {
+		done[it] = true
+	}
+	n := 0
+	for _, it := range c.items {
+		if !it.Pending && !done[it] {
+			n++
+		}
+	}
+	return n
 }
 
 // report counts and logs out-of-band drift (not the controller's own
