@@ -183,3 +183,58 @@ func TestMoveAndDrainWithRealAgents(t *testing.T) {
 	checkConverged(t, h, a1, n1.ID, 0)
 	checkConverged(t, h, a2, n2.ID, 3)
 }
+
+// TestCurrentDriftInTheAPI: a node that only reports drift shows it in
+// drift_current, found by the poller alone; "reconcile now" repairs it and
+// drift_current goes back to 0 while drift_count keeps the history.
+func TestCurrentDriftInTheAPI(t *testing.T) {
+	a := agenttest.Start(t, agenttest.Options{})
+	h := startController(t, "")
+	n := h.addNode("node-d", a, "10.93.0.0/24")
+	if status, raw := h.call("PUT", fmt.Sprintf("/api/nodes/%d", n.ID), map[string]any{"drift_policy": "report"}, nil); status != 200 {
+		t.Fatalf("set report policy: %d %s", status, raw)
+	}
+	ctx := context.Background()
+	p, err := h.ctrl.Fleet().CreatePeer(ctx, fleet.ActorSystem, n.ID, fleet.PeerInput{Name: new("victim")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConverged(t, h, a, n.ID, 1)
+
+	type driftJSON struct {
+		DriftCurrent   int        `json:"drift_current"`
+		DriftCount     int64      `json:"drift_count"`
+		DriftCheckedAt *time.Time `json:"drift_checked_at"`
+	}
+	get := func() driftJSON {
+		var d driftJSON
+		if status, raw := h.call("GET", fmt.Sprintf("/api/nodes/%d", n.ID), nil, &d); status != 200 {
+			t.Fatalf("get node: %d %s", status, raw)
+		}
+		return d
+	}
+	eventually(t, 30*time.Second, "a clean comparison", func() bool {
+		d := get()
+		return d.DriftCheckedAt != nil && d.DriftCurrent == 0 && d.DriftCount == 0
+	})
+
+	if err := a.Client(t).DeletePeer(ctx, a.Iface, mustParseKey(t, p.PublicKey)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the poller to see the drift", func() bool {
+		d := get()
+		return d.DriftCurrent == 1 && d.DriftCount == 1
+	})
+
+	var res struct {
+		Repaired     bool `json:"repaired"`
+		DriftCurrent int  `json:"drift_current"`
+	}
+	if status, raw := h.call("POST", fmt.Sprintf("/api/nodes/%d/reconcile", n.ID), nil, &res); status != 200 || !res.Repaired || res.DriftCurrent != 0 {
+		t.Fatalf("reconcile now: %d %s", status, raw)
+	}
+	if d := get(); d.DriftCurrent != 0 || d.DriftCount != 1 {
+		t.Fatalf("after reconcile now: %+v, want current 0 and count 1", d)
+	}
+	checkConverged(t, h, a, n.ID, 1)
+}

@@ -86,9 +86,15 @@ type NodeView struct {
 	DesiredGeneration   int64           `json:"desired_generation"`
 	AckedGeneration     int64           `json:"acked_generation"`
 	AckedAt             *time.Time      `json:"acked_at"`
-	DriftCount          int64           `json:"drift_count"`
-	CreatedAt           time.Time       `json:"created_at"`
-	UpdatedAt           time.Time       `json:"updated_at"`
+	// DriftCount: times a new set of out-of-band differences was seen;
+	// it only grows. DriftCurrent: out-of-band differences the agent still
+	// had after the last reconcile (0: it matched, or was repaired), as of
+	// DriftCheckedAt (nil: never compared).
+	DriftCount     int64      `json:"drift_count"`
+	DriftCurrent   int        `json:"drift_current"`
+	DriftCheckedAt *time.Time `json:"drift_checked_at"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
 }
 
 // PeerInput is the body of POST /api/nodes/{id}/peers, POST /api/peers and

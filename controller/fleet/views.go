@@ -34,6 +34,8 @@ func nodeView(n store.Node, peerCount int) NodeView {
 		AckedGeneration:     n.AckedGeneration,
 		AckedAt:             timePtr(n.AckedAt),
 		DriftCount:          n.DriftCount,
+		DriftCurrent:        n.DriftCurrent,
+		DriftCheckedAt:      timePtr(n.DriftCheckedAt),
 		CreatedAt:           n.CreatedAt,
 		UpdatedAt:           n.UpdatedAt,
 	}

@@ -35,7 +35,7 @@ type collector struct {
 	log     *slog.Logger
 	timeout time.Duration
 
-	nodeStatus, nodePeers, nodeMaxPeers, desiredGen, ackedGen, drift, failures,
+	nodeStatus, nodePeers, nodeMaxPeers, desiredGen, ackedGen, drift, driftCurrent, failures,
 	lastSeen, rx, tx, peersBySync, handshakeAge, scrapeErrors *prometheus.Desc
 }
 
@@ -49,6 +49,7 @@ func newCollector(st Store, log *slog.Logger) *collector {
 		desiredGen:   prometheus.NewDesc("wgfleet_node_desired_generation", "Generation of the node's desired peers.", node, nil),
 		ackedGen:     prometheus.NewDesc("wgfleet_node_acked_generation", "Generation the node's agent has acknowledged.", node, nil),
 		drift:        prometheus.NewDesc("wgfleet_node_drift_total", "Times out-of-band drift was seen on the node.", node, nil),
+		driftCurrent: prometheus.NewDesc("wgfleet_node_drift_current", "Out-of-band differences the node's agent still had after its last reconcile; 0 when it matched or was repaired.", node, nil),
 		failures:     prometheus.NewDesc("wgfleet_node_consecutive_failures", "Polls of the node that failed in a row.", node, nil),
 		lastSeen:     prometheus.NewDesc("wgfleet_node_last_seen_timestamp_seconds", "Last successful contact with the node's agent; 0 if never.", node, nil),
 		rx:           prometheus.NewDesc("wgfleet_node_receive_bytes_total", "Bytes the node received from its peers, across counter resets.", node, nil),
@@ -61,7 +62,7 @@ func newCollector(st Store, log *slog.Logger) *collector {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.nodeStatus, c.nodePeers, c.nodeMaxPeers, c.desiredGen, c.ackedGen, c.drift,
-		c.failures, c.lastSeen, c.rx, c.tx, c.peersBySync, c.handshakeAge, c.scrapeErrors} {
+		c.driftCurrent, c.failures, c.lastSeen, c.rx, c.tx, c.peersBySync, c.handshakeAge, c.scrapeErrors} {
 		ch <- d
 	}
 }
@@ -125,6 +126,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.desiredGen, float64(n.DesiredGeneration), n.Name)
 		gauge(c.ackedGen, float64(n.AckedGeneration), n.Name)
 		counter(c.drift, float64(n.DriftCount), n.Name)
+		gauge(c.driftCurrent, float64(n.DriftCurrent), n.Name)
 		gauge(c.failures, float64(n.ConsecutiveFailures), n.Name)
 		seen := 0.0
 		if !n.LastSeen.IsZero() {

@@ -43,6 +43,12 @@ func TestMetricsReflectTheStore(t *testing.T) {
 	if err := st.RecordNodeHealth(ctx, n.ID, store.NodeOnline, nil, "", true); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := st.RecordDrift(ctx, n.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetCurrentDrift(ctx, n.ID, 2); err != nil {
+		t.Fatal(err)
+	}
 
 	rec := httptest.NewRecorder()
 	metrics.New(st, nil).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -59,6 +65,8 @@ func TestMetricsReflectTheStore(t *testing.T) {
 		`wgfleet_node_transmit_bytes_total{node="edge-1"} 2000`,
 		`wgfleet_node_active_peers{node="edge-1"} 1`,
 		`wgfleet_node_desired_generation{node="edge-1"} 3`,
+		`wgfleet_node_drift_total{node="edge-1"} 1`,
+		`wgfleet_node_drift_current{node="edge-1"} 2`,
 		`wgfleet_scrape_error 0`,
 		`go_goroutines`,
 	} {
