@@ -45,7 +45,7 @@ func TestBadInput(t *testing.T) {
 		field        string // data.field, when the problem is one field
 		msg          string // the message must contain this
 	}{
-		{"invalid CIDR", "POST", "/api/nodes", node(map[string]any{"ip_pool_cidr": "10.0.0.0/33"}), 400, "ip_pool_cidr", "ip_pool_cidr"},
+		{"invalid CIDR", "POST", "/api/nodes", node(map[string]any{"ip_pool_cidr": "10.0.0.0/33"}), 400, "ip_pool_cidr", `ip_pool_cidr: "10.0.0.0/33" is not a valid IPv4 CIDR (like 10.8.0.0/24)`},
 		{"pool not a CIDR", "POST", "/api/nodes", node(map[string]any{"ip_pool_cidr": "banana"}), 400, "ip_pool_cidr", "ip_pool_cidr"},
 		{"invalid IPv6 pool", "POST", "/api/nodes", node(map[string]any{"ip_pool6_cidr": "10.0.0.0/24"}), 400, "ip_pool6_cidr", "ip_pool6_cidr"},
 		{"invalid URL", "POST", "/api/nodes", node(map[string]any{"agent_url": "ftp://agent"}), 400, "agent_url", "agent_url"},

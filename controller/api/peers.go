@@ -1,11 +1,14 @@
 package api
 
 import (
+	"context"
+	"fmt"
 	"mime"
 	"net/http"
 	"strconv"
 
 	"github.com/wgfleet/wgfleet/controller/fleet"
+	"github.com/wgfleet/wgfleet/controller/store"
 )
 
 func (s *server) listPeers(w http.ResponseWriter, r *http.Request) {
@@ -80,11 +83,28 @@ func (s *server) doCreatePeer(w http.ResponseWriter, r *http.Request, nodeID int
 		s.fail(w, r, err)
 		return
 	}
-	msg := "peer created"
-	if peer.SyncState != "applied" {
-		msg = "peer created; it is applied to the node as soon as the agent answers"
+	s.respond(w, http.StatusCreated, s.peerCreatedMessage(r.Context(), peer), peer)
+}
+
+// peerCreatedMessage says where a new peer stands: applied, on its way to
+// a node that answers, or waiting for its node's agent.
+func (s *server) peerCreatedMessage(ctx context.Context, peer fleet.PeerView) string {
+	if peer.SyncState == "applied" {
+		return "peer created"
 	}
-	s.respond(w, http.StatusCreated, msg, peer)
+	node, err := s.fleet.GetNode(ctx, peer.NodeID)
+	if err != nil {
+		// The peer exists; only its node's name is missing from the message.
+		return "peer created; it is applied to the node as soon as the agent answers"
+	}
+	switch {
+	case !node.Enabled:
+		return fmt.Sprintf("peer created; node %s is disabled: the peer is applied once the node is enabled", node.Name)
+	case node.Status == string(store.NodeOnline):
+		return fmt.Sprintf("peer created; it is being applied to node %s", node.Name)
+	default:
+		return fmt.Sprintf("peer created; it is applied to node %s as soon as the agent answers", node.Name)
+	}
 }
 
 func (s *server) updatePeer(w http.ResponseWriter, r *http.Request) {

@@ -145,11 +145,16 @@ func TestCreatePeerPlacement(t *testing.T) {
 	n1 := createNode(t, c, "edge-1", a1, "10.99.0.0/24")
 	n2 := createNode(t, c, "edge-2", a2, "10.98.0.0/24")
 
-	// By number.
+	// By number. Nobody has polled edge-2: the answer does not promise
+	// more than the node can give.
 	var p fleet.PeerView
-	c.do(t, "POST", "/api/peers", map[string]any{"node_id": n2.ID, "name": "a"}).want(t, 201).decode(t, &p)
+	r0 := c.do(t, "POST", "/api/peers", map[string]any{"node_id": n2.ID, "name": "a"}).want(t, 201)
+	r0.decode(t, &p)
 	if p.NodeID != n2.ID {
 		t.Errorf("placed on %d, want %d", p.NodeID, n2.ID)
+	}
+	if want := "peer created; it is applied to node edge-2 as soon as the agent answers"; r0.msg() != want {
+		t.Errorf("created on a node of unknown status: %q, want %q", r0.msg(), want)
 	}
 	r := c.do(t, "POST", "/api/peers", map[string]any{"name": "b"}).want(t, 400)
 	if r.field() != "node_id" {
@@ -166,9 +171,27 @@ func TestCreatePeerPlacement(t *testing.T) {
 	if err := e.st.RecordNodeHealth(context.Background(), n1.ID, store.NodeOnline, nil, "", true); err != nil {
 		t.Fatal(err)
 	}
-	c.do(t, "POST", "/api/peers", map[string]any{"node_id": "auto", "name": "b"}).want(t, 201).decode(t, &p)
+	r = c.do(t, "POST", "/api/peers", map[string]any{"node_id": "auto", "name": "b"}).want(t, 201)
+	r.decode(t, &p)
 	if p.NodeID != n1.ID {
 		t.Errorf("auto placed on %d, want %d", p.NodeID, n1.ID)
+	}
+	if want := "peer created; it is being applied to node edge-1"; r.msg() != want {
+		t.Errorf("created on an online node: %q, want %q", r.msg(), want)
+	}
+	// A disabled node takes peers, and the answer says when they go on.
+	c.do(t, "POST", fmt.Sprintf("/api/nodes/%d/toggle", n2.ID), map[string]any{"enabled": false}).want(t, 200)
+	r = c.do(t, "POST", fmt.Sprintf("/api/nodes/%d/peers", n2.ID), map[string]any{"name": "c"}).want(t, 201)
+	if want := "peer created; node edge-2 is disabled: the peer is applied once the node is enabled"; r.msg() != want {
+		t.Errorf("created on a disabled node: %q, want %q", r.msg(), want)
+	}
+	// Offline: the agent did not answer the last poll.
+	if err := e.st.RecordNodeHealth(context.Background(), n1.ID, store.NodeOffline, nil, "connection refused", false); err != nil {
+		t.Fatal(err)
+	}
+	r = c.do(t, "POST", fmt.Sprintf("/api/nodes/%d/peers", n1.ID), map[string]any{"name": "d"}).want(t, 201)
+	if want := "peer created; it is applied to node edge-1 as soon as the agent answers"; r.msg() != want {
+		t.Errorf("created on an offline node: %q, want %q", r.msg(), want)
 	}
 	// A node_id beside a node in the path must match it.
 	r = c.do(t, "POST", fmt.Sprintf("/api/nodes/%d/peers", n1.ID), map[string]any{"node_id": n2.ID}).want(t, 400)

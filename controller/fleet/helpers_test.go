@@ -7,6 +7,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,6 +187,12 @@ func wantField(t *testing.T, err error, field string) {
 	}
 	if ve.Message == "" {
 		t.Fatalf("ValidationError for %s has no message", field)
+	}
+	// Messages are for people: no parser's or package's own error text.
+	for _, leak := range []string{"netip.", "strconv.", "Parse", "wgtypes:", "ipam:", "wgconfig:", "store:", "%!"} {
+		if strings.Contains(ve.Message, leak) {
+			t.Fatalf("ValidationError for %s passes on Go internals (%q): %s", field, leak, ve.Message)
+		}
 	}
 }
 

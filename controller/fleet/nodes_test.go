@@ -80,6 +80,44 @@ func TestCreateNodeValidation(t *testing.T) {
 	}
 }
 
+func TestPoolMessages(t *testing.T) {
+	tests := []struct {
+		field, value, want string
+	}{
+		{"ip_pool_cidr", "10.99.0.0/33", `"10.99.0.0/33" is not a valid IPv4 CIDR (like 10.8.0.0/24)`},
+		{"ip_pool_cidr", "ten-eight", `"ten-eight" is not a valid IPv4 CIDR (like 10.8.0.0/24)`},
+		{"ip_pool_cidr", "10.8.0.0", `"10.8.0.0" is not a valid IPv4 CIDR (like 10.8.0.0/24)`},
+		{"ip_pool_cidr", "fd00:8::/64", `"fd00:8::/64" is an IPv6 CIDR, not IPv4 (like 10.8.0.0/24); an IPv6 pool goes in ip_pool6_cidr`},
+		{"ip_pool_cidr", "10.8.0.1/24", "10.8.0.1/24 has host bits set; did you mean 10.8.0.0/24?"},
+		{"ip_pool_cidr", "10.8.0.0/31", "10.8.0.0/31 is too small for a pool: use a /30 or larger (like 10.8.0.0/24)"},
+		{"ip_pool_cidr", "", "is required: the IPv4 pool of peer addresses (like 10.8.0.0/24)"},
+		{"ip_pool6_cidr", "fd00:8::/129", `"fd00:8::/129" is not a valid IPv6 CIDR (like fd00:8::/64)`},
+		{"ip_pool6_cidr", "fe80::%eth0/64", `"fe80::%eth0/64" is not a valid IPv6 CIDR (like fd00:8::/64)`},
+		{"ip_pool6_cidr", "10.9.0.0/24", `"10.9.0.0/24" is an IPv4 CIDR, not IPv6 (like fd00:8::/64); an IPv4 pool goes in ip_pool_cidr`},
+		{"ip_pool6_cidr", "::ffff:10.9.0.0/120", `"::ffff:10.9.0.0/120" is an IPv4-mapped IPv6 prefix; an IPv4 pool goes in ip_pool_cidr (like 10.8.0.0/24)`},
+		{"ip_pool6_cidr", "fd00:8::1/64", "fd00:8::1/64 has host bits set; did you mean fd00:8::/64?"},
+		{"ip_pool6_cidr", "fd00:8::/127", "fd00:8::/127 is too small for a pool: use a /126 or larger (like fd00:8::/64)"},
+	}
+	e := newEnv(t)
+	for _, tt := range tests {
+		t.Run(tt.field+" "+tt.value, func(t *testing.T) {
+			in := nodeIn("n1")
+			if tt.field == "ip_pool_cidr" {
+				in.IPPool = ptr(tt.value)
+			} else {
+				in.IPPool6 = ptr(tt.value)
+			}
+			_, err := e.svc.CreateNode(context.Background(), actor, in)
+			wantField(t, err, tt.field)
+			var ve *ValidationError
+			errors.As(err, &ve)
+			if ve.Message != tt.want {
+				t.Fatalf("message %q, want %q", ve.Message, tt.want)
+			}
+		})
+	}
+}
+
 func TestCreateNode(t *testing.T) {
 	e := newEnv(t)
 	in := nodeIn("n1")

@@ -116,35 +116,60 @@ func checkEndpoint(s string) (string, error) {
 	return s, nil
 }
 
+// Pools as people write them, for the messages of checkPool.
+const (
+	examplePool4 = "10.8.0.0/24"
+	examplePool6 = "fd00:8::/64"
+)
+
+// checkPool4 accepts the node's IPv4 pool, a masked prefix of /30 or
+// larger.
 func checkPool4(s string) (netip.Prefix, error) {
-	const field = "ip_pool_cidr"
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return netip.Prefix{}, Invalid(field, "is required: the IPv4 pool of peer addresses, e.g. 10.8.0.0/24")
+		return netip.Prefix{}, Invalid("ip_pool_cidr", "is required: the IPv4 pool of peer addresses (like %s)", examplePool4)
 	}
-	p, err := ipam.ParsePool4(s)
-	if err != nil {
-		return netip.Prefix{}, Invalid(field, "%s; expected an IPv4 network of /%d or larger, e.g. 10.8.0.0/24", poolMessage(err), ipam.MaxBits4)
-	}
-	return p, nil
+	return checkPool("ip_pool_cidr", s, false)
 }
 
-// checkPool6 accepts "" (no IPv6 pool) or a masked IPv6 prefix.
+// checkPool6 accepts "" (no IPv6 pool) or a masked IPv6 prefix of /126 or
+// larger.
 func checkPool6(s string) (netip.Prefix, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return netip.Prefix{}, nil
 	}
-	p, err := ipam.ParsePool6(s)
-	if err != nil {
-		return netip.Prefix{}, Invalid("ip_pool6_cidr", "%s; expected an IPv6 network of /%d or larger, e.g. fd00:8::/64, or empty for none",
-			poolMessage(err), ipam.MaxBits6)
-	}
-	return p, nil
+	return checkPool("ip_pool6_cidr", s, true)
 }
 
-func poolMessage(err error) string {
-	return strings.TrimPrefix(strings.TrimPrefix(err.Error(), ipam.ErrInvalidPool.Error()+": "), "ipam: ")
+// checkPool parses a pool of the given family for field. Its messages are
+// written for the person who typed s; they never pass on a parser's own
+// error text.
+func checkPool(field, s string, v6 bool) (netip.Prefix, error) {
+	family, example, maxBits := "IPv4", examplePool4, ipam.MaxBits4
+	otherFamily, otherField := "IPv6", "ip_pool6_cidr"
+	if v6 {
+		family, example, maxBits = "IPv6", examplePool6, ipam.MaxBits6
+		otherFamily, otherField = "IPv4", "ip_pool_cidr"
+	}
+	p, err := netip.ParsePrefix(s)
+	switch {
+	case err != nil:
+		return netip.Prefix{}, Invalid(field, "%q is not a valid %s CIDR (like %s)", s, family, example)
+	case p.Addr().Is4In6():
+		return netip.Prefix{}, Invalid(field, "%q is an IPv4-mapped IPv6 prefix; an IPv4 pool goes in ip_pool_cidr (like %s)", s, examplePool4)
+	case p.Addr().Is6() != v6:
+		return netip.Prefix{}, Invalid(field, "%q is an %s CIDR, not %s (like %s); an %s pool goes in %s", s, otherFamily, family, example, otherFamily, otherField)
+	case p.Masked() != p:
+		return netip.Prefix{}, Invalid(field, "%s has host bits set; did you mean %s?", p, p.Masked())
+	case p.Bits() > maxBits:
+		return netip.Prefix{}, Invalid(field, "%s is too small for a pool: use a /%d or larger (like %s)", p, maxBits, example)
+	}
+	// What ipam refuses beyond the above; its messages are for people too.
+	if err := ipam.ValidatePool(p); err != nil {
+		return netip.Prefix{}, Invalid(field, "%s", strings.TrimPrefix(err.Error(), ipam.ErrInvalidPool.Error()+": "))
+	}
+	return p, nil
 }
 
 // checkDNS accepts "" or comma-separated IP addresses and returns them as

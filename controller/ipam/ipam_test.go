@@ -267,6 +267,13 @@ func TestParsePool(t *testing.T) {
 	if _, err := ParsePool4("nonsense"); !errors.Is(err, ErrInvalidPool) {
 		t.Errorf("ParsePool4 garbage: %v", err)
 	}
+	// The parser's own text (netip.ParsePrefix("..."): ...) is not passed on.
+	if _, err := ParsePool4("10.0.0.0/33"); err == nil || err.Error() != `ipam: invalid pool: "10.0.0.0/33" is not a valid IPv4 CIDR (like 10.8.0.0/24)` {
+		t.Errorf("ParsePool4 /33: %v", err)
+	}
+	if _, err := ParsePool6("fd00::/129"); err == nil || err.Error() != `ipam: invalid pool: "fd00::/129" is not a valid IPv6 CIDR (like fd00:8::/64)` {
+		t.Errorf("ParsePool6 /129: %v", err)
+	}
 	if p, err := ParsePool6("fd00:8::/64"); err != nil || p != netip.MustParsePrefix("fd00:8::/64") {
 		t.Errorf("ParsePool6 = %v, %v", p, err)
 	}

@@ -58,19 +58,22 @@ func ValidatePool6(p netip.Prefix) error {
 }
 
 // ParsePool4 parses and validates an IPv4 pool such as "10.8.0.0/24".
+// Errors wrap ErrInvalidPool and say what is wrong in words, not in the
+// parser's.
 func ParsePool4(s string) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("%w: %v", ErrInvalidPool, err)
+		return netip.Prefix{}, fmt.Errorf("%w: %q is not a valid IPv4 CIDR (like 10.8.0.0/24)", ErrInvalidPool, s)
 	}
 	return p, ValidatePool4(p)
 }
 
-// ParsePool6 parses and validates an IPv6 pool such as "fd00:8::/64".
+// ParsePool6 parses and validates an IPv6 pool such as "fd00:8::/64",
+// like ParsePool4.
 func ParsePool6(s string) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("%w: %v", ErrInvalidPool, err)
+		return netip.Prefix{}, fmt.Errorf("%w: %q is not a valid IPv6 CIDR (like fd00:8::/64)", ErrInvalidPool, s)
 	}
 	return p, ValidatePool6(p)
 }
