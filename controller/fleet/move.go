@@ -150,7 +150,7 @@ func (s *Service) DrainNode(ctx context.Context, actor Actor, id int64) (DrainRe
 	if err != nil {
 		return res, fmt.Errorf("draining node %s: %w", node.Name, err)
 	}
-	res.Message = fmt.Sprintf("moved %d peers off %s; %d remain", len(res.Moved), node.Name, res.Remaining)
+	res.Message = fmt.Sprintf("moved %s off %s; %d remain", peersNoun(len(res.Moved)), node.Name, res.Remaining)
 	auditErr := s.store.InTx(ctx, func(tx *store.Tx) error {
 		return audit(ctx, tx, actor, "node.drain", "node", id, map[string]any{
 			"name": node.Name, "moved": len(res.Moved), "remaining": res.Remaining,
@@ -184,6 +184,14 @@ func (s *Service) drainOne(ctx context.Context, actor Actor, peerID, from int64)
 		return MoveResult{}, fmt.Errorf("%w: there is no other node to move peers to", ErrNoNodeAvailable)
 	}
 	return MoveResult{}, noNodeError(why)
+}
+
+// peersNoun is "1 peer" or "N peers".
+func peersNoun(n int) string {
+	if n == 1 {
+		return "1 peer"
+	}
+	return fmt.Sprintf("%d peers", n)
 }
 
 func orNone(s string) string {
