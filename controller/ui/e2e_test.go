@@ -291,7 +291,14 @@ func TestDashboardEndToEnd(t *testing.T) {
 	if err := a1.Client(t).DeletePeer(ctx, a1.Iface, aliceKey); err != nil {
 		t.Fatal(err)
 	}
-	p.waitJS("the drift on the page", `visibleText(".notes .drift") === "Drift: detected 1 time"`)
+	p.waitJS("the drift on the page", `visibleText(".notes .drift") === "Drift: 1 difference" &&
+		visibleText(".facts-wide .drift-summary") === "1 difference now; seen 1 time in all"`)
+	p.do("back to the nodes", chromedp.Click(chromedp.CSS(`.crumbs a`)))
+	p.waitJS("the drift on edge-1's card, none on edge-2's", fmt.Sprintf(`visibleText(%q) === "Drift: 1 difference" && visibleText(%q) === ""`,
+		card1+" .drift", card2+" .drift"))
+	p.screenshot("nodes-drift-desktop")
+	p.do("open edge-1", chromedp.Click(chromedp.CSS(card1+" h2 a")))
+	p.waitJS("edge-1's drift", `visibleText(".notes .drift") === "Drift: 1 difference"`)
 	p.do("show the drift", chromedp.Click(chromedp.CSS(`[data-action="drift"]`)))
 	p.waitJS("alice missing", `visibleText("dialog[open] .drift-list") === "missing alice-laptop"`)
 	p.screenshot("drift-desktop")
@@ -302,6 +309,9 @@ func TestDashboardEndToEnd(t *testing.T) {
 	if !agentHas(t, a1, alice.PublicKey) {
 		t.Fatal("alice is not back on the agent after reconcile now")
 	}
+	// Repaired: the drift line goes; the history stays, as secondary text.
+	p.waitJS("the drift line to go", `visibleText(".notes .drift") === "" &&
+		visibleText(".facts-wide .drift-summary") === "none now; seen 1 time in all"`)
 	p.do("show the drift again", chromedp.Click(chromedp.CSS(`[data-action="drift"]`)))
 	p.waitJS("no drift", `visibleText("dialog[open] .modal-body") === "The agent matches the desired state."`)
 	p.do("close it", chromedp.KeyEvent(kb.Escape))
@@ -313,7 +323,8 @@ func TestDashboardEndToEnd(t *testing.T) {
 	p.waitJS("no sideways scrolling on the node page", `document.documentElement.scrollWidth <= window.innerWidth`)
 	p.screenshot("node-detail-phone")
 	p.do("back to the nodes", chromedp.Click(chromedp.CSS(`.crumbs a`)))
-	p.waitJS("the nodes page", fmt.Sprintf(`location.pathname === "/nodes" && visibleText(%q).includes("edge-1")`, card1))
+	p.waitJS("the nodes page, edge-1's drift gone", fmt.Sprintf(`location.pathname === "/nodes" && visibleText(%q).includes("edge-1") && visibleText(%q) === ""`,
+		card1, card1+" .drift"))
 	p.waitJS("no sideways scrolling on the nodes page", `document.documentElement.scrollWidth <= window.innerWidth`)
 	p.screenshot("nodes-phone")
 	p.do("open the node form", chromedp.Click(chromedp.CSS("#add-node")))
@@ -322,6 +333,80 @@ func TestDashboardEndToEnd(t *testing.T) {
 	p.do("close it", chromedp.KeyEvent(kb.Escape))
 	p.waitJS("the form to close", `!document.querySelector("dialog[open]")`)
 	p.do("desktop viewport", chromedp.EmulateViewport(desktopW, desktopH))
+
+	t.Log("move alice from edge-1 to edge-2 with the keyboard; her new config has edge-2's endpoint and an address from its pool")
+	p.do("open edge-1", chromedp.Click(chromedp.CSS(card1+" h2 a")))
+	p.waitJS("alice's row", fmt.Sprintf(`visibleText(%q).includes("alice-laptop")`, aliceRow))
+	p.do("Move… by keyboard", chromedp.Focus(chromedp.CSS(aliceRow+` [data-action="move"]`)), chromedp.KeyEvent(kb.Enter))
+	p.waitJS("the move dialog, the target focused", fmt.Sprintf(`document.activeElement.name === "node_id" && !!document.activeElement.closest("dialog[open]") &&
+		[...document.activeElement.options].map((o) => o.value).join() === "%d" && document.activeElement.options[0].textContent === "edge-2: online, 1 peer"`, other.ID))
+	p.screenshot("move-desktop")
+	p.do("phone viewport", chromedp.EmulateViewport(phoneW, phoneH, chromedp.EmulateMobile))
+	p.waitJS("the move dialog within a phone's width", `document.querySelector("dialog[open]").getBoundingClientRect().width <= window.innerWidth &&
+		document.documentElement.scrollWidth <= window.innerWidth`)
+	p.screenshot("move-phone")
+	p.do("desktop viewport", chromedp.EmulateViewport(desktopW, desktopH))
+	p.do("move", chromedp.Focus(chromedp.CSS(`dialog[open] button[type="submit"]`)), chromedp.KeyEvent(kb.Enter))
+	p.waitJS("the move's result, its download focused", `visibleText("dialog[open] .notice").startsWith("peer moved from edge-1 to edge-2; the client config changed") &&
+		document.activeElement.dataset.action === "download-moved"`)
+	moved := findPeer(t, fl, other.ID, "alice-laptop")
+	if !p.evalBool(fmt.Sprintf(`visibleText("dialog[open] .notice").includes("address %s") && visibleText("dialog[open] .move-facts").includes(%q)`,
+		moved.Address4, alice.Address4+" → "+moved.Address4)) {
+		t.Errorf("the result does not show alice's new address %s", moved.Address4)
+	}
+	if moved.ID != alice.ID || !netip.MustParsePrefix("10.98.0.0/24").Contains(netip.MustParseAddr(moved.Address4)) {
+		t.Fatalf("alice after the move: id %d, address %s; want id %d and an address of edge-2's pool", moved.ID, moved.Address4, alice.ID)
+	}
+	p.screenshot("move-result-desktop")
+	p.do("phone viewport", chromedp.EmulateViewport(phoneW, phoneH, chromedp.EmulateMobile))
+	p.waitJS("the result within a phone's width", `document.querySelector("dialog[open]").getBoundingClientRect().width <= window.innerWidth`)
+	p.screenshot("move-result-phone")
+	p.do("desktop viewport", chromedp.EmulateViewport(desktopW, desktopH))
+	eventually(t, "alice on edge-2's agent with her new address, off edge-1's", func() bool {
+		return agentHasIP(t, a2, alice.PublicKey, moved.Address4+"/32") && !agentHas(t, a1, alice.PublicKey)
+	})
+	movedDir := t.TempDir()
+	if _, err := chromedp.CallBrowser(p.ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: movedDir, EventsEnabled: new(true),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p.do("download the new config", chromedp.KeyEvent(kb.Enter))
+	conf = p.readDownload(movedDir)
+	if cc, err = wgconfig.Parse(conf); err != nil {
+		t.Fatalf("the new config does not parse: %v\n%s", err, conf)
+	}
+	if cc.PrivateKey.PublicKey().String() != alice.PublicKey || cc.ServerPublicKey != a2.Tunnel(a2.Iface).PublicKey() ||
+		cc.Endpoint != endpointOf(a2) || !slices.Contains(cc.Addresses, netip.MustParsePrefix(moved.Address4+"/32")) {
+		t.Fatalf("the new config is not alice's on edge-2:\n%s", conf)
+	}
+	// Alice left this page; closing the result puts focus on the search.
+	p.waitJS("alice's row to leave edge-1's page", fmt.Sprintf(`!document.querySelector(%q) && visibleText("#peer-count") === "0 peers"`, aliceRow))
+	p.do("close the result", chromedp.KeyEvent(kb.Escape))
+	p.waitJS("focus on the search", `!document.querySelector("dialog[open]") && document.activeElement.id === "peer-search"`)
+
+	t.Log("drain edge-2: the confirmation counts its peers, its agent ends empty")
+	p.do("back to the nodes", chromedp.Click(chromedp.CSS(`.crumbs a`)))
+	p.do("open edge-2", chromedp.Click(chromedp.CSS(card2+" h2 a")))
+	p.waitJS("edge-2's page with 2 peers", fmt.Sprintf(`location.pathname === "/nodes/%d" && visibleText("#peer-count") === "2 peers" &&
+		!document.querySelector('[data-action="drain"]').disabled`, other.ID))
+	p.do("drain", chromedp.Click(chromedp.CSS(`[data-action="drain"]`)))
+	p.waitJS("the drain confirmation", `visibleText("dialog[open] .confirm-message").startsWith("Move all 2 peers of edge-2 to other nodes?") &&
+		document.activeElement.textContent === "Cancel"`)
+	p.screenshot("drain-confirm-desktop")
+	p.do("confirm", chromedp.Click(chromedp.CSS(`dialog[open] .btn-primary`)))
+	p.waitJS("the drain's result", `visibleText("dialog[open] .notice") === "moved 2 peers off edge-2; 0 remain" &&
+		document.querySelectorAll("dialog[open] .moved-list li").length === 2 && visibleText("dialog[open] .moved-list").includes("alice-laptop → edge-1")`)
+	p.screenshot("drain-result-desktop")
+	eventually(t, "edge-2's agent empty, edge-1's holding both", func() bool {
+		d, err := a2.Client(t).Dump(ctx, a2.Iface)
+		return err == nil && len(d.Peers) == 0 && agentHas(t, a1, alice.PublicKey)
+	})
+	p.waitJS("edge-2's page empty, drain off", `visibleText("#peer-count") === "0 peers" && document.querySelector('[data-action="drain"]').disabled`)
+	p.do("close the result", chromedp.KeyEvent(kb.Escape))
+	p.waitJS("focus on the heading", `!document.querySelector("dialog[open]") && document.activeElement.tagName === "H1"`)
+	p.do("back to the nodes", chromedp.Click(chromedp.CSS(`.crumbs a`)))
+	p.waitJS("the nodes page", fmt.Sprintf(`location.pathname === "/nodes" && visibleText(%q) === "0 (no limit)"`, card2+" .peer-count"))
 
 	t.Log("disable edge-2")
 	p.do("disable", chromedp.Click(chromedp.CSS(card2+` [data-action="toggle"]`)))
@@ -333,7 +418,7 @@ func TestDashboardEndToEnd(t *testing.T) {
 
 	t.Log("delete edge-1: the confirmation counts its peers and needs consent")
 	p.do("delete edge-1", chromedp.Click(chromedp.CSS(card1+` [data-action="delete"]`)))
-	p.waitJS("the confirmation", `visibleText("dialog[open] .confirm-message").includes("It has 1 peer.") && document.querySelector("dialog[open] .btn-danger").disabled`)
+	p.waitJS("the confirmation", `visibleText("dialog[open] .confirm-message").includes("It has 2 peers.") && document.querySelector("dialog[open] .btn-danger").disabled`)
 	p.do("consent and confirm",
 		chromedp.Click(chromedp.CSS(`dialog[open] input[type="checkbox"]`)),
 		chromedp.Click(chromedp.CSS(`dialog[open] .btn-danger`)))
@@ -403,6 +488,21 @@ func startController(t *testing.T) (*controller.Controller, string) {
 		}
 	})
 	return c, "http://" + ln.Addr().String()
+}
+
+// agentHasIP reports whether the agent holds the peer with exactly the
+// allowed IPs allowed.
+func agentHasIP(t *testing.T, a *agenttest.Agent, pub, allowed string) bool {
+	d, err := a.Client(t).Dump(context.Background(), a.Iface)
+	if err != nil {
+		return false
+	}
+	for _, p := range d.Peers {
+		if p.PublicKey == pub {
+			return len(p.AllowedIPs) == 1 && p.AllowedIPs[0] == allowed
+		}
+	}
+	return false
 }
 
 func agentHas(t *testing.T, a *agenttest.Agent, pub string) bool {

@@ -79,18 +79,30 @@ export function peerCapacity(node) {
   return node.max_peers > 0 ? `${n} / ${node.max_peers}` : `${n} (no limit)`;
 }
 
-// drift describes a node's drift, or "" when there is none: how many
-// times out-of-band differences were detected (drift_count only grows),
-// and generations not yet acknowledged by the agent.
-export function drift(node) {
-  const parts = [];
-  if (node.drift_count > 0) {
-    parts.push(`detected ${plural(node.drift_count, "time")}`);
-  }
-  if (node.desired_generation !== node.acked_generation) {
-    parts.push(`changes not yet applied (generation ${node.acked_generation} of ${node.desired_generation})`);
-  }
-  return parts.join("; ");
+// driftNow describes the out-of-band drift a node's agent still had
+// after its last reconcile (drift_current), or "" when it had none.
+export function driftNow(node) {
+  const n = node.drift_current || 0;
+  return n > 0 ? `Drift: ${plural(n, "difference")}` : "";
+}
+
+// syncing says that an enabled node's agent has not acknowledged the
+// controller's latest changes yet (desired and acknowledged generations
+// differ): "Syncing…", or "Waiting for the agent…" while the node is
+// offline or failing. "" when there is nothing on its way.
+export function syncing(node) {
+  if (!node.enabled || node.desired_generation === node.acked_generation) return "";
+  return node.status === "offline" || node.status === "error" ? "Waiting for the agent…" : "Syncing…";
+}
+
+// driftSummary is a node's drift now and in all (drift_count only grows):
+// "none", "2 differences now; seen 3 times in all", or "not checked yet".
+export function driftSummary(node) {
+  if (!toDate(node.drift_checked_at)) return "not checked yet";
+  const n = node.drift_current || 0;
+  const now = n > 0 ? plural(n, "difference") : "none";
+  const count = node.drift_count || 0;
+  return count > 0 ? `${now} now; seen ${plural(count, "time")} in all` : now;
 }
 
 // plural is "1 peer" or "3 peers".

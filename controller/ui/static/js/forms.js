@@ -148,11 +148,11 @@ function readInput(input, spec) {
 // fields, and the dialog stays open. It resolves to the result, or
 // undefined when cancelled. setup(form), if given, runs once the form is
 // built (to add behaviour between fields). wide lays the fields out in two
-// columns where the screen has room.
-export function formModal({ title, intro, fields, submitLabel = "Save", onSubmit, extra = [], setup, wide = false }) {
+// columns where the screen has room. fallbackFocus is openModal's.
+export function formModal({ title, intro, fields, submitLabel = "Save", onSubmit, extra = [], setup, wide = false, fallbackFocus = null }) {
   const f = buildForm({ fields, submitLabel, extra });
   const content = h("div", {}, intro ? h("p", { class: "intro" }, intro) : null, f.form);
-  const m = openModal({ title, content, wide });
+  const m = openModal({ title, content, wide, fallbackFocus });
   f.cancel.addEventListener("click", () => m.close(undefined));
   f.form.addEventListener("submit", async (e) => {
     e.preventDefault();

@@ -9,8 +9,11 @@ let serial = 0; // ids for aria-labelledby; only ever increases
 // openModal shows a dialog with a title and content (a node). It returns
 // {dialog, body, close(result), closed}: closed is a promise of the result
 // given to close (undefined when dismissed with Escape or the × button).
-// onClose runs once after the dialog has closed.
-export function openModal({ title, content, wide = false, onClose = () => {} }) {
+// onClose runs once after the dialog has closed. Focus goes back to the
+// element that had it when the dialog opened; when that one has left the
+// page meanwhile (its row was removed) or is disabled now, to
+// fallbackFocus, if given.
+export function openModal({ title, content, wide = false, onClose = () => {}, fallbackFocus = null }) {
   const titleId = `modal-title-${++serial}`;
   const opener = document.activeElement;
   const closeButton = h("button", { type: "button", class: "btn btn-icon", "aria-label": "Close" }, "×");
@@ -40,7 +43,8 @@ export function openModal({ title, content, wide = false, onClose = () => {} }) 
   });
   dialog.addEventListener("close", () => {
     dialog.remove();
-    if (opener && opener.isConnected && typeof opener.focus === "function") opener.focus();
+    if (opener && opener.isConnected && !opener.disabled && typeof opener.focus === "function") opener.focus();
+    else if (fallbackFocus && fallbackFocus.isConnected) fallbackFocus.focus();
     onClose(result);
     resolve(result);
   });

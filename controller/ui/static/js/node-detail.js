@@ -5,8 +5,10 @@ import { h, setText, setClass, clear } from "./dom.js";
 import { Poller } from "./poll.js";
 import { openModal } from "./modal.js";
 import {
-  absoluteTime, bytes, drift, handshakeStatus, nodeStatus, peerCapacity, plural, relativeTime, toDate,
+  absoluteTime, bytes, driftSummary, handshakeStatus, nodeStatus, peerCapacity, plural, relativeTime, toDate,
 } from "./format.js";
+import { showDrift } from "./drift.js";
+import { drainNode, movePeer } from "./move.js";
 import { deleteNode, openNodeForm, showTest, testNode, toggleNode } from "./node-form.js";
 import { deletePeer, downloadConfig, openPeerForm, peerLabel, setPeerEnabled, showQR } from "./peers.js";
 
@@ -67,12 +69,14 @@ export class NodeDetailView {
     this.ctx.setTitle("Node");
     this.title = h("span", {}, "Node");
     this.badge = h("span", { class: "badge" });
+    this.heading = h("h1", {}, this.title, " ", this.badge);
     this.facts = {
       agent: h("dd", { class: "mono" }), endpoint: h("dd", { class: "mono" }), iface: h("dd", { class: "mono" }),
       pool: h("dd", { class: "mono" }), peers: h("dd", { class: "peer-count" }), seen: h("dd", {}),
-      policy: h("dd", {}),
+      policy: h("dd", {}), drift: h("dd", { class: "drift-summary" }),
     };
     this.driftLine = h("p", { class: "drift", hidden: true });
+    this.syncLine = h("p", { class: "syncing", hidden: true });
     this.error = h("p", { class: "last-error", hidden: true });
     this.testResult = h("p", { class: "test-result", role: "status", hidden: true });
 
@@ -80,6 +84,7 @@ export class NodeDetailView {
     this.addBtn = btn("Add peer", "add-peer", "btn btn-primary");
     this.reconcileBtn = btn("Reconcile now", "reconcile");
     this.driftBtn = btn("Show drift", "drift");
+    this.drainBtn = btn("Drain…", "drain");
     this.testBtn = btn("Test", "test");
     this.editBtn = btn("Edit", "edit");
     this.toggleBtn = btn("Disable", "toggle");
@@ -104,8 +109,8 @@ export class NodeDetailView {
     main.append(h("section", { class: "page" },
       h("p", { class: "crumbs" }, h("a", { href: "/nodes", "data-link": true }, "← All nodes")),
       h("div", { class: "page-head" },
-        h("h1", {}, this.title, " ", this.badge),
-        h("div", { class: "actions" }, this.addBtn, this.reconcileBtn, this.testBtn, this.editBtn, this.toggleBtn, this.deleteBtn)),
+        this.heading,
+        h("div", { class: "actions" }, this.addBtn, this.reconcileBtn, this.drainBtn, this.testBtn, this.editBtn, this.toggleBtn, this.deleteBtn)),
       h("dl", { class: "facts facts-wide" },
         h("div", {}, h("dt", {}, "Agent"), this.facts.agent),
         h("div", {}, h("dt", {}, "Endpoint"), this.facts.endpoint),
@@ -113,8 +118,9 @@ export class NodeDetailView {
         h("div", {}, h("dt", {}, "Pool"), this.facts.pool),
         h("div", {}, h("dt", {}, "Peers"), this.facts.peers),
         h("div", {}, h("dt", {}, "Last seen"), this.facts.seen),
-        h("div", {}, h("dt", {}, "Drift policy"), this.facts.policy)),
-      h("div", { class: "notes" }, h("div", { class: "drift-row" }, this.driftLine, this.driftBtn), this.error, this.testResult),
+        h("div", {}, h("dt", {}, "Drift policy"), this.facts.policy),
+        h("div", { class: "wide" }, h("dt", {}, "Drift"), this.facts.drift)),
+      h("div", { class: "notes" }, h("div", { class: "drift-row" }, this.driftLine, this.syncLine, this.driftBtn), this.error, this.testResult),
       h("section", { class: "peers-section", "aria-labelledby": "peers-heading" },
         h("div", { class: "section-head" },
           h("h2", { id: "peers-heading" }, "Peers"),
@@ -131,6 +137,9 @@ export class NodeDetailView {
       if (this.node && await openPeerForm(this.ctx, this.node)) this.poller.now();
     });
     this.reconcileBtn.addEventListener("click", () => this.reconcile());
+    this.drainBtn.addEventListener("click", async () => {
+      if (this.node && await drainNode(this.ctx, this.node, { fallbackFocus: this.heading })) this.poller.now();
+    });
     this.driftBtn.addEventListener("click", () => this.showDrift());
     this.testBtn.addEventListener("click", () => this.runTest());
     this.editBtn.addEventListener("click", async () => {
@@ -198,15 +207,17 @@ export class NodeDetailView {
     setText(this.facts.seen, relativeTime(node.last_seen, now));
     this.facts.seen.title = absoluteTime(node.last_seen);
     setText(this.facts.policy, node.drift_policy === "report" ? "report only" : "repair");
-    const d = drift(node);
-    this.driftLine.hidden = !d;
-    setText(this.driftLine, d ? `Drift: ${d}` : "");
+    showDrift(this.driftLine, this.syncLine, node, now);
+    setText(this.facts.drift, driftSummary(node));
+    this.facts.drift.title = node.drift_checked_at ? `Last checked ${relativeTime(node.drift_checked_at, now)}` : "";
     const showError = node.enabled && node.last_error && (status === "offline" || status === "error");
     this.error.hidden = !showError;
     setText(this.error, showError ? node.last_error : "");
     setText(this.toggleBtn, node.enabled ? "Disable" : "Enable");
     this.reconcileBtn.disabled = !node.enabled;
     this.reconcileBtn.title = node.enabled ? "" : "The node is disabled";
+    this.drainBtn.disabled = !node.peer_count;
+    this.drainBtn.title = node.peer_count ? "Move every peer of this node to other nodes" : "The node has no peers";
   }
 
   renderPeers() {
@@ -336,6 +347,7 @@ class PeerRow {
     this.configBtn = btn("Config", "config");
     this.qrBtn = btn("QR", "qr");
     this.editBtn = btn("Edit", "edit");
+    this.moveBtn = btn("Move…", "move");
     this.toggleBtn = btn("Restrict", "toggle");
     this.deleteBtn = btn("Delete", "delete", "btn btn-small btn-danger-text");
     this.el = h("tr", { dataset: { peerId: peer.id } },
@@ -343,12 +355,16 @@ class PeerRow {
       this.addr,
       h("td", { dataset: { label: "Status" } }, this.status),
       this.rx, this.tx, this.handshake,
-      h("td", { class: "row-actions" }, h("div", {}, this.configBtn, this.qrBtn, this.editBtn, this.toggleBtn, this.deleteBtn)));
+      h("td", { class: "row-actions" }, h("div", {}, this.configBtn, this.qrBtn, this.editBtn, this.moveBtn, this.toggleBtn, this.deleteBtn)));
 
     this.configBtn.addEventListener("click", () => downloadConfig(ctx, this.peer));
     this.qrBtn.addEventListener("click", () => showQR(ctx, this.peer));
     this.editBtn.addEventListener("click", async () => {
       if (await openPeerForm(ctx, view.node, this.peer)) view.poller.now();
+    });
+    this.moveBtn.addEventListener("click", async () => {
+      // The row leaves this page with the peer: focus then goes to the search.
+      if (await movePeer(ctx, this.peer, { fallbackFocus: view.search })) view.poller.now();
     });
     this.toggleBtn.addEventListener("click", async () => {
       this.toggleBtn.disabled = true;
@@ -390,6 +406,7 @@ class PeerRow {
     this.configBtn.setAttribute("aria-label", `Download the config of ${label}`);
     this.qrBtn.setAttribute("aria-label", `Show the QR code of ${label}`);
     this.editBtn.setAttribute("aria-label", `Edit ${label}`);
+    this.moveBtn.setAttribute("aria-label", `Move ${label} to another node`);
     this.toggleBtn.setAttribute("aria-label", `${p.enabled ? "Restrict" : "Allow"} ${label}`);
     this.deleteBtn.setAttribute("aria-label", `Delete ${label}`);
   }

@@ -2,7 +2,8 @@
 
 import { h, setText, setClass } from "./dom.js";
 import { Poller } from "./poll.js";
-import { absoluteTime, drift, nodeStatus, peerCapacity, plural, relativeTime } from "./format.js";
+import { absoluteTime, nodeStatus, peerCapacity, plural, relativeTime } from "./format.js";
+import { showDrift } from "./drift.js";
 import { deleteNode, openNodeForm, showTest, testNode, toggleNode } from "./node-form.js";
 
 export class NodesView {
@@ -96,6 +97,7 @@ class NodeCard {
     this.peers = h("dd", { class: "peer-count" });
     this.pool = h("dd", { class: "mono" });
     this.drift = h("p", { class: "drift", hidden: true });
+    this.syncing = h("p", { class: "syncing", hidden: true });
     this.error = h("p", { class: "last-error", hidden: true });
     // The outcome is a live region; its age is outside it, so that the
     // refresh that updates the age does not announce it again.
@@ -113,7 +115,7 @@ class NodeCard {
         h("dt", {}, "Endpoint"), this.endpoint,
         h("dt", {}, "Peers"), this.peers,
         h("dt", {}, "Pool"), this.pool),
-      this.drift, this.error, this.test, this.testAt,
+      this.drift, this.syncing, this.error, this.test, this.testAt,
       h("div", { class: "card-actions" }, this.edit, this.testBtn, this.toggle, this.del));
 
     this.edit.addEventListener("click", async () => {
@@ -160,9 +162,7 @@ class NodeCard {
     setText(this.endpoint, node.endpoint || "not set");
     setText(this.peers, peerCapacity(node));
     setText(this.pool, [node.ip_pool_cidr, node.ip_pool6_cidr].filter(Boolean).join(", "));
-    const d = drift(node);
-    this.drift.hidden = !d;
-    setText(this.drift, d ? `Drift: ${d}` : "");
+    showDrift(this.drift, this.syncing, node, now);
     const showError = node.enabled && node.last_error && (status === "offline" || status === "error");
     this.error.hidden = !showError;
     setText(this.error, showError ? node.last_error : "");

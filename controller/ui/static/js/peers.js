@@ -77,17 +77,9 @@ export function openPeerForm(ctx, node, peer = null) {
       } else {
         env = await api.post(`/api/nodes/${node.id}/peers`, body);
       }
-      let where = "";
-      if (env.data.node_id !== node.id) {
-        let name = `#${env.data.node_id}`;
-        try {
-          name = (await api.get(`/api/nodes/${env.data.node_id}`)).data.name;
-        } catch {
-          // the id will do
-        }
-        where = ` (placed on node ${name})`;
-      }
-      notify.success(`${env.message || "Peer created"}: ${peerLabel(env.data)}${where}`);
+      // The message names the node the peer went to, and whether it is
+      // being applied now or waits for the agent.
+      notify.success(`${peerLabel(env.data)}: ${env.message || "peer created"}`);
       return env.data;
     },
   });
