@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wgfleet/wgfleet/tunnel"
+	"golang.zx2c4.com/wireguard/tun"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
@@ -80,9 +81,37 @@ func (l *logBuffer) logger() *slog.Logger {
 // hubNode is the node under test: a netstack tunnel with a Forwarder in
 // front, addresses 10.9.0.1/24 and fd09::1/64.
 type hubNode struct {
-	tun *tunnel.Tunnel
-	fwd *Forwarder
-	log *logBuffer
+	tun  *tunnel.Tunnel
+	fwd  *Forwarder
+	log  *logBuffer
+	taps map[*tunnel.Tunnel]*echoTap // of the clients
+}
+
+// echoTap sits in a client's device and notes every ICMP echo reply the
+// client receives, by source, before its netstack sees it. (netstack's
+// PingConn can miss replies; a test should not depend on that.)
+type echoTap struct {
+	tun.Device
+	mu      sync.Mutex
+	replies map[netip.Addr]int
+}
+
+func (d *echoTap) Write(bufs [][]byte, off int) (int, error) {
+	for _, b := range bufs {
+		if h, ok := parseIP(b[off:]); ok && h.l4 != 0 && !h.fragment &&
+			(h.proto == protoICMP && h.icmpType == icmpEchoReply4 || h.proto == protoICMPv6 && h.icmpType == icmpEchoReply6) {
+			d.mu.Lock()
+			d.replies[h.src]++
+			d.mu.Unlock()
+		}
+	}
+	return d.Device.Write(bufs, off)
+}
+
+func (d *echoTap) repliesFrom(a netip.Addr) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.replies[a]
 }
 
 func newHub(t *testing.T, cfg Config) *hubNode {
@@ -109,7 +138,7 @@ func newHub(t *testing.T, cfg Config) *hubNode {
 			t.Errorf("closing hub: %v", err)
 		}
 	})
-	return &hubNode{tun: tn, fwd: fwd, log: lb}
+	return &hubNode{tun: tn, fwd: fwd, log: lb, taps: map[*tunnel.Tunnel]*echoTap{}}
 }
 
 // addClient makes a peer with the given addresses that sends everything
@@ -124,10 +153,13 @@ func (h *hubNode) addClient(t *testing.T, name string, addrs ...string) *tunnel.
 		hosts = append(hosts, net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Addr().BitLen(), p.Addr().BitLen())})
 	}
 	key, _ := wgtypes.GeneratePrivateKey()
-	c, err := tunnel.NewNetstack(tunnel.Config{Name: name, PrivateKey: key, Addresses: ps, Logger: h.log.logger()})
+	tap := &echoTap{replies: map[netip.Addr]int{}}
+	c, err := tunnel.NewNetstackWith(tunnel.Config{Name: name, PrivateKey: key, Addresses: ps, Logger: h.log.logger()},
+		func(d tun.Device) (tun.Device, error) { tap.Device = d; return tap, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.taps[c] = tap
 	t.Cleanup(func() { c.Close() })
 	err = c.Configure([]wgtypes.PeerConfig{{
 		PublicKey:         h.tun.PublicKey(),

@@ -44,12 +44,7 @@ func TestHubRouting(t *testing.T) {
 		}
 	}
 	// Ping from peer to peer: the hub routes ICMP too.
-	pc, err := c1.Net().DialPingAddr(netip.Addr{}, netip.MustParseAddr("10.9.0.3"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	if !echoOK(t, pc, 3*time.Second) {
+	if !h.echoOK(t, c1, netip.MustParseAddr("10.9.0.3"), 5*time.Second) {
 		t.Fatal("no echo reply from the other peer")
 	}
 	s := h.fwd.Stats()
