@@ -293,7 +293,8 @@ func TestTCPIdleTimeout(t *testing.T) {
 	goroutineLeakCheck(t)
 	ctx := testContext(t, time.Minute)
 	rd := newRedirect()
-	h := newHub(t, Config{Dial: rd.dial, TCPIdleTimeout: 300 * time.Millisecond})
+	const idle = time.Second
+	h := newHub(t, Config{Dial: rd.dial, TCPIdleTimeout: idle})
 	c := h.addClient(t, "c1", "10.9.0.2/32")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -310,14 +311,15 @@ func TestTCPIdleTimeout(t *testing.T) {
 	_ = srv.SetDeadline(time.Now().Add(20 * time.Second))
 
 	// Traffic keeps it open past the timeout.
-	for range 5 {
+	start := time.Now()
+	for time.Since(start) < 2*idle {
 		if _, err := conn.Write([]byte("k")); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := io.ReadFull(srv, make([]byte, 1)); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(idle / 5)
 	}
 	if s := h.fwd.Stats(); s.TCPIdle != 0 || s.TCPActive != 1 {
 		t.Fatalf("closed while in use: %+v", s)
