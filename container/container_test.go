@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
 // /proc contents of a plain host.
@@ -275,11 +277,9 @@ func TestDetectThisMachine(t *testing.T) {
 	if e.TUNAvailable == (e.TUNError != "") {
 		t.Errorf("TUNAvailable %v but TUNError %q", e.TUNAvailable, e.TUNError)
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("skipping the root checks: not running as root")
-	}
+	testenv.RequireRoot(t)
 	if f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0); err != nil {
-		t.Skipf("skipping the root checks: /dev/net/tun: %v", err)
+		testenv.RequireTUN(t)
 	} else {
 		f.Close()
 	}

@@ -23,20 +23,16 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
 // requireRoot skips the test unless it may create TUN devices and network
 // namespaces: effective root and a usable /dev/net/tun.
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: needs root (CAP_NET_ADMIN) to create TUN devices and network namespaces")
-	}
-	f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("skipping: /dev/net/tun is not usable: %v", err)
-	}
-	f.Close()
+	testenv.RequireRoot(t)
+	testenv.RequireTUN(t)
 }
 
 // randomSuffix returns n random hex digits, to keep names unique across
@@ -75,9 +71,7 @@ func inNetns(t *testing.T, ns netns.NsHandle, fn func()) {
 // where nothing can delete it.
 func newTestNetns(t *testing.T) (string, netns.NsHandle, *netlink.Handle) {
 	t.Helper()
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("skipping: ip (iproute2) is not installed")
-	}
+	testenv.RequireCommand(t, "ip", "iproute2")
 	name := "wgfleet-test-" + randomSuffix(8)
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
@@ -399,9 +393,7 @@ func wgSet(t *testing.T, nsName, uapiDir, iface string, args ...string) {
 // uapiDir is linked there for the duration of the call.
 func runWG(t *testing.T, nsName, uapiDir, iface string, args ...string) string {
 	t.Helper()
-	if _, err := exec.LookPath("wg"); err != nil {
-		t.Skip("skipping: wg (wireguard-tools) is not installed")
-	}
+	testenv.RequireCommand(t, "wg", "wireguard-tools")
 	if uapiDir != DefaultUAPIDir {
 		if err := os.MkdirAll(DefaultUAPIDir, 0o755); err != nil {
 			t.Fatal(err)
