@@ -42,7 +42,7 @@ func TestTUNAgentInteropWithWireguardGo(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireTUN(t)
 	wg := testenv.RequireCommand(t, "wg", "wireguard-tools")
-	wggo := testenv.RequireCommand(t, "wireguard-go", "wireguard-go")
+	testenv.RequireCommand(t, "wireguard-go", "wireguard-go")
 	testenv.RequireCommand(t, "ping", "iputils-ping")
 	nsA, nsB := testenv.NetNS(t, "wga"), testenv.NetNS(t, "wgb")
 	testenv.Veth(t, nsA, "192.168.77.1/24", nsB, "192.168.77.2/24")
@@ -100,13 +100,7 @@ func TestTUNAgentInteropWithWireguardGo(t *testing.T) {
 
 	// Independent peer in B: Debian's wireguard-go, configured by wg setconf.
 	keyB, _ := wgtypes.GeneratePrivateKey()
-	wgCmd := exec.Command("ip", "netns", "exec", nsB, wggo, "-f", ifB)
-	wgCmd.Env = append(os.Environ(), "LOG_LEVEL=error")
-	if err := wgCmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = wgCmd.Process.Kill(); _ = wgCmd.Wait() }()
-	waitFor(t, ctx, func() bool { return exec.Command("ip", "-n", nsB, "link", "show", ifB).Run() == nil })
+	testenv.StartWireguardGo(t, nsB, ifB)
 	conf := filepath.Join(t.TempDir(), "b.conf")
 	if err := os.WriteFile(conf, []byte("[Interface]\nPrivateKey = "+keyB.String()+"\nListenPort = 51821\n\n[Peer]\nPublicKey = "+agentPub+
 		"\nEndpoint = 192.168.77.1:51820\nAllowedIPs = 10.77.0.0/24\nPersistentKeepalive = 5\n"), 0o600); err != nil {

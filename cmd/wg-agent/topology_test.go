@@ -14,10 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/internal/testenv"
-	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
 // The routed topology of the forwarding tests and benchmark:
@@ -174,13 +175,7 @@ func (tp *topology) addWireguardGo(tb testing.TB, ctx context.Context, ns, addr,
 	tb.Helper()
 	name := testenv.UniqueName("wgc")
 	key, _ := wgtypes.GeneratePrivateKey()
-	wgCmd := exec.Command("ip", "netns", "exec", ns, "wireguard-go", "-f", name)
-	wgCmd.Env = append(os.Environ(), "LOG_LEVEL=error")
-	if err := wgCmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = wgCmd.Process.Kill(); _ = wgCmd.Wait() })
-	waitUntil(tb, ctx, func() bool { return exec.Command("ip", "-n", ns, "link", "show", name).Run() == nil })
+	testenv.StartWireguardGo(tb, ns, name)
 	conf := filepath.Join(tb.TempDir(), "peer.conf")
 	allowedIPs := "10.80.0.0/24"
 	for _, a := range allowed {
