@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
@@ -28,20 +30,28 @@ type demoNode struct {
 	addr       netip.Prefix
 }
 
+// demoNodes are the demo's two nodes.
+func demoNodes() []demoNode {
+	return []demoNode{
+		{"demo-amsterdam", "10.101.0.0/24", netip.MustParsePrefix("10.101.0.1/24")},
+		{"demo-tokyo", "10.102.0.0/24", netip.MustParsePrefix("10.102.0.1/24")},
+	}
+}
+
 // demo runs a controller and two agents in netstack mode on loopback, with
 // nothing to configure and no privileges, registers the agents as nodes,
 // creates a few peers and prints where to log in. It runs until ctx is done.
 func demo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("wg-controller demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", controller.DefaultListen, "HTTP listen address of the UI and API")
-	dataDir := fs.String("data-dir", "", "keep the demo's database and agent state here; default a temporary directory removed at exit")
-	logLevel := fs.String("log-level", "warn", "log level")
-	if err := fs.Parse(args); err != nil {
+	flags := flag.NewFlagSet("wg-controller demo", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	listen := flags.String("listen", controller.DefaultListen, "HTTP listen address of the UI and API")
+	dataDir := flags.String("data-dir", "", "keep the demo's database and agent state here; default a temporary directory removed at exit")
+	logLevel := flags.String("log-level", "warn", "log level")
+	if err := flags.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	if flags.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", flags.Arg(0))
 	}
 	c := common{logFormat: "text", logLevel: *logLevel}
 	log, err := c.logger(stderr)
@@ -56,12 +66,14 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 		defer os.RemoveAll(dir)
 	}
 
+	creds, err := loadDemoCredentials(filepath.Join(dir, "demo-credentials.json"))
+	if err != nil {
+		return err
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	nodes := []demoNode{
-		{"demo-amsterdam", "10.101.0.0/24", netip.MustParsePrefix("10.101.0.1/24")},
-		{"demo-tokyo", "10.102.0.0/24", netip.MustParsePrefix("10.102.0.1/24")},
-	}
+	nodes := demoNodes()
 	type running struct {
 		url, secret string
 		port        int
@@ -73,7 +85,7 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 		if err != nil {
 			return err
 		}
-		secret := randomHex(32)
+		secret := creds.Secrets[n.name]
 		a, err := agent.New(agent.Config{
 			Listen: ln.Addr().String(), Secrets: [][]byte{[]byte(secret)}, Mode: "netstack",
 			StateDir:   filepath.Join(dir, "agent-"+n.name),
@@ -95,7 +107,7 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 		}
 	}()
 
-	password := randomPassword()
+	password := creds.AdminPassword
 	ctrl, err := controller.New(ctx, controller.Config{
 		Listen: *listen, DataDir: filepath.Join(dir, "controller"), PollInterval: 5 * time.Second,
 		AdminPassword: password, Logger: log,
@@ -116,15 +128,19 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err != nil {
 		return err
 	}
-	have := map[string]bool{}
+	have := map[string]int64{}
 	for _, n := range existing {
-		have[n.Name] = true
+		have[n.Name] = n.ID
 	}
 	for i, n := range nodes {
-		if have[n.name] {
-			continue // a kept --data-dir already has it
-		}
 		endpoint := net.JoinHostPort("127.0.0.1", strconv.Itoa(agents[i].port))
+		if id, ok := have[n.name]; ok {
+			// A kept --data-dir: the agent came back on new ports.
+			if _, err := f.UpdateNode(ctx, fleet.ActorSystem, id, fleet.NodeInput{AgentURL: ptr(agents[i].url), Endpoint: ptr(endpoint)}); err != nil {
+				return fmt.Errorf("updating %s: %w", n.name, err)
+			}
+			continue
+		}
 		nv, err := f.CreateNode(ctx, fleet.ActorSystem, fleet.NodeInput{
 			Name: ptr(n.name), AgentURL: ptr(agents[i].url), Secret: ptr(agents[i].secret),
 			Endpoint: ptr(endpoint), IPPool: ptr(n.pool), Enabled: ptr(true),
@@ -175,4 +191,47 @@ func randomPassword() string {
 	b := make([]byte, 15)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// demoCredentials are the demo's admin password and agent secrets, kept in
+// the data directory (mode 0600) so that a demo run again with the same
+// --data-dir can still log in and reach its agents.
+type demoCredentials struct {
+	AdminPassword string            `json:"admin_password"`
+	Secrets       map[string]string `json:"agent_secrets"`
+}
+
+func loadDemoCredentials(path string) (demoCredentials, error) {
+	var c demoCredentials
+	data, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(data, &c); err != nil {
+			return c, fmt.Errorf("demo credentials %s: %w", path, err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return c, fmt.Errorf("demo credentials: %w", err)
+	}
+	changed := false
+	if c.AdminPassword == "" {
+		c.AdminPassword, changed = randomPassword(), true
+	}
+	if c.Secrets == nil {
+		c.Secrets = map[string]string{}
+	}
+	for _, n := range demoNodes() {
+		if c.Secrets[n.name] == "" {
+			c.Secrets[n.name], changed = randomHex(32), true
+		}
+	}
+	if changed {
+		out, _ := json.Marshal(c)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return c, err
+		}
+		if err := os.WriteFile(path, out, 0o600); err != nil {
+			return c, fmt.Errorf("demo credentials: %w", err)
+		}
+	}
+	return c, nil
 }

@@ -27,6 +27,37 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// TestDemoKeptDataDir: a demo run again on the same --data-dir logs in with
+// the same password and brings the same nodes back online.
+func TestDemoKeptDataDir(t *testing.T) {
+	dir := t.TempDir()
+	var passwords []string
+	for run := 0; run < 2; run++ {
+		addr := freeAddr(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		out := &testenv.LogBuffer{}
+		done := make(chan error, 1)
+		go func() {
+			done <- run0(ctx, []string{"demo", "--listen", addr, "--data-dir", dir}, out)
+		}()
+		password := waitForPassword(t, out)
+		passwords = append(passwords, password)
+		hc := login(t, addr, password)
+		waitForFleet(t, hc, addr)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+	}
+	if passwords[0] != passwords[1] {
+		t.Fatal("the kept demo changed its admin password")
+	}
+}
+
+func run0(ctx context.Context, args []string, out io.Writer) error {
+	return run(ctx, args, func(string) string { return "" }, out, io.Discard)
+}
+
 // TestDemo runs the README's first command in-process: it prints a URL and
 // credentials that log in, and the two nodes come online with their peers
 // applied.
@@ -35,9 +66,7 @@ func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &testenv.LogBuffer{}
 	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"demo", "--listen", addr}, func(string) string { return "" }, out, io.Discard)
-	}()
+	go func() { done <- run0(ctx, []string{"demo", "--listen", addr}, out) }()
 	defer func() {
 		cancel()
 		select {
@@ -49,21 +78,32 @@ func TestDemo(t *testing.T) {
 			t.Error("demo did not stop")
 		}
 	}()
+	password := waitForPassword(t, out)
+	if !strings.Contains(out.String(), "http://"+addr+"/") {
+		t.Fatalf("demo output has no URL:\n%s", out.String())
+	}
+	waitForFleet(t, login(t, addr, password), addr)
+}
+
+// waitForPassword reads the admin password the demo prints.
+func waitForPassword(t *testing.T, out *testenv.LogBuffer) string {
+	t.Helper()
 	pwRE := regexp.MustCompile(`password:\s+(\S+)`)
 	deadline := time.Now().Add(60 * time.Second)
-	var password string
-	for password == "" {
+	for {
 		if m := pwRE.FindStringSubmatch(out.String()); m != nil {
-			password = m[1]
+			return m[1]
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("demo printed no credentials:\n%s", out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !strings.Contains(out.String(), "http://"+addr+"/") {
-		t.Fatalf("demo output has no URL:\n%s", out.String())
-	}
+}
+
+// login signs in as admin and returns a client holding the session.
+func login(t *testing.T, addr, password string) *http.Client {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
 	resp, err := hc.Post("http://"+addr+"/api/login", "application/json",
@@ -75,6 +115,13 @@ func TestDemo(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("login with the printed password: %d", resp.StatusCode)
 	}
+	return hc
+}
+
+// waitForFleet waits until both demo nodes are online with their four
+// peers applied.
+func waitForFleet(t *testing.T, hc *http.Client, addr string) {
+	t.Helper()
 	type node struct {
 		Name   string `json:"name"`
 		Status string `json:"status"`
@@ -82,6 +129,7 @@ func TestDemo(t *testing.T) {
 	type peer struct {
 		SyncState string `json:"sync_state"`
 	}
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var nodes struct{ Data []node }
 		var peers struct{ Data []peer }
@@ -99,7 +147,7 @@ func TestDemo(t *testing.T) {
 			}
 		}
 		if len(nodes.Data) == 2 && online == 2 && len(peers.Data) == 4 && applied == 4 {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("demo fleet not ready: %+v %+v", nodes.Data, peers.Data)
