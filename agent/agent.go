@@ -115,7 +115,7 @@ func (a *Agent) addInterface(ic InterfaceConfig) error {
 	}
 	tcfg := tunnel.Config{
 		Name: ic.Name, PrivateKey: key, ListenPort: ic.ListenPort, Addresses: ic.Addresses,
-		MTU: mtu, Logger: a.log.With("iface", ic.Name), UAPIDir: a.cfg.UAPIDir,
+		MTU: mtu, Logger: a.log, UAPIDir: a.cfg.UAPIDir,
 	}
 	var tun *tunnel.Tunnel
 	if choice.Mode == string(tunnel.ModeTUN) {
@@ -190,9 +190,11 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	// stops the agent with an error, so that a supervisor restarts it.
 	abort := make(chan error, len(a.order))
 	stopWatch := make(chan struct{})
-	defer close(stopWatch)
+	var watchers sync.WaitGroup
 	for _, name := range a.order {
+		watchers.Add(1)
 		go func(name string, done <-chan struct{}) {
+			defer watchers.Done()
 			select {
 			case <-done:
 				a.log.Error("interface stopped unexpectedly; shutting down", "iface", name)
@@ -205,11 +207,19 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
+	watchers.Add(1)
 	go func() {
-		<-ctx.Done()
-		a.log.Info("shutting down: draining HTTP requests", "timeout", timeout)
+		defer watchers.Done()
+		select {
+		case <-ctx.Done():
+			a.log.Info("shutting down: draining HTTP requests", "timeout", timeout)
+		case <-stopWatch:
+		}
 	}()
 	err := httpserve.Serve(ctx, httpserve.NewServer(a.handler, a.log), ln, timeout, abort)
+	// Stop watching before the tunnels are closed on purpose.
+	close(stopWatch)
+	watchers.Wait()
 	return errors.Join(err, a.Close())
 }
 

@@ -183,6 +183,9 @@ func TestTUNAgentInteropWithWireguardGo(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("agent did not stop after SIGTERM")
 	}
+	if strings.Contains(logs.String(), "stopped unexpectedly") {
+		t.Errorf("a clean shutdown was logged as an unexpected stop:\n%s", logs.String())
+	}
 	if exec.Command("ip", "-n", nsA, "link", "show", ifA).Run() == nil {
 		t.Error("TUN interface still exists after shutdown")
 	}
@@ -203,5 +206,43 @@ func waitFor(t *testing.T, ctx context.Context, ok func() bool) {
 			t.Fatal("timed out waiting")
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+}
+
+// TestTUNDeletedUnderneathStopsAgent: when the agent's TUN device is
+// deleted from outside, the agent exits with an error (for its supervisor
+// to restart it) instead of serving an API for a dead interface; a clean
+// SIGTERM never says so.
+func TestTUNDeletedUnderneathStopsAgent(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireTUN(t)
+	ns := testenv.NetNS(t, "wgd")
+	iface := testenv.UniqueName("wgd")
+	bin := buildAgent(t)
+	logs := &testenv.LogBuffer{}
+	cmd := exec.Command("ip", "netns", "exec", ns, bin, "--mode", "tun", "--iface", iface,
+		"--address", "10.78.0.1/24", "--listen", "127.0.0.1:8080", "--state-dir", t.TempDir())
+	cmd.Env = append(os.Environ(), "WG_AGENT_SECRET="+agenttest.RandomSecret())
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() { _ = cmd.Process.Kill() }()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	waitFor(t, ctx, func() bool { return strings.Contains(logs.String(), "agent API listening") })
+	testenv.Run(t, "ip", "-n", ns, "link", "del", iface)
+	select {
+	case err := <-exited:
+		if err == nil {
+			t.Fatalf("agent exited 0 after losing its interface:\n%s", logs.String())
+		}
+		if !strings.Contains(logs.String(), "stopped unexpectedly") {
+			t.Fatalf("the log does not say why:\n%s", logs.String())
+		}
+	case <-ctx.Done():
+		t.Fatalf("agent kept running without its interface:\n%s", logs.String())
 	}
 }
