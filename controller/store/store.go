@@ -18,6 +18,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -75,6 +77,14 @@ func openDB(ctx context.Context, path string) (*sql.DB, error) {
 	}
 	if strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("store: database path %q must be a file name, not a URI", path)
+	}
+	// The file holds sealed secrets and credential hashes: make it 0600
+	// before SQLite creates it with the process umask (its -wal and -shm
+	// files take the main file's mode).
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("store: creating %s: %w", path, err)
 	}
 	db, err := sql.Open("sqlite3", path+"?"+dsnParams)
 	if err != nil {

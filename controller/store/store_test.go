@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -215,5 +216,24 @@ func TestContextCanceled(t *testing.T) {
 	cancel()
 	if _, err := s.ListNodes(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("ListNodes on a canceled context = %v", err)
+	}
+}
+
+func TestDatabaseFilesArePrivate(t *testing.T) {
+	s, _, path := openTest(t)
+	if _, err := s.CreateNode(context.Background(), testNode("mode-check")); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(f)
+		if err != nil {
+			if f == path {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v; it holds sealed secrets and must be 0600", filepath.Base(f), st.Mode().Perm())
+		}
 	}
 }
