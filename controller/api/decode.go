@@ -19,9 +19,17 @@ import (
 // maxBodyBytes bounds every request body.
 const maxBodyBytes = 1 << 20
 
-// readBody reads r's body, at most maxBodyBytes.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+// limitBody returns r with its body bounded to maxBodyBytes, as
+// http.MaxBytesHandler does; readBody reads it.
+func limitBody(w http.ResponseWriter, r *http.Request) *http.Request {
+	r2 := *r
+	r2.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	return &r2
+}
+
+// readBody reads the body of r, which limitBody bounded.
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return nil, &requestError{kind: errTooLarge, msg: fmt.Sprintf("request body exceeds %d bytes", maxBodyBytes)}
@@ -32,14 +40,15 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-// decodeRequest reads r's body and decodes it strictly into v (see
-// decodeStrict).
-func decodeRequest(w http.ResponseWriter, r *http.Request, v any) error {
-	body, err := readBody(w, r)
+// decodeBody reads the body of r (see readBody) and decodes it with
+// decode.
+func decodeBody[T any](r *http.Request, decode func([]byte) (T, error)) (T, error) {
+	body, err := readBody(r)
 	if err != nil {
-		return err
+		var zero T
+		return zero, err
 	}
-	return decodeStrict(body, v)
+	return decode(body)
 }
 
 // requireJSON refuses a request whose Content-Type is not JSON. A browser
@@ -54,16 +63,16 @@ func requireJSON(r *http.Request) error {
 	return nil
 }
 
-func decodeNodeInput(data []byte) (fleet.NodeInput, error) {
-	var in fleet.NodeInput
-	err := decodeStrict(data, &in)
-	return in, err
-}
+func decodeNodeInput(data []byte) (fleet.NodeInput, error) { return decodeJSON[fleet.NodeInput](data) }
 
-func decodePeerInput(data []byte) (fleet.PeerInput, error) {
-	var in fleet.PeerInput
-	err := decodeStrict(data, &in)
-	return in, err
+func decodePeerInput(data []byte) (fleet.PeerInput, error) { return decodeJSON[fleet.PeerInput](data) }
+
+// decodeJSON decodes data strictly (see decodeStrict) into a new T, a
+// struct.
+func decodeJSON[T any](data []byte) (T, error) {
+	var v T
+	err := decodeStrict(data, &v)
+	return v, err
 }
 
 // decodeStrict decodes data, one JSON object, into the struct v points

@@ -12,88 +12,65 @@ import (
 // actor is who makes r, for the audit log.
 func actor(r *http.Request) fleet.Actor { return fleet.Actor(principal(r).Actor()) }
 
-func (s *server) listNodes(w http.ResponseWriter, r *http.Request) {
+func (s *server) listNodes(r *http.Request) (result, error) {
 	nodes, err := s.fleet.ListNodes(r.Context())
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
-	if nodes == nil {
-		nodes = []fleet.NodeView{}
-	}
-	s.respond(w, http.StatusOK, "", nodes)
+	return success("", orEmpty(nodes)), nil
 }
 
-func (s *server) getNode(w http.ResponseWriter, r *http.Request) {
+func (s *server) getNode(r *http.Request) (result, error) {
 	id, err := pathID(r, "node")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
 	node, err := s.fleet.GetNode(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
-	s.respond(w, http.StatusOK, "", node)
+	return success("", node), nil
 }
 
-func (s *server) createNode(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r)
+func (s *server) createNode(r *http.Request) (result, error) {
+	in, err := decodeBody(r, decodeNodeInput)
 	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	in, err := decodeNodeInput(body)
-	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
 	node, err := s.fleet.CreateNode(r.Context(), actor(r), in)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
-	s.respond(w, http.StatusCreated, "node created", node)
+	return created("node created", node), nil
 }
 
-func (s *server) updateNode(w http.ResponseWriter, r *http.Request) {
+func (s *server) updateNode(r *http.Request) (result, error) {
 	id, err := pathID(r, "node")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
-	body, err := readBody(w, r)
+	in, err := decodeBody(r, decodeNodeInput)
 	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	in, err := decodeNodeInput(body)
-	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
 	node, err := s.fleet.UpdateNode(r.Context(), actor(r), id, in)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
-	s.respond(w, http.StatusOK, "node updated", node)
+	return success("node updated", node), nil
 }
 
 // deleteNode: DELETE /api/nodes/{id}[?force=true]. Without force a node
 // with peers is refused (409, saying how many); with force its peers go
 // with it and their addresses are freed.
-func (s *server) deleteNode(w http.ResponseWriter, r *http.Request) {
+func (s *server) deleteNode(r *http.Request) (result, error) {
 	id, err := pathID(r, "node")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
 	force, err := queryBool(r, "force")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
 	err = s.fleet.DeleteNode(r.Context(), actor(r), id, force)
 	if errors.Is(err, store.ErrNodeHasPeers) {
@@ -102,10 +79,9 @@ func (s *server) deleteNode(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
-	s.respond(w, http.StatusOK, "node deleted", nil)
+	return success("node deleted", nil), nil
 }
 
 type toggleRequest struct {
@@ -114,50 +90,44 @@ type toggleRequest struct {
 
 // toggleNode: POST /api/nodes/{id}/toggle with {"enabled": bool} sets;
 // with no body (or a null "enabled") it flips.
-func (s *server) toggleNode(w http.ResponseWriter, r *http.Request) {
+func (s *server) toggleNode(r *http.Request) (result, error) {
 	id, err := pathID(r, "node")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
-	body, err := readBody(w, r)
+	body, err := readBody(r)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
 	var req toggleRequest
 	if len(bytes.TrimSpace(body)) > 0 {
-		if err := decodeStrict(body, &req); err != nil {
-			s.fail(w, r, err)
-			return
+		if req, err = decodeJSON[toggleRequest](body); err != nil {
+			return result{}, err
 		}
 	}
 	node, err := s.fleet.ToggleNode(r.Context(), actor(r), id, req.Enabled)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
 	msg := "node disabled"
 	if node.Enabled {
 		msg = "node enabled"
 	}
-	s.respond(w, http.StatusOK, msg, node)
+	return success(msg, node), nil
 }
 
 // testNode: POST /api/nodes/{id}/test calls the node's agent. The answer
 // is 200 when the test ran; "status" and "message" tell its outcome.
-func (s *server) testNode(w http.ResponseWriter, r *http.Request) {
+func (s *server) testNode(r *http.Request) (result, error) {
 	id, err := pathID(r, "node")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
 	res, err := s.fleet.TestNode(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
-	s.writeEnvelope(w, http.StatusOK, envelope{Status: res.OK, Message: optional(res.Message), Data: res})
+	return tested(res), nil
 }
 
 type testConnectionRequest struct {
@@ -168,36 +138,38 @@ type testConnectionRequest struct {
 
 // testConnection: POST /api/nodes/test tries an agent URL and secret
 // before a node is saved. Answered like testNode.
-func (s *server) testConnection(w http.ResponseWriter, r *http.Request) {
-	var req testConnectionRequest
-	if err := decodeRequest(w, r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+func (s *server) testConnection(r *http.Request) (result, error) {
+	req, err := decodeBody(r, decodeJSON[testConnectionRequest])
+	if err != nil {
+		return result{}, err
 	}
 	res, err := s.fleet.TestConnection(r.Context(), deref(req.AgentURL), deref(req.Secret), deref(req.WGInterface))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
-	s.writeEnvelope(w, http.StatusOK, envelope{Status: res.OK, Message: optional(res.Message), Data: res})
+	return tested(res), nil
 }
 
-func (s *server) drainNode(w http.ResponseWriter, r *http.Request) {
+// tested answers a test that ran: 200 whatever its outcome, which the
+// envelope's status and message tell.
+func tested(res fleet.TestResult) result {
+	return result{status: http.StatusOK, message: res.Message, data: res, failed: !res.OK}
+}
+
+func (s *server) drainNode(r *http.Request) (result, error) {
 	id, err := pathID(r, "node")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
 	res, err := s.fleet.DrainNode(r.Context(), actor(r), id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
 	msg := res.Message
 	if msg == "" {
 		msg = "node drained"
 	}
-	s.respond(w, http.StatusOK, msg, res)
+	return success(msg, res), nil
 }
 
 func deref(p *string) string {

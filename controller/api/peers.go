@@ -3,87 +3,71 @@ package api
 import (
 	"context"
 	"fmt"
-	"mime"
 	"net/http"
-	"strconv"
 
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
-func (s *server) listPeers(w http.ResponseWriter, r *http.Request) {
+func (s *server) listPeers(r *http.Request) (result, error) {
 	peers, err := s.fleet.ListAllPeers(r.Context())
-	s.respondPeers(w, r, peers, err)
+	if err != nil {
+		return result{}, err
+	}
+	return success("", orEmpty(peers)), nil
 }
 
-func (s *server) listNodePeers(w http.ResponseWriter, r *http.Request) {
+func (s *server) listNodePeers(r *http.Request) (result, error) {
 	id, err := pathID(r, "node")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
 	peers, err := s.fleet.ListPeers(r.Context(), id)
-	s.respondPeers(w, r, peers, err)
-}
-
-func (s *server) respondPeers(w http.ResponseWriter, r *http.Request, peers []fleet.PeerView, err error) {
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
-	if peers == nil {
-		peers = []fleet.PeerView{}
-	}
-	s.respond(w, http.StatusOK, "", peers)
+	return success("", orEmpty(peers)), nil
 }
 
-func (s *server) getPeer(w http.ResponseWriter, r *http.Request) {
+func (s *server) getPeer(r *http.Request) (result, error) {
 	id, err := pathID(r, "peer")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
 	peer, err := s.fleet.GetPeer(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
-	s.respond(w, http.StatusOK, "", peer)
+	return success("", peer), nil
 }
 
 // createPeer: POST /api/peers; the body's node_id is a node id or "auto".
-func (s *server) createPeer(w http.ResponseWriter, r *http.Request) {
-	in, err := s.readPeerInput(w, r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.doCreatePeer(w, r, 0, in)
+func (s *server) createPeer(r *http.Request) (result, error) {
+	return s.doCreatePeer(r, 0)
 }
 
 // createNodePeer: POST /api/nodes/{id}/peers. A node_id in the body, if
 // any, must name the path's node (the fleet checks).
-func (s *server) createNodePeer(w http.ResponseWriter, r *http.Request) {
+func (s *server) createNodePeer(r *http.Request) (result, error) {
 	id, err := pathID(r, "node")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
-	in, err := s.readPeerInput(w, r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	s.doCreatePeer(w, r, id, in)
+	return s.doCreatePeer(r, id)
 }
 
-func (s *server) doCreatePeer(w http.ResponseWriter, r *http.Request, nodeID int64, in fleet.PeerInput) {
+// doCreatePeer creates the peer of r's body on the node nodeID, 0 for
+// the body's node_id.
+func (s *server) doCreatePeer(r *http.Request, nodeID int64) (result, error) {
+	in, err := decodeBody(r, decodePeerInput)
+	if err != nil {
+		return result{}, err
+	}
 	peer, err := s.fleet.CreatePeer(r.Context(), actor(r), nodeID, in)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
-	s.respond(w, http.StatusCreated, s.peerCreatedMessage(r.Context(), peer), peer)
+	return created(s.peerCreatedMessage(r.Context(), peer), peer), nil
 }
 
 // peerCreatedMessage says where a new peer stands: applied, on its way to
@@ -107,141 +91,109 @@ func (s *server) peerCreatedMessage(ctx context.Context, peer fleet.PeerView) st
 	}
 }
 
-func (s *server) updatePeer(w http.ResponseWriter, r *http.Request) {
+func (s *server) updatePeer(r *http.Request) (result, error) {
 	id, err := pathID(r, "peer")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
-	in, err := s.readPeerInput(w, r)
+	in, err := decodeBody(r, decodePeerInput)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
 	peer, err := s.fleet.UpdatePeer(r.Context(), actor(r), id, in)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
-	s.respond(w, http.StatusOK, "peer updated", peer)
+	return success("peer updated", peer), nil
 }
 
-func (s *server) readPeerInput(w http.ResponseWriter, r *http.Request) (fleet.PeerInput, error) {
-	body, err := readBody(w, r)
-	if err != nil {
-		return fleet.PeerInput{}, err
-	}
-	return decodePeerInput(body)
-}
-
-func (s *server) deletePeer(w http.ResponseWriter, r *http.Request) {
+func (s *server) deletePeer(r *http.Request) (result, error) {
 	id, err := pathID(r, "peer")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
 	if err := s.fleet.DeletePeer(r.Context(), actor(r), id); err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
-	s.respond(w, http.StatusOK, "peer deleted", nil)
+	return success("peer deleted", nil), nil
 }
 
 // restrictPeer: POST /api/peers/{id}/restrict takes the peer off its node
 // but keeps it (and its address).
-func (s *server) restrictPeer(w http.ResponseWriter, r *http.Request) {
-	s.setPeerEnabled(w, r, false, "peer restricted")
+func (s *server) restrictPeer(r *http.Request) (result, error) {
+	return s.setPeerEnabled(r, false, "peer restricted")
 }
 
 // allowPeer: POST /api/peers/{id}/allow puts a restricted peer back.
-func (s *server) allowPeer(w http.ResponseWriter, r *http.Request) {
-	s.setPeerEnabled(w, r, true, "peer allowed")
+func (s *server) allowPeer(r *http.Request) (result, error) {
+	return s.setPeerEnabled(r, true, "peer allowed")
 }
 
-func (s *server) setPeerEnabled(w http.ResponseWriter, r *http.Request, enabled bool, msg string) {
+func (s *server) setPeerEnabled(r *http.Request, enabled bool, msg string) (result, error) {
 	id, err := pathID(r, "peer")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
 	peer, err := s.fleet.SetPeerEnabled(r.Context(), actor(r), id, enabled)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
-	s.respond(w, http.StatusOK, msg, peer)
+	return success(msg, peer), nil
 }
 
 // peerConfig: GET /api/peers/{id}/config, the client's wg-quick file as
 // an attachment. It is the one answer that carries a private key, so it is
 // never cached.
-func (s *server) peerConfig(w http.ResponseWriter, r *http.Request) {
+func (s *server) peerConfig(r *http.Request) (file, error) {
 	id, err := pathID(r, "peer")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return file{}, err
 	}
 	name, conf, err := s.fleet.PeerConfig(r.Context(), actor(r), id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return file{}, err
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(len(conf)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(conf)
+	return file{contentType: "text/plain; charset=utf-8", name: name, body: conf}, nil
 }
 
 // peerQR: GET /api/peers/{id}/qr, the client config as a QR code (PNG).
-func (s *server) peerQR(w http.ResponseWriter, r *http.Request) {
+func (s *server) peerQR(r *http.Request) (file, error) {
 	id, err := pathID(r, "peer")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return file{}, err
 	}
 	png, err := s.fleet.PeerQR(r.Context(), actor(r), id)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return file{}, err
 	}
-	h := w.Header()
-	h.Set("Content-Type", "image/png")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Length", strconv.Itoa(len(png)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(png)
+	return file{contentType: "image/png", body: png}, nil
+}
+
+type moveRequest struct {
+	NodeID *int64 `json:"node_id"`
 }
 
 // movePeer: POST /api/peers/{id}/move {"node_id"} moves a peer to another
 // node; its client config changes (new endpoint and address).
-func (s *server) movePeer(w http.ResponseWriter, r *http.Request) {
+func (s *server) movePeer(r *http.Request) (result, error) {
 	id, err := pathID(r, "peer")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
-	var req struct {
-		NodeID *int64 `json:"node_id"`
-	}
-	if err := decodeRequest(w, r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+	req, err := decodeBody(r, decodeJSON[moveRequest])
+	if err != nil {
+		return result{}, err
 	}
 	if req.NodeID == nil || *req.NodeID <= 0 {
-		s.fail(w, r, badFieldf("node_id", "node_id, the id of the target node, is required"))
-		return
+		return result{}, badFieldf("node_id", "node_id, the id of the target node, is required")
 	}
 	res, err := s.fleet.MovePeer(r.Context(), actor(r), id, *req.NodeID)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
 	msg := res.Message
 	if msg == "" {
 		msg = "peer moved; its client config changed (endpoint and address): download it again"
 	}
-	s.respond(w, http.StatusOK, msg, res)
+	return success(msg, res), nil
 }

@@ -28,8 +28,8 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var req loginRequest
-	if err := decodeRequest(w, r, &req); err != nil {
+	req, err := decodeBody(limitBody(w, r), decodeJSON[loginRequest])
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -86,13 +86,13 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 
 // me: GET /api/me says who the caller is and, for a session, its CSRF
 // token (the UI fetches it again after a reload).
-func (s *server) me(w http.ResponseWriter, r *http.Request) {
+func (s *server) me(r *http.Request) (result, error) {
 	p := principal(r)
 	info := sessionInfo{Username: p.Name, Kind: p.Kind, CSRFToken: p.CSRFToken}
 	if !p.ExpiresAt.IsZero() {
 		info.ExpiresAt = &p.ExpiresAt
 	}
-	s.respond(w, http.StatusOK, "", info)
+	return success("", info), nil
 }
 
 func hasSessionCookie(r *http.Request) bool {

@@ -36,51 +36,45 @@ func viewToken(t store.APIToken) tokenView {
 	return v
 }
 
-func (s *server) listTokens(w http.ResponseWriter, r *http.Request) {
+func (s *server) listTokens(r *http.Request) (result, error) {
 	toks, err := s.auth.ListTokens(r.Context())
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
 	out := make([]tokenView, 0, len(toks))
 	for _, t := range toks {
 		out = append(out, viewToken(t))
 	}
-	s.respond(w, http.StatusOK, "", out)
+	return success("", out), nil
 }
 
 type createTokenRequest struct {
 	Name *string `json:"name"`
 }
 
-func (s *server) createToken(w http.ResponseWriter, r *http.Request) {
-	var req createTokenRequest
-	if err := decodeRequest(w, r, &req); err != nil {
-		s.fail(w, r, err)
-		return
+func (s *server) createToken(r *http.Request) (result, error) {
+	req, err := decodeBody(r, decodeJSON[createTokenRequest])
+	if err != nil {
+		return result{}, err
 	}
 	if req.Name == nil {
-		s.fail(w, r, badFieldf("name", "name is required"))
-		return
+		return result{}, badFieldf("name", "name is required")
 	}
 	plain, tok, err := s.auth.CreateToken(r.Context(), principal(r).Actor(), *req.Name)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
-	s.respond(w, http.StatusCreated, "token created; it is shown only this once",
-		newTokenView{tokenView: viewToken(tok), Token: plain})
+	return created("token created; it is shown only this once",
+		newTokenView{tokenView: viewToken(tok), Token: plain}), nil
 }
 
-func (s *server) revokeToken(w http.ResponseWriter, r *http.Request) {
+func (s *server) revokeToken(r *http.Request) (result, error) {
 	id, err := pathID(r, "token")
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
 	if err := s.auth.RevokeToken(r.Context(), principal(r).Actor(), id); err != nil {
-		s.fail(w, r, err)
-		return
+		return result{}, err
 	}
-	s.respond(w, http.StatusOK, "token revoked", nil)
+	return success("token revoked", nil), nil
 }
