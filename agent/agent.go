@@ -39,13 +39,19 @@ type Agent struct {
 	fwds     map[string]*forward.Forwarder // netstack interfaces' routers; fixed after New
 	apiPort  atomic.Uint32                 // the API's port, protected by the egress policies
 
+	// metricsLn, when cfg.MetricsListen is set, is bound by New and served
+	// by Serve with metrics; Close closes it if Serve never ran.
+	metricsLn net.Listener
+	metrics   http.Handler
+
 	closeOnce sync.Once
 	closeErr  error
 }
 
 // New validates cfg, detects the environment, chooses each interface's mode,
 // brings up the tunnels and restores their peers from the state directory.
-// On error nothing is left running.
+// It binds the metrics listener when cfg.MetricsListen is set (Serve serves
+// it). On error nothing is left running.
 func New(cfg Config) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
@@ -77,6 +83,11 @@ func New(cfg Config) (*Agent, error) {
 		fwds:     make(map[string]*forward.Forwarder),
 	}
 	a.setAPIPort(listenPort(cfg.Listen)) // 0 (not yet known) until Serve
+	if cfg.MetricsListen != "" {
+		if a.metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return nil, fmt.Errorf("metrics: listening on %s: %w", cfg.MetricsListen, err)
+		}
+	}
 	for _, ic := range cfg.Interfaces {
 		if err := a.addInterface(ic); err != nil {
 			a.Close()
@@ -84,6 +95,9 @@ func New(cfg Config) (*Agent, error) {
 		}
 	}
 	a.handler = a.routes()
+	if a.metricsLn != nil {
+		a.metrics = a.metricsHandler()
+	}
 	return a, nil
 }
 
@@ -152,6 +166,15 @@ func (a *Agent) addInterface(ic InterfaceConfig) error {
 // Handler is the agent's HTTP API.
 func (a *Agent) Handler() http.Handler { return a.handler }
 
+// MetricsAddr is the address the metrics listener is bound to (a port 0
+// in MetricsListen resolved), or nil when MetricsListen is "".
+func (a *Agent) MetricsAddr() net.Addr {
+	if a.metricsLn == nil {
+		return nil
+	}
+	return a.metricsLn.Addr()
+}
+
 // Tunnel returns the named interface's tunnel, or nil.
 func (a *Agent) Tunnel(name string) *tunnel.Tunnel {
 	if i, ok := a.ifaces[name]; ok {
@@ -180,15 +203,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	return a.Serve(ctx, ln)
 }
 
-// Serve serves the API on ln until ctx is done, then drains in-flight
-// requests and closes the tunnels. It always closes the
-// agent before it returns.
+// Serve serves the API on ln, and metrics on the metrics listener when
+// there is one, until ctx is done, then drains in-flight requests and
+// closes the tunnels. It always closes the agent before it returns.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	a.log.Info("agent API listening", "addr", ln.Addr().String(), "version", Version)
 	a.setAPIPort(listenPort(ln.Addr().String()))
 	// A tunnel that stops by itself (its TUN device deleted from outside)
 	// stops the agent with an error, so that a supervisor restarts it.
-	abort := make(chan error, len(a.order))
+	abort := make(chan error, len(a.order)+1)
 	stopWatch := make(chan struct{})
 	var watchers sync.WaitGroup
 	for _, name := range a.order {
@@ -216,11 +239,40 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 		case <-stopWatch:
 		}
 	}()
+	stopMetrics := a.serveMetrics(timeout, abort)
 	err := httpserve.Serve(ctx, httpserve.NewServer(a.handler, a.log), ln, timeout, abort)
 	// Stop watching before the tunnels are closed on purpose.
 	close(stopWatch)
 	watchers.Wait()
-	return errors.Join(err, a.Close())
+	return errors.Join(err, stopMetrics(), a.Close())
+}
+
+// serveMetrics serves the metrics listener, if there is one, until the
+// returned stop is called; stop drains it within timeout and waits. A
+// failure of the metrics server on its own is sent on abort, which stops
+// the agent.
+func (a *Agent) serveMetrics(timeout time.Duration, abort chan<- error) (stop func() error) {
+	if a.metricsLn == nil {
+		return func() error { return nil }
+	}
+	a.log.Info("metrics listening (GET /metrics, no authentication: keep this address private)", "addr", a.metricsLn.Addr().String())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		err := httpserve.Serve(ctx, httpserve.NewServer(a.metrics, a.log), a.metricsLn, timeout, nil)
+		if err != nil && ctx.Err() == nil {
+			abort <- fmt.Errorf("metrics: %w", err)
+			err = nil
+		}
+		done <- err
+	}()
+	return func() error {
+		cancel()
+		if err := <-done; err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		return nil
+	}
 }
 
 // Close closes the tunnels. Peer state needs no flush: every change was
@@ -228,6 +280,9 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 func (a *Agent) Close() error {
 	a.closeOnce.Do(func() {
 		var errs []error
+		if a.metricsLn != nil {
+			_ = a.metricsLn.Close() // already closed when Serve served it
+		}
 		for _, name := range a.order {
 			i := a.ifaces[name]
 			i.stop() // lets a batch in progress finish saving

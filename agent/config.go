@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/wgfleet/wgfleet/container"
@@ -36,6 +37,11 @@ var ifaceNameRE = regexp.MustCompile(`^[A-Za-z0-9_=+.-]{1,15}$`)
 type Config struct {
 	// Listen is the API's TCP address, host:port.
 	Listen string
+	// MetricsListen is the TCP address, host:port, of a second listener
+	// that serves Prometheus metrics at GET /metrics without
+	// authentication; bind it to a private address. "" means no metrics
+	// listener. Port 0 picks a free port (see Agent.MetricsAddr).
+	MetricsListen string
 	// Secrets are the shared HMAC secrets; a request signed with any of them
 	// is accepted (so a secret can be rotated without downtime).
 	Secrets [][]byte
@@ -88,6 +94,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("listen address %q: %w", c.Listen, err))
+	}
+	if err := checkMetricsListen(c.MetricsListen, c.Listen); err != nil {
+		errs = append(errs, err)
 	}
 	if len(c.Secrets) == 0 {
 		errs = append(errs, errors.New("no secret: set WG_AGENT_SECRET or --secret-file"))
@@ -148,6 +157,42 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkMetricsListen checks the metrics address: "" (off) or host:port
+// with a numeric port, not the API's own address.
+func checkMetricsListen(addr, api string) error {
+	if addr == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("metrics listen address %q: %w", addr, err)
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return fmt.Errorf("metrics listen address %q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	if n == 0 {
+		return nil
+	}
+	apiHost, apiPort, err := net.SplitHostPort(api)
+	if err != nil || apiPort != port {
+		return nil
+	}
+	if host == apiHost || isWildcardHost(host) || isWildcardHost(apiHost) {
+		return fmt.Errorf("metrics listen address %q overlaps the API's %q: use another port", addr, api)
+	}
+	return nil
+}
+
+// isWildcardHost reports whether a listen host means every address.
+func isWildcardHost(h string) bool {
+	if h == "" {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.IsUnspecified()
 }
 
 func checkMode(m string) error {

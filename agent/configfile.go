@@ -20,6 +20,7 @@ import (
 //	  "mode": "auto",
 //	  "state_dir": "/var/lib/wg-agent",
 //	  "secret_file": "/etc/wg-agent/secret",
+//	  "metrics_listen": "10.0.0.5:9586",
 //	  "interfaces": [
 //	    {"name": "wg0", "addresses": ["10.8.0.1/24", "fd00:8::1/64"], "listen_port": 51820, "mtu": 1420},
 //	    {"name": "wg1", "addresses": ["10.9.0.1/24"], "listen_port": 51821, "mode": "netstack",
@@ -28,11 +29,12 @@ import (
 //	  ]
 //	}
 type FileConfig struct {
-	Listen     string          `json:"listen"`
-	Mode       string          `json:"mode"`
-	StateDir   string          `json:"state_dir"`
-	SecretFile string          `json:"secret_file"`
-	Interfaces []FileInterface `json:"interfaces"`
+	Listen        string          `json:"listen"`
+	Mode          string          `json:"mode"`
+	StateDir      string          `json:"state_dir"`
+	SecretFile    string          `json:"secret_file"`
+	MetricsListen string          `json:"metrics_listen"` // unauthenticated, for a private address; "" is off
+	Interfaces    []FileInterface `json:"interfaces"`
 }
 
 // FileInterface is one interface in a FileConfig.

@@ -43,6 +43,9 @@ type iface struct {
 	// disk.
 	mu    sync.Mutex
 	peers peerSet
+
+	// counts are the committer's counters, read by the metrics collector.
+	counts commitCounters
 }
 
 // op is one queued change. mutate checks the change against work and, only
@@ -109,6 +112,7 @@ func (i *iface) commitBatch(batch []*op) {
 	var accepted []*op
 	for _, o := range batch {
 		if err := o.mutate(work); err != nil {
+			i.counts.refused.Add(1)
 			o.result <- err
 			continue
 		}
@@ -118,6 +122,12 @@ func (i *iface) commitBatch(batch []*op) {
 		return
 	}
 	err := i.commit(work)
+	i.counts.batches.Add(1)
+	if err != nil {
+		i.counts.failed.Add(uint64(len(accepted)))
+	} else {
+		i.counts.applied.Add(uint64(len(accepted)))
+	}
 	for _, o := range accepted {
 		o.result <- err
 	}

@@ -31,6 +31,9 @@ type Options struct {
 	Addr   string
 	Secret string
 	Logger *slog.Logger
+	// MetricsListen, when set, is the agent's metrics listener
+	// ("127.0.0.1:0" picks a free port); "" runs none.
+	MetricsListen string
 }
 
 // Agent is a running test agent.
@@ -41,8 +44,12 @@ type Agent struct {
 	Secret   string
 	StateDir string
 	Iface    string
-	cancel   context.CancelFunc
-	done     chan error
+	// MetricsURL is the agent's GET /metrics URL; "" without
+	// Options.MetricsListen.
+	MetricsURL string
+
+	cancel context.CancelFunc
+	done   chan error
 }
 
 // Start runs an agent until the test ends (or Stop).
@@ -69,13 +76,14 @@ func Start(t testing.TB, o Options) *Agent {
 	}
 	env := container.Environment{} // no TUN, no caps: auto picks netstack
 	a, err := agent.New(agent.Config{
-		Listen:      ln.Addr().String(),
-		Secrets:     [][]byte{[]byte(o.Secret)},
-		StateDir:    o.StateDir,
-		Mode:        "netstack",
-		Interfaces:  []agent.InterfaceConfig{{Name: o.Iface, Addresses: o.Addresses}},
-		Logger:      o.Logger,
-		Environment: &env,
+		Listen:        ln.Addr().String(),
+		MetricsListen: o.MetricsListen,
+		Secrets:       [][]byte{[]byte(o.Secret)},
+		StateDir:      o.StateDir,
+		Mode:          "netstack",
+		Interfaces:    []agent.InterfaceConfig{{Name: o.Iface, Addresses: o.Addresses}},
+		Logger:        o.Logger,
+		Environment:   &env,
 	})
 	if err != nil {
 		ln.Close()
@@ -85,6 +93,9 @@ func Start(t testing.TB, o Options) *Agent {
 	ta := &Agent{
 		Agent: a, URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(),
 		Secret: o.Secret, StateDir: o.StateDir, Iface: o.Iface, cancel: cancel, done: make(chan error, 1),
+	}
+	if ma := a.MetricsAddr(); ma != nil {
+		ta.MetricsURL = "http://" + ma.String() + "/metrics"
 	}
 	go func() { ta.done <- a.Serve(ctx, ln) }()
 	t.Cleanup(func() { ta.Stop() })
