@@ -53,6 +53,7 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 		logFormat  = fs.String("log-format", "text", "log format: text or json (env WG_AGENT_LOG_FORMAT)")
 		logLevel   = fs.String("log-level", "info", "log level: debug, info, warn, error (env WG_AGENT_LOG_LEVEL)")
 		window     = fs.Duration("signature-window", 300*time.Second, "accepted clock skew of signed requests (env WG_AGENT_SIGNATURE_WINDOW)")
+		metrics    = fs.String("metrics-listen", "", "serve Prometheus metrics at GET /metrics on this host:port, WITHOUT authentication: bind it to a private address (like 10.0.0.5:9586 or 127.0.0.1:9586); \"\" is off (env WG_AGENT_METRICS_LISTEN)")
 		uapiDir    = fs.String("uapi-dir", "", "directory of TUN-mode UAPI sockets; default /var/run/wireguard (env WG_AGENT_UAPI_DIR)")
 		maxTCP     = fs.Int("max-tcp-conns", forward.DefaultMaxTCPConns, "netstack mode: TCP connections forwarded at once (env WG_AGENT_MAX_TCP_CONNS)")
 		maxUDP     = fs.Int("max-udp-flows", forward.DefaultMaxUDPFlows, "netstack mode: UDP flows forwarded at once (env WG_AGENT_MAX_UDP_FLOWS)")
@@ -119,6 +120,7 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 	env("log-format", "WG_AGENT_LOG_FORMAT", str(logFormat))
 	env("log-level", "WG_AGENT_LOG_LEVEL", str(logLevel))
 	env("uapi-dir", "WG_AGENT_UAPI_DIR", str(uapiDir))
+	env("metrics-listen", "WG_AGENT_METRICS_LISTEN", str(metrics))
 	env("signature-window", "WG_AGENT_SIGNATURE_WINDOW", func(v string) error {
 		d, err := time.ParseDuration(v)
 		*window = d
@@ -156,6 +158,7 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 	}
 	o.cfg = agent.Config{
 		Listen: *listen, Mode: *mode, StateDir: *stateDir, SignatureWindow: *window, UAPIDir: *uapiDir,
+		MetricsListen: *metrics,
 	}
 
 	if *configFile != "" {
@@ -184,6 +187,9 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 		}
 		if fc.SecretFile != "" && !set["secret-file"] {
 			o.secretFile = fc.SecretFile
+		}
+		if fc.MetricsListen != "" && !set["metrics-listen"] {
+			o.cfg.MetricsListen = fc.MetricsListen
 		}
 		for _, fi := range fc.Interfaces {
 			prefixes, _ := fi.Prefixes() // validated by ParseConfigFile

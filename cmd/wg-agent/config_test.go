@@ -232,3 +232,85 @@ func TestLoadOptionsConfigFileEgress(t *testing.T) {
 		t.Fatalf("--egress-deny with --config: %v", err)
 	}
 }
+
+func TestLoadOptionsMetricsListen(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte(goodSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	withFile := filepath.Join(dir, "metrics.json")
+	if err := os.WriteFile(withFile, []byte(`{"secret_file":"`+secret+`","metrics_listen":"10.0.0.5:9586",
+		"interfaces":[{"name":"wg0","addresses":["10.8.0.1/24"]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	withoutFile := filepath.Join(dir, "plain.json")
+	if err := os.WriteFile(withoutFile, []byte(`{"secret_file":"`+secret+`","interfaces":[{"name":"wg0"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"off by default", nil, nil, ""},
+		{"flag", []string{"--metrics-listen", "127.0.0.1:9586"}, nil, "127.0.0.1:9586"},
+		{"env", nil, map[string]string{"WG_AGENT_METRICS_LISTEN": "10.0.0.5:9586"}, "10.0.0.5:9586"},
+		{"flag wins over env", []string{"--metrics-listen", "127.0.0.1:9100"},
+			map[string]string{"WG_AGENT_METRICS_LISTEN": "10.0.0.5:9586"}, "127.0.0.1:9100"},
+		{"IPv6", []string{"--metrics-listen", "[fd00::5]:9586"}, nil, "[fd00::5]:9586"},
+		{"free port", []string{"--metrics-listen", "127.0.0.1:0"}, nil, "127.0.0.1:0"},
+		{"same port as the API on another address", []string{"--listen", "10.0.0.5:8080", "--metrics-listen", "127.0.0.1:8080"}, nil, "127.0.0.1:8080"},
+		{"config file", []string{"--config", withFile}, nil, "10.0.0.5:9586"},
+		{"config file without it", []string{"--config", withoutFile}, nil, ""},
+		{"flag wins over config file", []string{"--config", withFile, "--metrics-listen", "127.0.0.1:9586"}, nil, "127.0.0.1:9586"},
+		{"empty flag turns the config file's off", []string{"--config", withFile, "--metrics-listen", ""}, nil, ""},
+		{"env wins over config file", []string{"--config", withFile},
+			map[string]string{"WG_AGENT_METRICS_LISTEN": "127.0.0.1:9586"}, "127.0.0.1:9586"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"WG_AGENT_SECRET": goodSecret}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			o, err := loadOptions(tt.args, envOf(env), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.cfg.MetricsListen != tt.want {
+				t.Fatalf("MetricsListen %q, want %q", o.cfg.MetricsListen, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadOptionsMetricsListenBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"no port", []string{"--metrics-listen", "127.0.0.1"}, nil, "metrics listen address"},
+		{"named port", []string{"--metrics-listen", "127.0.0.1:http"}, nil, `port "http" is not a number`},
+		{"port out of range", []string{"--metrics-listen", "127.0.0.1:70000"}, nil, `port "70000" is not a number`},
+		{"bad env", nil, map[string]string{"WG_AGENT_METRICS_LISTEN": "localhost"}, "metrics listen address"},
+		{"the API's address", []string{"--listen", "127.0.0.1:8080", "--metrics-listen", "127.0.0.1:8080"}, nil, "overlaps the API's"},
+		{"the API's port on every address", []string{"--metrics-listen", "127.0.0.1:8080"}, nil, "overlaps the API's"},
+		{"every address on the API's port", []string{"--listen", "127.0.0.1:7000", "--metrics-listen", "[::]:7000"}, nil, "overlaps the API's"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"WG_AGENT_SECRET": goodSecret}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			_, err := loadOptions(tt.args, envOf(env), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
