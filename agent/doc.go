@@ -6,4 +6,8 @@
 // per interface applies all queued changes that fit in one UAPI set and
 // saves the state file once, and answers each request only after that. A
 // request is applied and saved in full or rejected with nothing changed.
+//
+// Netstack interfaces route in user space (tunnel/forward) under an egress
+// policy; optional Prometheus metrics are served on a listener of their
+// own (Config.MetricsListen).
 package agent
