@@ -6,11 +6,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/wgfleet/wgfleet/agent"
 	"github.com/wgfleet/wgfleet/agent/agentapi"
@@ -19,37 +20,14 @@ import (
 	"github.com/wgfleet/wgfleet/internal/testenv"
 	"github.com/wgfleet/wgfleet/tunnel"
 	"github.com/wgfleet/wgfleet/tunnel/egress"
-	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
-
-// hostIPv4 is a non-loopback IPv4 address of this host: a gVisor peer
-// drops replies from loopback, so services for it listen there.
-func hostIPv4(t *testing.T) netip.Addr {
-	t.Helper()
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap().Is4() && !ip.IsLoopback() {
-				return ip.Unmap()
-			}
-		}
-	}
-	if os.Getenv(testenv.RequireAllEnv) != "" {
-		t.Fatal("no non-loopback IPv4 address on this host")
-	}
-	t.Skip("no non-loopback IPv4 address on this host")
-	return netip.Addr{}
-}
 
 // TestNetstackAgentRoutes runs an agent in netstack mode with its API on
 // every host address and a deny rule, and a client peer that sends
 // everything to it: the client reaches a host service, but neither the
 // agent's API port nor the denied port, although both listen.
 func TestNetstackAgentRoutes(t *testing.T) {
-	host := hostIPv4(t)
+	host := testenv.HostIPv4(t)
 	serve := func(t *testing.T) netip.AddrPort {
 		ln, err := net.Listen("tcp", netip.AddrPortFrom(host, 0).String())
 		if err != nil {

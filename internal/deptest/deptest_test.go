@@ -48,6 +48,7 @@ func TestDependencyDirection(t *testing.T) {
 		{"container", "controller", ""},
 		{"container", "tunnel", ""},
 		{"agent", "controller", ""},
+		{"tunnel/forward", "", ""}, // beneath the tunnel: no package of this module
 		{"controller", "agent", "agent/agentapi"},
 		{"", "cmd", ""},
 		{"", "internal/testenv", ""}, // test helpers stay out of the programs
@@ -71,6 +72,21 @@ func TestDependencyDirection(t *testing.T) {
 				}
 				t.Errorf("%s depends on %s (rule: %q must not import %q)", rel, drel, r.from, r.banned)
 			}
+		}
+	}
+}
+
+// TestContainerUsesOnlyTheStandardLibrary: detection of the environment
+// must build anywhere, so container depends on nothing outside the
+// standard library.
+func TestContainerUsesOnlyTheStandardLibrary(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{join .Deps "\n"}}`, mod+"container").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, d := range strings.Fields(string(out)) {
+		if first, _, _ := strings.Cut(d, "/"); strings.Contains(first, ".") {
+			t.Errorf("container depends on %s: it may use the standard library only", d)
 		}
 	}
 }

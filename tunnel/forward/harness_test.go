@@ -14,9 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wgfleet/wgfleet/tunnel"
 	"golang.zx2c4.com/wireguard/tun"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/tunnel"
 )
 
 // allowAll is a policy that refuses nothing.

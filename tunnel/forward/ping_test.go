@@ -1,18 +1,17 @@
 package forward
 
 import (
-	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+
 	"github.com/wgfleet/wgfleet/internal/testenv"
 	"github.com/wgfleet/wgfleet/tunnel"
 	"github.com/wgfleet/wgfleet/tunnel/egress"
-	"golang.org/x/net/icmp"
-	"golang.org/x/net/ipv4"
 )
 
 // echoOK pings dst from client c, one echo request every half second,
@@ -43,28 +42,6 @@ func (h *hubNode) echoOK(t *testing.T, c *tunnel.Tunnel, dst netip.Addr, wait ti
 	return tap.repliesFrom(dst) > before
 }
 
-// hostIPv4 returns a non-loopback IPv4 address of this host (a gVisor peer
-// drops replies from loopback).
-func hostIPv4(t *testing.T) netip.Addr {
-	t.Helper()
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap().Is4() && !ip.IsLoopback() {
-				return ip.Unmap()
-			}
-		}
-	}
-	if os.Getenv(testenv.RequireAllEnv) != "" {
-		t.Fatal("no non-loopback IPv4 address on this host")
-	}
-	t.Skip("no non-loopback IPv4 address on this host")
-	return netip.Addr{}
-}
-
 // TestPingForwarded pings an address of this host through the hub. Whether
 // it is answered depends on the host: with unprivileged ICMP sockets
 // allowed (net.ipv4.ping_group_range) it must be; without, it must not be,
@@ -74,7 +51,7 @@ func TestPingForwarded(t *testing.T) {
 	goroutineLeakCheck(t)
 	h := newHub(t, Config{})
 	c := h.addClient(t, "c1", "10.9.0.2/32")
-	dst := hostIPv4(t)
+	dst := testenv.HostIPv4(t)
 	allowed := true
 	if s, err := icmp.ListenPacket("udp4", "0.0.0.0"); err != nil {
 		allowed = false

@@ -14,8 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wgfleet/wgfleet/tunnel/egress"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+
+	"github.com/wgfleet/wgfleet/tunnel/egress"
 )
 
 // dialTCP dials dst through a client tunnel's netstack.

@@ -6,9 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+
 	"github.com/wgfleet/wgfleet/tunnel"
 	"github.com/wgfleet/wgfleet/tunnel/egress"
-	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 )
 
 // udpFrom opens a UDP socket on a client's netstack, connected to dst.
