@@ -24,6 +24,9 @@ var (
 	ErrNodeHasPeers = errors.New("node has peers")
 	// ErrNodeFull reports a node that already has max_peers peers.
 	ErrNodeFull = errors.New("node is full")
+	// ErrWrongMasterKey reports, from Open, a master key other than the
+	// one the database's secrets were sealed with.
+	ErrWrongMasterKey = errors.New("the master key does not match the one this database's secrets were sealed with")
 )
 
 // Per-entity not-found errors.

@@ -7,6 +7,7 @@
 // peer private and preshared keys) travel in the models as plaintext and
 // are sealed with secretbox on write and opened on read, each bound to its
 // row and column, so the database file never holds them in clear.
+// Store.Reseal moves them all to a new master key in one transaction.
 //
 // Every method takes a context and runs in a transaction. Store.InTx gives
 // a caller a Tx with the same methods for multi-step changes that must
@@ -32,8 +33,12 @@ import (
 // Store is the controller's database. It is safe for concurrent use.
 type Store struct {
 	db  *sql.DB
-	box *secretbox.Box
 	now func() time.Time // the clock; tests replace it
+
+	// boxMu guards box: every transaction holds it for reading, Reseal
+	// for writing, so no transaction seals under a key Reseal replaces.
+	boxMu sync.RWMutex
+	box   *secretbox.Box
 
 	closeOnce sync.Once
 	closeErr  error
@@ -146,7 +151,7 @@ func (s *Store) checkMasterKey(ctx context.Context) error {
 		var sealed string
 		err := tx.tx.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", keyCheckKey).Scan(&sealed)
 		if errors.Is(err, sql.ErrNoRows) {
-			if sealed, err = s.box.Seal([]byte(keyCheckValue), keyCheckAAD); err != nil {
+			if sealed, err = tx.box.Seal([]byte(keyCheckValue), keyCheckAAD); err != nil {
 				return fmt.Errorf("store: sealing master key check: %w", err)
 			}
 			_, err = tx.tx.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES (?, ?)", keyCheckKey, sealed)
@@ -158,9 +163,12 @@ func (s *Store) checkMasterKey(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("store: reading master key check: %w", err)
 		}
-		pt, err := s.box.Open(sealed, keyCheckAAD)
-		if err != nil || string(pt) != keyCheckValue {
-			return fmt.Errorf("store: the master key does not match the one this database's secrets were sealed with: %w", err)
+		pt, err := tx.box.Open(sealed, keyCheckAAD)
+		if err == nil && string(pt) != keyCheckValue {
+			err = errors.New("the check value differs")
+		}
+		if err != nil {
+			return fmt.Errorf("store: %w: %w", ErrWrongMasterKey, err)
 		}
 		return nil
 	})

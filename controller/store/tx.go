@@ -28,6 +28,14 @@ type Tx struct {
 // because the store has a single connection and tx holds it. fn should be
 // short and must not wait on the network.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	s.boxMu.RLock()
+	defer s.boxMu.RUnlock()
+	return s.runTx(ctx, s.box, fn)
+}
+
+// runTx is InTx with the box the Tx seals and opens with; the caller
+// holds boxMu.
+func (s *Store) runTx(ctx context.Context, box *secretbox.Box, fn func(tx *Tx) error) error {
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
@@ -38,7 +46,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 			panic(p)
 		}
 	}()
-	if err := fn(&Tx{tx: sqlTx, box: s.box, now: unixTime(s.now().Unix())}); err != nil {
+	if err := fn(&Tx{tx: sqlTx, box: box, now: unixTime(s.now().Unix())}); err != nil {
 		if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("store: rollback: %w", rerr))
 		}
