@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -20,7 +18,6 @@ import (
 	"github.com/wgfleet/wgfleet/controller/metrics"
 	"github.com/wgfleet/wgfleet/controller/poller"
 	"github.com/wgfleet/wgfleet/controller/reconcile"
-	"github.com/wgfleet/wgfleet/controller/secretbox"
 	"github.com/wgfleet/wgfleet/controller/store"
 	"github.com/wgfleet/wgfleet/controller/ui"
 	"github.com/wgfleet/wgfleet/internal/httpserve"
@@ -54,7 +51,7 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	st, err := OpenStore(ctx, cfg.DataDir, cfg.MasterKey)
+	st, err := openStore(ctx, cfg.DataDir, cfg.MasterKey, log)
 	if err != nil {
 		return nil, err
 	}
@@ -96,27 +93,11 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 
 // OpenStore opens the database in dataDir under the master key (masterKey,
 // or dataDir/master.key made on first start with mode 0600) and runs its
-// migrations. The token commands use it without starting a controller.
+// migrations. With the key file it also completes or discards a rekey that
+// was interrupted (see Rekey). The token and rekey commands use it without
+// starting a controller.
 func OpenStore(ctx context.Context, dataDir string, masterKey []byte) (*store.Store, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating data directory: %w", err)
-	}
-	key := masterKey
-	if key == nil {
-		var err error
-		if key, err = secretbox.LoadOrCreateKeyFile(filepath.Join(dataDir, KeyFile)); err != nil {
-			return nil, fmt.Errorf("master key: %w", err)
-		}
-	}
-	box, err := secretbox.New(key)
-	if err != nil {
-		return nil, fmt.Errorf("master key: %w", err)
-	}
-	st, err := store.Open(ctx, filepath.Join(dataDir, DBFile), box)
-	if err != nil {
-		return nil, fmt.Errorf("opening database: %w", err)
-	}
-	return st, nil
+	return openStore(ctx, dataDir, masterKey, slog.New(slog.DiscardHandler))
 }
 
 // Handler is the controller's HTTP API and UI.
