@@ -6,6 +6,7 @@
 //	wg-controller demo   [flags]                  controller + two netstack agents on loopback
 //	wg-controller token create --name NAME        make an API token, printed once on stdout
 //	wg-controller token list | revoke --id ID
+//	wg-controller rekey  [--data-dir DIR]         rotate the master key (controller stopped)
 package main
 
 import (
@@ -37,10 +38,11 @@ const usage = `usage:
   wg-controller token create --name NAME [--data-dir DIR]
   wg-controller token list [--data-dir DIR]
   wg-controller token revoke --id ID [--data-dir DIR]
+  wg-controller rekey [--data-dir DIR]           (stop the controller first)
 Run "wg-controller COMMAND -h" for the flags of a command.`
 
 // run dispatches the subcommand. stdout carries only what a script reads
-// (a new token); everything else goes to stderr.
+// (a new token or master key); everything else goes to stderr.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
@@ -53,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return demo(ctx, args[1:], getenv, stdout, stderr)
 	case "token":
 		return token(ctx, args[1:], getenv, stdout, stderr)
+	case "rekey":
+		return rekey(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stderr, usage)
 		return flag.ErrHelp

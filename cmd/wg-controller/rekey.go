@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/wgfleet/wgfleet/controller"
+)
+
+// rekey rotates the master key straight in the database. The controller
+// must be stopped: a running one keeps sealing with the old key. With the
+// key file the new key replaces it; with WG_CONTROLLER_MASTER_KEY the new
+// key is printed once on stdout for the operator to put in its place.
+func rekey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("wg-controller rekey", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, `usage: wg-controller rekey [--data-dir DIR]
+
+Stop the controller first: rekey opens the database directly, and a running
+controller would go on sealing new secrets with the old key. Back up the data
+directory (database and key) before you run it.
+
+Makes a new master key and reseals every node secret and peer key under it in
+one transaction. With DATA_DIR/master.key the new key replaces the file; with
+WG_CONTROLLER_MASTER_KEY no file is written and the new key is printed once on
+stdout: set it in the environment before the next start.`)
+		fs.PrintDefaults()
+	}
+	var c common
+	c.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := envFallback(fs, getenv, commonEnv()); err != nil {
+		return err
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	key, err := masterKey(getenv)
+	if err != nil {
+		return err
+	}
+	newKey, n, err := controller.Rekey(ctx, c.dataDir, key, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "resealed %d node secrets, %d private keys and %d preshared keys under a new master key\n",
+		n.Nodes, n.PrivateKeys, n.PresharedKeys)
+	if key == nil {
+		fmt.Fprintf(stderr, "%s/%s now holds the new key; back it up in place of the old one\n", c.dataDir, controller.KeyFile)
+		return nil
+	}
+	fmt.Fprintln(stdout, base64.StdEncoding.EncodeToString(newKey))
+	fmt.Fprintln(stderr, "the new key is on stdout, shown only this once: set WG_CONTROLLER_MASTER_KEY to it before the next start; the old key no longer opens the database")
+	return nil
+}
