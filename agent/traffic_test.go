@@ -1,11 +1,7 @@
 package agent_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -14,6 +10,7 @@ import (
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/agent/agenttest"
+	"github.com/wgfleet/wgfleet/internal/testenv"
 	"github.com/wgfleet/wgfleet/tunnel"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
@@ -59,47 +56,22 @@ func TestNetstackTrafficThroughAPIPeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	payload := make([]byte, 1<<20)
-	_, _ = rand.Read(payload)
-	got := make(chan [32]byte, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- [32]byte{}
-			return
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-		h := sha256.New()
-		_, _ = io.Copy(h, c)
-		var sum [32]byte
-		copy(sum[:], h.Sum(nil))
-		got <- sum
-	}()
-
+	go testenv.ServeSHA256(ln)
+	const payload = 1 << 20
 	conn, err := client.Net().DialContext(ctx, "tcp", "10.99.0.1:9000")
 	if err != nil {
 		t.Fatalf("dial through tunnel: %v", err)
 	}
-	if _, err := io.Copy(conn, bytes.NewReader(payload)); err != nil {
-		t.Fatal(err)
-	}
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	testenv.SendChecked(t, conn, payload, 1)
 	conn.Close()
-	select {
-	case sum := <-got:
-		if sum != sha256.Sum256(payload) {
-			t.Fatal("payload arrived corrupted")
-		}
-	case <-ctx.Done():
-		t.Fatal("transfer timed out")
-	}
 
 	d := dumpOf(t, a)
 	if len(d.Peers) != 1 {
 		t.Fatalf("dump: %+v", d)
 	}
 	p := d.Peers[0]
-	if p.LatestHandshake == nil || p.TransferRx < int64(len(payload)) || p.Endpoint == nil || *p.Endpoint == "" {
+	if p.LatestHandshake == nil || p.TransferRx < payload || p.Endpoint == nil || *p.Endpoint == "" {
 		t.Fatalf("dump does not show the session: %+v (endpoint %v)", p, p.Endpoint)
 	}
 	if !strings.HasPrefix(*p.Endpoint, "127.0.0.1:") {

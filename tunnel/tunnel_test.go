@@ -3,11 +3,8 @@ package tunnel
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -19,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wgfleet/wgfleet/internal/testenv"
 	"golang.zx2c4.com/wireguard/tun/netstack"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
@@ -142,13 +140,7 @@ func transfer(ctx context.Context, t *testing.T, client, server *netstack.Net, d
 		t.Fatalf("listen %v: %v", dst, err)
 	}
 	defer ln.Close()
-	serverErr := make(chan error, 1)
-	go func() { serverErr <- serveHash(ctx, ln) }()
-
-	payload := make([]byte, size)
-	rand.Read(payload)
-	want := sha256.Sum256(payload)
-
+	go testenv.ServeSHA256(ln)
 	c, err := client.DialContextTCPAddrPort(ctx, dst)
 	if err != nil {
 		t.Fatalf("dial %v through the tunnel: %v", dst, err)
@@ -157,41 +149,7 @@ func transfer(ctx context.Context, t *testing.T, client, server *netstack.Net, d
 	if d, ok := ctx.Deadline(); ok {
 		c.SetDeadline(d)
 	}
-	if _, err := c.Write(payload); err != nil {
-		t.Fatalf("write: %v", err)
-	}
-	if err := c.CloseWrite(); err != nil {
-		t.Fatalf("close write: %v", err)
-	}
-	var got [sha256.Size]byte
-	if _, err := io.ReadFull(c, got[:]); err != nil {
-		t.Fatalf("reading the server's checksum: %v", err)
-	}
-	if err := <-serverErr; err != nil {
-		t.Fatalf("server: %v", err)
-	}
-	if got != want {
-		t.Fatalf("server received %x, sent %x", got, want)
-	}
-}
-
-// serveHash accepts one connection, reads it to EOF and writes back the
-// SHA-256 of what it read.
-func serveHash(ctx context.Context, ln net.Listener) error {
-	c, err := ln.Accept()
-	if err != nil {
-		return fmt.Errorf("accept: %w", err)
-	}
-	defer c.Close()
-	if d, ok := ctx.Deadline(); ok {
-		c.SetDeadline(d)
-	}
-	h := sha256.New()
-	if _, err := io.Copy(h, c); err != nil {
-		return fmt.Errorf("read: %w", err)
-	}
-	_, err = c.Write(h.Sum(nil))
-	return err
+	testenv.SendChecked(t, c, int64(size), 1)
 }
 
 func TestNetstackPairTransfer(t *testing.T) {

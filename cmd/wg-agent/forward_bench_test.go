@@ -41,7 +41,7 @@ func BenchmarkForwardThroughput(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { ln.Close() })
-		go sha256Sink(ln)
+		go testenv.ServeSHA256(ln)
 		l.tp.addWireguardGo(b, ctx, l.tp.nsB, "10.80.0.2", topoUnderlayA+":51820", "172.31.9.0/24")
 		dial := testenv.DialerInNetNS(l.tp.nsB)
 		waitUntil(b, ctx, func() bool {

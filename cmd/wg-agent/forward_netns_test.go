@@ -60,7 +60,7 @@ func TestRootlessAgentRoutes(t *testing.T) {
 	go echoTCP(listen("tcp", topoServiceAddr+":9000"))
 	go echoTCP(listen("tcp", topoServiceAddr+":9001")) // denied by the agent's policy
 	go echoTCP(listen("tcp", "127.0.0.1:9002"))        // the host's loopback
-	go sha256Sink(listen("tcp", topoServiceAddr+":9003"))
+	go testenv.ServeSHA256(listen("tcp", topoServiceAddr+":9003"))
 	httpSrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "hello from A to "+r.RemoteAddr)
 	})}

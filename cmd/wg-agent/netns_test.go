@@ -1,12 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -127,36 +122,9 @@ func TestTUNAgentInteropWithWireguardGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	payload := make([]byte, 8<<20)
-	_, _ = rand.Read(payload)
-	sums := make(chan [32]byte, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			sums <- [32]byte{}
-			return
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(time.Minute))
-		h := sha256.New()
-		_, _ = io.Copy(h, c)
-		var s [32]byte
-		copy(s[:], h.Sum(nil))
-		sums <- s
-	}()
-	conn, err := testenv.DialerInNetNS(nsB)(ctx, "tcp", "10.77.0.1:9000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = conn.SetDeadline(time.Now().Add(time.Minute))
-	if _, err := io.Copy(conn, bytes.NewReader(payload)); err != nil {
-		t.Fatal(err)
-	}
-	conn.(*net.TCPConn).CloseWrite()
-	if got := <-sums; got != sha256.Sum256(payload) {
-		t.Fatal("TCP payload corrupted or lost")
-	}
-	conn.Close()
+	go testenv.ServeSHA256(ln)
+	const payload = 8 << 20
+	sendChecked(t, ctx, nsB, "10.77.0.1:9000", payload, 1)
 
 	// wg show reads the agent's interface through its UAPI socket.
 	show := testenv.Run(t, "ip", "netns", "exec", nsA, wg, "show", ifA, "dump")
@@ -167,7 +135,7 @@ func TestTUNAgentInteropWithWireguardGo(t *testing.T) {
 		t.Fatal("wg show leaked B's private key?")
 	}
 	d, err := client.Dump(ctx, ifA)
-	if err != nil || len(d.Peers) != 1 || d.Peers[0].LatestHandshake == nil || d.Peers[0].TransferRx < int64(len(payload)) {
+	if err != nil || len(d.Peers) != 1 || d.Peers[0].LatestHandshake == nil || d.Peers[0].TransferRx < payload {
 		t.Fatalf("dump after traffic: %+v %v", d, err)
 	}
 

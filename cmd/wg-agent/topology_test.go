@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
-	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -198,29 +194,9 @@ func (tp *topology) addWireguardGo(tb testing.TB, ctx context.Context, ns, addr,
 	}
 }
 
-// sha256Sink accepts TCP connections on ln; for each it reads to EOF and
-// writes back the SHA-256 of what it read.
-func sha256Sink(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(5 * time.Minute))
-			h := sha256.New()
-			if _, err := io.Copy(h, c); err != nil {
-				return
-			}
-			_, _ = c.Write(h.Sum(nil))
-		}()
-	}
-}
-
-// sendChecked sends size pseudo-random bytes to a sha256Sink at dst from
-// namespace ns, and returns how long it took; it fails when the sink's
-// checksum differs.
+// sendChecked dials dst from namespace ns and sends size pseudo-random
+// bytes to a testenv.ServeSHA256 sink there; it returns how long it took
+// and fails when the sink's checksum differs.
 func sendChecked(tb testing.TB, ctx context.Context, ns, dst string, size int64, seed uint64) time.Duration {
 	tb.Helper()
 	conn, err := testenv.DialerInNetNS(ns)(ctx, "tcp", dst)
@@ -231,24 +207,7 @@ func sendChecked(tb testing.TB, ctx context.Context, ns, dst string, size int64,
 	if d, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(d)
 	}
-	src := io.LimitReader(rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8)}), size)
-	h := sha256.New()
-	start := time.Now()
-	if n, err := io.Copy(io.MultiWriter(conn, h), src); err != nil || n != size {
-		tb.Fatalf("sent %d of %d bytes: %v", n, size, err)
-	}
-	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
-		tb.Fatal(err)
-	}
-	var got [sha256.Size]byte
-	if _, err := io.ReadFull(conn, got[:]); err != nil {
-		tb.Fatalf("reading the sink's checksum: %v", err)
-	}
-	elapsed := time.Since(start)
-	if string(got[:]) != string(h.Sum(nil)) {
-		tb.Fatalf("%d bytes arrived corrupted", size)
-	}
-	return elapsed
+	return testenv.SendChecked(tb, conn, size, seed)
 }
 
 func waitUntil(tb testing.TB, ctx context.Context, ok func() bool) {
