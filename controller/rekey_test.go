@@ -7,18 +7,16 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
-
 	"github.com/wgfleet/wgfleet/controller"
 	"github.com/wgfleet/wgfleet/controller/secretbox"
 	"github.com/wgfleet/wgfleet/controller/store"
+	"github.com/wgfleet/wgfleet/controller/store/storetest"
 )
 
 // fixture is a data directory holding a node and a peer with keys.
@@ -37,27 +35,11 @@ func newFixture(t *testing.T, key []byte) fixture {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	node, err := st.CreateNode(ctx, store.Node{
-		Name: "fra1", AgentURL: "http://127.0.0.1:1", Secret: []byte("node-secret-0123456789"),
-		IPPool: netip.MustParsePrefix("10.8.0.0/24"), Enabled: true, Weight: store.DefaultWeight, WGInterface: "wg0",
-	})
+	node, err := st.CreateNode(ctx, storetest.Node("fra1", "http://127.0.0.1:1", "node-secret-0123456789"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	priv, err := wgtypes.GeneratePrivateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	psk, err := wgtypes.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := st.CreatePeerWithAllocation(ctx, store.Peer{
-		NodeID: node.ID, Name: "laptop", PublicKey: priv.PublicKey(), PrivateKey: &priv, PresharedKey: &psk, Enabled: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	peer, _ := storetest.PeerWithKeys(t, st, node.ID, "laptop")
 	return fixture{dir: dir, node: node, peer: peer}
 }
 

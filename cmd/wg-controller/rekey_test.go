@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,7 +17,7 @@ import (
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/controller"
 	"github.com/wgfleet/wgfleet/controller/secretbox"
-	"github.com/wgfleet/wgfleet/controller/store"
+	"github.com/wgfleet/wgfleet/controller/store/storetest"
 )
 
 // TestRekeyCommand: data made under one key, `rekey`, then `serve` on the
@@ -105,27 +104,11 @@ func addPeer(t *testing.T, dir string, key []byte, agentURL, secret string) (int
 		t.Fatal(err)
 	}
 	defer st.Close()
-	node, err := st.CreateNode(ctx, store.Node{
-		Name: "fra1", AgentURL: agentURL, Secret: []byte(secret), Endpoint: "fra1.example.net:51820",
-		IPPool: netip.MustParsePrefix("10.8.0.0/24"), Enabled: true, Weight: store.DefaultWeight, WGInterface: "wg0",
-	})
+	node, err := st.CreateNode(ctx, storetest.Node("fra1", agentURL, secret))
 	if err != nil {
 		t.Fatal(err)
 	}
-	priv, err := wgtypes.GeneratePrivateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	psk, err := wgtypes.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := st.CreatePeerWithAllocation(ctx, store.Peer{
-		NodeID: node.ID, Name: "laptop", PublicKey: priv.PublicKey(), PrivateKey: &priv, PresharedKey: &psk, Enabled: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, priv := storetest.PeerWithKeys(t, st, node.ID, "laptop")
 	return p.ID, priv
 }
 
