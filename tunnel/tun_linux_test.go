@@ -107,7 +107,7 @@ func newTestNetns(t *testing.T) (string, netns.NsHandle, *netlink.Handle) {
 // WireGuard.
 func TestTUNInNetns(t *testing.T) {
 	requireRoot(t)
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	nsName, ns, nl := newTestNetns(t)
 	iface := "wgt" + randomSuffix(8)
 	uapiDir := t.TempDir()
@@ -418,7 +418,7 @@ func runWG(t *testing.T, nsName, uapiDir, iface string, args ...string) string {
 // the device stops on its own, Done is closed and the UAPI socket removed.
 func TestTUNStopsWhenDeleted(t *testing.T) {
 	requireRoot(t)
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	_, ns, nl := newTestNetns(t)
 	iface := "wgd" + randomSuffix(8)
 	uapiDir := t.TempDir()

@@ -9,40 +9,16 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/wgfleet/wgfleet/internal/testenv"
 	"golang.zx2c4.com/wireguard/tun/netstack"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
-)
 
-// goroutineLeakCheck fails the test if, once its cleanups have run, more
-// goroutines are alive than when it started (as wireguard-go's
-// device_test.go does). Call it first, so its cleanup runs last.
-func goroutineLeakCheck(t *testing.T) {
-	t.Helper()
-	start := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		if t.Failed() {
-			return
-		}
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
-			if runtime.NumGoroutine() <= start {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		var b bytes.Buffer
-		pprof.Lookup("goroutine").WriteTo(&b, 1)
-		t.Fatalf("goroutine leak: %d at start, %d now:\n%s", start, runtime.NumGoroutine(), b.String())
-	})
-}
+	"github.com/wgfleet/wgfleet/internal/testenv"
+)
 
 // testLogger sends device logs to the test log (debug level when -v).
 func testLogger(t *testing.T) *slog.Logger {
@@ -153,7 +129,7 @@ func transfer(ctx context.Context, t *testing.T, client, server *netstack.Net, d
 }
 
 func TestNetstackPairTransfer(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	a := newTestNetstack(t, "wgns-a", "10.77.0.1/24", "fd77::1/64")
 	b := newTestNetstack(t, "wgns-b", "10.77.0.2/24", "fd77::2/64")
 	if a.ListenPort() == 0 || b.ListenPort() == 0 || a.ListenPort() == b.ListenPort() {
@@ -184,7 +160,7 @@ func TestNetstackPairTransfer(t *testing.T) {
 }
 
 func TestConfigure(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	a := newTestNetstack(t, "wgcf-a", "10.78.0.1/24")
 	b := newTestNetstack(t, "wgcf-b", "10.78.0.2/24")
 	connectPair(t, a, b)
@@ -390,7 +366,7 @@ func ipNetStrings(ns []net.IPNet) []string {
 }
 
 func TestClose(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	tn, err := NewNetstack(Config{Name: "wgclose", PrivateKey: newKey(t), Addresses: prefixes(t, "10.80.0.1/24")})
 	if err != nil {
 		t.Fatal(err)

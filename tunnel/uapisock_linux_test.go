@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
 func TestListenUAPI(t *testing.T) {
@@ -70,7 +72,7 @@ func TestListenUAPI(t *testing.T) {
 }
 
 func TestUAPIServerClose(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	dir := t.TempDir()
 	l, err := listenUAPI(dir, "wg0")
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.zx2c4.com/wireguard/tun/netstack"
+
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
 func TestNewRejectsBadConfig(t *testing.T) {
@@ -37,7 +39,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 }
 
 func TestLifecycle(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	// Closed without ever wrapping.
 	f, err := New(Config{Policy: allowAll})
 	if err != nil {
@@ -94,7 +96,7 @@ func TestLifecycle(t *testing.T) {
 // TestWriteDropsGarbage writes malformed and undeliverable packets: they
 // are counted as dropped, never an error to WireGuard.
 func TestWriteDropsGarbage(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	f, err := New(Config{Policy: allowAll, Addresses: []netip.Prefix{netip.MustParsePrefix("10.9.0.1/24")}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,14 +1,11 @@
 package forward
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -22,28 +19,6 @@ import (
 
 // allowAll is a policy that refuses nothing.
 var allowAll = PolicyFunc(func(netip.Addr, uint16) error { return nil })
-
-// goroutineLeakCheck fails the test if, once its cleanups have run, more
-// goroutines are alive than when it started. Call it first.
-func goroutineLeakCheck(t *testing.T) {
-	t.Helper()
-	start := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		if t.Failed() {
-			return
-		}
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
-			if runtime.NumGoroutine() <= start {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		var b bytes.Buffer
-		_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
-		t.Fatalf("goroutine leak: %d at start, %d now:\n%s", start, runtime.NumGoroutine(), b.String())
-	})
-}
 
 // logBuffer collects log lines (debug level) for a test to inspect, and
 // shows them when the test fails or runs with -v.

@@ -8,13 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wgfleet/wgfleet/internal/testenv"
 	"github.com/wgfleet/wgfleet/tunnel/egress"
 )
 
 // TestHubRouting has two peers of one hub reach each other, over IPv4 and
 // IPv6, through the hub: the packets go back out through WireGuard.
 func TestHubRouting(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	ctx := testContext(t, time.Minute)
 	h := newHub(t, Config{})
 	c1 := h.addClient(t, "c1", "10.9.0.2/32", "fd09::2/128")
@@ -54,7 +55,7 @@ func TestHubRouting(t *testing.T) {
 }
 
 func TestHubRoutingPolicy(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	ctx := testContext(t, time.Minute)
 	deny, _ := egress.ParseRules([]string{"10.9.0.3/32:7001"})
 	h := newHub(t, Config{Policy: egress.New(egress.Config{Deny: deny})})
@@ -84,7 +85,7 @@ func TestHubRoutingPolicy(t *testing.T) {
 // hub passes it to WireGuard, which drops it; nothing is forwarded to the
 // host network.
 func TestHubUnknownPeer(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	ctx := testContext(t, time.Minute)
 	rd := newRedirect()
 	h := newHub(t, Config{Dial: rd.dial})

@@ -48,7 +48,7 @@ func (h *hubNode) echoOK(t *testing.T, c *tunnel.Tunnel, dst netip.Addr, wait ti
 // and a debug line must say why. (The namespace test in cmd/wg-agent
 // exercises both by switching the sysctl.)
 func TestPingForwarded(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	h := newHub(t, Config{})
 	c := h.addClient(t, "c1", "10.9.0.2/32")
 	dst := testenv.HostIPv4(t)
@@ -74,7 +74,7 @@ func TestPingForwarded(t *testing.T) {
 }
 
 func TestPingRefusedByPolicy(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	deny, _ := egress.ParseRules([]string{"198.51.100.0/24"})
 	h := newHub(t, Config{Policy: egress.New(egress.Config{Deny: deny})})
 	c := h.addClient(t, "c1", "10.9.0.2/32")
@@ -87,7 +87,7 @@ func TestPingRefusedByPolicy(t *testing.T) {
 // TestPingNotAnsweredByTheStack checks that an echo to an unreachable
 // outside address is not answered by the forwarding stack itself.
 func TestPingNotAnsweredByTheStack(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	h := newHub(t, Config{})
 	c := h.addClient(t, "c1", "10.9.0.2/32")
 	if h.echoOK(t, c, netip.MustParseAddr("192.0.2.254"), pingTimeout+time.Second) { // TEST-NET: nobody

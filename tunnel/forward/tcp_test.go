@@ -16,6 +16,7 @@ import (
 
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 
+	"github.com/wgfleet/wgfleet/internal/testenv"
 	"github.com/wgfleet/wgfleet/tunnel/egress"
 )
 
@@ -50,7 +51,7 @@ func waitStats(t *testing.T, f *Forwarder, what string, ok func(Stats) bool) Sta
 }
 
 func TestTCPForwardEchoAndHalfClose(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	ctx := testContext(t, time.Minute)
 	rd := newRedirect()
 	h := newHub(t, Config{Dial: rd.dial})
@@ -87,7 +88,7 @@ func TestTCPForwardEchoAndHalfClose(t *testing.T) {
 }
 
 func TestTCPTransferIntact(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	ctx := testContext(t, 2*time.Minute)
 	rd := newRedirect()
 	h := newHub(t, Config{Dial: rd.dial})
@@ -134,7 +135,7 @@ func TestTCPTransferIntact(t *testing.T) {
 }
 
 func TestTCPEitherSideCloses(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	ctx := testContext(t, time.Minute)
 	rd := newRedirect()
 	h := newHub(t, Config{Dial: rd.dial})
@@ -184,7 +185,7 @@ func TestTCPEitherSideCloses(t *testing.T) {
 }
 
 func TestTCPRefusedByPolicy(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	ctx := testContext(t, time.Minute)
 	rd := newRedirect()
 	deny, _ := egress.ParseRules([]string{"198.51.100.0/24:22"})
@@ -218,7 +219,7 @@ func TestTCPRefusedByPolicy(t *testing.T) {
 // loopback with the default policy: it is refused by the policy (the
 // forwarder never dials it), counted, and logged.
 func TestTCPDefaultPolicyProtectsHost(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	ctx := testContext(t, time.Minute)
 	rd := newRedirect()
 	h := newHub(t, Config{Dial: rd.dial, Policy: egress.New(egress.Config{})})
@@ -244,7 +245,7 @@ func TestTCPDefaultPolicyProtectsHost(t *testing.T) {
 }
 
 func TestTCPDestinationDown(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	ctx := testContext(t, time.Minute)
 	rd := newRedirect()
 	h := newHub(t, Config{Dial: rd.dial})
@@ -261,7 +262,7 @@ func TestTCPDestinationDown(t *testing.T) {
 }
 
 func TestTCPConnectionLimit(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	ctx := testContext(t, time.Minute)
 	rd := newRedirect()
 	h := newHub(t, Config{Dial: rd.dial, MaxTCPConns: 2})
@@ -291,7 +292,7 @@ func TestTCPConnectionLimit(t *testing.T) {
 }
 
 func TestTCPIdleTimeout(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	ctx := testContext(t, time.Minute)
 	rd := newRedirect()
 	const idle = time.Second
@@ -338,7 +339,7 @@ func TestTCPIdleTimeout(t *testing.T) {
 // TestTCPLocalAddressUntouched checks that the interface's own address
 // still reaches the netstack beneath, not the forwarder.
 func TestTCPLocalAddressUntouched(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	ctx := testContext(t, time.Minute)
 	h := newHub(t, Config{})
 	c := h.addClient(t, "c1", "10.9.0.2/32")

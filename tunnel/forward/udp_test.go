@@ -8,6 +8,7 @@ import (
 
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 
+	"github.com/wgfleet/wgfleet/internal/testenv"
 	"github.com/wgfleet/wgfleet/tunnel"
 	"github.com/wgfleet/wgfleet/tunnel/egress"
 )
@@ -40,7 +41,7 @@ func roundTrip(t *testing.T, conn *gonet.UDPConn, msg string, wait time.Duration
 }
 
 func TestUDPForwardEcho(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	rd := newRedirect()
 	h := newHub(t, Config{Dial: rd.dial})
 	c := h.addClient(t, "c1", "10.9.0.2/32", "fd09::2/128")
@@ -61,7 +62,7 @@ func TestUDPForwardEcho(t *testing.T) {
 }
 
 func TestUDPRefusedByPolicy(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	rd := newRedirect()
 	deny, _ := egress.ParseRules([]string{"198.51.100.21:5353"})
 	h := newHub(t, Config{Dial: rd.dial, Policy: egress.New(egress.Config{Deny: deny})})
@@ -85,7 +86,7 @@ func TestUDPRefusedByPolicy(t *testing.T) {
 }
 
 func TestUDPFlowLimitAndIdle(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	rd := newRedirect()
 	h := newHub(t, Config{Dial: rd.dial, MaxUDPFlows: 1, UDPIdleTimeout: 300 * time.Millisecond})
 	c := h.addClient(t, "c1", "10.9.0.2/32")
@@ -109,7 +110,7 @@ func TestUDPFlowLimitAndIdle(t *testing.T) {
 }
 
 func TestDNSForwardedToResolver(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	resolver := fakeResolver(t, netip.MustParseAddr("192.0.2.53"))
 	dead := deadUDPPort(t)
 	h := newHub(t, Config{Resolvers: []netip.AddrPort{dead, resolver}})
@@ -140,7 +141,7 @@ func TestDNSForwardedToResolver(t *testing.T) {
 }
 
 func TestDNSFromResolvConf(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	resolver := fakeResolver(t, netip.MustParseAddr("192.0.2.54"))
 	// resolv.conf has no ports: Dial's redirect points port 53 at the fake.
 	rd := newRedirect()
@@ -157,7 +158,7 @@ func TestDNSFromResolvConf(t *testing.T) {
 }
 
 func TestDNSFailures(t *testing.T) {
-	goroutineLeakCheck(t)
+	testenv.GoroutineLeakCheck(t)
 	t.Run("no answer", func(t *testing.T) {
 		h := newHub(t, Config{Resolvers: []netip.AddrPort{deadUDPPort(t)}})
 		c := h.addClient(t, "c1", "10.9.0.2/32")
