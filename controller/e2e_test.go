@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/controller"
+	"github.com/wgfleet/wgfleet/controller/controllertest"
 	"github.com/wgfleet/wgfleet/controller/wgconfig"
 )
 
@@ -30,46 +30,18 @@ type harness struct {
 	stop    func()
 }
 
-const adminPassword = "correct-horse-battery-staple"
-
 func startController(t *testing.T, dataDir string) *harness {
 	t.Helper()
-	if dataDir == "" {
-		dataDir = t.TempDir()
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c, err := controller.New(ctx, controller.Config{
-		Listen: "127.0.0.1:0", DataDir: dataDir, PollInterval: time.Second, AdminPassword: adminPassword,
-	})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- c.Serve(ctx, ln) }()
-	plain, _, err := c.Auth().CreateToken(ctx, "test", "e2e-"+agenttest.RandomSecret()[:8])
+	c := controllertest.Start(t, dataDir)
+	plain, _, err := c.Auth().CreateToken(context.Background(), "test", "e2e-"+agenttest.RandomSecret()[:8])
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, url: "http://" + ln.Addr().String(), token: plain, dataDir: dataDir, ctrl: c}
-	stopped := false
-	h.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
+	return &harness{t: t, url: c.URL, token: plain, dataDir: c.DataDir, ctrl: c.Controller, stop: func() {
+		if err := c.Stop(); err != nil {
 			t.Errorf("controller stopped with %v", err)
 		}
-	}
-	t.Cleanup(h.stop)
-	return h
+	}}
 }
 
 type envelope struct {

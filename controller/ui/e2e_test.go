@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -27,13 +26,14 @@ import (
 
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/controller"
+	"github.com/wgfleet/wgfleet/controller/controllertest"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/store"
 	"github.com/wgfleet/wgfleet/controller/wgconfig"
 	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
-const adminPassword = "ui-e2e-correct-horse-battery"
+const adminPassword = controllertest.AdminPassword
 
 // stepTimeout bounds every browser step; the page refreshes every 5 s and
 // the controller polls agents every second, so 30 s is ample.
@@ -466,28 +466,8 @@ func TestDashboardEndToEnd(t *testing.T) {
 // a loopback port and returns it with its URL.
 func startController(t *testing.T) (*controller.Controller, string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	c, err := controller.New(ctx, controller.Config{
-		Listen: "127.0.0.1:0", DataDir: t.TempDir(), PollInterval: time.Second, AdminPassword: adminPassword,
-	})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- c.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("controller: %v", err)
-		}
-	})
-	return c, "http://" + ln.Addr().String()
+	c := controllertest.Start(t, "")
+	return c.Controller, c.URL
 }
 
 // agentHasIP reports whether the agent holds the peer with exactly the

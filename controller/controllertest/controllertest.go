@@ -1,0 +1,69 @@
+// Package controllertest runs real controllers for tests of other
+// packages: store, API, UI, poller and reconciler on a loopback port, with
+// a known admin password, stopped (and checked to stop cleanly) when the
+// test ends.
+package controllertest
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/wgfleet/wgfleet/controller"
+)
+
+// AdminPassword is the password of the admin user of every test controller.
+const AdminPassword = "correct-horse-battery-staple"
+
+// Controller is a running test controller.
+type Controller struct {
+	*controller.Controller
+	URL     string // http://127.0.0.1:PORT
+	DataDir string
+	cancel  context.CancelFunc
+	done    chan error
+	stopped bool
+}
+
+// Start runs a controller on dataDir ("" for a fresh temporary one) that
+// polls every second.
+func Start(t testing.TB, dataDir string) *Controller {
+	t.Helper()
+	if dataDir == "" {
+		dataDir = t.TempDir()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := controller.New(ctx, controller.Config{
+		Listen: "127.0.0.1:0", DataDir: dataDir, PollInterval: time.Second, AdminPassword: AdminPassword,
+	})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		c.Close()
+		t.Fatal(err)
+	}
+	tc := &Controller{Controller: c, URL: "http://" + ln.Addr().String(), DataDir: dataDir, cancel: cancel, done: make(chan error, 1)}
+	go func() { tc.done <- c.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		if err := tc.Stop(); err != nil {
+			t.Errorf("controller stopped with %v", err)
+		}
+	})
+	return tc
+}
+
+// Stop shuts the controller down and returns what Serve returned; later
+// calls return nil.
+func (c *Controller) Stop() error {
+	if c.stopped {
+		return nil
+	}
+	c.stopped = true
+	c.cancel()
+	return <-c.done
+}
