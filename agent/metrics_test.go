@@ -1,9 +1,7 @@
 package agent_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -20,12 +18,14 @@ import (
 	"testing"
 	"time"
 
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
 	"github.com/wgfleet/wgfleet/agent"
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/container"
+	"github.com/wgfleet/wgfleet/internal/testenv"
 	"github.com/wgfleet/wgfleet/tunnel"
-	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
 // TestMetrics: with a metrics listener, GET /metrics on it (and only on
@@ -234,8 +234,8 @@ func TestMetricsListenerInUse(t *testing.T) {
 	}
 }
 
-// sendTo sends n random bytes from client to a TCP service on the server
-// tunnel's 10.99.0.1:9000 and waits until all arrived.
+// sendTo sends n random bytes from client to a checksum sink on the server
+// tunnel's 10.99.0.1:9000 and checks that all arrived intact.
 func sendTo(ctx context.Context, t *testing.T, server, client *tunnel.Tunnel, n int) {
 	t.Helper()
 	ln, err := server.Net().ListenTCP(&net.TCPAddr{IP: net.IPv4(10, 99, 0, 1), Port: 9000})
@@ -243,36 +243,14 @@ func sendTo(ctx context.Context, t *testing.T, server, client *tunnel.Tunnel, n 
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	got := make(chan int64, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- -1
-			return
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-		n, _ := io.Copy(io.Discard, c)
-		got <- n
-	}()
+	go testenv.ServeSHA256(ln)
 	conn, err := client.Net().DialContext(ctx, "tcp", "10.99.0.1:9000")
 	if err != nil {
 		t.Fatalf("dial through tunnel: %v", err)
 	}
-	data := make([]byte, n)
-	_, _ = rand.Read(data)
-	if _, err := io.Copy(conn, bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close()
-	select {
-	case r := <-got:
-		if r != int64(n) {
-			t.Fatalf("%d bytes arrived, want %d", r, n)
-		}
-	case <-ctx.Done():
-		t.Fatal("transfer timed out")
-	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	testenv.SendChecked(t, conn, int64(n), 1)
 }
 
 // metricsPage is one scrape.
