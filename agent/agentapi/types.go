@@ -78,11 +78,9 @@ type Dump struct {
 	Peers     []Peer `json:"peers"`
 }
 
-// PeerList is the body of GET /v1/wg/{iface}/peers.
-type PeerList struct {
-	Interface string `json:"interface"`
-	Peers     []Peer `json:"peers"`
-}
+// PeerList is the body of GET /v1/wg/{iface}/peers: the same shape as a
+// dump.
+type PeerList = Dump
 
 // AddPeerRequest is the body of POST /wg/{iface}/peers. PresharedKey nil or
 // "" means none; PersistentKeepalive nil means 0 (off).
