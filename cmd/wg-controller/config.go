@@ -124,3 +124,37 @@ func loadServe(args []string, getenv func(string) string, stderr io.Writer) (con
 	}
 	return cfg, cfg.Validate()
 }
+
+// offline is what the commands that open the database directly (token,
+// rekey) share after their flags are registered on fs.
+type offline struct {
+	dataDir string
+	log     *slog.Logger
+	key     []byte // nil: the key file in dataDir
+}
+
+// parseOffline registers the common flags on fs, parses args, fills
+// unset flags from the environment and returns the data directory, a
+// logger and the master key from WG_CONTROLLER_MASTER_KEY.
+func parseOffline(fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer) (offline, error) {
+	var c common
+	c.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return offline{}, err
+	}
+	if fs.NArg() > 0 {
+		return offline{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := envFallback(fs, getenv, commonEnv()); err != nil {
+		return offline{}, err
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return offline{}, err
+	}
+	key, err := masterKey(getenv)
+	if err != nil {
+		return offline{}, err
+	}
+	return offline{dataDir: c.dataDir, log: log, key: key}, nil
+}

@@ -30,33 +30,18 @@ WG_CONTROLLER_MASTER_KEY no file is written and the new key is printed once on
 stdout: set it in the environment before the next start.`)
 		fs.PrintDefaults()
 	}
-	var c common
-	c.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err := envFallback(fs, getenv, commonEnv()); err != nil {
-		return err
-	}
-	log, err := c.logger(stderr)
+	o, err := parseOffline(fs, args, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	key, err := masterKey(getenv)
-	if err != nil {
-		return err
-	}
-	newKey, n, err := controller.Rekey(ctx, c.dataDir, key, log)
+	newKey, n, err := controller.Rekey(ctx, o.dataDir, o.key, o.log)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "resealed %d node secrets, %d private keys and %d preshared keys under a new master key\n",
 		n.Nodes, n.PrivateKeys, n.PresharedKeys)
-	if key == nil {
-		fmt.Fprintf(stderr, "%s/%s now holds the new key; back it up in place of the old one\n", c.dataDir, controller.KeyFile)
+	if o.key == nil {
+		fmt.Fprintf(stderr, "%s/%s now holds the new key; back it up in place of the old one\n", o.dataDir, controller.KeyFile)
 		return nil
 	}
 	fmt.Fprintln(stdout, base64.StdEncoding.EncodeToString(newKey))

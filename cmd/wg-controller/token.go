@@ -22,24 +22,9 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 	sub := args[0]
 	fs := flag.NewFlagSet("wg-controller token "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var c common
-	c.register(fs)
 	name := fs.String("name", "", "name of the new token (create)")
 	id := fs.Int64("id", 0, "id of the token to revoke (revoke)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if err := envFallback(fs, getenv, commonEnv()); err != nil {
-		return err
-	}
-	log, err := c.logger(stderr)
-	if err != nil {
-		return err
-	}
-	key, err := masterKey(getenv)
+	o, err := parseOffline(fs, args[1:], getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -56,12 +41,12 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 	default:
 		return fmt.Errorf("token: unknown subcommand %q (create, list, revoke)", sub)
 	}
-	st, err := controller.OpenStore(ctx, c.dataDir, key)
+	st, err := controller.OpenStore(ctx, o.dataDir, o.key)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	a, err := auth.New(auth.Config{Store: st, Logger: log})
+	a, err := auth.New(auth.Config{Store: st, Logger: o.log})
 	if err != nil {
 		return err
 	}
