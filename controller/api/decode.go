@@ -22,8 +22,14 @@ const maxBodyBytes = 1 << 20
 // limitBody returns r with its body bounded to maxBodyBytes, as
 // http.MaxBytesHandler does; readBody reads it.
 func limitBody(w http.ResponseWriter, r *http.Request) *http.Request {
+	return limitBodyTo(w, r, maxBodyBytes)
+}
+
+// limitBodyTo is limitBody with a smaller bound n, for routes open to
+// anyone (login).
+func limitBodyTo(w http.ResponseWriter, r *http.Request, n int64) *http.Request {
 	r2 := *r
-	r2.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	r2.Body = http.MaxBytesReader(w, r.Body, n)
 	return &r2
 }
 
@@ -32,7 +38,7 @@ func readBody(r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(r.Body)
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return nil, &requestError{kind: errTooLarge, msg: fmt.Sprintf("request body exceeds %d bytes", maxBodyBytes)}
+		return nil, &requestError{kind: errTooLarge, msg: fmt.Sprintf("request body exceeds %d bytes", tooLarge.Limit)}
 	}
 	if err != nil {
 		return nil, badRequestf("reading request body: %v", err)

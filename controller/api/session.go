@@ -7,6 +7,12 @@ import (
 	"github.com/wgfleet/wgfleet/controller/auth"
 )
 
+// maxLoginBodyBytes bounds the body of a login, which anyone may send: a
+// username and a password of auth.MaxPasswordLength bytes fit even with
+// every character escaped as \u00XX (6 bytes), and nobody unauthenticated
+// makes the controller buffer more.
+const maxLoginBodyBytes = 8 << 10
+
 type loginRequest struct {
 	Username *string `json:"username"`
 	Password *string `json:"password"`
@@ -28,7 +34,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	req, err := decodeBody(limitBody(w, r), decodeJSON[loginRequest])
+	req, err := decodeBody(limitBodyTo(w, r, maxLoginBodyBytes), decodeJSON[loginRequest])
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -110,6 +110,40 @@ func TestLoginRateLimited(t *testing.T) {
 	c.do(t, "POST", "/api/login", map[string]string{"username": "admin", "password": adminPassword}).want(t, 200)
 }
 
+// One address trying a fresh username each time (the login flood of
+// issue 10) is refused with 429 and Retry-After once it has failed
+// auth.DefaultMaxAddressFailures times, without a password check.
+func TestLoginLimitedPerAddress(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.anon()
+	for i := range auth.DefaultMaxAddressFailures {
+		c.do(t, "POST", "/api/login", map[string]string{"username": "fresh-" + strconv.Itoa(i), "password": "guess"}).want(t, 401)
+	}
+	r := c.do(t, "POST", "/api/login", map[string]string{"username": "fresh-next", "password": "guess"}).want(t, 429)
+	secs, err := strconv.Atoi(r.header.Get("Retry-After"))
+	if err != nil || secs <= 0 || secs > int(auth.DefaultLoginFailureWindow.Seconds()) {
+		t.Errorf("Retry-After %q, want seconds within the window", r.header.Get("Retry-After"))
+	}
+	if !strings.Contains(r.msg(), "from this address") {
+		t.Errorf("message %q, want it to say the address is limited", r.msg())
+	}
+	e.clock.Advance(auth.DefaultLoginFailureWindow)
+	c.do(t, "POST", "/api/login", map[string]string{"username": "admin", "password": adminPassword}).want(t, 200)
+}
+
+// A login body larger than maxLoginBodyBytes is refused with 413 before
+// it is read to its end, while the longest password still fits.
+func TestLoginBodyLimit(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.anon()
+	r := c.do(t, "POST", "/api/login", `{"username": "admin", "password": "`+strings.Repeat("x", maxLoginBodyBytes)+`"}`).want(t, 413)
+	if !strings.Contains(r.msg(), strconv.Itoa(maxLoginBodyBytes)) {
+		t.Errorf("message %q, want it to name the limit", r.msg())
+	}
+	longest := strings.Repeat("<", auth.MaxPasswordLength) // JSON-encoded as \u003c, 6 bytes each
+	c.do(t, "POST", "/api/login", map[string]string{"username": "admin", "password": longest}).want(t, 401)
+}
+
 func TestSessionExpiry(t *testing.T) {
 	e := newEnv(t, envOptions{sessionTTL: time.Hour})
 	c := e.login(t)

@@ -14,6 +14,10 @@ const (
 	DefaultSessionTTL         = 12 * time.Hour
 	DefaultMaxLoginFailures   = 5
 	DefaultLoginFailureWindow = 15 * time.Minute
+	// DefaultMaxAddressFailures is how many failed logins one client
+	// address (an IPv4 address, an IPv6 /64) may have inside the window,
+	// whatever usernames it tries.
+	DefaultMaxAddressFailures = 20
 	// defaultMaxLimiterKeys bounds the login limiter's memory.
 	defaultMaxLimiterKeys = 10000
 	// tokenTouchInterval is how often at most a token's last use is
@@ -38,18 +42,33 @@ type Config struct {
 	// leaves the window. 0 means the defaults.
 	MaxLoginFailures   int
 	LoginFailureWindow time.Duration
+	// MaxAddressFailures failed logins from one client address (IPv4
+	// address or IPv6 /64), whatever the usernames, inside
+	// LoginFailureWindow block further attempts from it the same way. 0
+	// means DefaultMaxAddressFailures.
+	MaxAddressFailures int
+	// MaxHashes bounds how many password checks run at once; 0 means
+	// DefaultMaxHashes(). A login that finds them all busy waits up to
+	// HashWait (0: DefaultHashWait) and is then refused with a
+	// *RateLimitError.
+	MaxHashes int
+	HashWait  time.Duration
 }
 
 // Authenticator signs users in and out, checks the credentials of
 // requests and manages API tokens. It is safe for concurrent use. Its
-// login rate limiter lives in memory and starts empty with every process.
+// login rate limiters live in memory and start empty with every process.
 type Authenticator struct {
 	store *store.Store
 	log   *slog.Logger
 	now   func() time.Time
 	ttl   time.Duration
 
-	limiter *loginLimiter
+	limiter     *loginLimiter // per username and address
+	addrLimiter *loginLimiter // per address, whatever the username
+	hashes      *hashSlots
+	// checkPassword is CheckPassword; tests wrap it to watch the checks.
+	checkPassword func(password, hash string) (bool, error)
 
 	// dummyHash is checked against when a login names an unknown user, so
 	// that answer takes as long as a wrong password.
@@ -65,8 +84,9 @@ func New(cfg Config) (*Authenticator, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("auth: no store")
 	}
-	if cfg.SessionTTL < 0 || cfg.MaxLoginFailures < 0 || cfg.LoginFailureWindow < 0 {
-		return nil, errors.New("auth: session TTL, login failures and window must not be negative")
+	if cfg.SessionTTL < 0 || cfg.MaxLoginFailures < 0 || cfg.LoginFailureWindow < 0 ||
+		cfg.MaxAddressFailures < 0 || cfg.MaxHashes < 0 || cfg.HashWait < 0 {
+		return nil, errors.New("auth: session TTL, login limits, window and hash bounds must not be negative")
 	}
 	a := &Authenticator{
 		store:   cfg.Store,
@@ -74,6 +94,8 @@ func New(cfg Config) (*Authenticator, error) {
 		now:     cfg.Now,
 		ttl:     cfg.SessionTTL,
 		touched: map[int64]time.Time{},
+
+		checkPassword: CheckPassword,
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
@@ -92,6 +114,19 @@ func New(cfg Config) (*Authenticator, error) {
 		window = DefaultLoginFailureWindow
 	}
 	a.limiter = newLoginLimiter(max, window, defaultMaxLimiterKeys)
+	addrMax := cfg.MaxAddressFailures
+	if addrMax == 0 {
+		addrMax = DefaultMaxAddressFailures
+	}
+	a.addrLimiter = newLoginLimiter(addrMax, window, defaultMaxLimiterKeys)
+	hashes, wait := cfg.MaxHashes, cfg.HashWait
+	if hashes == 0 {
+		hashes = DefaultMaxHashes()
+	}
+	if wait == 0 {
+		wait = DefaultHashWait
+	}
+	a.hashes = newHashSlots(hashes, wait)
 	return a, nil
 }
 

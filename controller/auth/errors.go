@@ -25,15 +25,23 @@ var (
 	ErrInvalid = errors.New("invalid input")
 )
 
-// RateLimitError is returned by Login while a username and address have
-// failed too often. RetryAfter is how long until the next attempt is
-// allowed.
+// RateLimitError is returned by Login, without checking the password,
+// while a username and address or an address alone have failed too
+// often, or while too many password checks run and wait already.
+// RetryAfter is how long until the next attempt may succeed.
 type RateLimitError struct {
 	RetryAfter time.Duration
+	// Reason says what was limited, for the client; "" means too many
+	// failed logins for this username from this address.
+	Reason string
 }
 
 func (e *RateLimitError) Error() string {
-	return fmt.Sprintf("%s; try again in %s", ErrRateLimited, e.RetryAfter.Round(time.Second))
+	reason := e.Reason
+	if reason == "" {
+		reason = ErrRateLimited.Error()
+	}
+	return fmt.Sprintf("%s; try again in %s", reason, e.RetryAfter.Round(time.Second))
 }
 
 func (e *RateLimitError) Unwrap() error { return ErrRateLimited }

@@ -3,15 +3,19 @@ package auth
 import (
 	"crypto/sha256"
 	"net"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 )
 
-// loginLimiter counts failed logins per username and client address over
-// a sliding window. An attempt is counted as a failure when it starts and
-// forgiven when it succeeds, so parallel guesses cannot slip past the
-// limit. It is safe for concurrent use and holds at most maxKeys keys.
+// loginLimiter counts failed logins per key over a sliding window. The
+// Authenticator keeps two: one keyed on username and client address
+// (keyFor), one on the client address alone (addressKey). An attempt is
+// counted as a failure when it starts and forgiven when it succeeds, so
+// parallel guesses cannot slip past the limit. It is safe for concurrent
+// use and holds at most maxKeys keys.
 type loginLimiter struct {
 	max     int
 	window  time.Duration
@@ -33,6 +37,23 @@ func newLoginLimiter(max int, window time.Duration, maxKeys int) *loginLimiter {
 // case, and the client's IP address without the port.
 func keyFor(username, remoteAddr string) limiterKey {
 	return sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(username)) + "\x00" + remoteHost(remoteAddr)))
+}
+
+// addressKey is the limiter key of a client address whatever the
+// username: the IPv4 address, or the /64 of an IPv6 address (one host
+// commonly holds a whole /64). An address that does not parse is used as
+// is.
+func addressKey(remoteAddr string) limiterKey {
+	host := remoteHost(remoteAddr)
+	if a, err := netip.ParseAddr(host); err == nil {
+		a = a.Unmap()
+		if a.Is6() {
+			host = netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
+		} else {
+			host = a.String()
+		}
+	}
+	return sha256.Sum256([]byte("address\x00" + host))
 }
 
 // remoteHost is the address part of remoteAddr (host:port).
@@ -58,6 +79,26 @@ func (l *loginLimiter) begin(key limiterKey, now time.Time) (retryAfter time.Dur
 	}
 	l.failures[key] = append(f, now)
 	return 0, true
+}
+
+// cancel takes back the one attempt begin recorded for key at at: an
+// attempt that never reached the password check, or a success that must
+// not erase the other failures counted under key.
+func (l *loginLimiter) cancel(key limiterKey, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f := l.failures[key]
+	for i := len(f) - 1; i >= 0; i-- {
+		if f[i].Equal(at) {
+			f = slices.Delete(f, i, i+1)
+			break
+		}
+	}
+	if len(f) == 0 {
+		delete(l.failures, key)
+		return
+	}
+	l.failures[key] = f
 }
 
 // succeeded forgets key's failures.

@@ -33,35 +33,59 @@ func (s Session) LogValue() slog.Value {
 }
 
 // Login checks a username and password and starts a session. A wrong
-// password and an unknown user both give ErrBadCredentials; after too
-// many failures for this username from this address (remoteAddr, host and
-// port as in http.Request.RemoteAddr) it gives a *RateLimitError without
-// checking the password.
+// password and an unknown user both give ErrBadCredentials. It gives a
+// *RateLimitError without checking the password after too many failures
+// for this username from this address (remoteAddr, host and port as in
+// http.Request.RemoteAddr), after too many failures from this address
+// whatever the usernames, and when all password-check slots stayed busy
+// for the configured wait: unknown usernames cost a password check too,
+// so none of these may be skipped.
 func (a *Authenticator) Login(ctx context.Context, username, password, remoteAddr string) (Session, error) {
 	now := a.now()
-	key := keyFor(username, remoteAddr)
-	if retry, ok := a.limiter.begin(key, now); !ok {
+	userKey, addrKey := keyFor(username, remoteAddr), addressKey(remoteAddr)
+	if retry, ok := a.limiter.begin(userKey, now); !ok {
 		a.log.Warn("login rate limited", "username", username, "remote", remoteHost(remoteAddr))
 		return Session{}, &RateLimitError{RetryAfter: retry}
 	}
-	user, err := a.store.GetUserByUsername(ctx, username)
-	if errors.Is(err, store.ErrNotFound) {
-		_, _ = CheckPassword(password, a.dummy())
-		a.log.Warn("login failed", "username", username, "remote", remoteHost(remoteAddr), "reason", "unknown user")
-		return Session{}, ErrBadCredentials
+	if retry, ok := a.addrLimiter.begin(addrKey, now); !ok {
+		a.limiter.cancel(userKey, now)
+		a.log.Warn("login rate limited", "username", username, "remote", remoteHost(remoteAddr), "reason", "address")
+		return Session{}, &RateLimitError{RetryAfter: retry, Reason: "too many failed logins from this address"}
 	}
-	if err != nil {
+	user, err := a.store.GetUserByUsername(ctx, username)
+	unknown := errors.Is(err, store.ErrNotFound)
+	if err != nil && !unknown {
+		a.limiter.cancel(userKey, now)
+		a.addrLimiter.cancel(addrKey, now)
 		return Session{}, fmt.Errorf("login: %w", err)
 	}
-	ok, err := CheckPassword(password, user.PasswordHash)
-	if err != nil {
-		return Session{}, fmt.Errorf("login: user %q: %w", user.Username, err)
+	hash := user.PasswordHash
+	if unknown {
+		hash = a.dummy()
 	}
-	if !ok {
+	ok, err := a.check(ctx, password, hash)
+	var busy *RateLimitError
+	if errors.As(err, &busy) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		// Nothing was checked: the attempt is not a failure.
+		a.limiter.cancel(userKey, now)
+		a.addrLimiter.cancel(addrKey, now)
+		if busy != nil {
+			a.log.Warn("login rate limited", "username", username, "remote", remoteHost(remoteAddr), "reason", "busy")
+		}
+		return Session{}, err
+	}
+	switch {
+	case unknown:
+		a.log.Warn("login failed", "username", username, "remote", remoteHost(remoteAddr), "reason", "unknown user")
+		return Session{}, ErrBadCredentials
+	case err != nil:
+		return Session{}, fmt.Errorf("login: user %q: %w", user.Username, err)
+	case !ok:
 		a.log.Warn("login failed", "username", username, "remote", remoteHost(remoteAddr), "reason", "wrong password")
 		return Session{}, ErrBadCredentials
 	}
-	a.limiter.succeeded(key)
+	a.limiter.succeeded(userKey)
+	a.addrLimiter.cancel(addrKey, now)
 
 	token, err := randomString(sessionTokenBytes)
 	if err != nil {
@@ -130,6 +154,16 @@ func (a *Authenticator) session(ctx context.Context, token string) (Principal, e
 		return Principal{}, fmt.Errorf("reading session: %w", err)
 	}
 	return p, nil
+}
+
+// check runs checkPassword in a hashing slot (see hashSlots).
+func (a *Authenticator) check(ctx context.Context, password, hash string) (bool, error) {
+	release, err := a.hashes.acquire(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	return a.checkPassword(password, hash)
 }
 
 // dummy returns a hash to check against when the user is unknown.
