@@ -11,9 +11,10 @@ import (
 	"github.com/wgfleet/wgfleet/tunnel/egress"
 )
 
-// FileConfig is the --config file: JSON, for agents with several
-// interfaces. Fields left out keep their flag, environment or default value.
-// The secret itself is never in this file; secret_file points at it.
+// FileConfig is the --config file, parsed: JSON, for agents with several
+// interfaces. Fields the file leaves out are "" and keep their flag,
+// environment or default value. The secret itself is never in this file;
+// secret_file points at it.
 //
 //	{
 //	  "listen": ":8080",
@@ -29,24 +30,36 @@ import (
 //	  ]
 //	}
 type FileConfig struct {
+	Listen        string
+	Mode          string
+	StateDir      string
+	SecretFile    string
+	MetricsListen string // unauthenticated, for a private address; "" is off
+	// Interfaces are the file's interfaces in its order. A listen_port
+	// left out is DefaultListenPort; an mtu, limit or timeout left out is
+	// 0, the default of the layer that uses it. They are parsed, not yet
+	// validated: Config.Validate does that.
+	Interfaces []InterfaceConfig
+}
+
+// fileJSON is the config file as written.
+type fileJSON struct {
 	Listen        string          `json:"listen"`
 	Mode          string          `json:"mode"`
 	StateDir      string          `json:"state_dir"`
 	SecretFile    string          `json:"secret_file"`
-	MetricsListen string          `json:"metrics_listen"` // unauthenticated, for a private address; "" is off
-	Interfaces    []FileInterface `json:"interfaces"`
+	MetricsListen string          `json:"metrics_listen"`
+	Interfaces    []fileInterface `json:"interfaces"`
 }
 
-// FileInterface is one interface in a FileConfig.
-type FileInterface struct {
-	Name       string   `json:"name"`
-	Addresses  []string `json:"addresses"`
-	ListenPort *int     `json:"listen_port"`
-	MTU        int      `json:"mtu"`
-	Mode       string   `json:"mode"`
-
-	// Routing of a netstack interface; see InterfaceConfig. Rules are
-	// CIDR or CIDR:PORT; timeouts are Go durations ("90s", "1h").
+// fileInterface is one interface as written: rules are CIDR or
+// CIDR:PORT, timeouts Go durations ("90s", "1h").
+type fileInterface struct {
+	Name           string   `json:"name"`
+	Addresses      []string `json:"addresses"`
+	ListenPort     *int     `json:"listen_port"`
+	MTU            int      `json:"mtu"`
+	Mode           string   `json:"mode"`
 	EgressAllow    []string `json:"egress_allow"`
 	EgressDeny     []string `json:"egress_deny"`
 	MaxTCPConns    int      `json:"max_tcp_conns"`
@@ -56,73 +69,80 @@ type FileInterface struct {
 }
 
 // ParseConfigFile decodes a config file strictly: unknown fields, trailing
-// data and malformed addresses are errors that name the field.
+// data and malformed addresses, rules or durations are errors that name
+// the field.
 func ParseConfigFile(data []byte) (FileConfig, error) {
-	var fc FileConfig
+	var fj fileJSON
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&fc); err != nil {
+	if err := dec.Decode(&fj); err != nil {
 		return FileConfig{}, fmt.Errorf("config file: %w", err)
 	}
 	if dec.More() {
 		return FileConfig{}, errors.New("config file: trailing data after the JSON object")
 	}
-	for i, fi := range fc.Interfaces {
-		if _, err := fi.Prefixes(); err != nil {
+	fc := FileConfig{
+		Listen: fj.Listen, Mode: fj.Mode, StateDir: fj.StateDir, SecretFile: fj.SecretFile,
+		MetricsListen: fj.MetricsListen,
+	}
+	for i, fi := range fj.Interfaces {
+		ic, err := fi.parse()
+		if err != nil {
 			return FileConfig{}, fmt.Errorf("config file: interfaces[%d]: %w", i, err)
 		}
-		if _, _, err := fi.Egress(); err != nil {
-			return FileConfig{}, fmt.Errorf("config file: interfaces[%d]: %w", i, err)
-		}
-		if _, _, err := fi.IdleTimeouts(); err != nil {
-			return FileConfig{}, fmt.Errorf("config file: interfaces[%d]: %w", i, err)
-		}
+		fc.Interfaces = append(fc.Interfaces, ic)
 	}
 	return fc, nil
 }
 
-// Prefixes parses the interface's addresses.
-func (fi FileInterface) Prefixes() ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(fi.Addresses))
+// parse turns the interface as written into an InterfaceConfig.
+func (fi fileInterface) parse() (InterfaceConfig, error) {
+	ic := InterfaceConfig{
+		Name: fi.Name, ListenPort: DefaultListenPort, MTU: fi.MTU, Mode: fi.Mode,
+		MaxTCPConns: fi.MaxTCPConns, MaxUDPFlows: fi.MaxUDPFlows,
+	}
+	if fi.ListenPort != nil {
+		ic.ListenPort = *fi.ListenPort
+	}
 	for _, s := range fi.Addresses {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return nil, fmt.Errorf("address %q is not a CIDR (like 10.8.0.1/24)", s)
+			return InterfaceConfig{}, fmt.Errorf("address %q is not a CIDR (like 10.8.0.1/24)", s)
 		}
-		out = append(out, p)
+		ic.Addresses = append(ic.Addresses, p)
 	}
-	return out, nil
+	var err error
+	if ic.EgressAllow, err = parseRules(fi.EgressAllow); err != nil {
+		return InterfaceConfig{}, fmt.Errorf("egress_allow: %w", err)
+	}
+	if ic.EgressDeny, err = parseRules(fi.EgressDeny); err != nil {
+		return InterfaceConfig{}, fmt.Errorf("egress_deny: %w", err)
+	}
+	if ic.TCPIdleTimeout, err = parseTimeout("tcp_idle_timeout", fi.TCPIdleTimeout); err != nil {
+		return InterfaceConfig{}, err
+	}
+	if ic.UDPIdleTimeout, err = parseTimeout("udp_idle_timeout", fi.UDPIdleTimeout); err != nil {
+		return InterfaceConfig{}, err
+	}
+	return ic, nil
 }
 
-// Egress parses the interface's egress rules.
-func (fi FileInterface) Egress() (allow, deny []egress.Rule, err error) {
-	if allow, err = egress.ParseRules(fi.EgressAllow); err != nil {
-		return nil, nil, fmt.Errorf("egress_allow: %w", err)
+// parseRules parses egress rules; none is nil.
+func parseRules(ss []string) ([]egress.Rule, error) {
+	if len(ss) == 0 {
+		return nil, nil
 	}
-	if deny, err = egress.ParseRules(fi.EgressDeny); err != nil {
-		return nil, nil, fmt.Errorf("egress_deny: %w", err)
-	}
-	return allow, deny, nil
+	return egress.ParseRules(ss)
 }
 
-// IdleTimeouts parses the interface's idle timeouts; "" is 0 (the
-// default).
-func (fi FileInterface) IdleTimeouts() (tcp, udp time.Duration, err error) {
-	parse := func(field, s string) (time.Duration, error) {
-		if s == "" {
-			return 0, nil
-		}
-		d, err := time.ParseDuration(s)
-		if err != nil || d < 0 {
-			return 0, fmt.Errorf("%s %q is not a duration (like 90s or 1h)", field, s)
-		}
-		return d, nil
+// parseTimeout parses a non-negative duration; "" is 0 (the default).
+func parseTimeout(field, s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
 	}
-	if tcp, err = parse("tcp_idle_timeout", fi.TCPIdleTimeout); err != nil {
-		return 0, 0, err
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s %q is not a duration (like 90s or 1h)", field, s)
 	}
-	if udp, err = parse("udp_idle_timeout", fi.UDPIdleTimeout); err != nil {
-		return 0, 0, err
-	}
-	return tcp, udp, nil
+	return d, nil
 }

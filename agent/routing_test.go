@@ -156,14 +156,18 @@ func TestConfigFileRouting(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fi := fc.Interfaces[0]
-			allow, deny, err := fi.Egress()
-			if err != nil || len(allow) != 2 || allow[1].String() != "fd00::1/128:53" || len(deny) != 1 {
-				t.Fatalf("egress %v %v %v", allow, deny, err)
+			ic := fc.Interfaces[0]
+			if allow, deny := ic.EgressAllow, ic.EgressDeny; len(allow) != 2 || allow[1].String() != "fd00::1/128:53" || len(deny) != 1 || deny[0].String() != "10.0.0.5/32:22" {
+				t.Fatalf("egress allow %v deny %v", allow, deny)
 			}
-			tcp, udp, err := fi.IdleTimeouts()
-			if err != nil || tcp != 30*time.Minute || udp != 45*time.Second || fi.MaxTCPConns != 5 || fi.MaxUDPFlows != 6 {
-				t.Fatalf("limits %v %v %v %+v", tcp, udp, err, fi)
+			if ic.TCPIdleTimeout != 30*time.Minute || ic.UDPIdleTimeout != 45*time.Second {
+				t.Fatalf("idle timeouts tcp %v udp %v, want 30m and 45s", ic.TCPIdleTimeout, ic.UDPIdleTimeout)
+			}
+			if ic.MaxTCPConns != 5 || ic.MaxUDPFlows != 6 {
+				t.Fatalf("limits tcp %d udp %d, want 5 and 6", ic.MaxTCPConns, ic.MaxUDPFlows)
+			}
+			if ic.ListenPort != agent.DefaultListenPort {
+				t.Fatalf("listen port %d, want the default %d when the file leaves it out", ic.ListenPort, agent.DefaultListenPort)
 			}
 		})
 	}

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/tunnel/egress"
 )
 
 func TestStateFileRoundTrip(t *testing.T) {
@@ -137,9 +139,19 @@ func FuzzParseConfigFile(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, fi := range fc.Interfaces {
-			if _, err := fi.Prefixes(); err != nil {
-				t.Fatalf("accepted file with bad addresses: %v", err)
+		for _, ic := range fc.Interfaces {
+			for _, p := range ic.Addresses {
+				if !p.IsValid() {
+					t.Fatalf("accepted file with an invalid address %v", p)
+				}
+			}
+			for _, r := range append(ic.EgressAllow, ic.EgressDeny...) {
+				if again, err := egress.ParseRule(r.String()); err != nil || again != r {
+					t.Fatalf("egress rule %v does not read back: %v, %v", r, again, err)
+				}
+			}
+			if ic.TCPIdleTimeout < 0 || ic.UDPIdleTimeout < 0 {
+				t.Fatalf("accepted a negative idle timeout: %+v", ic)
 			}
 		}
 	})

@@ -1,12 +1,18 @@
 package main
 
 import (
+	"errors"
+	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wgfleet/wgfleet/agent"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -312,5 +318,210 @@ func TestLoadOptionsMetricsListenBadInput(t *testing.T) {
 				t.Fatalf("error %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestLoadOptionsDocumented: every flag of the README's table, and its
+// environment variable, still sets what it says.
+func TestLoadOptionsDocumented(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secretFile, []byte(goodSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	iface := func(o options) agent.InterfaceConfig { return o.cfg.Interfaces[0] }
+	tests := []struct {
+		flag, env, value string
+		got              func(options) string
+	}{
+		{"listen", "WG_AGENT_LISTEN", "127.0.0.1:7000", func(o options) string { return o.cfg.Listen }},
+		{"secret-file", "WG_AGENT_SECRET_FILE", secretFile, func(o options) string { return o.secretFile }},
+		{"iface", "WG_AGENT_IFACE", "wg7", func(o options) string { return iface(o).Name }},
+		{"address", "WG_AGENT_ADDRESS", "10.7.0.1/24", func(o options) string { return fmt.Sprint(iface(o).Addresses) }},
+		{"listen-port", "WG_AGENT_LISTEN_PORT", "51827", func(o options) string { return strconv.Itoa(iface(o).ListenPort) }},
+		{"mtu", "WG_AGENT_MTU", "1300", func(o options) string { return strconv.Itoa(iface(o).MTU) }},
+		{"mode", "WG_AGENT_MODE", "netstack", func(o options) string { return o.cfg.Mode }},
+		{"state-dir", "WG_AGENT_STATE_DIR", "/tmp/x", func(o options) string { return o.cfg.StateDir }},
+		{"log-format", "WG_AGENT_LOG_FORMAT", "json", func(o options) string { return string(o.logFormat) }},
+		{"log-level", "WG_AGENT_LOG_LEVEL", "debug", func(o options) string { return strings.ToLower(o.logLevel.String()) }},
+		{"signature-window", "WG_AGENT_SIGNATURE_WINDOW", "1m0s", func(o options) string { return o.cfg.SignatureWindow.String() }},
+		{"metrics-listen", "WG_AGENT_METRICS_LISTEN", "127.0.0.1:9586", func(o options) string { return o.cfg.MetricsListen }},
+		{"uapi-dir", "WG_AGENT_UAPI_DIR", "/run/x", func(o options) string { return o.cfg.UAPIDir }},
+		{"egress-allow", "WG_AGENT_EGRESS_ALLOW", "10.0.0.0/8", func(o options) string { return fmt.Sprint(iface(o).EgressAllow) }},
+		{"egress-deny", "WG_AGENT_EGRESS_DENY", "10.0.0.5/32:22", func(o options) string { return fmt.Sprint(iface(o).EgressDeny) }},
+		{"max-tcp-conns", "WG_AGENT_MAX_TCP_CONNS", "7", func(o options) string { return strconv.Itoa(iface(o).MaxTCPConns) }},
+		{"max-udp-flows", "WG_AGENT_MAX_UDP_FLOWS", "8", func(o options) string { return strconv.Itoa(iface(o).MaxUDPFlows) }},
+		{"tcp-idle-timeout", "WG_AGENT_TCP_IDLE_TIMEOUT", "5m0s", func(o options) string { return iface(o).TCPIdleTimeout.String() }},
+		{"udp-idle-timeout", "WG_AGENT_UDP_IDLE_TIMEOUT", "15s", func(o options) string { return iface(o).UDPIdleTimeout.String() }},
+	}
+	for _, tt := range tests {
+		want := tt.value
+		if strings.HasPrefix(tt.flag, "egress-") || tt.flag == "address" {
+			want = "[" + tt.value + "]"
+		}
+		t.Run(tt.flag, func(t *testing.T) {
+			base := map[string]string{"WG_AGENT_SECRET": goodSecret}
+			def, err := loadOptions(nil, envOf(base), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.got(def) == want {
+				t.Fatalf("the test value %q is the default", want)
+			}
+			o, err := loadOptions([]string{"--" + tt.flag, tt.value}, envOf(base), io.Discard)
+			if err != nil {
+				t.Fatalf("--%s: %v", tt.flag, err)
+			}
+			if got := tt.got(o); got != want {
+				t.Errorf("--%s %s gave %q", tt.flag, tt.value, got)
+			}
+			base[tt.env] = tt.value
+			o, err = loadOptions(nil, envOf(base), io.Discard)
+			if err != nil {
+				t.Fatalf("%s: %v", tt.env, err)
+			}
+			if got := tt.got(o); got != want {
+				t.Errorf("%s=%s gave %q", tt.env, tt.value, got)
+			}
+		})
+	}
+}
+
+// TestLoadOptionsBadEnv: a bad environment value is an error that names
+// the variable; none is dropped.
+func TestLoadOptionsBadEnv(t *testing.T) {
+	tests := []struct {
+		env, value, want string
+	}{
+		{"WG_AGENT_MTU", "big", `WG_AGENT_MTU: "big" is not a number`},
+		{"WG_AGENT_LISTEN_PORT", "51820x", `WG_AGENT_LISTEN_PORT: "51820x" is not a number`},
+		{"WG_AGENT_MAX_TCP_CONNS", "many", `WG_AGENT_MAX_TCP_CONNS: "many" is not a number`},
+		{"WG_AGENT_SIGNATURE_WINDOW", "5", `WG_AGENT_SIGNATURE_WINDOW: "5" is not a duration`},
+		{"WG_AGENT_UDP_IDLE_TIMEOUT", "soon", `WG_AGENT_UDP_IDLE_TIMEOUT: "soon" is not a duration`},
+		{"WG_AGENT_ADDRESS", "10.8.0.1/24,10.9.0.1", `WG_AGENT_ADDRESS: "10.9.0.1" is not a CIDR`},
+		{"WG_AGENT_EGRESS_ALLOW", "10.0.0.0/8:0", "WG_AGENT_EGRESS_ALLOW: invalid egress rule"},
+		{"WG_AGENT_EGRESS_DENY", "example.com", "WG_AGENT_EGRESS_DENY: invalid egress rule"},
+		{"WG_AGENT_LOG_LEVEL", "loud", `WG_AGENT_LOG_LEVEL: log level "loud"`},
+		{"WG_AGENT_LOG_FORMAT", "xml", `WG_AGENT_LOG_FORMAT: log format "xml"`},
+		{"WG_AGENT_PORT", "http", `WG_AGENT_PORT="http" is not a port`},
+		{"WG_AGENT_PORT", "0", `WG_AGENT_PORT="0" is not a port`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env+"="+tt.value, func(t *testing.T) {
+			env := envOf(map[string]string{"WG_AGENT_SECRET": goodSecret, tt.env: tt.value})
+			_, err := loadOptions(nil, env, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestLoadOptionsBadConfigFile: a bad field of the config file is an
+// error that names the field; none is dropped.
+func TestLoadOptionsBadConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, iface, want string
+	}{
+		{"address", `"addresses":["10.8.0.1/24","10.8.0.2"]`, `interfaces[0]: address "10.8.0.2" is not a CIDR`},
+		{"egress allow", `"egress_allow":["10.0.0.0/33"]`, "interfaces[0]: egress_allow: invalid egress rule"},
+		{"egress deny", `"egress_deny":["nowhere"]`, "interfaces[0]: egress_deny: invalid egress rule"},
+		{"tcp idle", `"tcp_idle_timeout":"soon"`, `interfaces[0]: tcp_idle_timeout "soon" is not a duration`},
+		{"udp idle", `"udp_idle_timeout":"-1s"`, `interfaces[0]: udp_idle_timeout "-1s" is not a duration`},
+		{"port type", `"listen_port":"51820"`, "listen_port"},
+		{"unknown field", `"egress":["10.0.0.0/8"]`, `unknown field "egress"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-")+".json")
+			if err := os.WriteFile(path, []byte(`{"interfaces":[{"name":"wg0",`+tt.iface+`}]}`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := loadOptions([]string{"--config", path}, envOf(map[string]string{"WG_AGENT_SECRET": goodSecret}), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), "config file: ") || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one about the config file containing %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := loadOptions([]string{"--config", filepath.Join(dir, "missing.json")}, envOf(map[string]string{"WG_AGENT_SECRET": goodSecret}), io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "reading config file") {
+		t.Fatalf("missing config file: %v", err)
+	}
+}
+
+// TestLoadOptionsConfigFilePrecedence: the command line, then the
+// environment, then the file, then WG_AGENT_PORT, then the default; an
+// interface flag from the environment is refused beside a file as one
+// from the command line is.
+func TestLoadOptionsConfigFilePrecedence(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "agent.json")
+	if err := os.WriteFile(path, []byte(`{"listen":"127.0.0.1:8181","mode":"netstack","state_dir":"/tmp/file-state",
+		"interfaces":[{"name":"wg0","addresses":["10.8.0.1/24"],"mtu":1380},{"name":"wg1","listen_port":51821}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	noListen := filepath.Join(dir, "nolisten.json")
+	if err := os.WriteFile(noListen, []byte(`{"interfaces":[{"name":"wg0"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		args       []string
+		env        map[string]string
+		wantListen string
+		wantMode   string
+	}{
+		{"file", []string{"--config", path}, nil, "127.0.0.1:8181", "netstack"},
+		{"file over WG_AGENT_PORT", []string{"--config", path}, map[string]string{"WG_AGENT_PORT": "9090"}, "127.0.0.1:8181", "netstack"},
+		{"WG_AGENT_PORT without listen in the file", []string{"--config", noListen}, map[string]string{"WG_AGENT_PORT": "9090"}, ":9090", "auto"},
+		{"env over file", []string{"--config", path}, map[string]string{"WG_AGENT_LISTEN": "127.0.0.1:7001", "WG_AGENT_MODE": "tun"}, "127.0.0.1:7001", "tun"},
+		{"flag over env", []string{"--config", path, "--listen", "127.0.0.1:7002"}, map[string]string{"WG_AGENT_LISTEN": "127.0.0.1:7001"}, "127.0.0.1:7002", "netstack"},
+		{"config from env", nil, map[string]string{"WG_AGENT_CONFIG": path}, "127.0.0.1:8181", "netstack"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"WG_AGENT_SECRET": goodSecret}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			o, err := loadOptions(tt.args, envOf(env), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.cfg.Listen != tt.wantListen || o.cfg.Mode != tt.wantMode {
+				t.Fatalf("listen %q mode %q, want %q and %q", o.cfg.Listen, o.cfg.Mode, tt.wantListen, tt.wantMode)
+			}
+		})
+	}
+	o, err := loadOptions([]string{"--config", path}, envOf(map[string]string{"WG_AGENT_SECRET": goodSecret}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.cfg.StateDir != "/tmp/file-state" {
+		t.Errorf("state dir %q, want the file's", o.cfg.StateDir)
+	}
+	if ics := o.cfg.Interfaces; len(ics) != 2 || ics[0].ListenPort != agent.DefaultListenPort || ics[0].MTU != 1380 || ics[1].ListenPort != 51821 || ics[1].MTU != 0 {
+		t.Errorf("interfaces %+v, want wg0 on the default port with MTU 1380 and wg1 on 51821 with the tunnel's MTU", ics)
+	}
+	_, err = loadOptions([]string{"--config", path}, envOf(map[string]string{"WG_AGENT_SECRET": goodSecret, "WG_AGENT_IFACE": "wg5", "WG_AGENT_MTU": "1400"}), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--iface cannot be combined with --config") || !strings.Contains(err.Error(), "--mtu cannot be combined with --config") {
+		t.Fatalf("interface flags from the environment beside --config: %v", err)
+	}
+	_, err = loadOptions([]string{"--config", path}, envOf(map[string]string{"WG_AGENT_SECRET": goodSecret, "WG_AGENT_PORT": "http"}), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "WG_AGENT_PORT") {
+		t.Fatalf("a bad WG_AGENT_PORT beside a file's listen: %v", err)
+	}
+}
+
+func TestHelpNamesTheEnvironment(t *testing.T) {
+	var out strings.Builder
+	if _, err := loadOptions([]string{"-h"}, envOf(nil), &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v, want flag.ErrHelp", err)
+	}
+	for _, want := range []string{"--listen string", "env WG_AGENT_LISTEN;", "--address value", "env WG_AGENT_ADDRESS, comma-separated", `default ":8080"`, "default 51820", "default info"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help does not say %q:\n%s", want, out.String())
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/wgfleet/wgfleet/agent"
+	"github.com/wgfleet/wgfleet/internal/cli"
 )
 
 func main() {
@@ -34,7 +35,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	log := newLogger(o, stderr)
+	log := cli.NewLogger(stderr, o.logFormat, o.logLevel)
 	o.cfg.Logger = log
 	a, err := agent.New(o.cfg)
 	if err != nil {
