@@ -7,10 +7,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -22,6 +22,7 @@ import (
 	"github.com/wgfleet/wgfleet/agent"
 	"github.com/wgfleet/wgfleet/controller"
 	"github.com/wgfleet/wgfleet/controller/fleet"
+	"github.com/wgfleet/wgfleet/internal/cli"
 )
 
 // demoNode is one in-process agent of the demo.
@@ -42,28 +43,26 @@ func demoNodes() []demoNode {
 // nothing to configure and no privileges, registers the agents as nodes,
 // creates a few peers and prints where to log in. It runs until ctx is done.
 func demo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	flags := flag.NewFlagSet("wg-controller demo", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	listen := flags.String("listen", controller.DefaultListen, "HTTP listen address of the UI and API")
-	dataDir := flags.String("data-dir", "", "keep the demo's database and agent state here; default a temporary directory removed at exit")
-	logLevel := flags.String("log-level", "warn", "log level")
-	if err := flags.Parse(args); err != nil {
+	// The demo reads no environment: it must not pick up a real
+	// controller's data directory.
+	s := cli.NewSet("wg-controller demo", stderr)
+	var (
+		listen   = cli.String(s, "listen", "", controller.DefaultListen, "HTTP listen address of the UI and API")
+		dataDir  = cli.String(s, "data-dir", "", "", "keep the demo's database and agent state here; default a temporary directory removed at exit")
+		logLevel = cli.LogLevel(s, "", slog.LevelWarn)
+	)
+	if err := s.Parse(args, nil); err != nil {
 		return err
 	}
-	if flags.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", flags.Arg(0))
-	}
-	c := common{logFormat: "text", logLevel: *logLevel}
-	log, err := c.logger(stderr)
-	if err != nil {
-		return err
-	}
-	dir := *dataDir
+	log := cli.NewLogger(stderr, cli.LogText, logLevel.Get())
+	dir := dataDir.Get()
 	if dir == "" {
-		if dir, err = os.MkdirTemp("", "wgfleet-demo-"); err != nil {
+		tmp, err := os.MkdirTemp("", "wgfleet-demo-")
+		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(dir)
+		defer os.RemoveAll(tmp)
+		dir = tmp
 	}
 
 	creds, err := loadDemoCredentials(filepath.Join(dir, "demo-credentials.json"))
@@ -109,16 +108,16 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 
 	password := creds.AdminPassword
 	ctrl, err := controller.New(ctx, controller.Config{
-		Listen: *listen, DataDir: filepath.Join(dir, "controller"), PollInterval: 5 * time.Second,
+		Listen: listen.Get(), DataDir: filepath.Join(dir, "controller"), PollInterval: 5 * time.Second,
 		AdminPassword: password, Logger: log,
 	})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", listen.Get())
 	if err != nil {
 		ctrl.Close()
-		return fmt.Errorf("listening on %s: %w (choose another with --listen)", *listen, err)
+		return fmt.Errorf("listening on %s: %w (choose another with --listen)", listen.Get(), err)
 	}
 	served := make(chan error, 1)
 	go func() { served <- ctrl.Serve(ctx, ln) }()
@@ -225,7 +224,10 @@ func loadDemoCredentials(path string) (demoCredentials, error) {
 		}
 	}
 	if changed {
-		out, _ := json.Marshal(c)
+		out, err := json.Marshal(c)
+		if err != nil {
+			return c, fmt.Errorf("demo credentials: %w", err)
+		}
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return c, err
 		}

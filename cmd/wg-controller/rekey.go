@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"flag"
 	"fmt"
 	"io"
 
 	"github.com/wgfleet/wgfleet/controller"
+	"github.com/wgfleet/wgfleet/internal/cli"
 )
 
 // rekey rotates the master key straight in the database. The controller
@@ -15,10 +15,8 @@ import (
 // key file the new key replaces it; with WG_CONTROLLER_MASTER_KEY the new
 // key is printed once on stdout for the operator to put in its place.
 func rekey(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("wg-controller rekey", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, `usage: wg-controller rekey [--data-dir DIR]
+	s := cli.NewSet("wg-controller rekey", stderr)
+	s.SetUsage(`usage: wg-controller rekey [--data-dir DIR]
 
 Stop the controller first: rekey opens the database directly, and a running
 controller would go on sealing new secrets with the old key. Back up the data
@@ -28,9 +26,7 @@ Makes a new master key and reseals every node secret and peer key under it in
 one transaction. With DATA_DIR/master.key the new key replaces the file; with
 WG_CONTROLLER_MASTER_KEY no file is written and the new key is printed once on
 stdout: set it in the environment before the next start.`)
-		fs.PrintDefaults()
-	}
-	o, err := parseOffline(fs, args, getenv, stderr)
+	o, err := parseOffline(s, args, getenv, stderr)
 	if err != nil {
 		return err
 	}

@@ -11,35 +11,50 @@ import (
 
 	"github.com/wgfleet/wgfleet/controller"
 	"github.com/wgfleet/wgfleet/controller/auth"
+	"github.com/wgfleet/wgfleet/internal/cli"
 )
+
+const tokenUsage = `usage:
+  wg-controller token create --name NAME [--data-dir DIR]   print a new API token once on stdout
+  wg-controller token list [--data-dir DIR]
+  wg-controller token revoke --id ID [--data-dir DIR]
+Run "wg-controller token SUBCOMMAND -h" for the flags of a subcommand.`
 
 // token manages API tokens straight in the database, for scripts and the
 // first setup. `create` prints the token alone on stdout, once.
 func token(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
+		fmt.Fprintln(stderr, tokenUsage)
 		return errors.New("token: give a subcommand: create, list or revoke")
 	}
 	sub := args[0]
-	fs := flag.NewFlagSet("wg-controller token "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	name := fs.String("name", "", "name of the new token (create)")
-	id := fs.Int64("id", 0, "id of the token to revoke (revoke)")
-	o, err := parseOffline(fs, args[1:], getenv, stderr)
+	s := cli.NewSet("wg-controller token "+sub, stderr)
+	var (
+		name *cli.Flag[string]
+		id   *cli.Flag[int64]
+	)
+	switch sub {
+	case "create":
+		name = cli.String(s, "name", "", "", "name of the new token")
+	case "revoke":
+		id = cli.Int64(s, "id", "", 0, "id of the token to revoke (see token list)")
+	case "list":
+	case "-h", "--help", "help":
+		fmt.Fprintln(stderr, tokenUsage)
+		return flag.ErrHelp
+	default:
+		fmt.Fprintln(stderr, tokenUsage)
+		return fmt.Errorf("token: unknown subcommand %q (create, list, revoke)", sub)
+	}
+	o, err := parseOffline(s, args[1:], getenv, stderr)
 	if err != nil {
 		return err
 	}
-	switch sub {
-	case "create":
-		if *name == "" {
-			return errors.New("token create: --name is required")
-		}
-	case "revoke":
-		if *id <= 0 {
-			return errors.New("token revoke: --id is required (see token list)")
-		}
-	case "list":
-	default:
-		return fmt.Errorf("token: unknown subcommand %q (create, list, revoke)", sub)
+	switch {
+	case sub == "create" && name.Get() == "":
+		return errors.New("token create: --name is required")
+	case sub == "revoke" && id.Get() <= 0:
+		return errors.New("token revoke: --id is required (see token list)")
 	}
 	st, err := controller.OpenStore(ctx, o.dataDir, o.key)
 	if err != nil {
@@ -53,7 +68,7 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 	const actor = "cli"
 	switch sub {
 	case "create":
-		plain, tok, err := a.CreateToken(ctx, actor, *name)
+		plain, tok, err := a.CreateToken(ctx, actor, name.Get())
 		if err != nil {
 			return err
 		}
@@ -71,10 +86,10 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		return tw.Flush()
 	case "revoke":
-		if err := a.RevokeToken(ctx, actor, *id); err != nil {
+		if err := a.RevokeToken(ctx, actor, id.Get()); err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "revoked API token %d\n", *id)
+		fmt.Fprintf(stderr, "revoked API token %d\n", id.Get())
 	}
 	return nil
 }

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/wgfleet/wgfleet/controller"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// TestLoadServeDocumented: every flag of the serve table in
+// docs/OPERATIONS.md, and its environment variable, sets what it says;
+// the command line wins over the environment.
+func TestLoadServeDocumented(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		flag, env, value string
+		got              func(controller.Config) string
+	}{
+		{"listen", "WG_CONTROLLER_LISTEN", "127.0.0.1:7000", func(c controller.Config) string { return c.Listen }},
+		{"data-dir", "WG_CONTROLLER_DATA_DIR", dir, func(c controller.Config) string { return c.DataDir }},
+		{"poll-interval", "WG_CONTROLLER_POLL_INTERVAL", "1m30s", func(c controller.Config) string { return c.PollInterval.String() }},
+		{"session-ttl", "WG_CONTROLLER_SESSION_TTL", "2h0m0s", func(c controller.Config) string { return c.SessionTTL.String() }},
+		{"secure-cookies", "WG_CONTROLLER_SECURE_COOKIES", "true", func(c controller.Config) string { return strconv.FormatBool(c.SecureCookies) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.flag, func(t *testing.T) {
+			def, err := loadServe(nil, envOf(nil), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.got(def) == tt.value {
+				t.Fatalf("the test value %q is the default", tt.value)
+			}
+			cfg, err := loadServe([]string{"--" + tt.flag + "=" + tt.value}, envOf(nil), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tt.got(cfg); got != tt.value {
+				t.Errorf("--%s=%s gave %q", tt.flag, tt.value, got)
+			}
+			cfg, err = loadServe(nil, envOf(map[string]string{tt.env: tt.value}), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tt.got(cfg); got != tt.value {
+				t.Errorf("%s=%s gave %q", tt.env, tt.value, got)
+			}
+		})
+	}
+	cfg, err := loadServe([]string{"--listen", "127.0.0.1:7002", "--secure-cookies=false"},
+		envOf(map[string]string{"WG_CONTROLLER_LISTEN": "127.0.0.1:7001", "WG_CONTROLLER_SECURE_COOKIES": "true"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:7002" || cfg.SecureCookies {
+		t.Fatalf("the environment won over the command line: listen %q secure %v", cfg.Listen, cfg.SecureCookies)
+	}
+	cfg, err = loadServe(nil, envOf(map[string]string{"WG_CONTROLLER_LOG_LEVEL": "error", "WG_CONTROLLER_ADMIN_PASSWORD": "a-long-enough-password"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Logger.Enabled(context.Background(), slog.LevelWarn) || !cfg.Logger.Enabled(context.Background(), slog.LevelError) {
+		t.Error("WG_CONTROLLER_LOG_LEVEL=error did not set the level")
+	}
+	if cfg.AdminPassword != "a-long-enough-password" {
+		t.Errorf("admin password %q not taken from the environment", cfg.AdminPassword)
+	}
+}
+
+// TestLoadServeBadEnv: a bad environment value is an error naming it.
+func TestLoadServeBadEnv(t *testing.T) {
+	for env, want := range map[string]string{
+		"WG_CONTROLLER_POLL_INTERVAL":  `WG_CONTROLLER_POLL_INTERVAL: "often" is not a duration`,
+		"WG_CONTROLLER_SESSION_TTL":    `WG_CONTROLLER_SESSION_TTL: "often" is not a duration`,
+		"WG_CONTROLLER_SECURE_COOKIES": `WG_CONTROLLER_SECURE_COOKIES: "often" is not true or false`,
+		"WG_CONTROLLER_LOG_LEVEL":      `WG_CONTROLLER_LOG_LEVEL: log level "often"`,
+		"WG_CONTROLLER_LOG_FORMAT":     `WG_CONTROLLER_LOG_FORMAT: log format "often"`,
+		"WG_CONTROLLER_MASTER_KEY":     "WG_CONTROLLER_MASTER_KEY",
+	} {
+		t.Run(env, func(t *testing.T) {
+			_, err := loadServe(nil, envOf(map[string]string{env: "often"}), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("error %v, want one containing %q", err, want)
+			}
+		})
+	}
+}
+
+// TestTokenHelp: `token --help` and each subcommand's -h print their own
+// flags and succeed; a subcommand refuses another's flag.
+func TestTokenHelp(t *testing.T) {
+	tests := []struct {
+		args          []string
+		want, notWant []string
+	}{
+		{[]string{"token", "--help"}, []string{"token create --name NAME", "token revoke --id ID"}, nil},
+		{[]string{"token", "-h"}, []string{"token list"}, nil},
+		{[]string{"token", "help"}, []string{"token list"}, nil},
+		{[]string{"token", "create", "-h"}, []string{"--name string", "--data-dir"}, []string{"--id"}},
+		{[]string{"token", "revoke", "--help"}, []string{"--id int", "env WG_CONTROLLER_DATA_DIR"}, []string{"--name"}},
+		{[]string{"token", "list", "-h"}, []string{"--data-dir"}, []string{"--name", "--id"}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stderr strings.Builder
+			err := run(context.Background(), tt.args, envOf(nil), io.Discard, &stderr)
+			if !errors.Is(err, flag.ErrHelp) {
+				t.Fatalf("error %v, want flag.ErrHelp (exit 0)", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("help does not say %q:\n%s", w, stderr.String())
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(stderr.String(), w) {
+					t.Errorf("help lists %q, another subcommand's flag:\n%s", w, stderr.String())
+				}
+			}
+		})
+	}
+	for _, args := range [][]string{
+		{"token", "list", "--name", "x", "--data-dir", t.TempDir()},
+		{"token", "create", "--name", "x", "--id", "1", "--data-dir", t.TempDir()},
+		{"token", "frobnicate"},
+		{"token"},
+	} {
+		err := run(context.Background(), args, envOf(nil), io.Discard, io.Discard)
+		if err == nil || errors.Is(err, flag.ErrHelp) {
+			t.Errorf("%q: %v, want an error", args, err)
+		}
+	}
+}
