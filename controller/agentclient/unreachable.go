@@ -5,13 +5,14 @@ import (
 	"fmt"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/controller/fault"
 )
 
 // ErrUnreachable marks a call that got no answer from the agent: it could
 // not be dialed, the connection broke, or the request timed out. The
 // reconciler and the poller wrap it; an agent that answered, even with an
 // error status, is not unreachable.
-var ErrUnreachable = errors.New("agent unreachable")
+var ErrUnreachable = fault.New(fault.EAGENT, "agent unreachable")
 
 // Unreachable reports whether err, from an agentapi.Client, means the agent
 // gave no answer: an error that carries no *agentapi.APIError. A nil err is

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -10,24 +9,22 @@ import (
 	"time"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
-	"github.com/wgfleet/wgfleet/controller/agentclient"
 	"github.com/wgfleet/wgfleet/controller/auth"
+	"github.com/wgfleet/wgfleet/controller/fault"
 	"github.com/wgfleet/wgfleet/controller/fleet"
-	"github.com/wgfleet/wgfleet/controller/ipam"
-	"github.com/wgfleet/wgfleet/controller/reconcile"
-	"github.com/wgfleet/wgfleet/controller/store"
 )
 
-// Kinds of failure found by this package itself. Everything else comes
-// from fleet, auth, store, ipam and reconcile; statusOf alone decides what
-// each becomes.
+// Kinds of failure found by this package itself, each with its fault
+// code. Everything else comes from fleet, auth, store, ipam, reconcile and
+// agentclient with codes of its own; statusOf alone decides what each
+// becomes.
 var (
-	errBadRequest  = errors.New("bad request")
-	errNotFound    = errors.New("not found")
-	errMethod      = errors.New("method not allowed")
-	errTooLarge    = errors.New("request body too large")
-	errMediaType   = errors.New("unsupported media type")
-	errUnavailable = errors.New("unavailable")
+	errBadRequest  = fault.New(fault.EINVALID, "bad request")
+	errNotFound    = fault.New(fault.ENOTFOUND, "not found")
+	errMethod      = fault.New(fault.EMETHOD, "method not allowed")
+	errTooLarge    = fault.New(fault.ETOOLARGE, "request body too large")
+	errMediaType   = fault.New(fault.EMEDIATYPE, "unsupported media type")
+	errUnavailable = fault.New(fault.EUNAVAILABLE, "unavailable")
 )
 
 // requestError is an error of this package whose text is meant for the
@@ -77,11 +74,41 @@ type problem struct {
 	internal   bool           // a fault of ours: log the detail
 }
 
-// statusOf maps an error to its answer. It is the only place that turns
-// errors into HTTP statuses. 4xx messages are the error's text, which
-// lower layers write for people and keep free of secrets; a 5xx says
-// nothing beyond "internal error", its detail goes to the log only.
+// statuses is the HTTP status of each fault code: the only place that
+// turns errors into statuses. It is never written.
+var statuses = map[fault.Code]int{
+	fault.EINVALID:         http.StatusBadRequest,
+	fault.EUNAUTHENTICATED: http.StatusUnauthorized,
+	fault.EFORBIDDEN:       http.StatusForbidden,
+	fault.ENOTFOUND:        http.StatusNotFound,
+	fault.EMETHOD:          http.StatusMethodNotAllowed,
+	fault.ECONFLICT:        http.StatusConflict,
+	fault.ETOOLARGE:        http.StatusRequestEntityTooLarge,
+	fault.EMEDIATYPE:       http.StatusUnsupportedMediaType,
+	fault.ERATELIMITED:     http.StatusTooManyRequests,
+	fault.ECANCELED:        499, // the client went away; nobody reads this answer
+	fault.EINTERNAL:        http.StatusInternalServerError,
+	fault.EAGENT:           http.StatusBadGateway,
+	fault.EUNAVAILABLE:     http.StatusServiceUnavailable,
+	fault.ETIMEOUT:         http.StatusGatewayTimeout,
+}
+
+// statusOf maps an error to its answer: the status of its code (statuses),
+// the message fault.ErrorMessage gives (4xx messages are the error's text,
+// which lower layers write for people and keep free of secrets; a 5xx of
+// ours says nothing beyond "internal error" or "timed out", its detail goes
+// to the log only), and what some errors add to that.
 func statusOf(err error) problem {
+	code := codeOf(err)
+	status, ok := statuses[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	p := problem{
+		status:   status,
+		message:  fault.ErrorMessage(err),
+		internal: code == fault.EINTERNAL || code == fault.ETIMEOUT,
+	}
 	var (
 		ve  *fleet.ValidationError
 		re  *requestError
@@ -90,75 +117,46 @@ func statusOf(err error) problem {
 		ae  *agentapi.APIError
 	)
 	switch {
-	// Input.
-	case errors.As(err, &ve):
-		return problem{status: http.StatusBadRequest, message: ve.Error(), data: map[string]any{"field": ve.Field}}
-	case errors.As(err, &re) && re.field != "":
-		return problem{status: statusOfKind(re.kind), message: re.msg, data: map[string]any{"field": re.field}}
-	case errors.As(err, &re):
-		return problem{status: statusOfKind(re.kind), message: re.msg}
-	case errors.Is(err, fleet.ErrInvalid), errors.Is(err, store.ErrInvalid), errors.Is(err, auth.ErrInvalid):
-		return problem{status: http.StatusBadRequest, message: err.Error()}
-
-	// Authentication.
-	case errors.As(err, &rl):
-		return problem{status: http.StatusTooManyRequests, message: rl.Error(), retryAfter: rl.RetryAfter}
-	case errors.Is(err, auth.ErrBadCredentials):
-		return problem{status: http.StatusUnauthorized, message: auth.ErrBadCredentials.Error()}
-	case errors.Is(err, auth.ErrUnauthenticated):
-		return problem{status: http.StatusUnauthorized, message: err.Error()}
-	case errors.Is(err, auth.ErrCSRF):
-		return problem{status: http.StatusForbidden, message: err.Error()}
-
-	// State.
-	case errors.Is(err, store.ErrNotFound):
-		return problem{status: http.StatusNotFound, message: err.Error()}
-	case errors.As(err, &nhp):
-		return problem{status: http.StatusConflict, message: nhp.Error(), data: map[string]any{"peer_count": nhp.peers}}
-	case errors.Is(err, store.ErrNodeHasPeers), errors.Is(err, store.ErrConflict),
-		errors.Is(err, store.ErrNodeFull), errors.Is(err, ipam.ErrPoolExhausted),
-		errors.Is(err, fleet.ErrNoNodeAvailable), errors.Is(err, reconcile.ErrNodeDisabled):
-		return problem{status: http.StatusConflict, message: err.Error()}
-
-	// The agent behind a node.
-	case errors.Is(err, fleet.ErrAgentUnavailable):
-		return problem{status: http.StatusServiceUnavailable, message: err.Error()}
-	case errors.Is(err, agentclient.ErrUnreachable):
-		return problem{status: http.StatusBadGateway, message: err.Error()}
-	case errors.As(err, &ae) && ae.StatusCode == http.StatusUnauthorized:
-		return problem{status: http.StatusBadGateway, message: "the agent refused the controller's signature (" + ae.Message + "); check the node's secret"}
-	case errors.As(err, &ae):
-		return problem{status: http.StatusBadGateway, message: "the agent answered: " + ae.Error()}
-
-	case errors.Is(err, errUnavailable):
-		return problem{status: http.StatusServiceUnavailable, message: err.Error()}
-	case errors.Is(err, context.Canceled):
-		// The client went away; nobody reads this answer.
-		return problem{status: 499, message: "request canceled"}
-	case errors.Is(err, context.DeadlineExceeded):
-		return problem{status: http.StatusGatewayTimeout, message: "timed out", internal: true}
-	default:
-		return problem{status: http.StatusInternalServerError, message: "internal error", internal: true}
+	case code == fault.EINVALID && errors.As(err, &ve):
+		p.message, p.data = ve.Error(), map[string]any{"field": ve.Field}
+	case errors.As(err, &re) && code == fault.ErrorCode(re.kind):
+		p.message = re.msg
+		if re.field != "" {
+			p.data = map[string]any{"field": re.field}
+		}
+	case code == fault.ERATELIMITED && errors.As(err, &rl):
+		p.message, p.retryAfter = rl.Error(), rl.RetryAfter
+	case code == fault.EUNAUTHENTICATED && errors.Is(err, auth.ErrBadCredentials):
+		// Nothing more: what wraps it could tell a wrong password from an
+		// unknown user.
+		p.message = auth.ErrBadCredentials.Error()
+	case code == fault.ECONFLICT && errors.As(err, &nhp):
+		p.message, p.data = nhp.Error(), map[string]any{"peer_count": nhp.peers}
+	case code == fault.EAGENT && !fault.Has(err, fault.EAGENT) && errors.As(err, &ae):
+		// The agent's own answer, not an error of ours about the agent.
+		p.message = agentMessage(ae)
 	}
+	return p
 }
 
-// statusOfKind is the status of this package's own error kinds.
-func statusOfKind(kind error) int {
-	switch kind {
-	case errBadRequest:
-		return http.StatusBadRequest
-	case errNotFound:
-		return http.StatusNotFound
-	case errMethod:
-		return http.StatusMethodNotAllowed
-	case errTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case errMediaType:
-		return http.StatusUnsupportedMediaType
-	case errUnavailable:
-		return http.StatusServiceUnavailable
+// codeOf is the fault code of err. An agent's error answer
+// (*agentapi.APIError, of the wire contract, which knows no fault codes)
+// counts as fault.EAGENT.
+func codeOf(err error) fault.Code {
+	code := fault.ErrorCode(err)
+	var ae *agentapi.APIError
+	if errors.As(err, &ae) {
+		code = fault.First(code, fault.EAGENT)
 	}
-	return http.StatusInternalServerError
+	return code
+}
+
+// agentMessage says what an agent's error answer means for the client.
+func agentMessage(ae *agentapi.APIError) string {
+	if ae.StatusCode == http.StatusUnauthorized {
+		return "the agent refused the controller's signature (" + ae.Message + "); check the node's secret"
+	}
+	return "the agent answered: " + ae.Error()
 }
 
 // fail answers r with err.

@@ -1,28 +1,29 @@
 package auth
 
 import (
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/wgfleet/wgfleet/controller/fault"
 )
 
 // Errors of this package. Test with errors.Is; every error a method
-// returns wraps one of them or a store error.
+// returns wraps one of them or a store error. Each carries a fault code.
 var (
 	// ErrUnauthenticated: the request carries no usable credentials (none,
 	// an unknown or expired session, an unknown or revoked token).
-	ErrUnauthenticated = errors.New("not authenticated")
+	ErrUnauthenticated = fault.New(fault.EUNAUTHENTICATED, "not authenticated")
 	// ErrBadCredentials: a login with an unknown user or a wrong password.
 	// The two are not told apart.
-	ErrBadCredentials = errors.New("invalid username or password")
+	ErrBadCredentials = fault.New(fault.EUNAUTHENTICATED, "invalid username or password")
 	// ErrRateLimited wraps every *RateLimitError.
-	ErrRateLimited = errors.New("too many failed logins")
+	ErrRateLimited = fault.New(fault.ERATELIMITED, "too many failed logins")
 	// ErrCSRF: a cookie-authenticated request that changes something did
 	// not carry the session's CSRF token.
-	ErrCSRF = errors.New("CSRF check failed")
+	ErrCSRF = fault.New(fault.EFORBIDDEN, "CSRF check failed")
 	// ErrInvalid: an input (a password, a token name) that may not be
 	// used; the error's text says why.
-	ErrInvalid = errors.New("invalid input")
+	ErrInvalid = fault.New(fault.EINVALID, "invalid input")
 )
 
 // RateLimitError is returned by Login, without checking the password,

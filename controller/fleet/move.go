@@ -107,7 +107,7 @@ func (s *Service) movePeer(ctx context.Context, actor Actor, id int64, targetNod
 		return audit(ctx, tx, actor, "peer.move", "peer", moved.ID, details)
 	})
 	if err != nil {
-		return MoveResult{}, fmt.Errorf("moving peer %d to node %d: %w", id, targetNodeID, fromStore(err))
+		return MoveResult{}, fmt.Errorf("moving peer %d to node %d: %w", id, targetNodeID, err)
 	}
 	s.log.Info("peer moved", "peer_id", res.Peer.ID, "from_node_id", res.FromNodeID,
 		"to_node_id", res.ToNodeID, "address4", res.Address4, "actor", string(actor))

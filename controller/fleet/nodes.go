@@ -100,7 +100,7 @@ func (s *Service) CreateNode(ctx context.Context, actor Actor, in NodeInput) (No
 		return err
 	})
 	if err != nil {
-		return NodeView{}, fmt.Errorf("creating node %q: %w", n.Name, fromStore(err))
+		return NodeView{}, fmt.Errorf("creating node %q: %w", n.Name, err)
 	}
 	s.log.Info("node created", "node_id", v.ID, "name", v.Name, "actor", string(actor))
 	s.trigger(v.ID)
@@ -147,7 +147,7 @@ func (s *Service) UpdateNode(ctx context.Context, actor Actor, id int64, in Node
 		return err
 	})
 	if err != nil {
-		return NodeView{}, fmt.Errorf("updating node %d: %w", id, fromStore(err))
+		return NodeView{}, fmt.Errorf("updating node %d: %w", id, err)
 	}
 	if len(changed) > 0 {
 		s.log.Info("node updated", "node_id", id, "changed", changed, "actor", string(actor))
@@ -188,7 +188,7 @@ func (s *Service) DeleteNode(ctx context.Context, actor Actor, id int64, force b
 		return audit(ctx, tx, actor, "node.delete", "node", id, details)
 	})
 	if err != nil {
-		return fmt.Errorf("deleting node %d: %w", id, fromStore(err))
+		return fmt.Errorf("deleting node %d: %w", id, err)
 	}
 	s.log.Info("node deleted", "node_id", id, "name", node.Name, "peers_removed", len(peers), "actor", string(actor))
 	if len(peers) > 0 {
@@ -266,7 +266,7 @@ func (s *Service) ToggleNode(ctx context.Context, actor Actor, id int64, enabled
 		return err
 	})
 	if err != nil {
-		return NodeView{}, fmt.Errorf("toggling node %d: %w", id, fromStore(err))
+		return NodeView{}, fmt.Errorf("toggling node %d: %w", id, err)
 	}
 	if changed {
 		s.log.Info("node toggled", "node_id", id, "enabled", v.Enabled, "actor", string(actor))

@@ -157,7 +157,7 @@ func (s *Service) createPeerOn(ctx context.Context, actor Actor, nodeID int64, i
 		return nil
 	})
 	if err != nil {
-		return PeerView{}, fmt.Errorf("creating peer on node %d: %w", nodeID, fromStore(err))
+		return PeerView{}, fmt.Errorf("creating peer on node %d: %w", nodeID, err)
 	}
 	s.log.Info("peer created", "peer_id", v.ID, "node_id", v.NodeID, "address4", v.Address4, "actor", string(actor))
 	s.trigger(v.NodeID)
@@ -208,7 +208,7 @@ func (s *Service) UpdatePeer(ctx context.Context, actor Actor, id int64, in Peer
 		return nil
 	})
 	if err != nil {
-		return PeerView{}, fmt.Errorf("updating peer %d: %w", id, fromStore(err))
+		return PeerView{}, fmt.Errorf("updating peer %d: %w", id, err)
 	}
 	if len(changed) > 0 {
 		s.log.Info("peer updated", "peer_id", id, "node_id", v.NodeID, "changed", changed, "actor", string(actor))
@@ -232,7 +232,7 @@ func (s *Service) DeletePeer(ctx context.Context, actor Actor, id int64) error {
 		return audit(ctx, tx, actor, "peer.delete", "peer", id, peerAudit(deleted))
 	})
 	if err != nil {
-		return fmt.Errorf("deleting peer %d: %w", id, fromStore(err))
+		return fmt.Errorf("deleting peer %d: %w", id, err)
 	}
 	s.log.Info("peer deleted", "peer_id", id, "node_id", deleted.NodeID, "actor", string(actor))
 	s.trigger(deleted.NodeID)
@@ -274,7 +274,7 @@ func (s *Service) SetPeerEnabled(ctx context.Context, actor Actor, id int64, ena
 		return nil
 	})
 	if err != nil {
-		return PeerView{}, fmt.Errorf("setting peer %d enabled: %w", id, fromStore(err))
+		return PeerView{}, fmt.Errorf("setting peer %d enabled: %w", id, err)
 	}
 	if changed {
 		s.log.Info("peer enabled changed", "peer_id", id, "node_id", v.NodeID, "enabled", enabled, "actor", string(actor))

@@ -132,13 +132,3 @@ func (s *Service) agentClient(agentURL string, secret []byte) (*agentapi.Client,
 	}
 	return c, nil
 }
-
-// fromStore makes a store error the API can map: the store's ErrInvalid
-// (a value it refused that validation here let through) also wraps
-// ErrInvalid; everything else passes as it is.
-func fromStore(err error) error {
-	if errors.Is(err, store.ErrInvalid) && !errors.Is(err, ErrInvalid) {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	return err
-}

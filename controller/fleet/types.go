@@ -2,8 +2,6 @@ package fleet
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"time"
 )
 
@@ -13,35 +11,6 @@ type Actor string
 
 // ActorSystem is the controller itself (poller, reconciler, demo).
 const ActorSystem Actor = "system"
-
-// Errors of the fleet service, besides the store's (store.ErrNotFound,
-// store.ErrConflict, store.ErrNodeHasPeers, store.ErrNodeFull) and
-// ipam.ErrPoolExhausted, which pass through wrapped.
-var (
-	// ErrInvalid wraps every *ValidationError.
-	ErrInvalid = errors.New("invalid input")
-	// ErrNoNodeAvailable: automatic placement found no healthy, enabled
-	// node with room.
-	ErrNoNodeAvailable = errors.New("no node available")
-	// ErrAgentUnavailable: the service needed an answer from an agent (a
-	// node's public key for a client config) and could not get one. It is
-	// temporary: the same request may work once the agent answers.
-	ErrAgentUnavailable = errors.New("agent unavailable")
-)
-
-// ValidationError says which field of an input is wrong and why.
-type ValidationError struct {
-	Field   string // JSON name of the field, e.g. "ip_pool_cidr"
-	Message string // for a person: what is wrong and what is expected
-}
-
-func (e *ValidationError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Message) }
-func (e *ValidationError) Unwrap() error { return ErrInvalid }
-
-// Invalid makes a *ValidationError.
-func Invalid(field, format string, a ...any) error {
-	return &ValidationError{Field: field, Message: fmt.Sprintf(format, a...)}
-}
 
 // NodeInput is the body of POST /api/nodes and PUT /api/nodes/{id}. A nil
 // field is "not given": defaulted on create, unchanged on update.

@@ -8,13 +8,15 @@
 package ipam
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/wgfleet/wgfleet/controller/fault"
 )
 
-// ErrPoolExhausted reports that a pool has no free address left.
-var ErrPoolExhausted = errors.New("ipam: address pool exhausted")
+// ErrPoolExhausted reports that a pool has no free address left. Its fault
+// code is ECONFLICT.
+var ErrPoolExhausted = fault.New(fault.ECONFLICT, "ipam: address pool exhausted")
 
 // NextFree returns the lowest usable address of pool that is not in used.
 //

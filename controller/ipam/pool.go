@@ -1,13 +1,15 @@
 package ipam
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/wgfleet/wgfleet/controller/fault"
 )
 
-// ErrInvalidPool reports a pool prefix that cannot be allocated from.
-var ErrInvalidPool = errors.New("ipam: invalid pool")
+// ErrInvalidPool reports a pool prefix that cannot be allocated from. Its
+// fault code is EINVALID.
+var ErrInvalidPool = fault.New(fault.EINVALID, "ipam: invalid pool")
 
 // Smallest pools: a /30 leaves one IPv4 address for a peer, a /126 two
 // IPv6 addresses.

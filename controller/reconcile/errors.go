@@ -1,9 +1,8 @@
 package reconcile
 
 import (
-	"errors"
-
 	"github.com/wgfleet/wgfleet/controller/agentclient"
+	"github.com/wgfleet/wgfleet/controller/fault"
 )
 
 var (
@@ -15,5 +14,5 @@ var (
 	// ErrNodeDisabled is returned by Drift for a disabled node, whose
 	// agent the controller leaves alone. ReconcileNode does not fail for
 	// one; its Result says Skipped instead.
-	ErrNodeDisabled = errors.New("node disabled")
+	ErrNodeDisabled = fault.New(fault.ECONFLICT, "node disabled")
 )

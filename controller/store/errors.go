@@ -5,28 +5,31 @@ import (
 	"fmt"
 
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/wgfleet/wgfleet/controller/fault"
 )
 
 // Errors returned by the store, always wrapped with context. Test with
-// errors.Is. Allocation failures pass ipam.ErrPoolExhausted through.
+// errors.Is; each carries a fault code. Allocation failures pass
+// ipam.ErrPoolExhausted through.
 var (
 	// ErrNotFound reports a missing row. The per-entity errors below wrap
 	// it, so errors.Is(err, ErrNotFound) holds for all of them.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = fault.New(fault.ENOTFOUND, "not found")
 	// ErrConflict reports a uniqueness violation: a duplicate node name,
 	// username or peer key, or an address already in use.
-	ErrConflict = errors.New("conflict")
+	ErrConflict = fault.New(fault.ECONFLICT, "conflict")
 	// ErrInvalid reports a value the store refuses to write, such as an
 	// unmasked pool or an unknown status.
-	ErrInvalid = errors.New("invalid")
+	ErrInvalid = fault.New(fault.EINVALID, "invalid")
 	// ErrNodeHasPeers reports an attempt to delete a node that still has
 	// peers without force, or to move its pools away from their addresses.
-	ErrNodeHasPeers = errors.New("node has peers")
+	ErrNodeHasPeers = fault.New(fault.ECONFLICT, "node has peers")
 	// ErrNodeFull reports a node that already has max_peers peers.
-	ErrNodeFull = errors.New("node is full")
+	ErrNodeFull = fault.New(fault.ECONFLICT, "node is full")
 	// ErrWrongMasterKey reports, from Open, a master key other than the
 	// one the database's secrets were sealed with.
-	ErrWrongMasterKey = errors.New("the master key does not match the one this database's secrets were sealed with")
+	ErrWrongMasterKey = fault.New(fault.EINTERNAL, "the master key does not match the one this database's secrets were sealed with")
 )
 
 // Per-entity not-found errors.
