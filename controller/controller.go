@@ -82,7 +82,7 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 		poller: poller.New(poller.Config{
 			Store: st, Clients: clients, Reconciler: rec, Logger: log.With("component", "poller"), Interval: cfg.PollInterval,
 		}),
-		fleet: fleet.New(fleet.Config{Store: st, Syncer: rec, Logger: log.With("component", "fleet")}),
+		fleet: fleet.New(fleet.Config{Store: st, Syncer: rec, Agents: clients, Logger: log.With("component", "fleet")}),
 	}
 	c.handler = api.New(api.Config{
 		Fleet: c.fleet, Auth: authn, Reconciler: rec, Logger: log.With("component", "api"),

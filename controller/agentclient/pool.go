@@ -89,13 +89,31 @@ func (p *Pool) entry(n store.Node) (*entry, error) {
 	if e, ok := p.entries[n.ID]; ok && e.url == n.AgentURL && e.secretHash == h {
 		return e, nil
 	}
-	c, err := agentapi.NewClient(agentapi.ClientConfig{BaseURL: n.AgentURL, Secret: n.Secret, HTTPClient: p.hc})
+	c, err := p.newClient(n.AgentURL, n.Secret)
 	if err != nil {
 		return nil, fmt.Errorf("agentclient: node %d: %w", n.ID, err)
 	}
 	e := &entry{url: n.AgentURL, secretHash: h, client: c}
 	p.entries[n.ID] = e
 	return e, nil
+}
+
+// Probe returns a client for the agent at agentURL signing with secret,
+// made as the Pool makes the clients of nodes (same HTTP client and
+// timeout, no redirects) but not kept: for an agent that is not a node
+// yet. What it learns of its agent goes with it. It fails when agentURL or
+// secret is unusable.
+func (p *Pool) Probe(agentURL string, secret []byte) (*agentapi.Client, error) {
+	c, err := p.newClient(agentURL, secret)
+	if err != nil {
+		return nil, fmt.Errorf("agent client: %w", err)
+	}
+	return c, nil
+}
+
+// newClient is the one constructor of the Pool's clients.
+func (p *Pool) newClient(agentURL string, secret []byte) (*agentapi.Client, error) {
+	return agentapi.NewClient(agentapi.ClientConfig{BaseURL: agentURL, Secret: secret, HTTPClient: p.hc})
 }
 
 // Forget drops the client of a node and what was known about its agent.

@@ -1,6 +1,7 @@
 package agentclient
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -10,8 +11,9 @@ import (
 
 // ErrUnreachable marks a call that got no answer from the agent: it could
 // not be dialed, the connection broke, or the request timed out. The
-// reconciler and the poller wrap it; an agent that answered, even with an
-// error status, is not unreachable.
+// reconciler, the poller and the fleet service wrap it; an agent that
+// answered, even with an error status, is not unreachable. Its fault code
+// is EAGENT.
 var ErrUnreachable = fault.New(fault.EAGENT, "agent unreachable")
 
 // Unreachable reports whether err, from an agentapi.Client, means the agent
@@ -32,4 +34,20 @@ func Classify(err error) error {
 		return fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	return err
+}
+
+// Describe says in words, for a person, what went wrong talking to the
+// agent at agentURL: a refused signature, an error answer, no answer in
+// time, or no answer at all. Agent errors never carry the secret.
+func Describe(agentURL string, err error) string {
+	var apiErr *agentapi.APIError
+	switch {
+	case errors.Is(err, agentapi.ErrUnauthorized):
+		return "the agent refused the request's signature: check the secret and that the clocks agree (" + err.Error() + ")"
+	case errors.As(err, &apiErr):
+		return "the agent answered with an error: " + apiErr.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "no answer from " + agentURL + " in time"
+	}
+	return "cannot reach the agent at " + agentURL + ": " + err.Error()
 }

@@ -84,7 +84,7 @@ func TestStatusOf(t *testing.T) {
 		{"unauthenticated", wrap(auth.ErrUnauthenticated), 401, ""},
 		{"csrf", wrap(auth.ErrCSRF), 403, ""},
 		{"rate limited", &auth.RateLimitError{RetryAfter: 90 * time.Second}, 429, ""},
-		{"agent unavailable", wrap(fleet.ErrAgentUnavailable), 503, ""},
+		{"agent without the key", wrap(fault.Errorf(fault.EAGENT, "the public key of node n is not known (the agent does not tell it)")), 502, ""},
 		{"unreachable", wrap(agentclient.ErrUnreachable), 502, ""},
 		{"agent refused signature", wrap(&agentapi.APIError{StatusCode: 401, Message: "invalid signature"}), 502,
 			"the agent refused the controller's signature (invalid signature); check the node's secret"},

@@ -12,6 +12,8 @@ import (
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/agent/agenttest"
+	"github.com/wgfleet/wgfleet/controller/agentclient"
+	"github.com/wgfleet/wgfleet/controller/fault"
 	"github.com/wgfleet/wgfleet/controller/store"
 	"github.com/wgfleet/wgfleet/controller/wgconfig"
 )
@@ -228,8 +230,8 @@ func TestPeerConfigRefusals(t *testing.T) {
 	n3 := e.createNode(t, nodeIn("n3"))
 	p3 := e.createPeer(t, n3.ID, PeerInput{})
 	_, _, err = e.svc.PeerConfig(ctx, actor, p3.ID)
-	if !errors.Is(err, ErrAgentUnavailable) || !strings.Contains(err.Error(), "test the node") {
-		t.Fatalf("unknown node key: %v, want ErrAgentUnavailable", err)
+	if !errors.Is(err, agentclient.ErrUnreachable) || fault.ErrorCode(err) != fault.EAGENT || !strings.Contains(err.Error(), "test the node") {
+		t.Fatalf("unknown node key: %v (code %s), want agentclient.ErrUnreachable (EAGENT)", err, fault.ErrorCode(err))
 	}
 	if _, _, err := e.svc.PeerConfig(ctx, actor, 999); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown peer: %v", err)
@@ -237,6 +239,34 @@ func TestPeerConfigRefusals(t *testing.T) {
 	for _, a := range e.audit(t) {
 		if a.Action == "peer.config_downloaded" {
 			t.Fatal("a refused download was audited as a download")
+		}
+	}
+}
+
+// TestPeerConfigAgentRefuses: an agent that answers but refuses the
+// node's secret is not unreachable; the error still says what to do and
+// carries the agent code.
+func TestPeerConfigAgentRefuses(t *testing.T) {
+	e := newEnv(t)
+	a := agenttest.Start(t, agenttest.Options{})
+	in := nodeIn("refusing")
+	wrong := "another-secret-that-is-long-enough-0123456789"
+	in.AgentURL, in.Secret, in.IPPool = &a.URL, &wrong, ptr("10.99.0.0/24")
+	n := e.createNode(t, in)
+	p := e.createPeer(t, n.ID, PeerInput{})
+	_, _, err := e.svc.PeerConfig(context.Background(), actor, p.ID)
+	if err == nil {
+		t.Fatal("a config was made without the node's key")
+	}
+	if errors.Is(err, agentclient.ErrUnreachable) {
+		t.Errorf("an agent that answered is called unreachable: %v", err)
+	}
+	if code := fault.ErrorCode(err); code != fault.EAGENT {
+		t.Errorf("code %s, want %s", code, fault.EAGENT)
+	}
+	for _, want := range []string{"refused the request's signature", "test the node"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message %q does not say %q", err, want)
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/controller/agentclient"
+	"github.com/wgfleet/wgfleet/controller/fault"
 	"github.com/wgfleet/wgfleet/controller/ipam"
 	"github.com/wgfleet/wgfleet/controller/store"
 	"github.com/wgfleet/wgfleet/controller/wgconfig"
@@ -23,7 +25,9 @@ import (
 //     pair; otherwise a *ValidationError for "private_key";
 //   - the node's endpoint; otherwise a *ValidationError for "endpoint";
 //   - the public key of the node's interface, from the node's last health
-//     document or else asked of the agent; otherwise ErrAgentUnavailable.
+//     document or else asked of the agent; otherwise an error with fault
+//     code EAGENT, wrapping agentclient.ErrUnreachable when the agent gave
+//     no answer.
 func (s *Service) PeerConfig(ctx context.Context, actor Actor, id int64) (filename string, conf []byte, err error) {
 	if err := checkActor(actor); err != nil {
 		return "", nil, err
@@ -134,32 +138,37 @@ func (s *Service) nodePublicKey(ctx context.Context, node store.Node) (wgtypes.K
 			}
 		}
 	}
-	unavailable := func(reason string) error {
-		return fmt.Errorf("%w: the public key of node %s's interface %s is not known (%s); make sure the agent answers (test the node) and try again",
-			ErrAgentUnavailable, node.Name, node.WGInterface, reason)
+	// unknown says why the key is not known: err is what the agent said
+	// (nil: it answered without the key), reason the same in words.
+	unknown := func(err error, reason string) error {
+		const format = "the public key of node %s's interface %s is not known (%s); make sure the agent answers (test the node) and try again"
+		if err != nil && agentclient.Unreachable(err) {
+			return fmt.Errorf("%w: "+format, agentclient.ErrUnreachable, node.Name, node.WGInterface, reason)
+		}
+		return fault.Errorf(fault.EAGENT, format, node.Name, node.WGInterface, reason)
 	}
-	c, err := s.agentClient(node.AgentURL, node.Secret)
+	c, err := s.agents.For(node)
 	if err != nil {
-		return wgtypes.Key{}, unavailable(err.Error())
+		return wgtypes.Key{}, unknown(err, err.Error())
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.agentTimeout)
 	defer cancel()
-	h, err := c.Health(ctx)
+	h, err := s.agents.Health(ctx, node)
 	if err != nil {
-		return wgtypes.Key{}, unavailable(describeAgentError(node.AgentURL, err))
+		return wgtypes.Key{}, unknown(err, agentclient.Describe(node.AgentURL, err))
 	}
 	if k, ok := interfaceKey(h.Interfaces, node.WGInterface); ok {
 		return k, nil
 	}
 	info, err := c.Interface(ctx, node.WGInterface)
 	if err != nil {
-		return wgtypes.Key{}, unavailable(describeAgentError(node.AgentURL, err))
+		return wgtypes.Key{}, unknown(err, agentclient.Describe(node.AgentURL, err))
 	}
 	info.Name = node.WGInterface // the answer is about the interface asked for
 	if k, ok := interfaceKey([]agentapi.InterfaceInfo{info}, node.WGInterface); ok {
 		return k, nil
 	}
-	return wgtypes.Key{}, unavailable("the agent does not tell it")
+	return wgtypes.Key{}, unknown(nil, "the agent does not tell it")
 }
 
 func interfaceKey(ifaces []agentapi.InterfaceInfo, name string) (wgtypes.Key, bool) {

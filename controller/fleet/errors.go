@@ -7,19 +7,15 @@ import (
 )
 
 // Errors of the fleet service, besides the store's (store.ErrNotFound,
-// store.ErrConflict, store.ErrNodeHasPeers, store.ErrNodeFull) and
-// ipam.ErrPoolExhausted, which pass through wrapped. Each carries a fault
-// code.
+// store.ErrConflict, store.ErrNodeHasPeers, store.ErrNodeFull),
+// ipam.ErrPoolExhausted and agentclient.ErrUnreachable, which pass through
+// wrapped. Each carries a fault code.
 var (
 	// ErrInvalid wraps every *ValidationError.
 	ErrInvalid = fault.New(fault.EINVALID, "invalid input")
 	// ErrNoNodeAvailable: automatic placement found no healthy, enabled
 	// node with room.
 	ErrNoNodeAvailable = fault.New(fault.ECONFLICT, "no node available")
-	// ErrAgentUnavailable: the service needed an answer from an agent (a
-	// node's public key for a client config) and could not get one. It is
-	// temporary: the same request may work once the agent answers.
-	ErrAgentUnavailable = fault.New(fault.EUNAVAILABLE, "agent unavailable")
 )
 
 // ValidationError says which field of an input is wrong and why.

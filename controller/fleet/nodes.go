@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/controller/agentclient"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
@@ -161,8 +162,9 @@ func (s *Service) UpdateNode(ctx context.Context, actor Actor, id int64, in Node
 // their addresses are freed. With force, once the database has committed,
 // the service removes those peers from the agent as well, best effort and
 // within the agent timeout: an agent that cannot be reached keeps them,
-// and nothing will reconcile it any more, since the node is gone. The
-// Syncer is told so that it can forget the node.
+// and nothing will reconcile it any more, since the node is gone. Then
+// the node's agent client is dropped, and the Syncer is told so that it
+// can forget the node.
 func (s *Service) DeleteNode(ctx context.Context, actor Actor, id int64, force bool) error {
 	if err := checkActor(actor); err != nil {
 		return err
@@ -194,6 +196,7 @@ func (s *Service) DeleteNode(ctx context.Context, actor Actor, id int64, force b
 	if len(peers) > 0 {
 		s.removeFromAgent(ctx, node, peers)
 	}
+	s.agents.Forget(id)
 	s.trigger(id)
 	return nil
 }
@@ -202,7 +205,7 @@ func (s *Service) DeleteNode(ctx context.Context, actor Actor, id int64, force b
 // stops at the first failure to reach the agent and never fails.
 func (s *Service) removeFromAgent(ctx context.Context, node store.Node, peers []store.Peer) {
 	log := s.log.With("node_id", node.ID, "name", node.Name)
-	c, err := s.agentClient(node.AgentURL, node.Secret)
+	c, err := s.agents.For(node)
 	if err != nil {
 		log.Warn("not removing peers of a deleted node from its agent", "err", err)
 		return
@@ -212,12 +215,11 @@ func (s *Service) removeFromAgent(ctx context.Context, node store.Node, peers []
 	removed := 0
 	for _, p := range peers {
 		err := c.DeletePeer(ctx, p.Iface, p.PublicKey)
-		var apiErr *agentapi.APIError
 		switch {
 		case err == nil:
 			removed++
 		case errors.Is(err, agentapi.ErrNotFound):
-		case errors.As(err, &apiErr):
+		case !agentclient.Unreachable(err):
 			log.Warn("agent refused to remove a peer of a deleted node", "peer_id", p.ID, "err", err)
 		default:
 			log.Warn("agent unreachable; peers of the deleted node stay on it", "err", err, "left", len(peers)-removed)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/controller/agentclient"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
@@ -21,7 +22,12 @@ func (s *Service) TestNode(ctx context.Context, id int64) (TestResult, error) {
 	if err != nil {
 		return TestResult{}, fmt.Errorf("testing node %d: %w", id, err)
 	}
-	return s.probe(ctx, n.AgentURL, n.Secret, n.WGInterface), nil
+	c, err := s.agents.For(n)
+	if err != nil {
+		return TestResult{Message: err.Error()}, nil
+	}
+	health := func(ctx context.Context) (agentapi.Health, error) { return s.agents.Health(ctx, n) }
+	return s.probe(ctx, c, health, n.AgentURL, n.WGInterface), nil
 }
 
 // TestConnection checks an agent before it is saved as a node: agentURL,
@@ -42,24 +48,26 @@ func (s *Service) TestConnection(ctx context.Context, agentURL, secret, iface st
 	if err := checkInterface(iface); err != nil {
 		return TestResult{}, err
 	}
-	return s.probe(ctx, u, []byte(secret), iface), nil
+	c, err := s.agents.Probe(u, []byte(secret))
+	if err != nil {
+		return TestResult{Message: err.Error()}, nil
+	}
+	return s.probe(ctx, c, c.Health, u, iface), nil
 }
 
-// probe runs the connection test. Messages quote agent errors, which never
-// carry the secret.
-func (s *Service) probe(ctx context.Context, agentURL string, secret []byte, iface string) TestResult {
-	c, err := s.agentClient(agentURL, secret)
-	if err != nil {
-		return TestResult{Message: err.Error()}
-	}
+// probe runs the connection test of the agent at agentURL through c;
+// health asks it for /health (for a node, through Agents, which remembers
+// what it advertised). Messages quote agent errors, which never carry the
+// secret.
+func (s *Service) probe(ctx context.Context, c *agentapi.Client, health func(context.Context) (agentapi.Health, error), agentURL, iface string) TestResult {
 	ctx, cancel := context.WithTimeout(ctx, s.agentTimeout)
 	defer cancel()
 
 	start := s.now()
-	h, err := c.Health(ctx)
+	h, err := health(ctx)
 	latency := s.now().Sub(start).Milliseconds()
 	if err != nil {
-		return TestResult{LatencyMS: latency, Message: describeAgentError(agentURL, err)}
+		return TestResult{LatencyMS: latency, Message: agentclient.Describe(agentURL, err)}
 	}
 	res := TestResult{LatencyMS: latency, Version: h.Version}
 	for _, i := range h.Interfaces {
@@ -77,25 +85,11 @@ func (s *Service) probe(ctx context.Context, agentURL string, secret []byte, ifa
 		}
 		return res
 	case err != nil:
-		res.Message = "the agent answers /health, but listing interface " + iface + " failed: " + describeAgentError(agentURL, err)
+		res.Message = "the agent answers /health, but listing interface " + iface + " failed: " + agentclient.Describe(agentURL, err)
 		return res
 	}
 	res.OK = true
 	res.Message = fmt.Sprintf("agent %s (version %s) answered in %d ms; interface %s has %d peers",
 		agentURL, h.Version, latency, iface, len(d.Peers))
 	return res
-}
-
-// describeAgentError says in words what went wrong talking to an agent.
-func describeAgentError(agentURL string, err error) string {
-	var apiErr *agentapi.APIError
-	switch {
-	case errors.Is(err, agentapi.ErrUnauthorized):
-		return "the agent refused the request's signature: check the secret and that the clocks agree (" + err.Error() + ")"
-	case errors.As(err, &apiErr):
-		return "the agent answered with an error: " + apiErr.Error()
-	case errors.Is(err, context.DeadlineExceeded):
-		return "no answer from " + agentURL + " in time"
-	}
-	return "cannot reach the agent at " + agentURL + ": " + err.Error()
 }

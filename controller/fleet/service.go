@@ -6,11 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/controller/agentclient"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
@@ -40,9 +39,9 @@ type Config struct {
 	// AgentTimeout bounds each call to an agent; 0 means
 	// DefaultAgentTimeout.
 	AgentTimeout time.Duration
-	// HTTPClient sends requests to agents; nil means agentapi's default
-	// client.
-	HTTPClient *http.Client
+	// Agents reaches the agents; nil means an agentclient.Pool of the
+	// service's own, with AgentTimeout.
+	Agents Agents
 }
 
 // Service is the controller's fleet service: nodes, peers, client configs,
@@ -58,7 +57,7 @@ type Service struct {
 	log          *slog.Logger
 	now          func() time.Time
 	agentTimeout time.Duration
-	httpClient   *http.Client
+	agents       Agents
 }
 
 // New returns a Service for cfg. It panics when cfg.Store is nil.
@@ -72,7 +71,7 @@ func New(cfg Config) *Service {
 		log:          cfg.Logger,
 		now:          cfg.Now,
 		agentTimeout: cfg.AgentTimeout,
-		httpClient:   cfg.HTTPClient,
+		agents:       cfg.Agents,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -82,6 +81,9 @@ func New(cfg Config) *Service {
 	}
 	if s.agentTimeout <= 0 {
 		s.agentTimeout = DefaultAgentTimeout
+	}
+	if s.agents == nil {
+		s.agents = agentclient.NewPool(agentclient.PoolOptions{Timeout: s.agentTimeout})
 	}
 	return s
 }
@@ -122,13 +124,4 @@ func audit(ctx context.Context, tx *store.Tx, actor Actor, action, targetType st
 		Details:    raw,
 	})
 	return err
-}
-
-// agentClient is a signed client for a node's agent.
-func (s *Service) agentClient(agentURL string, secret []byte) (*agentapi.Client, error) {
-	c, err := agentapi.NewClient(agentapi.ClientConfig{BaseURL: agentURL, Secret: secret, HTTPClient: s.httpClient})
-	if err != nil {
-		return nil, fmt.Errorf("agent client: %w", err)
-	}
-	return c, nil
 }
