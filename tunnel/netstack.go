@@ -47,15 +47,11 @@ func NewNetstackWith(cfg Config, wrap DeviceWrapper) (*Tunnel, error) {
 			return nil, fmt.Errorf("interface %s: wrapping netstack: %w", cfg.Name, err)
 		}
 	}
-	// Only the UDP sockets depend on the namespace here.
-	pin := pinNetns(cfg.Logger.With("iface", cfg.Name))
-	t, err := newTunnel(cfg, ModeNetstack, tdev, pin.bind(conn.NewDefaultBind()))
+	t, err := newTunnel(cfg, ModeNetstack, tdev, conn.NewDefaultBind())
 	if err != nil {
-		pin.close()
 		return nil, err
 	}
 	t.tnet = tnet
-	t.cleanup = append(t.cleanup, pin.close)
 	if err := t.up(); err != nil {
 		t.abort()
 		return nil, err

@@ -17,13 +17,11 @@ import (
 // change it. It needs CAP_NET_ADMIN and /dev/net/tun. Closing the Tunnel
 // deletes the interface and the socket.
 //
-// The interface, its netlink sockets and its UDP sockets live in the
-// network namespace of the calling OS thread. To put them in another
-// namespace, lock the OS thread, switch it, call NewTUN and switch back
-// (or let the locked goroutine exit): the UDP sockets and the MTU lookup
-// stay pinned to that namespace even when wireguard-go redoes them later
-// from its own goroutines. The UAPI socket is a file, outside any network
-// namespace.
+// The interface and the UDP sockets live in the network namespace of the
+// process, which must be one for all its threads: wireguard-go reopens its
+// sockets and reads the MTU later, from goroutines of its own. To run a
+// Tunnel in another namespace, start the program there (ip netns exec). The
+// UAPI socket is a file, outside any network namespace.
 func NewTUN(cfg Config) (*Tunnel, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -45,13 +43,10 @@ func NewTUN(cfg Config) (*Tunnel, error) {
 		return nil, err
 	}
 
-	pin := pinNetns(cfg.Logger.With("iface", cfg.Name))
-	t, err := newTunnel(cfg, ModeTUN, pin.tun(tdev), pin.bind(conn.NewDefaultBind()))
+	t, err := newTunnel(cfg, ModeTUN, tdev, conn.NewDefaultBind())
 	if err != nil {
-		pin.close()
 		return nil, err
 	}
-	t.cleanup = append(t.cleanup, pin.close)
 
 	// The TUN event worker brings the device up too once the link is up;
 	// whichever comes first binds, the other is a no-op.

@@ -64,7 +64,6 @@ type Tunnel struct {
 	closed bool
 
 	uapi      io.Closer // the UAPI socket server; nil in netstack mode
-	cleanup   []func()  // run once the device is closed, in order
 	closeOnce sync.Once
 	closeErr  error
 	done      chan struct{}
@@ -143,7 +142,7 @@ func (t *Tunnel) abort() {
 }
 
 // shutdown stops the UAPI server, then the device (which closes the TUN
-// device and the UDP sockets), then runs the cleanups. It runs once.
+// device and the UDP sockets). It runs once.
 func (t *Tunnel) shutdown() {
 	t.mu.Lock()
 	t.closed = true
@@ -156,9 +155,6 @@ func (t *Tunnel) shutdown() {
 	}
 	t.dev.Close()
 	t.dlog.stop()
-	for _, f := range t.cleanup {
-		f()
-	}
 	if len(errs) > 0 {
 		t.closeErr = fmt.Errorf("closing interface %s: %w", t.name, errors.Join(errs...))
 	}

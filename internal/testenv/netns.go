@@ -32,14 +32,19 @@ func Run(t testing.TB, name string, args ...string) string {
 }
 
 // NetNS makes a fresh network namespace with its loopback up, removed when
-// the test ends. It needs root and iproute2.
+// the test ends (a failure to remove it fails the test). It needs root and
+// iproute2.
 func NetNS(t testing.TB, prefix string) string {
 	t.Helper()
 	RequireRoot(t)
 	RequireCommand(t, "ip", "iproute2")
 	name := UniqueName(prefix)
 	Run(t, "ip", "netns", "add", name)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v: %s", name, err, out)
+		}
+	})
 	Run(t, "ip", "-n", name, "link", "set", "lo", "up")
 	return name
 }
