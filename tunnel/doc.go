@@ -11,7 +11,12 @@
 // All peer changes go through [Tunnel.Configure], which turns a batch of
 // wgtypes.PeerConfig into exactly one UAPI set operation under one mutex.
 // The UAPI text protocol itself lives in a small pure codec, [WriteConfig]
-// and [ParseDevice], that never sees a socket.
+// (a whole wgtypes.Config, device fields and peers) and [ParseDevice], that
+// never sees a socket; it writes every line this package sends the device.
+//
+// A Tunnel lives in the network namespace of its process. The package has
+// no notion of other namespaces: tests that need one run a process inside
+// it (ip netns exec), as wireguard-go's tests/netns.sh does.
 //
 // The interface's private key is given to the device once, at construction,
 // and never leaves the package: no method returns it and no log line

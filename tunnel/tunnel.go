@@ -2,7 +2,6 @@ package tunnel
 
 import (
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -87,8 +86,13 @@ func newTunnel(cfg Config, mode Mode, tdev tun.Device, bind conn.Bind) (*Tunnel,
 		dev:   device.NewDevice(tdev, bind, dlog.logger()),
 		done:  make(chan struct{}),
 	}
-	set := fmt.Sprintf("private_key=%s\nlisten_port=%d\n", hex.EncodeToString(cfg.PrivateKey[:]), cfg.ListenPort)
-	if err := t.dev.IpcSet(set); err != nil {
+	var set strings.Builder
+	if err := WriteConfig(&set, wgtypes.Config{PrivateKey: &cfg.PrivateKey, ListenPort: &cfg.ListenPort}); err != nil {
+		t.dev.Close()
+		dlog.stop()
+		return nil, fmt.Errorf("interface %s: %w", cfg.Name, err)
+	}
+	if err := t.dev.IpcSet(set.String()); err != nil {
 		t.dev.Close()
 		dlog.stop()
 		return nil, fmt.Errorf("interface %s: setting private key and listen port: %w", cfg.Name, err)
@@ -225,7 +229,7 @@ func (t *Tunnel) Configure(changes []wgtypes.PeerConfig) error {
 		}
 	}
 	var b strings.Builder
-	if err := WriteConfig(&b, changes); err != nil {
+	if err := WriteConfig(&b, wgtypes.Config{Peers: changes}); err != nil {
 		return fmt.Errorf("interface %s: %w", t.name, err)
 	}
 

@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.zx2c4.com/wireguard/conn/bindtest"
+	"golang.zx2c4.com/wireguard/device"
 	"golang.zx2c4.com/wireguard/tun/netstack"
+	"golang.zx2c4.com/wireguard/tun/tuntest"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/wgfleet/wgfleet/internal/testenv"
@@ -526,6 +529,75 @@ func TestNoKeyInLogs(t *testing.T) {
 	}
 }
 
+// TestWriteConfigDeviceFields gives a real wireguard-go device the device
+// fields WriteConfig writes and reads them back from the device. (The
+// listen port is bound by the in-memory bind's rules here; TestListenPort
+// checks it on a real socket.)
+func TestWriteConfigDeviceFields(t *testing.T) {
+	testenv.GoroutineLeakCheck(t)
+	dev := device.NewDevice(tuntest.NewChannelTUN().TUN(), bindtest.NewChannelBinds()[0], device.NewLogger(device.LogLevelSilent, ""))
+	defer dev.Close()
+	apply := func(cfg wgtypes.Config) DeviceState {
+		t.Helper()
+		var b strings.Builder
+		if err := WriteConfig(&b, cfg); err != nil {
+			t.Fatalf("WriteConfig: %v", err)
+		}
+		if err := dev.IpcSet(b.String()); err != nil {
+			t.Fatalf("the device refused what WriteConfig wrote: %v", err)
+		}
+		s, err := dev.IpcGet()
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := ParseDevice(strings.NewReader(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	keys := func(st DeviceState) []wgtypes.Key {
+		var ks []wgtypes.Key
+		for _, p := range st.Peers {
+			ks = append(ks, p.PublicKey)
+		}
+		slices.SortFunc(ks, func(a, b wgtypes.Key) int { return bytes.Compare(a[:], b[:]) })
+		return ks
+	}
+
+	priv, k1, k2 := newKey(t), testKey(1), testKey(2)
+	st := apply(wgtypes.Config{
+		PrivateKey:   &priv,
+		FirewallMark: ptr(7),
+		Peers:        []wgtypes.PeerConfig{{PublicKey: k1}},
+	})
+	if st.PublicKey != priv.PublicKey() {
+		t.Errorf("device public key %s, want %s", st.PublicKey, priv.PublicKey())
+	}
+	if st.FirewallMark != 7 {
+		t.Errorf("fwmark %d, want 7", st.FirewallMark)
+	}
+	if got := keys(st); !slices.Equal(got, []wgtypes.Key{k1}) {
+		t.Errorf("peers %v, want [%s]", got, k1)
+	}
+
+	st = apply(wgtypes.Config{FirewallMark: ptr(0), ReplacePeers: true, Peers: []wgtypes.PeerConfig{{PublicKey: k2}}})
+	if st.PublicKey != priv.PublicKey() {
+		t.Errorf("the private key changed without being named: public key %s, want %s", st.PublicKey, priv.PublicKey())
+	}
+	if st.FirewallMark != 0 {
+		t.Errorf("fwmark %d after setting 0, want none", st.FirewallMark)
+	}
+	if got := keys(st); !slices.Equal(got, []wgtypes.Key{k2}) {
+		t.Errorf("peers after replace_peers %v, want only [%s]", got, k2)
+	}
+
+	st = apply(wgtypes.Config{PrivateKey: &wgtypes.Key{}})
+	if st.PublicKey != (wgtypes.Key{}) {
+		t.Errorf("device still has a key (public %s) after setting the zero key", st.PublicKey)
+	}
+}
+
 // FuzzWriteConfigDevice checks that whatever WriteConfig accepts,
 // wireguard-go accepts too, and that the peer then reads back as written.
 func FuzzWriteConfigDevice(f *testing.F) {
@@ -551,7 +623,7 @@ func FuzzWriteConfigDevice(f *testing.F) {
 			pc.AllowedIPs = []net.IPNet{{IP: aIP, Mask: net.CIDRMask(int(aBits), 8*len(aIP))}}
 		}
 		var b strings.Builder
-		if err := WriteConfig(&b, []wgtypes.PeerConfig{pc}); err != nil {
+		if err := WriteConfig(&b, wgtypes.Config{Peers: []wgtypes.PeerConfig{pc}}); err != nil {
 			return
 		}
 		if err := tn.Configure([]wgtypes.PeerConfig{pc}); err != nil {

@@ -24,28 +24,61 @@ import (
 // carries (a uint16 number of seconds).
 const maxKeepalive = math.MaxUint16 * time.Second
 
-// WriteConfig writes the body of a UAPI "set" operation that applies changes
-// in order: the lines that go between "set=1" and the terminating blank
-// line, neither of which it writes. It never writes replace_peers, so peers
-// not named in changes keep their sessions.
+// WriteConfig writes the body of a UAPI "set" operation that applies cfg, as
+// wgctrl's wguser does: the lines that go between "set=1" and the
+// terminating blank line, neither of which it writes.
 //
-// The PeerConfig verbs are honoured as wgctrl defines them: Remove,
-// UpdateOnly, ReplaceAllowedIPs; a nil PresharedKey, Endpoint or
-// PersistentKeepaliveInterval leaves that setting unchanged, a pointer to the
-// zero key removes the preshared key and a pointer to 0 turns keepalives off.
+// The device fields come first. A nil PrivateKey, ListenPort or
+// FirewallMark leaves that setting unchanged; a pointer to the zero key
+// removes the private key, a listen port of 0 lets the device pick one and
+// a firewall mark of 0 removes the mark. ReplacePeers removes every peer
+// before cfg.Peers are applied; without it, peers not named in cfg.Peers
+// keep their sessions.
 //
-// Every change is validated before anything is written, so on error w has
-// received nothing. Errors wrap ErrInvalidConfig. An empty changes writes
-// nothing.
-func WriteConfig(w io.Writer, changes []wgtypes.PeerConfig) error {
+// cfg.Peers are then applied in order, with the PeerConfig verbs as wgctrl
+// defines them: Remove, UpdateOnly, ReplaceAllowedIPs; a nil PresharedKey,
+// Endpoint or PersistentKeepaliveInterval leaves that setting unchanged, a
+// pointer to the zero key removes the preshared key and a pointer to 0
+// turns keepalives off.
+//
+// Everything is validated before anything is written, so on error w has
+// received nothing. Errors wrap ErrInvalidConfig and never carry a private
+// key. A zero cfg writes nothing.
+func WriteConfig(w io.Writer, cfg wgtypes.Config) error {
 	var b strings.Builder
-	for i, p := range changes {
+	if err := writeDevice(&b, cfg); err != nil {
+		return err
+	}
+	for i, p := range cfg.Peers {
 		if err := writePeer(&b, p); err != nil {
 			return fmt.Errorf("peer %d (%s): %w", i, p.PublicKey, err)
 		}
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("writing uapi set operation: %w", err)
+	}
+	return nil
+}
+
+// writeDevice writes the device lines of cfg.
+func writeDevice(b *strings.Builder, cfg wgtypes.Config) error {
+	if cfg.ListenPort != nil && (*cfg.ListenPort < 0 || *cfg.ListenPort > math.MaxUint16) {
+		return fmt.Errorf("%w: listen port %d out of range", ErrInvalidConfig, *cfg.ListenPort)
+	}
+	if cfg.FirewallMark != nil && (*cfg.FirewallMark < 0 || int64(*cfg.FirewallMark) > math.MaxUint32) {
+		return fmt.Errorf("%w: firewall mark %d out of range", ErrInvalidConfig, *cfg.FirewallMark)
+	}
+	if cfg.PrivateKey != nil {
+		fmt.Fprintf(b, "private_key=%s\n", hex.EncodeToString(cfg.PrivateKey[:]))
+	}
+	if cfg.ListenPort != nil {
+		fmt.Fprintf(b, "listen_port=%d\n", *cfg.ListenPort)
+	}
+	if cfg.FirewallMark != nil {
+		fmt.Fprintf(b, "fwmark=%d\n", *cfg.FirewallMark)
+	}
+	if cfg.ReplacePeers {
+		b.WriteString("replace_peers=true\n")
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"reflect"
 	"strings"
@@ -175,7 +176,7 @@ func TestWriteConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
-			err := WriteConfig(&b, tt.changes)
+			err := WriteConfig(&b, wgtypes.Config{Peers: tt.changes})
 			if tt.wantErr {
 				if !errors.Is(err, ErrInvalidConfig) {
 					t.Fatalf("WriteConfig error = %v, want one wrapping ErrInvalidConfig", err)
@@ -198,12 +199,82 @@ func TestWriteConfig(t *testing.T) {
 	}
 }
 
+func TestWriteConfigDevice(t *testing.T) {
+	priv, k1 := testKey(7), testKey(1)
+	tests := []struct {
+		name    string
+		cfg     wgtypes.Config
+		want    string
+		wantErr bool
+	}{
+		{name: "zero config writes nothing"},
+		{
+			name: "every device field, in protocol order, before the peers",
+			cfg: wgtypes.Config{
+				PrivateKey:   &priv,
+				ListenPort:   ptr(51820),
+				FirewallMark: ptr(0x51),
+				ReplacePeers: true,
+				Peers:        []wgtypes.PeerConfig{{PublicKey: k1}},
+			},
+			want: "private_key=" + hexOf(priv) + "\n" +
+				"listen_port=51820\n" +
+				"fwmark=81\n" +
+				"replace_peers=true\n" +
+				"public_key=" + hexOf(k1) + "\n",
+		},
+		{
+			name: "zero values are written: no key, any port, no mark",
+			cfg:  wgtypes.Config{PrivateKey: &wgtypes.Key{}, ListenPort: ptr(0), FirewallMark: ptr(0)},
+			want: "private_key=" + strings.Repeat("0", 64) + "\nlisten_port=0\nfwmark=0\n",
+		},
+		{
+			name: "highest port and mark",
+			cfg:  wgtypes.Config{ListenPort: ptr(65535), FirewallMark: ptr(math.MaxUint32)},
+			want: "listen_port=65535\nfwmark=4294967295\n",
+		},
+		{name: "negative port", cfg: wgtypes.Config{ListenPort: ptr(-1)}, wantErr: true},
+		{name: "port too high", cfg: wgtypes.Config{ListenPort: ptr(65536)}, wantErr: true},
+		{name: "negative mark", cfg: wgtypes.Config{FirewallMark: ptr(-1)}, wantErr: true},
+		{name: "mark too high", cfg: wgtypes.Config{FirewallMark: ptr(math.MaxUint32 + 1)}, wantErr: true},
+		{
+			name:    "an invalid peer after valid device fields",
+			cfg:     wgtypes.Config{PrivateKey: &priv, ListenPort: ptr(1), Peers: []wgtypes.PeerConfig{{PublicKey: wgtypes.Key{}}}},
+			wantErr: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			err := WriteConfig(&b, tt.cfg)
+			if tt.wantErr {
+				if !errors.Is(err, ErrInvalidConfig) {
+					t.Fatalf("WriteConfig error = %v, want one wrapping ErrInvalidConfig", err)
+				}
+				if b.Len() != 0 {
+					t.Fatalf("WriteConfig wrote %d bytes before failing", b.Len())
+				}
+				if strings.Contains(err.Error(), hexOf(priv)) || strings.Contains(err.Error(), priv.String()) {
+					t.Fatal("the error carries the private key")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("WriteConfig: %v", err)
+			}
+			if got := b.String(); got != tt.want {
+				t.Errorf("WriteConfig wrote\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
 
 func TestWriteConfigWriterError(t *testing.T) {
-	err := WriteConfig(failingWriter{}, []wgtypes.PeerConfig{{PublicKey: testKey(1)}})
+	err := WriteConfig(failingWriter{}, wgtypes.Config{Peers: []wgtypes.PeerConfig{{PublicKey: testKey(1)}}})
 	if !errors.Is(err, io.ErrClosedPipe) {
 		t.Fatalf("error = %v, want the writer's", err)
 	}
