@@ -5,7 +5,8 @@
 // Every change is validated in full, then group-committed: one committer
 // per interface applies all queued changes that fit in one UAPI set and
 // saves the state file once, and answers each request only after that. A
-// request is applied and saved in full or rejected with nothing changed.
+// request is applied and saved in full or rejected with nothing changed
+// (tunnel.Tunnel.Configure undoes a batch the device refuses part-way).
 //
 // Netstack interfaces route in user space (tunnel/forward) under an egress
 // policy; optional Prometheus metrics are served on a listener of their

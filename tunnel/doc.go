@@ -9,7 +9,10 @@
 // dial and listen through the tunnel.
 //
 // All peer changes go through [Tunnel.Configure], which turns a batch of
-// wgtypes.PeerConfig into exactly one UAPI set operation under one mutex.
+// wgtypes.PeerConfig into exactly one UAPI set operation under one mutex,
+// applied in full or not at all: the Tunnel keeps a record of the peer
+// configuration it gave the device and undoes a batch the device refuses
+// part-way.
 // The UAPI text protocol itself lives in a small pure codec, [WriteConfig]
 // (a whole wgtypes.Config, device fields and peers) and [ParseDevice], that
 // never sees a socket; it writes every line this package sends the device.

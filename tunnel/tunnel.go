@@ -56,11 +56,12 @@ type Tunnel struct {
 
 	// mu serializes every change this package makes to the device: each
 	// Configure is one IpcSet under mu, so batches never interleave. Peers
-	// holds it too, so a read sees whole batches. It also guards closed.
-	// (Changes made through the UAPI socket by wg(8) are serialized by
-	// the device itself, not by mu.)
+	// holds it too, so a read sees whole batches. It also guards closed
+	// and rec. (Changes made through the UAPI socket by wg(8) are
+	// serialized by the device itself, not by mu.)
 	mu     sync.Mutex
 	closed bool
+	rec    *record // what Configure has given the device, to undo a failed batch
 
 	uapi      io.Closer // the UAPI socket server; nil in netstack mode
 	closeOnce sync.Once
@@ -84,6 +85,7 @@ func newTunnel(cfg Config, mode Mode, tdev tun.Device, bind conn.Bind) (*Tunnel,
 		log:   log,
 		dlog:  dlog,
 		dev:   device.NewDevice(tdev, bind, dlog.logger()),
+		rec:   newRecord(),
 		done:  make(chan struct{}),
 	}
 	var set strings.Builder
@@ -218,10 +220,14 @@ func (t *Tunnel) Peers() ([]wgtypes.Peer, error) {
 // keep their sessions and counters. See WriteConfig for the meaning of each
 // PeerConfig field.
 //
-// Input errors wrap ErrInvalidConfig and change nothing; that includes a
-// peer whose key is the interface's own, which the device would silently
-// ignore. An empty changes does nothing. Once closed, Configure returns
-// ErrClosed.
+// Changes apply in full or not at all. Input errors wrap ErrInvalidConfig
+// and change nothing; that includes a peer whose key is the interface's
+// own, which the device would silently ignore. If the device refuses a
+// change part-way, every peer the batch touched is put back as Configure
+// had left it and the device's error is returned; should
+// the device refuse that too, both errors are returned and the peers are as
+// the device left them. An empty changes does nothing. Once closed,
+// Configure returns ErrClosed.
 func (t *Tunnel) Configure(changes []wgtypes.PeerConfig) error {
 	for i, c := range changes {
 		if c.PublicKey == t.pub {
@@ -241,10 +247,32 @@ func (t *Tunnel) Configure(changes []wgtypes.PeerConfig) error {
 	if len(changes) == 0 {
 		return nil
 	}
+	j := t.rec.apply(changes)
 	if err := t.dev.IpcSet(b.String()); err != nil {
-		return fmt.Errorf("interface %s: applying %d peer changes: %w", t.name, len(changes), err)
+		err = fmt.Errorf("interface %s: applying %d peer changes: %w", t.name, len(changes), err)
+		undo := t.rec.undo(j)
+		t.rec.revert(j)
+		if rerr := t.rollback(undo); rerr != nil {
+			t.log.Error("peer changes failed part-way and could not be rolled back", "changes", len(changes), "err", err, "rollback_err", rerr)
+			return errors.Join(err, fmt.Errorf("interface %s: rolling back: %w", t.name, rerr))
+		}
+		t.log.Warn("peer changes failed part-way and were rolled back", "changes", len(changes), "err", err)
+		return err
 	}
 	t.log.Debug("peers configured", "changes", len(changes))
+	return nil
+}
+
+// rollback applies undo, the changes that put the peers of a failed batch
+// back. The caller holds mu.
+func (t *Tunnel) rollback(undo []wgtypes.PeerConfig) error {
+	var b strings.Builder
+	if err := WriteConfig(&b, wgtypes.Config{Peers: undo}); err != nil {
+		return err
+	}
+	if err := t.dev.IpcSet(b.String()); err != nil {
+		return fmt.Errorf("applying the previous peer configuration: %w", err)
+	}
 	return nil
 }
 
