@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/tunnel"
 )
 
 // Kinds of failure. Lower layers wrap one of these; statusOf alone decides
@@ -48,7 +49,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusServiceUnavailable, auth.Reason
 	case errors.As(err, &auth):
 		return http.StatusUnauthorized, auth.Reason
-	case errors.Is(err, errBadRequest), errors.Is(err, agentapi.ErrBadRequest), errors.Is(err, agentapi.ErrBadKey):
+	case errors.Is(err, errBadRequest), errors.Is(err, agentapi.ErrBadRequest), errors.Is(err, agentapi.ErrBadKey),
+		errors.Is(err, tunnel.ErrInvalidConfig): // a change the device refuses is the change's fault
 		return http.StatusBadRequest, err.Error()
 	case errors.Is(err, errNotFound):
 		return http.StatusNotFound, err.Error()

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -107,6 +108,9 @@ func (a *Agent) addPeer(r *http.Request, i *iface) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	if err := checkPeerKey(spec.Key, i.tun.PublicKey()); err != nil {
+		return 0, nil, err
+	}
 	if err := i.addPeer(spec); err != nil {
 		return 0, nil, err
 	}
@@ -158,6 +162,9 @@ func (a *Agent) syncPeers(r *http.Request, i *iface) (int, any, error) {
 		spec, err := specFromSync(n, p)
 		if err != nil {
 			return 0, nil, err
+		}
+		if err := checkPeerKey(spec.Key, i.tun.PublicKey()); err != nil {
+			return 0, nil, fmt.Errorf("peers[%d]: %w", n, err)
 		}
 		if _, dup := want[spec.Key]; dup {
 			return 0, nil, badRequestf("peers[%d]: public key %s is listed twice", n, spec.Key)

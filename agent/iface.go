@@ -28,6 +28,9 @@ var errShuttingDown = errors.New("agent is shutting down")
 // trace), applies the surviving batch to the device in one UAPI set and
 // saves the state file once. A request is answered only after its change
 // is on the device and on disk. Under load this turns N fsyncs into one.
+// When the batch fails (the device refuses one of its changes), nothing of
+// it is kept and its changes are committed again one at a time, so a bad
+// change fails alone.
 type iface struct {
 	name  string
 	tun   *tunnel.Tunnel
@@ -49,7 +52,9 @@ type iface struct {
 }
 
 // op is one queued change. mutate checks the change against work and, only
-// if it fits, changes work; it must leave work untouched when it fails.
+// if it fits, changes work; it must leave work untouched when it fails. It
+// may run twice, on a fresh work each time, when its batch falls back to
+// one change at a time.
 type op struct {
 	mutate func(work peerSet) error
 	result chan error
@@ -110,19 +115,36 @@ func (i *iface) commitBatch(batch []*op) {
 	defer i.mu.Unlock()
 	work := i.peers.clone()
 	var accepted []*op
+	refused := make(map[*op]error)
 	for _, o := range batch {
 		if err := o.mutate(work); err != nil {
-			i.counts.refused.Add(1)
-			o.result <- err
+			refused[o] = err
 			continue
 		}
 		accepted = append(accepted, o)
 	}
-	if len(accepted) == 0 {
+	var err error
+	if len(accepted) > 0 {
+		err = i.commit(work)
+		i.counts.batches.Add(1)
+	}
+	if err != nil && len(batch) > 1 {
+		// One change the device refuses must not fail the others: nothing
+		// of the batch was kept, so apply it again one change at a time,
+		// the changes refused above included (a refusal may have been due
+		// to a change that is now gone), and answer each on its own.
+		i.log.Warn("group commit failed; applying its changes one at a time", "iface", i.name, "changes", len(batch), "err", err)
+		for _, o := range batch {
+			i.commitOne(o)
+		}
 		return
 	}
-	err := i.commit(work)
-	i.counts.batches.Add(1)
+	for _, o := range batch {
+		if rerr, ok := refused[o]; ok {
+			i.counts.refused.Add(1)
+			o.result <- rerr
+		}
+	}
 	if err != nil {
 		i.counts.failed.Add(uint64(len(accepted)))
 	} else {
@@ -132,8 +154,27 @@ func (i *iface) commitBatch(batch []*op) {
 		o.result <- err
 	}
 	if err == nil && len(batch) > 1 {
-		i.log.Debug("group commit", "iface", i.name, "changes", len(accepted), "refused", len(batch)-len(accepted))
+		i.log.Debug("group commit", "iface", i.name, "changes", len(accepted), "refused", len(refused))
 	}
+}
+
+// commitOne checks and commits o alone against the current peer set and
+// answers it. The caller holds mu.
+func (i *iface) commitOne(o *op) {
+	work := i.peers.clone()
+	if err := o.mutate(work); err != nil {
+		i.counts.refused.Add(1)
+		o.result <- err
+		return
+	}
+	err := i.commit(work)
+	i.counts.batches.Add(1)
+	if err != nil {
+		i.counts.failed.Add(1)
+	} else {
+		i.counts.applied.Add(1)
+	}
+	o.result <- err
 }
 
 // commit makes next the interface's peer set: it applies the difference to

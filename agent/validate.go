@@ -72,6 +72,16 @@ func parseBodyKey(s string) (wgtypes.Key, error) {
 	return k, nil
 }
 
+// checkPeerKey applies agentapi.CheckPeerKey, the one rule of usable peer
+// keys, with the interface's own public key: a refusal is a bad request,
+// answered before the change is queued.
+func checkPeerKey(k, own wgtypes.Key) error {
+	if err := agentapi.CheckPeerKey(k, own); err != nil {
+		return badRequestf("public_key refused: %v", err)
+	}
+	return nil
+}
+
 // specFromAdd validates a POST body into a peer.
 func specFromAdd(req agentapi.AddPeerRequest) (peerSpec, error) {
 	k, err := parseBodyKey(req.PublicKey)
