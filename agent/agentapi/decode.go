@@ -3,7 +3,11 @@ package agentapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -12,7 +16,8 @@ import (
 const MaxBodyBytes = 1 << 20
 
 // DecodeAddPeer decodes a POST /wg/{iface}/peers body. See decodeBody for
-// what is checked; the fields themselves are not validated.
+// what is checked (unknown fields are refused); the values themselves are
+// not validated.
 func DecodeAddPeer(data []byte) (AddPeerRequest, error) {
 	var req AddPeerRequest
 	if err := decodeBody(data, &req); err != nil {
@@ -52,13 +57,15 @@ func DecodeSync(data []byte) (SyncRequest, error) {
 	return SyncRequest{Peers: peers}, nil
 }
 
-// decodeBody decodes one JSON object into v. Unknown fields are ignored (the
-// seed's controllers may send more), but a body that is larger than
-// MaxBodyBytes, not valid UTF-8, not an object, has a value of the wrong
-// type, or has anything but white space after the object is an error
-// wrapping ErrBadRequest. Keys match case-insensitively and the last of
-// duplicate keys wins, as with encoding/json; bodies are signed, so neither
-// is a way in for anyone without the secret.
+// decodeBody decodes one JSON object into v. A body that is larger than
+// MaxBodyBytes, not valid UTF-8, not an object, has a field v does not
+// know (like "private_key" or "listen_port": the agent never sets what it
+// would silently ignore), a value of the wrong type, or anything but white
+// space after the object is an error wrapping ErrBadRequest that names the
+// field. "endpoint" gets its own message: the agent does not set peer
+// endpoints. Keys match case-insensitively and the last of duplicate keys
+// wins, as with encoding/json; bodies are signed, so neither is a way in
+// for anyone without the secret.
 func decodeBody(data []byte, v any) error {
 	if len(data) > MaxBodyBytes {
 		return fmt.Errorf("%w: body exceeds %d bytes", ErrBadRequest, MaxBodyBytes)
@@ -69,9 +76,31 @@ func decodeBody(data []byte, v any) error {
 	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return fmt.Errorf("%w: body must be a JSON object", ErrBadRequest)
 	}
-	// Unmarshal, unlike a Decoder, rejects trailing data.
-	if err := json.Unmarshal(data, v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if f, ok := unknownField(err); ok {
+			if strings.EqualFold(f, "endpoint") {
+				return fmt.Errorf(`%w: "endpoint" is not supported: the agent does not set peer endpoints (a peer's endpoint is learnt from its handshakes)`, ErrBadRequest)
+			}
+			return fmt.Errorf("%w: unknown field %q", ErrBadRequest, f)
+		}
 		return fmt.Errorf("%w: invalid JSON body: %v", ErrBadRequest, err)
 	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: invalid JSON body: data after the object", ErrBadRequest)
+	}
 	return nil
+}
+
+// unknownField returns the field named by encoding/json's error for an
+// unknown field, which has no type of its own.
+func unknownField(err error) (string, bool) {
+	const prefix = "json: unknown field "
+	msg := err.Error()
+	if !strings.HasPrefix(msg, prefix) {
+		return "", false
+	}
+	f, uerr := strconv.Unquote(msg[len(prefix):])
+	return f, uerr == nil
 }

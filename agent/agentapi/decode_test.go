@@ -25,10 +25,14 @@ func TestDecodeAddPeer(t *testing.T) {
 			want: agentapi.AddPeerRequest{PublicKey: "abc=", AllowedIPs: []string{"10.0.1.2/32"}, PersistentKeepalive: ptr(25)},
 		},
 		{
-			name: "null preshared key and unknown field",
-			in:   `{"public_key":"k","allowed_ips":[],"preshared_key":null,"name":"laptop","extra":{"a":[1,2]}}`,
+			name: "null preshared key",
+			in:   `{"public_key":"k","allowed_ips":[],"preshared_key":null}`,
 			want: agentapi.AddPeerRequest{PublicKey: "k", AllowedIPs: []string{}},
 		},
+		{name: "unknown field", in: `{"public_key":"k","allowed_ips":[],"name":"laptop"}`, err: true},
+		{name: "private_key", in: `{"public_key":"k","allowed_ips":[],"private_key":"p"}`, err: true},
+		{name: "listen_port", in: `{"public_key":"k","allowed_ips":[],"listen_port":51820}`, err: true},
+		{name: "endpoint", in: `{"public_key":"k","allowed_ips":[],"endpoint":"192.0.2.1:51820"}`, err: true},
 		{
 			name: "preshared key",
 			in:   `{"public_key":"k","allowed_ips":["::/0"],"preshared_key":"p"}` + "\n",
@@ -96,7 +100,9 @@ func TestDecodeUpdatePeer(t *testing.T) {
 			want: agentapi.UpdatePeerRequest{AllowedIPs: ptr([]string{"10.0.0.2/32"}), PresharedKey: ptr(""), PersistentKeepalive: ptr(0)},
 		},
 		{name: "empty allowed_ips", in: `{"allowed_ips":[]}`, want: agentapi.UpdatePeerRequest{AllowedIPs: ptr([]string{})}},
-		{name: "unknown field", in: `{"public_key":"x","enabled":true}`},
+		{name: "unknown field", in: `{"enabled":true}`, err: true},
+		{name: "public_key", in: `{"public_key":"x"}`, err: true},
+		{name: "endpoint", in: `{"endpoint":"192.0.2.1:51820"}`, err: true},
 		{name: "wrong type", in: `{"allowed_ips":{}}`, err: true},
 		{name: "trailing garbage", in: `{}]`, err: true},
 		{name: "null body", in: `null`, err: true},
@@ -130,12 +136,14 @@ func TestDecodeSync(t *testing.T) {
 		{name: "remove all", in: `{"peers":[]}`, want: agentapi.SyncRequest{Peers: []agentapi.PeerSpec{}}},
 		{
 			name: "two peers",
-			in:   `{"peers":[{"public_key":"a","allowed_ips":["10.0.0.2/32"]},{"public_key":"b","allowed_ips":[],"persistent_keepalive":25,"preshared_key":"p","x":1}],"dry_run":false}`,
+			in:   `{"peers":[{"public_key":"a","allowed_ips":["10.0.0.2/32"]},{"public_key":"b","allowed_ips":[],"persistent_keepalive":25,"preshared_key":"p"}]}`,
 			want: agentapi.SyncRequest{Peers: []agentapi.PeerSpec{
 				{PublicKey: "a", AllowedIPs: []string{"10.0.0.2/32"}},
 				{PublicKey: "b", AllowedIPs: []string{}, PersistentKeepalive: 25, PresharedKey: ptr("p")},
 			}},
 		},
+		{name: "unknown field in a peer", in: `{"peers":[{"public_key":"a","allowed_ips":[],"x":1}]}`, err: true},
+		{name: "unknown top-level field", in: `{"peers":[],"dry_run":false}`, err: true},
 		{name: "missing peers", in: `{}`, err: true},
 		{name: "misspelt peers", in: `{"peer":[]}`, err: true},
 		{name: "null peers", in: `{"peers":null}`, err: true},
@@ -207,4 +215,40 @@ func FuzzDecodeSync(f *testing.F) {
 	fuzzDecode(f, agentapi.DecodeSync,
 		`{"peers":[{"public_key":"a","allowed_ips":["10.0.0.2/32"],"persistent_keepalive":25}]}`,
 		`{"peers":[]}`, `{"peers":null}`, `{}`)
+}
+
+// TestClientBodiesAreAccepted: every body the client sends, with every
+// field set, decodes under the agent's strict decoder (which refuses
+// unknown fields), and so do the seed controller's bodies of PROTOCOL.md.
+func TestClientBodiesAreAccepted(t *testing.T) {
+	add, err := json.Marshal(agentapi.AddPeerRequest{PublicKey: "k", AllowedIPs: []string{"10.0.0.2/32"}, PresharedKey: ptr("p"), PersistentKeepalive: ptr(25)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upd, err := json.Marshal(agentapi.UpdatePeerRequest{AllowedIPs: ptr([]string{"10.0.0.2/32"}), PresharedKey: ptr(""), PersistentKeepalive: ptr(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sync, err := json.Marshal(agentapi.SyncRequest{Peers: []agentapi.PeerSpec{{PublicKey: "k", AllowedIPs: []string{}, PresharedKey: ptr("p"), PersistentKeepalive: 25}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name   string
+		decode func([]byte) error
+		body   string
+	}{
+		{"client POST", func(b []byte) error { _, err := agentapi.DecodeAddPeer(b); return err }, string(add)},
+		{"client PUT", func(b []byte) error { _, err := agentapi.DecodeUpdatePeer(b); return err }, string(upd)},
+		{"client sync", func(b []byte) error { _, err := agentapi.DecodeSync(b); return err }, string(sync)},
+		{"seed POST", func(b []byte) error { _, err := agentapi.DecodeAddPeer(b); return err },
+			`{"public_key": "abc=", "allowed_ips": ["10.0.1.2/32"], "preshared_key": null, "persistent_keepalive": 25}`},
+		{"seed PUT", func(b []byte) error { _, err := agentapi.DecodeUpdatePeer(b); return err },
+			`{"allowed_ips": ["10.0.1.2/32"], "persistent_keepalive": 25, "preshared_key": "p"}`},
+	}
+	for _, c := range checks {
+		if err := c.decode([]byte(c.body)); err != nil {
+			t.Errorf("%s %s refused: %v", c.name, c.body, err)
+		}
+	}
 }

@@ -137,6 +137,7 @@ func parseAddress(s string) (netip.Prefix, error) {
 
 // loadSecrets reads the accepted secrets: every non-empty, non-comment line
 // of the secret file (several lines allow rotation), else WG_AGENT_SECRET.
+// A secret file with any permission for group or others is refused.
 func loadSecrets(file, envSecret string) ([][]byte, error) {
 	if file == "" {
 		if envSecret == "" {
@@ -147,6 +148,13 @@ func loadSecrets(file, envSecret string) ([][]byte, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("reading secret file: %w", err)
+	}
+	// Refused like the interface's private key file: whoever reads the
+	// secret can sign any request.
+	if st, err := os.Stat(file); err != nil {
+		return nil, fmt.Errorf("reading secret file: %w", err)
+	} else if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("secret file %s has mode %v; it must not be readable or writable by group or others: run chmod 600 %s", file, perm, file)
 	}
 	var out [][]byte
 	sc := bufio.NewScanner(bytes.NewReader(data))

@@ -40,6 +40,13 @@ func TestLoadOptionsSecrets(t *testing.T) {
 	if err := os.WriteFile(multi, []byte("# rotation\n"+goodSecret+"\n\nfedcba9876543210fedcba9876543210\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	loose := filepath.Join(dir, "loose")
+	if err := os.WriteFile(loose, []byte(goodSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(loose, 0o640); err != nil { // WriteFile's mode is cut by the umask
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		args    []string
@@ -47,6 +54,7 @@ func TestLoadOptionsSecrets(t *testing.T) {
 		wantErr string
 		secrets int
 	}{
+		{"file readable by group", []string{"--secret-file", loose}, nil, "chmod 600 " + loose, 0},
 		{"none", nil, nil, "no secret", 0},
 		{"placeholder", nil, map[string]string{"WG_AGENT_SECRET": "change-me-in-production"}, "placeholder", 0},
 		{"short", nil, map[string]string{"WG_AGENT_SECRET": "short"}, "at least 16", 0},
