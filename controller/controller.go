@@ -122,13 +122,20 @@ func (c *Controller) Run(ctx context.Context) error {
 	return c.Serve(ctx, ln)
 }
 
-// Serve starts the reconciler and the poller and serves HTTP on ln until
-// ctx is done; then it drains requests, stops the background work and
-// closes the store. It always closes the controller before it returns.
+// Serve runs the reconciler and the poller and serves HTTP on ln until
+// ctx is done; then it drains requests, stops the background work, waits
+// for it, and closes the store. It always closes the controller before it
+// returns.
 func (c *Controller) Serve(ctx context.Context, ln net.Listener) error {
-	bg, stopBG := context.WithCancel(context.Background())
-	c.reconciler.Start(bg)
-	c.poller.Start(bg)
+	// The background work outlives ctx by the time the HTTP server takes
+	// to drain: requests still answering may trigger reconciles.
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var (
+		wg           sync.WaitGroup
+		recErr, pErr error
+	)
+	wg.Go(func() { recErr = c.reconciler.Run(bg) })
+	wg.Go(func() { pErr = c.poller.Run(bg) })
 	// Converge every node once at start: peers created while the
 	// controller was down, or a batch it was killed in, are applied now.
 	nodes, err := c.store.ListNodes(ctx)
@@ -142,9 +149,14 @@ func (c *Controller) Serve(ctx context.Context, ln net.Listener) error {
 	serveErr := httpserve.Serve(ctx, httpserve.NewServer(c.handler, c.log), ln, 10*time.Second, nil)
 	c.log.Info("shutting down")
 	stopBG()
-	c.poller.Close()
-	c.reconciler.Close()
-	return errors.Join(serveErr, c.Close())
+	wg.Wait()
+	if recErr != nil {
+		recErr = fmt.Errorf("reconciler: %w", recErr)
+	}
+	if pErr != nil {
+		pErr = fmt.Errorf("poller: %w", pErr)
+	}
+	return errors.Join(serveErr, recErr, pErr, c.Close())
 }
 
 // Close closes the store. It is idempotent.

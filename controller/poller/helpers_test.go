@@ -45,15 +45,29 @@ func (f *fixture) poller(cfg Config) *Poller {
 	if cfg.Interval == 0 {
 		cfg.Interval = time.Minute
 	}
-	p := New(cfg)
-	f.t.Cleanup(p.Close)
-	return p
+	return New(cfg)
 }
 
+// reconciler makes a Reconciler on the fixture and runs it until the test
+// ends.
 func (f *fixture) reconciler() *reconcile.Reconciler {
 	r := reconcile.New(reconcile.Config{Store: f.store, Clients: f.pool, Logger: f.log})
-	f.t.Cleanup(r.Close)
+	f.run(r.Run)
 	return r
+}
+
+// run runs fn (a Run method) in the background; when the test ends it
+// cancels fn's context, waits for fn, and fails unless fn returned nil.
+func (f *fixture) run(fn func(context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- fn(ctx) }()
+	f.t.Cleanup(func() {
+		cancel()
+		if err := <-errc; err != nil {
+			f.t.Errorf("Run returned %v", err)
+		}
+	})
 }
 
 func (f *fixture) addNode(name, url, secret, iface string) store.Node {

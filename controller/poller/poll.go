@@ -19,17 +19,23 @@ const maxErrorLen = 500
 
 // outcome is what polling one node found.
 type outcome struct {
-	status          store.NodeStatus // online, offline or error; "" when not polled
-	reconciled      bool
-	reconcileFailed bool
-	err             error
+	status store.NodeStatus // online, offline or error; "" when not polled
+	// reconcile is the reconcile offered the peer list read; nil when
+	// none was.
+	reconcile *reconcile.Pending
+	err       error
 }
 
 // PollOnce polls every enabled node that backoff does not hold back, at
-// most Workers at a time, and returns what it saw. A node whose poll is
-// cut short by ctx is counted as neither online nor failed.
+// most Workers at a time, hands each peer list read to the reconciler,
+// waits for those reconciles, and returns what it saw. A node whose poll
+// or reconcile is cut short by ctx is counted as neither online nor
+// failed, or neither reconciled nor failed.
 func (p *Poller) PollOnce(ctx context.Context) Summary {
-	var sum Summary
+	var (
+		sum     Summary
+		pending []*reconcile.Pending
+	)
 	nodes, err := p.store.ListNodes(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -70,9 +76,22 @@ func (p *Poller) PollOnce(ctx context.Context) Summary {
 			mu.Lock()
 			defer mu.Unlock()
 			sum.add(out)
+			if out.reconcile != nil {
+				pending = append(pending, out.reconcile)
+			}
 		}()
 	}
 	wg.Wait()
+	for _, pr := range pending {
+		_, err := pr.Wait(ctx)
+		switch {
+		case ctx.Err() != nil:
+		case err != nil:
+			sum.ReconcileFailed++ // the reconciler logs why
+		default:
+			sum.Reconciled++
+		}
+	}
 	return sum
 }
 
@@ -88,26 +107,22 @@ func (s *Summary) add(o outcome) {
 		s.Error++
 	}
 	s.Polled++
-	if o.reconciled {
-		s.Reconciled++
-	}
-	if o.reconcileFailed {
-		s.ReconcileFailed++
-	}
 }
 
 // PollNode polls one node now, backoff or not, as PollOnce does. It
 // returns nil when the agent answered and its peers were read; otherwise
 // an error wrapping reconcile.ErrUnreachable (status offline), the
 // agent's error (status error), reconcile.ErrNodeDisabled or
-// store.ErrNodeNotFound. A reconcile that fails afterwards is logged, not
-// returned: the poll itself succeeded.
+// store.ErrNodeNotFound. The peers read are offered to the reconciler,
+// whose reconcile PollNode does not wait for: the poll itself succeeded,
+// and the reconciler logs a reconcile that fails.
 func (p *Poller) PollNode(ctx context.Context, nodeID int64) error {
 	return p.pollNode(ctx, nodeID).err
 }
 
 // pollNode polls one node: health, then the peer list, then stats, then
-// the reconcile. Polls of one node are serialized.
+// it offers the peer list to the reconciler. Polls of one node are
+// serialized.
 func (p *Poller) pollNode(ctx context.Context, nodeID int64) outcome {
 	st := p.state(nodeID)
 	st.mu.Lock()
@@ -129,7 +144,7 @@ func (p *Poller) pollNode(ctx context.Context, nodeID int64) outcome {
 
 	pctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	health, dump, err := p.read(pctx, node)
+	health, dump, readAt, err := p.read(pctx, node)
 	if ctx.Err() != nil {
 		return outcome{err: fmt.Errorf("polling node %s: %w", node.Name, ctx.Err())}
 	}
@@ -151,33 +166,29 @@ func (p *Poller) pollNode(ctx context.Context, nodeID int64) outcome {
 	}
 	out := outcome{status: store.NodeOnline}
 	if p.reconciler != nil {
-		if _, err := p.reconciler.ReconcileWithActual(ctx, node.ID, dump.Peers); err != nil {
-			out.reconcileFailed = true
-			if ctx.Err() == nil {
-				p.log.Warn("poll: reconcile failed", "node", node.Name, "node_id", node.ID, "err", err)
-			}
-		} else {
-			out.reconciled = true
-		}
+		out.reconcile = p.reconciler.Offer(node.ID, reconcile.Observation{Peers: dump.Peers, ReadAt: readAt})
 	}
 	return out
 }
 
-// read fetches the node's health and its interface's peers.
-func (p *Poller) read(ctx context.Context, node store.Node) (agentapi.Health, agentapi.Dump, error) {
+// read fetches the node's health and its interface's peers, and says
+// when the peers' read was sent (time.Now, not the poller's clock: the
+// reconciler orders it against its own writes).
+func (p *Poller) read(ctx context.Context, node store.Node) (agentapi.Health, agentapi.Dump, time.Time, error) {
 	health, err := p.clients.Health(ctx, node)
 	if err != nil {
-		return health, agentapi.Dump{}, fmt.Errorf("health: %w", err)
+		return health, agentapi.Dump{}, time.Time{}, fmt.Errorf("health: %w", err)
 	}
 	client, err := p.clients.For(node)
 	if err != nil {
-		return health, agentapi.Dump{}, err
+		return health, agentapi.Dump{}, time.Time{}, err
 	}
+	readAt := time.Now()
 	dump, err := client.Dump(ctx, node.WGInterface)
 	if err != nil {
-		return health, dump, fmt.Errorf("reading peers of %s: %w", node.WGInterface, err)
+		return health, dump, readAt, fmt.Errorf("reading peers of %s: %w", node.WGInterface, err)
 	}
-	return health, dump, nil
+	return health, dump, readAt, nil
 }
 
 // failed records a failed poll: offline when the agent did not answer,

@@ -26,8 +26,9 @@ const (
 type Config struct {
 	Store   *store.Store      // required
 	Clients *agentclient.Pool // required; shared with the reconciler
-	// Reconciler, when set, reconciles each node with the peer list the
-	// poll read. nil only polls.
+	// Reconciler, when set, is offered the peer list each poll read
+	// (Reconciler.Offer): its workers reconcile the node with it. nil only
+	// polls.
 	Reconciler *reconcile.Reconciler
 	Logger     *slog.Logger // nil discards
 	// Interval is the time between the starts of two cycles.
@@ -53,8 +54,10 @@ type Summary struct {
 	Online  int `json:"online"`
 	Offline int `json:"offline"`
 	Error   int `json:"error"`
-	// Reconciled counts reconciles that ran to the end; ReconcileFailed
-	// those that did not.
+	// Reconciled counts the polled nodes whose reconcile, with the peer
+	// list the poll read, ran to the end; ReconcileFailed those whose
+	// reconcile did not. The reconciler's workers run them; PollOnce
+	// waits for them.
 	Reconciled      int `json:"reconciled"`
 	ReconcileFailed int `json:"reconcile_failed"`
 }
@@ -75,12 +78,6 @@ type Poller struct {
 
 	mu    sync.Mutex // guards nodes
 	nodes map[int64]*nodeState
-
-	lifeMu  sync.Mutex // guards started, closed, cancel
-	started bool
-	closed  bool
-	cancel  context.CancelFunc
-	done    chan struct{}
 }
 
 // nodeState is what the poller remembers of one node between polls.
@@ -92,7 +89,7 @@ type nodeState struct {
 	lastAttempt atomic.Int64
 }
 
-// New returns a Poller; Start runs it.
+// New returns a Poller; Run runs it.
 func New(cfg Config) *Poller {
 	p := &Poller{
 		store:      cfg.Store,
@@ -106,7 +103,6 @@ func New(cfg Config) *Poller {
 		maxBackoff: cfg.MaxBackoff,
 		now:        cfg.Now,
 		nodes:      make(map[int64]*nodeState),
-		done:       make(chan struct{}),
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -137,47 +133,16 @@ func New(cfg Config) *Poller {
 	return p
 }
 
-// Start polls every Interval, the first cycle at once, until ctx is done
-// or Close is called. Only the first call starts anything; after Close it
-// does nothing.
-func (p *Poller) Start(ctx context.Context) {
-	p.lifeMu.Lock()
-	defer p.lifeMu.Unlock()
-	if p.started || p.closed {
-		return
-	}
-	p.started = true
-	ctx, p.cancel = context.WithCancel(ctx)
-	go p.loop(ctx)
-}
-
-// Close stops polling and waits for the cycle in progress to end. It is
-// idempotent.
-func (p *Poller) Close() {
-	p.lifeMu.Lock()
-	if !p.closed {
-		p.closed = true
-		if p.started {
-			p.cancel()
-		} else {
-			close(p.done)
-		}
-	}
-	p.lifeMu.Unlock()
-	<-p.done
-}
-
-// Done is closed when the polling loop has exited.
-func (p *Poller) Done() <-chan struct{} { return p.done }
-
-func (p *Poller) loop(ctx context.Context) {
-	defer close(p.done)
+// Run polls every Interval, the first cycle at once, until ctx is done,
+// and returns nil once the cycle in progress has ended. Each cycle is
+// PollOnce, so it also waits for the reconciles it offered.
+func (p *Poller) Run(ctx context.Context) error {
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 		p.PollOnce(ctx)

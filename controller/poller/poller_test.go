@@ -254,12 +254,15 @@ func TestJitterSpreadsCycles(t *testing.T) {
 	}
 }
 
-func TestStartAndClose(t *testing.T) {
+func TestRunAndStop(t *testing.T) {
 	f := newFixture(t)
 	s := newStubAgent(t)
 	f.addNode("n1", s.URL, "x", "wg0")
 	p := f.poller(Config{Interval: 20 * time.Millisecond})
-	p.Start(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- p.Run(ctx) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for s.requests.Load() < 6 { // three cycles of health + dump
 		if time.Now().After(deadline) {
@@ -267,12 +270,13 @@ func TestStartAndClose(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	p.Close()
-	p.Close()
-	<-p.Done()
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("Run returned %v after its context ended", err)
+	}
 	after := s.requests.Load()
 	time.Sleep(100 * time.Millisecond)
 	if s.requests.Load() != after {
-		t.Fatal("polling went on after Close")
+		t.Fatal("polling went on after Run returned")
 	}
 }

@@ -28,7 +28,6 @@ func newBenchFleet(tb testing.TB, nodes, peersPerNode int) *benchFleet {
 	ctx := context.Background()
 	st := storetest.Open(tb)
 	fl := &benchFleet{r: New(Config{Store: st, Clients: agentclient.NewPool(agentclient.PoolOptions{})})}
-	tb.Cleanup(fl.r.Close)
 	for i := range nodes {
 		a := newFakeAgent(tb, "wg0")
 		n, err := st.CreateNode(ctx, store.Node{

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/controller/store"
@@ -72,11 +73,12 @@ func TestCurrentDrift(t *testing.T) {
 		if err := a.Client(t).DeletePeer(f.ctx, a.Iface, peers[1].PublicKey); err != nil {
 			t.Fatal(err)
 		}
+		readAt := time.Now()
 		d, err := a.Client(t).Dump(f.ctx, a.Iface)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := f.r.ReconcileWithActual(f.ctx, n.ID, d.Peers)
+		res, err := f.offer(n.ID, d.Peers, readAt)
 		if err != nil || !res.Repaired || len(res.Drift) != 1 || res.DriftCurrent != 0 {
 			t.Fatalf("reconcile: %+v, %v", res, err)
 		}

@@ -131,6 +131,8 @@ type fixture struct {
 	pool  *agentclient.Pool
 	r     *Reconciler
 	logs  *testenv.LogBuffer
+	// running is set once start ran r.Run.
+	running bool
 }
 
 func newFixture(t *testing.T, bulkThreshold int) *fixture {
@@ -141,7 +143,6 @@ func newFixture(t *testing.T, bulkThreshold int) *fixture {
 		Store: f.store, Clients: f.pool, BulkThreshold: bulkThreshold, Workers: 2,
 		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
-	t.Cleanup(f.r.Close)
 	t.Cleanup(func() {
 		if os.Getenv("RECONCILE_TEST_LOGS") != "" {
 			t.Log("reconciler logs:\n" + f.logs.String())
@@ -203,6 +204,32 @@ func (f *fixture) peers(nodeID int64) []store.Peer {
 		f.t.Fatal(err)
 	}
 	return ps
+}
+
+// start runs the reconciler's background work until the test ends, then
+// stops it and fails unless Run returned nil. Later calls do nothing.
+func (f *fixture) start() {
+	if f.running {
+		return
+	}
+	f.running = true
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- f.r.Run(ctx) }()
+	f.t.Cleanup(func() {
+		cancel()
+		if err := <-errc; err != nil {
+			f.t.Errorf("Run returned %v", err)
+		}
+	})
+}
+
+// offer offers the node's peers, read at readAt, as the poller does, and
+// waits for the background reconcile that uses them.
+func (f *fixture) offer(nodeID int64, peers []agentapi.Peer, readAt time.Time) (Result, error) {
+	f.t.Helper()
+	f.start()
+	return f.r.Offer(nodeID, Observation{Peers: peers, ReadAt: readAt}).Wait(f.ctx)
 }
 
 func (f *fixture) reconcile(nodeID int64) Result {

@@ -1,53 +1,72 @@
 package reconcile
 
 import (
-	"context"
-	"errors"
 	"sync"
 )
 
-// queue holds the nodes waiting for a background reconcile, each at most
-// once: triggers for a node already waiting coalesce, and a trigger for a
-// node being reconciled queues it once more after that reconcile, since
-// the change behind the trigger may have come after its snapshot.
+// queue holds the background reconciles waiting for a worker, at most one
+// per node: triggers and offers for a node already waiting join its job,
+// and one for a node being reconciled makes a job that waits for that
+// reconcile to end, since the change or the peer list behind it may be
+// newer than that reconcile's snapshot.
 type queue struct {
 	mu     sync.Mutex // guards the fields below
-	order  []int64
-	state  map[int64]queued
+	order  []int64    // nodes whose job waits for a worker, oldest first
+	nodes  map[int64]*slot
 	closed bool
 	// wake holds a token while there may be work for an idle worker.
 	wake chan struct{}
 }
 
-type queued int
-
-const (
-	waiting      queued = iota + 1 // in order
-	running                        // a worker has it
-	runningAgain                   // a worker has it and it was triggered since
-)
-
-func newQueue() *queue {
-	return &queue{state: make(map[int64]queued), wake: make(chan struct{}, 1)}
+// slot is one node in the queue: its job waiting (next), a job running,
+// or both. A node without either has no slot.
+type slot struct {
+	running bool
+	next    *job // nil when none waits
 }
 
-// push adds a node unless it is waiting already.
-func (q *queue) push(id int64) {
+// job is one background reconcile of one node.
+type job struct {
+	id int64
+	// obs is the newest peer list offered for the node; nil means the
+	// reconcile reads it.
+	obs  *Observation
+	done chan struct{} // closed once res and err are set
+	res  Result
+	err  error
+}
+
+func newQueue() *queue {
+	return &queue{nodes: make(map[int64]*slot), wake: make(chan struct{}, 1)}
+}
+
+// push asks for a reconcile of the node, with the peer list obs (nil for
+// none), and returns the job that will run it. After close the job is
+// ended at once with ErrStopped.
+func (q *queue) push(id int64, obs *Observation) *job {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
-		return
+		j := &job{id: id, done: make(chan struct{})}
+		j.end(Result{NodeID: id}, ErrStopped)
+		return j
 	}
-	switch q.state[id] {
-	case waiting, runningAgain:
-		return
-	case running:
-		q.state[id] = runningAgain
-		return
+	s := q.nodes[id]
+	if s == nil {
+		s = &slot{}
+		q.nodes[id] = s
 	}
-	q.state[id] = waiting
-	q.order = append(q.order, id)
-	q.signal()
+	if s.next == nil {
+		s.next = &job{id: id, done: make(chan struct{})}
+		if !s.running {
+			q.order = append(q.order, id)
+			q.signal()
+		}
+	}
+	if obs != nil && (s.next.obs == nil || obs.ReadAt.After(s.next.obs.ReadAt)) {
+		s.next.obs = obs
+	}
+	return s.next
 }
 
 // signal leaves a wake token; q.mu is held.
@@ -58,122 +77,66 @@ func (q *queue) signal() {
 	}
 }
 
-// pop takes the next waiting node and marks it running.
-func (q *queue) pop() (int64, bool) {
+// pop takes the next waiting job and marks its node running.
+func (q *queue) pop() (*job, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(q.order) == 0 {
-		return 0, false
+		return nil, false
 	}
 	id := q.order[0]
 	q.order = q.order[1:]
-	q.state[id] = running
+	s := q.nodes[id]
+	j := s.next
+	s.next, s.running = nil, true
 	if len(q.order) > 0 {
 		q.signal() // more work: wake another worker
 	}
-	return id, true
+	return j, true
 }
 
-// finish ends a node's run, queueing it again if it was triggered meanwhile.
+// finish ends a node's run; a job that came for it meanwhile takes its
+// turn now.
 func (q *queue) finish(id int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	again := q.state[id] == runningAgain
-	delete(q.state, id)
-	if again && !q.closed {
-		q.state[id] = waiting
-		q.order = append(q.order, id)
-		q.signal()
+	s := q.nodes[id]
+	s.running = false
+	if s.next == nil {
+		delete(q.nodes, id)
+		return
 	}
+	q.order = append(q.order, id)
+	q.signal()
 }
 
-// len is the number of nodes waiting.
+// len is the number of jobs waiting.
 func (q *queue) len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.order)
 }
 
+// close ends every waiting job with ErrStopped; later pushes are ended at
+// once. Running jobs end with their reconcile.
 func (q *queue) close() {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	q.closed = true
-	q.mu.Unlock()
+	for id, s := range q.nodes {
+		if s.next != nil {
+			s.next.end(Result{NodeID: id}, ErrStopped)
+			s.next = nil
+		}
+		if !s.running {
+			delete(q.nodes, id)
+		}
+	}
+	q.order = nil
 }
 
-// Trigger asks for a background reconcile of the node. It never blocks; a
-// node is queued once however often it is triggered before its turn.
-// Triggers before Start wait for it; after Close they are dropped.
-func (r *Reconciler) Trigger(nodeID int64) { r.q.push(nodeID) }
-
-// Start runs the background workers until ctx is done or Close is called.
-// Only the first call starts anything; after Close it does nothing.
-func (r *Reconciler) Start(ctx context.Context) {
-	r.lifeMu.Lock()
-	defer r.lifeMu.Unlock()
-	if r.started || r.closed {
-		return
-	}
-	r.started = true
-	ctx, r.cancel = context.WithCancel(ctx)
-	for range r.workers {
-		r.wg.Add(1)
-		go r.work(ctx)
-	}
-	go func() {
-		r.wg.Wait()
-		r.q.close()
-		close(r.done)
-	}()
-}
-
-// Close stops the workers and waits for them; a reconcile in progress
-// ends at its next call to the agent, recording what was applied. It is
-// idempotent.
-func (r *Reconciler) Close() {
-	r.lifeMu.Lock()
-	if !r.closed {
-		r.closed = true
-		if r.started {
-			r.cancel()
-		} else {
-			r.q.close()
-			close(r.done)
-		}
-	}
-	r.lifeMu.Unlock()
-	<-r.done
-}
-
-// Done is closed when the workers have exited (after Close, or when the
-// context given to Start is done).
-func (r *Reconciler) Done() <-chan struct{} { return r.done }
-
-// work is one background worker.
-func (r *Reconciler) work(ctx context.Context) {
-	defer r.wg.Done()
-	for {
-		if ctx.Err() != nil {
-			return
-		}
-		id, ok := r.q.pop()
-		if !ok {
-			select {
-			case <-ctx.Done():
-				return
-			case <-r.q.wake:
-				continue
-			}
-		}
-		res, err := r.reconcile(ctx, id, nil, false)
-		r.q.finish(id)
-		switch {
-		case err == nil, ctx.Err() != nil:
-		case errors.Is(err, ErrUnreachable):
-			// The poller reports the node offline; the peers stay
-			// pending until the agent answers.
-			r.log.Debug("background reconcile: agent unreachable", "node_id", id, "err", err)
-		default:
-			r.log.Warn("background reconcile failed", "node_id", id, "calls", res.Calls, "err", err)
-		}
-	}
+// end sets the job's outcome and wakes those waiting for it.
+func (j *job) end(res Result, err error) {
+	j.res, j.err = res, err
+	close(j.done)
 }

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -13,19 +14,19 @@ import (
 func TestQueueCoalesces(t *testing.T) {
 	q := newQueue()
 	for range 100 {
-		q.push(1)
-		q.push(2)
+		q.push(1, nil)
+		q.push(2, nil)
 	}
 	if q.len() != 2 {
 		t.Fatalf("queue holds %d, want 2", q.len())
 	}
-	id, ok := q.pop()
-	if !ok || id != 1 {
-		t.Fatalf("pop = %d %v", id, ok)
+	j, ok := q.pop()
+	if !ok || j.id != 1 {
+		t.Fatalf("pop = %+v %v", j, ok)
 	}
 	// Triggered while running: queued once more, after the run.
 	for range 10 {
-		q.push(1)
+		q.push(1, nil)
 	}
 	if q.len() != 1 {
 		t.Fatalf("a running node was queued beside its run: len %d", q.len())
@@ -34,11 +35,11 @@ func TestQueueCoalesces(t *testing.T) {
 	if q.len() != 2 {
 		t.Fatalf("after the run: len %d, want 2 (node 2, node 1 again)", q.len())
 	}
-	if id, _ := q.pop(); id != 2 {
-		t.Fatalf("order: got %d first", id)
+	if j, _ := q.pop(); j.id != 2 {
+		t.Fatalf("order: got %d first", j.id)
 	}
 	q.finish(2)
-	if id, _ := q.pop(); id != 1 {
+	if j, _ := q.pop(); j.id != 1 {
 		t.Fatal("node 1 not queued again")
 	}
 	q.finish(1)
@@ -46,9 +47,17 @@ func TestQueueCoalesces(t *testing.T) {
 		t.Fatal("a run without a trigger queued its node again")
 	}
 	q.close()
-	q.push(3)
+	j = q.push(3, nil)
 	if q.len() != 0 {
 		t.Fatal("push after close queued")
+	}
+	select {
+	case <-j.done:
+		if !errors.Is(j.err, ErrStopped) {
+			t.Fatalf("push after close ended with %v, want ErrStopped", j.err)
+		}
+	default:
+		t.Fatal("push after close: its job never ends")
 	}
 }
 
@@ -70,8 +79,8 @@ func TestTriggersRunInBackground(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	f.r.Start(ctx)
-	f.r.Start(ctx) // a second Start does nothing
+	errc := make(chan error, 1)
+	go func() { errc <- f.r.Run(ctx) }()
 
 	waitFor(t, func() bool {
 		for _, n := range nodes {
@@ -95,22 +104,31 @@ func TestTriggersRunInBackground(t *testing.T) {
 	waitFor(t, func() bool { nd := f.node(nodes[0].ID); return nd.AckedGeneration == nd.DesiredGeneration })
 	f.assertConverged(agents[0], nodes[0].ID)
 
-	f.r.Close()
-	f.r.Close()
-	select {
-	case <-f.r.Done():
-	default:
-		t.Fatal("Done not closed after Close")
+	if err := f.r.Run(ctx); err == nil {
+		t.Fatal("a second Run started")
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("Run returned %v after its context ended", err)
 	}
 	f.r.Trigger(nodes[0].ID) // dropped, does not block
+	if _, err := f.r.Offer(nodes[0].ID, Observation{}).Wait(context.Background()); !errors.Is(err, ErrStopped) {
+		t.Fatalf("offer after Run returned: %v, want ErrStopped", err)
+	}
 }
 
-func TestCloseWithoutStart(t *testing.T) {
+func TestRunWithEndedContext(t *testing.T) {
 	f := newFixture(t, 0)
-	f.r.Close()
-	<-f.r.Done()
-	f.r.Start(context.Background()) // after Close: nothing
-	f.r.Trigger(1)
+	waiting := f.r.Offer(1, Observation{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := f.r.Run(ctx); err != nil {
+		t.Fatalf("Run returned %v", err)
+	}
+	if _, err := waiting.Wait(context.Background()); !errors.Is(err, ErrStopped) {
+		t.Fatalf("offer waiting when Run returned: %v, want ErrStopped", err)
+	}
+	f.r.Trigger(1) // dropped, does not block
 }
 
 func TestNodeReconcilesNeverOverlap(t *testing.T) {
@@ -123,7 +141,7 @@ func TestNodeReconcilesNeverOverlap(t *testing.T) {
 	f.addPeers(nb.ID, 30)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	f.r.Start(ctx)
+	f.start()
 
 	var wg sync.WaitGroup
 	for i := range 8 {
@@ -141,7 +159,11 @@ func TestNodeReconcilesNeverOverlap(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	waitFor(t, func() bool { return f.r.q.len() == 0 && !f.r.state(na.ID).busy.Load() && !f.r.state(nb.ID).busy.Load() })
+	waitFor(t, func() bool { // nothing waiting, nothing running
+		f.r.q.mu.Lock()
+		defer f.r.q.mu.Unlock()
+		return len(f.r.q.nodes) == 0
+	})
 	f.rec.mu.Lock()
 	maxA, maxB := f.rec.maxIn[a.Addr], f.rec.maxIn[b.Addr]
 	f.rec.mu.Unlock()
@@ -160,5 +182,37 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in time")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestQueueKeepsNewestObservation(t *testing.T) {
+	q := newQueue()
+	t0 := time.Now()
+	older, newer := &Observation{ReadAt: t0}, &Observation{ReadAt: t0.Add(time.Second)}
+	j := q.push(1, newer)
+	if q.push(1, older) != j || q.push(1, nil) != j {
+		t.Fatal("a waiting node got a second job")
+	}
+	if j.obs != newer {
+		t.Fatal("an older read or a trigger replaced the newest read")
+	}
+	if got, _ := q.pop(); got != j {
+		t.Fatal("pop returned another job")
+	}
+	// Offered while running: a job of its own, after the run.
+	next := q.push(1, older)
+	if next == j || next.obs != older || q.len() != 0 {
+		t.Fatalf("offer during a run: same job %v, obs %v, %d waiting beside the run", next == j, next.obs, q.len())
+	}
+	q.finish(1)
+	if got, _ := q.pop(); got != next {
+		t.Fatal("the job offered during the run did not follow it")
+	}
+	q.close()
+	q.finish(1)
+	select {
+	case <-j.done:
+		t.Fatal("the queue ended a job a worker ran")
+	default:
 	}
 }

@@ -68,11 +68,12 @@ func TestAgentRestartedEmptyConverges(t *testing.T) {
 	if got := len(devicePeers(t, b)); got != 0 {
 		t.Fatalf("new agent has %d peers", got)
 	}
+	readAt := time.Now()
 	d, err := b.Client(t).Dump(f.ctx, b.Iface)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := f.r.ReconcileWithActual(f.ctx, n.ID, d.Peers)
+	res, err := f.offer(n.ID, d.Peers, readAt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -499,32 +500,28 @@ func TestStaleActualIsReadAgain(t *testing.T) {
 	a := agenttest.Start(t, agenttest.Options{})
 	n := f.addNode("n1", a, store.DriftRepair)
 	f.addPeers(n.ID, 2)
-	f.reconcile(n.ID)
 
-	// Another reconcile of the node runs while the caller's read is on its
-	// way: the read may predate that reconcile's changes.
-	st := f.r.state(n.ID)
-	st.run.Lock()
-	st.busy.Store(true)
-	done := make(chan Result)
-	go func() {
-		res, err := f.r.ReconcileWithActual(context.Background(), n.ID, []agentapi.Peer{})
-		if err != nil {
-			t.Error(err)
-		}
-		done <- res
-	}()
-	time.Sleep(10 * time.Millisecond)
-	st.busy.Store(false)
-	st.run.Unlock()
-	res := <-done
+	// The caller's read is sent, then a reconcile of the node writes
+	// before the read is offered: the read may predate that reconcile's
+	// changes.
+	readAt := time.Now()
+	if res := f.reconcile(n.ID); !res.Repaired {
+		t.Fatalf("test broken: the reconcile wrote nothing: %+v", res)
+	}
+	res, err := f.offer(n.ID, []agentapi.Peer{}, readAt)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The empty actual was dropped and read again: nothing to add.
 	if res.Calls != 1 || res.Added != 0 || len(res.Drift) != 0 {
 		t.Fatalf("result %+v", res)
 	}
+	if nd := f.node(n.ID); nd.DriftCount != 0 {
+		t.Fatalf("drift count %d after a stale read, want 0", nd.DriftCount)
+	}
 
-	// Without a concurrent reconcile the caller's read is used as is.
-	res, err := f.r.ReconcileWithActual(f.ctx, n.ID, []agentapi.Peer{})
+	// A read sent after the last write is used as is.
+	res, err = f.offer(n.ID, []agentapi.Peer{}, time.Now())
 	if err != nil || res.Calls != 1 || !res.Bulk || res.Added != 0 {
 		t.Fatalf("result %+v, err %v: want the empty actual trusted, one replace-all", res, err)
 	}

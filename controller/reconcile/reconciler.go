@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
@@ -43,7 +44,8 @@ type Result struct {
 	// recorded as acknowledged: every change went through.
 	Acked bool `json:"acked"`
 	// Calls counts the requests made to the agent, the read of its peers
-	// included (ReconcileWithActual does not count the caller's read).
+	// included (a reconcile that uses an offered Observation does not
+	// count that read).
 	Calls int `json:"calls"`
 	// Bulk reports whether one replace-all made the changes.
 	Bulk bool `json:"bulk"`
@@ -84,18 +86,12 @@ type Reconciler struct {
 	mu    sync.Mutex // guards nodes
 	nodes map[int64]*nodeState
 
-	q *queue
-
-	lifeMu  sync.Mutex // guards started, closed, cancel
-	started bool
-	closed  bool
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	done    chan struct{}
+	q   *queue
+	ran atomic.Bool // set by the first Run
 }
 
-// New returns a Reconciler. Background reconciles start with Start;
-// ReconcileNode and the others work without it.
+// New returns a Reconciler. Background reconciles (Trigger, Offer) run in
+// Run; ReconcileNode and the others work without it.
 func New(cfg Config) *Reconciler {
 	r := &Reconciler{
 		store:         cfg.Store,
@@ -106,7 +102,6 @@ func New(cfg Config) *Reconciler {
 		bulkThreshold: cfg.BulkThreshold,
 		nodes:         make(map[int64]*nodeState),
 		q:             newQueue(),
-		done:          make(chan struct{}),
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -132,17 +127,6 @@ func New(cfg Config) *Reconciler {
 // disabled node is skipped without error.
 func (r *Reconciler) ReconcileNode(ctx context.Context, nodeID int64) (Result, error) {
 	return r.reconcile(ctx, nodeID, nil, false)
-}
-
-// ReconcileWithActual is ReconcileNode with the agent's peers already
-// read by the caller (the poller's dump), saving that call. When another
-// reconcile of the node changed the agent meanwhile, actual is stale and
-// is read again.
-func (r *Reconciler) ReconcileWithActual(ctx context.Context, nodeID int64, actual []agentapi.Peer) (Result, error) {
-	if actual == nil {
-		actual = []agentapi.Peer{}
-	}
-	return r.reconcile(ctx, nodeID, actual, false)
 }
 
 // Repair is ReconcileNode as if the node's policy were "repair": it
@@ -203,18 +187,18 @@ func (r *Reconciler) snapshot(ctx context.Context, nodeID int64) (store.Node, []
 	return node, peers, nil
 }
 
-// reconcile is one reconcile of one node; actual nil means "read it".
-func (r *Reconciler) reconcile(ctx context.Context, nodeID int64, actual []agentapi.Peer, force bool) (Result, error) {
+// reconcile is one reconcile of one node; obs nil means "read the
+// agent's peers", and so does an obs read before the node's last write.
+func (r *Reconciler) reconcile(ctx context.Context, nodeID int64, obs *Observation, force bool) (Result, error) {
 	st := r.state(nodeID)
-	busy, writes := st.busy.Load(), st.writes.Load()
 	st.run.Lock()
-	st.busy.Store(true)
-	defer func() {
-		st.busy.Store(false)
-		st.run.Unlock()
-	}()
-	if actual != nil && (busy || st.writes.Load() != writes) {
-		actual = nil // another reconcile changed the agent since it was read
+	defer st.run.Unlock()
+	var actual []agentapi.Peer
+	if obs != nil && obs.ReadAt.After(st.lastWrite) {
+		actual = obs.Peers
+		if actual == nil {
+			actual = []agentapi.Peer{}
+		}
 	}
 	start := r.now()
 
@@ -282,7 +266,9 @@ func (r *Reconciler) reconcile(ctx context.Context, nodeID int64, actual []agent
 		if !sent {
 			a.single(ctx, pl)
 		}
-		st.writes.Add(1)
+		// After the last answer: a read sent before this may not show
+		// what was written.
+		st.lastWrite = time.Now()
 	}
 	out := &a.out
 	res.Calls += out.calls

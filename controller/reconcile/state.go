@@ -3,7 +3,7 @@ package reconcile
 import (
 	"maps"
 	"sync"
-	"sync/atomic"
+	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
@@ -14,11 +14,10 @@ type nodeState struct {
 	// run serializes the reconciles of the node: held from reading the
 	// desired state to recording the result.
 	run sync.Mutex
-	// busy is set while run is held; writes counts reconciles that sent
-	// changes. Both are read without run, to tell whether an actual
-	// state read by a caller may be stale.
-	busy   atomic.Bool
-	writes atomic.Int64
+	// lastWrite is when the last reconcile that sent changes to the agent
+	// had its last answer (time.Now, monotonic); zero before any. An
+	// Observation read before it is stale. Guarded by run.
+	lastWrite time.Time
 
 	mu sync.Mutex // guards the fields below; never held across a call
 	// managed are the keys the controller knows it put on the agent (or

@@ -1,0 +1,111 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
+)
+
+// ErrStopped is the outcome of a background reconcile asked for after Run
+// returned, or still waiting when it did.
+var ErrStopped = errors.New("reconciler stopped")
+
+// Observation is a node's peer list as someone else read it (the poller's
+// dump), and when.
+type Observation struct {
+	// Peers is the agent's peer list; nil is the same as empty.
+	Peers []agentapi.Peer
+	// ReadAt is when the read was sent, from time.Now: its monotonic
+	// reading orders the read against the reconciler's own writes to the
+	// node. A reconcile never compares with an Observation read before
+	// its node's last write (the read may not show that write); it reads
+	// the peers again instead.
+	ReadAt time.Time
+}
+
+// Pending is a background reconcile asked for by Offer.
+type Pending struct{ j *job }
+
+// Wait waits for the reconcile and returns what ReconcileNode would have:
+// its result and error. It returns ErrStopped when the reconciler stopped
+// before the reconcile ran, and ctx's error when ctx ends first (the
+// reconcile still runs).
+func (p *Pending) Wait(ctx context.Context) (Result, error) {
+	select {
+	case <-p.j.done:
+		return p.j.res, p.j.err
+	case <-ctx.Done():
+		return Result{NodeID: p.j.id}, ctx.Err()
+	}
+}
+
+// Trigger asks for a background reconcile of the node. It never blocks; a
+// node is queued once however often it is triggered or offered before
+// its turn. Triggers before Run wait for it; after Run returned they are
+// dropped.
+func (r *Reconciler) Trigger(nodeID int64) { r.q.push(nodeID, nil) }
+
+// Offer hands the reconciler a peer list of the node read elsewhere (the
+// poller's) and asks for a background reconcile that compares with it
+// instead of reading the agent again, as Trigger does otherwise. The
+// newest Observation offered before the node's turn is the one used, and
+// one read before the reconciler's last write to the node is read again
+// (see Observation.ReadAt). It never blocks.
+func (r *Reconciler) Offer(nodeID int64, obs Observation) *Pending {
+	if obs.Peers == nil {
+		obs.Peers = []agentapi.Peer{}
+	}
+	return &Pending{r.q.push(nodeID, &obs)}
+}
+
+// Run runs the background reconciles asked for by Trigger and Offer, up
+// to Workers at once, until ctx is done; a reconcile in progress then ends
+// at its next call to the agent, recording what was applied. Run returns
+// nil once its workers have exited; what was still waiting ends with
+// ErrStopped. A Reconciler runs once: a second Run fails at once.
+// ReconcileNode, Repair and Drift work without Run.
+func (r *Reconciler) Run(ctx context.Context) error {
+	if !r.ran.CompareAndSwap(false, true) {
+		return errors.New("reconciler: Run called twice")
+	}
+	var wg sync.WaitGroup
+	for range r.workers {
+		wg.Go(func() { r.work(ctx) })
+	}
+	wg.Wait()
+	r.q.close()
+	return nil
+}
+
+// work is one background worker.
+func (r *Reconciler) work(ctx context.Context) {
+	for {
+		if ctx.Err() != nil {
+			return
+		}
+		j, ok := r.q.pop()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-r.q.wake:
+				continue
+			}
+		}
+		res, err := r.reconcile(ctx, j.id, j.obs, false)
+		r.q.finish(j.id)
+		j.end(res, err)
+		switch {
+		case err == nil, ctx.Err() != nil:
+		case errors.Is(err, ErrUnreachable):
+			// The poller reports the node offline; the peers stay
+			// pending until the agent answers.
+			r.log.Debug("background reconcile: agent unreachable", "node_id", j.id, "err", err)
+		default:
+			r.log.Warn("background reconcile failed", "node_id", j.id, "calls", res.Calls, "err", err)
+		}
+	}
+}
