@@ -27,8 +27,9 @@ type Config struct {
 	Store   *store.Store      // required
 	Clients *agentclient.Pool // required; shared with the reconciler
 	// Reconciler, when set, is offered the peer list each poll read
-	// (Reconciler.Offer): its workers reconcile the node with it. nil only
-	// polls.
+	// (Reconciler.Offer): its workers reconcile the node with it. It must
+	// be running (Reconciler.Run): PollOnce waits for those reconciles
+	// until its ctx ends. nil only polls.
 	Reconciler *reconcile.Reconciler
 	Logger     *slog.Logger // nil discards
 	// Interval is the time between the starts of two cycles.
