@@ -15,4 +15,7 @@ var (
 	// agent the controller leaves alone. ReconcileNode does not fail for
 	// one; its Result says Skipped instead.
 	ErrNodeDisabled = fault.New(fault.ECONFLICT, "node disabled")
+	// ErrStopped is the outcome of a background reconcile asked for
+	// after Run returned, or still waiting when it did.
+	ErrStopped = fault.New(fault.EUNAVAILABLE, "reconciler stopped")
 )

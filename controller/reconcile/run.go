@@ -9,10 +9,6 @@ import (
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 )
 
-// ErrStopped is the outcome of a background reconcile asked for after Run
-// returned, or still waiting when it did.
-var ErrStopped = errors.New("reconciler stopped")
-
 // Observation is a node's peer list as someone else read it (the poller's
 // dump), and when.
 type Observation struct {
