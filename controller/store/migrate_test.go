@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"testing"
 )
@@ -86,6 +87,14 @@ func migrationFixtures() map[uint]migrationFixture {
 				if q.Address4.String() != "10.1.0.3" || q.Address6.String() != "fd01::3" {
 					t.Fatalf("new peer got %s %s", q.Address4, q.Address6)
 				}
+				// Ids are never reused (0003): after the newest peer is
+				// deleted, the next one gets a higher id.
+				if _, err := s.DeletePeer(ctx, q.ID); err != nil {
+					t.Fatal(err)
+				}
+				if r := mustCreatePeer(t, s, testPeer(t, n.ID, "newer")); r.ID <= q.ID {
+					t.Fatalf("peer id %d after deleting peer %d: reused", r.ID, q.ID)
+				}
 			},
 		},
 		2: {
@@ -112,6 +121,24 @@ func migrationFixtures() map[uint]migrationFixture {
 				}
 				if n.DriftCount != 4 || n.DriftCurrent != 3 || n.DriftCheckedAt.Unix() != 1700000000 || string(n.Secret) != "v2-node-secret" {
 					t.Fatalf("v2 node after migration: count %d current %d checked %v", n.DriftCount, n.DriftCurrent, n.DriftCheckedAt)
+				}
+			},
+		},
+		3: {
+			// At 0003 ids come from AUTOINCREMENT: node 30, created and
+			// deleted, is remembered in sqlite_sequence only.
+			insert: func(t *testing.T, db *sql.DB) {
+				execAll(t, db,
+					`INSERT INTO nodes (id, name, agent_url, secret_enc, ip_pool_cidr, created_at, updated_at)
+					 VALUES (30, 'v3-gone', 'https://v3.example.net', 'v1:unused', '10.30.0.0/24', 1, 1)`,
+					`DELETE FROM nodes WHERE id = 30`,
+				)
+			},
+			check: func(t *testing.T, s *Store) {
+				n := testNode("v3-node")
+				n.IPPool = netip.MustParsePrefix("10.31.0.0/24")
+				if got := mustCreateNode(t, s, n); got.ID <= 30 {
+					t.Fatalf("new node got id %d; node 30 was handed out at version 3", got.ID)
 				}
 			},
 		},
@@ -222,5 +249,112 @@ func execAll(t *testing.T, db *sql.DB, stmts ...string) {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
+	}
+}
+
+// Migration 0003 rebuilds nodes, peers, users and api_tokens with
+// AUTOINCREMENT: every row survives, ip_allocations and sessions (which
+// point at them) included, the foreign keys, their actions and the indexes
+// still hold, and ids that the audit log shows were handed out before the
+// migration are not handed out again.
+func TestMigration0003KeepsRowsAndNeverReusesIDs(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "c.db")
+	db, err := openDB(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateTo(db, 2); err != nil {
+		t.Fatal(err)
+	}
+	box := testBox(t, 1)
+	secret, err := box.Seal([]byte("node-secret"), nodeSecretAAD(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1, k2 := newKey(t).PublicKey().String(), newKey(t).PublicKey().String()
+	execAll(t, db,
+		`INSERT INTO nodes (id, name, agent_url, secret_enc, ip_pool_cidr, ip_pool6_cidr, created_at, updated_at)
+		 VALUES (1, 'edge', 'https://edge.example.net', '`+secret+`', '10.3.0.0/24', 'fd03::/64', 1, 1)`,
+		`INSERT INTO peers (id, node_id, iface, public_key, address4, address6, allowed_ips, created_at, updated_at)
+		 VALUES (1, 1, 'wg0', '`+k1+`', '10.3.0.2', 'fd03::2', '10.3.0.2/32, fd03::2/128', 1, 1),
+		        (2, 1, 'wg0', '`+k2+`', '10.3.0.3', NULL, '10.3.0.3/32', 1, 1)`,
+		`INSERT INTO ip_allocations (node_id, ip, peer_id) VALUES (1, '10.3.0.2', 1), (1, 'fd03::2', 1), (1, '10.3.0.3', 2)`,
+		`INSERT INTO users (id, username, password_hash, created_at) VALUES (1, 'alice', 'hash', 1)`,
+		`INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES (randomblob(32), 1, 'csrf', 1, 4000000000)`,
+		`INSERT INTO api_tokens (id, name, token_hash, prefix, created_at) VALUES (3, 'ci', randomblob(32), 'wgf_x', 1)`,
+		// Peer 9 and node 4 existed once and were deleted; the audit log is
+		// all that remembers them. A target id that is not a number is
+		// ignored.
+		`INSERT INTO audit_log (at, actor, action, target_type, target_id) VALUES
+		   (1, 'user:alice', 'peer.delete', 'peer', '9'), (1, 'user:alice', 'node.delete', 'node', '4'),
+		   (1, 'user:alice', 'peer.create', 'peer', 'x7x'), (1, 'cli', 'token.create', 'token', '3')`,
+	)
+	if err := migrateUp(db); err != nil {
+		t.Fatal(err)
+	}
+	count := func(q string) int {
+		t.Helper()
+		var n int
+		if err := db.QueryRow(q).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+	for table, want := range map[string]int{"nodes": 1, "peers": 2, "ip_allocations": 3, "users": 1, "sessions": 1, "api_tokens": 1, "audit_log": 4} {
+		if got := count("SELECT count(*) FROM " + table); got != want {
+			t.Errorf("%s has %d rows after the migration, want %d", table, got, want)
+		}
+	}
+	for _, table := range []string{"nodes", "peers", "users", "api_tokens"} {
+		if count(`SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '`+table+`' AND sql LIKE '%AUTOINCREMENT%'`) != 1 {
+			t.Errorf("table %s has no AUTOINCREMENT", table)
+		}
+	}
+	for _, index := range []string{"ip_allocations_peer", "sessions_user", "sessions_expires", "audit_log_target"} {
+		if count(`SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = '`+index+`'`) != 1 {
+			t.Errorf("index %s is gone", index)
+		}
+	}
+	if n := count("SELECT count(*) FROM pragma_foreign_key_check"); n != 0 {
+		t.Errorf("%d foreign key violations", n)
+	}
+	if n := count("SELECT count(*) FROM temp.sqlite_schema"); n != 0 {
+		t.Errorf("%d temporary tables left", n)
+	}
+	// The foreign keys and their actions still work.
+	if _, err := db.Exec("DELETE FROM nodes WHERE id = 1"); err == nil {
+		t.Error("deleting a node with peers succeeded (ON DELETE RESTRICT lost)")
+	}
+	execAll(t, db, "DELETE FROM peers WHERE id = 2", "DELETE FROM users WHERE id = 1")
+	if n := count("SELECT count(*) FROM ip_allocations WHERE peer_id = 2"); n != 0 {
+		t.Errorf("deleting a peer left %d of its allocations (ON DELETE CASCADE lost)", n)
+	}
+	if n := count("SELECT count(*) FROM sessions"); n != 0 {
+		t.Errorf("deleting a user left %d sessions (ON DELETE CASCADE lost)", n)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, _ := openAt(t, path, box)
+	p1, err := s.GetPeer(ctx, 1)
+	if err != nil || p1.Address6.String() != "fd03::2" {
+		t.Fatalf("peer 1 after the migration: %+v, %v", p1, err)
+	}
+	n, err := s.GetNode(ctx, 1)
+	if err != nil || string(n.Secret) != "node-secret" {
+		t.Fatalf("node 1 after the migration: %v (secret readable: %v)", err, err == nil && string(n.Secret) == "node-secret")
+	}
+	if p := mustCreatePeer(t, s, testPeer(t, 1, "new")); p.ID <= 9 {
+		t.Errorf("new peer got id %d; peer 9 was handed out before the migration", p.ID)
+	}
+	nn := testNode("edge-new")
+	nn.IPPool = netip.MustParsePrefix("10.4.0.0/24")
+	if got := mustCreateNode(t, s, nn); got.ID <= 4 {
+		t.Errorf("new node got id %d; node 4 was handed out before the migration", got.ID)
+	}
+	if tok, err := s.CreateAPIToken(ctx, "new", HashToken("wgf_new"), "wgf_new"); err != nil || tok.ID <= 3 {
+		t.Errorf("new token id %d (err %v), want above 3", tok.ID, err)
 	}
 }
