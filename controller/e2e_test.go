@@ -33,7 +33,7 @@ type harness struct {
 func startController(t *testing.T, dataDir string) *harness {
 	t.Helper()
 	c := controllertest.Start(t, dataDir)
-	plain, _, err := c.Auth().CreateToken(context.Background(), "test", "e2e-"+agenttest.RandomSecret()[:8])
+	plain, _, err := c.Auth().CreateToken(context.Background(), "test", "e2e-"+agenttest.RandomSecret()[:8], 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -181,9 +182,10 @@ func TestTokenCommands(t *testing.T) {
 	}
 	ctx := context.Background()
 	var stdout, stderr bytes.Buffer
-	if err := run(ctx, []string{"token", "create", "--name", "ci", "--data-dir", dir}, env, &stdout, &stderr); err != nil {
+	if err := run(ctx, []string{"token", "create", "--name", "ci", "--expires", "720h", "--data-dir", dir}, env, &stdout, &stderr); err != nil {
 		t.Fatalf("token create: %v\n%s", err, stderr.String())
 	}
+	wantExpiry := time.Now().Add(720 * time.Hour).UTC()
 	lines := strings.Split(strings.TrimRight(stdout.String(), "\n"), "\n")
 	if len(lines) != 1 || len(lines[0]) < 20 {
 		t.Fatalf("stdout must be the token alone, got %q", stdout.String())
@@ -226,9 +228,23 @@ func TestTokenCommands(t *testing.T) {
 		t.Fatalf("token list:\n%s", stdout.String())
 	}
 	sc := bufio.NewScanner(strings.NewReader(stdout.String()))
-	sc.Scan() // header
 	sc.Scan()
-	id := strings.Fields(sc.Text())[0]
+	if header := strings.Fields(sc.Text()); !slices.Contains(header, "EXPIRES") || !slices.Contains(header, "USED") {
+		t.Fatalf("token list header %q: want LAST USED and EXPIRES columns", sc.Text())
+	}
+	sc.Scan()
+	// ID NAME PREFIX CREATED LAST-USED EXPIRES REVOKED
+	row := strings.Fields(sc.Text())
+	if len(row) != 7 {
+		t.Fatalf("token list row %q: want 7 columns", sc.Text())
+	}
+	if used, err := time.Parse(time.RFC3339, row[4]); err != nil || time.Since(used) > time.Hour {
+		t.Errorf("last used %q: want the time of the call above", row[4])
+	}
+	if exp, err := time.Parse(time.RFC3339, row[5]); err != nil || exp.Sub(wantExpiry).Abs() > time.Minute {
+		t.Errorf("expires %q: want about %s", row[5], wantExpiry.Format(time.RFC3339))
+	}
+	id := row[0]
 	if err := run(ctx, []string{"token", "revoke", "--id", id, "--data-dir", dir}, env, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}

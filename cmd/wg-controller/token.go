@@ -15,7 +15,7 @@ import (
 )
 
 const tokenUsage = `usage:
-  wg-controller token create --name NAME [--data-dir DIR]   print a new API token once on stdout
+  wg-controller token create --name NAME [--expires 720h] [--data-dir DIR]   print a new API token once on stdout
   wg-controller token list [--data-dir DIR]
   wg-controller token revoke --id ID [--data-dir DIR]
 Run "wg-controller token SUBCOMMAND -h" for the flags of a subcommand.`
@@ -30,12 +30,14 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 	sub := args[0]
 	s := cli.NewSet("wg-controller token "+sub, stderr)
 	var (
-		name *cli.Flag[string]
-		id   *cli.Flag[int64]
+		name    *cli.Flag[string]
+		id      *cli.Flag[int64]
+		expires *cli.Flag[time.Duration]
 	)
 	switch sub {
 	case "create":
 		name = cli.String(s, "name", "", "", "name of the new token")
+		expires = cli.Duration(s, "expires", "", 0, "lifetime of the new token, e.g. 720h (1m to 87600h); 0: never expires")
 	case "revoke":
 		id = cli.Int64(s, "id", "", 0, "id of the token to revoke (see token list)")
 	case "list":
@@ -68,21 +70,22 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 	const actor = "cli"
 	switch sub {
 	case "create":
-		plain, tok, err := a.CreateToken(ctx, actor, name.Get())
+		plain, tok, err := a.CreateToken(ctx, actor, name.Get(), expires.Get())
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, plain)
-		fmt.Fprintf(stderr, "created API token %d %q; it is shown only this once\n", tok.ID, tok.Name)
+		fmt.Fprintf(stderr, "created API token %d %q (expires: %s); it is shown only this once\n", tok.ID, tok.Name, when(tok.ExpiresAt, "never"))
 	case "list":
 		toks, err := a.ListTokens(ctx)
 		if err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tCREATED\tLAST USED\tREVOKED")
+		fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tCREATED\tLAST USED\tEXPIRES\tREVOKED")
 		for _, t := range toks {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Prefix, when(t.CreatedAt), when(t.LastUsedAt), when(t.RevokedAt))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Prefix,
+				when(t.CreatedAt, "-"), when(t.LastUsedAt, "never"), when(t.ExpiresAt, "never"), when(t.RevokedAt, "-"))
 		}
 		return tw.Flush()
 	case "revoke":
@@ -94,9 +97,10 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 	return nil
 }
 
-func when(t time.Time) string {
+// when formats t for a person, or says none when t is zero.
+func when(t time.Time, none string) string {
 	if t.IsZero() {
-		return "-"
+		return none
 	}
 	return t.UTC().Format(time.RFC3339)
 }

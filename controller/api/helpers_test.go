@@ -162,7 +162,7 @@ func (e *env) login(t testing.TB) *client {
 // ("Authorization" gets "Bearer ").
 func (e *env) tokenClient(t testing.TB, header string) *client {
 	t.Helper()
-	tok, _, err := e.auth.CreateToken(context.Background(), "system", "test-"+header)
+	tok, _, err := e.auth.CreateToken(context.Background(), "system", "test-"+header, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

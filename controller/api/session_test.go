@@ -198,10 +198,78 @@ func TestCSRF(t *testing.T) {
 	c.do(t, "POST", "/api/tokens", body).want(t, 201)
 
 	// Token-authenticated writes need none: a browser never sends a token
-	// header on its own.
+	// header on its own. (A token may not create tokens; it may revoke.)
+	for _, h := range []string{"Authorization", auth.APIKeyHeader} {
+		var victim struct {
+			ID int64 `json:"id"`
+		}
+		c.do(t, "POST", "/api/tokens", body).want(t, 201).decode(t, &victim)
+		tc := e.tokenClient(t, h)
+		tc.do(t, "DELETE", "/api/tokens/"+strconv.FormatInt(victim.ID, 10), nil).want(t, 200)
+	}
+}
+
+// Only a signed-in user creates tokens: a token asking is refused with
+// 403 and makes nothing, whichever header carries it (issue 10 item 8).
+func TestTokenCannotMintTokens(t *testing.T) {
+	e := newEnv(t, envOptions{})
 	for _, h := range []string{"Authorization", auth.APIKeyHeader} {
 		tc := e.tokenClient(t, h)
-		tc.do(t, "POST", "/api/tokens", body).want(t, 201)
+		r := tc.do(t, "POST", "/api/tokens", map[string]string{"name": "minted"}).want(t, 403)
+		if !strings.Contains(r.msg(), "only a signed-in user") {
+			t.Errorf("%s: message %q", h, r.msg())
+		}
+	}
+	if n := e.counts(t).tokens; n != 2 {
+		t.Errorf("%d tokens, want the 2 the test made", n)
+	}
+}
+
+// A token created with expires_in shows its expires_at, authenticates
+// until then and is 401 "expired" after; a bad expires_in is 400 naming
+// the field.
+func TestTokenExpiresIn(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.login(t)
+	var created struct {
+		ID        int64      `json:"id"`
+		Token     string     `json:"token"`
+		ExpiresAt *time.Time `json:"expires_at"`
+	}
+	c.do(t, "POST", "/api/tokens", map[string]string{"name": "short", "expires_in": "2h"}).want(t, 201).decode(t, &created)
+	if want := e.clock.Now().Add(2 * time.Hour).Truncate(time.Second); created.ExpiresAt == nil || !created.ExpiresAt.Equal(want) {
+		t.Fatalf("expires_at %v, want %v", created.ExpiresAt, want)
+	}
+	var forever struct {
+		ExpiresAt *time.Time `json:"expires_at"`
+	}
+	c.do(t, "POST", "/api/tokens", map[string]string{"name": "forever"}).want(t, 201).decode(t, &forever)
+	if forever.ExpiresAt != nil {
+		t.Errorf("token without expires_in expires at %v", forever.ExpiresAt)
+	}
+	var list []struct {
+		ID        int64      `json:"id"`
+		ExpiresAt *time.Time `json:"expires_at"`
+	}
+	c.do(t, "GET", "/api/tokens", nil).want(t, 200).decode(t, &list)
+	if len(list) != 2 || list[0].ExpiresAt == nil || !list[0].ExpiresAt.Equal(*created.ExpiresAt) || list[1].ExpiresAt != nil {
+		t.Errorf("list %+v: want the first token's expiry, none for the second", list)
+	}
+
+	tc := e.anon()
+	tc.headers["Authorization"] = "Bearer " + created.Token
+	tc.do(t, "GET", "/api/nodes", nil).want(t, 200)
+	e.clock.Advance(2 * time.Hour)
+	r := tc.do(t, "GET", "/api/nodes", nil).want(t, 401)
+	if !strings.Contains(r.msg(), "expired") {
+		t.Errorf("expired token message %q", r.msg())
+	}
+
+	for _, bad := range []string{"soon", "-1h", "0s", "1s"} {
+		r := c.do(t, "POST", "/api/tokens", map[string]string{"name": "bad", "expires_in": bad}).want(t, 400)
+		if !strings.Contains(r.msg(), "expires_in") && !strings.Contains(r.msg(), "lifetime") {
+			t.Errorf("expires_in %q: message %q", bad, r.msg())
+		}
 	}
 }
 

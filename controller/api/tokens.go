@@ -16,6 +16,7 @@ type tokenView struct {
 	LastUsedAt *time.Time `json:"last_used_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
 	Revoked    bool       `json:"revoked"`
+	ExpiresAt  *time.Time `json:"expires_at"` // null: never
 }
 
 // newTokenView is the answer to creating a token: the one time the token
@@ -32,6 +33,9 @@ func viewToken(t store.APIToken) tokenView {
 	}
 	if !t.RevokedAt.IsZero() {
 		v.RevokedAt = &t.RevokedAt
+	}
+	if !t.ExpiresAt.IsZero() {
+		v.ExpiresAt = &t.ExpiresAt
 	}
 	return v
 }
@@ -50,9 +54,18 @@ func (s *server) listTokens(r *http.Request) (result, error) {
 
 type createTokenRequest struct {
 	Name *string `json:"name"`
+	// ExpiresIn is the token's lifetime as a Go duration ("720h"); absent
+	// or "" means it never expires.
+	ExpiresIn *string `json:"expires_in"`
 }
 
+// createToken: only a signed-in user may create tokens, never a token
+// (auth.Principal.MayCreateTokens).
 func (s *server) createToken(r *http.Request) (result, error) {
+	p := principal(r)
+	if err := p.MayCreateTokens(); err != nil {
+		return result{}, err
+	}
 	req, err := decodeBody(r, decodeJSON[createTokenRequest])
 	if err != nil {
 		return result{}, err
@@ -60,7 +73,13 @@ func (s *server) createToken(r *http.Request) (result, error) {
 	if req.Name == nil {
 		return result{}, badFieldf("name", "name is required")
 	}
-	plain, tok, err := s.auth.CreateToken(r.Context(), principal(r).Actor(), *req.Name)
+	var ttl time.Duration
+	if req.ExpiresIn != nil && *req.ExpiresIn != "" {
+		if ttl, err = time.ParseDuration(*req.ExpiresIn); err != nil || ttl <= 0 {
+			return result{}, badFieldf("expires_in", `expires_in must be a positive duration such as "720h"`)
+		}
+	}
+	plain, tok, err := s.auth.CreateToken(r.Context(), p.Actor(), *req.Name, ttl)
 	if err != nil {
 		return result{}, err
 	}

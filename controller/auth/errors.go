@@ -18,6 +18,9 @@ var (
 	ErrBadCredentials = fault.New(fault.EUNAUTHENTICATED, "invalid username or password")
 	// ErrRateLimited wraps every *RateLimitError.
 	ErrRateLimited = fault.New(fault.ERATELIMITED, "too many failed logins")
+	// ErrForbidden: the principal may not do what it asked; the error's
+	// text says why.
+	ErrForbidden = fault.New(fault.EFORBIDDEN, "forbidden")
 	// ErrCSRF: a cookie-authenticated request that changes something did
 	// not carry the session's CSRF token.
 	ErrCSRF = fault.New(fault.EFORBIDDEN, "CSRF check failed")

@@ -39,6 +39,17 @@ func (p Principal) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("kind", string(p.Kind)), slog.String("name", p.Name))
 }
 
+// MayCreateTokens returns an error wrapping ErrForbidden unless p is a
+// person with a session. An API token may not mint tokens: what a token
+// can do ends when it is revoked or expires, and nothing it made outlives
+// it.
+func (p Principal) MayCreateTokens() error {
+	if p.Kind != KindUser {
+		return fmt.Errorf("%w: only a signed-in user creates API tokens, not an API token", ErrForbidden)
+	}
+	return nil
+}
+
 // CheckCSRF compares the token a request sent (the X-CSRF-Token header)
 // with the session's, in constant time. A principal without a session
 // (an API token) has nothing to check and passes.

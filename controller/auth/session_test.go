@@ -181,7 +181,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	for range 3 {
 		_, _ = h.auth.Login(ctx, "alice", "hunter2-wrong-password", "192.0.2.1:1")
 	}
-	tok, _, err := h.auth.CreateToken(ctx, "user:alice", "ci")
+	tok, _, err := h.auth.CreateToken(ctx, "user:alice", "ci", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -24,13 +25,29 @@ const (
 	maxTokenNameLen  = 64
 )
 
-// CreateToken makes an API token named name, stores its hash and records
-// the change in the audit log under actor ("user:NAME", "token:NAME" or
+// Bounds of an API token's lifetime (CreateToken's ttl), when it has one.
+const (
+	MinTokenTTL = time.Minute
+	MaxTokenTTL = 10 * 365 * 24 * time.Hour
+)
+
+// CreateToken makes an API token named name that expires ttl from now (0:
+// never; otherwise MinTokenTTL to MaxTokenTTL), stores its hash and records
+// the change in the audit log under actor ("user:NAME", "cli" or
 // "system"). The plaintext token is returned once and is never stored.
-func (a *Authenticator) CreateToken(ctx context.Context, actor, name string) (string, store.APIToken, error) {
+// Whether the caller may create tokens at all is the caller's to check
+// (Principal.MayCreateTokens): a token may not.
+func (a *Authenticator) CreateToken(ctx context.Context, actor, name string, ttl time.Duration) (string, store.APIToken, error) {
 	name = strings.TrimSpace(name)
 	if err := checkTokenName(name); err != nil {
 		return "", store.APIToken{}, err
+	}
+	var expires time.Time
+	if ttl != 0 {
+		if ttl < MinTokenTTL || ttl > MaxTokenTTL {
+			return "", store.APIToken{}, fmt.Errorf("%w: a token's lifetime must be from %v to %v, or none", ErrInvalid, MinTokenTTL, MaxTokenTTL)
+		}
+		expires = a.now().Add(ttl).Truncate(time.Second)
 	}
 	random, err := randomString(tokenRandomBytes)
 	if err != nil {
@@ -40,10 +57,14 @@ func (a *Authenticator) CreateToken(ctx context.Context, actor, name string) (st
 	var tok store.APIToken
 	err = a.store.InTx(ctx, func(tx *store.Tx) error {
 		var err error
-		if tok, err = tx.CreateAPIToken(ctx, name, store.HashToken(token), token[:tokenDisplayLen]); err != nil {
+		if tok, err = tx.CreateAPIToken(ctx, name, store.HashToken(token), token[:tokenDisplayLen], expires); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, actor, "token.create", tok.ID, map[string]string{"name": tok.Name, "prefix": tok.Prefix})
+		details := map[string]string{"name": tok.Name, "prefix": tok.Prefix}
+		if !expires.IsZero() {
+			details["expires_at"] = expires.UTC().Format(time.RFC3339)
+		}
+		return appendAudit(ctx, tx, actor, "token.create", tok.ID, details)
 	})
 	if err != nil {
 		return "", store.APIToken{}, fmt.Errorf("creating api token: %w", err)
@@ -82,7 +103,8 @@ func (a *Authenticator) RevokeToken(ctx context.Context, actor string, id int64)
 	return nil
 }
 
-// token returns the principal of an unrevoked API token and notes its use.
+// token returns the principal of an unrevoked, unexpired API token and
+// notes its use.
 func (a *Authenticator) token(ctx context.Context, token string) (Principal, error) {
 	tok, err := a.store.LookupAPIToken(ctx, store.HashToken(token))
 	if errors.Is(err, store.ErrNotFound) {
@@ -90,6 +112,9 @@ func (a *Authenticator) token(ctx context.Context, token string) (Principal, err
 	}
 	if err != nil {
 		return Principal{}, fmt.Errorf("looking up api token: %w", err)
+	}
+	if !tok.ExpiresAt.IsZero() && !a.now().Before(tok.ExpiresAt) {
+		return Principal{}, unauthenticated("API token expired")
 	}
 	a.touch(ctx, tok.ID)
 	return Principal{Kind: KindToken, Name: tok.Name}, nil

@@ -14,7 +14,7 @@ func TestAPITokens(t *testing.T) {
 	h := newHarness(t, Config{})
 	ctx := context.Background()
 
-	plain, tok, err := h.auth.CreateToken(ctx, "user:alice", "  ci  ")
+	plain, tok, err := h.auth.CreateToken(ctx, "user:alice", "  ci  ", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func TestAPITokens(t *testing.T) {
 	if tok.Name != "ci" || tok.Prefix != plain[:12] || tok.Hash != store.HashToken(plain) {
 		t.Errorf("stored token %+v: want name ci, the first 12 characters and the hash", tok)
 	}
-	plain2, _, err := h.auth.CreateToken(ctx, "user:alice", "ci")
+	plain2, _, err := h.auth.CreateToken(ctx, "user:alice", "ci", 0)
 	if err != nil || plain2 == plain {
 		t.Fatalf("second token: %v (equal to first: %v)", err, plain2 == plain)
 	}
@@ -90,7 +90,7 @@ func TestAPITokens(t *testing.T) {
 func TestCreateTokenBadName(t *testing.T) {
 	h := newHarness(t, Config{})
 	for _, name := range []string{"", "   ", strings.Repeat("n", 65), "tab\tname"} {
-		if _, _, err := h.auth.CreateToken(context.Background(), "system", name); !errors.Is(err, ErrInvalid) {
+		if _, _, err := h.auth.CreateToken(context.Background(), "system", name, 0); !errors.Is(err, ErrInvalid) {
 			t.Errorf("CreateToken(%q): err = %v, want ErrInvalid", name, err)
 		}
 	}
@@ -115,7 +115,7 @@ func TestTokenHeaderBeforeCookie(t *testing.T) {
 func TestTokenTouchIsThrottled(t *testing.T) {
 	h := newHarness(t, Config{})
 	ctx := context.Background()
-	plain, tok, err := h.auth.CreateToken(ctx, "system", "ci")
+	plain, tok, err := h.auth.CreateToken(ctx, "system", "ci", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,5 +136,66 @@ func TestTokenTouchIsThrottled(t *testing.T) {
 	}
 	if got := h.auth.touched[tok.ID]; !got.After(first) {
 		t.Errorf("not touched after 61s")
+	}
+}
+
+// A token made with a lifetime authenticates until then and is refused
+// from then on, saying it expired; a token without one never expires.
+func TestTokenExpiry(t *testing.T) {
+	h := newHarness(t, Config{})
+	ctx := context.Background()
+	plain, tok, err := h.auth.CreateToken(ctx, "user:alice", "short", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := h.clock.Now().Add(time.Hour).Truncate(time.Second); !tok.ExpiresAt.Equal(want) {
+		t.Errorf("ExpiresAt %v, want %v", tok.ExpiresAt, want)
+	}
+	forever, _, err := h.auth.CreateToken(ctx, "user:alice", "forever", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(59 * time.Minute)
+	if _, err := h.auth.Authenticate(request("", APIKeyHeader, plain)); err != nil {
+		t.Fatalf("before expiry: %v", err)
+	}
+	h.clock.Advance(time.Minute)
+	_, err = h.auth.Authenticate(request("", APIKeyHeader, plain))
+	if !errors.Is(err, ErrUnauthenticated) || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("at expiry: err = %v, want ErrUnauthenticated saying expired", err)
+	}
+	h.clock.Advance(100 * 365 * 24 * time.Hour)
+	if _, err := h.auth.Authenticate(request("", APIKeyHeader, forever)); err != nil {
+		t.Errorf("token without expiry, a century later: %v", err)
+	}
+	list, err := h.auth.ListTokens(ctx)
+	if err != nil || len(list) != 2 || !list[0].ExpiresAt.Equal(tok.ExpiresAt) || !list[1].ExpiresAt.IsZero() {
+		t.Errorf("ListTokens = %+v, %v; want the expiry listed", list, err)
+	}
+}
+
+func TestCreateTokenBadLifetime(t *testing.T) {
+	h := newHarness(t, Config{})
+	for _, ttl := range []time.Duration{-time.Hour, time.Second, MaxTokenTTL + time.Hour} {
+		if _, _, err := h.auth.CreateToken(context.Background(), "system", "ci", ttl); !errors.Is(err, ErrInvalid) {
+			t.Errorf("CreateToken(ttl %v): err = %v, want ErrInvalid", ttl, err)
+		}
+	}
+	if list, _ := h.auth.ListTokens(context.Background()); len(list) != 0 {
+		t.Errorf("refused lifetimes left %d tokens", len(list))
+	}
+}
+
+// Only a person with a session may create tokens; an API token may not,
+// so that nothing a token made outlives its revocation.
+func TestMayCreateTokens(t *testing.T) {
+	if err := (Principal{Kind: KindUser, Name: "alice", ViaCookie: true}).MayCreateTokens(); err != nil {
+		t.Errorf("user: %v", err)
+	}
+	if err := (Principal{Kind: KindToken, Name: "ci"}).MayCreateTokens(); !errors.Is(err, ErrForbidden) {
+		t.Errorf("token: err = %v, want ErrForbidden", err)
+	}
+	if err := (Principal{}).MayCreateTokens(); !errors.Is(err, ErrForbidden) {
+		t.Errorf("nobody: err = %v, want ErrForbidden", err)
 	}
 }

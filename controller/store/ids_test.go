@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 )
 
 // Ids are never reused: after the node, peer, user or API token with the
@@ -37,7 +38,7 @@ func TestIDsAreNeverReused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := s.CreateAPIToken(ctx, "ci", HashToken("wgf_one"), "wgf_one")
+	tok, err := s.CreateAPIToken(ctx, "ci", HashToken("wgf_one"), "wgf_one", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func TestIDsAreNeverReused(t *testing.T) {
 	if u2, err := s.CreateUser(ctx, "bob", "hash"); err != nil || u2.ID <= u.ID {
 		t.Errorf("user id %d after deleting %d (err %v): an id was reused", u2.ID, u.ID, err)
 	}
-	if tok2, err := s.CreateAPIToken(ctx, "ci", HashToken("wgf_two"), "wgf_two"); err != nil || tok2.ID <= tok.ID {
+	if tok2, err := s.CreateAPIToken(ctx, "ci", HashToken("wgf_two"), "wgf_two", time.Time{}); err != nil || tok2.ID <= tok.ID {
 		t.Errorf("token id %d after deleting %d (err %v): an id was reused", tok2.ID, tok.ID, err)
 	}
 }

@@ -184,8 +184,8 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context) (int64, error) {
 }
 
 // CreateAPIToken runs Tx.CreateAPIToken in its own transaction.
-func (s *Store) CreateAPIToken(ctx context.Context, name string, hash TokenHash, prefix string) (APIToken, error) {
-	return inTx(ctx, s, func(tx *Tx) (APIToken, error) { return tx.CreateAPIToken(ctx, name, hash, prefix) })
+func (s *Store) CreateAPIToken(ctx context.Context, name string, hash TokenHash, prefix string, expiresAt time.Time) (APIToken, error) {
+	return inTx(ctx, s, func(tx *Tx) (APIToken, error) { return tx.CreateAPIToken(ctx, name, hash, prefix, expiresAt) })
 }
 
 // ListAPITokens runs Tx.ListAPITokens in its own transaction.

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestMigrationFilesAreSequential(t *testing.T) {
@@ -139,6 +140,37 @@ func migrationFixtures() map[uint]migrationFixture {
 				n.IPPool = netip.MustParsePrefix("10.31.0.0/24")
 				if got := mustCreateNode(t, s, n); got.ID <= 30 {
 					t.Fatalf("new node got id %d; node 30 was handed out at version 3", got.ID)
+				}
+			},
+		},
+		4: {
+			// At 0004 a token may expire; tokens made before never do.
+			insert: func(t *testing.T, db *sql.DB) {
+				execAll(t, db, `INSERT INTO api_tokens (name, token_hash, prefix, created_at, expires_at)
+					VALUES ('v4-token', randomblob(32), 'wgf_v4', 1, 1800000000)`)
+			},
+			check: func(t *testing.T, s *Store) {
+				toks, err := s.ListAPITokens(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				seen := 0
+				for _, tok := range toks {
+					switch tok.Name {
+					case "v1-token":
+						seen++
+						if !tok.ExpiresAt.IsZero() {
+							t.Errorf("v1 token expires at %v, want never", tok.ExpiresAt)
+						}
+					case "v4-token":
+						seen++
+						if tok.ExpiresAt.Unix() != 1800000000 {
+							t.Errorf("v4 token expires at %v, want unix 1800000000", tok.ExpiresAt)
+						}
+					}
+				}
+				if seen != 2 {
+					t.Errorf("tokens after migration: %+v", toks)
 				}
 			},
 		},
@@ -354,7 +386,7 @@ func TestMigration0003KeepsRowsAndNeverReusesIDs(t *testing.T) {
 	if got := mustCreateNode(t, s, nn); got.ID <= 4 {
 		t.Errorf("new node got id %d; node 4 was handed out before the migration", got.ID)
 	}
-	if tok, err := s.CreateAPIToken(ctx, "new", HashToken("wgf_new"), "wgf_new"); err != nil || tok.ID <= 3 {
+	if tok, err := s.CreateAPIToken(ctx, "new", HashToken("wgf_new"), "wgf_new", time.Time{}); err != nil || tok.ID <= 3 {
 		t.Errorf("new token id %d (err %v), want above 3", tok.ID, err)
 	}
 }

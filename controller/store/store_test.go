@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestOpenFreshDatabase(t *testing.T) {
@@ -110,7 +111,7 @@ func TestRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := s1.CreateAPIToken(ctx, "ci", HashToken("wgf_secret_token"), "wgf_sec")
+	tok, err := s1.CreateAPIToken(ctx, "ci", HashToken("wgf_secret_token"), "wgf_sec", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,32 +27,37 @@ type APIToken struct {
 	CreatedAt  time.Time
 	LastUsedAt time.Time // zero if never used; updated at most once a minute
 	RevokedAt  time.Time // zero while the token is valid
+	ExpiresAt  time.Time // zero: never expires
 }
 
 // touchGranularity limits how often a token's last use is written.
 const touchGranularity = time.Minute
 
 // CreateAPIToken stores a new token by its hash; CreatedAt is set to now.
-// A hash already stored gives ErrConflict.
-func (tx *Tx) CreateAPIToken(ctx context.Context, name string, hash TokenHash, prefix string) (APIToken, error) {
+// expiresAt is when it stops authenticating, stored in whole seconds; zero
+// means never. A hash already stored gives ErrConflict.
+func (tx *Tx) CreateAPIToken(ctx context.Context, name string, hash TokenHash, prefix string, expiresAt time.Time) (APIToken, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || hash == (TokenHash{}) {
 		return APIToken{}, fmt.Errorf("creating api token: %w", invalidf("name and hash must be set"))
 	}
 	var id int64
 	err := tx.tx.QueryRowContext(ctx,
-		"INSERT INTO api_tokens (name, token_hash, prefix, created_at) VALUES (?, ?, ?, ?) RETURNING id",
-		name, hash[:], prefix, tx.now.Unix()).Scan(&id)
+		"INSERT INTO api_tokens (name, token_hash, prefix, created_at, expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+		name, hash[:], prefix, tx.now.Unix(), nullTime(expiresAt)).Scan(&id)
 	if isUnique(err) {
 		return APIToken{}, fmt.Errorf("creating api token %q: %w", name, ErrConflict)
 	}
 	if err != nil {
 		return APIToken{}, fmt.Errorf("creating api token %q: %w", name, err)
 	}
-	return APIToken{ID: id, Name: name, Hash: hash, Prefix: prefix, CreatedAt: tx.now}, nil
+	if !expiresAt.IsZero() {
+		expiresAt = unixTime(expiresAt.Unix())
+	}
+	return APIToken{ID: id, Name: name, Hash: hash, Prefix: prefix, CreatedAt: tx.now, ExpiresAt: expiresAt}, nil
 }
 
-const apiTokenColumns = "id, name, token_hash, prefix, created_at, last_used_at, revoked_at"
+const apiTokenColumns = "id, name, token_hash, prefix, created_at, last_used_at, revoked_at, expires_at"
 
 func scanAPIToken(sc scanner) (APIToken, error) {
 	var (
@@ -60,14 +65,16 @@ func scanAPIToken(sc scanner) (APIToken, error) {
 		raw           []byte
 		created       int64
 		used, revoked sql.NullInt64
+		expires       sql.NullInt64
 	)
-	if err := sc.Scan(&t.ID, &t.Name, &raw, &t.Prefix, &created, &used, &revoked); err != nil {
+	if err := sc.Scan(&t.ID, &t.Name, &raw, &t.Prefix, &created, &used, &revoked, &expires); err != nil {
 		return APIToken{}, err
 	}
 	copy(t.Hash[:], raw)
 	t.CreatedAt = unixTime(created)
 	t.LastUsedAt = fromNullTime(used)
 	t.RevokedAt = fromNullTime(revoked)
+	t.ExpiresAt = fromNullTime(expires)
 	return t, nil
 }
 
@@ -104,7 +111,8 @@ func (tx *Tx) RevokeAPIToken(ctx context.Context, id int64) error {
 }
 
 // LookupAPIToken returns the unrevoked token with the given hash, or
-// ErrAPITokenNotFound (also for a revoked one).
+// ErrAPITokenNotFound (also for a revoked one). An expired token is
+// returned: the caller decides against its clock.
 func (tx *Tx) LookupAPIToken(ctx context.Context, hash TokenHash) (APIToken, error) {
 	t, err := scanAPIToken(tx.tx.QueryRowContext(ctx,
 		"SELECT "+apiTokenColumns+" FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL", hash[:]))

@@ -124,18 +124,18 @@ func TestAPITokens(t *testing.T) {
 	s, clk, _ := openTest(t)
 
 	h1, h2 := HashToken("wgf_one"), HashToken("wgf_two")
-	t1, err := s.CreateAPIToken(ctx, "ci", h1, "wgf_one")
+	t1, err := s.CreateAPIToken(ctx, "ci", h1, "wgf_one", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t2, err := s.CreateAPIToken(ctx, "backup", h2, "wgf_two")
+	t2, err := s.CreateAPIToken(ctx, "backup", h2, "wgf_two", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateAPIToken(ctx, "dup", h1, "wgf_one"); !errors.Is(err, ErrConflict) {
+	if _, err := s.CreateAPIToken(ctx, "dup", h1, "wgf_one", time.Time{}); !errors.Is(err, ErrConflict) {
 		t.Fatalf("duplicate hash = %v", err)
 	}
-	if _, err := s.CreateAPIToken(ctx, "", HashToken("z"), ""); !errors.Is(err, ErrInvalid) {
+	if _, err := s.CreateAPIToken(ctx, "", HashToken("z"), "", time.Time{}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("unnamed token = %v", err)
 	}
 
@@ -188,6 +188,33 @@ func TestAPITokens(t *testing.T) {
 	}
 	if !list[0].RevokedAt.IsZero() || !list[1].RevokedAt.Equal(revokedAt) {
 		t.Fatalf("revocation times %v %v; want zero, %v (the first revocation)", list[0].RevokedAt, list[1].RevokedAt, revokedAt)
+	}
+}
+
+// A token's expiry is stored in whole seconds and read back; zero means
+// never.
+func TestAPITokenExpiry(t *testing.T) {
+	ctx := context.Background()
+	s, clk, _ := openTest(t)
+	exp := clk.Now().Add(720*time.Hour + 500*time.Millisecond)
+	tok, err := s.CreateAPIToken(ctx, "expiring", HashToken("wgf_exp"), "wgf_exp", exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := exp.Truncate(time.Second); !tok.ExpiresAt.Equal(want) {
+		t.Errorf("created ExpiresAt %v, want %v", tok.ExpiresAt, want)
+	}
+	got, err := s.LookupAPIToken(ctx, HashToken("wgf_exp"))
+	if err != nil || !got.ExpiresAt.Equal(tok.ExpiresAt) {
+		t.Errorf("LookupAPIToken = %+v, %v; want ExpiresAt %v", got, err, tok.ExpiresAt)
+	}
+	never, err := s.CreateAPIToken(ctx, "forever", HashToken("wgf_never"), "wgf_nev", time.Time{})
+	if err != nil || !never.ExpiresAt.IsZero() {
+		t.Fatalf("token without expiry: %+v, %v", never, err)
+	}
+	list, err := s.ListAPITokens(ctx)
+	if err != nil || len(list) != 2 || !list[0].ExpiresAt.Equal(tok.ExpiresAt) || !list[1].ExpiresAt.IsZero() {
+		t.Errorf("ListAPITokens = %+v, %v", list, err)
 	}
 }
 
