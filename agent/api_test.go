@@ -280,7 +280,7 @@ func TestUnsignedAndBadlySigned(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != want || (want == 401 && errorText(t, b) != "replayed request") {
+		if resp.StatusCode != want || (want == 401 && errorText(t, b) != agentapi.ReasonReplayed) {
 			t.Fatalf("POST #%d: %d %s, want %d", i+1, resp.StatusCode, b, want)
 		}
 	}

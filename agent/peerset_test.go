@@ -112,6 +112,10 @@ func TestParseAllowedIPs(t *testing.T) {
 		{"bad length", []string{"10.0.0.0/33"}, nil, true},
 		{"mapped", []string{"::ffff:10.0.0.1/128"}, nil, true},
 		{"zone", []string{"fe80::1%eth0"}, nil, true},
+		{"spaces trimmed", []string{" 10.0.1.2/32\t", "\nfd00::2/128 "}, []string{"10.0.1.2/32", "fd00::2/128"}, false},
+		{"comma list as wg set takes it", []string{"fd00::2/128, 10.0.1.2/32"}, []string{"10.0.1.2/32", "fd00::2/128"}, false},
+		{"empty entry", []string{""}, nil, true},
+		{"trailing comma", []string{"10.0.1.2/32,"}, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

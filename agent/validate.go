@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
@@ -11,27 +12,22 @@ import (
 
 const maxKeepalive = 65535
 
-// parseAllowedIPs validates a list of allowed IPs. A bare address stands for
-// its host route (as `wg set` takes it); a prefix with host bits set is
-// refused rather than silently masked. The result is sorted and deduplicated.
+// parseAllowedIPs validates a list of allowed IPs. It is as liberal as
+// `wg set … allowed-ips` where that is harmless: white space around an
+// entry is trimmed, an entry may itself be a comma-separated list
+// ("10.0.0.2/32, fd00::2/128"), and a bare address stands for its host
+// route. An empty entry is refused, and so is a prefix with host bits set
+// rather than silently masked. The result is sorted and deduplicated.
 func parseAllowedIPs(in []string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(in))
-	for i, s := range in {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil || a.Zone() != "" {
-				return nil, badRequestf("allowed_ips[%d] %q is not a valid CIDR", i, s)
+	for i, entry := range in {
+		for _, s := range strings.Split(entry, ",") {
+			p, err := parseAllowedIP(i, strings.TrimSpace(s))
+			if err != nil {
+				return nil, err
 			}
-			p = netip.PrefixFrom(a, a.BitLen())
+			out = append(out, p)
 		}
-		if p.Addr().Is4In6() {
-			return nil, badRequestf("allowed_ips[%d] %q is an IPv4-mapped IPv6 prefix; give the IPv4 form", i, s)
-		}
-		if m := p.Masked(); m != p {
-			return nil, badRequestf("allowed_ips[%d] %q has host bits set; did you mean %s?", i, s, m)
-		}
-		out = append(out, p)
 	}
 	slices.SortFunc(out, func(a, b netip.Prefix) int {
 		if c := a.Addr().Compare(b.Addr()); c != 0 {
@@ -40,6 +36,28 @@ func parseAllowedIPs(in []string) ([]netip.Prefix, error) {
 		return a.Bits() - b.Bits()
 	})
 	return slices.Compact(out), nil
+}
+
+// parseAllowedIP validates s, one trimmed part of allowed_ips[i].
+func parseAllowedIP(i int, s string) (netip.Prefix, error) {
+	if s == "" {
+		return netip.Prefix{}, badRequestf("allowed_ips[%d] has an empty entry", i)
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		a, aerr := netip.ParseAddr(s)
+		if aerr != nil || a.Zone() != "" {
+			return netip.Prefix{}, badRequestf("allowed_ips[%d] %q is not a valid CIDR", i, s)
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	if p.Addr().Is4In6() {
+		return netip.Prefix{}, badRequestf("allowed_ips[%d] %q is an IPv4-mapped IPv6 prefix; give the IPv4 form", i, s)
+	}
+	if m := p.Masked(); m != p {
+		return netip.Prefix{}, badRequestf("allowed_ips[%d] %q has host bits set; did you mean %s?", i, s, m)
+	}
+	return p, nil
 }
 
 // parsePSK validates an optional preshared key: nil or "" means none.

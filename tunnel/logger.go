@@ -14,26 +14,65 @@ import (
 // Verbosef becomes Debug and Errorf becomes Error. Noisy debug lines are
 // dropped, and any run of 64 hex digits (how the UAPI spells a key) is
 // redacted before a line is emitted, so key material cannot reach the log
-// even from an echoed UAPI line.
+// even from an echoed UAPI line. An error about one peer ("peer(…) -
+// Failed to send …") is that peer's complaint, which wireguard-go repeats
+// at every retry: it is logged once per peer, as info or a warning (see
+// peerComplaints), not as an error every few seconds.
 //
 // wireguard-go's Close does not wait for all of its goroutines (the TUN
 // event worker may still be finishing), so the adapter can be stopped:
 // after stop returns no line is being written and none will be.
 type deviceLog struct {
-	l *slog.Logger
+	l     *slog.Logger
+	peers *peerComplaints
 
 	mu      sync.RWMutex // held for reading while a line is written
 	stopped bool
 }
 
-func newDeviceLog(l *slog.Logger) *deviceLog { return &deviceLog{l: l} }
+func newDeviceLog(l *slog.Logger) *deviceLog {
+	return &deviceLog{l: l, peers: newPeerComplaints(nil)}
+}
 
 // logger returns the device.Logger to give to device.NewDevice.
 func (d *deviceLog) logger() *device.Logger {
+	debug := d.logf(slog.LevelDebug)
+	errorf := d.logf(slog.LevelError)
 	return &device.Logger{
-		Verbosef: d.logf(slog.LevelDebug),
-		Errorf:   d.logf(slog.LevelError),
+		Verbosef: func(format string, args ...any) {
+			d.peers.observe(format, args)
+			debug(format, args...)
+		},
+		Errorf: func(format string, args ...any) {
+			if peer, ok := perPeer(format, args); ok {
+				d.complain(peer, fmt.Sprintf(format, args...))
+				return
+			}
+			errorf(format, args...)
+		},
 	}
+}
+
+// complain logs a peer's complaint if peerComplaints says it is news.
+func (d *deviceLog) complain(peer, text string) {
+	ok, suppressed := d.peers.report(peer, text)
+	if !ok {
+		return
+	}
+	level := complaintLevel(text)
+	if !d.l.Enabled(context.Background(), level) {
+		return
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.stopped {
+		return
+	}
+	attrs := []any{"peer", peer, "repeats", "not logged again until the peer's state changes"}
+	if suppressed > 0 {
+		attrs = append(attrs, "suppressed", suppressed)
+	}
+	d.l.Log(context.Background(), level, redactHexKeys(text), attrs...)
 }
 
 func (d *deviceLog) logf(level slog.Level) func(string, ...any) {

@@ -62,8 +62,12 @@ const (
 	ReasonBadTimestamp     = "invalid timestamp"
 	ReasonBadNonce         = "invalid nonce"
 	ReasonBadSignature     = "invalid signature"
-	ReasonReplayed         = "replayed request"
-	ReasonNonceReused      = "nonce already used"
+	// ReasonReplayed answers an exact repeat of a signed write without a
+	// nonce: the same method, path, body and timestamp, which a client that
+	// repeats a request within one second sends. It begins with the seed
+	// contract's "replayed request" and says how to repeat a request.
+	ReasonReplayed    = "replayed request: this exact signed request (same method, path, body and timestamp) was already accepted; to repeat a request, send a fresh X-Nonce header with each one (a random token, signed as METHOD|PATH|BODY|TIMESTAMP|NONCE) or sign it again with a later timestamp"
+	ReasonNonceReused = "nonce already used: send a fresh X-Nonce with every request"
 	// ReasonReplayCacheFull is the one reason that is not the client's
 	// fault: the replay memory is full of live entries (see Verifier). An
 	// agent may answer it with 503 instead of 401.
