@@ -28,7 +28,8 @@ type outcome struct {
 	err error
 }
 
-// refusal is a change the agent answered with a 4xx of its own.
+// refusal is a change the agent answered with a 4xx of its own, or with
+// a 500 to that change alone (see callFailed).
 type refusal struct {
 	it  *item
 	msg string
@@ -43,11 +44,18 @@ type verdict int
 const (
 	callOK      verdict = iota
 	callRefused         // the agent refused this change alone (4xx): record it, go on
-	callAbort           // no answer, or a fault of the agent as a whole: stop
+	// callFailed: the agent answered 500, its failure to carry out this
+	// request. An agent's device refusing one peer looks like this (agents
+	// before issue 10 answered 500 for a peer holding the interface's own
+	// key), and so does a fault of the whole agent: a replace-all falls
+	// back to one call per peer, and single calls record the peer and go
+	// on; when every single call fails so, the agent is at fault.
+	callFailed
+	callAbort // no answer, or a fault of the agent as a whole: stop
 )
 
 // judge sorts err. 401, 403, 408 and 429 are about the node's secret or
-// load, not the peer, so they stop the run like a 5xx does.
+// load, not the peer, so they stop the run like a 502, 503 or 504 does.
 func judge(err error) (verdict, *agentapi.APIError) {
 	if err == nil {
 		return callOK, nil
@@ -60,6 +68,8 @@ func judge(err error) (verdict, *agentapi.APIError) {
 	case http.StatusBadRequest, http.StatusNotFound, http.StatusConflict,
 		http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusMethodNotAllowed:
 		return callRefused, ae
+	case http.StatusInternalServerError:
+		return callFailed, ae
 	}
 	return callAbort, ae
 }
@@ -70,6 +80,10 @@ type applier struct {
 	iface  string
 	node   string // for errors
 	out    outcome
+	// failed counts single calls answered 500 (callFailed), lastFailed
+	// is the last of them.
+	failed     int
+	lastFailed error
 }
 
 func (a *applier) fail(verb string, k wgtypes.Key, err error) {
@@ -88,7 +102,9 @@ func bulkFits(specs []spec) (agentapi.SyncRequest, bool) {
 }
 
 // sync replaces the whole peer set. It reports false when the agent
-// refused the replace-all, so the caller falls back to single calls.
+// refused the replace-all or failed it with a 500, so the caller falls
+// back to single calls: one peer the agent cannot take must not keep the
+// others off it.
 func (a *applier) sync(ctx context.Context, req agentapi.SyncRequest, p plan) bool {
 	a.out.calls++
 	res, err := a.client.SyncPeers(ctx, a.iface, req)
@@ -99,6 +115,12 @@ func (a *applier) sync(ctx context.Context, req agentapi.SyncRequest, p plan) bo
 		a.out.done = append(append(append(a.out.done, p.deletes...), p.updates...), p.adds...)
 		return true
 	case callRefused:
+		return false
+	case callFailed:
+		// The agent may have taken part of it before failing.
+		for _, it := range append(p.updates, p.adds...) {
+			a.out.uncertain = append(a.out.uncertain, it.key)
+		}
 		return false
 	}
 	for _, it := range append(p.updates, p.adds...) {
@@ -111,7 +133,17 @@ func (a *applier) sync(ctx context.Context, req agentapi.SyncRequest, p plan) bo
 // single applies the plan one peer at a time: removals first (they may
 // free allowed IPs a later peer takes), then updates, then additions. It
 // stops at the first call that gets no answer or fails for the whole agent.
+// A change answered 500 is recorded against its peer and the others go
+// on; if every change was answered so (two or more), the agent failed as a
+// whole and that is the outcome's error too.
 func (a *applier) single(ctx context.Context, p plan) {
+	a.singleCalls(ctx, p)
+	if a.out.err == nil && a.failed >= 2 && len(a.out.done) == 0 && a.failed == len(a.out.refused) {
+		a.out.err = fmt.Errorf("node %s: the agent failed every change (%d): %w", a.node, a.failed, a.lastFailed)
+	}
+}
+
+func (a *applier) singleCalls(ctx context.Context, p plan) {
 	for _, it := range p.deletes {
 		a.out.calls++
 		err := a.client.DeletePeer(ctx, a.iface, it.key)
@@ -159,7 +191,7 @@ func (a *applier) put(ctx context.Context, it *item, add bool) bool {
 			err = err2
 		}
 	}
-	if v, _ := judge(err); v == callAbort {
+	if v, _ := judge(err); v == callAbort || v == callFailed {
 		a.out.uncertain = append(a.out.uncertain, it.key)
 	}
 	return a.settle(it, verb, err, counter)
@@ -183,6 +215,10 @@ func (a *applier) settle(it *item, verb string, err error, counter *int) bool {
 		a.out.done = append(a.out.done, it)
 		*counter++
 	case callRefused:
+		a.out.refused = append(a.out.refused, refusal{it: it, msg: ae.Error()})
+	case callFailed:
+		a.failed++
+		a.lastFailed = ae
 		a.out.refused = append(a.out.refused, refusal{it: it, msg: ae.Error()})
 	default:
 		a.fail(verb, it.key, err)

@@ -43,6 +43,9 @@ type recorder struct {
 	maxIn    map[string]int
 	before   func(r *http.Request) error // may fail the request without sending it
 	after    func(r *http.Request) error // may lose the answer
+	// answer, when it returns a response, replaces the agent's answer to
+	// a request the agent did receive.
+	answer func(r *http.Request) *http.Response
 }
 
 func newRecorder() *recorder {
@@ -71,7 +74,7 @@ func (rc *recorder) RoundTrip(r *http.Request) (*http.Response, error) {
 	if rc.inflight[r.URL.Host] > rc.maxIn[r.URL.Host] {
 		rc.maxIn[r.URL.Host] = rc.inflight[r.URL.Host]
 	}
-	before, after := rc.before, rc.after
+	before, after, answer := rc.before, rc.after, rc.answer
 	rc.mu.Unlock()
 	defer func() {
 		rc.mu.Lock()
@@ -84,6 +87,12 @@ func (rc *recorder) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 	}
 	resp, err := rc.next.RoundTrip(r)
+	if err == nil && answer != nil {
+		if other := answer(r); other != nil {
+			resp.Body.Close()
+			return other, nil
+		}
+	}
 	if err == nil && after != nil {
 		if herr := after(r); herr != nil {
 			resp.Body.Close()
@@ -120,6 +129,12 @@ func (rc *recorder) setHooks(before, after func(*http.Request) error) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.before, rc.after = before, after
+}
+
+func (rc *recorder) setAnswer(answer func(*http.Request) *http.Response) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.answer = answer
 }
 
 // fixture is a store, a recorder-backed pool, a reconciler and a log.

@@ -53,8 +53,9 @@ type Result struct {
 	Added   int `json:"added"`
 	Updated int `json:"updated"`
 	Removed int `json:"removed"`
-	// Refused counts changes the agent refused; those peers now carry
-	// sync state "error" with the agent's message.
+	// Refused counts changes the agent refused, or failed alone with a
+	// 500; those peers now carry sync state "error" with the agent's
+	// message.
 	Refused int `json:"refused"`
 	// Drift is every difference found before acting, pending ones
 	// included; never nil for a reconcile that reached the agent.
