@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
@@ -37,7 +36,7 @@ type Agent struct {
 	order    []string          // interface names in configuration order
 	handler  http.Handler
 	fwds     map[string]*forward.Forwarder // netstack interfaces' routers; fixed after New
-	apiPort  atomic.Uint32                 // the API's port, protected by the egress policies
+	ports    ownPorts                      // the agent's listening ports, protected by the egress policies
 
 	// metricsLn, when cfg.MetricsListen is set, is bound by New and served
 	// by Serve with metrics; Close closes it if Serve never ran.
@@ -87,6 +86,7 @@ func New(cfg Config) (*Agent, error) {
 		if a.metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
 			return nil, fmt.Errorf("metrics: listening on %s: %w", cfg.MetricsListen, err)
 		}
+		a.ports.set("metrics", listenPort(a.metricsLn.Addr().String()))
 	}
 	for _, ic := range cfg.Interfaces {
 		if err := a.addInterface(ic); err != nil {
@@ -150,6 +150,7 @@ func (a *Agent) addInterface(ic InterfaceConfig) error {
 	if err != nil {
 		return fmt.Errorf("interface %s: starting %s tunnel: %w", ic.Name, choice.Mode, err)
 	}
+	a.ports.set("wg:"+ic.Name, tun.ListenPort())
 	i := newIface(ic.Name, tun, stateFile{path: filepath.Join(a.cfg.StateDir, ic.Name+".peers.json")}, a.log)
 	if err := i.restore(); err != nil {
 		tun.Close()

@@ -7,8 +7,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/wgfleet/wgfleet/tunnel/egress"
 	"github.com/wgfleet/wgfleet/tunnel/forward"
@@ -16,13 +19,13 @@ import (
 
 // newForwarder makes the user-space router of a netstack interface: what
 // its peers send beyond the interface is forwarded through host sockets
-// under the interface's egress policy, and the agent's own API port is
-// protected.
+// under the interface's egress policy, and every port the agent listens on
+// (API, metrics, WireGuard) is protected.
 func (a *Agent) newForwarder(ic InterfaceConfig, mtu int) (*forward.Forwarder, error) {
 	policy := egress.New(egress.Config{
-		Allow:   ic.EgressAllow,
-		Deny:    ic.EgressDeny,
-		APIPort: func() uint16 { return uint16(a.apiPort.Load()) },
+		Allow: ic.EgressAllow,
+		Deny:  ic.EgressDeny,
+		Ports: a.ports.list,
 	})
 	f, err := forward.New(forward.Config{
 		Addresses: ic.Addresses, MTU: mtu, Policy: policy,
@@ -48,12 +51,46 @@ func (a *Agent) ForwardStats(iface string) (forward.Stats, bool) {
 	return f.Stats(), true
 }
 
-// setAPIPort records the port the API listens on, which the egress policy
-// of netstack interfaces protects; 0 leaves it unchanged.
-func (a *Agent) setAPIPort(port int) {
-	if port > 0 && port <= 65535 {
-		a.apiPort.Store(uint32(port))
+// setAPIPort records the port the API listens on; 0 leaves it unchanged.
+func (a *Agent) setAPIPort(port int) { a.ports.set("api", port) }
+
+// ownPorts are the ports the agent listens on, by listener, which the
+// egress policy of netstack interfaces protects on the host's addresses.
+// list is lock-free (it runs per forwarded connection); set copies.
+type ownPorts struct {
+	mu     sync.Mutex
+	byName map[string]uint16 // "api", "metrics", "wg:<iface>"
+	cur    atomic.Pointer[[]uint16]
+}
+
+// set records the port of the named listener; a port outside 1-65535
+// leaves it unchanged.
+func (o *ownPorts) set(name string, port int) {
+	if port <= 0 || port > 65535 {
+		return
 	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.byName == nil {
+		o.byName = map[string]uint16{}
+	}
+	o.byName[name] = uint16(port)
+	list := make([]uint16, 0, len(o.byName))
+	for _, p := range o.byName {
+		if !slices.Contains(list, p) {
+			list = append(list, p)
+		}
+	}
+	slices.Sort(list)
+	o.cur.Store(&list)
+}
+
+// list returns the ports recorded so far; the caller must not change it.
+func (o *ownPorts) list() []uint16 {
+	if l := o.cur.Load(); l != nil {
+		return *l
+	}
+	return nil
 }
 
 // listenPort is the port of a host:port address, 0 when there is none.

@@ -22,10 +22,11 @@ import (
 	"github.com/wgfleet/wgfleet/tunnel/egress"
 )
 
-// TestNetstackAgentRoutes runs an agent in netstack mode with its API on
-// every host address and a deny rule, and a client peer that sends
-// everything to it: the client reaches a host service, but neither the
-// agent's API port nor the denied port, although both listen.
+// TestNetstackAgentRoutes runs an agent in netstack mode with its API and
+// its metrics on every host address and a deny rule, and a client peer
+// that sends everything to it: the client reaches a host service, but
+// neither the agent's API port, its metrics port (issue 10: a VPN client
+// reached it), its WireGuard port nor the denied port, although all listen.
 func TestNetstackAgentRoutes(t *testing.T) {
 	host := testenv.HostIPv4(t)
 	serve := func(t *testing.T) netip.AddrPort {
@@ -60,7 +61,7 @@ func TestNetstackAgentRoutes(t *testing.T) {
 	secret := agenttest.RandomSecret()
 	env := container.Environment{}
 	a, err := agent.New(agent.Config{
-		Listen: apiLn.Addr().String(), Secrets: [][]byte{[]byte(secret)}, StateDir: t.TempDir(), Mode: "auto",
+		Listen: apiLn.Addr().String(), MetricsListen: "0.0.0.0:0", Secrets: [][]byte{[]byte(secret)}, StateDir: t.TempDir(), Mode: "auto",
 		Interfaces: []agent.InterfaceConfig{{
 			Name: "wg0", Addresses: []netip.Prefix{netip.MustParsePrefix("10.98.0.1/24")},
 			EgressDeny: deny, MaxTCPConns: 8, TCPIdleTimeout: time.Minute,
@@ -111,14 +112,24 @@ func TestNetstackAgentRoutes(t *testing.T) {
 		t.Fatalf("read %q", got)
 	}
 
-	// The API answers on the host address directly...
-	resp, err := http.Get("http://" + netip.AddrPortFrom(host, uint16(apiPort)).String() + "/healthz")
-	if err != nil {
-		t.Fatal(err)
+	// The API and the metrics answer on the host address directly...
+	metricsPort := uint16(a.MetricsAddr().(*net.TCPAddr).Port)
+	for _, u := range []string{
+		"http://" + netip.AddrPortFrom(host, uint16(apiPort)).String() + "/healthz",
+		"http://" + netip.AddrPortFrom(host, metricsPort).String() + "/metrics",
+	} {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
 	}
-	resp.Body.Close()
-	// ...but not through the tunnel; nor does the denied service.
-	for _, dst := range []netip.AddrPort{netip.AddrPortFrom(host, uint16(apiPort)), denied} {
+	// ...but not through the tunnel; nor does the denied service, nor
+	// anything on the WireGuard port.
+	for _, dst := range []netip.AddrPort{
+		netip.AddrPortFrom(host, uint16(apiPort)), netip.AddrPortFrom(host, metricsPort),
+		netip.AddrPortFrom(host, uint16(srv.ListenPort())), denied,
+	} {
 		if c, err := client.Net().DialContextTCPAddrPort(ctx, dst); err == nil {
 			c.Close()
 			t.Fatalf("reached %v through the tunnel", dst)
@@ -127,7 +138,7 @@ func TestNetstackAgentRoutes(t *testing.T) {
 		}
 	}
 	s, _ := a.ForwardStats("wg0")
-	if s.TCPRefused != 2 || s.TCPOpened != 1 {
+	if s.TCPRefused != 4 || s.TCPOpened != 1 {
 		t.Fatalf("stats %+v", s)
 	}
 }

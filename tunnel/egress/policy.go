@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -27,11 +28,13 @@ type Config struct {
 	Allow []Rule
 	// Deny is refused whatever Allow says.
 	Deny []Rule
-	// APIPort reports the agent's API port, which is refused on every
-	// address of the host unless an Allow rule with ports covers it. nil,
-	// or a result of 0, protects no port. It is a function because the
-	// port may be known only once the API listens.
-	APIPort func() uint16
+	// Ports reports the ports the agent itself listens on (its API, its
+	// metrics, its WireGuard interfaces), which are refused on every
+	// address of the host unless an Allow rule with ports covers them. nil,
+	// or an empty result, protects no port. It is a function because a
+	// port may be known only once its listener is bound; it runs per
+	// connection or packet to a port, so it should not allocate.
+	Ports func() []uint16
 	// HostAddrs lists the host's own addresses; nil means the addresses of
 	// all its interfaces, read again at most every few seconds.
 	HostAddrs func() ([]netip.Addr, error)
@@ -41,17 +44,17 @@ type Config struct {
 // for concurrent use.
 type Policy struct {
 	allow, deny []Rule
-	apiPort     func() uint16
+	ports       func() []uint16
 	hosts       *hostAddrs
 }
 
 // New makes a Policy of cfg. It keeps its own copies of the rule lists.
 func New(cfg Config) *Policy {
 	p := &Policy{
-		allow:   append([]Rule(nil), cfg.Allow...),
-		deny:    append([]Rule(nil), cfg.Deny...),
-		apiPort: cfg.APIPort,
-		hosts:   newHostAddrs(cfg.HostAddrs),
+		allow: append([]Rule(nil), cfg.Allow...),
+		deny:  append([]Rule(nil), cfg.Deny...),
+		ports: cfg.Ports,
+		hosts: newHostAddrs(cfg.HostAddrs),
 	}
 	return p
 }
@@ -65,8 +68,8 @@ func New(cfg Config) *Policy {
 //  2. loopback and unspecified destinations are refused unless an Allow
 //     rule matches that lies within the protected range (127.0.0.1/32 or
 //     127.0.0.0/8 does, 0.0.0.0/0 does not);
-//  3. the API port on a host address is refused unless an Allow rule with
-//     ports matches;
+//  3. a port the agent listens on (Config.Ports), on a host address, is
+//     refused unless an Allow rule with ports matches;
 //  4. with a non-empty Allow list, a destination no Allow rule matches is
 //     refused;
 //  5. everything else is allowed.
@@ -91,8 +94,8 @@ func (p *Policy) Check(dst netip.Addr, port uint16) error {
 			return fmt.Errorf("%w: %s is the host itself (loopback or unspecified); an allow rule within %s must name it", ErrRefused, target(), h)
 		}
 	}
-	if api := p.protectedPort(); api != 0 && port == api && !p.allowedPort(dst, port) && p.isHost(dst) {
-		return fmt.Errorf("%w: %s is the agent's API port on a host address; an allow rule must name the port", ErrRefused, target())
+	if port != 0 && p.protected(port) && !p.allowedPort(dst, port) && p.isHost(dst) {
+		return fmt.Errorf("%w: %s is a port the agent listens on (API, metrics or WireGuard), on a host address; an allow rule must name the port", ErrRefused, target())
 	}
 	if len(p.allow) > 0 && !p.allowed(dst, port) {
 		return fmt.Errorf("%w: %s matches no allow rule", ErrRefused, target())
@@ -100,11 +103,9 @@ func (p *Policy) Check(dst netip.Addr, port uint16) error {
 	return nil
 }
 
-func (p *Policy) protectedPort() uint16 {
-	if p.apiPort == nil {
-		return 0
-	}
-	return p.apiPort()
+// protected reports whether port is one the agent listens on.
+func (p *Policy) protected(port uint16) bool {
+	return p.ports != nil && slices.Contains(p.ports(), port)
 }
 
 // isHost reports whether dst is an address of this host. When the host's
@@ -163,8 +164,10 @@ func (p *Policy) String() string {
 		writeRules(&b, p.deny)
 	}
 	b.WriteString("; protected: host loopback")
-	if api := p.protectedPort(); api != 0 {
-		fmt.Fprintf(&b, ", API port %d on host addresses", api)
+	if p.ports != nil {
+		if ports := p.ports(); len(ports) > 0 {
+			fmt.Fprintf(&b, ", the agent's ports %v on host addresses", ports)
+		}
 	}
 	return b.String()
 }

@@ -30,7 +30,8 @@ func hosts(calls *atomic.Int32, addrs ...string) func() ([]netip.Addr, error) {
 }
 
 func TestPolicyCheck(t *testing.T) {
-	api := func() uint16 { return 8080 }
+	ports := []uint16{8080, 9586}
+	api := func() []uint16 { return ports }
 	var calls atomic.Int32
 	host := hosts(&calls, "192.168.80.1", "172.31.9.1", "fe80::1")
 	tests := []struct {
@@ -50,14 +51,16 @@ func TestPolicyCheck(t *testing.T) {
 		{"default refuses unspecified", nil, nil, "0.0.0.0", 22, "host itself"},
 		{"default refuses ipv6 unspecified", nil, nil, "::", 22, "host itself"},
 		{"default refuses loopback ping", nil, nil, "127.0.0.1", 0, "host itself"},
-		{"default refuses api port on host", nil, nil, "172.31.9.1", 8080, "API port"},
+		{"default refuses api port on host", nil, nil, "172.31.9.1", 8080, "agent listens on"},
+		{"default refuses metrics port on host", nil, nil, "172.31.9.1", 9586, "agent listens on"},
+		{"metrics port by an explicit rule", []string{"172.31.9.1:9586"}, nil, "172.31.9.1", 9586, ""},
 		{"default refuses api port on loopback", nil, nil, "127.0.0.1", 8080, "host itself"},
 		{"api port elsewhere is fine", nil, nil, "203.0.113.7", 8080, ""},
 		{"everything does not open loopback", []string{"0.0.0.0/0"}, nil, "127.0.0.1", 22, "host itself"},
-		{"everything does not open the api", []string{"0.0.0.0/0"}, nil, "172.31.9.1", 8080, "API port"},
+		{"everything does not open the api", []string{"0.0.0.0/0"}, nil, "172.31.9.1", 8080, "agent listens on"},
 		{"explicit loopback host", []string{"127.0.0.1"}, nil, "127.0.0.1", 22, ""},
 		{"explicit loopback net", []string{"127.0.0.0/8:22"}, nil, "127.0.0.1", 22, ""},
-		{"explicit loopback still not api", []string{"127.0.0.0/8"}, nil, "127.0.0.1", 8080, "API port"},
+		{"explicit loopback still not api", []string{"127.0.0.0/8"}, nil, "127.0.0.1", 8080, "agent listens on"},
 		{"explicit api port", []string{"172.31.9.1:8080"}, nil, "172.31.9.1", 8080, ""},
 		{"api port by a wide port rule", []string{"0.0.0.0/0:8080"}, nil, "172.31.9.1", 8080, ""},
 		{"explicit loopback and api port", []string{"127.0.0.1:8080"}, nil, "127.0.0.1", 8080, ""},
@@ -76,7 +79,7 @@ func TestPolicyCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := New(Config{Allow: rules(t, tt.allow...), Deny: rules(t, tt.deny...), APIPort: api, HostAddrs: host})
+			p := New(Config{Allow: rules(t, tt.allow...), Deny: rules(t, tt.deny...), Ports: api, HostAddrs: host})
 			err := p.Check(netip.MustParseAddr(tt.dst), tt.port)
 			if tt.refused == "" {
 				if err != nil {
@@ -94,26 +97,31 @@ func TestPolicyCheck(t *testing.T) {
 	}
 }
 
-func TestPolicyAPIPortLate(t *testing.T) {
-	var port atomic.Uint32
+func TestPolicyPortsLate(t *testing.T) {
+	var ports atomic.Pointer[[]uint16]
+	ports.Store(&[]uint16{})
 	var calls atomic.Int32
-	p := New(Config{APIPort: func() uint16 { return uint16(port.Load()) }, HostAddrs: hosts(&calls, "192.0.2.1")})
+	p := New(Config{Ports: func() []uint16 { return *ports.Load() }, HostAddrs: hosts(&calls, "192.0.2.1")})
 	dst := netip.MustParseAddr("192.0.2.1")
 	if err := p.Check(dst, 9000); err != nil {
 		t.Fatalf("before the API listens: %v", err)
 	}
-	port.Store(9000)
+	ports.Store(&[]uint16{9000})
 	if err := p.Check(dst, 9000); !errors.Is(err, ErrRefused) {
 		t.Fatalf("once the API listens on 9000: %v, want refused", err)
 	}
-	if !strings.Contains(p.String(), "API port 9000") {
+	ports.Store(&[]uint16{9000, 9586})
+	if err := p.Check(dst, 9586); !errors.Is(err, ErrRefused) {
+		t.Fatalf("once metrics listen on 9586: %v, want refused", err)
+	}
+	if !strings.Contains(p.String(), "the agent's ports [9000 9586]") {
 		t.Fatalf("String() = %q", p.String())
 	}
 }
 
 func TestPolicyHostAddrsCachedAndFailClosed(t *testing.T) {
 	var calls atomic.Int32
-	p := New(Config{APIPort: func() uint16 { return 8080 }, HostAddrs: hosts(&calls, "192.0.2.1")})
+	p := New(Config{Ports: func() []uint16 { return []uint16{8080} }, HostAddrs: hosts(&calls, "192.0.2.1")})
 	for range 10 {
 		_ = p.Check(netip.MustParseAddr("198.51.100.1"), 8080)
 	}
@@ -122,13 +130,13 @@ func TestPolicyHostAddrsCachedAndFailClosed(t *testing.T) {
 	}
 	// Only a check on the API port needs the listing.
 	var calls2 atomic.Int32
-	p = New(Config{APIPort: func() uint16 { return 8080 }, HostAddrs: hosts(&calls2)})
+	p = New(Config{Ports: func() []uint16 { return []uint16{8080} }, HostAddrs: hosts(&calls2)})
 	_ = p.Check(netip.MustParseAddr("198.51.100.1"), 80)
 	if calls2.Load() != 0 {
 		t.Fatal("host addresses listed for a port that is not the API's")
 	}
 
-	broken := New(Config{APIPort: func() uint16 { return 8080 }, HostAddrs: func() ([]netip.Addr, error) {
+	broken := New(Config{Ports: func() []uint16 { return []uint16{8080} }, HostAddrs: func() ([]netip.Addr, error) {
 		return nil, errors.New("netlink is down")
 	}})
 	if err := broken.Check(netip.MustParseAddr("198.51.100.1"), 8080); !errors.Is(err, ErrRefused) {
@@ -141,7 +149,7 @@ func TestPolicyHostAddrsCachedAndFailClosed(t *testing.T) {
 
 func TestPolicyDefaultHostAddrs(t *testing.T) {
 	// The real interface listing includes loopback on any Linux host.
-	p := New(Config{APIPort: func() uint16 { return 8080 }})
+	p := New(Config{Ports: func() []uint16 { return []uint16{8080} }})
 	if !p.hosts.contains(netip.MustParseAddr("127.0.0.1")) {
 		t.Fatal("interfaceAddrs does not list 127.0.0.1")
 	}
@@ -158,7 +166,7 @@ func TestPolicyString(t *testing.T) {
 // BenchmarkPolicyCheck is the per-packet cost for traffic between peers.
 func BenchmarkPolicyCheck(b *testing.B) {
 	deny, _ := ParseRules([]string{"10.9.0.0/24:22", "192.0.2.0/24"})
-	p := New(Config{Deny: deny, APIPort: func() uint16 { return 8080 }})
+	p := New(Config{Deny: deny, Ports: func() []uint16 { return []uint16{8080} }})
 	dst := netip.MustParseAddr("10.9.0.3")
 	b.ReportAllocs()
 	for b.Loop() {
