@@ -16,9 +16,10 @@ type pkg struct {
 }
 
 // TestDependencyDirection: tunnel and container import neither agent nor
-// controller; the controller reaches agents only through agent/agentapi;
-// nothing imports cmd; the agent never imports the controller;
-// controller/fault is a leaf.
+// controller; the controller reaches agents only through agent/agentapi
+// and never imports the tunnel; nothing imports cmd; the agent never
+// imports the controller; controller/fault is a leaf. What each binary
+// links is TestBinaryDependencies.
 func TestDependencyDirection(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps=false", "-json", mod+"...").Output()
 	if err != nil {
@@ -52,6 +53,7 @@ func TestDependencyDirection(t *testing.T) {
 		{"tunnel/forward", "", ""},   // beneath the tunnel: no package of this module
 		{"controller/fault", "", ""}, // the error codes every controller package may use
 		{"controller", "agent", "agent/agentapi"},
+		{"controller", "tunnel", ""},
 		{"", "cmd", ""},
 		{"", "internal/testenv", ""}, // test helpers stay out of the programs
 	}
