@@ -44,6 +44,10 @@ type iface struct {
 	// mu guards peers. The committer holds it while it applies and saves a
 	// batch, so readers never see a set that is not on the device and on
 	// disk.
+	//
+	// Lock order: mu, then the tunnel's Tunnel.mu (taken inside
+	// tun.Configure and tun.Peers). The tunnel never calls back into the
+	// agent, so the reverse never happens.
 	mu    sync.Mutex
 	peers peerSet
 

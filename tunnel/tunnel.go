@@ -59,6 +59,11 @@ type Tunnel struct {
 	// holds it too, so a read sees whole batches. It also guards closed
 	// and rec. (Changes made through the UAPI socket by wg(8) are
 	// serialized by the device itself, not by mu.)
+	//
+	// Lock order: callers may hold their own lock while calling Configure
+	// or Peers (the agent holds iface.mu); mu comes after it. Under mu the
+	// device takes its own locks and logs, taking deviceLog.mu for
+	// reading; shutdown releases mu before it stops the log.
 	mu     sync.Mutex
 	closed bool
 	rec    *record // what Configure has given the device, to undo a failed batch

@@ -13,6 +13,11 @@ import (
 type nodeState struct {
 	// run serializes the reconciles of the node: held from reading the
 	// desired state to recording the result.
+	//
+	// Lock order: run, then the store's transactions and the agent
+	// client's lock, each taken and released inside; mu last and alone.
+	// The poller holds its own per-node lock around a reconcile it
+	// triggers, so that one comes before run.
 	run sync.Mutex
 	// lastWrite is when the last reconcile that sent changes to the agent
 	// had its last answer (time.Now, monotonic); zero before any. An

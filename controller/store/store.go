@@ -23,6 +23,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
@@ -39,6 +40,12 @@ type Store struct {
 	// for writing, so no transaction seals under a key Reseal replaces.
 	boxMu sync.RWMutex
 	box   *secretbox.Box
+
+	// owner is the id of the goroutine running fn inside a transaction,
+	// 0 when none: so a Store call from inside InTx fails with ErrNestedTx
+	// instead of waiting forever for the connection its own transaction
+	// holds (nested.go).
+	owner atomic.Uint64
 
 	closeOnce sync.Once
 	closeErr  error

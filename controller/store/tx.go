@@ -24,29 +24,42 @@ type Tx struct {
 // lock from the start (BEGIN IMMEDIATE), so what fn reads stays true until
 // it commits.
 //
-// fn must use only tx: calling a Store method inside fn blocks forever,
-// because the store has a single connection and tx holds it. fn should be
-// short and must not wait on the network.
+// fn must use only tx. The store has a single connection and tx holds it,
+// so a Store method (or InTx) called inside fn would wait forever; it
+// returns ErrNestedTx instead. fn should be short and must not wait on the
+// network.
+//
+// Lock order: boxMu (read), then the connection. Reseal takes boxMu for
+// writing, then the connection.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	g, err := s.enter()
+	if err != nil {
+		return err
+	}
 	s.boxMu.RLock()
 	defer s.boxMu.RUnlock()
-	return s.runTx(ctx, s.box, fn)
+	return s.runTx(ctx, g, s.box, fn)
 }
 
 // runTx is InTx with the box the Tx seals and opens with; the caller
-// holds boxMu.
-func (s *Store) runTx(ctx context.Context, box *secretbox.Box, fn func(tx *Tx) error) error {
+// holds boxMu and passes its goroutine id from enter. While fn runs, that
+// goroutine is the store's owner.
+func (s *Store) runTx(ctx context.Context, g uint64, box *secretbox.Box, fn func(tx *Tx) error) error {
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
+	s.owner.Store(g)
 	defer func() {
 		if p := recover(); p != nil {
+			s.owner.Store(0)
 			_ = sqlTx.Rollback()
 			panic(p)
 		}
 	}()
-	if err := fn(&Tx{tx: sqlTx, box: box, now: unixTime(s.now().Unix())}); err != nil {
+	err = fn(&Tx{tx: sqlTx, box: box, now: unixTime(s.now().Unix())})
+	s.owner.Store(0) // before the connection is released to another goroutine
+	if err != nil {
 		if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("store: rollback: %w", rerr))
 		}
