@@ -16,8 +16,7 @@ type nodeState struct {
 	//
 	// Lock order: run, then the store's transactions and the agent
 	// client's lock, each taken and released inside; mu last and alone.
-	// The poller holds its own per-node lock around a reconcile it
-	// triggers, so that one comes before run.
+	// A caller's lock held around a reconcile comes before run.
 	run sync.Mutex
 	// lastWrite is when the last reconcile that sent changes to the agent
 	// had its last answer (time.Now, monotonic); zero before any. An
