@@ -15,12 +15,12 @@ import (
 	"time"
 )
 
-// seedAgent emulates an agent of the seed design, written from
-// PROTOCOL.md's seed contract only: it verifies HMAC over the raw request
-// target with no nonce, serves only the bare seed endpoints (no /v1, no
-// capabilities), takes everything after /peers/ as the key, and keeps its
-// peers in memory. It records what the controller sent so the test can
-// hold the controller to the seed contract.
+// seedAgent emulates an agent of the seed design, written from the seed
+// contract only (docs/AGENT_API.md without what it marks **extension**): it
+// verifies HMAC over the raw request target with no nonce, serves only the
+// bare seed endpoints (no /v1, no capabilities), takes everything after
+// /peers/ as the key, and keeps its peers in memory. It records what the
+// controller sent so the test can hold the controller to the seed contract.
 type seedAgent struct {
 	t      *testing.T
 	secret string

@@ -4,8 +4,8 @@ package agentapi
 const MaxInterfaceNameLen = 15
 
 // ValidInterfaceName reports whether name matches ^[A-Za-z0-9_=+.-]{1,15}$
-// (PROTOCOL.md §2) and is neither "." nor "..", which Linux refuses too and
-// which would change the meaning of a path.
+// (docs/AGENT_API.md, "Endpoints") and is neither "." nor "..", which Linux
+// refuses too and which would change the meaning of a path.
 func ValidInterfaceName(name string) bool {
 	if len(name) == 0 || len(name) > MaxInterfaceNameLen || name == "." || name == ".." {
 		return false

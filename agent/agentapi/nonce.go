@@ -5,7 +5,7 @@ import (
 	"encoding/base64"
 )
 
-// Bounds of an X-Nonce value (PROTOCOL.md §1, extensions).
+// Bounds of an X-Nonce value (docs/AGENT_API.md, "Signing": an extension).
 const (
 	MinNonceLen = 16
 	MaxNonceLen = 64

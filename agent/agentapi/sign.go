@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 )
 
-// Header names of the signing scheme (PROTOCOL.md §1).
+// Header names of the signing scheme (docs/AGENT_API.md, "Signing").
 const (
 	HeaderTimestamp = "X-Timestamp"
 	HeaderSignature = "X-Signature"

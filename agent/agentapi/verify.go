@@ -33,7 +33,7 @@ type VerifierConfig struct {
 }
 
 // Verifier checks the signature, timestamp and freshness of agent requests
-// (PROTOCOL.md §1). It is safe for concurrent use.
+// (docs/AGENT_API.md, "Signing"). It is safe for concurrent use.
 //
 // A signature is accepted over any of three forms of the path: the raw
 // request target (r.RequestURI, query included), the percent-decoded path

@@ -73,7 +73,7 @@ func (s *server) doCreatePeer(r *http.Request, nodeID int64) (result, error) {
 // peerCreatedMessage says where a new peer stands: applied, on its way to
 // a node that answers, or waiting for its node's agent.
 func (s *server) peerCreatedMessage(ctx context.Context, peer fleet.PeerView) string {
-	if peer.SyncState == "applied" {
+	if peer.SyncState == string(store.SyncApplied) {
 		return "peer created"
 	}
 	node, err := s.fleet.GetNode(ctx, peer.NodeID)
