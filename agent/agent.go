@@ -113,11 +113,7 @@ func (a *Agent) addInterface(ic InterfaceConfig) error {
 	a.log.Info("data plane mode chosen", "iface", ic.Name, "requested", requested, "mode", choice.Mode, "reason", choice.Reason,
 		"container", a.env.Container, "runtime", a.env.Runtime, "tun_available", a.env.TUNAvailable, "cap_net_admin", a.env.CapNetAdmin)
 	if a.envWire.Mode == "" {
-		a.envWire = agentapi.Environment{
-			Container: a.env.Container, Runtime: a.env.Runtime, TUNAvailable: a.env.TUNAvailable, TUNError: a.env.TUNError,
-			CapNetAdmin: a.env.CapNetAdmin, UserNamespace: a.env.UserNamespace, EUID: a.env.EUID,
-			ModeRequested: requested, Mode: choice.Mode, Reason: choice.Reason,
-		}
+		a.envWire = agentapi.Environment{Environment: a.env, ModeRequested: requested, Choice: choice}
 	}
 	key, err := loadOrCreateKey(filepath.Join(a.cfg.StateDir, ic.Name+".key"))
 	if err != nil {
@@ -132,7 +128,7 @@ func (a *Agent) addInterface(ic InterfaceConfig) error {
 		MTU: mtu, Logger: a.log, UAPIDir: a.cfg.UAPIDir,
 	}
 	var tun *tunnel.Tunnel
-	if choice.Mode == string(tunnel.ModeTUN) {
+	if choice.Mode == container.ModeTUN {
 		warnTUNRouting(a.log, ic, "/proc")
 		tun, err = tunnel.NewTUN(tcfg)
 	} else {

@@ -21,7 +21,7 @@ const (
 	DefaultIface      = "wg0"
 	DefaultListenPort = 51820
 	DefaultMTU        = 1420
-	DefaultMode       = "auto"
+	DefaultMode       = container.ModeAuto
 	DefaultStateDir   = "/var/lib/wg-agent"
 
 	// MinSecretLen is the shortest secret the agent accepts.
@@ -48,7 +48,7 @@ type Config struct {
 	// StateDir holds each interface's private key and peer state.
 	StateDir string
 	// Mode is auto, tun or netstack; an interface may override it.
-	Mode string
+	Mode container.Mode
 	// Interfaces are the WireGuard interfaces to run; at least one.
 	Interfaces []InterfaceConfig
 	// SignatureWindow is how far a request's timestamp may be from the
@@ -72,7 +72,7 @@ type InterfaceConfig struct {
 	Addresses  []netip.Prefix
 	ListenPort int // 0 picks a free port
 	MTU        int
-	Mode       string // "" inherits Config.Mode
+	Mode       container.Mode // "" inherits Config.Mode
 
 	// Routing of a netstack interface (see tunnel/forward); a TUN
 	// interface is routed by the host, whose firewall decides instead.
@@ -195,9 +195,9 @@ func isWildcardHost(h string) bool {
 	return err == nil && a.IsUnspecified()
 }
 
-func checkMode(m string) error {
+func checkMode(m container.Mode) error {
 	switch m {
-	case "auto", "tun", "netstack":
+	case container.ModeAuto, container.ModeTUN, container.ModeNetstack:
 		return nil
 	}
 	return fmt.Errorf("mode %q must be auto, tun or netstack", m)

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/wgfleet/wgfleet/container"
 	"github.com/wgfleet/wgfleet/tunnel/egress"
 )
 
@@ -31,7 +32,7 @@ import (
 //	}
 type FileConfig struct {
 	Listen        string
-	Mode          string
+	Mode          container.Mode
 	StateDir      string
 	SecretFile    string
 	MetricsListen string // unauthenticated, for a private address; "" is off
@@ -45,7 +46,7 @@ type FileConfig struct {
 // fileJSON is the config file as written.
 type fileJSON struct {
 	Listen        string          `json:"listen"`
-	Mode          string          `json:"mode"`
+	Mode          container.Mode  `json:"mode"`
 	StateDir      string          `json:"state_dir"`
 	SecretFile    string          `json:"secret_file"`
 	MetricsListen string          `json:"metrics_listen"`
@@ -55,17 +56,17 @@ type fileJSON struct {
 // fileInterface is one interface as written: rules are CIDR or
 // CIDR:PORT, timeouts Go durations ("90s", "1h").
 type fileInterface struct {
-	Name           string   `json:"name"`
-	Addresses      []string `json:"addresses"`
-	ListenPort     *int     `json:"listen_port"`
-	MTU            int      `json:"mtu"`
-	Mode           string   `json:"mode"`
-	EgressAllow    []string `json:"egress_allow"`
-	EgressDeny     []string `json:"egress_deny"`
-	MaxTCPConns    int      `json:"max_tcp_conns"`
-	MaxUDPFlows    int      `json:"max_udp_flows"`
-	TCPIdleTimeout string   `json:"tcp_idle_timeout"`
-	UDPIdleTimeout string   `json:"udp_idle_timeout"`
+	Name           string         `json:"name"`
+	Addresses      []string       `json:"addresses"`
+	ListenPort     *int           `json:"listen_port"`
+	MTU            int            `json:"mtu"`
+	Mode           container.Mode `json:"mode"`
+	EgressAllow    []string       `json:"egress_allow"`
+	EgressDeny     []string       `json:"egress_deny"`
+	MaxTCPConns    int            `json:"max_tcp_conns"`
+	MaxUDPFlows    int            `json:"max_udp_flows"`
+	TCPIdleTimeout string         `json:"tcp_idle_timeout"`
+	UDPIdleTimeout string         `json:"udp_idle_timeout"`
 }
 
 // ParseConfigFile decodes a config file strictly: unknown fields, trailing

@@ -333,7 +333,7 @@ func (i *iface) peerCount() int {
 func (i *iface) info(full bool) agentapi.InterfaceInfo {
 	info := agentapi.InterfaceInfo{
 		Name:       i.name,
-		Mode:       string(i.tun.Mode()),
+		Mode:       i.tun.Mode(),
 		PublicKey:  i.tun.PublicKey().String(),
 		ListenPort: i.tun.ListenPort(),
 		PeerCount:  i.peerCount(),

@@ -149,7 +149,7 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	now := time.Now()
 	for _, name := range c.a.order {
 		i := c.a.ifaces[name]
-		mode := string(i.tun.Mode())
+		mode := string(i.tun.Mode()) // a label
 		send := func(d *prometheus.Desc, kind prometheus.ValueType, v float64, labels ...string) {
 			ch <- prometheus.MustNewConstMetric(d, kind, v, append([]string{name}, labels...)...)
 		}

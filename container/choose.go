@@ -6,13 +6,6 @@ import (
 	"strings"
 )
 
-// Data-plane modes: what Choose accepts and returns.
-const (
-	ModeAuto     = "auto"     // TUN when possible, else netstack
-	ModeTUN      = "tun"      // a kernel TUN interface
-	ModeNetstack = "netstack" // a user-space IP stack, no privileges
-)
-
 // ErrTUNUnavailable is wrapped by Choose when TUN mode was asked for and
 // this environment cannot create a TUN interface.
 var ErrTUNUnavailable = errors.New("TUN mode is not available")
@@ -24,7 +17,7 @@ var ErrUnknownMode = errors.New("unknown data-plane mode")
 // Choice is the data plane to run, and why.
 type Choice struct {
 	// Mode is ModeTUN or ModeNetstack, never ModeAuto.
-	Mode string `json:"mode"`
+	Mode Mode `json:"mode"`
 	// Reason is one human sentence explaining the choice.
 	Reason string `json:"reason"`
 }
@@ -36,7 +29,7 @@ type Choice struct {
 // wrapping ErrTUNUnavailable, giving the same explanation, when TUN is not
 // possible. "netstack" is always possible. Any other value is an error
 // wrapping ErrUnknownMode.
-func (e Environment) Choose(requested string) (Choice, error) {
+func (e Environment) Choose(requested Mode) (Choice, error) {
 	missing := e.tunMissing()
 	switch requested {
 	case ModeAuto, "":

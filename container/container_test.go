@@ -213,8 +213,8 @@ func TestChoose(t *testing.T) {
 	tests := []struct {
 		name       string
 		env        Environment
-		requested  string
-		wantMode   string
+		requested  Mode
+		wantMode   Mode
 		wantErr    error
 		wantReason []string // substrings of Reason, or of the error
 	}{

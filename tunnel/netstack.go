@@ -7,6 +7,8 @@ import (
 	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/tun"
 	"golang.zx2c4.com/wireguard/tun/netstack"
+
+	"github.com/wgfleet/wgfleet/container"
 )
 
 // NewNetstack starts a device on a gVisor user-space network stack. It
@@ -47,7 +49,7 @@ func NewNetstackWith(cfg Config, wrap DeviceWrapper) (*Tunnel, error) {
 			return nil, fmt.Errorf("interface %s: wrapping netstack: %w", cfg.Name, err)
 		}
 	}
-	t, err := newTunnel(cfg, ModeNetstack, tdev, conn.NewDefaultBind())
+	t, err := newTunnel(cfg, container.ModeNetstack, tdev, conn.NewDefaultBind())
 	if err != nil {
 		return nil, err
 	}

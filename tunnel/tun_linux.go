@@ -9,6 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/tun"
+
+	"github.com/wgfleet/wgfleet/container"
 )
 
 // NewTUN starts a device on a new kernel TUN interface cfg.Name, gives it
@@ -43,7 +45,7 @@ func NewTUN(cfg Config) (*Tunnel, error) {
 		return nil, err
 	}
 
-	t, err := newTunnel(cfg, ModeTUN, tdev, conn.NewDefaultBind())
+	t, err := newTunnel(cfg, container.ModeTUN, tdev, conn.NewDefaultBind())
 	if err != nil {
 		return nil, err
 	}

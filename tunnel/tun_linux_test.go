@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
+	"github.com/wgfleet/wgfleet/container"
 	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
@@ -158,7 +159,7 @@ func TestHelperTUNInNetns(t *testing.T) {
 	}
 	t.Cleanup(func() { ln.Close() })
 
-	if tt.Mode() != ModeTUN || tt.Net() != nil || tt.ListenPort() == 0 {
+	if tt.Mode() != container.ModeTUN || tt.Net() != nil || tt.ListenPort() == 0 {
 		t.Fatalf("mode %q, net %v, port %d", tt.Mode(), tt.Net(), tt.ListenPort())
 	}
 	if _, err := hostNL.LinkByName(iface); err == nil {

@@ -16,16 +16,8 @@ import (
 	"golang.zx2c4.com/wireguard/tun"
 	"golang.zx2c4.com/wireguard/tun/netstack"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
-)
 
-// Mode is the data plane a Tunnel runs on.
-type Mode string
-
-const (
-	// ModeTUN is a kernel TUN interface (NewTUN).
-	ModeTUN Mode = "tun"
-	// ModeNetstack is a gVisor user-space IP stack (NewNetstack).
-	ModeNetstack Mode = "netstack"
+	"github.com/wgfleet/wgfleet/container"
 )
 
 // ErrInvalidConfig is wrapped by every error about a caller's input: a
@@ -44,7 +36,7 @@ var ErrClosed = errors.New("tunnel closed")
 // concurrent use.
 type Tunnel struct {
 	name  string
-	mode  Mode
+	mode  container.Mode // container.ModeTUN (NewTUN) or container.ModeNetstack (NewNetstack)
 	pub   wgtypes.Key
 	port  int
 	addrs []netip.Prefix
@@ -77,7 +69,7 @@ type Tunnel struct {
 // newTunnel makes the device on tdev and gives it its private key and
 // listen port. The device is still down and no goroutine of the Tunnel
 // runs yet: the caller finishes with up and then start, or with abort.
-func newTunnel(cfg Config, mode Mode, tdev tun.Device, bind conn.Bind) (*Tunnel, error) {
+func newTunnel(cfg Config, mode container.Mode, tdev tun.Device, bind conn.Bind) (*Tunnel, error) {
 	log := cfg.Logger.With("iface", cfg.Name, "mode", string(mode))
 	dlog := newDeviceLog(log)
 	t := &Tunnel{
@@ -175,8 +167,9 @@ func (t *Tunnel) shutdown() {
 // Name returns the interface name.
 func (t *Tunnel) Name() string { return t.name }
 
-// Mode returns the data plane the Tunnel was made with.
-func (t *Tunnel) Mode() Mode { return t.mode }
+// Mode returns the data plane the Tunnel was made with: container.ModeTUN
+// or container.ModeNetstack.
+func (t *Tunnel) Mode() container.Mode { return t.mode }
 
 // PublicKey returns the interface's public key.
 func (t *Tunnel) PublicKey() wgtypes.Key { return t.pub }

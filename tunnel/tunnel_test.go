@@ -20,6 +20,7 @@ import (
 	"golang.zx2c4.com/wireguard/tun/tuntest"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
+	"github.com/wgfleet/wgfleet/container"
 	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
@@ -441,7 +442,7 @@ func TestAccessors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tn.Close()
-	if tn.Name() != "wgacc" || tn.Mode() != ModeNetstack || tn.MTU() != DefaultMTU || tn.Net() == nil {
+	if tn.Name() != "wgacc" || tn.Mode() != container.ModeNetstack || tn.MTU() != DefaultMTU || tn.Net() == nil {
 		t.Errorf("Name %q Mode %q MTU %d Net %v", tn.Name(), tn.Mode(), tn.MTU(), tn.Net())
 	}
 	if tn.PublicKey() != key.PublicKey() {

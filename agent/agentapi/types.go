@@ -3,6 +3,8 @@ package agentapi
 // Wire types of the agent API (docs/AGENT_API.md). Field names and null
 // conventions follow the seed contract exactly; do not rename.
 
+import "github.com/wgfleet/wgfleet/container"
+
 // Capabilities advertised in Health.Capabilities.
 const (
 	CapNonce         = "nonce"
@@ -31,31 +33,26 @@ func (h Health) HasCapability(c string) bool {
 	return false
 }
 
-// Environment says what the agent found about where it runs and why it chose
-// its mode. It mirrors container.Environment on the wire.
+// Environment says what the agent found about where it runs
+// (container.Environment, whose fields it carries at the top level), the
+// data-plane mode it was asked for and the one it chose, and why
+// (container.Choice).
 type Environment struct {
-	Container     bool   `json:"container"`
-	Runtime       string `json:"runtime,omitempty"`
-	TUNAvailable  bool   `json:"tun_available"`
-	TUNError      string `json:"tun_error,omitempty"`
-	CapNetAdmin   bool   `json:"cap_net_admin"`
-	UserNamespace bool   `json:"user_namespace"`
-	EUID          int    `json:"euid"`
-	ModeRequested string `json:"mode_requested"`
-	Mode          string `json:"mode"`
-	Reason        string `json:"reason"`
+	container.Environment
+	ModeRequested container.Mode `json:"mode_requested"`
+	container.Choice
 }
 
 // InterfaceInfo describes one interface. It never carries the private key.
 // In /health it is abridged (no addresses or MTU); GET /v1/wg/{iface} fills it.
 type InterfaceInfo struct {
-	Name       string   `json:"name"`
-	Mode       string   `json:"mode"`
-	PublicKey  string   `json:"public_key"`
-	ListenPort int      `json:"listen_port"`
-	Addresses  []string `json:"addresses,omitempty"`
-	MTU        int      `json:"mtu,omitempty"`
-	PeerCount  int      `json:"peer_count"`
+	Name       string         `json:"name"`
+	Mode       container.Mode `json:"mode"`
+	PublicKey  string         `json:"public_key"`
+	ListenPort int            `json:"listen_port"`
+	Addresses  []string       `json:"addresses,omitempty"`
+	MTU        int            `json:"mtu,omitempty"`
+	PeerCount  int            `json:"peer_count"`
 }
 
 // Peer is one peer as it appears in a dump. PresharedKey is always nil on

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wgfleet/wgfleet/agent"
+	"github.com/wgfleet/wgfleet/container"
 	"github.com/wgfleet/wgfleet/internal/cli"
 	"github.com/wgfleet/wgfleet/tunnel/egress"
 	"github.com/wgfleet/wgfleet/tunnel/forward"
@@ -39,7 +40,7 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 		iface      = cli.String(s, "iface", "WG_AGENT_IFACE", agent.DefaultIface, "WireGuard interface name")
 		listenPort = cli.Int(s, "listen-port", "WG_AGENT_LISTEN_PORT", agent.DefaultListenPort, "WireGuard UDP port")
 		mtu        = cli.Int(s, "mtu", "WG_AGENT_MTU", agent.DefaultMTU, "interface MTU")
-		mode       = cli.String(s, "mode", "WG_AGENT_MODE", agent.DefaultMode, "data plane: auto, tun or netstack")
+		mode       = cli.String(s, "mode", "WG_AGENT_MODE", string(agent.DefaultMode), "data plane: auto, tun or netstack")
 		stateDir   = cli.String(s, "state-dir", "WG_AGENT_STATE_DIR", agent.DefaultStateDir, "private keys and peer state")
 		configFile = cli.String(s, "config", "WG_AGENT_CONFIG", "", "JSON config file for several interfaces")
 		logging    = cli.LogFlags(s, "WG_AGENT_LOG_FORMAT", "WG_AGENT_LOG_LEVEL")
@@ -91,7 +92,7 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 			return options{}, err
 		}
 		cli.FromFile(listen, fc.Listen)
-		cli.FromFile(mode, fc.Mode)
+		cli.FromFile(mode, string(fc.Mode))
 		cli.FromFile(stateDir, fc.StateDir)
 		cli.FromFile(secretFile, fc.SecretFile)
 		cli.FromFile(metrics, fc.MetricsListen)
@@ -106,7 +107,7 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 
 	o := options{secretFile: secretFile.Get(), logFormat: logging.Format.Get(), logLevel: logging.Level.Get()}
 	o.cfg = agent.Config{
-		Listen: listen.Get(), Mode: mode.Get(), StateDir: stateDir.Get(), SignatureWindow: window.Get(),
+		Listen: listen.Get(), Mode: container.Mode(mode.Get()), StateDir: stateDir.Get(), SignatureWindow: window.Get(),
 		UAPIDir: uapiDir.Get(), MetricsListen: metrics.Get(), Interfaces: interfaces,
 	}
 	if listen.Source() == cli.SourceDefault && portListen != "" {

@@ -348,7 +348,7 @@ func TestLoadOptionsDocumented(t *testing.T) {
 		{"address", "WG_AGENT_ADDRESS", "10.7.0.1/24", func(o options) string { return fmt.Sprint(iface(o).Addresses) }},
 		{"listen-port", "WG_AGENT_LISTEN_PORT", "51827", func(o options) string { return strconv.Itoa(iface(o).ListenPort) }},
 		{"mtu", "WG_AGENT_MTU", "1300", func(o options) string { return strconv.Itoa(iface(o).MTU) }},
-		{"mode", "WG_AGENT_MODE", "netstack", func(o options) string { return o.cfg.Mode }},
+		{"mode", "WG_AGENT_MODE", "netstack", func(o options) string { return string(o.cfg.Mode) }},
 		{"state-dir", "WG_AGENT_STATE_DIR", "/tmp/x", func(o options) string { return o.cfg.StateDir }},
 		{"log-format", "WG_AGENT_LOG_FORMAT", "json", func(o options) string { return string(o.logFormat) }},
 		{"log-level", "WG_AGENT_LOG_LEVEL", "debug", func(o options) string { return strings.ToLower(o.logLevel.String()) }},

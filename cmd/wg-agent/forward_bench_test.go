@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wgfleet/wgfleet/container"
 	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
@@ -25,14 +26,14 @@ func BenchmarkForwardThroughput(b *testing.B) {
 	const svc = topoServiceAddr + ":9100"
 
 	type leg struct {
-		mode  string
+		mode  container.Mode
 		tp    *topology
 		bytes int64
 		took  time.Duration
 	}
-	legs := []*leg{{mode: "netstack"}, {mode: "tun"}}
+	legs := []*leg{{mode: container.ModeNetstack}, {mode: container.ModeTUN}}
 	for _, l := range legs {
-		l.tp = startTopology(b, ctx, bin, l.mode == "netstack", nil)
+		l.tp = startTopology(b, ctx, bin, l.mode == container.ModeNetstack, nil)
 		if got := l.tp.health.Interfaces[0].Mode; got != l.mode {
 			b.Fatalf("agent runs in %s mode, want %s", got, l.mode)
 		}
