@@ -329,23 +329,23 @@ func TestSyncPeers(t *testing.T) {
 	c := a.Client(t)
 	ctx := context.Background()
 	keys := []wgtypes.Key{mustKey(t), mustKey(t), mustKey(t)}
-	spec := func(k wgtypes.Key, ip string, ka int) agentapi.PeerSpec {
+	conf := func(k wgtypes.Key, ip string, ka int) agentapi.PeerSpec {
 		return agentapi.PeerSpec{PublicKey: k.String(), AllowedIPs: []string{ip}, PersistentKeepalive: ka}
 	}
 	res, err := c.SyncPeers(ctx, "wg0", agentapi.SyncRequest{Peers: []agentapi.PeerSpec{
-		spec(keys[0], "10.0.5.1/32", 0), spec(keys[1], "10.0.5.2/32", 0),
+		conf(keys[0], "10.0.5.1/32", 0), conf(keys[1], "10.0.5.2/32", 0),
 	}})
 	if err != nil || res.Added != 2 || res.Removed != 0 {
 		t.Fatalf("first sync: %+v %v", res, err)
 	}
 	res, err = c.SyncPeers(ctx, "wg0", agentapi.SyncRequest{Peers: []agentapi.PeerSpec{
-		spec(keys[1], "10.0.5.2/32", 25), spec(keys[2], "10.0.5.3/32", 0),
+		conf(keys[1], "10.0.5.2/32", 25), conf(keys[2], "10.0.5.3/32", 0),
 	}})
 	if err != nil || res.Added != 1 || res.Updated != 1 || res.Removed != 1 || res.Unchanged != 0 {
 		t.Fatalf("second sync: %+v %v", res, err)
 	}
 	res, err = c.SyncPeers(ctx, "wg0", agentapi.SyncRequest{Peers: []agentapi.PeerSpec{
-		spec(keys[1], "10.0.5.2/32", 25), spec(keys[2], "10.0.5.3/32", 0),
+		conf(keys[1], "10.0.5.2/32", 25), conf(keys[2], "10.0.5.3/32", 0),
 	}})
 	if err != nil || res.Added+res.Updated+res.Removed != 0 || res.Unchanged != 2 {
 		t.Fatalf("idempotent sync: %+v %v", res, err)

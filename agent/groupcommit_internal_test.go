@@ -35,14 +35,14 @@ func TestDeviceRefusalFailsAlone(t *testing.T) {
 	i.start()
 	defer i.stop()
 
-	specs := make([]peerSpec, 0, good+bad)
+	specs := make([]peerConf, 0, good+bad)
 	for n := 0; n < good; n++ {
 		k, err := wgtypes.GeneratePrivateKey()
 		if err != nil {
 			t.Fatal(err)
 		}
 		ip := netip.MustParsePrefix(fmt.Sprintf("10.100.%d.%d/32", n/256, n%256))
-		specs = append(specs, peerSpec{Key: k.PublicKey(), AllowedIPs: []netip.Prefix{ip}})
+		specs = append(specs, peerConf{Key: k.PublicKey(), AllowedIPs: []netip.Prefix{ip}})
 	}
 	for n := 0; n < bad; n++ {
 		k := wgtypes.Key{} // the device refuses the zero key...
@@ -52,7 +52,7 @@ func TestDeviceRefusalFailsAlone(t *testing.T) {
 		ip := netip.MustParsePrefix(fmt.Sprintf("10.101.0.%d/32", n))
 		// Spread the bad ones through the good so they share batches.
 		at := (n + 1) * good / (bad + 1)
-		specs = append(specs[:at], append([]peerSpec{{Key: k, AllowedIPs: []netip.Prefix{ip}}}, specs[at:]...)...)
+		specs = append(specs[:at], append([]peerConf{{Key: k, AllowedIPs: []netip.Prefix{ip}}}, specs[at:]...)...)
 	}
 
 	results := make([]error, len(specs))

@@ -104,21 +104,21 @@ func (a *Agent) addPeer(r *http.Request, i *iface) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	spec, err := specFromAdd(req)
+	conf, err := confFromAdd(req)
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := checkPeerKey(spec.Key, i.tun.PublicKey()); err != nil {
+	if err := checkPeerKey(conf.Key, i.tun.PublicKey()); err != nil {
 		return 0, nil, err
 	}
-	if err := i.addPeer(spec); err != nil {
+	if err := i.addPeer(conf); err != nil {
 		return 0, nil, err
 	}
-	a.log.Info("peer added", "iface", i.name, "peer", spec.Key.String(), "allowed_ips", prefixStrings(spec.AllowedIPs))
+	a.log.Info("peer added", "iface", i.name, "peer", conf.Key.String(), "allowed_ips", prefixStrings(conf.AllowedIPs))
 	return http.StatusCreated, agentapi.StatusResponse{
 		Status:  "success",
 		Message: "Peer added successfully",
-		Peer:    &agentapi.PeerRef{PublicKey: spec.Key.String(), AllowedIPs: prefixStrings(spec.AllowedIPs)},
+		Peer:    &agentapi.PeerRef{PublicKey: conf.Key.String(), AllowedIPs: prefixStrings(conf.AllowedIPs)},
 	}, nil
 }
 
@@ -159,17 +159,17 @@ func (a *Agent) syncPeers(r *http.Request, i *iface) (int, any, error) {
 	}
 	want := make(peerSet, len(req.Peers))
 	for n, p := range req.Peers {
-		spec, err := specFromSync(n, p)
+		conf, err := confFromSync(n, p)
 		if err != nil {
 			return 0, nil, err
 		}
-		if err := checkPeerKey(spec.Key, i.tun.PublicKey()); err != nil {
+		if err := checkPeerKey(conf.Key, i.tun.PublicKey()); err != nil {
 			return 0, nil, fmt.Errorf("peers[%d]: %w", n, err)
 		}
-		if _, dup := want[spec.Key]; dup {
-			return 0, nil, badRequestf("peers[%d]: public key %s is listed twice", n, spec.Key)
+		if _, dup := want[conf.Key]; dup {
+			return 0, nil, badRequestf("peers[%d]: public key %s is listed twice", n, conf.Key)
 		}
-		want[spec.Key] = spec
+		want[conf.Key] = conf
 	}
 	res, err := i.syncPeers(want)
 	if err != nil {

@@ -206,15 +206,15 @@ func (i *iface) commit(next peerSet) error {
 	return nil
 }
 
-func (i *iface) addPeer(spec peerSpec) error {
+func (i *iface) addPeer(conf peerConf) error {
 	return i.submit(func(work peerSet) error {
-		if _, ok := work[spec.Key]; ok {
-			return conflictf("peer %s already exists on %s", spec.Key, i.name)
+		if _, ok := work[conf.Key]; ok {
+			return conflictf("peer %s already exists on %s", conf.Key, i.name)
 		}
-		if err := work.overlapsWith(spec); err != nil {
+		if err := work.overlapsWith(conf); err != nil {
 			return err
 		}
-		work[spec.Key] = spec
+		work[conf.Key] = conf
 		return nil
 	})
 }
@@ -225,14 +225,14 @@ func (i *iface) updatePeer(k wgtypes.Key, req agentapi.UpdatePeerRequest) error 
 		if !ok {
 			return notFoundf("peer %s not found on %s", k, i.name)
 		}
-		spec, err := applyUpdate(cur, req)
+		conf, err := applyUpdate(cur, req)
 		if err != nil {
 			return err
 		}
-		if err := work.overlapsWith(spec); err != nil {
+		if err := work.overlapsWith(conf); err != nil {
 			return err
 		}
-		work[k] = spec
+		work[k] = conf
 		return nil
 	})
 }

@@ -10,9 +10,10 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
-// peerSpec is the desired configuration of one peer: what the API sets and
-// the state file keeps. Endpoint and counters belong to the device.
-type peerSpec struct {
+// peerConf is the desired configuration of one peer, validated and typed:
+// what an agentapi.PeerSpec or a POST/PUT body becomes, what the API sets
+// and the state file keeps. Endpoint and counters belong to the device.
+type peerConf struct {
 	Key        wgtypes.Key
 	AllowedIPs []netip.Prefix // masked, sorted, no duplicates; empty for none
 	PSK        *wgtypes.Key   // nil: none
@@ -20,7 +21,7 @@ type peerSpec struct {
 }
 
 // peerSet is an interface's whole desired peer set keyed by public key.
-type peerSet map[wgtypes.Key]peerSpec
+type peerSet map[wgtypes.Key]peerConf
 
 func (s peerSet) clone() peerSet {
 	out := make(peerSet, len(s))
@@ -30,7 +31,7 @@ func (s peerSet) clone() peerSet {
 	return out
 }
 
-func (p peerSpec) equal(q peerSpec) bool {
+func (p peerConf) equal(q peerConf) bool {
 	if p.Key != q.Key || p.Keepalive != q.Keepalive || !slices.Equal(p.AllowedIPs, q.AllowedIPs) {
 		return false
 	}
@@ -51,8 +52,8 @@ func (s peerSet) checkOverlap() error {
 		owner wgtypes.Key
 	}
 	var all []entry
-	for k, spec := range s {
-		for _, p := range spec.AllowedIPs {
+	for k, conf := range s {
+		for _, p := range conf.AllowedIPs {
 			all = append(all, entry{p, k})
 		}
 	}
@@ -81,17 +82,17 @@ func (s peerSet) checkOverlap() error {
 	return nil
 }
 
-// overlapsWith reports whether spec's allowed IPs overlap those of any
+// overlapsWith reports whether conf's allowed IPs overlap those of any
 // other peer in s: O(total allowed IPs), for one change at a time.
-func (s peerSet) overlapsWith(spec peerSpec) error {
+func (s peerSet) overlapsWith(conf peerConf) error {
 	for k, other := range s {
-		if k == spec.Key {
+		if k == conf.Key {
 			continue
 		}
 		for _, o := range other.AllowedIPs {
-			for _, p := range spec.AllowedIPs {
+			for _, p := range conf.AllowedIPs {
 				if p.Overlaps(o) {
-					return conflictf("allowed IP %s of peer %s overlaps %s of peer %s", p, spec.Key, o, k)
+					return conflictf("allowed IP %s of peer %s overlaps %s of peer %s", p, conf.Key, o, k)
 				}
 			}
 		}
@@ -132,7 +133,7 @@ func diff(old, next peerSet) []wgtypes.PeerConfig {
 
 // peerConfig is the full configuration of p for one UAPI set; existing
 // selects update_only so that a concurrent removal is not undone.
-func (p peerSpec) peerConfig(existing bool) wgtypes.PeerConfig {
+func (p peerConf) peerConfig(existing bool) wgtypes.PeerConfig {
 	psk := wgtypes.Key{} // zero key clears the preshared key
 	if p.PSK != nil {
 		psk = *p.PSK

@@ -69,9 +69,9 @@ func TestDiffTouchesOnlyChangedPeers(t *testing.T) {
 		k2: {Key: k2, AllowedIPs: prefixes(t, "10.0.0.3/32"), Keepalive: 25},
 	}
 	next := old.clone()
-	next[k2] = peerSpec{Key: k2, AllowedIPs: prefixes(t, "10.0.0.3/32", "10.0.1.0/24"), Keepalive: 25}
+	next[k2] = peerConf{Key: k2, AllowedIPs: prefixes(t, "10.0.0.3/32", "10.0.1.0/24"), Keepalive: 25}
 	delete(next, k1)
-	next[k3] = peerSpec{Key: k3, AllowedIPs: prefixes(t, "10.0.0.4/32")}
+	next[k3] = peerConf{Key: k3, AllowedIPs: prefixes(t, "10.0.0.4/32")}
 
 	d := diff(old, next)
 	if len(d) != 3 {

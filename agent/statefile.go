@@ -24,17 +24,13 @@ type stateFile struct {
 	path string
 }
 
+// stateDoc is the file's JSON. Each peer is written as the entry of a
+// replace-all body (agentapi.PeerSpec) and read back through the same
+// validation; a preshared key is present only when the peer has one.
 type stateDoc struct {
-	Version   int         `json:"version"`
-	Interface string      `json:"interface"`
-	Peers     []statePeer `json:"peers"`
-}
-
-type statePeer struct {
-	PublicKey           string   `json:"public_key"`
-	AllowedIPs          []string `json:"allowed_ips"`
-	PresharedKey        string   `json:"preshared_key,omitempty"`
-	PersistentKeepalive int      `json:"persistent_keepalive,omitempty"`
+	Version   int                 `json:"version"`
+	Interface string              `json:"interface"`
+	Peers     []agentapi.PeerSpec `json:"peers"`
 }
 
 // ErrCorruptState means a state file exists but cannot be read back. The
@@ -76,18 +72,14 @@ func decodeState(data []byte, iface string) (peerSet, error) {
 	}
 	set := make(peerSet, len(doc.Peers))
 	for i, p := range doc.Peers {
-		var psk *string
-		if p.PresharedKey != "" {
-			psk = &p.PresharedKey
-		}
-		spec, err := specFromSync(i, agentapi.PeerSpec{PublicKey: p.PublicKey, AllowedIPs: p.AllowedIPs, PresharedKey: psk, PersistentKeepalive: p.PersistentKeepalive})
+		conf, err := confFromSync(i, p) // an empty preshared key is none
 		if err != nil {
 			return nil, err
 		}
-		if _, dup := set[spec.Key]; dup {
+		if _, dup := set[conf.Key]; dup {
 			return nil, fmt.Errorf("peers[%d]: duplicate public key", i)
 		}
-		set[spec.Key] = spec
+		set[conf.Key] = conf
 	}
 	if err := set.checkOverlap(); err != nil {
 		return nil, err
@@ -96,12 +88,13 @@ func decodeState(data []byte, iface string) (peerSet, error) {
 }
 
 func encodeState(iface string, set peerSet) ([]byte, error) {
-	doc := stateDoc{Version: stateVersion, Interface: iface, Peers: make([]statePeer, 0, len(set))}
+	doc := stateDoc{Version: stateVersion, Interface: iface, Peers: make([]agentapi.PeerSpec, 0, len(set))}
 	for _, k := range sortedKeys(set) {
 		s := set[k]
-		p := statePeer{PublicKey: k.String(), AllowedIPs: prefixStrings(s.AllowedIPs), PersistentKeepalive: s.Keepalive}
+		p := agentapi.PeerSpec{PublicKey: k.String(), AllowedIPs: prefixStrings(s.AllowedIPs), PersistentKeepalive: s.Keepalive}
 		if s.PSK != nil {
-			p.PresharedKey = s.PSK.String()
+			psk := s.PSK.String()
+			p.PresharedKey = &psk
 		}
 		doc.Peers = append(doc.Peers, p)
 	}

@@ -100,69 +100,69 @@ func checkPeerKey(k, own wgtypes.Key) error {
 	return nil
 }
 
-// specFromAdd validates a POST body into a peer.
-func specFromAdd(req agentapi.AddPeerRequest) (peerSpec, error) {
+// confFromAdd validates a POST body into a peer.
+func confFromAdd(req agentapi.AddPeerRequest) (peerConf, error) {
 	k, err := parseBodyKey(req.PublicKey)
 	if err != nil {
-		return peerSpec{}, err
+		return peerConf{}, err
 	}
-	return buildSpec(k, req.AllowedIPs, req.PresharedKey, req.PersistentKeepalive)
+	return buildConf(k, req.AllowedIPs, req.PresharedKey, req.PersistentKeepalive)
 }
 
-// specFromSync validates one entry of a PUT /v1/wg/{iface}/peers body.
-func specFromSync(i int, req agentapi.PeerSpec) (peerSpec, error) {
+// confFromSync validates one entry of a PUT /v1/wg/{iface}/peers body.
+func confFromSync(i int, req agentapi.PeerSpec) (peerConf, error) {
 	k, err := parseBodyKey(req.PublicKey)
 	if err != nil {
-		return peerSpec{}, fmt.Errorf("peers[%d]: %w", i, err)
+		return peerConf{}, fmt.Errorf("peers[%d]: %w", i, err)
 	}
 	ka := req.PersistentKeepalive
-	spec, err := buildSpec(k, req.AllowedIPs, req.PresharedKey, &ka)
+	conf, err := buildConf(k, req.AllowedIPs, req.PresharedKey, &ka)
 	if err != nil {
-		return peerSpec{}, fmt.Errorf("peers[%d]: %w", i, err)
+		return peerConf{}, fmt.Errorf("peers[%d]: %w", i, err)
 	}
-	return spec, nil
+	return conf, nil
 }
 
-func buildSpec(k wgtypes.Key, allowed []string, psk *string, keepalive *int) (peerSpec, error) {
+func buildConf(k wgtypes.Key, allowed []string, psk *string, keepalive *int) (peerConf, error) {
 	ips, err := parseAllowedIPs(allowed)
 	if err != nil {
-		return peerSpec{}, err
+		return peerConf{}, err
 	}
 	p, err := parsePSK(psk)
 	if err != nil {
-		return peerSpec{}, err
+		return peerConf{}, err
 	}
 	ka := 0
 	if keepalive != nil {
 		ka = *keepalive
 	}
 	if err := checkKeepalive(ka); err != nil {
-		return peerSpec{}, err
+		return peerConf{}, err
 	}
-	return peerSpec{Key: k, AllowedIPs: ips, PSK: p, Keepalive: ka}, nil
+	return peerConf{Key: k, AllowedIPs: ips, PSK: p, Keepalive: ka}, nil
 }
 
-// applyUpdate returns spec changed by a PUT body; nil fields stay unchanged.
-func applyUpdate(spec peerSpec, req agentapi.UpdatePeerRequest) (peerSpec, error) {
+// applyUpdate returns conf changed by a PUT body; nil fields stay unchanged.
+func applyUpdate(conf peerConf, req agentapi.UpdatePeerRequest) (peerConf, error) {
 	if req.AllowedIPs != nil {
 		ips, err := parseAllowedIPs(*req.AllowedIPs)
 		if err != nil {
-			return peerSpec{}, err
+			return peerConf{}, err
 		}
-		spec.AllowedIPs = ips
+		conf.AllowedIPs = ips
 	}
 	if req.PresharedKey != nil {
 		p, err := parsePSK(req.PresharedKey)
 		if err != nil {
-			return peerSpec{}, err
+			return peerConf{}, err
 		}
-		spec.PSK = p
+		conf.PSK = p
 	}
 	if req.PersistentKeepalive != nil {
 		if err := checkKeepalive(*req.PersistentKeepalive); err != nil {
-			return peerSpec{}, err
+			return peerConf{}, err
 		}
-		spec.Keepalive = *req.PersistentKeepalive
+		conf.Keepalive = *req.PersistentKeepalive
 	}
-	return spec, nil
+	return conf, nil
 }

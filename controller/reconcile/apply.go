@@ -90,11 +90,11 @@ func (a *applier) fail(verb string, k wgtypes.Key, err error) {
 	a.out.err = fmt.Errorf("node %s: %s peer %s: %w", a.node, verb, k, agentclient.Classify(err))
 }
 
-// bulkFits reports whether a replace-all of specs stays inside the body
+// bulkFits reports whether a replace-all of confs stays inside the body
 // limit of an agent.
-func bulkFits(specs []spec) (agentapi.SyncRequest, bool) {
-	req := agentapi.SyncRequest{Peers: make([]agentapi.PeerSpec, 0, len(specs))}
-	for _, s := range specs {
+func bulkFits(confs []peerConf) (agentapi.SyncRequest, bool) {
+	req := agentapi.SyncRequest{Peers: make([]agentapi.PeerSpec, 0, len(confs))}
+	for _, s := range confs {
 		req.Peers = append(req.Peers, s.peerSpec())
 	}
 	body, err := json.Marshal(req)
@@ -197,13 +197,13 @@ func (a *applier) put(ctx context.Context, it *item, add bool) bool {
 	return a.settle(it, verb, err, counter)
 }
 
-func (a *applier) add(ctx context.Context, s spec) error {
+func (a *applier) add(ctx context.Context, s peerConf) error {
 	a.out.calls++
 	_, err := a.client.AddPeer(ctx, a.iface, s.addRequest())
 	return err
 }
 
-func (a *applier) update(ctx context.Context, s spec) error {
+func (a *applier) update(ctx context.Context, s peerConf) error {
 	a.out.calls++
 	return a.client.UpdatePeer(ctx, a.iface, s.key, s.updateRequest())
 }

@@ -69,7 +69,7 @@ type item struct {
 	Drift
 	key  wgtypes.Key
 	peer *store.Peer // the database's peer; nil for one it does not know
-	want spec        // desired spec, for missing and different
+	want peerConf    // the desired configuration, for missing and different
 }
 
 // comparison is the outcome of comparing one node's desired and actual
@@ -80,9 +80,9 @@ type comparison struct {
 	// already holds on the agent (a restricted peer that is not there):
 	// they only need marking as applied.
 	settled []*store.Peer
-	// desired is every desired spec, in public key order, for a
+	// desired is every desired configuration, in public key order, for a
 	// replace-all.
-	desired []spec
+	desired []peerConf
 	// desiredKeys and actualKeys are the two key sets.
 	desiredKeys, actualKeys map[wgtypes.Key]bool
 	// invalid counts agent peers whose public key did not parse; they can
@@ -105,14 +105,14 @@ func compare(iface string, peers []store.Peer, actual []agentapi.Peer, managed m
 		known[p.PublicKey] = p
 		if p.Enabled {
 			c.desiredKeys[p.PublicKey] = true
-			c.desired = append(c.desired, desiredSpec(p))
+			c.desired = append(c.desired, desiredConf(p))
 		}
 	}
-	slices.SortFunc(c.desired, func(a, b spec) int { return cmp.Compare(string(a.key[:]), string(b.key[:])) })
+	slices.SortFunc(c.desired, func(a, b peerConf) int { return cmp.Compare(string(a.key[:]), string(b.key[:])) })
 
-	got := make(map[wgtypes.Key]spec, len(actual))
+	got := make(map[wgtypes.Key]peerConf, len(actual))
 	for _, ap := range actual {
-		s, ok := actualSpec(ap)
+		s, ok := actualConf(ap)
 		if !ok {
 			c.invalid++
 			continue
@@ -140,14 +140,14 @@ func compare(iface string, peers []store.Peer, actual []agentapi.Peer, managed m
 				c.settled = append(c.settled, p)
 			}
 		case !onAgent:
-			want := desiredSpec(p)
+			want := desiredConf(p)
 			c.items = append(c.items, &item{
 				Drift: Drift{Kind: DriftMissing, PublicKey: p.PublicKey.String(), PeerID: p.ID, PeerName: p.Name,
 					Pending: pending, Desired: want.state()},
 				key: p.PublicKey, peer: p, want: want,
 			})
 		default:
-			want := desiredSpec(p)
+			want := desiredConf(p)
 			fields := observableDiff(want, a)
 			if len(fields) == 0 && !pending {
 				continue

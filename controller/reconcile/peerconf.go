@@ -11,22 +11,23 @@ import (
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
-// spec is the configuration of one peer on an agent's interface: what the
-// controller sends and what it compares.
-type spec struct {
+// peerConf is the configuration of one peer on an agent's interface: what the
+// controller sends and what it compares. "Spec" is the wire's word: a
+// peerConf goes out as an agentapi.PeerSpec (or an add/update body).
+type peerConf struct {
 	key        wgtypes.Key
 	allowedIPs []string     // canonical prefixes, sorted, no duplicates
-	psk        *wgtypes.Key // nil: none; known only for desired specs
+	psk        *wgtypes.Key // nil: none; known only for desired confs
 	keepalive  int          // seconds
 }
 
-// desiredSpec is what peer p should look like on its node.
-func desiredSpec(p *store.Peer) spec {
+// desiredConf is what peer p should look like on its node.
+func desiredConf(p *store.Peer) peerConf {
 	ips := make([]string, 0, len(p.AllowedIPs))
 	for _, pr := range p.AllowedIPs {
 		ips = append(ips, pr.Masked().String())
 	}
-	return spec{
+	return peerConf{
 		key:        p.PublicKey,
 		allowedIPs: canonicalIPs(ips),
 		psk:        p.PresharedKey,
@@ -34,15 +35,15 @@ func desiredSpec(p *store.Peer) spec {
 	}
 }
 
-// actualSpec is what the agent reported for one peer; false when the
+// actualConf is what the agent reported for one peer; false when the
 // agent's public key does not parse. The dump never carries a preshared
 // key, so psk is always nil.
-func actualSpec(p agentapi.Peer) (spec, bool) {
+func actualConf(p agentapi.Peer) (peerConf, bool) {
 	k, err := agentapi.ParseKey(p.PublicKey)
 	if err != nil {
-		return spec{}, false
+		return peerConf{}, false
 	}
-	return spec{key: k, allowedIPs: canonicalIPs(p.AllowedIPs), keepalive: p.PersistentKeepalive}, true
+	return peerConf{key: k, allowedIPs: canonicalIPs(p.AllowedIPs), keepalive: p.PersistentKeepalive}, true
 }
 
 // canonicalIPs normalizes a list of allowed IPs for comparison: parsed
@@ -100,7 +101,7 @@ func canonicalIPs(in []string) []string {
 
 // observableDiff lists the fields in which the agent's peer differs from
 // the desired one, as far as a dump shows them: allowed IPs and keepalive.
-func observableDiff(want, got spec) []string {
+func observableDiff(want, got peerConf) []string {
 	var fields []string
 	if !slices.Equal(want.allowedIPs, got.allowedIPs) {
 		fields = append(fields, FieldAllowedIPs)
@@ -111,9 +112,9 @@ func observableDiff(want, got spec) []string {
 	return fields
 }
 
-// sameDesired reports whether two desired specs are the same, preshared
+// sameDesired reports whether two desired confs are the same, preshared
 // key included.
-func sameDesired(a, b spec) bool {
+func sameDesired(a, b peerConf) bool {
 	if a.key != b.key || a.keepalive != b.keepalive || !slices.Equal(a.allowedIPs, b.allowedIPs) {
 		return false
 	}
@@ -124,12 +125,12 @@ func sameDesired(a, b spec) bool {
 }
 
 // state is the reportable form of s: never the key itself.
-func (s spec) state() *PeerState {
+func (s peerConf) state() *PeerState {
 	return &PeerState{AllowedIPs: slices.Clone(s.allowedIPs), Keepalive: s.keepalive, HasPresharedKey: s.psk != nil}
 }
 
 // pskString is the wire form of the preshared key: "" for none.
-func (s spec) pskString() string {
+func (s peerConf) pskString() string {
 	if s.psk == nil {
 		return ""
 	}
@@ -137,7 +138,7 @@ func (s spec) pskString() string {
 }
 
 // addRequest is the POST body that creates s.
-func (s spec) addRequest() agentapi.AddPeerRequest {
+func (s peerConf) addRequest() agentapi.AddPeerRequest {
 	ka := s.keepalive
 	req := agentapi.AddPeerRequest{PublicKey: s.key.String(), AllowedIPs: slices.Clone(s.allowedIPs), PersistentKeepalive: &ka}
 	if s.psk != nil {
@@ -149,13 +150,13 @@ func (s spec) addRequest() agentapi.AddPeerRequest {
 
 // updateRequest is the PUT body that sets every field of s, removing a
 // preshared key when s has none.
-func (s spec) updateRequest() agentapi.UpdatePeerRequest {
+func (s peerConf) updateRequest() agentapi.UpdatePeerRequest {
 	ips, ka, psk := slices.Clone(s.allowedIPs), s.keepalive, s.pskString()
 	return agentapi.UpdatePeerRequest{AllowedIPs: &ips, PresharedKey: &psk, PersistentKeepalive: &ka}
 }
 
 // peerSpec is s as one entry of a replace-all body.
-func (s spec) peerSpec() agentapi.PeerSpec {
+func (s peerConf) peerSpec() agentapi.PeerSpec {
 	ps := agentapi.PeerSpec{PublicKey: s.key.String(), AllowedIPs: slices.Clone(s.allowedIPs), PersistentKeepalive: s.keepalive}
 	if s.psk != nil {
 		psk := s.pskString()
