@@ -16,6 +16,7 @@ import (
 	"golang.zx2c4.com/wireguard/tun/netstack"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
+	"github.com/wgfleet/wgfleet/container"
 	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
@@ -188,7 +189,7 @@ func newRefusingTunnel(t *testing.T) (*Tunnel, *refusingBind) {
 		t.Fatal(err)
 	}
 	bind := &refusingBind{Bind: conn.NewDefaultBind(), refuse: map[string]bool{}}
-	tn, err := newTunnel(cfg, ModeNetstack, ndev, bind)
+	tn, err := newTunnel(cfg, container.ModeNetstack, ndev, bind)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,11 @@ package agentapi
 // Wire types of the agent API (docs/AGENT_API.md). Field names and null
 // conventions follow the seed contract exactly; do not rename.
 
-import "github.com/wgfleet/wgfleet/container"
+import (
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/container"
+)
 
 // Capabilities advertised in Health.Capabilities.
 const (
@@ -21,6 +25,23 @@ type Health struct {
 	Capabilities []string        `json:"capabilities,omitempty"`
 	Interfaces   []InterfaceInfo `json:"interfaces,omitempty"`
 	Environment  *Environment    `json:"environment,omitempty"`
+}
+
+// InterfaceKey is the public key of the interface called name in ifaces
+// (a health document's or an interface answer's): the first one of that
+// name, when its key parses and is not all zeros; false otherwise.
+func InterfaceKey(ifaces []InterfaceInfo, name string) (wgtypes.Key, bool) {
+	for _, i := range ifaces {
+		if i.Name != name {
+			continue
+		}
+		k, err := ParseKey(i.PublicKey)
+		if err != nil || k == (wgtypes.Key{}) {
+			return wgtypes.Key{}, false
+		}
+		return k, true
+	}
+	return wgtypes.Key{}, false
 }
 
 // HasCapability reports whether the agent advertised capability c.

@@ -497,7 +497,7 @@ func TestLoadOptionsConfigFilePrecedence(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if o.cfg.Listen != tt.wantListen || o.cfg.Mode != tt.wantMode {
+			if o.cfg.Listen != tt.wantListen || string(o.cfg.Mode) != tt.wantMode {
 				t.Fatalf("listen %q mode %q, want %q and %q", o.cfg.Listen, o.cfg.Mode, tt.wantListen, tt.wantMode)
 			}
 		})

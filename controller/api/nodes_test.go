@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/store"
@@ -161,7 +163,7 @@ func TestDrainNode(t *testing.T) {
 	n1 := createNode(t, c, "edge-1", a1, "10.99.0.0/24")
 	n2 := createNode(t, c, "edge-2", a2, "10.98.0.0/24")
 	for _, n := range []int64{n1.ID, n2.ID} {
-		if err := e.st.RecordNodeHealth(context.Background(), n, store.NodeOnline, nil, "", true); err != nil {
+		if err := e.st.RecordNodeHealth(context.Background(), n, store.NodeOnline, nil, wgtypes.Key{}, "", true); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -168,7 +168,7 @@ func TestCreatePeerPlacement(t *testing.T) {
 		t.Errorf("auto without healthy nodes: %q", r.msg())
 	}
 	// Once the poller has seen node 1 online, "auto" picks it.
-	if err := e.st.RecordNodeHealth(context.Background(), n1.ID, store.NodeOnline, nil, "", true); err != nil {
+	if err := e.st.RecordNodeHealth(context.Background(), n1.ID, store.NodeOnline, nil, wgtypes.Key{}, "", true); err != nil {
 		t.Fatal(err)
 	}
 	r = c.do(t, "POST", "/api/peers", map[string]any{"node_id": "auto", "name": "b"}).want(t, 201)
@@ -186,7 +186,7 @@ func TestCreatePeerPlacement(t *testing.T) {
 		t.Errorf("created on a disabled node: %q, want %q", r.msg(), want)
 	}
 	// Offline: the agent did not answer the last poll.
-	if err := e.st.RecordNodeHealth(context.Background(), n1.ID, store.NodeOffline, nil, "connection refused", false); err != nil {
+	if err := e.st.RecordNodeHealth(context.Background(), n1.ID, store.NodeOffline, nil, wgtypes.Key{}, "connection refused", false); err != nil {
 		t.Fatal(err)
 	}
 	r = c.do(t, "POST", fmt.Sprintf("/api/nodes/%d/peers", n1.ID), map[string]any{"name": "d"}).want(t, 201)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/controller/auth"
 	"github.com/wgfleet/wgfleet/controller/reconcile"
@@ -26,7 +28,7 @@ func TestNoSecretsInResponsesOrLogs(t *testing.T) {
 	a2 := agenttest.Start(t, agenttest.Options{})
 	n1 := createNode(t, c, "edge-1", a1, "10.99.0.0/24")
 	n2 := createNode(t, c, "edge-2", a2, "10.98.0.0/24")
-	if err := e.st.RecordNodeHealth(ctx, n2.ID, store.NodeOnline, nil, "", true); err != nil {
+	if err := e.st.RecordNodeHealth(ctx, n2.ID, store.NodeOnline, nil, wgtypes.Key{}, "", true); err != nil {
 		t.Fatal(err)
 	}
 	p1 := createPeer(t, c, n1.ID, map[string]any{"name": "laptop", "preshared_key": "auto"})

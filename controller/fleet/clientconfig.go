@@ -2,7 +2,6 @@ package fleet
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"time"
@@ -24,10 +23,10 @@ import (
 //   - the peer's private key, stored only when the controller made the key
 //     pair; otherwise a *ValidationError for "private_key";
 //   - the node's endpoint; otherwise a *ValidationError for "endpoint";
-//   - the public key of the node's interface, from the node's last health
-//     document or else asked of the agent; otherwise an error with fault
-//     code EAGENT, wrapping agentclient.ErrUnreachable when the agent gave
-//     no answer.
+//   - the public key of the node's interface, stored from the node's last
+//     health document or else asked of the agent; otherwise an error with
+//     fault code EAGENT, wrapping agentclient.ErrUnreachable when the agent
+//     gave no answer.
 func (s *Service) PeerConfig(ctx context.Context, actor Actor, id int64) (filename string, conf []byte, err error) {
 	if err := checkActor(actor); err != nil {
 		return "", nil, err
@@ -126,17 +125,12 @@ func (s *Service) clientConfig(ctx context.Context, id int64) (store.Peer, []byt
 	return p, conf, nil
 }
 
-// nodePublicKey finds the public key of the node's interface: in the last
-// health document the poller stored, or else by asking the agent
+// nodePublicKey finds the public key of the node's interface: the one the
+// poller stored from the last health document, or else by asking the agent
 // (/health, then GET /v1/wg/{iface}).
 func (s *Service) nodePublicKey(ctx context.Context, node store.Node) (wgtypes.Key, error) {
-	if len(node.HealthJSON) > 0 {
-		var h agentapi.Health
-		if json.Unmarshal(node.HealthJSON, &h) == nil {
-			if k, ok := interfaceKey(h.Interfaces, node.WGInterface); ok {
-				return k, nil
-			}
-		}
+	if node.ServerPublicKey != (wgtypes.Key{}) {
+		return node.ServerPublicKey, nil
 	}
 	// unknown says why the key is not known: err is what the agent said
 	// (nil: it answered without the key), reason the same in words.
@@ -157,7 +151,7 @@ func (s *Service) nodePublicKey(ctx context.Context, node store.Node) (wgtypes.K
 	if err != nil {
 		return wgtypes.Key{}, unknown(err, agentclient.Describe(node.AgentURL, err))
 	}
-	if k, ok := interfaceKey(h.Interfaces, node.WGInterface); ok {
+	if k, ok := agentapi.InterfaceKey(h.Interfaces, node.WGInterface); ok {
 		return k, nil
 	}
 	info, err := c.Interface(ctx, node.WGInterface)
@@ -165,22 +159,8 @@ func (s *Service) nodePublicKey(ctx context.Context, node store.Node) (wgtypes.K
 		return wgtypes.Key{}, unknown(err, agentclient.Describe(node.AgentURL, err))
 	}
 	info.Name = node.WGInterface // the answer is about the interface asked for
-	if k, ok := interfaceKey([]agentapi.InterfaceInfo{info}, node.WGInterface); ok {
+	if k, ok := agentapi.InterfaceKey([]agentapi.InterfaceInfo{info}, node.WGInterface); ok {
 		return k, nil
 	}
 	return wgtypes.Key{}, unknown(nil, "the agent does not tell it")
-}
-
-func interfaceKey(ifaces []agentapi.InterfaceInfo, name string) (wgtypes.Key, bool) {
-	for _, i := range ifaces {
-		if i.Name != name {
-			continue
-		}
-		k, err := wgtypes.ParseKey(i.PublicKey)
-		if err != nil || k == (wgtypes.Key{}) {
-			return wgtypes.Key{}, false
-		}
-		return k, true
-	}
-	return wgtypes.Key{}, false
 }

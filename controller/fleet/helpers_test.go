@@ -121,14 +121,14 @@ func (e *env) setOnline(t *testing.T, nodeID int64, iface string, pub wgtypes.Ke
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.RecordNodeHealth(context.Background(), nodeID, store.NodeOnline, raw, "", true); err != nil {
+	if err := e.store.RecordNodeHealth(context.Background(), nodeID, store.NodeOnline, raw, pub, "", true); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func (e *env) setStatus(t *testing.T, nodeID int64, status store.NodeStatus) {
 	t.Helper()
-	if err := e.store.RecordNodeHealth(context.Background(), nodeID, status, nil, "test", status == store.NodeOnline); err != nil {
+	if err := e.store.RecordNodeHealth(context.Background(), nodeID, status, nil, wgtypes.Key{}, "test", status == store.NodeOnline); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -40,7 +40,7 @@ func TestMetricsReflectTheStore(t *testing.T) {
 	if err := st.RecordPeerStats(ctx, peerIDs[0], time.Now(), 1000, 2000); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.RecordNodeHealth(ctx, n.ID, store.NodeOnline, nil, "", true); err != nil {
+	if err := st.RecordNodeHealth(ctx, n.ID, store.NodeOnline, nil, wgtypes.Key{}, "", true); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.RecordDrift(ctx, n.ID); err != nil {

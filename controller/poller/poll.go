@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/agentclient"
 	"github.com/wgfleet/wgfleet/controller/reconcile"
@@ -157,7 +159,8 @@ func (p *Poller) pollNode(ctx context.Context, nodeID int64) outcome {
 	if err != nil {
 		return outcome{err: fmt.Errorf("polling node %s: encoding health: %w", node.Name, err)}
 	}
-	if err := p.store.RecordNodeHealth(ctx, node.ID, store.NodeOnline, doc, "", true); err != nil {
+	key, _ := agentapi.InterfaceKey(health.Interfaces, node.WGInterface) // zero: not told
+	if err := p.store.RecordNodeHealth(ctx, node.ID, store.NodeOnline, doc, key, "", true); err != nil {
 		return outcome{err: fmt.Errorf("polling node %s: %w", node.Name, err)}
 	}
 	p.transition(node, store.NodeOnline, "")
@@ -205,7 +208,7 @@ func (p *Poller) failed(ctx context.Context, node store.Node, err error) outcome
 		msg = msg[:maxErrorLen]
 	}
 	out := outcome{status: status, err: fmt.Errorf("polling node %s: %w", node.Name, err)}
-	if rerr := p.store.RecordNodeHealth(ctx, node.ID, status, nil, msg, false); rerr != nil {
+	if rerr := p.store.RecordNodeHealth(ctx, node.ID, status, nil, wgtypes.Key{}, msg, false); rerr != nil {
 		out.err = errors.Join(out.err, fmt.Errorf("polling node %s: %w", node.Name, rerr))
 	}
 	p.transition(node, status, msg)

@@ -47,8 +47,10 @@ func (s *Store) SetNodeEnabled(ctx context.Context, id int64, enabled bool) erro
 }
 
 // RecordNodeHealth runs Tx.RecordNodeHealth in its own transaction.
-func (s *Store) RecordNodeHealth(ctx context.Context, id int64, status NodeStatus, healthJSON []byte, errMsg string, success bool) error {
-	return s.InTx(ctx, func(tx *Tx) error { return tx.RecordNodeHealth(ctx, id, status, healthJSON, errMsg, success) })
+func (s *Store) RecordNodeHealth(ctx context.Context, id int64, status NodeStatus, healthJSON []byte, serverKey wgtypes.Key, errMsg string, success bool) error {
+	return s.InTx(ctx, func(tx *Tx) error {
+		return tx.RecordNodeHealth(ctx, id, status, healthJSON, serverKey, errMsg, success)
+	})
 }
 
 // BumpGeneration runs Tx.BumpGeneration in its own transaction.

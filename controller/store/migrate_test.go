@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
 func TestMigrationFilesAreSequential(t *testing.T) {
@@ -28,6 +31,80 @@ func TestMigrationFilesAreSequential(t *testing.T) {
 type migrationFixture struct {
 	insert func(t *testing.T, db *sql.DB)
 	check  func(t *testing.T, s *Store)
+}
+
+// serverKeyMigration is the version that added nodes.server_public_key.
+const serverKeyMigration = 5
+
+// fixtureServerKey is a well-formed public key for the fixtures.
+var fixtureServerKey = wgtypes.Key{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32}
+
+// TestMigrationBackfillsServerKey: the migration that added
+// server_public_key fills it from each node's stored health document: the
+// first interface named like the node's, when its key is well formed and
+// not all zeros; NULL for anything else.
+func TestMigrationBackfillsServerKey(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "c.db")
+	db, err := openDB(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateTo(db, serverKeyMigration-1); err != nil {
+		t.Fatal(err)
+	}
+	other := wgtypes.Key{9: 9}
+	health := func(ifaces ...string) string {
+		return `{"status":"ok","interfaces":[` + strings.Join(ifaces, ",") + `]}`
+	}
+	iface := func(name, key string) string { return `{"name":"` + name + `","public_key":"` + key + `"}` }
+	tests := []struct {
+		name, wgIface, health string
+		want                  wgtypes.Key
+	}{
+		{"the node's interface", "wg0", health(iface("wg1", other.String()), iface("wg0", fixtureServerKey.String())), fixtureServerKey},
+		{"another interface name", "wg1", health(iface("wg1", fixtureServerKey.String())), fixtureServerKey},
+		{"the first of two of that name", "wg0", health(iface("wg0", fixtureServerKey.String()), iface("wg0", other.String())), fixtureServerKey},
+		{"no interface of that name", "wg0", health(iface("wg1", fixtureServerKey.String())), wgtypes.Key{}},
+		{"no interfaces", "wg0", `{"status":"ok"}`, wgtypes.Key{}},
+		{"no health document", "wg0", "", wgtypes.Key{}},
+		{"interfaces not a list", "wg0", `{"interfaces":{"wg0":` + iface("wg0", fixtureServerKey.String()) + `}}`, wgtypes.Key{}},
+		{"a key too short", "wg0", health(iface("wg0", "AAAA=")), wgtypes.Key{}},
+		{"a key not base64", "wg0", health(iface("wg0", strings.Repeat("*", 43)+"=")), wgtypes.Key{}},
+		{"the zero key", "wg0", health(iface("wg0", wgtypes.Key{}.String())), wgtypes.Key{}},
+		{"a key that is a number", "wg0", `{"interfaces":[{"name":"wg0","public_key":12}]}`, wgtypes.Key{}},
+	}
+	box := testBox(t, 1)
+	for i, tt := range tests {
+		id := i + 1
+		secret, err := box.Seal([]byte("secret"), nodeSecretAAD(int64(id)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h any
+		if tt.health != "" {
+			h = tt.health
+		}
+		_, err = db.Exec(`INSERT INTO nodes (id, name, agent_url, secret_enc, wg_interface, ip_pool_cidr, health_json, created_at, updated_at)
+			VALUES (?, ?, 'https://n.example.net', ?, ?, ?, ?, 1, 1)`,
+			id, fmt.Sprintf("n%d", id), secret, tt.wgIface, fmt.Sprintf("10.%d.0.0/24", id), h)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := openAt(t, path, box)
+	for i, tt := range tests {
+		n, err := s.GetNode(ctx, int64(i+1))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if n.ServerPublicKey != tt.want {
+			t.Errorf("%s: server key %v, want %v", tt.name, n.ServerPublicKey, tt.want)
+		}
+	}
 }
 
 // migrationFixtures has one entry per schema version. Adding migration
@@ -171,6 +248,28 @@ func migrationFixtures() map[uint]migrationFixture {
 				}
 				if seen != 2 {
 					t.Errorf("tokens after migration: %+v", toks)
+				}
+			},
+		},
+		serverKeyMigration: {
+			insert: func(t *testing.T, db *sql.DB) {
+				box := testBox(t, 1)
+				secret, err := box.Seal([]byte("v5-node-secret"), nodeSecretAAD(5))
+				if err != nil {
+					t.Fatal(err)
+				}
+				execAll(t, db,
+					`INSERT INTO nodes (id, name, agent_url, secret_enc, ip_pool_cidr, server_public_key, created_at, updated_at)
+					 VALUES (5, 'v5-node', 'https://v5.example.net', '`+secret+`', '10.5.0.0/24', '`+fixtureServerKey.String()+`', 1, 1)`,
+				)
+			},
+			check: func(t *testing.T, s *Store) {
+				n, err := s.GetNodeByName(context.Background(), "v5-node")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n.ServerPublicKey != fixtureServerKey || string(n.Secret) != "v5-node-secret" {
+					t.Fatalf("v5 node after migration: server key %v, want %v", n.ServerPublicKey, fixtureServerKey)
 				}
 			},
 		},

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
 	"github.com/wgfleet/wgfleet/controller/ipam"
 )
 
@@ -79,9 +81,13 @@ type Node struct {
 	DriftPolicy DriftPolicy
 
 	// Observed state, written by RecordNodeHealth, never by UpdateNode.
-	Status              NodeStatus
-	LastSeen            time.Time       // last successful contact; zero if never
-	HealthJSON          json.RawMessage // last health document; nil if none
+	Status     NodeStatus
+	LastSeen   time.Time       // last successful contact; zero if never
+	HealthJSON json.RawMessage // last health document; nil if none
+	// ServerPublicKey is the public key of the node's interface
+	// (WGInterface) as the agent last reported it; zero when not known.
+	// UpdateNode forgets it when WGInterface changes.
+	ServerPublicKey     wgtypes.Key
 	ConsecutiveFailures int
 	LastError           string
 
@@ -105,7 +111,7 @@ type Node struct {
 
 const nodeColumns = `id, name, agent_url, auth_type, secret_enc, wg_interface, endpoint,
 	ip_pool_cidr, ip_pool6_cidr, dns, enabled, weight, max_peers, drift_policy,
-	status, last_seen, health_json, consecutive_failures, last_error,
+	status, last_seen, health_json, server_public_key, consecutive_failures, last_error,
 	desired_generation, acked_generation, acked_at, drift_count, drift_current, drift_checked_at,
 	created_at, updated_at`
 
@@ -114,13 +120,14 @@ func (tx *Tx) scanNode(sc scanner) (Node, error) {
 		n                   Node
 		secretEnc, pool4    string
 		pool6, health       sql.NullString
+		serverKey           sql.NullString
 		lastSeen, ackedAt   sql.NullInt64
 		driftCheckedAt      sql.NullInt64
 		createdAt, updateAt int64
 	)
 	err := sc.Scan(&n.ID, &n.Name, &n.AgentURL, &n.AuthType, &secretEnc, &n.WGInterface, &n.Endpoint,
 		&pool4, &pool6, &n.DNS, &n.Enabled, &n.Weight, &n.MaxPeers, &n.DriftPolicy,
-		&n.Status, &lastSeen, &health, &n.ConsecutiveFailures, &n.LastError,
+		&n.Status, &lastSeen, &health, &serverKey, &n.ConsecutiveFailures, &n.LastError,
 		&n.DesiredGeneration, &n.AckedGeneration, &ackedAt, &n.DriftCount, &n.DriftCurrent, &driftCheckedAt,
 		&createdAt, &updateAt)
 	if err != nil {
@@ -137,6 +144,11 @@ func (tx *Tx) scanNode(sc scanner) (Node, error) {
 	}
 	if health.Valid {
 		n.HealthJSON = json.RawMessage(health.String)
+	}
+	if serverKey.Valid {
+		if n.ServerPublicKey, err = wgtypes.ParseKey(serverKey.String); err != nil {
+			return Node{}, fmt.Errorf("node %d: server_public_key: %w", n.ID, err)
+		}
 	}
 	n.LastSeen = fromNullTime(lastSeen)
 	n.AckedAt = fromNullTime(ackedAt)
@@ -326,11 +338,12 @@ func (tx *Tx) UpdateNode(ctx context.Context, n Node) (Node, error) {
 	_, err = tx.tx.ExecContext(ctx, `UPDATE nodes SET
 		name = ?, agent_url = ?, auth_type = ?, wg_interface = ?, endpoint = ?, ip_pool_cidr = ?,
 		ip_pool6_cidr = ?, dns = ?, enabled = ?, weight = ?, max_peers = ?, drift_policy = ?,
-		status = ?, updated_at = ?
+		status = ?, updated_at = ?,
+		server_public_key = CASE WHEN wg_interface = ? THEN server_public_key END
 		WHERE id = ?`,
 		n.Name, n.AgentURL, n.AuthType, n.WGInterface, n.Endpoint, n.IPPool.String(),
 		nullPrefix(n.IPPool6), n.DNS, boolInt(n.Enabled), n.Weight, n.MaxPeers, n.DriftPolicy,
-		status, tx.now.Unix(), n.ID)
+		status, tx.now.Unix(), n.WGInterface, n.ID)
 	if isUnique(err) {
 		return Node{}, fmt.Errorf("updating node %d: name %q: %w", n.ID, n.Name, ErrConflict)
 	}
@@ -418,33 +431,40 @@ func (tx *Tx) SetNodeEnabled(ctx context.Context, id int64, enabled bool) error 
 // last_seen becomes now, consecutive_failures 0 and last_error empty; on
 // failure consecutive_failures grows by one and last_error is errMsg.
 // healthJSON, when not nil, replaces the stored health document and must
-// be valid JSON. A disabled node keeps status "disabled".
-func (tx *Tx) RecordNodeHealth(ctx context.Context, id int64, status NodeStatus, healthJSON []byte, errMsg string, success bool) error {
+// be valid JSON, and serverKey replaces ServerPublicKey (zero: the
+// document does not tell it); when healthJSON is nil both stay. A disabled
+// node keeps status "disabled".
+func (tx *Tx) RecordNodeHealth(ctx context.Context, id int64, status NodeStatus, healthJSON []byte, serverKey wgtypes.Key, errMsg string, success bool) error {
 	if !status.valid() {
 		return fmt.Errorf("recording node %d health: %w", id, invalidf("status %q", status))
 	}
 	if healthJSON != nil && !json.Valid(healthJSON) {
 		return fmt.Errorf("recording node %d health: %w", id, invalidf("health document is not JSON"))
 	}
-	var health sql.NullString
+	var health, key sql.NullString
 	if healthJSON != nil {
 		health = sql.NullString{String: string(healthJSON), Valid: true}
+		if serverKey != (wgtypes.Key{}) {
+			key = sql.NullString{String: serverKey.String(), Valid: true}
+		}
 	}
 	var q string
 	if success {
 		q = `UPDATE nodes SET
 			status = CASE WHEN enabled THEN ?1 ELSE 'disabled' END,
 			health_json = coalesce(?2, health_json),
+			server_public_key = CASE WHEN ?2 IS NULL THEN server_public_key ELSE ?6 END,
 			last_seen = ?3, consecutive_failures = 0, last_error = ''
 			WHERE id = ?5`
 	} else {
 		q = `UPDATE nodes SET
 			status = CASE WHEN enabled THEN ?1 ELSE 'disabled' END,
 			health_json = coalesce(?2, health_json),
+			server_public_key = CASE WHEN ?2 IS NULL THEN server_public_key ELSE ?6 END,
 			consecutive_failures = consecutive_failures + 1, last_error = ?4
 			WHERE id = ?5`
 	}
-	res, err := tx.tx.ExecContext(ctx, q, status, health, tx.now.Unix(), errMsg, id)
+	res, err := tx.tx.ExecContext(ctx, q, status, health, tx.now.Unix(), errMsg, id, key)
 	if err != nil {
 		return fmt.Errorf("recording node %d health: %w", id, err)
 	}

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
 func TestNodeCRUD(t *testing.T) {
@@ -95,7 +97,7 @@ func TestNodeNotFound(t *testing.T) {
 	_, checks["UpdateNode"] = s.UpdateNode(ctx, n)
 	checks["DeleteNode"] = s.DeleteNode(ctx, 42, true)
 	checks["SetNodeEnabled"] = s.SetNodeEnabled(ctx, 42, false)
-	checks["RecordNodeHealth"] = s.RecordNodeHealth(ctx, 42, NodeOnline, nil, "", true)
+	checks["RecordNodeHealth"] = s.RecordNodeHealth(ctx, 42, NodeOnline, nil, wgtypes.Key{}, "", true)
 	_, checks["BumpGeneration"] = s.BumpGeneration(ctx, 42)
 	checks["SetAckedGeneration"] = s.SetAckedGeneration(ctx, 42, 1)
 	_, checks["RecordDrift"] = s.RecordDrift(ctx, 42)
@@ -236,7 +238,7 @@ func TestSetNodeEnabled(t *testing.T) {
 	ctx := context.Background()
 	s, clk, _ := openTest(t)
 	n := mustCreateNode(t, s, testNode("fra1"))
-	if err := s.RecordNodeHealth(ctx, n.ID, NodeOnline, nil, "", true); err != nil {
+	if err := s.RecordNodeHealth(ctx, n.ID, NodeOnline, nil, wgtypes.Key{}, "", true); err != nil {
 		t.Fatal(err)
 	}
 	steps := []struct {
@@ -267,7 +269,7 @@ func TestRecordNodeHealth(t *testing.T) {
 	n := mustCreateNode(t, s, testNode("fra1"))
 	health := json.RawMessage(`{"status":"ok","version":"1.0"}`)
 
-	if err := s.RecordNodeHealth(ctx, n.ID, NodeOnline, health, "", true); err != nil {
+	if err := s.RecordNodeHealth(ctx, n.ID, NodeOnline, health, wgtypes.Key{}, "", true); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := s.GetNode(ctx, n.ID)
@@ -277,7 +279,7 @@ func TestRecordNodeHealth(t *testing.T) {
 
 	clk.Advance(time.Minute)
 	for i := 1; i <= 3; i++ {
-		if err := s.RecordNodeHealth(ctx, n.ID, NodeOffline, nil, "dial tcp: connection refused", false); err != nil {
+		if err := s.RecordNodeHealth(ctx, n.ID, NodeOffline, nil, wgtypes.Key{}, "dial tcp: connection refused", false); err != nil {
 			t.Fatal(err)
 		}
 		got, _ = s.GetNode(ctx, n.ID)
@@ -291,7 +293,7 @@ func TestRecordNodeHealth(t *testing.T) {
 	}
 
 	clk.Advance(time.Minute)
-	if err := s.RecordNodeHealth(ctx, n.ID, NodeOnline, nil, "", true); err != nil {
+	if err := s.RecordNodeHealth(ctx, n.ID, NodeOnline, nil, wgtypes.Key{}, "", true); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = s.GetNode(ctx, n.ID)
@@ -302,17 +304,17 @@ func TestRecordNodeHealth(t *testing.T) {
 	if err := s.SetNodeEnabled(ctx, n.ID, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordNodeHealth(ctx, n.ID, NodeOnline, nil, "", true); err != nil {
+	if err := s.RecordNodeHealth(ctx, n.ID, NodeOnline, nil, wgtypes.Key{}, "", true); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ = s.GetNode(ctx, n.ID); got.Status != NodeDisabled {
 		t.Fatalf("disabled node status = %s", got.Status)
 	}
 
-	if err := s.RecordNodeHealth(ctx, n.ID, "sleeping", nil, "", true); !errors.Is(err, ErrInvalid) {
+	if err := s.RecordNodeHealth(ctx, n.ID, "sleeping", nil, wgtypes.Key{}, "", true); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("bad status = %v", err)
 	}
-	if err := s.RecordNodeHealth(ctx, n.ID, NodeOnline, []byte("{not json"), "", true); !errors.Is(err, ErrInvalid) {
+	if err := s.RecordNodeHealth(ctx, n.ID, NodeOnline, []byte("{not json"), wgtypes.Key{}, "", true); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("bad health JSON = %v", err)
 	}
 }
@@ -376,7 +378,7 @@ func TestGenerations(t *testing.T) {
 	if err := s.SetPeerSyncState(ctx, q.ID, SyncApplied, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordNodeHealth(ctx, n.ID, NodeOnline, nil, "", true); err != nil {
+	if err := s.RecordNodeHealth(ctx, n.ID, NodeOnline, nil, wgtypes.Key{}, "", true); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ = s.GetNode(ctx, n.ID); got.DesiredGeneration != 8 {
@@ -441,5 +443,61 @@ func TestCurrentDrift(t *testing.T) {
 	}
 	if got, _ = s.GetNode(ctx, n.ID); got.DriftCurrent != 3 {
 		t.Fatalf("a refused value changed the drift to %d", got.DriftCurrent)
+	}
+}
+
+// TestNodeServerPublicKey: a successful poll's health document sets the
+// server key (a zero key clears it), a poll without a document keeps it,
+// and changing the node's interface forgets it.
+func TestNodeServerPublicKey(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := openTest(t)
+	n := mustCreateNode(t, s, testNode("fra1"))
+	doc := json.RawMessage(`{"status":"ok"}`)
+	k1, k2 := newKey(t).PublicKey(), newKey(t).PublicKey()
+	steps := []struct {
+		name    string
+		record  func() error
+		wantKey wgtypes.Key
+	}{
+		{"new node", func() error { return nil }, wgtypes.Key{}},
+		{"poll with a key", func() error { return s.RecordNodeHealth(ctx, n.ID, NodeOnline, doc, k1, "", true) }, k1},
+		{"failed poll", func() error { return s.RecordNodeHealth(ctx, n.ID, NodeOffline, nil, wgtypes.Key{}, "down", false) }, k1},
+		{"poll without a document", func() error { return s.RecordNodeHealth(ctx, n.ID, NodeOnline, nil, wgtypes.Key{}, "", true) }, k1},
+		{"poll with another key", func() error { return s.RecordNodeHealth(ctx, n.ID, NodeOnline, doc, k2, "", true) }, k2},
+		{"update keeping the interface", func() error {
+			m, err := s.GetNode(ctx, n.ID)
+			if err != nil {
+				return err
+			}
+			m.DNS = "9.9.9.9"
+			_, err = s.UpdateNode(ctx, m)
+			return err
+		}, k2},
+		{"update changing the interface", func() error {
+			m, err := s.GetNode(ctx, n.ID)
+			if err != nil {
+				return err
+			}
+			m.WGInterface = "wg1"
+			_, err = s.UpdateNode(ctx, m)
+			return err
+		}, wgtypes.Key{}},
+		{"poll with a key again", func() error { return s.RecordNodeHealth(ctx, n.ID, NodeOnline, doc, k1, "", true) }, k1},
+		{"poll whose document has no key", func() error {
+			return s.RecordNodeHealth(ctx, n.ID, NodeOnline, doc, wgtypes.Key{}, "", true)
+		}, wgtypes.Key{}},
+	}
+	for _, st := range steps {
+		if err := st.record(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		got, err := s.GetNode(ctx, n.ID)
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got.ServerPublicKey != st.wantKey {
+			t.Errorf("%s: server key %v, want %v", st.name, got.ServerPublicKey, st.wantKey)
+		}
 	}
 }
