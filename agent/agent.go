@@ -23,6 +23,11 @@ import (
 // Version is the agent's version, reported in /health.
 const Version = "0.1.0"
 
+// ReplayLogFile is the name, in the state directory, of the log of
+// accepted signatures and nonces that keeps replay protection across
+// restarts.
+const ReplayLogFile = "replay.log"
+
 // Agent is a running node agent: its tunnels are up and their peers
 // restored as soon as New returns; Serve or Run exposes the API.
 type Agent struct {
@@ -65,12 +70,17 @@ func New(cfg Config) (*Agent, error) {
 	} else {
 		env = container.Detect()
 	}
-	verifier, err := agentapi.NewVerifier(agentapi.VerifierConfig{Secrets: cfg.Secrets, Window: cfg.SignatureWindow})
-	if err != nil {
-		return nil, fmt.Errorf("setting up request verification: %w", err)
-	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating state directory: %w", err)
+	}
+	// The replay log keeps every accepted signature and nonce for its
+	// window across restarts and crashes (docs/SECURITY.md).
+	verifier, err := agentapi.NewVerifier(agentapi.VerifierConfig{
+		Secrets: cfg.Secrets, Window: cfg.SignatureWindow,
+		ReplayLog: filepath.Join(cfg.StateDir, ReplayLogFile),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("setting up request verification: %w", err)
 	}
 	a := &Agent{
 		cfg:      cfg,
@@ -84,6 +94,7 @@ func New(cfg Config) (*Agent, error) {
 	a.setAPIPort(listenPort(cfg.Listen)) // 0 (not yet known) until Serve
 	if cfg.MetricsListen != "" {
 		if a.metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			verifier.Close()
 			return nil, fmt.Errorf("metrics: listening on %s: %w", cfg.MetricsListen, err)
 		}
 		a.ports.set("metrics", listenPort(a.metricsLn.Addr().String()))
@@ -286,6 +297,9 @@ func (a *Agent) Close() error {
 			if err := i.tun.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("closing %s: %w", name, err))
 			}
+		}
+		if err := a.verifier.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing the replay log: %w", err))
 		}
 		a.closeErr = errors.Join(errs...)
 		a.log.Info("agent stopped")

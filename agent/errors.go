@@ -45,7 +45,7 @@ func conflictf(format string, a ...any) error {
 func statusOf(err error) (int, string) {
 	var auth *agentapi.AuthError
 	switch {
-	case errors.As(err, &auth) && auth.Reason == agentapi.ReasonReplayCacheFull:
+	case errors.As(err, &auth) && (auth.Reason == agentapi.ReasonReplayCacheFull || auth.Reason == agentapi.ReasonReplayLogFailed):
 		return http.StatusServiceUnavailable, auth.Reason
 	case errors.As(err, &auth):
 		return http.StatusUnauthorized, auth.Reason

@@ -27,6 +27,9 @@ func (a *Agent) signed(h http.HandlerFunc) http.HandlerFunc {
 		}
 		if err := a.verifier.Verify(r, body); err != nil {
 			a.log.Warn("rejected request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "reason", err.Error())
+			if cause := errors.Unwrap(err); cause != nil {
+				a.log.Error("recording an accepted request failed", "err", cause)
+			}
 			writeError(w, err)
 			return
 		}

@@ -72,13 +72,21 @@ const (
 	// fault: the replay memory is full of live entries (see Verifier). An
 	// agent may answer it with 503 instead of 401.
 	ReasonReplayCacheFull = "replay cache full, retry later"
+	// ReasonReplayLogFailed is not the client's fault either: the agent
+	// could not record the request in its replay log, so it did not accept
+	// it. The agent answers 503.
+	ReasonReplayLogFailed = "replay log unavailable, retry later"
 )
 
 // AuthError is a request rejected by Verifier.Verify. Reason is one of the
 // Reason constants. errors.Is(err, ErrUnauthorized) holds.
 type AuthError struct {
 	Reason string
+	err    error // the agent's own fault behind ReasonReplayLogFailed; for logs
 }
+
+// Unwrap returns the fault behind the refusal, if it was the agent's.
+func (e *AuthError) Unwrap() error { return e.err }
 
 // Error returns Reason unchanged, so it can go into the 401 body as is.
 func (e *AuthError) Error() string { return e.Reason }

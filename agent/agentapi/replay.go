@@ -57,6 +57,34 @@ func (c *replayCache) add(key string, exp, now time.Time) replayResult {
 	return replayAdded
 }
 
+// load remembers entries without checks, for those read back from a
+// replay log at start: all of them, even beyond max, since each was
+// accepted once.
+func (c *replayCache) load(entries []replayEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range entries {
+		if _, ok := c.seen[e.key]; ok {
+			continue
+		}
+		c.seen[e.key] = e.exp
+		heap.Push(&c.exp, e)
+	}
+}
+
+// snapshot returns the remembered keys that have not expired at now.
+func (c *replayCache) snapshot(now time.Time) []replayEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]replayEntry, 0, len(c.seen))
+	for k, exp := range c.seen {
+		if exp.After(now) {
+			out = append(out, replayEntry{key: k, exp: exp})
+		}
+	}
+	return out
+}
+
 // len returns the number of remembered keys, expired ones not yet dropped
 // included.
 func (c *replayCache) len() int {

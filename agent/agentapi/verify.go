@@ -2,6 +2,7 @@ package agentapi
 
 import (
 	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -30,6 +31,13 @@ type VerifierConfig struct {
 	// MaxEntries bounds the replay memory (signatures and nonces). 0 means
 	// DefaultMaxEntries.
 	MaxEntries int
+	// ReplayLog, when not "", is a file (mode 0600, in a directory that
+	// exists) where every remembered signature or nonce is also recorded,
+	// as a digest with its expiry, on stable storage before Verify accepts
+	// the request; NewVerifier reads back those still inside the window.
+	// Replay protection then holds across restarts and crashes. "" keeps
+	// the memory in RAM only. Close closes the file.
+	ReplayLog string
 }
 
 // Verifier checks the signature, timestamp and freshness of agent requests
@@ -48,11 +56,15 @@ type VerifierConfig struct {
 // Nothing is remembered before the signature has been verified. When the
 // memory is full of live entries, requests that would need remembering are
 // rejected with ReasonReplayCacheFull (see replayCache for why not evict).
+// With VerifierConfig.ReplayLog, what is remembered is also on stable
+// storage before Verify returns nil, and is remembered again after a
+// restart (see replayLog).
 type Verifier struct {
 	window  time.Duration
 	now     func() time.Time
 	secrets atomic.Pointer[[][]byte]
 	replay  *replayCache
+	log     *replayLog // nil: memory only
 }
 
 // NewVerifier returns a Verifier for cfg. It fails when there is no secret,
@@ -79,7 +91,26 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if err := v.SetSecrets(cfg.Secrets); err != nil {
 		return nil, err
 	}
+	if cfg.ReplayLog != "" {
+		log, entries, err := openReplayLog(cfg.ReplayLog, v.now(), func() []replayEntry { return v.replay.snapshot(v.now()) })
+		if err != nil {
+			return nil, err
+		}
+		v.replay.load(entries)
+		v.log = log
+	}
 	return v, nil
+}
+
+// Close closes the replay log, if there is one, after the write in
+// progress; a later Verify that needs to remember a request refuses it with
+// ReasonReplayLogFailed. It is idempotent and safe to call on a Verifier
+// without a log.
+func (v *Verifier) Close() error {
+	if v.log == nil {
+		return nil
+	}
+	return v.log.close()
 }
 
 // SetSecrets replaces the accepted secrets, for rotation at runtime. It
@@ -146,6 +177,10 @@ func (v *Verifier) Verify(r *http.Request, body []byte) error {
 	default:
 		return nil
 	}
+	// What is remembered is a digest: 32 bytes whatever the nonce, and
+	// the same in memory and in the replay log.
+	digest := sha256.Sum256([]byte(key))
+	key = string(digest[:])
 	// Remember until the timestamp has left the window, plus a second for
 	// the whole-second comparison above.
 	exp := time.Unix(sent, 0).Add(v.window + time.Second)
@@ -154,6 +189,14 @@ func (v *Verifier) Verify(r *http.Request, body []byte) error {
 		return &AuthError{Reason: reason}
 	case replayFull:
 		return &AuthError{Reason: ReasonReplayCacheFull}
+	}
+	if v.log != nil {
+		// Durable before accepted. On failure the key stays remembered in
+		// memory: the request was not accepted, and a client retries with
+		// a fresh signature anyway.
+		if err := v.log.record(key, exp); err != nil {
+			return &AuthError{Reason: ReasonReplayLogFailed, err: err}
+		}
 	}
 	return nil
 }
