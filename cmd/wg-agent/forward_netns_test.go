@@ -192,7 +192,7 @@ func TestRootlessAgentRoutes(t *testing.T) {
 		logs := tp.logs.String()
 		for _, want := range []string{
 			"matches deny rule " + topoServiceAddr + "/32:9001",
-			"is the agent's API port on a host address",
+			"is a port the agent listens on (API, metrics or WireGuard), on a host address",
 			"is the host itself",
 		} {
 			if !strings.Contains(logs, want) {
