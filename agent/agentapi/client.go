@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -23,8 +24,9 @@ const (
 	DefaultClientTimeout = 10 * time.Second
 	// maxResponseBytes bounds what is read of an answer.
 	maxResponseBytes = 32 << 20
-	// maxErrorMessage bounds the raw body quoted in an APIError.
-	maxErrorMessage = 256
+	// maxErrorMessage bounds the agent's error message kept in an
+	// APIError.
+	maxErrorMessage = 1024
 )
 
 // ClientConfig configures a Client.
@@ -270,7 +272,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, nonce
 		return fail(fmt.Errorf("answer exceeds %d bytes", maxResponseBytes))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fail(newAPIError(resp.StatusCode, data))
+		return fail(newAPIError(resp.StatusCode, resp.Header.Get("Content-Type"), data))
 	}
 	if out == nil || (method != http.MethodGet && len(bytes.TrimSpace(data)) == 0) {
 		return nil
@@ -281,22 +283,46 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, nonce
 	return nil
 }
 
-// newAPIError makes the error for a non-2xx answer with body data.
-func newAPIError(code int, data []byte) *APIError {
+// newAPIError makes the error for a non-2xx answer with body data and
+// Content-Type contentType. Only an agent's error, a JSON object whose
+// "error" is a non-empty string, is quoted (up to maxErrorMessage bytes).
+// Any other body is never quoted, since the URL may be anything a user
+// typed (a connection test must not read web pages for them): the message
+// says instead what answered, by status and content type. An empty body
+// gives the status text.
+func newAPIError(code int, contentType string, data []byte) *APIError {
 	var e ErrorResponse
 	if json.Unmarshal(data, &e) == nil && e.Error != "" {
-		return &APIError{StatusCode: code, Message: e.Error}
+		return &APIError{StatusCode: code, Message: truncate(strings.ToValidUTF8(e.Error, "\uFFFD"), maxErrorMessage)}
 	}
-	msg := strings.TrimSpace(strings.ToValidUTF8(string(data), "\uFFFD"))
-	if len(msg) > maxErrorMessage {
-		cut := maxErrorMessage
-		for cut > 0 && !utf8.RuneStart(msg[cut]) {
-			cut--
-		}
-		msg = msg[:cut] + "…"
+	if len(bytes.TrimSpace(data)) == 0 {
+		return &APIError{StatusCode: code, Message: http.StatusText(code)}
 	}
-	if msg == "" {
-		msg = http.StatusText(code)
+	return &APIError{StatusCode: code, Foreign: true,
+		Message: fmt.Sprintf("an HTTP server that is not a wgfleet agent answered %d (%s)", code, describeContentType(contentType))}
+}
+
+// describeContentType names a Content-Type for a message: its media type
+// when it is one, never the raw header.
+func describeContentType(ct string) string {
+	if strings.TrimSpace(ct) == "" {
+		return "no content type"
 	}
-	return &APIError{StatusCode: code, Message: msg}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || len(mt) > 64 {
+		return "an unreadable content type"
+	}
+	return mt
+}
+
+// truncate cuts s to at most max bytes at a rune boundary, marking the cut.
+func truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

@@ -460,7 +460,7 @@ func TestClientErrors(t *testing.T) {
 		{name: "wrong secret", call: func() error { _, err := wrongSecret.Dump(ctx, "wg0"); return err },
 			status: 401, is: agentapi.ErrUnauthorized, msg: agentapi.ReasonBadSignature},
 		{name: "not JSON", call: func() error { _, err := c.Dump(ctx, "broken"); return err },
-			status: 502, msg: "<html>bad gateway bad gateway"},
+			status: 502, msg: "an HTTP server that is not a wgfleet agent answered 502 (text/html)"},
 		{name: "empty body", call: func() error { _, err := c.Dump(ctx, "empty"); return err },
 			status: 500, msg: "Internal Server Error"},
 		{name: "redirect not followed", call: func() error { _, err := c.Dump(ctx, "moved"); return err },

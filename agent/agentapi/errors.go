@@ -24,14 +24,18 @@ var (
 )
 
 // APIError is a non-2xx answer of an agent. Message is the agent's
-// {"error": "..."} text, or the start of the raw body when the body was not
-// such JSON, or the status text when the body was empty.
+// {"error": "..."} text, or the status text when the body was empty. A
+// body that is not an agent's error is never quoted: Foreign is set and
+// Message says what answered instead (status code and content type).
 //
 // errors.Is(err, ErrNotFound) holds for 404, ErrConflict for 409,
 // ErrBadRequest for 400 and ErrUnauthorized for 401.
 type APIError struct {
 	StatusCode int
 	Message    string
+	// Foreign reports that the body was not an agent's error: whatever
+	// answered is likely no wgfleet agent.
+	Foreign bool
 }
 
 func (e *APIError) Error() string {

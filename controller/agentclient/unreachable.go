@@ -37,13 +37,16 @@ func Classify(err error) error {
 }
 
 // Describe says in words, for a person, what went wrong talking to the
-// agent at agentURL: a refused signature, an error answer, no answer in
+// agent at agentURL: a refused signature, an error answer, an answer from
+// something that is not an agent (described, never quoted), no answer in
 // time, or no answer at all. Agent errors never carry the secret.
 func Describe(agentURL string, err error) string {
 	var apiErr *agentapi.APIError
 	switch {
 	case errors.Is(err, agentapi.ErrUnauthorized):
 		return "the agent refused the request's signature: check the secret and that the clocks agree (" + err.Error() + ")"
+	case errors.As(err, &apiErr) && apiErr.Foreign:
+		return "no wgfleet agent at " + agentURL + ": " + apiErr.Message
 	case errors.As(err, &apiErr):
 		return "the agent answered with an error: " + apiErr.Error()
 	case errors.Is(err, context.DeadlineExceeded):
