@@ -50,7 +50,9 @@ type DrainResult struct {
 // target) changes nothing.
 //
 // The target may be offline but not disabled (a *ValidationError for
-// "node_id", as is the peer's own node).
+// "node_id", as is the peer's own node), and the peer's key must be usable
+// on it (agentapi.CheckPeerKey against the target's interface key; a
+// *ValidationError for "public_key").
 func (s *Service) MovePeer(ctx context.Context, actor Actor, id int64, targetNodeID int64) (MoveResult, error) {
 	if err := checkActor(actor); err != nil {
 		return MoveResult{}, err
@@ -78,6 +80,9 @@ func (s *Service) movePeer(ctx context.Context, actor Actor, id int64, targetNod
 			return Invalid("node_id", "peer %d is already on node %s; choose another node", id, src.Name)
 		case !dst.Enabled:
 			return Invalid("node_id", "node %s is disabled; enable it or choose another node", dst.Name)
+		}
+		if err := checkPeerKey(old.PublicKey, dst); err != nil {
+			return err
 		}
 		moved, err := tx.MovePeer(ctx, id, dst.ID)
 		if err != nil {
@@ -174,7 +179,7 @@ func (s *Service) drainOne(ctx context.Context, actor Actor, peerID, from int64)
 	}
 	for _, n := range candidates {
 		m, err := s.movePeer(ctx, actor, peerID, n.ID, "drain")
-		if errors.Is(err, store.ErrNodeFull) || errors.Is(err, ipam.ErrPoolExhausted) || errors.Is(err, store.ErrConflict) {
+		if errors.Is(err, store.ErrNodeFull) || errors.Is(err, ipam.ErrPoolExhausted) || errors.Is(err, store.ErrConflict) || errors.Is(err, ErrInvalid) {
 			why = append(why, fmt.Sprintf("%s cannot take peer %d: %v", n.Name, peerID, err))
 			continue
 		}

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -50,6 +51,9 @@ func peerFromInput(base store.Peer, node store.Node, in PeerInput, create bool) 
 	switch pub := strings.TrimSpace(deref(in.PublicKey)); {
 	case pub != "":
 		k, err := parseKey(pub)
+		if errors.Is(err, errZeroKey) {
+			return fail(checkPeerKey(wgtypes.Key{}))
+		}
 		if err != nil {
 			return fail(Invalid("public_key", "must be a base64 WireGuard public key (44 characters ending in '='), or absent to let the controller make the key pair"))
 		}
@@ -133,14 +137,17 @@ func peerFromInput(base store.Peer, node store.Node, in PeerInput, create bool) 
 	return p, changed, nil
 }
 
-// parseKey parses a base64 key and refuses the all-zero key.
+// errZeroKey is parseKey's refusal of the all-zero key.
+var errZeroKey = errors.New("all-zero key")
+
+// parseKey parses a base64 key and refuses the all-zero key (errZeroKey).
 func parseKey(s string) (wgtypes.Key, error) {
 	k, err := wgtypes.ParseKey(s)
 	if err != nil {
 		return wgtypes.Key{}, err
 	}
 	if k == (wgtypes.Key{}) {
-		return wgtypes.Key{}, fmt.Errorf("all-zero key")
+		return wgtypes.Key{}, errZeroKey
 	}
 	return k, nil
 }

@@ -69,6 +69,9 @@ func peerAudit(p store.Peer) map[string]any {
 // the Syncer applies it, so an agent that is down delays it and does not
 // fail it.
 //
+// The public key must pass agentapi.CheckPeerKey against every node's
+// interface key (see checkPeerKey).
+//
 // Errors: *ValidationError, store.ErrNotFound (node), store.ErrNodeFull,
 // ipam.ErrPoolExhausted, store.ErrConflict (public key already on the
 // node, or the address taken), ErrNoNodeAvailable.
@@ -140,6 +143,9 @@ func (s *Service) createPeerOn(ctx context.Context, actor Actor, nodeID int64, i
 		if err != nil {
 			return err
 		}
+		if err := checkPeerKeyTx(ctx, tx, p.PublicKey); err != nil {
+			return err
+		}
 		created, err := tx.CreatePeerWithAllocation(ctx, p)
 		if err != nil {
 			return err
@@ -194,6 +200,11 @@ func (s *Service) UpdatePeer(ctx context.Context, actor Actor, id int64, in Peer
 		if len(changed) == 0 {
 			v = peerView(old)
 			return nil
+		}
+		if p.PublicKey != old.PublicKey {
+			if err := checkPeerKeyTx(ctx, tx, p.PublicKey); err != nil {
+				return err
+			}
 		}
 		updated, err := tx.UpdatePeer(ctx, p)
 		if err != nil {
