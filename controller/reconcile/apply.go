@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
@@ -112,7 +113,13 @@ func (a *applier) sync(ctx context.Context, req agentapi.SyncRequest, p plan) bo
 	case callOK:
 		a.out.bulk = true
 		a.out.added, a.out.updated, a.out.removed = res.Added, res.Updated, res.Removed
-		a.out.done = append(append(append(a.out.done, p.deletes...), p.updates...), p.adds...)
+		for _, it := range slices.Concat(p.deletes, p.updates, p.adds) {
+			if it.Problem != "" {
+				a.out.refused = append(a.out.refused, refusal{it: it, msg: it.Problem})
+				continue
+			}
+			a.out.done = append(a.out.done, it)
+		}
 		return true
 	case callRefused:
 		return false
@@ -171,6 +178,10 @@ func (a *applier) singleCalls(ctx context.Context, p plan) {
 // the comparison saw (409 on POST: it is there already; 404 on PUT: it is
 // gone). It reports whether to go on.
 func (a *applier) put(ctx context.Context, it *item, add bool) bool {
+	if it.Problem != "" { // no agent can take it (see screen)
+		a.out.refused = append(a.out.refused, refusal{it: it, msg: it.Problem})
+		return true
+	}
 	first, counter, verb := a.update, &a.out.updated, "updating"
 	second, secondCounter := a.add, &a.out.added
 	fallback := agentapi.ErrNotFound

@@ -165,3 +165,52 @@ func TestAgentFailingEveryChange(t *testing.T) {
 		}
 	}
 }
+
+// TestPeerHoldingNodeKeyIsReported: when the node's interface key, as its
+// agent reported it, is a peer's key (a legacy row, or a node whose key
+// changed), the reconciler does not send that peer: the peer carries the
+// reason, the drift names it, and the other peers converge, by one
+// replace-all that leaves it out.
+func TestPeerHoldingNodeKeyIsReported(t *testing.T) {
+	f := newFixture(t, 0)
+	a := agenttest.Start(t, agenttest.Options{})
+	n := f.addNode("n1", a, store.DriftRepair)
+	f.addPeers(n.ID, 12)
+	own := agentKey(t, a)
+	if err := f.store.RecordNodeHealth(f.ctx, n.ID, store.NodeOnline, []byte(`{}`), own, "", true); err != nil {
+		t.Fatal(err)
+	}
+	bad, err := f.store.CreatePeerWithAllocation(f.ctx, store.Peer{NodeID: n.ID, Name: "legacy", PublicKey: own, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	res, err := f.r.ReconcileNode(f.ctx, n.ID)
+	if err != nil {
+		t.Fatalf("reconcile: %v", err)
+	}
+	if !res.Bulk || res.Added != 12 || res.Refused != 1 || res.Acked {
+		t.Errorf("result: bulk %v, %d added, %d refused, acked %v; want one replace-all of 12, 1 refused, not acked",
+			res.Bulk, res.Added, res.Refused, res.Acked)
+	}
+	if n := f.rec.count("POST peers") + f.rec.count("PUT peer"); n != 0 {
+		t.Errorf("%d single calls, want none (the bad peer is not sent)", n)
+	}
+	if got := len(devicePeers(t, a)); got != 12 {
+		t.Errorf("agent has %d peers, want 12", got)
+	}
+	got, err := f.store.GetPeer(f.ctx, bad.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SyncState != store.SyncError || !strings.Contains(got.SyncError, "node's own interface key") {
+		t.Errorf("bad peer: %s %q, want an error naming the node's own key", got.SyncState, got.SyncError)
+	}
+	drift, err := f.r.Drift(f.ctx, n.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(drift) != 1 || drift[0].PeerID != bad.ID || !strings.Contains(drift[0].Problem, "node's own interface key") {
+		t.Errorf("drift %+v, want the bad peer alone with its problem", drift)
+	}
+}

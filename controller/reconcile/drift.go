@@ -62,6 +62,9 @@ type Drift struct {
 	Pending   bool       `json:"pending,omitempty"`
 	Desired   *PeerState `json:"desired,omitempty"`
 	Actual    *PeerState `json:"actual,omitempty"`
+	// Problem, when set, says why the controller does not send this peer
+	// to the agent: its key is one no peer may hold (see screen).
+	Problem string `json:"problem,omitempty"`
 }
 
 // item is one difference with what is needed to act on it.

@@ -161,7 +161,9 @@ func (r *Reconciler) Drift(ctx context.Context, nodeID int64) ([]Drift, error) {
 		return nil, fmt.Errorf("drift of node %s: reading peers: %w", node.Name, agentclient.Classify(err))
 	}
 	st := r.state(nodeID)
-	return compare(node.WGInterface, peers, d.Peers, st.managedKeys()).drifts(), nil
+	cmp := compare(node.WGInterface, peers, d.Peers, st.managedKeys())
+	screen(&cmp, node.ServerPublicKey)
+	return cmp.drifts(), nil
 }
 
 // snapshot reads the node and its peers in one transaction, the node (and
@@ -240,6 +242,7 @@ func (r *Reconciler) reconcile(ctx context.Context, nodeID int64, obs *Observati
 		policy = store.DriftRepair
 	}
 	cmp := compare(node.WGInterface, peers, actual, st.managedKeys())
+	screen(&cmp, node.ServerPublicKey)
 	res.Drift = cmp.drifts()
 	pl := makePlan(cmp, policy)
 
