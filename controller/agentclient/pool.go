@@ -25,8 +25,9 @@ type PoolOptions struct {
 	Timeout time.Duration
 	// HTTPClient sends the requests. nil means a client of its own that
 	// does not follow redirects. A given client is copied; when its
-	// Timeout is zero the copy gets Timeout, and when it has no
-	// CheckRedirect the copy does not follow redirects either.
+	// Timeout is zero the copy gets Timeout, when it has no CheckRedirect
+	// the copy does not follow redirects either, and when it has no
+	// Transport the copy gets the Pool's (newTransport).
 	HTTPClient *http.Client
 }
 
@@ -64,7 +65,29 @@ func NewPool(opts PoolOptions) *Pool {
 	if hc.CheckRedirect == nil {
 		hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}
+	if hc.Transport == nil {
+		hc.Transport = newTransport()
+	}
 	return &Pool{hc: &hc, entries: make(map[int64]*entry)}
+}
+
+// maxIdlePerAgent is how many idle connections the Pool keeps to one
+// agent: a poll, a reconcile and a peer creation may reach it at once.
+const maxIdlePerAgent = 4
+
+// newTransport is the HTTP transport of a Pool: http.DefaultTransport's
+// settings, except that idle connections are bounded per agent only, so a
+// fleet of any size keeps one open to each agent between polls (the
+// default's 100 idle connections in all made every poll cycle above 100
+// nodes dial every agent again). An idle connection is kept 90 s, less
+// than the agent's own 120 s (internal/httpserve), so a poll interval up
+// to 90 s finds it open.
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 0 // no bound over all agents
+	t.MaxIdleConnsPerHost = maxIdlePerAgent
+	t.IdleConnTimeout = 90 * time.Second
+	return t
 }
 
 // For returns the client of node n, making it on first use and again

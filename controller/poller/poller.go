@@ -136,7 +136,9 @@ func New(cfg Config) *Poller {
 
 // Run polls every Interval, the first cycle at once, until ctx is done,
 // and returns nil once the cycle in progress has ended. Each cycle is
-// PollOnce, so it also waits for the reconciles it offered.
+// PollOnce, so it also waits for the reconciles it offered. A cycle
+// starts Interval (±Jitter) after the start of the one before, or at once
+// when that one took longer (untilNext).
 func (p *Poller) Run(ctx context.Context) error {
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -146,9 +148,17 @@ func (p *Poller) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
+		start := p.now()
 		p.PollOnce(ctx)
-		t.Reset(p.nextDelay())
+		t.Reset(p.untilNext(start))
 	}
+}
+
+// untilNext is how long to wait, now, before the cycle after the one that
+// started at start: Interval spread by ±Jitter counted from start, less
+// the time the cycle took, and 0 when it took longer.
+func (p *Poller) untilNext(start time.Time) time.Duration {
+	return max(0, start.Add(p.nextDelay()).Sub(p.now()))
 }
 
 // nextDelay is Interval spread by ±Jitter.
