@@ -149,7 +149,9 @@ func (p *Poller) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 		start := p.now()
-		p.PollOnce(ctx)
+		sum := p.PollOnce(ctx)
+		p.log.Debug("poll cycle", "started", start, "took", p.now().Sub(start), "nodes", sum.Nodes,
+			"polled", sum.Polled, "online", sum.Online, "reconciled", sum.Reconciled)
 		t.Reset(p.untilNext(start))
 	}
 }

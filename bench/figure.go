@@ -1,0 +1,75 @@
+package main
+
+import "time"
+
+// figure is one line of the suite: one Go benchmark and how to run it.
+type figure struct {
+	// Name is what -only selects and the table shows.
+	Name string
+	// Pkg is the package directory, relative to the module root.
+	Pkg string
+	// Bench is the benchmark's name, without "Benchmark".
+	Bench string
+	// Benchtime is go test's -benchtime for a full run; Quick for -quick.
+	Benchtime, Quick string
+	// Short passes -short on a -quick run: the benchmark's own smaller
+	// load.
+	Short bool
+	// Timeout bounds one run of the figure (go test -timeout and the
+	// subprocess).
+	Timeout time.Duration
+	// Headline names the metrics the table shows, in order; empty shows
+	// every metric the benchmark reported.
+	Headline []string
+	// What says in a few words what is measured against what.
+	What string
+}
+
+// suite is every figure, in the order they run.
+func suite() []figure {
+	return []figure{
+		{
+			Name: "egress-policy", Pkg: "./tunnel/egress", Bench: "PolicyCheck",
+			Benchtime: "1s", Quick: "1000x", Timeout: 2 * time.Minute,
+			Headline: []string{"ns/op", "allocs/op"},
+			What:     "egress policy check per forwarded packet",
+		},
+		{
+			Name: "ipam-next-free", Pkg: "./controller/ipam", Bench: "NextFree",
+			Benchtime: "1s", Quick: "100x", Timeout: 2 * time.Minute,
+			Headline: []string{"ns/op"},
+			What:     "next free address in a large pool",
+		},
+		{
+			Name: "agent-peer-creation", Pkg: "./agent", Bench: "PeerCreation",
+			Benchtime: "1x", Quick: "1x", Timeout: 5 * time.Minute,
+			Headline: []string{"seq-peers/s", "conc64-peers/s", "conc/seq"},
+			What:     "signed peer creations, 64 at once vs one at a time",
+		},
+		{
+			Name: "reconcile-fleet", Pkg: "./controller/reconcile", Bench: "ReconcileFleet",
+			Benchtime: "3x", Quick: "1x", Short: true, Timeout: 10 * time.Minute,
+			Headline: []string{"ns/op", "calls/node", "drifted/node"},
+			What:     "reconcile of 100 nodes x 1,000 peers, 1% drift vs 0%",
+		},
+		{
+			Name: "controller-fleet", Pkg: "./controller", Bench: "ControllerFleet",
+			Benchtime: "1x", Quick: "1x", Short: true, Timeout: 30 * time.Minute,
+			Headline: []string{"create-p50-ms", "create-p99-ms", "create/s", "to-agent-p99-ms", "cycle-ms",
+				"burst-cycle-max-ms", "period/interval", "dials/warm-cycle", "false-drift", "peak-RSS-MiB"},
+			What: "controller with simulated agents: 50 clients create peers while it polls (WGFLEET_FLEET_* size it)",
+		},
+		{
+			Name: "login-flood", Pkg: "./controller", Bench: "LoginFlood",
+			Benchtime: "1x", Quick: "1x", Timeout: 5 * time.Minute,
+			Headline: []string{"peak-RSS-MiB", "nodes-p50-ms", "nodes-p95-ms"},
+			What:     "GET /api/nodes during a login flood (issue 10)",
+		},
+		{
+			Name: "forward-throughput", Pkg: "./cmd/wg-agent", Bench: "ForwardThroughput",
+			Benchtime: "1x", Quick: "1x", Short: true, Timeout: 10 * time.Minute,
+			Headline: []string{"netstack-MB/s", "tun-MB/s", "netstack/tun"},
+			What:     "one TCP stream through a netstack node vs a TUN node (root, netns)",
+		},
+	}
+}

@@ -1,0 +1,428 @@
+package controller_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wgfleet/wgfleet/controller"
+	"github.com/wgfleet/wgfleet/controller/controllertest"
+)
+
+// fleetSize is one run of BenchmarkControllerFleet.
+type fleetSize struct {
+	nodes, peers, clients int
+	interval              time.Duration
+}
+
+// benchFleetSize is issue 14's 1,000 nodes x 100 peers by 50 clients with
+// a 10 s poll interval, 20 nodes x 5 peers with a 2 s interval with
+// -short; WGFLEET_FLEET_NODES, _PEERS, _CLIENTS and _INTERVAL change it.
+func benchFleetSize(tb testing.TB) fleetSize {
+	s := fleetSize{nodes: 1000, peers: 100, clients: 50, interval: 10 * time.Second}
+	if testing.Short() {
+		s = fleetSize{nodes: 20, peers: 5, clients: 50, interval: 2 * time.Second}
+	}
+	for _, v := range []struct {
+		env string
+		to  *int
+	}{{"WGFLEET_FLEET_NODES", &s.nodes}, {"WGFLEET_FLEET_PEERS", &s.peers}, {"WGFLEET_FLEET_CLIENTS", &s.clients}} {
+		if e := os.Getenv(v.env); e != "" {
+			n, err := strconv.Atoi(e)
+			if err != nil || n < 1 {
+				tb.Fatalf("%s=%q: want a positive number", v.env, e)
+			}
+			*v.to = n
+		}
+	}
+	if e := os.Getenv("WGFLEET_FLEET_INTERVAL"); e != "" {
+		d, err := time.ParseDuration(e)
+		if err != nil || d < time.Second {
+			tb.Fatalf("WGFLEET_FLEET_INTERVAL=%q: want a duration of 1s or more", e)
+		}
+		s.interval = d
+	}
+	if s.nodes > 60000 || s.peers > 250 {
+		tb.Fatalf("at most 60000 nodes (loopback ports) and 250 peers a node (one /24 each)")
+	}
+	return s
+}
+
+// BenchmarkControllerFleet is issue 14 item 6: a real controller (store,
+// API, poller, reconciler) in this process and simulated agents
+// (fleetsim_test.go), each on its own loopback port. It registers the
+// nodes through the API, lets the poller warm up, then 50 clients create
+// every node's peers through the API while the poller runs, and measures:
+//
+//   - create-p50-ms, create-p99-ms, create/s: the POSTs' latency and rate;
+//   - to-agent-p50-ms, to-agent-p99-ms: from a POST's 201 to the peer on
+//     its agent;
+//   - cycle-ms (idle, after the creations), burst-cycle-max-ms (the
+//     longest cycle during them), period/interval min and max (how far
+//     cycle starts drift from the interval, jitter included);
+//   - dials/warm-cycle: connections the controller opened per poll cycle
+//     once warm (the baseline: one per agent on the first cycle);
+//   - false-drift: drift_count summed over the nodes; nothing was changed
+//     behind the controller's back, so anything above 0 is false;
+//   - peak-RSS-MiB: of the whole process, simulated agents included.
+//
+// Every load is bounded: the creations in number, each phase in time
+// (a phase that overruns fails the benchmark). See docs/BENCHMARKS.md.
+//
+//	go test -run '^$' -bench ControllerFleet -benchtime 1x ./controller
+func BenchmarkControllerFleet(b *testing.B) {
+	size := benchFleetSize(b)
+	for i := 0; i < b.N; i++ {
+		runFleet(b, size)
+	}
+}
+
+// cycleLog catches the poller's "poll cycle" debug records and counts
+// the controller's errors; everything else is dropped unformatted.
+type cycleLog struct {
+	poller bool
+	st     *cycleLogState
+}
+
+type cycleLogState struct {
+	mu     sync.Mutex
+	cycles []pollCycle
+	errors int
+	first  []string
+}
+
+type pollCycle struct {
+	start time.Time
+	took  time.Duration
+}
+
+func (h cycleLog) Enabled(_ context.Context, l slog.Level) bool {
+	return l >= slog.LevelError || h.poller && l >= slog.LevelDebug
+}
+
+func (h cycleLog) Handle(_ context.Context, r slog.Record) error {
+	h.st.mu.Lock()
+	defer h.st.mu.Unlock()
+	if r.Level >= slog.LevelError {
+		h.st.errors++
+		if len(h.st.first) < 5 {
+			h.st.first = append(h.st.first, r.Message)
+		}
+		return nil
+	}
+	if r.Message != "poll cycle" {
+		return nil
+	}
+	var c pollCycle
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "started":
+			c.start = a.Value.Time()
+		case "took":
+			c.took = a.Value.Duration()
+		}
+		return true
+	})
+	h.st.cycles = append(h.st.cycles, c)
+	return nil
+}
+
+func (h cycleLog) WithAttrs(as []slog.Attr) slog.Handler {
+	for _, a := range as {
+		if a.Key == "component" && a.Value.String() == "poller" {
+			h.poller = true
+		}
+	}
+	return h
+}
+
+func (h cycleLog) WithGroup(string) slog.Handler { return h }
+
+func (s *cycleLogState) snapshot() []pollCycle {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.cycles)
+}
+
+// fleetAPI calls the controller's API with a token.
+type fleetAPI struct {
+	url, token string
+	hc         *http.Client
+}
+
+func (a fleetAPI) call(ctx context.Context, method, path string, in, out any) (int, error) {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return 0, err
+	}
+	var body io.Reader
+	if in != nil {
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.url+path, body)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if resp.StatusCode >= 300 {
+		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	if out != nil {
+		var env struct {
+			Data json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(raw, &env); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+		return resp.StatusCode, json.Unmarshal(env.Data, out)
+	}
+	return resp.StatusCode, nil
+}
+
+// waitFor polls cond every 50 ms until it holds; it fails the benchmark
+// after d.
+func waitFor(b *testing.B, d time.Duration, what string, cond func() bool) {
+	b.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			b.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func runFleet(b *testing.B, size fleetSize) {
+	b.StopTimer()
+	sim := startSimFleet(b, size.nodes)
+	logs := &cycleLogState{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, err := controller.New(ctx, controller.Config{
+		Listen: "127.0.0.1:0", DataDir: b.TempDir(), PollInterval: size.interval,
+		AdminPassword: controllertest.AdminPassword, Logger: slog.New(cycleLog{st: logs}),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Errorf("controller stopped with %v", err)
+		}
+	}()
+	token, _, err := c.Auth().CreateToken(ctx, "bench", "fleet-bench", 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = size.clients
+	api := fleetAPI{url: "http://" + ln.Addr().String(), token: token, hc: &http.Client{Transport: tr, Timeout: time.Minute}}
+
+	// Register the nodes, 8 at a time.
+	ids := make([]int64, size.nodes)
+	setup := time.Now()
+	parallel(b, 8, size.nodes, func(i int) error {
+		var n struct {
+			ID int64 `json:"id"`
+		}
+		_, err := api.call(ctx, http.MethodPost, "/api/nodes", map[string]any{
+			"name": fmt.Sprintf("node-%05d", i), "agent_url": sim.agents[i].url, "secret": sim.agents[i].secret,
+			"wg_interface": "wg0", "endpoint": "127.0.0.1:51820", "enabled": true,
+			"ip_pool_cidr": fmt.Sprintf("10.%d.%d.0/24", 64+i/256, i%256),
+		}, &n)
+		ids[i] = n.ID
+		return err
+	})
+	b.Logf("registered %d nodes in %v", size.nodes, time.Since(setup).Round(time.Millisecond))
+
+	// Warm up: two cycles reach every agent; then count the connections
+	// the next two idle cycles open.
+	bound := 20*size.interval + 2*time.Minute
+	waitFor(b, bound, "two poll cycles", func() bool { return sim.minPolls() >= 2 })
+	firstDials := sim.accepts.Load()
+	warm0 := len(logs.snapshot())
+	waitFor(b, bound, "two more poll cycles", func() bool { return len(logs.snapshot()) >= warm0+3 })
+	warmDials := float64(sim.accepts.Load()-firstDials) / 3
+	idle := logs.snapshot()[warm0:]
+
+	// The burst: every node's peers, round robin over the nodes, by
+	// size.clients clients.
+	total := size.nodes * size.peers
+	keys := make([]string, total)
+	for i := range keys {
+		var k [32]byte
+		_, _ = rand.Read(k[:])
+		k[0] &= 248 // clamped like a Curve25519 private key: never a low-order point's encoding
+		k[31] = (k[31] & 127) | 64
+		keys[i] = base64.StdEncoding.EncodeToString(k[:])
+	}
+	lat := make([]time.Duration, total)
+	at201 := make([]time.Time, total)
+	burstFrom := len(logs.snapshot())
+	b.StartTimer()
+	start := time.Now()
+	parallel(b, size.clients, total, func(j int) error {
+		node := ids[j%size.nodes]
+		t0 := time.Now()
+		_, err := api.call(ctx, http.MethodPost, fmt.Sprintf("/api/nodes/%d/peers", node),
+			map[string]any{"name": fmt.Sprintf("p%d", j), "public_key": keys[j]}, nil)
+		at201[j] = time.Now()
+		lat[j] = at201[j].Sub(t0)
+		return err
+	})
+	burst := time.Since(start)
+	b.StopTimer()
+	waitFor(b, bound, "every peer on its agent", func() bool { return sim.arrivals() >= total })
+	burstCycles := logs.snapshot()[burstFrom:]
+
+	toAgent := make([]time.Duration, total)
+	for j, k := range keys {
+		t, _ := sim.arrivedAt(k)
+		toAgent[j] = max(0, t.Sub(at201[j]))
+	}
+	// Two idle cycles after the burst, then the drift the controller
+	// counted.
+	after := len(logs.snapshot())
+	waitFor(b, bound, "two poll cycles after the burst", func() bool { return len(logs.snapshot()) >= after+2 })
+	var nodes []struct {
+		DriftCount int64 `json:"drift_count"`
+	}
+	if _, err := api.call(ctx, http.MethodGet, "/api/nodes", nil, &nodes); err != nil {
+		b.Fatal(err)
+	}
+	var drift int64
+	for _, n := range nodes {
+		drift += n.DriftCount
+	}
+	all := logs.snapshot()
+	periods := cyclePeriods(all, size.interval)
+
+	slices.Sort(lat)
+	slices.Sort(toAgent)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(pct(lat, 50)), "create-p50-ms")
+	b.ReportMetric(ms(pct(lat, 99)), "create-p99-ms")
+	b.ReportMetric(float64(total)/burst.Seconds(), "create/s")
+	b.ReportMetric(ms(pct(toAgent, 50)), "to-agent-p50-ms")
+	b.ReportMetric(ms(pct(toAgent, 99)), "to-agent-p99-ms")
+	b.ReportMetric(ms(maxTook(idle)), "cycle-ms")
+	b.ReportMetric(ms(maxTook(burstCycles)), "burst-cycle-max-ms")
+	b.ReportMetric(slices.Min(periods), "period/interval-min")
+	b.ReportMetric(slices.Max(periods), "period/interval")
+	b.ReportMetric(float64(firstDials), "dials/first-cycles")
+	b.ReportMetric(warmDials, "dials/warm-cycle")
+	b.ReportMetric(float64(drift), "false-drift")
+	b.ReportMetric(peakRSSMiB(), "peak-RSS-MiB")
+	logs.mu.Lock()
+	b.Logf("%d nodes x %d peers by %d clients, interval %v: %d creations in %v; %d cycles (%d during the burst); controller errors logged: %d %q",
+		size.nodes, size.peers, size.clients, size.interval, total, burst.Round(time.Millisecond), len(all), len(burstCycles), logs.errors, logs.first)
+	logs.mu.Unlock()
+}
+
+// parallel runs fn(0..n-1) on workers goroutines and fails the benchmark
+// with the first error, after all have ended.
+func parallel(b *testing.B, workers, n int, fn func(i int) error) {
+	b.Helper()
+	next := make(chan int, n)
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				if err := fn(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		b.Fatal(first)
+	}
+}
+
+// cyclePeriods is each gap between two cycle starts over the interval.
+func cyclePeriods(cs []pollCycle, interval time.Duration) []float64 {
+	out := []float64{1}
+	for i := 1; i < len(cs); i++ {
+		out = append(out, float64(cs[i].start.Sub(cs[i-1].start))/float64(interval))
+	}
+	if len(out) > 1 {
+		out = out[1:]
+	}
+	return out
+}
+
+func maxTook(cs []pollCycle) time.Duration {
+	var m time.Duration
+	for _, c := range cs {
+		m = max(m, c.took)
+	}
+	return m
+}
+
+// pct is the p-th percentile of sorted ds.
+func pct(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	return ds[min(len(ds)-1, len(ds)*p/100)]
+}
+
+// peakRSSMiB is this process's peak resident memory (VmHWM); 0 where
+// /proc is missing.
+func peakRSSMiB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range bytes.Lines(b) {
+		if v, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
+			kb, _ := strconv.Atoi(string(bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(v), []byte("kB")))))
+			return float64(kb) / 1024
+		}
+	}
+	return 0
+}
