@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,17 +122,6 @@ func (f *simFleet) arrivals() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.arrived)
-}
-
-// pollTimes is a copy of every agent's GET /health times.
-func (f *simFleet) pollTimes() [][]time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([][]time.Time, len(f.polls))
-	for i, p := range f.polls {
-		out[i] = slices.Clone(p)
-	}
-	return out
 }
 
 // minPolls is the fewest polls any agent has had.
