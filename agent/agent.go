@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/wgfleet/wgfleet/internal/httpserve"
 	"github.com/wgfleet/wgfleet/tunnel"
 	"github.com/wgfleet/wgfleet/tunnel/forward"
+	"golang.org/x/net/netutil"
 )
 
 // Version is the agent's version, reported in /health.
@@ -37,6 +39,7 @@ type Agent struct {
 	envWire  agentapi.Environment
 	started  time.Time
 	verifier *agentapi.Verifier
+	budget   *byteBudget       // bytes of bodies not yet authenticated
 	ifaces   map[string]*iface // fixed after New
 	order    []string          // interface names in configuration order
 	handler  http.Handler
@@ -88,6 +91,7 @@ func New(cfg Config) (*Agent, error) {
 		env:      env,
 		started:  time.Now(),
 		verifier: verifier,
+		budget:   newByteBudget(cmp.Or(cfg.UnauthBodyBudget, DefaultUnauthBodyBudget)),
 		ifaces:   make(map[string]*iface, len(cfg.Interfaces)),
 		fwds:     make(map[string]*forward.Forwarder),
 	}
@@ -215,7 +219,9 @@ func (a *Agent) Run(ctx context.Context) error {
 // there is one, until ctx is done, then drains in-flight requests and
 // closes the tunnels. It always closes the agent before it returns.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
-	a.log.Info("agent API listening", "addr", ln.Addr().String(), "version", Version)
+	maxConns := cmp.Or(a.cfg.MaxConnections, DefaultMaxConnections)
+	a.log.Info("agent API listening", "addr", ln.Addr().String(), "version", Version, "max_connections", maxConns)
+	ln = netutil.LimitListener(ln, maxConns)
 	a.setAPIPort(listenPort(ln.Addr().String()))
 	// A tunnel that stops by itself (its TUN device deleted from outside)
 	// stops the agent with an error, so that a supervisor restarts it.

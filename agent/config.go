@@ -28,6 +28,13 @@ const (
 	MinSecretLen = 16
 	// PlaceholderSecret is the seed deployment's example secret; it is refused.
 	PlaceholderSecret = "change-me-in-production"
+
+	// DefaultMaxConnections bounds the API's open connections: far more
+	// than one controller needs, few enough that each one's buffers (some
+	// 10 KiB, and up to smallBody of body) stay small.
+	DefaultMaxConnections = 256
+	// DefaultUnauthBodyBudget is 8 bodies of the largest size.
+	DefaultUnauthBodyBudget = 8 << 20
 )
 
 // ifaceNameRE is the interface name rule of the wire contract.
@@ -56,6 +63,14 @@ type Config struct {
 	SignatureWindow time.Duration
 	// ShutdownTimeout bounds the HTTP drain at shutdown; 0 means 10 s.
 	ShutdownTimeout time.Duration
+	// MaxConnections bounds the API's open connections; more wait to be
+	// accepted. 0 means DefaultMaxConnections.
+	MaxConnections int
+	// UnauthBodyBudget bounds the bytes of request bodies buffered before
+	// their signature is checked, all requests together; bodies of at most
+	// smallBody bytes do not count (MaxConnections bounds them). 0 means
+	// DefaultUnauthBodyBudget; it is at least the largest body, 1 MiB.
+	UnauthBodyBudget int64
 	// UAPIDir is where TUN-mode interfaces serve their UAPI socket; "" means
 	// /var/run/wireguard.
 	UAPIDir string
@@ -97,6 +112,12 @@ func (c *Config) Validate() error {
 	}
 	if err := checkMetricsListen(c.MetricsListen, c.Listen); err != nil {
 		errs = append(errs, err)
+	}
+	if c.MaxConnections < 0 {
+		errs = append(errs, fmt.Errorf("max connections %d is negative", c.MaxConnections))
+	}
+	if c.UnauthBodyBudget != 0 && c.UnauthBodyBudget < maxBody {
+		errs = append(errs, fmt.Errorf("unauthenticated body budget %d is below the largest body, %d bytes", c.UnauthBodyBudget, maxBody))
 	}
 	if len(c.Secrets) == 0 {
 		errs = append(errs, errors.New("no secret: set WG_AGENT_SECRET or --secret-file"))

@@ -23,6 +23,7 @@ import (
 //	  "state_dir": "/var/lib/wg-agent",
 //	  "secret_file": "/etc/wg-agent/secret",
 //	  "metrics_listen": "10.0.0.5:9586",
+//	  "max_connections": 256,
 //	  "interfaces": [
 //	    {"name": "wg0", "addresses": ["10.8.0.1/24", "fd00:8::1/64"], "listen_port": 51820, "mtu": 1420},
 //	    {"name": "wg1", "addresses": ["10.9.0.1/24"], "listen_port": 51821, "mode": "netstack",
@@ -36,6 +37,9 @@ type FileConfig struct {
 	StateDir      string
 	SecretFile    string
 	MetricsListen string // unauthenticated, for a private address; "" is off
+	// MaxConnections bounds the API's open connections; 0 (left out)
+	// keeps the flag's, environment's or default value.
+	MaxConnections int
 	// Interfaces are the file's interfaces in its order. A listen_port
 	// left out is DefaultListenPort; an mtu, limit or timeout left out is
 	// 0, the default of the layer that uses it. They are parsed, not yet
@@ -45,12 +49,13 @@ type FileConfig struct {
 
 // fileJSON is the config file as written.
 type fileJSON struct {
-	Listen        string          `json:"listen"`
-	Mode          container.Mode  `json:"mode"`
-	StateDir      string          `json:"state_dir"`
-	SecretFile    string          `json:"secret_file"`
-	MetricsListen string          `json:"metrics_listen"`
-	Interfaces    []fileInterface `json:"interfaces"`
+	Listen         string          `json:"listen"`
+	Mode           container.Mode  `json:"mode"`
+	StateDir       string          `json:"state_dir"`
+	SecretFile     string          `json:"secret_file"`
+	MetricsListen  string          `json:"metrics_listen"`
+	MaxConnections int             `json:"max_connections"`
+	Interfaces     []fileInterface `json:"interfaces"`
 }
 
 // fileInterface is one interface as written: rules are CIDR or
@@ -84,7 +89,7 @@ func ParseConfigFile(data []byte) (FileConfig, error) {
 	}
 	fc := FileConfig{
 		Listen: fj.Listen, Mode: fj.Mode, StateDir: fj.StateDir, SecretFile: fj.SecretFile,
-		MetricsListen: fj.MetricsListen,
+		MetricsListen: fj.MetricsListen, MaxConnections: fj.MaxConnections,
 	}
 	for i, fi := range fj.Interfaces {
 		ic, err := fi.parse()

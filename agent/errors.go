@@ -16,6 +16,7 @@ var (
 	errNotFound   = errors.New("not found")
 	errConflict   = errors.New("conflict")
 	errTooLarge   = errors.New("request body too large")
+	errBusy       = errors.New("busy")
 )
 
 // kindError is an error of a given kind whose text is meant for the client.
@@ -56,7 +57,7 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, err.Error()
 	case errors.Is(err, errConflict):
 		return http.StatusConflict, err.Error()
-	case errors.Is(err, errShuttingDown):
+	case errors.Is(err, errShuttingDown), errors.Is(err, errBusy):
 		return http.StatusServiceUnavailable, err.Error()
 	case errors.Is(err, errTooLarge):
 		return http.StatusRequestEntityTooLarge, err.Error()

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -11,26 +12,58 @@ import (
 // maxBody bounds every request body.
 const maxBody = 1 << 20
 
-// signed reads the body (bounded), verifies the request's signature and
+// Bounds on requests whose signature is not checked yet.
+const (
+	// smallBody is the largest body read without taking from the shared
+	// budget: MaxConnections of them at most are buffered at once.
+	smallBody = 16 << 10
+	// budgetWait is how long a request waits for budget before 503.
+	budgetWait = time.Second
+	// unauthBodyTimeout is how long a body has to arrive once its
+	// headers passed: a slow sender holds budget no longer.
+	unauthBodyTimeout = 5 * time.Second
+)
+
+// signed checks the request's headers (timestamp window, signature
+// format) before it reads a byte of the body, then reads the body within
+// the shared budget of unauthenticated bytes, verifies the signature and
 // only then calls h, with the body readable again.
 func (a *Agent) signed(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		hdr, err := a.verifier.CheckHeaders(r)
 		if err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				writeError(w, &kindError{errTooLarge, "request body exceeds 1 MiB"})
-				return
-			}
-			writeError(w, badRequestf("reading request body: %v", err))
+			a.reject(w, r, err)
 			return
 		}
-		if err := a.verifier.Verify(r, body); err != nil {
-			a.log.Warn("rejected request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "reason", err.Error())
-			if cause := errors.Unwrap(err); cause != nil {
-				a.log.Error("recording an accepted request failed", "err", cause)
+		if r.ContentLength > maxBody {
+			writeError(w, &kindError{errTooLarge, "request body exceeds 1 MiB"})
+			return
+		}
+		size := r.ContentLength
+		if size < 0 { // chunked: it may be as large as the limit
+			size = maxBody
+		}
+		if size > smallBody {
+			ctx, cancel := context.WithTimeout(r.Context(), budgetWait)
+			ok := a.budget.acquire(ctx, size)
+			cancel()
+			if !ok {
+				w.Header().Set("Retry-After", "1")
+				writeError(w, &kindError{errBusy, "too many request bodies being read, retry later"})
+				return
 			}
+			defer a.budget.release(size)
+		}
+		if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(unauthBodyTimeout)); err != nil {
+			a.log.Error("cannot bound the body's read time", "err", err)
+		}
+		body, err := readBody(w, r)
+		if err != nil {
 			writeError(w, err)
+			return
+		}
+		if err := a.verifier.VerifyBody(r, hdr, body); err != nil {
+			a.reject(w, r, err)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -38,10 +71,48 @@ func (a *Agent) signed(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// readBody reads the whole body, at most maxBody bytes: into a buffer of
+// exactly its length when it is known, so that what is held is what was
+// budgeted.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength == 0 {
+		return nil, nil
+	}
+	if r.ContentLength > 0 {
+		body := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, badRequestf("reading request body: %v", err)
+		}
+		return body, nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, &kindError{errTooLarge, "request body exceeds 1 MiB"}
+		}
+		return nil, badRequestf("reading request body: %v", err)
+	}
+	return body, nil
+}
+
+// reject answers a request that failed verification and logs why.
+func (a *Agent) reject(w http.ResponseWriter, r *http.Request, err error) {
+	a.log.Warn("rejected request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr, "reason", err.Error())
+	if cause := errors.Unwrap(err); cause != nil {
+		a.log.Error("recording an accepted request failed", "err", cause)
+	}
+	writeError(w, err)
+}
+
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
 }
+
+// Unwrap lets http.ResponseController reach the connection (read
+// deadlines).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 func (s *statusRecorder) WriteHeader(code int) {
 	s.status = code

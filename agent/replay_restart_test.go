@@ -160,7 +160,7 @@ func TestReplayRefusedAfterKill9(t *testing.T) {
 
 // startHelperAgent runs TestHelperAgent in a child process serving an
 // agent on addr with dir as its state, and waits until it answers.
-func startHelperAgent(t *testing.T, dir, secret, addr string) *exec.Cmd {
+func startHelperAgent(t testing.TB, dir, secret, addr string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperAgent$")
 	cmd.Env = append(os.Environ(), "WGFLEET_HELPER_AGENT_DIR="+dir, "WGFLEET_HELPER_AGENT_SECRET="+secret, "WGFLEET_HELPER_AGENT_ADDR="+addr)

@@ -131,37 +131,74 @@ func (v *Verifier) SetSecrets(secrets [][]byte) error {
 	return nil
 }
 
+// Headers are a request's signing headers, checked by CheckHeaders.
+type Headers struct {
+	ts    string // X-Timestamp as sent
+	sent  int64  // X-Timestamp parsed
+	nonce string // "" for none
+	sig   []byte // X-Signature decoded, 32 bytes
+}
+
+// CheckHeaders checks what can be checked of r without its body: both
+// headers present, the timestamp a number inside the window, the nonce
+// well-formed, the signature 64 hex digits. A request that fails here can
+// be refused before a byte of its body is read. It returns an *AuthError
+// saying why, as Verify would.
+func (v *Verifier) CheckHeaders(r *http.Request) (Headers, error) {
+	ts := r.Header.Get(HeaderTimestamp)
+	if ts == "" {
+		return Headers{}, &AuthError{Reason: ReasonMissingTimestamp}
+	}
+	sigHex := r.Header.Get(HeaderSignature)
+	if sigHex == "" {
+		return Headers{}, &AuthError{Reason: ReasonMissingSignature}
+	}
+	sent, ok := parseTimestamp(ts)
+	if !ok {
+		return Headers{}, &AuthError{Reason: ReasonBadTimestamp}
+	}
+	// Whole seconds on both sides: a request stamped exactly Window ago is
+	// still inside. sent >= 0 and now is near the present, so no overflow.
+	w := int64(v.window / time.Second)
+	if d := v.now().Unix() - sent; d > w || d < -w {
+		return Headers{}, &AuthError{Reason: ReasonStaleTimestamp}
+	}
+	nonce := r.Header.Get(HeaderNonce)
+	if nonce != "" && !ValidNonce(nonce) {
+		return Headers{}, &AuthError{Reason: ReasonBadNonce}
+	}
+	sig, err := hex.DecodeString(sigHex)
+	if err != nil || len(sig) != 32 {
+		return Headers{}, &AuthError{Reason: ReasonBadSignature}
+	}
+	return Headers{ts: ts, sent: sent, nonce: nonce, sig: sig}, nil
+}
+
 // Verify checks r, whose body the caller has already read into body (nil
 // for none). It returns nil for an authentic, fresh request and otherwise an
 // *AuthError saying why not.
 func (v *Verifier) Verify(r *http.Request, body []byte) error {
-	ts := r.Header.Get(HeaderTimestamp)
-	if ts == "" {
-		return &AuthError{Reason: ReasonMissingTimestamp}
+	h, err := v.CheckHeaders(r)
+	if err != nil {
+		return err
 	}
-	sigHex := r.Header.Get(HeaderSignature)
-	if sigHex == "" {
-		return &AuthError{Reason: ReasonMissingSignature}
-	}
-	sent, ok := parseTimestamp(ts)
-	if !ok {
-		return &AuthError{Reason: ReasonBadTimestamp}
+	return v.VerifyBody(r, h, body)
+}
+
+// VerifyBody finishes what CheckHeaders began: h must be what it returned
+// for r. It checks the signature over body and the request's freshness,
+// and remembers it against replays.
+func (v *Verifier) VerifyBody(r *http.Request, h Headers, body []byte) error {
+	if len(h.sig) != 32 {
+		return &AuthError{Reason: ReasonBadSignature} // a zero Headers
 	}
 	now := v.now()
-	// Whole seconds on both sides: a request stamped exactly Window ago is
-	// still inside. sent >= 0 and now is near the present, so no overflow.
+	// The window again: time passed while the body was read.
 	w := int64(v.window / time.Second)
-	if d := now.Unix() - sent; d > w || d < -w {
+	if d := now.Unix() - h.sent; d > w || d < -w {
 		return &AuthError{Reason: ReasonStaleTimestamp}
 	}
-	nonce := r.Header.Get(HeaderNonce)
-	if nonce != "" && !ValidNonce(nonce) {
-		return &AuthError{Reason: ReasonBadNonce}
-	}
-	sig, err := hex.DecodeString(sigHex)
-	if err != nil || len(sig) != 32 {
-		return &AuthError{Reason: ReasonBadSignature}
-	}
+	ts, sent, nonce, sig := h.ts, h.sent, h.nonce, h.sig
 	if !v.signatureMatches(r, body, ts, nonce, sig) {
 		return &AuthError{Reason: ReasonBadSignature}
 	}

@@ -46,6 +46,7 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 		logging    = cli.LogFlags(s, "WG_AGENT_LOG_FORMAT", "WG_AGENT_LOG_LEVEL")
 		window     = cli.Duration(s, "signature-window", "WG_AGENT_SIGNATURE_WINDOW", 300*time.Second, "accepted clock skew of signed requests")
 		metrics    = cli.String(s, "metrics-listen", "WG_AGENT_METRICS_LISTEN", "", "serve Prometheus metrics at GET /metrics on this host:port, WITHOUT authentication: bind it to a private address (like 10.0.0.5:9586 or 127.0.0.1:9586); \"\" is off")
+		maxConns   = cli.Int(s, "max-connections", "WG_AGENT_MAX_CONNECTIONS", agent.DefaultMaxConnections, "API connections open at once; more wait to be accepted")
 		uapiDir    = cli.String(s, "uapi-dir", "WG_AGENT_UAPI_DIR", "", "directory of TUN-mode UAPI sockets; default /var/run/wireguard")
 		maxTCP     = cli.Int(s, "max-tcp-conns", "WG_AGENT_MAX_TCP_CONNS", forward.DefaultMaxTCPConns, "netstack mode: TCP connections forwarded at once")
 		maxUDP     = cli.Int(s, "max-udp-flows", "WG_AGENT_MAX_UDP_FLOWS", forward.DefaultMaxUDPFlows, "netstack mode: UDP flows forwarded at once")
@@ -96,6 +97,7 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 		cli.FromFile(stateDir, fc.StateDir)
 		cli.FromFile(secretFile, fc.SecretFile)
 		cli.FromFile(metrics, fc.MetricsListen)
+		cli.FromFile(maxConns, fc.MaxConnections)
 		interfaces = fc.Interfaces
 	} else {
 		interfaces = []agent.InterfaceConfig{{
@@ -108,7 +110,7 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 	o := options{secretFile: secretFile.Get(), logFormat: logging.Format.Get(), logLevel: logging.Level.Get()}
 	o.cfg = agent.Config{
 		Listen: listen.Get(), Mode: container.Mode(mode.Get()), StateDir: stateDir.Get(), SignatureWindow: window.Get(),
-		UAPIDir: uapiDir.Get(), MetricsListen: metrics.Get(), Interfaces: interfaces,
+		UAPIDir: uapiDir.Get(), MetricsListen: metrics.Get(), MaxConnections: maxConns.Get(), Interfaces: interfaces,
 	}
 	if listen.Source() == cli.SourceDefault && portListen != "" {
 		o.cfg.Listen = portListen

@@ -355,6 +355,7 @@ func TestLoadOptionsDocumented(t *testing.T) {
 		{"signature-window", "WG_AGENT_SIGNATURE_WINDOW", "1m0s", func(o options) string { return o.cfg.SignatureWindow.String() }},
 		{"metrics-listen", "WG_AGENT_METRICS_LISTEN", "127.0.0.1:9586", func(o options) string { return o.cfg.MetricsListen }},
 		{"uapi-dir", "WG_AGENT_UAPI_DIR", "/run/x", func(o options) string { return o.cfg.UAPIDir }},
+		{"max-connections", "WG_AGENT_MAX_CONNECTIONS", "64", func(o options) string { return strconv.Itoa(o.cfg.MaxConnections) }},
 		{"egress-allow", "WG_AGENT_EGRESS_ALLOW", "10.0.0.0/8", func(o options) string { return fmt.Sprint(iface(o).EgressAllow) }},
 		{"egress-deny", "WG_AGENT_EGRESS_DENY", "10.0.0.5/32:22", func(o options) string { return fmt.Sprint(iface(o).EgressDeny) }},
 		{"max-tcp-conns", "WG_AGENT_MAX_TCP_CONNS", "7", func(o options) string { return strconv.Itoa(iface(o).MaxTCPConns) }},
@@ -531,5 +532,40 @@ func TestHelpNamesTheEnvironment(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help does not say %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestLoadOptionsMaxConnections: the default, the config file's
+// max_connections, the flag over it, and a negative value refused.
+func TestLoadOptionsMaxConnections(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte(goodSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "agent.json")
+	if err := os.WriteFile(file, []byte(`{"secret_file":"`+secret+`","max_connections":32,"interfaces":[{"name":"wg0"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := envOf(map[string]string{"WG_AGENT_SECRET": goodSecret})
+	for _, tt := range []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"default", nil, agent.DefaultMaxConnections},
+		{"config file", []string{"--config", file}, 32},
+		{"flag wins over config file", []string{"--config", file, "--max-connections", "48"}, 48},
+	} {
+		o, err := loadOptions(tt.args, env, io.Discard)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if o.cfg.MaxConnections != tt.want {
+			t.Errorf("%s: MaxConnections %d, want %d", tt.name, o.cfg.MaxConnections, tt.want)
+		}
+	}
+	if _, err := loadOptions([]string{"--max-connections", "-1"}, env, io.Discard); err == nil || !strings.Contains(err.Error(), "max connections") {
+		t.Fatalf("--max-connections -1: %v, want an error", err)
 	}
 }
