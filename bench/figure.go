@@ -66,6 +66,12 @@ func suite() []figure {
 			What:     "GET /api/nodes during a login flood (issue 10)",
 		},
 		{
+			Name: "agent-unauth-flood", Pkg: "./agent", Bench: "UnauthenticatedFlood",
+			Benchtime: "1x", Quick: "1x", Timeout: 5 * time.Minute,
+			Headline: []string{"peak-RSS-MiB", "signed-ok", "signed-failed", "signed-median-ms"},
+			What:     "signed requests during 1,000 unsigned 1 MiB bodies (issue 10)",
+		},
+		{
 			Name: "forward-throughput", Pkg: "./cmd/wg-agent", Bench: "ForwardThroughput",
 			Benchtime: "1x", Quick: "1x", Short: true, Timeout: 10 * time.Minute,
 			Headline: []string{"netstack-MB/s", "tun-MB/s", "netstack/tun"},
