@@ -1,12 +1,18 @@
-// Package agenttest starts real agents for tests of other packages: a real
-// wireguard-go device on a gVisor netstack (no privileges needed) behind
-// the real signed API on a loopback HTTP server.
+// Package agenttest holds the agents that tests of other packages talk
+// to. Start runs a real agent: a real wireguard-go device on a gVisor
+// netstack (no privileges needed) behind the real signed API on a loopback
+// HTTP server. StartFake runs the one fake of the agent boundary: an
+// in-memory agent behind a real HTTP server that verifies signatures and
+// answers like a real agent, with injectable faults (delay, error status,
+// dropped connection, success claimed without applying), per-call
+// counters, and dialects of other agents of the seed's family.
 package agenttest
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -48,8 +54,9 @@ type Agent struct {
 	// Options.MetricsListen.
 	MetricsURL string
 
-	cancel context.CancelFunc
-	done   chan error
+	cancel  context.CancelFunc
+	done    chan error
+	stopped bool
 }
 
 // Start runs an agent until the test ends (or Stop).
@@ -98,20 +105,31 @@ func Start(t testing.TB, o Options) *Agent {
 		ta.MetricsURL = "http://" + ma.String() + "/metrics"
 	}
 	go func() { ta.done <- a.Serve(ctx, ln) }()
-	t.Cleanup(func() { ta.Stop() })
+	t.Cleanup(func() {
+		if err := ta.Stop(); err != nil {
+			t.Errorf("agenttest: agent stopped with %v", err)
+		}
+	})
 	return ta
 }
 
-// Stop shuts the agent down gracefully and waits. It is idempotent.
-func (a *Agent) Stop() {
-	if a.cancel == nil {
-		return
+// stopTimeout bounds how long Stop waits for Serve to return.
+const stopTimeout = 30 * time.Second
+
+// Stop shuts the agent down gracefully, waits, and returns what Serve
+// returned (or that it did not return within 30 s); later calls return
+// nil.
+func (a *Agent) Stop() error {
+	if a.stopped {
+		return nil
 	}
+	a.stopped = true
 	a.cancel()
-	a.cancel = nil
 	select {
-	case <-a.done:
-	case <-time.After(30 * time.Second):
+	case err := <-a.done:
+		return err
+	case <-time.After(stopTimeout):
+		return fmt.Errorf("agenttest: Serve did not return within %v of the shutdown", stopTimeout)
 	}
 }
 
