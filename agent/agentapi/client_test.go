@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -15,204 +12,20 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/agent/agenttest"
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
 const clientSecret = "super-secret-value-123"
 
-// seenRequest is what the fake agent recorded of one request.
-type seenRequest struct {
-	Method      string
-	RequestURI  string
-	Body        string
-	Nonce       string
-	ContentType string
-	// SignedTarget is whether X-Signature is the MAC over exactly the
-	// request target that reached the server.
-	SignedTarget bool
-}
+// otherKey is a key without "/" beside slashKey.
+var otherKey = wgtypes.Key{1}
 
-// fakeAgent is a small agent behind the real Verifier. It serves one
-// interface, wg0, and a few special interface names that fail on purpose.
-type fakeAgent struct {
-	verifier   *agentapi.Verifier
-	prefix     string   // path prefix it is mounted under
-	caps       []string // capabilities in /health
-	failHealth bool
-
-	mu    sync.Mutex
-	seen  []seenRequest
-	peers map[wgtypes.Key]agentapi.Peer
-}
-
-func newFakeAgent(t *testing.T, caps ...string) (*fakeAgent, *httptest.Server) {
+// startFake runs the fake agent with exactly caps in /health (none when
+// caps is empty) and the client secret.
+func startFake(t *testing.T, caps ...string) *agenttest.Fake {
 	t.Helper()
-	v, err := agentapi.NewVerifier(agentapi.VerifierConfig{Secrets: [][]byte{[]byte(clientSecret)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &fakeAgent{verifier: v, caps: caps, peers: make(map[wgtypes.Key]agentapi.Peer)}
-	srv := httptest.NewServer(a)
-	t.Cleanup(srv.Close)
-	return a, srv
-}
-
-func (a *fakeAgent) requests() []seenRequest {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]seenRequest(nil), a.seen...)
-}
-
-func (a *fakeAgent) reset() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.seen = nil
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeErr(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, agentapi.ErrorResponse{Error: msg})
-}
-
-func (a *fakeAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, agentapi.MaxBodyBytes+1))
-	if err != nil {
-		writeErr(w, http.StatusBadRequest, "reading body")
-		return
-	}
-	ts, nonce := r.Header.Get(agentapi.HeaderTimestamp), r.Header.Get(agentapi.HeaderNonce)
-	a.mu.Lock()
-	a.seen = append(a.seen, seenRequest{
-		Method:       r.Method,
-		RequestURI:   r.RequestURI,
-		Body:         string(body),
-		Nonce:        nonce,
-		ContentType:  r.Header.Get("Content-Type"),
-		SignedTarget: agentapi.Sign([]byte(clientSecret), r.Method, r.RequestURI, body, ts, nonce) == r.Header.Get(agentapi.HeaderSignature),
-	})
-	a.mu.Unlock()
-	if err := a.verifier.Verify(r, body); err != nil {
-		writeErr(w, http.StatusUnauthorized, err.Error())
-		return
-	}
-
-	path, ok := strings.CutPrefix(r.URL.EscapedPath(), a.prefix)
-	if !ok {
-		writeErr(w, http.StatusNotFound, "no such endpoint")
-		return
-	}
-	if path == "/health" && r.Method == http.MethodGet {
-		if a.failHealth {
-			writeErr(w, http.StatusInternalServerError, "health is broken")
-			return
-		}
-		writeJSON(w, http.StatusOK, agentapi.Health{Status: "ok", Version: "1.2.3", Capabilities: a.caps})
-		return
-	}
-	path, v1 := strings.CutPrefix(path, "/v1")
-	rest, ok := strings.CutPrefix(path, "/wg/")
-	if !ok {
-		writeErr(w, http.StatusNotFound, "no such endpoint")
-		return
-	}
-	iface, rest, _ := strings.Cut(rest, "/")
-	switch iface {
-	case "wg0":
-	case "broken":
-		w.WriteHeader(http.StatusBadGateway)
-		_, _ = io.WriteString(w, "<html>"+strings.Repeat("bad gateway ", 100)+"</html>")
-		return
-	case "empty":
-		w.WriteHeader(http.StatusInternalServerError)
-		return
-	case "moved":
-		http.Redirect(w, r, "/wg/wg0/dump", http.StatusFound)
-		return
-	default:
-		writeErr(w, http.StatusNotFound, "interface "+iface+" not found")
-		return
-	}
-
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	switch {
-	case rest == "dump" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, agentapi.Dump{Interface: "wg0", Peers: a.peerList()})
-	case rest == "" && v1 && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, agentapi.InterfaceInfo{Name: "wg0", Mode: "netstack", ListenPort: 51820, PeerCount: len(a.peers)})
-	case rest == "peers" && r.Method == http.MethodPost:
-		req, err := agentapi.DecodeAddPeer(body)
-		if err != nil {
-			writeErr(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		k, err := agentapi.ParseKey(req.PublicKey)
-		if err != nil {
-			writeErr(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		if _, ok := a.peers[k]; ok {
-			writeErr(w, http.StatusConflict, "peer already exists")
-			return
-		}
-		a.peers[k] = agentapi.Peer{PublicKey: k.String(), AllowedIPs: req.AllowedIPs}
-		writeJSON(w, http.StatusCreated, agentapi.StatusResponse{Status: "success", Message: "Peer added successfully",
-			Peer: &agentapi.PeerRef{PublicKey: k.String(), AllowedIPs: req.AllowedIPs}})
-	case rest == "peers" && v1 && r.Method == http.MethodPut:
-		req, err := agentapi.DecodeSync(body)
-		if err != nil {
-			writeErr(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		writeJSON(w, http.StatusOK, agentapi.SyncResult{Status: "success", Added: len(req.Peers), Removed: len(a.peers)})
-	case rest == "peers" && v1 && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, agentapi.PeerList{Interface: "wg0", Peers: a.peerList()})
-	case strings.HasPrefix(rest, "peers/"):
-		k, err := agentapi.ParsePathKey(strings.TrimPrefix(rest, "peers/"))
-		if err != nil {
-			writeErr(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		p, ok := a.peers[k]
-		if !ok {
-			writeErr(w, http.StatusNotFound, "peer not found")
-			return
-		}
-		switch {
-		case r.Method == http.MethodPut:
-			req, err := agentapi.DecodeUpdatePeer(body)
-			if err != nil {
-				writeErr(w, http.StatusBadRequest, err.Error())
-				return
-			}
-			if req.AllowedIPs != nil {
-				p.AllowedIPs = *req.AllowedIPs
-			}
-			a.peers[k] = p
-			writeJSON(w, http.StatusOK, agentapi.StatusResponse{Status: "success", Message: "Peer updated successfully"})
-		case r.Method == http.MethodDelete:
-			delete(a.peers, k)
-			writeJSON(w, http.StatusOK, agentapi.StatusResponse{Status: "success", Message: "Peer removed successfully"})
-		case r.Method == http.MethodGet && v1:
-			writeJSON(w, http.StatusOK, p)
-		default:
-			writeErr(w, http.StatusMethodNotAllowed, "method not allowed")
-		}
-	default:
-		writeErr(w, http.StatusNotFound, "no such endpoint")
-	}
-}
-
-func (a *fakeAgent) peerList() []agentapi.Peer {
-	out := []agentapi.Peer{}
-	for _, p := range a.peers {
-		out = append(out, p)
-	}
-	return out
+	return agenttest.StartFake(t, agenttest.FakeOptions{Secret: clientSecret, Capabilities: append([]string{}, caps...)})
 }
 
 func newTestClient(t *testing.T, baseURL string) *agentapi.Client {
@@ -233,53 +46,84 @@ func checkNoSecret(t *testing.T, err error) {
 }
 
 func TestClientRoundTrip(t *testing.T) {
-	a, srv := newFakeAgent(t, agentapi.CapNonce)
-	c := newTestClient(t, srv.URL)
+	a := startFake(t, agentapi.CapNonce)
+	c := newTestClient(t, a.URL)
 	ctx := context.Background()
 	key := slashKey
 	escaped := "/peers/" + key.String() // raw, as the seed controller sends it
 
 	h, err := c.Health(ctx)
-	if err != nil || h.Status != "ok" || !h.HasCapability(agentapi.CapNonce) {
-		t.Fatalf("Health = %+v, %v", h, err)
+	if err != nil {
+		t.Fatalf("Health: %v", err)
 	}
+	testenv.Equal(t, "Health.Status", h.Status, "ok")
+	testenv.Equal(t, "Health has nonce", h.HasCapability(agentapi.CapNonce), true)
 
 	keepalive := 25
 	add := agentapi.AddPeerRequest{PublicKey: key.String(), AllowedIPs: []string{"10.0.0.2/32"}, PersistentKeepalive: &keepalive}
 	st, err := c.AddPeer(ctx, "wg0", add)
-	if err != nil || st.Status != "success" || st.Peer == nil || st.Peer.PublicKey != key.String() {
-		t.Fatalf("AddPeer = %+v, %v", st, err)
+	if err != nil {
+		t.Fatalf("AddPeer: %v", err)
+	}
+	testenv.Equal(t, "AddPeer.Status", st.Status, "success")
+	if st.Peer == nil {
+		t.Error("AddPeer.Peer = nil")
+	} else {
+		testenv.Equal(t, "AddPeer.Peer.PublicKey", st.Peer.PublicKey, key.String())
 	}
 	ips := []string{"10.0.0.3/32"}
 	if err := c.UpdatePeer(ctx, "wg0", key, agentapi.UpdatePeerRequest{AllowedIPs: &ips}); err != nil {
 		t.Fatalf("UpdatePeer: %v", err)
 	}
 	p, err := c.Peer(ctx, "wg0", key)
-	if err != nil || p.PublicKey != key.String() || !reflect.DeepEqual(p.AllowedIPs, ips) {
-		t.Fatalf("Peer = %+v, %v", p, err)
+	if err != nil {
+		t.Fatalf("Peer: %v", err)
 	}
+	testenv.Equal(t, "Peer.PublicKey", p.PublicKey, key.String())
+	testenv.DeepEqual(t, "Peer.AllowedIPs", p.AllowedIPs, ips)
 	d, err := c.Dump(ctx, "wg0")
-	if err != nil || d.Interface != "wg0" || len(d.Peers) != 1 {
-		t.Fatalf("Dump = %+v, %v", d, err)
+	if err != nil {
+		t.Fatalf("Dump: %v", err)
 	}
+	testenv.Equal(t, "Dump.Interface", d.Interface, "wg0")
+	testenv.Equal(t, "len(Dump.Peers)", len(d.Peers), 1)
 	l, err := c.Peers(ctx, "wg0")
-	if err != nil || len(l.Peers) != 1 {
-		t.Fatalf("Peers = %+v, %v", l, err)
+	if err != nil {
+		t.Fatalf("Peers: %v", err)
 	}
+	testenv.Equal(t, "len(Peers.Peers)", len(l.Peers), 1)
 	info, err := c.Interface(ctx, "wg0")
-	if err != nil || info.Name != "wg0" || info.PeerCount != 1 {
-		t.Fatalf("Interface = %+v, %v", info, err)
+	if err != nil {
+		t.Fatalf("Interface: %v", err)
 	}
-	res, err := c.SyncPeers(ctx, "wg0", agentapi.SyncRequest{})
-	if err != nil || res.Removed != 1 {
-		t.Fatalf("SyncPeers = %+v, %v", res, err)
+	testenv.Equal(t, "Interface.Name", info.Name, "wg0")
+	testenv.Equal(t, "Interface.PeerCount", info.PeerCount, 1)
+	// The whole set: key as it is, plus one new peer.
+	sync := agentapi.SyncRequest{Peers: []agentapi.PeerSpec{
+		{PublicKey: key.String(), AllowedIPs: ips, PersistentKeepalive: keepalive},
+		{PublicKey: otherKey.String(), AllowedIPs: []string{"10.0.0.4/32"}},
+	}}
+	res, err := c.SyncPeers(ctx, "wg0", sync)
+	if err != nil {
+		t.Fatalf("SyncPeers: %v", err)
 	}
+	testenv.Equal(t, "SyncPeers", res, agentapi.SyncResult{Status: "success", Added: 1, Unchanged: 1})
 	if err := c.DeletePeer(ctx, "wg0", key); err != nil {
 		t.Fatalf("DeletePeer: %v", err)
+	}
+	// No peers at all: sent as [], not null, and removes the one left.
+	res, err = c.SyncPeers(ctx, "wg0", agentapi.SyncRequest{})
+	if err != nil {
+		t.Fatalf("SyncPeers: %v", err)
+	}
+	testenv.Equal(t, "empty SyncPeers", res, agentapi.SyncResult{Status: "success", Removed: 1})
+	if t.Failed() {
+		t.FailNow()
 	}
 
 	addBody, _ := json.Marshal(add)
 	updBody, _ := json.Marshal(agentapi.UpdatePeerRequest{AllowedIPs: &ips})
+	syncBody, _ := json.Marshal(sync)
 	want := []struct{ method, uri, body string }{
 		{"GET", "/health", ""},
 		{"POST", "/wg/wg0/peers", string(addBody)},
@@ -288,10 +132,11 @@ func TestClientRoundTrip(t *testing.T) {
 		{"GET", "/wg/wg0/dump", ""},
 		{"GET", "/v1/wg/wg0/peers", ""},
 		{"GET", "/v1/wg/wg0", ""},
-		{"PUT", "/v1/wg/wg0/peers", `{"peers":[]}`},
+		{"PUT", "/v1/wg/wg0/peers", string(syncBody)},
 		{"DELETE", "/wg/wg0" + escaped, ""},
+		{"PUT", "/v1/wg/wg0/peers", `{"peers":[]}`},
 	}
-	got := a.requests()
+	got := a.Requests()
 	if len(got) != len(want) {
 		t.Fatalf("agent saw %d requests, want %d: %+v", len(got), len(want), got)
 	}
@@ -316,17 +161,17 @@ func TestClientRoundTrip(t *testing.T) {
 }
 
 func TestClientExactPath(t *testing.T) {
-	a, srv := newFakeAgent(t)
-	c := newTestClient(t, srv.URL)
+	a := startFake(t)
+	c := newTestClient(t, a.URL)
 	ctx := context.Background()
 	if _, err := c.AddPeer(ctx, "wg0", agentapi.AddPeerRequest{PublicKey: slashKey.String(), AllowedIPs: []string{}}); err != nil {
 		t.Fatal(err)
 	}
-	a.reset()
+	a.Reset()
 	if err := c.DeletePeer(ctx, "wg0", slashKey); err != nil {
 		t.Fatalf("DeletePeer of a key with / and +: %v", err)
 	}
-	got := a.requests()
+	got := a.Requests()
 	if len(got) != 1 {
 		t.Fatalf("requests: %+v", got)
 	}
@@ -339,15 +184,24 @@ func TestClientExactPath(t *testing.T) {
 }
 
 func TestClientBasePath(t *testing.T) {
-	a, srv := newFakeAgent(t)
-	a.prefix = "/agent%20one"
-	c := newTestClient(t, srv.URL+"/agent%20one/")
+	a := agenttest.StartFake(t, agenttest.FakeOptions{Secret: clientSecret, Capabilities: []string{}, Prefix: "/agent%20one"})
+	c := newTestClient(t, a.URL+"/")
 	if _, err := c.Dump(context.Background(), "wg0"); err != nil {
 		t.Fatalf("Dump: %v", err)
 	}
-	for _, r := range a.requests() {
-		if !strings.HasPrefix(r.RequestURI, "/agent%20one/") || strings.Contains(r.RequestURI, "//") || !r.SignedTarget {
-			t.Errorf("request %+v", r)
+	got := a.Requests()
+	if len(got) != 2 {
+		t.Fatalf("agent saw %d requests, want 2 (health, dump): %+v", len(got), got)
+	}
+	for i, r := range got {
+		if !strings.HasPrefix(r.RequestURI, "/agent%20one/") {
+			t.Errorf("request %d: target %q is not under the base path", i, r.RequestURI)
+		}
+		if strings.Contains(r.RequestURI, "//") {
+			t.Errorf("request %d: target %q holds //", i, r.RequestURI)
+		}
+		if !r.SignedTarget {
+			t.Errorf("request %d (%s): signature is not over the request target", i, r.RequestURI)
 		}
 	}
 }
@@ -355,14 +209,14 @@ func TestClientBasePath(t *testing.T) {
 func TestClientNonce(t *testing.T) {
 	ctx := context.Background()
 	t.Run("learned lazily", func(t *testing.T) {
-		a, srv := newFakeAgent(t, agentapi.CapPeerSync, agentapi.CapNonce)
-		c := newTestClient(t, srv.URL)
+		a := startFake(t, agentapi.CapPeerSync, agentapi.CapNonce)
+		c := newTestClient(t, a.URL)
 		for range 2 {
 			if _, err := c.Dump(ctx, "wg0"); err != nil {
 				t.Fatal(err)
 			}
 		}
-		got := a.requests()
+		got := a.Requests()
 		if len(got) != 3 || got[0].RequestURI != "/health" || got[0].Nonce != "" {
 			t.Fatalf("want one Health probe, then two dumps: %+v", got)
 		}
@@ -374,14 +228,14 @@ func TestClientNonce(t *testing.T) {
 		}
 	})
 	t.Run("not advertised", func(t *testing.T) {
-		a, srv := newFakeAgent(t, agentapi.CapPeerSync)
-		c := newTestClient(t, srv.URL)
+		a := startFake(t, agentapi.CapPeerSync)
+		c := newTestClient(t, a.URL)
 		for range 2 {
 			if _, err := c.Dump(ctx, "wg0"); err != nil {
 				t.Fatal(err)
 			}
 		}
-		got := a.requests()
+		got := a.Requests()
 		if len(got) != 3 {
 			t.Fatalf("want one Health probe, then two dumps: %+v", got)
 		}
@@ -392,15 +246,15 @@ func TestClientNonce(t *testing.T) {
 		}
 	})
 	t.Run("probe fails", func(t *testing.T) {
-		a, srv := newFakeAgent(t, agentapi.CapNonce)
-		a.failHealth = true
-		c := newTestClient(t, srv.URL)
+		a := startFake(t, agentapi.CapNonce)
+		a.Inject(agenttest.OpHealth, agenttest.Fault{Status: http.StatusInternalServerError, Error: "health is broken"})
+		c := newTestClient(t, a.URL)
 		for range 2 {
 			if _, err := c.Dump(ctx, "wg0"); err != nil {
 				t.Fatal(err)
 			}
 		}
-		got := a.requests()
+		got := a.Requests()
 		if len(got) != 4 || got[2].RequestURI != "/health" {
 			t.Fatalf("want a probe before each request while Health fails: %+v", got)
 		}
@@ -411,8 +265,8 @@ func TestClientNonce(t *testing.T) {
 	t.Run("identical writes are not replays", func(t *testing.T) {
 		// The same DELETE twice in one second: with nonces the second
 		// reaches the handler (404) instead of being taken for a replay.
-		_, srv := newFakeAgent(t, agentapi.CapNonce)
-		c := newTestClient(t, srv.URL)
+		f := startFake(t, agentapi.CapNonce)
+		c := newTestClient(t, f.URL)
 		for i := range 2 {
 			err := c.DeletePeer(ctx, "wg0", slashKey)
 			if !errors.Is(err, agentapi.ErrNotFound) {
@@ -423,19 +277,27 @@ func TestClientNonce(t *testing.T) {
 }
 
 func TestClientErrors(t *testing.T) {
-	_, srv := newFakeAgent(t, agentapi.CapNonce)
-	c := newTestClient(t, srv.URL)
+	f := startFake(t, agentapi.CapNonce)
+	c := newTestClient(t, f.URL)
 	ctx := context.Background()
 	if _, err := c.AddPeer(ctx, "wg0", agentapi.AddPeerRequest{PublicKey: slashKey.String(), AllowedIPs: []string{}}); err != nil {
 		t.Fatal(err)
 	}
 
-	wrongSecret, err := agentapi.NewClient(agentapi.ClientConfig{BaseURL: srv.URL, Secret: []byte("wrong")})
+	wrongSecret, err := agentapi.NewClient(agentapi.ClientConfig{BaseURL: f.URL, Secret: []byte("wrong")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherKey := wgtypes.Key{1}
 
+	// dumpWith is a Dump of wg0 that suffers fault once.
+	dumpWith := func(fault agenttest.Fault) func() error {
+		return func() error {
+			fault.Times = 1
+			f.Inject(agenttest.OpDump, fault)
+			_, err := c.Dump(ctx, "wg0")
+			return err
+		}
+	}
 	tests := []struct {
 		name   string
 		call   func() error
@@ -444,26 +306,30 @@ func TestClientErrors(t *testing.T) {
 		msg    string
 	}{
 		{name: "unknown peer", call: func() error { return c.DeletePeer(ctx, "wg0", otherKey) },
-			status: 404, is: agentapi.ErrNotFound, msg: "peer not found"},
+			status: 404, is: agentapi.ErrNotFound, msg: "peer " + otherKey.String() + " not found on wg0"},
 		{name: "unknown peer on GET", call: func() error { _, err := c.Peer(ctx, "wg0", otherKey); return err },
-			status: 404, is: agentapi.ErrNotFound, msg: "peer not found"},
+			status: 404, is: agentapi.ErrNotFound, msg: "peer " + otherKey.String() + " not found on wg0"},
 		{name: "unknown interface", call: func() error { _, err := c.Dump(ctx, "wg9"); return err },
-			status: 404, is: agentapi.ErrNotFound, msg: "interface wg9 not found"},
+			status: 404, is: agentapi.ErrNotFound, msg: `interface "wg9" not found`},
 		{name: "existing peer", call: func() error {
 			_, err := c.AddPeer(ctx, "wg0", agentapi.AddPeerRequest{PublicKey: slashKey.String(), AllowedIPs: []string{}})
 			return err
-		}, status: 409, is: agentapi.ErrConflict, msg: "peer already exists"},
+		}, status: 409, is: agentapi.ErrConflict, msg: "peer " + slashKey.String() + " already exists on wg0"},
 		{name: "bad key in body", call: func() error {
 			_, err := c.AddPeer(ctx, "wg0", agentapi.AddPeerRequest{PublicKey: "abc="})
 			return err
 		}, status: 400, is: agentapi.ErrBadRequest},
 		{name: "wrong secret", call: func() error { _, err := wrongSecret.Dump(ctx, "wg0"); return err },
 			status: 401, is: agentapi.ErrUnauthorized, msg: agentapi.ReasonBadSignature},
-		{name: "not JSON", call: func() error { _, err := c.Dump(ctx, "broken"); return err },
+		{name: "not JSON", call: dumpWith(agenttest.Fault{Status: http.StatusBadGateway, Raw: true,
+			Body: "<html>" + strings.Repeat("bad gateway ", 100) + "</html>"}),
 			status: 502, msg: "an HTTP server that is not a wgfleet agent answered 502 (text/html)"},
-		{name: "empty body", call: func() error { _, err := c.Dump(ctx, "empty"); return err },
+		{name: "empty body", call: dumpWith(agenttest.Fault{Status: http.StatusInternalServerError, Raw: true}),
 			status: 500, msg: "Internal Server Error"},
-		{name: "redirect not followed", call: func() error { _, err := c.Dump(ctx, "moved"); return err },
+		{name: "agent error", call: dumpWith(agenttest.Fault{Status: http.StatusServiceUnavailable, Error: "shutting down"}),
+			status: 503, msg: "shutting down"},
+		{name: "redirect not followed", call: dumpWith(agenttest.Fault{Status: http.StatusFound, Raw: true,
+			Header: http.Header{"Location": {"/wg/wg0/dump"}}}),
 			status: 302},
 	}
 	for _, tt := range tests {
@@ -491,7 +357,7 @@ func TestClientErrors(t *testing.T) {
 			if len(ae.Message) > 300 {
 				t.Errorf("Message is %d bytes long", len(ae.Message))
 			}
-			if !strings.HasPrefix(err.Error(), "agent "+srv.Listener.Addr().String()+": ") {
+			if !strings.HasPrefix(err.Error(), "agent "+f.Addr()+": ") {
 				t.Errorf("error %q lacks the agent's host", err)
 			}
 		})
@@ -499,27 +365,44 @@ func TestClientErrors(t *testing.T) {
 }
 
 func TestClientNetworkError(t *testing.T) {
-	srv := httptest.NewServer(http.NotFoundHandler())
-	url := srv.URL
-	srv.Close()
-	c := newTestClient(t, url)
-	_, err := c.Dump(context.Background(), "wg0")
-	if err == nil {
-		t.Fatal("Dump against a closed server succeeded")
+	tests := []struct {
+		name  string
+		agent func(t *testing.T) *agenttest.Fake
+	}{
+		{"closed server", func(t *testing.T) *agenttest.Fake {
+			f := startFake(t)
+			f.Close()
+			return f
+		}},
+		{"dropped connection", func(t *testing.T) *agenttest.Fake {
+			f := startFake(t)
+			f.Inject(agenttest.OpAny, agenttest.Fault{Drop: true})
+			return f
+		}},
 	}
-	checkNoSecret(t, err)
-	if want := "agent " + strings.TrimPrefix(url, "http://") + ": "; !strings.HasPrefix(err.Error(), want) {
-		t.Fatalf("error %q does not start with %q", err, want)
-	}
-	var ae *agentapi.APIError
-	if errors.As(err, &ae) {
-		t.Fatalf("network error is an APIError: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := tt.agent(t)
+			c := newTestClient(t, f.URL)
+			_, err := c.Dump(context.Background(), "wg0")
+			if err == nil {
+				t.Fatal("Dump succeeded")
+			}
+			checkNoSecret(t, err)
+			if want := "agent " + f.Addr() + ": "; !strings.HasPrefix(err.Error(), want) {
+				t.Fatalf("error %q does not start with %q", err, want)
+			}
+			var ae *agentapi.APIError
+			if errors.As(err, &ae) {
+				t.Fatalf("network error is an APIError: %v", err)
+			}
+		})
 	}
 }
 
 func TestClientContextCanceled(t *testing.T) {
-	_, srv := newFakeAgent(t)
-	c := newTestClient(t, srv.URL)
+	f := startFake(t)
+	c := newTestClient(t, f.URL)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := c.Health(ctx); !errors.Is(err, context.Canceled) {
@@ -528,15 +411,15 @@ func TestClientContextCanceled(t *testing.T) {
 }
 
 func TestClientBadInterfaceName(t *testing.T) {
-	a, srv := newFakeAgent(t)
-	c := newTestClient(t, srv.URL)
+	a := startFake(t)
+	c := newTestClient(t, a.URL)
 	for _, name := range []string{"", "..", "wg0/../x", "wg0?x", "a-very-long-interface-name"} {
 		_, err := c.Dump(context.Background(), name)
 		if !errors.Is(err, agentapi.ErrBadRequest) {
 			t.Errorf("Dump(%q) = %v, want ErrBadRequest", name, err)
 		}
 	}
-	if got := a.requests(); len(got) != 0 {
+	if got := a.Requests(); len(got) != 0 {
 		t.Fatalf("requests were sent: %+v", got)
 	}
 }
@@ -572,8 +455,8 @@ func TestNewClientErrors(t *testing.T) {
 }
 
 func TestClientConcurrent(t *testing.T) {
-	a, srv := newFakeAgent(t, agentapi.CapNonce)
-	c := newTestClient(t, srv.URL)
+	a := startFake(t, agentapi.CapNonce)
+	c := newTestClient(t, a.URL)
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)
@@ -585,7 +468,7 @@ func TestClientConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	for _, r := range a.requests() {
+	for _, r := range a.Requests() {
 		if !r.SignedTarget {
 			t.Errorf("request %+v", r)
 		}
