@@ -2,79 +2,46 @@ package agentclient
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
-// fakeAgent is a small signed agent: /health advertises caps, and every
-// request is verified with the real Verifier. It records which requests
-// carried a nonce.
-type fakeAgent struct {
-	*httptest.Server
-	secret string
-
-	mu     sync.Mutex
-	caps   []string
-	nonces []bool // per request, in order: did it carry X-Nonce
-}
-
-func newFakeAgent(t *testing.T, secret string, caps ...string) *fakeAgent {
+// startAgent runs the fake agent with secret and exactly caps in /health
+// (none when caps is empty).
+func startAgent(t *testing.T, secret string, caps ...string) *agenttest.Fake {
 	t.Helper()
-	v, err := agentapi.NewVerifier(agentapi.VerifierConfig{Secrets: [][]byte{[]byte(secret)}})
-	if err != nil {
-		t.Fatal(err)
+	return agenttest.StartFake(t, agenttest.FakeOptions{Secret: secret, Capabilities: append([]string{}, caps...)})
+}
+
+// node is a node whose agent is a.
+func node(a *agenttest.Fake, id int64) store.Node {
+	return store.Node{ID: id, AgentURL: a.URL, Secret: []byte(a.Secret), WGInterface: "wg0"}
+}
+
+// nonceLog says, per request a got, in order, whether it carried X-Nonce.
+func nonceLog(a *agenttest.Fake) []bool {
+	var out []bool
+	for _, r := range a.Requests() {
+		out = append(out, r.Nonce != "")
 	}
-	f := &fakeAgent{secret: secret, caps: caps}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := v.Verify(r, nil); err != nil {
-			w.WriteHeader(http.StatusUnauthorized)
-			json.NewEncoder(w).Encode(agentapi.ErrorResponse{Error: err.Error()})
-			return
-		}
-		f.mu.Lock()
-		f.nonces = append(f.nonces, r.Header.Get(agentapi.HeaderNonce) != "")
-		caps := f.caps
-		f.mu.Unlock()
-		switch r.URL.Path {
-		case "/health":
-			json.NewEncoder(w).Encode(agentapi.Health{Status: "ok", Capabilities: caps})
-		case "/wg/wg0/dump":
-			json.NewEncoder(w).Encode(agentapi.Dump{Interface: "wg0", Peers: []agentapi.Peer{}})
-		default:
-			w.WriteHeader(http.StatusNotFound)
-			json.NewEncoder(w).Encode(agentapi.ErrorResponse{Error: "no such endpoint"})
-		}
-	}))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *fakeAgent) node(id int64) store.Node {
-	return store.Node{ID: id, AgentURL: f.URL, Secret: []byte(f.secret), WGInterface: "wg0"}
-}
-
-func (f *fakeAgent) nonceLog() []bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]bool(nil), f.nonces...)
+	return out
 }
 
 func TestForCachesPerNode(t *testing.T) {
-	a := newFakeAgent(t, "secret-a")
-	b := newFakeAgent(t, "secret-b")
+	a := startAgent(t, "secret-a")
+	b := startAgent(t, "secret-b")
 	p := NewPool(PoolOptions{})
 
-	c1, err := p.For(a.node(1))
+	c1, err := p.For(node(a, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +50,7 @@ func TestForCachesPerNode(t *testing.T) {
 		node store.Node
 		same bool
 	}{
-		{"same node again", a.node(1), true},
+		{"same node again", node(a, 1), true},
 		{"other URL", store.Node{ID: 1, AgentURL: b.URL, Secret: []byte("secret-a")}, false},
 		{"other secret", store.Node{ID: 1, AgentURL: a.URL, Secret: []byte("rotated")}, false},
 	}
@@ -91,7 +58,7 @@ func TestForCachesPerNode(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			// Start from the original client each time.
 			p.Forget(1)
-			c1, _ = p.For(a.node(1))
+			c1, _ = p.For(node(a, 1))
 			c2, err := p.For(tt.node)
 			if err != nil {
 				t.Fatal(err)
@@ -102,12 +69,12 @@ func TestForCachesPerNode(t *testing.T) {
 		})
 	}
 
-	c2, _ := p.For(b.node(2))
+	c2, _ := p.For(node(b, 2))
 	if c2 == c1 {
 		t.Fatal("two nodes share a client")
 	}
 	p.Forget(2)
-	c3, _ := p.For(b.node(2))
+	c3, _ := p.For(node(b, 2))
 	if c3 == c2 {
 		t.Fatal("Forget kept the client")
 	}
@@ -138,9 +105,9 @@ func TestForRefusesBadNodes(t *testing.T) {
 
 func TestHealthRemembersCapabilities(t *testing.T) {
 	ctx := context.Background()
-	a := newFakeAgent(t, "secret-a", agentapi.CapNonce, agentapi.CapPeerSync)
+	a := startAgent(t, "secret-a", agentapi.CapNonce, agentapi.CapPeerSync)
 	p := NewPool(PoolOptions{})
-	n := a.node(7)
+	n := node(a, 7)
 
 	if _, known := p.HasCapability(7, agentapi.CapPeerSync); known {
 		t.Fatal("capabilities known before any Health")
@@ -161,7 +128,7 @@ func TestHealthRemembersCapabilities(t *testing.T) {
 	if _, err := c.Dump(ctx, "wg0"); err != nil {
 		t.Fatal(err)
 	}
-	if log := a.nonceLog(); len(log) != 2 || log[0] || !log[1] {
+	if log := nonceLog(a); len(log) != 2 || log[0] || !log[1] {
 		t.Fatalf("requests with nonce: %v, want [false true] (health without, dump with)", log)
 	}
 
@@ -183,19 +150,12 @@ func TestHealthRemembersCapabilities(t *testing.T) {
 }
 
 func TestTimeoutIsUnreachable(t *testing.T) {
-	release := make(chan struct{})
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer slow.Close()
-	defer close(release)
+	slow := startAgent(t, "secret-a")
+	slow.Inject(agenttest.OpAny, agenttest.Fault{Delay: time.Hour})
 
 	p := NewPool(PoolOptions{Timeout: 50 * time.Millisecond})
 	start := time.Now()
-	_, err := p.Health(context.Background(), store.Node{ID: 1, AgentURL: slow.URL, Secret: []byte("x")})
+	_, err := p.Health(context.Background(), node(slow, 1))
 	if err == nil {
 		t.Fatal("no error from a server that never answers")
 	}
@@ -215,12 +175,11 @@ func TestUnreachable(t *testing.T) {
 	}
 	closedURL := "http://" + ln.Addr().String()
 	ln.Close()
-	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusInternalServerError)
-		w.Write([]byte(`{"error":"boom"}`))
-	}))
-	defer failing.Close()
-	a := newFakeAgent(t, "right")
+	failing := startAgent(t, "x")
+	failing.Inject(agenttest.OpAny, agenttest.Fault{Status: http.StatusInternalServerError, Error: "boom"})
+	dropping := startAgent(t, "x")
+	dropping.Inject(agenttest.OpAny, agenttest.Fault{Drop: true})
+	a := startAgent(t, "right")
 
 	p := NewPool(PoolOptions{Timeout: time.Second})
 	tests := []struct {
@@ -229,6 +188,7 @@ func TestUnreachable(t *testing.T) {
 		unreachable bool
 	}{
 		{"closed port", store.Node{ID: 1, AgentURL: closedURL, Secret: []byte("x")}, true},
+		{"dropped connection", store.Node{ID: 4, AgentURL: dropping.URL, Secret: []byte("x")}, true},
 		{"500 answer", store.Node{ID: 2, AgentURL: failing.URL, Secret: []byte("x")}, false},
 		{"401 answer", store.Node{ID: 3, AgentURL: a.URL, Secret: []byte("wrong")}, false},
 	}
@@ -264,7 +224,7 @@ func TestGivenHTTPClientGetsTimeout(t *testing.T) {
 }
 
 func TestForConcurrent(t *testing.T) {
-	a := newFakeAgent(t, "secret-a")
+	a := startAgent(t, "secret-a")
 	p := NewPool(PoolOptions{})
 	var wg sync.WaitGroup
 	got := make([]*agentapi.Client, 16)
@@ -272,7 +232,7 @@ func TestForConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := p.For(a.node(1))
+			c, err := p.For(node(a, 1))
 			if err != nil {
 				t.Error(err)
 			}
