@@ -78,6 +78,11 @@ func TestConcurrentConflictsRefuseOnlyTheLoser(t *testing.T) {
 	if _, err := c.Health(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Keys are made here: a spawned goroutine must not call t.Fatal.
+	keys := make([][2]wgtypes.Key, pairs)
+	for i := range keys {
+		keys[i] = [2]wgtypes.Key{mustKey(t), mustKey(t)}
+	}
 	var wg sync.WaitGroup
 	results := make([][2]error, pairs)
 	for i := 0; i < pairs; i++ {
@@ -86,7 +91,7 @@ func TestConcurrentConflictsRefuseOnlyTheLoser(t *testing.T) {
 			go func(i, j int) {
 				defer wg.Done()
 				ip := fmt.Sprintf("10.200.%d.%d/32", i/256, i%256)
-				_, results[i][j] = c.AddPeer(ctx, "wg0", agentapi.AddPeerRequest{PublicKey: mustKey(t).String(), AllowedIPs: []string{ip}})
+				_, results[i][j] = c.AddPeer(ctx, "wg0", agentapi.AddPeerRequest{PublicKey: keys[i][j].String(), AllowedIPs: []string{ip}})
 			}(i, j)
 		}
 	}

@@ -13,25 +13,14 @@ import (
 	"time"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
-
-// fakeClock is a settable clock for Verifier.Now.
-type fakeClock struct{ unix atomic.Int64 }
-
-func newFakeClock(unix int64) *fakeClock {
-	c := &fakeClock{}
-	c.unix.Store(unix)
-	return c
-}
-
-func (c *fakeClock) Now() time.Time          { return time.Unix(c.unix.Load(), 0) }
-func (c *fakeClock) Advance(d time.Duration) { c.unix.Add(int64(d / time.Second)) }
 
 const testNow = 1_700_000_000
 
 var testSecret = []byte("test-secret")
 
-func newTestVerifier(t *testing.T, clock *fakeClock, cfg agentapi.VerifierConfig) *agentapi.Verifier {
+func newTestVerifier(t *testing.T, clock *testenv.Clock, cfg agentapi.VerifierConfig) *agentapi.Verifier {
 	t.Helper()
 	if cfg.Secrets == nil {
 		cfg.Secrets = [][]byte{testSecret}
@@ -181,7 +170,7 @@ func TestVerifyOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := newTestVerifier(t, newFakeClock(testNow), agentapi.VerifierConfig{})
+			v := newTestVerifier(t, testenv.NewClock(time.Unix(testNow, 0)), agentapi.VerifierConfig{})
 			r, body := tt.req.request()
 			if tt.mutate != nil {
 				tt.mutate(r)
@@ -225,7 +214,7 @@ func TestVerifyReplay(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := newTestVerifier(t, newFakeClock(testNow), agentapi.VerifierConfig{})
+			v := newTestVerifier(t, testenv.NewClock(time.Unix(testNow, 0)), agentapi.VerifierConfig{})
 			r, body := tt.first.request()
 			wantReason(t, v.Verify(r, body), "")
 			then := tt.then
@@ -239,7 +228,7 @@ func TestVerifyReplay(t *testing.T) {
 }
 
 func TestVerifyReplayUpperCaseSignature(t *testing.T) {
-	v := newTestVerifier(t, newFakeClock(testNow), agentapi.VerifierConfig{})
+	v := newTestVerifier(t, testenv.NewClock(time.Unix(testNow, 0)), agentapi.VerifierConfig{})
 	s := signed{method: "POST", target: "/x", body: "{}"}
 	r, body := s.request()
 	wantReason(t, v.Verify(r, body), "")
@@ -249,7 +238,7 @@ func TestVerifyReplayUpperCaseSignature(t *testing.T) {
 }
 
 func TestVerifyBadSignatureIsNotRemembered(t *testing.T) {
-	v := newTestVerifier(t, newFakeClock(testNow), agentapi.VerifierConfig{MaxEntries: 1})
+	v := newTestVerifier(t, testenv.NewClock(time.Unix(testNow, 0)), agentapi.VerifierConfig{MaxEntries: 1})
 	const nonce = "abcdefghijklmnop"
 	bad := signed{method: "POST", target: "/x", nonce: nonce, secret: []byte("wrong")}
 	for range 3 {
@@ -262,7 +251,7 @@ func TestVerifyBadSignatureIsNotRemembered(t *testing.T) {
 }
 
 func TestVerifyReplayAfterWindow(t *testing.T) {
-	clock := newFakeClock(testNow)
+	clock := testenv.NewClock(time.Unix(testNow, 0))
 	v := newTestVerifier(t, clock, agentapi.VerifierConfig{Window: 10 * time.Second})
 	s := signed{method: "POST", target: "/x"}
 	r, body := s.request()
@@ -278,7 +267,7 @@ func TestVerifyReplayAfterWindow(t *testing.T) {
 func TestVerifyReplayFutureTimestamp(t *testing.T) {
 	// A request stamped in the future stays acceptable until its timestamp
 	// leaves the window, so it must be remembered that long.
-	clock := newFakeClock(testNow)
+	clock := testenv.NewClock(time.Unix(testNow, 0))
 	v := newTestVerifier(t, clock, agentapi.VerifierConfig{Window: 10 * time.Second, MaxEntries: 1})
 	s := signed{method: "POST", target: "/x", ts: strconv.FormatInt(testNow+10, 10)}
 	r, body := s.request()
@@ -289,7 +278,7 @@ func TestVerifyReplayFutureTimestamp(t *testing.T) {
 }
 
 func TestVerifyReplayCacheFull(t *testing.T) {
-	clock := newFakeClock(testNow)
+	clock := testenv.NewClock(time.Unix(testNow, 0))
 	v := newTestVerifier(t, clock, agentapi.VerifierConfig{Window: 10 * time.Second, MaxEntries: 2})
 	post := func(path, ts string) signed {
 		return signed{method: "POST", target: path, ts: ts}
@@ -322,7 +311,7 @@ func TestVerifyReplayCacheFull(t *testing.T) {
 
 func TestVerifySecrets(t *testing.T) {
 	oldS, newS := []byte("old-secret"), []byte("new-secret")
-	v := newTestVerifier(t, newFakeClock(testNow), agentapi.VerifierConfig{Secrets: [][]byte{oldS, newS}})
+	v := newTestVerifier(t, testenv.NewClock(time.Unix(testNow, 0)), agentapi.VerifierConfig{Secrets: [][]byte{oldS, newS}})
 	check := func(secret []byte, want string) {
 		t.Helper()
 		r, body := signed{target: "/health", secret: secret}.request()
@@ -389,7 +378,7 @@ func TestVerifyDefaultClock(t *testing.T) {
 func TestVerifyConcurrent(t *testing.T) {
 	// The same POST raced from many goroutines is accepted exactly once,
 	// while the secrets are being rotated.
-	v := newTestVerifier(t, newFakeClock(testNow), agentapi.VerifierConfig{})
+	v := newTestVerifier(t, testenv.NewClock(time.Unix(testNow, 0)), agentapi.VerifierConfig{})
 	var ok atomic.Int32
 	var wg sync.WaitGroup
 	for range 16 {
@@ -438,7 +427,7 @@ func FuzzVerify(f *testing.F) {
 		r.Header.Set(agentapi.HeaderSignature, sig)
 		r.Header.Set(agentapi.HeaderNonce, nonce)
 
-		v := newTestVerifier(t, newFakeClock(testNow), agentapi.VerifierConfig{})
+		v := newTestVerifier(t, testenv.NewClock(time.Unix(testNow, 0)), agentapi.VerifierConfig{})
 		err = v.Verify(r, body)
 
 		signedRight := false

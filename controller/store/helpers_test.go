@@ -5,32 +5,14 @@ import (
 	"context"
 	"net/netip"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/wgfleet/wgfleet/controller/secretbox"
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
-
-// clock is a settable time source for tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 var testEpoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -45,20 +27,20 @@ func testBox(t testing.TB, b byte) *secretbox.Box {
 
 // openTest opens a store in a fresh file under t.TempDir with a test clock
 // and closes it when the test ends.
-func openTest(t testing.TB) (*Store, *clock, string) {
+func openTest(t testing.TB) (*Store, *testenv.Clock, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "controller.db")
 	s, c := openAt(t, path, testBox(t, 1))
 	return s, c, path
 }
 
-func openAt(t testing.TB, path string, box *secretbox.Box) (*Store, *clock) {
+func openAt(t testing.TB, path string, box *secretbox.Box) (*Store, *testenv.Clock) {
 	t.Helper()
 	s, err := Open(context.Background(), path, box)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: testEpoch}
+	c := testenv.NewClock(testEpoch)
 	s.now = c.Now
 	t.Cleanup(func() { s.Close() })
 	return s, c
