@@ -16,6 +16,7 @@ import (
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/agent/agenttest"
+	"github.com/wgfleet/wgfleet/internal/testenv"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
@@ -99,8 +100,18 @@ func TestSeedPeerLifecycleBothPathFamilies(t *testing.T) {
 				t.Fatalf("POST: %d %s", status, out)
 			}
 			var sr agentapi.StatusResponse
-			if err := json.Unmarshal(out, &sr); err != nil || sr.Status != "success" || sr.Message != "Peer added successfully" || sr.Peer == nil || sr.Peer.PublicKey != k.String() {
-				t.Fatalf("POST body: %s", out)
+			if err := json.Unmarshal(out, &sr); err != nil {
+				t.Fatalf("POST body %s: %v", out, err)
+			}
+			testenv.Equal(t, "POST status", sr.Status, "success")
+			testenv.Equal(t, "POST message", sr.Message, "Peer added successfully")
+			if sr.Peer == nil {
+				t.Errorf("POST body %s has no peer", out)
+			} else {
+				testenv.Equal(t, "POST peer.public_key", sr.Peer.PublicKey, k.String())
+			}
+			if t.Failed() {
+				t.FailNow()
 			}
 			status, out = rawCall(t, a, "POST", prefix+"/wg/wg0/peers", body)
 			if status != http.StatusConflict {
@@ -312,8 +323,14 @@ func TestHealthAndInterfaceInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.PublicKey != a.Tunnel("wg0").PublicKey().String() || info.MTU != 1420 || len(info.Addresses) != 1 || info.ListenPort == 0 {
-		t.Fatalf("interface info: %+v", info)
+	testenv.Equal(t, "interface public_key", info.PublicKey, a.Tunnel("wg0").PublicKey().String())
+	testenv.Equal(t, "interface mtu", info.MTU, 1420)
+	testenv.Equal(t, "interface addresses", len(info.Addresses), 1)
+	if info.ListenPort == 0 {
+		t.Error("interface listen_port = 0")
+	}
+	if t.Failed() {
+		t.FailNow()
 	}
 	status, raw := rawCall(t, a, "GET", "/v1/wg/wg0", nil)
 	if status != 200 || bytes.Contains(bytes.ToLower(raw), []byte("private")) {
@@ -341,8 +358,11 @@ func TestSyncPeers(t *testing.T) {
 	res, err = c.SyncPeers(ctx, "wg0", agentapi.SyncRequest{Peers: []agentapi.PeerSpec{
 		conf(keys[1], "10.0.5.2/32", 25), conf(keys[2], "10.0.5.3/32", 0),
 	}})
-	if err != nil || res.Added != 1 || res.Updated != 1 || res.Removed != 1 || res.Unchanged != 0 {
-		t.Fatalf("second sync: %+v %v", res, err)
+	if err != nil {
+		t.Fatalf("second sync: %v", err)
+	}
+	if !testenv.Equal(t, "second sync", res, agentapi.SyncResult{Status: "success", Added: 1, Updated: 1, Removed: 1}) {
+		t.FailNow()
 	}
 	res, err = c.SyncPeers(ctx, "wg0", agentapi.SyncRequest{Peers: []agentapi.PeerSpec{
 		conf(keys[1], "10.0.5.2/32", 25), conf(keys[2], "10.0.5.3/32", 0),

@@ -54,7 +54,9 @@ func BenchmarkPeerCreation(b *testing.B) {
 		}
 		wg.Wait()
 		d := time.Since(start)
-		a.Stop()
+		if err := a.Stop(); err != nil {
+			b.Fatalf("stopping the agent: %v", err)
+		}
 		return d
 	}
 	var seq, conc time.Duration

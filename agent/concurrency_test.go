@@ -59,7 +59,9 @@ func TestConcurrentPeerCreations(t *testing.T) {
 			t.Fatalf("peer %d lost", i)
 		}
 	}
-	a.Stop()
+	if err := a.Stop(); err != nil {
+		t.Fatalf("stopping the agent: %v", err)
+	}
 	b := agenttest.Start(t, agenttest.Options{StateDir: dir, Secret: a.Secret})
 	if got := len(dumpOf(t, b).Peers); got != n {
 		t.Fatalf("state file restored %d peers, want %d", got, n)

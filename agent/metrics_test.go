@@ -181,7 +181,9 @@ func TestMetrics(t *testing.T) {
 	m.atLeast(t, `wgagent_peer_transmit_bytes_total{iface="wg0"}`, tx)
 
 	// The metrics listener closes with the agent.
-	a.Stop()
+	if err := a.Stop(); err != nil {
+		t.Fatalf("stopping the agent: %v", err)
+	}
 	if resp, err := http.Get(a.MetricsURL); err == nil {
 		resp.Body.Close()
 		t.Fatalf("metrics still served after Stop: %s", resp.Status)

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
 func testKey(t testing.TB, b byte) wgtypes.Key {
@@ -84,9 +86,12 @@ func TestDiffTouchesOnlyChangedPeers(t *testing.T) {
 	if c := byKey[k1]; !c.Remove {
 		t.Errorf("k1 should be removed: %+v", c)
 	}
-	if c := byKey[k2]; c.Remove || !c.UpdateOnly || !c.ReplaceAllowedIPs || len(c.AllowedIPs) != 2 {
-		t.Errorf("k2 should be updated in place with 2 allowed IPs: %+v", c)
-	}
+	// k2 is updated in place with 2 allowed IPs.
+	c2 := byKey[k2]
+	testenv.Equal(t, "k2 Remove", c2.Remove, false)
+	testenv.Equal(t, "k2 UpdateOnly", c2.UpdateOnly, true)
+	testenv.Equal(t, "k2 ReplaceAllowedIPs", c2.ReplaceAllowedIPs, true)
+	testenv.Equal(t, "k2 len(AllowedIPs)", len(c2.AllowedIPs), 2)
 	if c := byKey[k3]; c.Remove || c.UpdateOnly || len(c.AllowedIPs) != 1 {
 		t.Errorf("k3 should be added: %+v", c)
 	}

@@ -30,7 +30,9 @@ func TestRestartRestoresPeers(t *testing.T) {
 		}
 	}
 	before := dumpOf(t, a)
-	a.Stop()
+	if err := a.Stop(); err != nil {
+		t.Fatalf("stopping the agent: %v", err)
+	}
 
 	st, err := os.Stat(filepath.Join(dir, "wg0.peers.json"))
 	if err != nil || st.Mode().Perm() != 0o600 {

@@ -204,7 +204,9 @@ func TestAgentDownWhilePeersCreated(t *testing.T) {
 	h := startController(t, "")
 	n := h.addNode("node-b", a, "10.98.0.0/24")
 	addr, secret, stateDir := a.Addr, a.Secret, a.StateDir
-	a.Stop()
+	if err := a.Stop(); err != nil {
+		t.Fatalf("stopping the agent: %v", err)
+	}
 
 	var peers []peerJSON
 	for i := 0; i < 3; i++ {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/wgfleet/wgfleet/controller/fleet"
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
 func TestDecodeNodeInput(t *testing.T) {
@@ -14,9 +15,17 @@ func TestDecodeNodeInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in.Name == nil || *in.Name != "edge" || in.Weight == nil || *in.Weight != 5 || in.Enabled == nil || *in.Enabled ||
-		in.DNS != nil || in.AgentURL != nil {
-		t.Errorf("decoded %+v", in)
+	if in.Name == nil || in.Weight == nil || in.Enabled == nil {
+		t.Fatalf("name %v, weight %v, enabled %v: want all three set", in.Name, in.Weight, in.Enabled)
+	}
+	testenv.Equal(t, "name", *in.Name, "edge")
+	testenv.Equal(t, "weight", *in.Weight, 5)
+	testenv.Equal(t, "enabled", *in.Enabled, false)
+	if in.DNS != nil {
+		t.Errorf("dns = %v, want unset (null)", *in.DNS)
+	}
+	if in.AgentURL != nil {
+		t.Errorf("agent_url = %q, want unset", *in.AgentURL)
 	}
 }
 

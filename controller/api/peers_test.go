@@ -15,6 +15,7 @@ import (
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/store"
 	"github.com/wgfleet/wgfleet/controller/wgconfig"
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
 func TestPeerLifecycle(t *testing.T) {
@@ -33,10 +34,14 @@ func TestPeerLifecycle(t *testing.T) {
 	if err != nil || !netip.MustParsePrefix("10.99.0.0/24").Contains(addr) {
 		t.Fatalf("address %q not from the pool", p.Address4)
 	}
-	if p.NodeID != n.ID || p.Name != "laptop" || p.Keepalive != 25 || !p.HasPrivateKey || !p.HasPresharedKey ||
-		len(p.AllowedIPs) != 1 || p.AllowedIPs[0] != p.Address4+"/32" || p.SyncState != "pending" || !p.Enabled {
-		t.Errorf("created %+v", p)
-	}
+	testenv.Equal(t, "node_id", p.NodeID, n.ID)
+	testenv.Equal(t, "name", p.Name, "laptop")
+	testenv.Equal(t, "persistent_keepalive", p.Keepalive, 25)
+	testenv.Equal(t, "has_private_key", p.HasPrivateKey, true)
+	testenv.Equal(t, "has_preshared_key", p.HasPresharedKey, true)
+	testenv.DeepEqual(t, "allowed_ips", p.AllowedIPs, []string{p.Address4 + "/32"})
+	testenv.Equal(t, "sync_state", p.SyncState, "pending")
+	testenv.Equal(t, "enabled", p.Enabled, true)
 	// The database holds it, pending, and the node's desired generation
 	// rose so the reconciler will apply it.
 	sp, err := e.st.GetPeer(ctx, p.ID)
@@ -115,10 +120,20 @@ func TestPeerLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("config does not parse: %v\n%s", err, r.body)
 	}
-	if conf.PrivateKey != *sp.PrivateKey || conf.Endpoint != "vpn.example.com:51820" || conf.PresharedKey == nil ||
-		len(conf.Addresses) == 0 || conf.Addresses[0].Addr().String() != p.Address4 || conf.Keepalive != 25 {
-		t.Errorf("config %+v does not match the peer", conf)
+	// The config matches the peer.
+	if conf.PrivateKey != *sp.PrivateKey {
+		t.Error("config PrivateKey is not the peer's")
 	}
+	testenv.Equal(t, "config Endpoint", conf.Endpoint, "vpn.example.com:51820")
+	if conf.PresharedKey == nil {
+		t.Error("config has no PresharedKey")
+	}
+	if len(conf.Addresses) == 0 {
+		t.Error("config has no Address")
+	} else {
+		testenv.Equal(t, "config Address[0]", conf.Addresses[0].Addr().String(), p.Address4)
+	}
+	testenv.Equal(t, "config PersistentKeepalive", conf.Keepalive, 25)
 	r = c.do(t, "GET", path+"/qr", nil).want(t, 200)
 	if r.header.Get("Content-Type") != "image/png" || r.header.Get("Cache-Control") != "no-store" ||
 		!bytes.HasPrefix(r.body, []byte("\x89PNG\r\n\x1a\n")) {
@@ -220,10 +235,13 @@ func TestMovePeer(t *testing.T) {
 	var res fleet.MoveResult
 	r = c.do(t, "POST", path, map[string]any{"node_id": n2.ID}).want(t, 200)
 	r.decode(t, &res)
-	if !res.ConfigChanged || res.Peer.NodeID != n2.ID || !strings.HasPrefix(res.Address4, "10.98.0.") ||
-		res.PreviousAddress4 != p.Address4 || res.Peer.ID != p.ID {
-		t.Errorf("move %+v", res)
+	testenv.Equal(t, "move config_changed", res.ConfigChanged, true)
+	testenv.Equal(t, "move peer.node_id", res.Peer.NodeID, n2.ID)
+	testenv.Equal(t, "move peer.id", res.Peer.ID, p.ID)
+	if !strings.HasPrefix(res.Address4, "10.98.0.") {
+		t.Errorf("move address4 = %q, want one from 10.98.0.0/24", res.Address4)
 	}
+	testenv.Equal(t, "move previous_address4", res.PreviousAddress4, p.Address4)
 	if !strings.Contains(r.msg(), "config changed") {
 		t.Errorf("message %q should say the client config changed", r.msg())
 	}

@@ -73,7 +73,9 @@ func TestTestNode(t *testing.T) {
 		t.Fatalf("message quotes a secret: %s", res.Message)
 	}
 
-	a.Stop()
+	if err := a.Stop(); err != nil {
+		t.Fatalf("stopping the agent: %v", err)
+	}
 	res, err = e.svc.TestNode(ctx, n.ID)
 	if err != nil || res.OK || !strings.Contains(res.Message, "cannot reach") {
 		t.Fatalf("stopped agent: %+v, %v", res, err)
