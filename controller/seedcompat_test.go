@@ -1,116 +1,38 @@
 package controller_test
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/agent/agenttest"
 )
 
-// seedAgent emulates an agent of the seed design, written from the seed
+// startSeedAgent emulates an agent of the seed design, from the seed
 // contract only (docs/AGENT_API.md without what it marks **extension**): it
-// verifies HMAC over the raw request target with no nonce, serves only the
-// bare seed endpoints (no /v1, no capabilities), takes everything after
+// verifies HMAC over the raw request target, knows no nonce, serves only
+// the bare seed endpoints (no /v1, no capabilities), takes everything after
 // /peers/ as the key, and keeps its peers in memory. It records what the
-// controller sent so the test can hold the controller to the seed contract.
-type seedAgent struct {
-	t      *testing.T
-	secret string
-	iface  string
-
-	mu       sync.Mutex
-	peers    map[string][]string // public key -> allowed IPs
-	requests []string            // "METHOD PATH"
-	nonces   int
+// controller sent, so the test can hold the controller to the seed
+// contract.
+func startSeedAgent(t *testing.T) *agenttest.Fake {
+	return agenttest.StartFake(t, agenttest.FakeOptions{
+		Secret: "seed-agent-shared-secret", Capabilities: []string{}, Version: "1.0.0",
+		Dialect: agenttest.Dialect{Paths: agenttest.PathsBare, Signing: agenttest.SignRawTarget},
+	})
 }
 
-func (s *seedAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	ts, sig := r.Header.Get("X-Timestamp"), r.Header.Get("X-Signature")
-	mac := hmac.New(sha256.New, []byte(s.secret))
-	fmt.Fprintf(mac, "%s|%s|%s|%s", r.Method, r.RequestURI, body, ts)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests = append(s.requests, r.Method+" "+r.RequestURI)
-	if r.Header.Get("X-Nonce") != "" {
-		s.nonces++
+// seedPeers is the seed agent's peers: public key -> allowed IPs.
+func seedPeers(seed *agenttest.Fake) map[string][]string {
+	out := map[string][]string{}
+	for _, p := range seed.Peers("wg0") {
+		out[p.PublicKey] = p.AllowedIPs
 	}
-	if ts == "" || !hmac.Equal([]byte(sig), []byte(hex.EncodeToString(mac.Sum(nil)))) {
-		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprint(w, `{"error": "Invalid signature"}`)
-		return
-	}
-	reply := func(status int, v any) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(v)
-	}
-	prefix := "/wg/" + s.iface
-	switch {
-	case r.Method == "GET" && r.RequestURI == "/health":
-		reply(200, map[string]any{"status": "ok", "timestamp": time.Now().Unix(), "uptime": 1, "version": "1.0.0"})
-	case r.Method == "GET" && r.RequestURI == prefix+"/dump":
-		peers := []map[string]any{}
-		for k, ips := range s.peers {
-			peers = append(peers, map[string]any{"public_key": k, "preshared_key": nil, "endpoint": nil, "allowed_ips": ips,
-				"latest_handshake": nil, "transfer_rx": 0, "transfer_tx": 0, "persistent_keepalive": 0})
-		}
-		reply(200, map[string]any{"interface": s.iface, "peers": peers})
-	case r.Method == "POST" && r.RequestURI == prefix+"/peers":
-		var in struct {
-			PublicKey  string   `json:"public_key"`
-			AllowedIPs []string `json:"allowed_ips"`
-		}
-		if err := json.Unmarshal(body, &in); err != nil || in.PublicKey == "" {
-			reply(400, map[string]string{"error": "bad request"})
-			return
-		}
-		s.peers[in.PublicKey] = in.AllowedIPs
-		reply(200, map[string]any{"status": "success", "message": "Peer added successfully",
-			"peer": map[string]any{"public_key": in.PublicKey, "allowed_ips": in.AllowedIPs}})
-	case strings.HasPrefix(r.RequestURI, prefix+"/peers/"):
-		key := strings.TrimPrefix(r.RequestURI, prefix+"/peers/")
-		if _, ok := s.peers[key]; !ok {
-			reply(404, map[string]string{"error": "Peer not found"})
-			return
-		}
-		switch r.Method {
-		case "DELETE":
-			delete(s.peers, key)
-			reply(200, map[string]string{"status": "success", "message": "Peer removed successfully"})
-		case "PUT":
-			var in struct {
-				AllowedIPs *[]string `json:"allowed_ips"`
-			}
-			_ = json.Unmarshal(body, &in)
-			if in.AllowedIPs != nil {
-				s.peers[key] = *in.AllowedIPs
-			}
-			reply(200, map[string]string{"status": "success", "message": "Peer updated successfully"})
-		default:
-			reply(405, map[string]string{"error": "method not allowed"})
-		}
-	default:
-		reply(404, map[string]string{"error": "Not found"})
-	}
-}
-
-func (s *seedAgent) snapshot() (peers map[string][]string, requests []string, nonces int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	peers = map[string][]string{}
-	for k, v := range s.peers {
-		peers[k] = v
-	}
-	return peers, append([]string(nil), s.requests...), s.nonces
+	return out
 }
 
 // TestControllerDrivesSeedAgent: our controller manages an agent of the
@@ -118,13 +40,11 @@ func (s *seedAgent) snapshot() (peers map[string][]string, requests []string, no
 // removed (keys with '/' in the path included), drift is repaired, no
 // extension (/v1, nonce) is ever sent to it, and it is reported online.
 func TestControllerDrivesSeedAgent(t *testing.T) {
-	seed := &seedAgent{t: t, secret: "seed-agent-shared-secret", iface: "wg0", peers: map[string][]string{}}
-	srv := httptest.NewServer(seed)
-	defer srv.Close()
+	seed := startSeedAgent(t)
 	h := startController(t, "")
 	var n nodeJSON
 	if status, raw := h.call("POST", "/api/nodes", map[string]any{
-		"name": "seed-node", "agent_url": srv.URL, "secret": seed.secret, "endpoint": "203.0.113.7:51820",
+		"name": "seed-node", "agent_url": seed.URL, "secret": seed.Secret, "endpoint": "203.0.113.7:51820",
 		"ip_pool_cidr": "10.90.0.0/24", "enabled": true,
 	}, &n); status >= 300 {
 		t.Fatalf("create node: %d %s", status, raw)
@@ -138,8 +58,7 @@ func TestControllerDrivesSeedAgent(t *testing.T) {
 		ids = append(ids, p.ID)
 	}
 	eventually(t, 20*time.Second, "all peers on the seed agent", func() bool {
-		peers, _, _ := seed.snapshot()
-		return len(peers) == 12
+		return len(seed.Peers("wg0")) == 12
 	})
 	// Remove one through the API; put a stranger on the agent behind the
 	// controller's back: both converge.
@@ -150,11 +69,15 @@ func TestControllerDrivesSeedAgent(t *testing.T) {
 	for !strings.Contains(stranger, "/") { // the seed's raw-key path with a slash in it
 		stranger = mustKeyString(t)
 	}
-	seed.mu.Lock()
-	seed.peers[stranger] = []string{"10.90.0.250/32"}
-	seed.mu.Unlock()
+	strangerKey, err := wgtypes.ParseKey(stranger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed.Edit("wg0", func(peers map[wgtypes.Key]agentapi.Peer) {
+		peers[strangerKey] = agentapi.Peer{PublicKey: stranger, AllowedIPs: []string{"10.90.0.250/32"}}
+	})
 	eventually(t, 20*time.Second, "the seed agent to converge", func() bool {
-		peers, _, _ := seed.snapshot()
+		peers := seedPeers(seed)
 		want, err := h.ctrl.Fleet().ListPeers(t.Context(), n.ID)
 		if err != nil || len(peers) != len(want) {
 			return false
@@ -171,13 +94,20 @@ func TestControllerDrivesSeedAgent(t *testing.T) {
 		h.call("GET", fmt.Sprintf("/api/nodes/%d", n.ID), nil, &got)
 		return got.Status == "online"
 	})
-	_, requests, nonces := seed.snapshot()
+	requests := seed.Requests()
+	if len(requests) == 0 {
+		t.Fatal("the seed agent recorded no requests")
+	}
+	nonces := 0
+	for _, r := range requests {
+		if r.Nonce != "" {
+			nonces++
+		}
+		if strings.HasPrefix(r.RequestURI, "/v1/") {
+			t.Errorf("the controller called an extension on a seed agent: %s %s", r.Method, r.RequestURI)
+		}
+	}
 	if nonces != 0 {
 		t.Errorf("the controller sent X-Nonce %d times to an agent that never advertised it", nonces)
-	}
-	for _, r := range requests {
-		if strings.Contains(r, " /v1/") {
-			t.Errorf("the controller called an extension on a seed agent: %s", r)
-		}
 	}
 }

@@ -66,10 +66,12 @@ const (
 	// agent).
 	SignEither Signing = iota
 	// SignRawTarget accepts only the raw request target, query included,
-	// and remembers nothing (the seed's reference agent).
+	// knows no X-Nonce (a request signed with one fails) and remembers
+	// nothing (the seed's reference agent).
 	SignRawTarget
 	// SignDecodedPath accepts only the percent-decoded path without the
-	// query, and remembers nothing (the later production agent).
+	// query, knows no X-Nonce and remembers nothing (the later production
+	// agent).
 	SignDecodedPath
 )
 
@@ -96,7 +98,8 @@ func (f *Fake) verify(r *http.Request, body []byte) error {
 	if f.dialect.Signing == SignDecodedPath {
 		path = r.URL.Path
 	}
-	want := agentapi.Sign([]byte(f.Secret), r.Method, path, body, ts, r.Header.Get(agentapi.HeaderNonce))
+	// These agents know no nonce: the message never has a fifth field.
+	want := agentapi.Sign([]byte(f.Secret), r.Method, path, body, ts, "")
 	if !hmac.Equal([]byte(want), []byte(sig)) {
 		return &agentapi.AuthError{Reason: agentapi.ReasonBadSignature}
 	}
