@@ -10,7 +10,8 @@ import (
 )
 
 // A Dialect is how an agent of the seed's family speaks the contract where
-// agents differ (PROTOCOL.md §1, §2). The zero Dialect is our agent's.
+// agents differ (docs/AGENT_API.md "Signing" and "Endpoints"). The zero
+// Dialect is our agent's.
 // Other agents of the family are emulated by setting its fields.
 type Dialect struct {
 	// Paths is where the endpoints are served.

@@ -41,7 +41,7 @@ type FakeOptions struct {
 }
 
 // Fake is an in-memory agent behind a real HTTP server on loopback: it
-// verifies signatures as the wire contract says (PROTOCOL.md §1), keeps
+// verifies signatures as docs/AGENT_API.md "Signing" says, keeps
 // each interface's peers in a map, validates and answers like a real
 // agent (docs/AGENT_API.md), and holds no device. Tests inject faults
 // (Inject), count and inspect the calls it got (Calls, Requests), and
