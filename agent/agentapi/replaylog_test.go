@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
 // TestReplayLogAcrossRestarts: what a Verifier with a replay log accepted
@@ -17,7 +18,7 @@ import (
 // nothing that was accepted.
 func TestReplayLogAcrossRestarts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "replay.log")
-	clock := newFakeClock(testNow)
+	clock := testenv.NewClock(time.Unix(testNow, 0))
 	cfg := agentapi.VerifierConfig{ReplayLog: path}
 	v := newTestVerifier(t, clock, cfg)
 	post := signed{method: "POST", target: "/wg/wg0/peers", body: `{"public_key":"k"}`}
@@ -70,7 +71,7 @@ func TestReplayLogAcrossRestarts(t *testing.T) {
 // expire, so it stays bounded by what the window holds.
 func TestReplayLogBoundedAndConcurrent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "replay.log")
-	clock := newFakeClock(testNow)
+	clock := testenv.NewClock(time.Unix(testNow, 0))
 	v := newTestVerifier(t, clock, agentapi.VerifierConfig{ReplayLog: path, Window: 10 * time.Second})
 	const rounds, perRound = 8, 1500
 	for round := 0; round < rounds; round++ {
