@@ -2,17 +2,11 @@ package poller
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"net/netip"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/agentclient"
 	"github.com/wgfleet/wgfleet/controller/reconcile"
 	"github.com/wgfleet/wgfleet/controller/store"
@@ -89,64 +83,4 @@ func (f *fixture) node(id int64) store.Node {
 		f.t.Fatal(err)
 	}
 	return n
-}
-
-// stubAgent answers /health and /wg/wg0/dump without checking
-// signatures; fail switches it to 500s, delay slows every answer. It
-// counts requests and the most it had in flight at once.
-type stubAgent struct {
-	*httptest.Server
-	fail     atomic.Bool
-	delay    atomic.Int64 // nanoseconds
-	requests atomic.Int64
-
-	mu       sync.Mutex
-	inflight int
-	maxIn    int
-}
-
-func newStubAgent(t *testing.T) *stubAgent {
-	s := &stubAgent{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.requests.Add(1)
-		s.mu.Lock()
-		s.inflight++
-		s.maxIn = max(s.maxIn, s.inflight)
-		s.mu.Unlock()
-		defer func() {
-			s.mu.Lock()
-			s.inflight--
-			s.mu.Unlock()
-		}()
-		if d := time.Duration(s.delay.Load()); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		if s.fail.Load() {
-			w.WriteHeader(http.StatusInternalServerError)
-			json.NewEncoder(w).Encode(agentapi.ErrorResponse{Error: "stub failure"})
-			return
-		}
-		switch r.URL.Path {
-		case "/health":
-			json.NewEncoder(w).Encode(agentapi.Health{Status: "ok", Version: "stub"})
-		case "/wg/wg0/dump":
-			json.NewEncoder(w).Encode(agentapi.Dump{Interface: "wg0", Peers: []agentapi.Peer{}})
-		default:
-			w.WriteHeader(http.StatusNotFound)
-			json.NewEncoder(w).Encode(agentapi.ErrorResponse{Error: "not found"})
-		}
-	}))
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *stubAgent) maxInflight() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.maxIn
 }

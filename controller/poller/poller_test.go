@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,9 @@ func TestOnlineOfflineOnline(t *testing.T) {
 	}
 	lastSeen := got.LastSeen
 
-	a.Stop()
+	if err := a.Stop(); err != nil {
+		t.Fatalf("stopping the agent: %v", err)
+	}
 	for i := 1; i <= 3; i++ {
 		f.clock.Advance(time.Hour) // past any backoff
 		sum = p.PollOnce(f.ctx)
@@ -108,8 +111,8 @@ func TestErrorStatus(t *testing.T) {
 
 func TestDisabledNodesAreNotPolled(t *testing.T) {
 	f := newFixture(t)
-	s := newStubAgent(t)
-	n := f.addNode("n1", s.URL, "x", "wg0")
+	s := agenttest.StartFake(t, agenttest.FakeOptions{})
+	n := f.addNode("n1", s.URL, s.Secret, "wg0")
 	if err := f.store.SetNodeEnabled(f.ctx, n.ID, false); err != nil {
 		t.Fatal(err)
 	}
@@ -120,8 +123,8 @@ func TestDisabledNodesAreNotPolled(t *testing.T) {
 	if err := p.PollNode(f.ctx, n.ID); !errors.Is(err, reconcile.ErrNodeDisabled) {
 		t.Fatalf("PollNode of a disabled node: %v", err)
 	}
-	if s.requests.Load() != 0 || f.node(n.ID).Status != store.NodeDisabled {
-		t.Fatalf("disabled node polled: %d requests, status %s", s.requests.Load(), f.node(n.ID).Status)
+	if s.Calls(agenttest.OpAny) != 0 || f.node(n.ID).Status != store.NodeDisabled {
+		t.Fatalf("disabled node polled: %d requests, status %s", s.Calls(agenttest.OpAny), f.node(n.ID).Status)
 	}
 	if err := p.PollNode(f.ctx, 999); !errors.Is(err, store.ErrNodeNotFound) {
 		t.Fatalf("PollNode of an unknown node: %v", err)
@@ -130,10 +133,10 @@ func TestDisabledNodesAreNotPolled(t *testing.T) {
 
 func TestBoundedParallelism(t *testing.T) {
 	f := newFixture(t)
-	s := newStubAgent(t)
-	s.delay.Store(int64(50 * time.Millisecond))
+	s := agenttest.StartFake(t, agenttest.FakeOptions{})
+	s.Inject(agenttest.OpAny, agenttest.Fault{Delay: 50 * time.Millisecond})
 	for i := range 20 {
-		f.addNode("n"+string(rune('a'+i)), s.URL, "x", "wg0")
+		f.addNode("n"+string(rune('a'+i)), s.URL, s.Secret, "wg0")
 	}
 	p := f.poller(Config{Workers: 4})
 	start := time.Now()
@@ -141,7 +144,7 @@ func TestBoundedParallelism(t *testing.T) {
 	if sum.Online != 20 {
 		t.Fatalf("summary %+v", sum)
 	}
-	if m := s.maxInflight(); m != 4 {
+	if m := s.MaxInFlight(); m != 4 {
 		t.Fatalf("at most %d requests in flight, want 4", m)
 	}
 	// 20 nodes x 2 requests x 50ms over 4 workers: about 500ms, not 2s.
@@ -152,9 +155,9 @@ func TestBoundedParallelism(t *testing.T) {
 
 func TestTimeoutPerNode(t *testing.T) {
 	f := newFixture(t)
-	s := newStubAgent(t)
-	s.delay.Store(int64(10 * time.Second))
-	n := f.addNode("slow", s.URL, "x", "wg0")
+	s := agenttest.StartFake(t, agenttest.FakeOptions{})
+	s.Inject(agenttest.OpAny, agenttest.Fault{Delay: 10 * time.Second})
+	n := f.addNode("slow", s.URL, s.Secret, "wg0")
 	p := f.poller(Config{Timeout: 100 * time.Millisecond})
 	start := time.Now()
 	if sum := p.PollOnce(f.ctx); sum.Offline != 1 {
@@ -170,9 +173,9 @@ func TestTimeoutPerNode(t *testing.T) {
 
 func TestBackoffSkipsTicks(t *testing.T) {
 	f := newFixture(t)
-	s := newStubAgent(t)
-	s.fail.Store(true)
-	n := f.addNode("n1", s.URL, "x", "wg0")
+	s := agenttest.StartFake(t, agenttest.FakeOptions{})
+	s.Inject(agenttest.OpAny, agenttest.Fault{Status: http.StatusInternalServerError})
+	n := f.addNode("n1", s.URL, s.Secret, "wg0")
 	p := f.poller(Config{Interval: time.Minute, MaxBackoff: 4 * time.Minute})
 
 	// Failures in a row before each tick -> wait: 0 -> poll, 1 -> 1m,
@@ -200,12 +203,12 @@ func TestBackoffSkipsTicks(t *testing.T) {
 	if got := f.node(n.ID); got.ConsecutiveFailures != len(want) || got.Status != store.NodeError {
 		t.Fatalf("failures %d status %s", got.ConsecutiveFailures, got.Status)
 	}
-	if c := s.requests.Load(); c != int64(len(want)) {
+	if c := s.Calls(agenttest.OpAny); c != len(want) {
 		t.Fatalf("agent saw %d requests, want %d", c, len(want))
 	}
 
 	// PollNode ignores backoff; success resets it.
-	s.fail.Store(false)
+	s.Clear()
 	if err := p.PollNode(f.ctx, n.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -256,17 +259,17 @@ func TestJitterSpreadsCycles(t *testing.T) {
 
 func TestRunAndStop(t *testing.T) {
 	f := newFixture(t)
-	s := newStubAgent(t)
-	f.addNode("n1", s.URL, "x", "wg0")
+	s := agenttest.StartFake(t, agenttest.FakeOptions{})
+	f.addNode("n1", s.URL, s.Secret, "wg0")
 	p := f.poller(Config{Interval: 20 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- p.Run(ctx) }()
 	deadline := time.Now().Add(10 * time.Second)
-	for s.requests.Load() < 6 { // three cycles of health + dump
+	for s.Calls(agenttest.OpAny) < 6 { // three cycles of health + dump
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d requests in 10s", s.requests.Load())
+			t.Fatalf("only %d requests in 10s", s.Calls(agenttest.OpAny))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -274,9 +277,9 @@ func TestRunAndStop(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatalf("Run returned %v after its context ended", err)
 	}
-	after := s.requests.Load()
+	after := s.Calls(agenttest.OpAny)
 	time.Sleep(100 * time.Millisecond)
-	if s.requests.Load() != after {
+	if s.Calls(agenttest.OpAny) != after {
 		t.Fatal("polling went on after Run returned")
 	}
 }

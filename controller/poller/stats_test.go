@@ -117,7 +117,9 @@ func TestStatsSurviveCounterReset(t *testing.T) {
 	}
 
 	// The agent restarts with its peers but fresh counters.
-	a.Stop()
+	if err := a.Stop(); err != nil {
+		t.Fatalf("stopping the agent: %v", err)
+	}
 	f.clock.Advance(time.Hour)
 	p.PollOnce(f.ctx)
 	b := agenttest.Start(t, agenttest.Options{Addr: a.Addr, StateDir: a.StateDir, Secret: a.Secret})
@@ -148,7 +150,9 @@ func TestPollerConvergesAfterOutage(t *testing.T) {
 	n := f.addNode("n1", a.URL, a.Secret, a.Iface)
 	p := f.poller(Config{Reconciler: f.reconciler()})
 	p.PollOnce(f.ctx)
-	a.Stop()
+	if err := a.Stop(); err != nil {
+		t.Fatalf("stopping the agent: %v", err)
+	}
 
 	for range 3 {
 		key, _ := wgtypes.GeneratePrivateKey()
