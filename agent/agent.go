@@ -19,6 +19,7 @@ import (
 	"github.com/wgfleet/wgfleet/internal/httpserve"
 	"github.com/wgfleet/wgfleet/tunnel"
 	"github.com/wgfleet/wgfleet/tunnel/forward"
+	"github.com/wgfleet/wgfleet/wgrules"
 	"golang.org/x/net/netutil"
 )
 
@@ -136,7 +137,7 @@ func (a *Agent) addInterface(ic InterfaceConfig) error {
 	}
 	mtu := ic.MTU
 	if mtu == 0 {
-		mtu = DefaultMTU
+		mtu = wgrules.DefaultMTU
 	}
 	tcfg := tunnel.Config{
 		Name: ic.Name, PrivateKey: key, ListenPort: ic.ListenPort, Addresses: ic.Addresses,

@@ -1,18 +1,18 @@
 package agent
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
-	"regexp"
 	"strconv"
 	"time"
 
+	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/container"
 	"github.com/wgfleet/wgfleet/tunnel/egress"
+	"github.com/wgfleet/wgfleet/wgrules"
 )
 
 // Defaults of the agent's configuration.
@@ -20,14 +20,8 @@ const (
 	DefaultListen     = ":8080"
 	DefaultIface      = "wg0"
 	DefaultListenPort = 51820
-	DefaultMTU        = 1420
 	DefaultMode       = container.ModeAuto
 	DefaultStateDir   = "/var/lib/wg-agent"
-
-	// MinSecretLen is the shortest secret the agent accepts.
-	MinSecretLen = 16
-	// PlaceholderSecret is the seed deployment's example secret; it is refused.
-	PlaceholderSecret = "change-me-in-production"
 
 	// DefaultMaxConnections bounds the API's open connections: far more
 	// than one controller needs, few enough that each one's buffers (some
@@ -36,9 +30,6 @@ const (
 	// DefaultUnauthBodyBudget is 8 bodies of the largest size.
 	DefaultUnauthBodyBudget = 8 << 20
 )
-
-// ifaceNameRE is the interface name rule of the wire contract.
-var ifaceNameRE = regexp.MustCompile(`^[A-Za-z0-9_=+.-]{1,15}$`)
 
 // Config is the agent's validated configuration.
 type Config struct {
@@ -116,18 +107,15 @@ func (c *Config) Validate() error {
 	if c.MaxConnections < 0 {
 		errs = append(errs, fmt.Errorf("max connections %d is negative", c.MaxConnections))
 	}
-	if c.UnauthBodyBudget != 0 && c.UnauthBodyBudget < maxBody {
-		errs = append(errs, fmt.Errorf("unauthenticated body budget %d is below the largest body, %d bytes", c.UnauthBodyBudget, maxBody))
+	if c.UnauthBodyBudget != 0 && c.UnauthBodyBudget < agentapi.MaxBodyBytes {
+		errs = append(errs, fmt.Errorf("unauthenticated body budget %d is below the largest body, %d bytes", c.UnauthBodyBudget, agentapi.MaxBodyBytes))
 	}
 	if len(c.Secrets) == 0 {
 		errs = append(errs, errors.New("no secret: set WG_AGENT_SECRET or --secret-file"))
 	}
 	for i, s := range c.Secrets {
-		switch {
-		case bytes.Equal(bytes.TrimSpace(s), []byte(PlaceholderSecret)):
-			errs = append(errs, fmt.Errorf("secret %d is the placeholder %q: generate a real one (openssl rand -hex 32)", i+1, PlaceholderSecret))
-		case len(s) < MinSecretLen:
-			errs = append(errs, fmt.Errorf("secret %d is %d bytes; at least %d are required", i+1, len(s), MinSecretLen))
+		if err := agentapi.CheckSecret(s); err != nil {
+			errs = append(errs, fmt.Errorf("secret %d %w", i+1, err))
 		}
 	}
 	if c.StateDir == "" {
@@ -142,8 +130,8 @@ func (c *Config) Validate() error {
 	seenName := map[string]bool{}
 	seenPort := map[int]bool{}
 	for _, ic := range c.Interfaces {
-		if !ifaceNameRE.MatchString(ic.Name) {
-			errs = append(errs, fmt.Errorf("interface name %q must match %s", ic.Name, ifaceNameRE))
+		if err := wgrules.CheckInterfaceName(ic.Name); err != nil {
+			errs = append(errs, err)
 		}
 		if seenName[ic.Name] {
 			errs = append(errs, fmt.Errorf("interface %q is configured twice", ic.Name))
@@ -157,8 +145,8 @@ func (c *Config) Validate() error {
 			}
 			seenPort[ic.ListenPort] = true
 		}
-		if ic.MTU != 0 && (ic.MTU < 576 || ic.MTU > 65535) {
-			errs = append(errs, fmt.Errorf("interface %s: MTU %d is out of range 576-65535", ic.Name, ic.MTU))
+		if ic.MTU != 0 && (ic.MTU < wgrules.MinMTU || ic.MTU > wgrules.MaxMTU) {
+			errs = append(errs, fmt.Errorf("interface %s: MTU %d is out of range %d-%d", ic.Name, ic.MTU, wgrules.MinMTU, wgrules.MaxMTU))
 		}
 		if ic.Mode != "" {
 			if err := checkMode(ic.Mode); err != nil {

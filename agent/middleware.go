@@ -7,10 +7,9 @@ import (
 	"io"
 	"net/http"
 	"time"
-)
 
-// maxBody bounds every request body.
-const maxBody = 1 << 20
+	"github.com/wgfleet/wgfleet/agent/agentapi"
+)
 
 // Bounds on requests whose signature is not checked yet.
 const (
@@ -35,13 +34,15 @@ func (a *Agent) signed(h http.HandlerFunc) http.HandlerFunc {
 			a.reject(w, r, err)
 			return
 		}
-		if r.ContentLength > maxBody {
+		// The contract's one body limit: the controller sizes its
+		// replace-all requests by the same constant.
+		if r.ContentLength > agentapi.MaxBodyBytes {
 			writeError(w, &kindError{errTooLarge, "request body exceeds 1 MiB"})
 			return
 		}
 		size := r.ContentLength
 		if size < 0 { // chunked: it may be as large as the limit
-			size = maxBody
+			size = agentapi.MaxBodyBytes
 		}
 		if size > smallBody {
 			ctx, cancel := context.WithTimeout(r.Context(), budgetWait)
@@ -71,7 +72,7 @@ func (a *Agent) signed(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// readBody reads the whole body, at most maxBody bytes: into a buffer of
+// readBody reads the whole body, at most agentapi.MaxBodyBytes bytes: into a buffer of
 // exactly its length when it is known, so that what is held is what was
 // budgeted.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
@@ -85,7 +86,7 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		}
 		return body, nil
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, agentapi.MaxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {

@@ -154,7 +154,7 @@ func loadOrCreateKey(path string) (wgtypes.Key, error) {
 	data, err := os.ReadFile(path)
 	switch {
 	case err == nil:
-		k, perr := wgtypes.ParseKey(string(bytes.TrimSpace(data)))
+		k, perr := agentapi.ParseKey(string(bytes.TrimSpace(data)))
 		if perr != nil {
 			return wgtypes.Key{}, fmt.Errorf("private key file %s is not a valid key", path)
 		}

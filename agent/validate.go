@@ -6,11 +6,11 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
-)
 
-const maxKeepalive = 65535
+	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/wgrules"
+)
 
 // parseAllowedIPs validates a list of allowed IPs. It is as liberal as
 // `wg set … allowed-ips` where that is harmless: white space around an
@@ -73,8 +73,8 @@ func parsePSK(s *string) (*wgtypes.Key, error) {
 }
 
 func checkKeepalive(v int) error {
-	if v < 0 || v > maxKeepalive {
-		return badRequestf("persistent_keepalive %d is out of range 0-%d", v, maxKeepalive)
+	if v < 0 || v > wgrules.MaxKeepalive {
+		return badRequestf("persistent_keepalive %d is out of range 0-%d", v, wgrules.MaxKeepalive)
 	}
 	return nil
 }

@@ -7,27 +7,22 @@ import (
 	"path/filepath"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/wgrules"
 )
 
-// Defaults filled in by the constructors.
-const (
-	DefaultMTU     = 1420
-	DefaultUAPIDir = "/var/run/wireguard"
-)
+// DefaultUAPIDir is where TUN mode serves the UAPI socket by default.
+const DefaultUAPIDir = "/var/run/wireguard"
 
-// MTU bounds: 576 is the smallest datagram every IPv4 host must accept,
-// 1280 the IPv6 minimum link MTU.
-const (
-	minMTU     = 576
-	minMTUIPv6 = 1280
-	maxMTU     = 65535
-)
+// minMTUIPv6 is the IPv6 minimum link MTU; the other bounds and the
+// default are wgrules'.
+const minMTUIPv6 = 1280
 
 // Config describes one interface. The zero values of ListenPort, MTU,
 // Logger and UAPIDir select defaults; Name and PrivateKey are required.
 type Config struct {
-	// Name is the interface name, ^[A-Za-z0-9_=+.-]{1,15}$ and neither "."
-	// nor "..". In netstack mode it only labels logs.
+	// Name is the interface name, as wgrules.CheckInterfaceName accepts
+	// it. In netstack mode it only labels logs.
 	Name string
 	// PrivateKey is the interface's private key; it must not be zero. It is
 	// handed to the device once and never returned or logged.
@@ -39,8 +34,9 @@ type Config struct {
 	// e.g. 10.0.0.1/24 or fd00::1/64. Netstack mode uses only the IPs. May
 	// be empty.
 	Addresses []netip.Prefix
-	// MTU is the interface MTU; 0 means DefaultMTU. At least 576, and at
-	// least 1280 when an address is IPv6.
+	// MTU is the interface MTU; 0 means wgrules.DefaultMTU. In
+	// [wgrules.MinMTU, wgrules.MaxMTU], and at least 1280 when an address
+	// is IPv6.
 	MTU int
 	// Logger receives the device's log lines; nil discards them.
 	Logger *slog.Logger
@@ -63,10 +59,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: interface %s: listen port %d out of range", ErrInvalidConfig, c.Name, c.ListenPort)
 	}
 	if c.MTU == 0 {
-		c.MTU = DefaultMTU
+		c.MTU = wgrules.DefaultMTU
 	}
-	if c.MTU < minMTU || c.MTU > maxMTU {
-		return c, fmt.Errorf("%w: interface %s: MTU %d not in [%d, %d]", ErrInvalidConfig, c.Name, c.MTU, minMTU, maxMTU)
+	if c.MTU < wgrules.MinMTU || c.MTU > wgrules.MaxMTU {
+		return c, fmt.Errorf("%w: interface %s: MTU %d not in [%d, %d]", ErrInvalidConfig, c.Name, c.MTU, wgrules.MinMTU, wgrules.MaxMTU)
 	}
 	seen := make(map[netip.Addr]bool, len(c.Addresses))
 	for _, p := range c.Addresses {
@@ -96,17 +92,11 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
+// validName checks an interface name by wgrules.CheckInterfaceName; the
+// error wraps ErrInvalidConfig.
 func validName(name string) error {
-	if len(name) < 1 || len(name) > 15 || name == "." || name == ".." {
-		return fmt.Errorf("%w: interface name %.20q: want 1 to 15 characters, not \"..\" or \".\"", ErrInvalidConfig, name)
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			c == '_' || c == '=' || c == '+' || c == '.' || c == '-'
-		if !ok {
-			return fmt.Errorf("%w: interface name %q: character %q not in [A-Za-z0-9_=+.-]", ErrInvalidConfig, name, c)
-		}
+	if err := wgrules.CheckInterfaceName(name); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return nil
 }

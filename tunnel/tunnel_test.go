@@ -22,6 +22,7 @@ import (
 
 	"github.com/wgfleet/wgfleet/container"
 	"github.com/wgfleet/wgfleet/internal/testenv"
+	"github.com/wgfleet/wgfleet/wgrules"
 )
 
 // testLogger sends device logs to the test log (debug level when -v).
@@ -442,7 +443,7 @@ func TestAccessors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tn.Close()
-	if tn.Name() != "wgacc" || tn.Mode() != container.ModeNetstack || tn.MTU() != DefaultMTU || tn.Net() == nil {
+	if tn.Name() != "wgacc" || tn.Mode() != container.ModeNetstack || tn.MTU() != wgrules.DefaultMTU || tn.Net() == nil {
 		t.Errorf("Name %q Mode %q MTU %d Net %v", tn.Name(), tn.Mode(), tn.MTU(), tn.Net())
 	}
 	if tn.PublicKey() != key.PublicKey() {

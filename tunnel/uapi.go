@@ -14,15 +14,16 @@ import (
 	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/wgrules"
 )
 
 // This file is a pure codec for the WireGuard cross-platform configuration
 // protocol (https://www.wireguard.com/xplatform/#configuration-protocol), as
 // spoken by wireguard-go's device/uapi.go. It reads and writes text only.
 
-// maxKeepalive is the largest persistent keepalive interval the protocol
-// carries (a uint16 number of seconds).
-const maxKeepalive = math.MaxUint16 * time.Second
+// maxKeepalive is wgrules.MaxKeepalive as a duration.
+const maxKeepalive = wgrules.MaxKeepalive * time.Second
 
 // WriteConfig writes the body of a UAPI "set" operation that applies cfg, as
 // wgctrl's wguser does: the lines that go between "set=1" and the

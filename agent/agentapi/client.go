@@ -17,10 +17,15 @@ import (
 	"unicode/utf8"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/wgrules"
 )
 
 const (
-	// DefaultClientTimeout bounds a whole request of the default HTTP client.
+	// DefaultClientTimeout bounds one request to an agent, from dialing to
+	// the last byte of the answer, wherever no other bound is configured:
+	// the default HTTP client of a Client, the controller's agentclient
+	// pool, its fleet service and its poller.
 	DefaultClientTimeout = 10 * time.Second
 	// maxResponseBytes bounds what is read of an answer.
 	maxResponseBytes = 32 << 20
@@ -189,8 +194,8 @@ func (c *Client) SyncPeers(ctx context.Context, iface string, req SyncRequest) (
 // agent's capabilities first if need be.
 func (c *Client) call(ctx context.Context, method, iface, prefix, rest string, in, out any) error {
 	path := prefix + "/wg/" + iface + rest
-	if !ValidInterfaceName(iface) {
-		return fmt.Errorf("agent %s: %s %s: %w: invalid interface name %q", c.base.Host, method, path, ErrBadRequest, iface)
+	if err := wgrules.CheckInterfaceName(iface); err != nil {
+		return fmt.Errorf("agent %s: %s %s: %w: %w", c.base.Host, method, path, ErrBadRequest, err)
 	}
 	c.mu.Lock()
 	known := c.capsKnown

@@ -36,8 +36,12 @@ func ParsePathKey(s string) (wgtypes.Key, error) {
 	return decodeKey(enc, unpadded)
 }
 
-// ParseKey decodes a key as it appears in a JSON body: padded standard
-// base64 of 32 bytes, as wg(8) prints it. Anything else is an error
+// ParseKey decodes a key in its text form: padded standard base64 of 32
+// bytes, exactly 44 characters, as wg(8) prints it and as a JSON body
+// carries it. It is the one parser of keys in text, on both sides: bodies,
+// operators' input, the controller's database, wg-quick files, key files.
+// Unlike wgtypes.ParseKey it takes no line breaks inside. The all-zero key
+// parses; refusing it is the caller's rule. Anything else is an error
 // wrapping ErrBadKey.
 func ParseKey(s string) (wgtypes.Key, error) {
 	if len(s) != 44 || s[43] != '=' {

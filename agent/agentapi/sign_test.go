@@ -91,27 +91,3 @@ func TestValidNonce(t *testing.T) {
 		}
 	}
 }
-
-func TestValidInterfaceName(t *testing.T) {
-	tests := []struct {
-		in   string
-		want bool
-	}{
-		{"wg0", true},
-		{"wg_a=b+c.d-e", true},
-		{"abcdefghijklmno", true},
-		{"abcdefghijklmnop", false},
-		{"", false},
-		{".", false},
-		{"..", false},
-		{"...", true},
-		{"wg/0", false},
-		{"wg 0", false},
-		{"wg%2F", false},
-	}
-	for _, tt := range tests {
-		if got := agentapi.ValidInterfaceName(tt.in); got != tt.want {
-			t.Errorf("ValidInterfaceName(%q) = %v, want %v", tt.in, got, tt.want)
-		}
-	}
-}

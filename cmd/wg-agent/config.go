@@ -18,6 +18,7 @@ import (
 	"github.com/wgfleet/wgfleet/internal/cli"
 	"github.com/wgfleet/wgfleet/tunnel/egress"
 	"github.com/wgfleet/wgfleet/tunnel/forward"
+	"github.com/wgfleet/wgfleet/wgrules"
 )
 
 // options is everything the command line, environment and config file
@@ -39,7 +40,7 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 		secretFile = cli.String(s, "secret-file", "WG_AGENT_SECRET_FILE", "", "file holding the shared secret(s), one per line; or set WG_AGENT_SECRET")
 		iface      = cli.String(s, "iface", "WG_AGENT_IFACE", agent.DefaultIface, "WireGuard interface name")
 		listenPort = cli.Int(s, "listen-port", "WG_AGENT_LISTEN_PORT", agent.DefaultListenPort, "WireGuard UDP port")
-		mtu        = cli.Int(s, "mtu", "WG_AGENT_MTU", agent.DefaultMTU, "interface MTU")
+		mtu        = cli.Int(s, "mtu", "WG_AGENT_MTU", wgrules.DefaultMTU, "interface MTU")
 		mode       = cli.String(s, "mode", "WG_AGENT_MODE", string(agent.DefaultMode), "data plane: auto, tun or netstack")
 		stateDir   = cli.String(s, "state-dir", "WG_AGENT_STATE_DIR", agent.DefaultStateDir, "private keys and peer state")
 		configFile = cli.String(s, "config", "WG_AGENT_CONFIG", "", "JSON config file for several interfaces")

@@ -14,14 +14,10 @@ import (
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
-// DefaultTimeout bounds one request to an agent when PoolOptions.Timeout
-// is zero.
-const DefaultTimeout = 10 * time.Second
-
 // PoolOptions configure a Pool.
 type PoolOptions struct {
 	// Timeout bounds each request, from dialing to the last byte of the
-	// answer. 0 means DefaultTimeout.
+	// answer. 0 means agentapi.DefaultClientTimeout.
 	Timeout time.Duration
 	// HTTPClient sends the requests. nil means a client of its own that
 	// does not follow redirects. A given client is copied; when its
@@ -53,7 +49,7 @@ type entry struct {
 func NewPool(opts PoolOptions) *Pool {
 	timeout := opts.Timeout
 	if timeout <= 0 {
-		timeout = DefaultTimeout
+		timeout = agentapi.DefaultClientTimeout
 	}
 	var hc http.Client
 	if opts.HTTPClient != nil {

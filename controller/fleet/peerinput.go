@@ -10,8 +10,10 @@ import (
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
+	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/ipam"
 	"github.com/wgfleet/wgfleet/controller/store"
+	"github.com/wgfleet/wgfleet/wgrules"
 )
 
 // pskAuto asks the controller to make a preshared key.
@@ -122,7 +124,7 @@ func peerFromInput(base store.Peer, node store.Node, in PeerInput, create bool) 
 	}
 
 	if in.Keepalive != nil {
-		if err := checkRange("persistent_keepalive", *in.Keepalive, 0, MaxKeepalive); err != nil {
+		if err := checkRange("persistent_keepalive", *in.Keepalive, 0, wgrules.MaxKeepalive); err != nil {
 			return fail(err)
 		}
 		k := time.Duration(*in.Keepalive) * time.Second
@@ -140,9 +142,10 @@ func peerFromInput(base store.Peer, node store.Node, in PeerInput, create bool) 
 // errZeroKey is parseKey's refusal of the all-zero key.
 var errZeroKey = errors.New("all-zero key")
 
-// parseKey parses a base64 key and refuses the all-zero key (errZeroKey).
+// parseKey parses a key by agentapi.ParseKey and refuses the all-zero
+// key (errZeroKey).
 func parseKey(s string) (wgtypes.Key, error) {
-	k, err := wgtypes.ParseKey(s)
+	k, err := agentapi.ParseKey(s)
 	if err != nil {
 		return wgtypes.Key{}, err
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/agentclient"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
@@ -22,10 +23,6 @@ type Syncer interface {
 	Trigger(nodeID int64)
 }
 
-// DefaultAgentTimeout bounds one call to an agent made by the service
-// (connection tests, fetching a node's public key, best-effort cleanup).
-const DefaultAgentTimeout = 10 * time.Second
-
 // Config configures a Service.
 type Config struct {
 	// Store is the controller's database. Required.
@@ -36,8 +33,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (for latency measurements); nil means time.Now.
 	Now func() time.Time
-	// AgentTimeout bounds each call to an agent; 0 means
-	// DefaultAgentTimeout.
+	// AgentTimeout bounds each call to an agent (connection tests,
+	// fetching a node's public key, best-effort cleanup); 0 means
+	// agentapi.DefaultClientTimeout.
 	AgentTimeout time.Duration
 	// Agents reaches the agents; nil means an agentclient.Pool of the
 	// service's own, with AgentTimeout.
@@ -80,7 +78,7 @@ func New(cfg Config) *Service {
 		s.now = time.Now
 	}
 	if s.agentTimeout <= 0 {
-		s.agentTimeout = DefaultAgentTimeout
+		s.agentTimeout = agentapi.DefaultClientTimeout
 	}
 	if s.agents == nil {
 		s.agents = agentclient.NewPool(agentclient.PoolOptions{Timeout: s.agentTimeout})

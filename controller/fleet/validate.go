@@ -10,6 +10,7 @@ import (
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/ipam"
 	"github.com/wgfleet/wgfleet/controller/wgconfig"
+	"github.com/wgfleet/wgfleet/wgrules"
 )
 
 // Field checks shared by nodes and peers. Each returns a *ValidationError
@@ -18,18 +19,12 @@ import (
 // Limits of input values.
 const (
 	MaxNameLen      = 64
-	MinSecretLen    = 16
 	MaxSecretLen    = 1024
 	MaxWeight       = 1_000_000
 	MaxMaxPeers     = 1 << 24
-	MaxKeepalive    = 65535
 	maxDNSEntries   = 16
 	maxClientRoutes = 256
 )
-
-// seedDefaultSecret is the placeholder secret of the seed's sample
-// configuration; a node that uses it is open to anyone who read the docs.
-const seedDefaultSecret = "change-me-in-production"
 
 // checkName accepts 1..64 characters without control characters (after
 // trimming spaces); optional names may be empty.
@@ -77,19 +72,21 @@ func checkAgentURL(s string) (string, error) {
 	return strings.TrimRight(s, "/"), nil
 }
 
-// checkSecret accepts a shared secret of 16..1024 bytes that is not the
-// seed's placeholder. The message never quotes the secret.
+// checkSecret accepts a shared secret that agentapi.CheckSecret accepts
+// (long enough, not the seed's placeholder), of at most MaxSecretLen bytes
+// and without white space at either end. The message never quotes the
+// secret.
 func checkSecret(s string) error {
 	const field = "secret"
+	if s == "" {
+		return Invalid(field, "is required: the agent's shared secret (at least %d bytes)", agentapi.MinSecretLen)
+	}
+	if err := agentapi.CheckSecret([]byte(s)); err != nil {
+		return Invalid(field, "%v", err)
+	}
 	switch {
-	case s == "":
-		return Invalid(field, "is required: the agent's shared secret (at least %d bytes)", MinSecretLen)
-	case len(s) < MinSecretLen:
-		return Invalid(field, "is too short: at least %d bytes", MinSecretLen)
 	case len(s) > MaxSecretLen:
 		return Invalid(field, "is longer than %d bytes", MaxSecretLen)
-	case s == seedDefaultSecret:
-		return Invalid(field, "is the sample placeholder %q; generate a random one, e.g. with `openssl rand -hex 32`", seedDefaultSecret)
 	case strings.TrimSpace(s) != s:
 		return Invalid(field, "must not start or end with white space")
 	}
@@ -97,7 +94,7 @@ func checkSecret(s string) error {
 }
 
 func checkInterface(s string) error {
-	if !agentapi.ValidInterfaceName(s) {
+	if wgrules.CheckInterfaceName(s) != nil {
 		return Invalid("wg_interface", "must be 1 to 15 letters, digits or _=+.- (an interface name such as wg0)")
 	}
 	return nil

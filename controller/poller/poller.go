@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/agentclient"
 	"github.com/wgfleet/wgfleet/controller/reconcile"
 	"github.com/wgfleet/wgfleet/controller/store"
@@ -16,7 +17,6 @@ import (
 // Defaults of Config.
 const (
 	DefaultInterval   = 60 * time.Second
-	DefaultTimeout    = 10 * time.Second
 	DefaultWorkers    = 8
 	DefaultJitter     = 0.1
 	DefaultMaxBackoff = 10 * time.Minute
@@ -34,7 +34,8 @@ type Config struct {
 	Logger     *slog.Logger // nil discards
 	// Interval is the time between the starts of two cycles.
 	Interval time.Duration
-	// Timeout bounds the poll of one node: its health and peer list.
+	// Timeout bounds the poll of one node: its health and peer list. 0
+	// means agentapi.DefaultClientTimeout.
 	Timeout time.Duration
 	// Workers bounds how many nodes are polled at once.
 	Workers int
@@ -112,7 +113,7 @@ func New(cfg Config) *Poller {
 		p.interval = DefaultInterval
 	}
 	if p.timeout <= 0 {
-		p.timeout = DefaultTimeout
+		p.timeout = agentapi.DefaultClientTimeout
 	}
 	if p.workers <= 0 {
 		p.workers = DefaultWorkers

@@ -16,6 +16,7 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/wgfleet/wgfleet/controller/ipam"
+	"github.com/wgfleet/wgfleet/wgrules"
 )
 
 // NodeStatus is what the controller last learned about a node.
@@ -181,8 +182,8 @@ func normalizeNode(n *Node) error {
 	if n.WGInterface == "" {
 		n.WGInterface = DefaultWGInterface
 	}
-	if len(n.WGInterface) > 15 || strings.ContainsAny(n.WGInterface, "/ \t\n") {
-		return invalidf("node interface name %q is not a valid interface name", n.WGInterface)
+	if err := wgrules.CheckInterfaceName(n.WGInterface); err != nil {
+		return invalidf("node %v", err)
 	}
 	if n.Endpoint != "" {
 		host, port, err := net.SplitHostPort(n.Endpoint)

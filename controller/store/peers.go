@@ -11,7 +11,9 @@ import (
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
+	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/ipam"
+	"github.com/wgfleet/wgfleet/wgrules"
 )
 
 // SyncState says whether a peer's desired state has reached its node.
@@ -107,7 +109,7 @@ func (tx *Tx) scanPeer(sc scanner) (Peer, error) {
 	fail := func(what string, err error) (Peer, error) {
 		return Peer{}, fmt.Errorf("peer %d: %s: %w", p.ID, what, err)
 	}
-	if p.PublicKey, err = wgtypes.ParseKey(pub); err != nil {
+	if p.PublicKey, err = agentapi.ParseKey(pub); err != nil {
 		return fail("public_key", err)
 	}
 	if p.PrivateKey, err = tx.openKey(privEnc, peerPrivateKeyAAD(p.ID)); err != nil {
@@ -154,8 +156,8 @@ func normalizePeer(p *Peer, node Node) error {
 	if p.PresharedKey != nil && *p.PresharedKey == (wgtypes.Key{}) {
 		return invalidf("preshared key is all zeros; use nil for none")
 	}
-	if p.Keepalive < 0 || p.Keepalive > 65535*time.Second {
-		return invalidf("keepalive %s is outside 0s..65535s", p.Keepalive)
+	if p.Keepalive < 0 || p.Keepalive > wgrules.MaxKeepalive*time.Second {
+		return invalidf("keepalive %s is outside 0s..%ds", p.Keepalive, wgrules.MaxKeepalive)
 	}
 	if len(p.ClientAllowedIPs) == 0 {
 		p.ClientAllowedIPs = DefaultClientAllowedIPs()

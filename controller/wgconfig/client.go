@@ -12,17 +12,16 @@ import (
 	"unicode/utf8"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/wgrules"
 )
 
 // ErrInvalid wraps every error of Render and Parse: a config that is
 // incomplete or malformed.
 var ErrInvalid = errors.New("wgconfig: invalid client config")
 
-// Limits of a client config.
+// Limits of a client config. MTU and keepalive are bounded by wgrules.
 const (
-	MinMTU        = 576
-	MaxMTU        = 65535
-	MaxKeepalive  = 65535
 	maxNameRunes  = 64
 	maxListLength = 256 // entries in Address, DNS or AllowedIPs
 )
@@ -123,8 +122,8 @@ func (c Client) validate() error {
 			return err
 		}
 	}
-	if c.MTU != 0 && (c.MTU < MinMTU || c.MTU > MaxMTU) {
-		return invalidf("MTU %d is outside %d..%d (or 0 to leave it out)", c.MTU, MinMTU, MaxMTU)
+	if c.MTU != 0 && (c.MTU < wgrules.MinMTU || c.MTU > wgrules.MaxMTU) {
+		return invalidf("MTU %d is outside %d..%d (or 0 to leave it out)", c.MTU, wgrules.MinMTU, wgrules.MaxMTU)
 	}
 	if err := CheckEndpoint(c.Endpoint); err != nil {
 		return err
@@ -137,8 +136,8 @@ func (c Client) validate() error {
 			return err
 		}
 	}
-	if c.Keepalive < 0 || c.Keepalive > MaxKeepalive {
-		return invalidf("PersistentKeepalive %d is outside 0..%d", c.Keepalive, MaxKeepalive)
+	if c.Keepalive < 0 || c.Keepalive > wgrules.MaxKeepalive {
+		return invalidf("PersistentKeepalive %d is outside 0..%d", c.Keepalive, wgrules.MaxKeepalive)
 	}
 	return nil
 }

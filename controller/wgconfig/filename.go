@@ -3,16 +3,14 @@ package wgconfig
 import (
 	"strconv"
 	"strings"
-)
 
-// maxIfaceName is the longest interface name Linux (and so wg-quick)
-// accepts.
-const maxIfaceName = 15
+	"github.com/wgfleet/wgfleet/wgrules"
+)
 
 // FileName is the attachment name of a peer's config: "wg-NAME.conf", where
 // NAME is the peer's name reduced to letters, digits, '_', '.' and '-'
 // (other runs become one '-') and cut so that the part before ".conf" is a
-// valid interface name (^[A-Za-z0-9_=+.-]{1,15}$), which wg-quick requires
+// valid interface name (wgrules.CheckInterfaceName), which wg-quick requires
 // of a config file's name. A name with nothing left gives "wg-ID.conf"
 // (cut to 15 characters as well).
 func FileName(peerName string, peerID int64) string {
@@ -32,13 +30,13 @@ func FileName(peerName string, peerID int64) string {
 	}
 	const prefix = "wg-"
 	name := trimName(b.String())
-	if len(prefix)+len(name) > maxIfaceName {
-		name = trimName(name[:maxIfaceName-len(prefix)])
+	if len(prefix)+len(name) > wgrules.MaxInterfaceNameLen {
+		name = trimName(name[:wgrules.MaxInterfaceNameLen-len(prefix)])
 	}
 	if name == "" {
 		name = strconv.FormatInt(peerID, 10)
-		if len(prefix)+len(name) > maxIfaceName {
-			name = name[:maxIfaceName-len(prefix)]
+		if len(prefix)+len(name) > wgrules.MaxInterfaceNameLen {
+			name = name[:wgrules.MaxInterfaceNameLen-len(prefix)]
 		}
 	}
 	return prefix + name + ".conf"

@@ -1,12 +1,11 @@
 package wgconfig
 
 import (
-	"regexp"
 	"strings"
 	"testing"
-)
 
-var ifaceName = regexp.MustCompile(`^[A-Za-z0-9_=+.-]{1,15}$`)
+	"github.com/wgfleet/wgfleet/wgrules"
+)
 
 func TestFileName(t *testing.T) {
 	tests := []struct {
@@ -32,8 +31,8 @@ func TestFileName(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("FileName(%q, %d) = %q, want %q", tt.name, tt.id, got, tt.want)
 		}
-		if !ifaceName.MatchString(strings.TrimSuffix(got, ".conf")) {
-			t.Errorf("FileName(%q, %d) = %q: not an interface name", tt.name, tt.id, got)
+		if err := wgrules.CheckInterfaceName(strings.TrimSuffix(got, ".conf")); err != nil {
+			t.Errorf("FileName(%q, %d) = %q: %v", tt.name, tt.id, got, err)
 		}
 	}
 }
@@ -44,7 +43,7 @@ func FuzzFileName(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name string, id int64) {
 		got := FileName(name, id)
 		base, ok := strings.CutSuffix(got, ".conf")
-		if !ok || !ifaceName.MatchString(base) || strings.ContainsAny(base, "/\\") || !strings.HasPrefix(base, "wg-") {
+		if !ok || wgrules.CheckInterfaceName(base) != nil || strings.ContainsAny(base, "/\\") || !strings.HasPrefix(base, "wg-") {
 			t.Fatalf("FileName(%q, %d) = %q", name, id, got)
 		}
 	})

@@ -9,6 +9,9 @@ import (
 	"unicode/utf8"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/wgrules"
 )
 
 // MaxConfigSize bounds what Parse reads.
@@ -171,7 +174,7 @@ func (p *parser) interfaceKey(key, value string) error {
 		if err := p.once("interface", key); err != nil {
 			return err
 		}
-		n, err := parseInt(key, value, MinMTU, MaxMTU)
+		n, err := parseInt(key, value, wgrules.MinMTU, wgrules.MaxMTU)
 		p.c.MTU = n
 		return err
 	}
@@ -216,7 +219,7 @@ func (p *parser) peerKey(key, value string) error {
 		if strings.EqualFold(value, "off") {
 			return nil
 		}
-		n, err := parseInt(key, value, 0, MaxKeepalive)
+		n, err := parseInt(key, value, 0, wgrules.MaxKeepalive)
 		p.c.Keepalive = n
 		return err
 	}
@@ -243,9 +246,11 @@ func (p *parser) finish() (Client, error) {
 	return p.c, nil
 }
 
+// parseKey parses a key by agentapi.ParseKey: 44 characters of padded
+// standard base64, as wg(8) prints it.
 func parseKey(name, value string) (wgtypes.Key, error) {
-	k, err := wgtypes.ParseKey(value)
-	if err != nil || strings.ContainsAny(value, "\r\n") {
+	k, err := agentapi.ParseKey(value)
+	if err != nil {
 		return wgtypes.Key{}, errorf("%s is not a base64 WireGuard key of 32 bytes", keyName(name))
 	}
 	return k, nil

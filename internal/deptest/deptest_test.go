@@ -18,7 +18,8 @@ type pkg struct {
 // TestDependencyDirection: tunnel and container import neither agent nor
 // controller; the controller reaches agents only through agent/agentapi
 // and never imports the tunnel; nothing imports cmd; the agent never
-// imports the controller; controller/fault is a leaf. What each binary
+// imports the controller; controller/fault is a leaf; wgrules, the rules
+// every layer shares, imports no package of this module. What each binary
 // links is TestBinaryDependencies.
 func TestDependencyDirection(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps=false", "-json", mod+"...").Output()
@@ -50,8 +51,9 @@ func TestDependencyDirection(t *testing.T) {
 		{"container", "controller", ""},
 		{"container", "tunnel", ""},
 		{"agent", "controller", ""},
-		{"tunnel/forward", "", ""},   // beneath the tunnel: no package of this module
-		{"controller/fault", "", ""}, // the error codes every controller package may use
+		{"tunnel/forward", "", "wgrules"}, // beneath the tunnel: no package of this module but the shared rules
+		{"wgrules", "", ""},               // a leaf: every layer may import it, it imports none
+		{"controller/fault", "", ""},      // the error codes every controller package may use
 		{"controller", "agent", "agent/agentapi"},
 		{"controller", "tunnel", ""},
 		{"", "cmd", ""},
@@ -80,17 +82,19 @@ func TestDependencyDirection(t *testing.T) {
 	}
 }
 
-// TestContainerUsesOnlyTheStandardLibrary: detection of the environment
-// must build anywhere, so container depends on nothing outside the
-// standard library.
-func TestContainerUsesOnlyTheStandardLibrary(t *testing.T) {
-	out, err := exec.Command("go", "list", "-f", `{{join .Deps "\n"}}`, mod+"container").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	for _, d := range strings.Fields(string(out)) {
-		if first, _, _ := strings.Cut(d, "/"); strings.Contains(first, ".") {
-			t.Errorf("container depends on %s: it may use the standard library only", d)
+// TestLeavesUseOnlyTheStandardLibrary: detection of the environment must
+// build anywhere, and the shared rules are imported by every layer, so
+// container and wgrules depend on nothing outside the standard library.
+func TestLeavesUseOnlyTheStandardLibrary(t *testing.T) {
+	for _, leaf := range []string{"container", "wgrules"} {
+		out, err := exec.Command("go", "list", "-f", `{{join .Deps "\n"}}`, mod+leaf).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", leaf, err)
+		}
+		for _, d := range strings.Fields(string(out)) {
+			if first, _, _ := strings.Cut(d, "/"); strings.Contains(first, ".") {
+				t.Errorf("%s depends on %s: it may use the standard library only", leaf, d)
+			}
 		}
 	}
 }

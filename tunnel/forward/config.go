@@ -8,11 +8,12 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/wgfleet/wgfleet/wgrules"
 )
 
-// Defaults of Config.
+// Defaults of Config. The default MTU is wgrules.DefaultMTU.
 const (
-	DefaultMTU            = 1420
 	DefaultMaxTCPConns    = 1024
 	DefaultMaxUDPFlows    = 1024
 	DefaultTCPIdleTimeout = time.Hour
@@ -52,7 +53,7 @@ type Config struct {
 	// packets to other IPs of these prefixes go back out to the peers
 	// (hub routing); packets to anything else are forwarded.
 	Addresses []netip.Prefix
-	// MTU is the interface MTU; 0 means DefaultMTU.
+	// MTU is the interface MTU; 0 means wgrules.DefaultMTU.
 	MTU int
 	// Policy is checked for every TCP connection, UDP flow, ICMP echo and
 	// hub-routed packet. Required.
@@ -98,10 +99,10 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, errors.New("no egress policy"))
 	}
 	if c.MTU == 0 {
-		c.MTU = DefaultMTU
+		c.MTU = wgrules.DefaultMTU
 	}
-	if c.MTU < 576 || c.MTU > 65535 {
-		errs = append(errs, fmt.Errorf("MTU %d not in [576, 65535]", c.MTU))
+	if c.MTU < wgrules.MinMTU || c.MTU > wgrules.MaxMTU {
+		errs = append(errs, fmt.Errorf("MTU %d not in [%d, %d]", c.MTU, wgrules.MinMTU, wgrules.MaxMTU))
 	}
 	for _, v := range []struct {
 		name string
