@@ -2,6 +2,7 @@ package agentapi_test
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -100,11 +101,19 @@ func TestParseKey(t *testing.T) {
 		{name: "standard", in: std, ok: true},
 		{name: "unpadded", in: strings.TrimRight(std, "=")},
 		{name: "base64url", in: base64.URLEncoding.EncodeToString(slashKey[:])},
+		{name: "base64url unpadded", in: base64.RawURLEncoding.EncodeToString(slashKey[:])},
 		{name: "percent-encoded", in: agentapi.EscapeKey(slashKey)},
 		{name: "31 bytes", in: base64.StdEncoding.EncodeToString(slashKey[:31])},
 		{name: "33 bytes", in: base64.StdEncoding.EncodeToString(append(slashKey[:], 0))},
+		{name: "hex", in: hex.EncodeToString(slashKey[:])},
 		{name: "empty", in: ""},
 		{name: "newline", in: "\n" + std[1:]},
+		// wgtypes.ParseKey skips line breaks; the one parser does not.
+		{name: "line break inside", in: std[:20] + "\r\n" + std[20:]},
+		{name: "trailing newline", in: std + "\n"},
+		{name: "leading space", in: " " + std},
+		{name: "double padding", in: std[:42] + "=="},
+		{name: "padding in the middle", in: std[:20] + "=" + std[21:]},
 		{name: "garbage of the right length", in: strings.Repeat("!", 43) + "="},
 	}
 	for _, tt := range tests {
@@ -144,6 +153,46 @@ func FuzzParsePathKey(f *testing.F) {
 		}
 		k3, err := agentapi.ParseKey(k.String())
 		if err != nil || k3 != k {
+			t.Fatalf("ParseKey(%s) = %s, %v", k, k3, err)
+		}
+	})
+}
+
+// TestParseKeyZero: the parser takes the all-zero key like any other;
+// refusing it is a rule of the caller (the fleet refuses it from
+// operators, and a zero preshared key means none).
+func TestParseKeyZero(t *testing.T) {
+	var zero wgtypes.Key
+	k, err := agentapi.ParseKey(zero.String())
+	if err != nil || k != zero {
+		t.Fatalf("ParseKey(%s) = %s, %v; want the zero key", zero, k, err)
+	}
+}
+
+func FuzzParseKey(f *testing.F) {
+	f.Add(slashKey.String())
+	f.Add(strings.TrimRight(slashKey.String(), "="))
+	f.Add(agentapi.EscapeKey(slashKey))
+	f.Add(slashKey.String()[:20] + "\n" + slashKey.String()[20:])
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := agentapi.ParseKey(s)
+		if err != nil {
+			if !errors.Is(err, agentapi.ErrBadKey) {
+				t.Fatalf("error %v does not wrap ErrBadKey", err)
+			}
+			return
+		}
+		// Only the 44 characters of padded standard base64 get in.
+		if len(s) != 44 || s[43] != '=' || strings.Trim(s[:43], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") != "" {
+			t.Fatalf("ParseKey accepted %q", s)
+		}
+		// What a body may carry, a path may carry too.
+		if k2, err := agentapi.ParsePathKey(s); err != nil || k2 != k {
+			t.Fatalf("ParsePathKey(%q) = %s, %v; ParseKey gave %s", s, k2, err, k)
+		}
+		// The canonical form of what was accepted parses to the same key.
+		if k3, err := agentapi.ParseKey(k.String()); err != nil || k3 != k {
 			t.Fatalf("ParseKey(%s) = %s, %v", k, k3, err)
 		}
 	})

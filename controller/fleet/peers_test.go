@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
 	"github.com/wgfleet/wgfleet/controller/ipam"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
@@ -73,6 +75,7 @@ func TestCreatePeerValidation(t *testing.T) {
 	ctx := context.Background()
 	n := e.createNode(t, nodeIn("n1"))
 	priv := newKey(t).String()
+	slashy := wgtypes.Key{0xfb, 0xff, 0xbf, 1, 2, 3}.String() // "+/+/AQID...="
 	tests := []struct {
 		field string
 		in    PeerInput
@@ -82,7 +85,14 @@ func TestCreatePeerValidation(t *testing.T) {
 		{"public_key", PeerInput{PublicKey: ptr("not-a-key")}},
 		{"public_key", PeerInput{PublicKey: ptr("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")}},
 		{"public_key", PeerInput{PublicKey: ptr(priv[:20])}},
+		// Only wg(8)'s form gets in: agentapi.ParseKey, as in a body.
+		{"public_key", PeerInput{PublicKey: ptr(strings.TrimRight(slashy, "="))}},
+		{"public_key", PeerInput{PublicKey: ptr(strings.NewReplacer("+", "-", "/", "_").Replace(slashy))}},
+		{"public_key", PeerInput{PublicKey: ptr(strings.NewReplacer("+", "%2B", "/", "%2F", "=", "%3D").Replace(slashy))}},
+		{"public_key", PeerInput{PublicKey: ptr(slashy[:20] + "\n" + slashy[20:])}},
 		{"preshared_key", PeerInput{PresharedKey: ptr("generate")}},
+		{"preshared_key", PeerInput{PresharedKey: ptr("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")}},
+		{"preshared_key", PeerInput{PresharedKey: ptr(slashy[:20] + "\r\n" + slashy[20:])}},
 		{"address", PeerInput{Address: ptr("10.9.0.2")}},
 		{"address", PeerInput{Address: ptr("10.8.0.1")}},
 		{"address", PeerInput{Address: ptr("10.8.0.255")}},
@@ -112,6 +122,33 @@ func TestCreatePeerValidation(t *testing.T) {
 	}
 	if entries := e.audit(t); len(entries) != 1 {
 		t.Fatalf("refused creates wrote audit entries: %d", len(entries))
+	}
+}
+
+// TestCreatePeerKeyText: a key in wg(8)'s form gets in, with white space
+// around it trimmed, as the public and as the preshared key.
+func TestCreatePeerKeyText(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	n := e.createNode(t, nodeIn("n1"))
+	pub := wgtypes.Key{0xfb, 0xff, 0xbf, 1, 2, 3}
+	psk := wgtypes.Key{0xff, 0xfe, 0xfd, 4, 5, 6}
+	v, err := e.svc.CreatePeer(ctx, actor, n.ID, PeerInput{
+		PublicKey:    ptr(" " + pub.String() + "\n"),
+		PresharedKey: ptr("\t" + psk.String() + " "),
+	})
+	if err != nil {
+		t.Fatalf("CreatePeer: %v", err)
+	}
+	p, err := e.store.GetPeer(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.PublicKey != pub {
+		t.Errorf("public key = %s, want %s", p.PublicKey, pub)
+	}
+	if p.PresharedKey == nil || *p.PresharedKey != psk {
+		t.Errorf("preshared key = %v, want %s", p.PresharedKey, psk)
 	}
 }
 
