@@ -27,7 +27,7 @@ func CheckInterfaceName(name string) error {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
 		case c == '_', c == '=', c == '+', c == '.', c == '-':
 		default:
-			return fmt.Errorf("interface name %q: character %q is not one of [A-Za-z0-9_=+.-]", name, c)
+			return fmt.Errorf("interface name %q: character %q is not one of [A-Za-z0-9_=+.-]", name, name[i:i+1])
 		}
 	}
 	return nil

@@ -42,6 +42,7 @@ func TestCreateNodeValidation(t *testing.T) {
 		{"wg_interface", func(in *NodeInput) { in.WGInterface = ptr("wg 0") }},
 		{"wg_interface", func(in *NodeInput) { in.WGInterface = ptr("wg/0") }},
 		{"wg_interface", func(in *NodeInput) { in.WGInterface = ptr("sixteen-chars-xx") }},
+		{"wg_interface", func(in *NodeInput) { in.WGInterface = ptr("..") }},
 		{"endpoint", func(in *NodeInput) { in.Endpoint = ptr("vpn.example.net") }},
 		{"endpoint", func(in *NodeInput) { in.Endpoint = ptr("vpn.example.net:0") }},
 		{"endpoint", func(in *NodeInput) { in.Endpoint = ptr("vpn.example.net:65536") }},

@@ -95,7 +95,7 @@ func checkSecret(s string) error {
 
 func checkInterface(s string) error {
 	if wgrules.CheckInterfaceName(s) != nil {
-		return Invalid("wg_interface", "must be 1 to 15 letters, digits or _=+.- (an interface name such as wg0)")
+		return Invalid("wg_interface", "must be 1 to %d letters, digits or _=+.-, and not \".\" or \"..\" (an interface name such as wg0)", wgrules.MaxInterfaceNameLen)
 	}
 	return nil
 }
