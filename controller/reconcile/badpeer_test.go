@@ -41,7 +41,9 @@ func TestBadPeerDoesNotStallNode(t *testing.T) {
 
 			// Same address and secret, a fresh state dir: no peers, and
 			// a new interface key.
-			a.Stop()
+			if err := a.Stop(); err != nil {
+				t.Fatalf("stopping the agent: %v", err)
+			}
 			b := agenttest.Start(t, agenttest.Options{Addr: a.Addr, Secret: a.Secret})
 			own := agentKey(t, b)
 			bad, err := f.store.CreatePeerWithAllocation(f.ctx, store.Peer{NodeID: n.ID, Name: "legacy", PublicKey: own, Enabled: true})

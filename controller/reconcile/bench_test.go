@@ -9,18 +9,23 @@ import (
 	"testing"
 	"time"
 
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
 	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/controller/agentclient"
 	"github.com/wgfleet/wgfleet/controller/store"
 	"github.com/wgfleet/wgfleet/controller/store/storetest"
 )
 
-// benchFleet is nodes in a real store, each with an in-memory agent.
+// benchFleet is nodes in a real store, each with an in-memory agent
+// (agenttest.Fake): a hundred real devices would measure wireguard-go
+// rather than the reconciler. The behaviour tests use real agents.
 type benchFleet struct {
 	r      *Reconciler
 	nodes  []store.Node
-	agents []*fakeAgent
-	keys   [][]string // per node, the public keys of its peers
+	agents []*agenttest.Fake
+	keys   [][]wgtypes.Key // per node, the public keys of its peers
 }
 
 func newBenchFleet(tb testing.TB, nodes, peersPerNode int) *benchFleet {
@@ -29,15 +34,15 @@ func newBenchFleet(tb testing.TB, nodes, peersPerNode int) *benchFleet {
 	st := storetest.Open(tb)
 	fl := &benchFleet{r: New(Config{Store: st, Clients: agentclient.NewPool(agentclient.PoolOptions{})})}
 	for i := range nodes {
-		a := newFakeAgent(tb, "wg0")
+		a := agenttest.StartFake(tb, agenttest.FakeOptions{})
 		n, err := st.CreateNode(ctx, store.Node{
-			Name: fmt.Sprintf("node-%03d", i), AgentURL: a.srv.URL, Secret: []byte(a.secret),
+			Name: fmt.Sprintf("node-%03d", i), AgentURL: a.URL, Secret: []byte(a.Secret),
 			IPPool: netip.MustParsePrefix("10.64.0.0/16"), Enabled: true, Weight: 100,
 		})
 		if err != nil {
 			tb.Fatal(err)
 		}
-		var keys []string
+		var keys []wgtypes.Key
 		err = st.InTx(ctx, func(tx *store.Tx) error {
 			for j := range peersPerNode {
 				p := store.Peer{NodeID: n.ID, PublicKey: newKey(tb).PublicKey(), Enabled: true, Keepalive: 25 * time.Second}
@@ -48,7 +53,7 @@ func newBenchFleet(tb testing.TB, nodes, peersPerNode int) *benchFleet {
 				if _, err := tx.CreatePeerWithAllocation(ctx, p); err != nil {
 					return err
 				}
-				keys = append(keys, p.PublicKey.String())
+				keys = append(keys, p.PublicKey)
 			}
 			return nil
 		})
@@ -103,11 +108,11 @@ func (fl *benchFleet) drift(tb testing.TB, percent, round int) int {
 	removed, changed := per*4/10, per*3/10
 	for i, a := range fl.agents {
 		keys := fl.keys[i]
-		var strangers []string
+		var strangers []wgtypes.Key
 		for range per - removed - changed {
-			strangers = append(strangers, newKey(tb).PublicKey().String())
+			strangers = append(strangers, newKey(tb).PublicKey())
 		}
-		a.edit(func(peers map[string]agentapi.Peer) {
+		a.Edit("wg0", func(peers map[wgtypes.Key]agentapi.Peer) {
 			base := round * per
 			for j := range removed {
 				delete(peers, keys[(base+j)%len(keys)])
@@ -119,7 +124,7 @@ func (fl *benchFleet) drift(tb testing.TB, percent, round int) int {
 				peers[k] = p
 			}
 			for j, k := range strangers {
-				peers[k] = agentapi.Peer{PublicKey: k, AllowedIPs: []string{fmt.Sprintf("10.250.%d.%d/32", round%250, j+1)}}
+				peers[k] = agentapi.Peer{PublicKey: k.String(), AllowedIPs: []string{fmt.Sprintf("10.250.%d.%d/32", round%250, j+1)}}
 			}
 		})
 	}
@@ -129,10 +134,7 @@ func (fl *benchFleet) drift(tb testing.TB, percent, round int) int {
 func (fl *benchFleet) checkConverged(tb testing.TB) {
 	tb.Helper()
 	for i, a := range fl.agents {
-		a.mu.Lock()
-		n := len(a.peers)
-		a.mu.Unlock()
-		if n != len(fl.keys[i]) {
+		if n := len(a.Peers("wg0")); n != len(fl.keys[i]) {
 			tb.Fatalf("node %d: agent holds %d peers, want %d", i, n, len(fl.keys[i]))
 		}
 	}
@@ -142,7 +144,7 @@ func (fl *benchFleet) checkConverged(tb testing.TB) {
 // (10 nodes with -short) where 1% of every agent's peers drifted, against
 // a baseline of 0% measured in the same run; -v prints a table of both.
 // Setting up the store takes about a minute; the agents are in-memory
-// fakes speaking the signed wire contract (fakeagent_test.go). One op is
+// fakes speaking the signed wire contract (agenttest.Fake). One op is
 // one reconcile of the whole fleet, Workers nodes at a time.
 func BenchmarkReconcileFleet(b *testing.B) {
 	nodes, peers := 100, 1000

@@ -150,10 +150,16 @@ type fixture struct {
 	running bool
 }
 
+// fixtureTimeout bounds each agent call of a fixture. No test here waits
+// for it to expire: it only ends a call to a hung agent. A replace-all of
+// 150 peers on a real device takes over 5 s under -race on a loaded
+// machine, so it is generous.
+const fixtureTimeout = 60 * time.Second
+
 func newFixture(t *testing.T, bulkThreshold int) *fixture {
 	t.Helper()
 	f := &fixture{t: t, ctx: context.Background(), store: storetest.Open(t), rec: newRecorder(), logs: &testenv.LogBuffer{}}
-	f.pool = agentclient.NewPool(agentclient.PoolOptions{Timeout: 5 * time.Second, HTTPClient: &http.Client{Transport: f.rec}})
+	f.pool = agentclient.NewPool(agentclient.PoolOptions{Timeout: fixtureTimeout, HTTPClient: &http.Client{Transport: f.rec}})
 	f.r = New(Config{
 		Store: f.store, Clients: f.pool, BulkThreshold: bulkThreshold, Workers: 2,
 		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

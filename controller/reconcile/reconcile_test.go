@@ -19,7 +19,9 @@ func TestPeersCreatedWhileAgentDownAreApplied(t *testing.T) {
 	f := newFixture(t, 0)
 	a := agenttest.Start(t, agenttest.Options{})
 	n := f.addNode("n1", a, store.DriftRepair)
-	a.Stop()
+	if err := a.Stop(); err != nil {
+		t.Fatalf("stopping the agent: %v", err)
+	}
 
 	f.addPeers(n.ID, 5)
 	res, err := f.r.ReconcileNode(f.ctx, n.ID)
@@ -63,7 +65,9 @@ func TestAgentRestartedEmptyConverges(t *testing.T) {
 
 	// Same address and secret, a fresh state dir: the agent comes back
 	// with no peers at all.
-	a.Stop()
+	if err := a.Stop(); err != nil {
+		t.Fatalf("stopping the agent: %v", err)
+	}
 	b := agenttest.Start(t, agenttest.Options{Addr: a.Addr, Secret: a.Secret})
 	if got := len(devicePeers(t, b)); got != 0 {
 		t.Fatalf("new agent has %d peers", got)
@@ -391,9 +395,13 @@ func TestAgentKilledMidBatch(t *testing.T) {
 			f.addPeers(n.ID, 150)
 
 			killed := errors.New("agent killed")
+			stopped := make(chan error, 1) // what Serve returned; the hook may run off the test goroutine
 			hook := func(r *http.Request) error {
 				if tt.kill(r) {
-					a.Stop()
+					select {
+					case stopped <- a.Stop():
+					default:
+					}
 					return killed
 				}
 				return nil
@@ -404,6 +412,14 @@ func TestAgentKilledMidBatch(t *testing.T) {
 				f.rec.setHooks(hook, nil)
 			}
 			res, err := f.r.ReconcileNode(f.ctx, n.ID)
+			select {
+			case err := <-stopped:
+				if err != nil {
+					t.Fatalf("stopping the agent: %v", err)
+				}
+			default:
+				t.Fatal("test broken: no request killed the agent")
+			}
 			if !errors.Is(err, ErrUnreachable) {
 				t.Fatalf("reconcile: %v, want ErrUnreachable", err)
 			}
