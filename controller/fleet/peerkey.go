@@ -37,9 +37,11 @@ func checkPeerKey(k wgtypes.Key, nodes ...store.Node) error {
 	return Invalid("public_key", "cannot be a peer's key: %s", why)
 }
 
-// checkPeerKeyTx is checkPeerKey against every node.
+// checkPeerKeyTx is checkPeerKey against every node. Only the nodes that
+// hold k can refuse it, so only those are read: a check inside every
+// peer creation's transaction must not grow with the fleet.
 func checkPeerKeyTx(ctx context.Context, tx *store.Tx, k wgtypes.Key) error {
-	nodes, err := tx.ListNodes(ctx)
+	nodes, err := tx.NodesWithServerKey(ctx, k)
 	if err != nil {
 		return err
 	}

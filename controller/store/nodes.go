@@ -291,21 +291,35 @@ func (tx *Tx) GetNodeByName(ctx context.Context, name string) (Node, error) {
 // ListNodes returns every node in id order; an empty store gives an empty
 // slice.
 func (tx *Tx) ListNodes(ctx context.Context) ([]Node, error) {
-	rows, err := tx.tx.QueryContext(ctx, "SELECT "+nodeColumns+" FROM nodes ORDER BY id")
+	return tx.queryNodes(ctx, "listing nodes", "SELECT "+nodeColumns+" FROM nodes ORDER BY id")
+}
+
+// NodesWithServerKey returns the nodes whose interface reported public
+// key k, by id; none is an empty list. It decrypts only those rows, so
+// checking a key costs little at any fleet size.
+func (tx *Tx) NodesWithServerKey(ctx context.Context, k wgtypes.Key) ([]Node, error) {
+	return tx.queryNodes(ctx, "finding nodes by server key",
+		"SELECT "+nodeColumns+" FROM nodes WHERE server_public_key = ? ORDER BY id", k.String())
+}
+
+// queryNodes runs a query of nodeColumns and scans every row; what names
+// it in errors.
+func (tx *Tx) queryNodes(ctx context.Context, what, query string, args ...any) ([]Node, error) {
+	rows, err := tx.tx.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("listing nodes: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	nodes := []Node{}
 	for rows.Next() {
 		n, err := tx.scanNode(rows)
 		if err != nil {
-			return nil, fmt.Errorf("listing nodes: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		nodes = append(nodes, n)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing nodes: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return nodes, nil
 }
