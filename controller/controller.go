@@ -72,6 +72,9 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 	}
 	clients := agentclient.NewPool(agentclient.PoolOptions{})
 	rec := reconcile.New(reconcile.Config{Store: st, Clients: clients, Logger: log.With("component", "reconcile")})
+	pl := poller.New(poller.Config{
+		Store: st, Clients: clients, Reconciler: rec, Logger: log.With("component", "poller"), Interval: cfg.PollInterval,
+	})
 	c := &Controller{
 		cfg:        cfg,
 		log:        log,
@@ -79,10 +82,8 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 		auth:       authn,
 		clients:    clients,
 		reconciler: rec,
-		poller: poller.New(poller.Config{
-			Store: st, Clients: clients, Reconciler: rec, Logger: log.With("component", "poller"), Interval: cfg.PollInterval,
-		}),
-		fleet: fleet.New(fleet.Config{Store: st, Syncer: rec, Agents: clients, Logger: log.With("component", "fleet")}),
+		poller:     pl,
+		fleet:      fleet.New(fleet.Config{Store: st, Syncer: rec, Watcher: pl, Agents: clients, Logger: log.With("component", "fleet")}),
 	}
 	c.handler = api.New(api.Config{
 		Fleet: c.fleet, Auth: authn, Reconciler: rec, Logger: log.With("component", "api"),

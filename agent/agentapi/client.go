@@ -47,13 +47,17 @@ type ClientConfig struct {
 	HTTPClient *http.Client
 	// Now is the clock for X-Timestamp; nil means time.Now.
 	Now func() time.Time
+	// Paths is the agent's path family if known (remembered from an
+	// earlier client); PathsUnknown means find it out.
+	Paths PathFamily
 }
 
 // Client is the controller's way to one agent: every request signed, every
 // answer typed. It is safe for concurrent use.
 //
-// Seed endpoints are called on their bare paths, which every agent of the
-// family serves; extensions under /v1. A peer key in a path is sent as raw
+// Seed endpoints are called where the agent serves them: bare or under
+// /v1 (its PathFamily, found out on first contact and again when a path
+// turns out not to be served; see Paths); extensions under /v1. A peer key in a path is sent as raw
 // standard base64, as the seed's controller sends it: then the raw and the
 // percent-decoded path are the same string, so an agent that verifies
 // either form accepts the signature. The signature covers exactly the path
@@ -74,9 +78,10 @@ type Client struct {
 	hc     *http.Client
 	now    func() time.Time
 
-	mu        sync.Mutex // guards the two fields below
+	mu        sync.Mutex // guards the three fields below
 	capsKnown bool       // a Health answer has been seen
 	useNonce  bool       // the last Health answer advertised CapNonce
+	paths     PathFamily // where the seed endpoints are served
 }
 
 // NewClient returns a Client for cfg. It fails when BaseURL is not an http
@@ -84,6 +89,9 @@ type Client struct {
 func NewClient(cfg ClientConfig) (*Client, error) {
 	if len(cfg.Secret) == 0 {
 		return nil, errors.New("agentapi: client needs a secret")
+	}
+	if !cfg.Paths.Valid() {
+		return nil, fmt.Errorf("agentapi: unknown path family %q", cfg.Paths)
 	}
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil {
@@ -105,6 +113,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		secret: append([]byte(nil), cfg.Secret...),
 		hc:     cfg.HTTPClient,
 		now:    cfg.Now,
+		paths:  cfg.Paths,
 	}
 	if c.hc == nil {
 		c.hc = &http.Client{
@@ -132,10 +141,10 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 	return h, nil
 }
 
-// Dump calls GET /wg/{iface}/dump.
+// Dump calls GET /wg/{iface}/dump (under /v1 for a PathsV1 agent).
 func (c *Client) Dump(ctx context.Context, iface string) (Dump, error) {
 	var d Dump
-	err := c.call(ctx, http.MethodGet, iface, "", "/dump", nil, &d)
+	err := c.seed(ctx, http.MethodGet, iface, "/dump", nil, &d)
 	return d, err
 }
 
@@ -143,18 +152,18 @@ func (c *Client) Dump(ctx context.Context, iface string) (Dump, error) {
 // success with a zero StatusResponse.
 func (c *Client) AddPeer(ctx context.Context, iface string, req AddPeerRequest) (StatusResponse, error) {
 	var s StatusResponse
-	err := c.call(ctx, http.MethodPost, iface, "", "/peers", req, &s)
+	err := c.seed(ctx, http.MethodPost, iface, "/peers", req, &s)
 	return s, err
 }
 
 // UpdatePeer calls PUT /wg/{iface}/peers/{key}.
 func (c *Client) UpdatePeer(ctx context.Context, iface string, key wgtypes.Key, req UpdatePeerRequest) error {
-	return c.call(ctx, http.MethodPut, iface, "", "/peers/"+key.String(), req, nil)
+	return c.seed(ctx, http.MethodPut, iface, "/peers/"+key.String(), req, nil)
 }
 
 // DeletePeer calls DELETE /wg/{iface}/peers/{key}.
 func (c *Client) DeletePeer(ctx context.Context, iface string, key wgtypes.Key) error {
-	return c.call(ctx, http.MethodDelete, iface, "", "/peers/"+key.String(), nil, nil)
+	return c.seed(ctx, http.MethodDelete, iface, "/peers/"+key.String(), nil, nil)
 }
 
 // Interface calls GET /v1/wg/{iface}.

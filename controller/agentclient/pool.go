@@ -86,7 +86,8 @@ func newTransport() *http.Transport {
 	return t
 }
 
-// For returns the client of node n, making it on first use and again
+// For returns the client of node n (starting from the path family n
+// records, n.APIPaths), making it on first use and again
 // whenever n's AgentURL or Secret differs from the ones the cached client
 // was made with (what it knew about the old agent is dropped then). It
 // fails when n has no ID, or its URL or secret is unusable.
@@ -108,7 +109,7 @@ func (p *Pool) entry(n store.Node) (*entry, error) {
 	if e, ok := p.entries[n.ID]; ok && e.url == n.AgentURL && e.secretHash == h {
 		return e, nil
 	}
-	c, err := p.newClient(n.AgentURL, n.Secret)
+	c, err := p.newClient(n.AgentURL, n.Secret, agentapi.PathFamily(n.APIPaths))
 	if err != nil {
 		return nil, fmt.Errorf("agentclient: node %d: %w", n.ID, err)
 	}
@@ -123,16 +124,17 @@ func (p *Pool) entry(n store.Node) (*entry, error) {
 // yet. What it learns of its agent goes with it. It fails when agentURL or
 // secret is unusable.
 func (p *Pool) Probe(agentURL string, secret []byte) (*agentapi.Client, error) {
-	c, err := p.newClient(agentURL, secret)
+	c, err := p.newClient(agentURL, secret, agentapi.PathsUnknown)
 	if err != nil {
 		return nil, fmt.Errorf("agent client: %w", err)
 	}
 	return c, nil
 }
 
-// newClient is the one constructor of the Pool's clients.
-func (p *Pool) newClient(agentURL string, secret []byte) (*agentapi.Client, error) {
-	return agentapi.NewClient(agentapi.ClientConfig{BaseURL: agentURL, Secret: secret, HTTPClient: p.hc})
+// newClient is the one constructor of the Pool's clients; paths is the
+// agent's path family as far as it is known.
+func (p *Pool) newClient(agentURL string, secret []byte, paths agentapi.PathFamily) (*agentapi.Client, error) {
+	return agentapi.NewClient(agentapi.ClientConfig{BaseURL: agentURL, Secret: secret, HTTPClient: p.hc, Paths: paths})
 }
 
 // Forget drops the client of a node and what was known about its agent.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/agentclient"
@@ -105,6 +106,9 @@ func (s *Service) CreateNode(ctx context.Context, actor Actor, in NodeInput) (No
 	}
 	s.log.Info("node created", "node_id", v.ID, "name", v.Name, "actor", string(actor))
 	s.trigger(v.ID)
+	if v.Enabled {
+		s.watch(v.ID)
+	}
 	return v, nil
 }
 
@@ -153,6 +157,9 @@ func (s *Service) UpdateNode(ctx context.Context, actor Actor, id int64, in Node
 	if len(changed) > 0 {
 		s.log.Info("node updated", "node_id", id, "changed", changed, "actor", string(actor))
 		s.trigger(id)
+		if v.Enabled && (slices.Contains(changed, "agent_url") || slices.Contains(changed, "secret") || slices.Contains(changed, "enabled")) {
+			s.watch(id)
+		}
 	}
 	return v, nil
 }
@@ -273,6 +280,9 @@ func (s *Service) ToggleNode(ctx context.Context, actor Actor, id int64, enabled
 	if changed {
 		s.log.Info("node toggled", "node_id", id, "enabled", v.Enabled, "actor", string(actor))
 		s.trigger(id)
+		if v.Enabled {
+			s.watch(id)
+		}
 	}
 	return v, nil
 }

@@ -77,6 +77,11 @@ func (s *Service) probe(ctx context.Context, c *agentapi.Client, health func(con
 		res.Health = raw
 	}
 	d, err := c.Dump(ctx, iface)
+	res.APIPaths = string(c.Paths())
+	where := "/wg/" + iface
+	if c.Paths() == agentapi.PathsV1 {
+		where = "/v1/wg/" + iface
+	}
 	switch {
 	case errors.Is(err, agentapi.ErrNotFound):
 		res.Message = fmt.Sprintf("the agent answers, but has no interface %q", iface)
@@ -89,7 +94,7 @@ func (s *Service) probe(ctx context.Context, c *agentapi.Client, health func(con
 		return res
 	}
 	res.OK = true
-	res.Message = fmt.Sprintf("agent %s (version %s) answered in %d ms; interface %s has %d peers",
-		agentURL, h.Version, latency, iface, len(d.Peers))
+	res.Message = fmt.Sprintf("agent %s (version %s) answered in %d ms; interface %s has %d peers; it serves its peers at %s",
+		agentURL, h.Version, latency, iface, len(d.Peers), where)
 	return res
 }

@@ -23,12 +23,22 @@ type Syncer interface {
 	Trigger(nodeID int64)
 }
 
+// Watcher looks at a node's agent soon: controller/poller implements it.
+// PollSoon must not block; the service calls it after a node is created
+// enabled, enabled, or given another agent URL or secret, so the node's
+// status is known at once instead of after a poll interval.
+type Watcher interface {
+	PollSoon(nodeID int64)
+}
+
 // Config configures a Service.
 type Config struct {
 	// Store is the controller's database. Required.
 	Store *store.Store
 	// Syncer is told about changed nodes; nil means nobody is.
 	Syncer Syncer
+	// Watcher is told about nodes to look at now; nil means nobody is.
+	Watcher Watcher
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// Now is the clock (for latency measurements); nil means time.Now.
@@ -52,6 +62,7 @@ type Config struct {
 type Service struct {
 	store        *store.Store
 	syncer       Syncer
+	watcher      Watcher
 	log          *slog.Logger
 	now          func() time.Time
 	agentTimeout time.Duration
@@ -66,6 +77,7 @@ func New(cfg Config) *Service {
 	s := &Service{
 		store:        cfg.Store,
 		syncer:       cfg.Syncer,
+		watcher:      cfg.Watcher,
 		log:          cfg.Logger,
 		now:          cfg.Now,
 		agentTimeout: cfg.AgentTimeout,
@@ -93,6 +105,13 @@ func (s *Service) trigger(nodeIDs ...int64) {
 	}
 	for _, id := range nodeIDs {
 		s.syncer.Trigger(id)
+	}
+}
+
+// watch tells the Watcher to look at the node now.
+func (s *Service) watch(nodeID int64) {
+	if s.watcher != nil {
+		s.watcher.PollSoon(nodeID)
 	}
 }
 

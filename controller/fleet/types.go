@@ -62,8 +62,12 @@ type NodeView struct {
 	DriftCount     int64      `json:"drift_count"`
 	DriftCurrent   int        `json:"drift_current"`
 	DriftCheckedAt *time.Time `json:"drift_checked_at"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
+	// APIPaths is where the agent serves its peer endpoints, as the
+	// controller found out: "bare" (/wg/...), "v1" (/v1/wg/... only), ""
+	// not yet.
+	APIPaths  string    `json:"api_paths"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // PeerInput is the body of POST /api/nodes/{id}/peers, POST /api/peers and
@@ -119,4 +123,7 @@ type TestResult struct {
 	Version    string          `json:"version,omitempty"`
 	Interfaces []string        `json:"interfaces,omitempty"`
 	Health     json.RawMessage `json:"health,omitempty"`
+	// APIPaths is where the agent was found to serve its peer endpoints:
+	// "bare" or "v1"; "" when the test did not get that far.
+	APIPaths string `json:"api_paths,omitempty"`
 }

@@ -36,6 +36,7 @@ func nodeView(n store.Node, peerCount int) NodeView {
 		DriftCount:          n.DriftCount,
 		DriftCurrent:        n.DriftCurrent,
 		DriftCheckedAt:      timePtr(n.DriftCheckedAt),
+		APIPaths:            n.APIPaths,
 		CreatedAt:           n.CreatedAt,
 		UpdatedAt:           n.UpdatedAt,
 	}

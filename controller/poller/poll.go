@@ -188,10 +188,25 @@ func (p *Poller) read(ctx context.Context, node store.Node) (agentapi.Health, ag
 	}
 	readAt := time.Now()
 	dump, err := client.Dump(ctx, node.WGInterface)
+	p.notePaths(ctx, node, client)
 	if err != nil {
 		return health, dump, readAt, fmt.Errorf("reading peers of %s: %w", node.WGInterface, err)
 	}
 	return health, dump, readAt, nil
+}
+
+// notePaths records on the node where its agent serves the seed endpoints
+// when the client found out something the node does not say yet.
+func (p *Poller) notePaths(ctx context.Context, node store.Node, client *agentapi.Client) {
+	found := string(client.Paths())
+	if found == node.APIPaths {
+		return
+	}
+	if err := p.store.SetNodeAPIPaths(ctx, node.ID, node.AgentURL, found); err != nil {
+		p.log.Error("poll: recording api paths", "node", node.Name, "node_id", node.ID, "err", err)
+		return
+	}
+	p.log.Info("agent path family found", "node", node.Name, "node_id", node.ID, "api_paths", found)
 }
 
 // failed records a failed poll: offline when the agent did not answer,

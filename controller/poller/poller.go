@@ -78,8 +78,13 @@ type Poller struct {
 	maxBackoff time.Duration
 	now        func() time.Time
 
-	mu    sync.Mutex // guards nodes
+	mu    sync.Mutex // guards nodes and soon
 	nodes map[int64]*nodeState
+	// soon are the nodes PollSoon asked for that Run has not started
+	// polling yet.
+	soon map[int64]bool
+	// poked holds a token while soon may have nodes for Run.
+	poked chan struct{}
 }
 
 // nodeState is what the poller remembers of one node between polls.
@@ -105,6 +110,8 @@ func New(cfg Config) *Poller {
 		maxBackoff: cfg.MaxBackoff,
 		now:        cfg.Now,
 		nodes:      make(map[int64]*nodeState),
+		soon:       make(map[int64]bool),
+		poked:      make(chan struct{}, 1),
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -136,25 +143,68 @@ func New(cfg Config) *Poller {
 }
 
 // Run polls every Interval, the first cycle at once, until ctx is done,
-// and returns nil once the cycle in progress has ended. Each cycle is
-// PollOnce, so it also waits for the reconciles it offered. A cycle
-// starts Interval (±Jitter) after the start of the one before, or at once
-// when that one took longer (untilNext).
+// and returns nil once the cycle in progress and the polls PollSoon asked
+// for have ended. Each cycle is PollOnce, so it also waits for the
+// reconciles it offered. A cycle starts Interval (±Jitter) after the start
+// of the one before, or at once when that one took longer (untilNext).
+// The nodes PollSoon names are polled as soon as it is called, beside the
+// cycles.
 func (p *Poller) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	cycle := make(chan time.Time, 1) // the start of a cycle that ended
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
+		case <-p.poked:
+			for _, id := range p.takeSoon() {
+				wg.Go(func() {
+					if err := p.PollNode(ctx, id); err != nil && ctx.Err() == nil {
+						p.log.Debug("poll of a new or enabled node failed", "node_id", id, "err", err)
+					}
+				})
+			}
+		case <-t.C: // set again only once the cycle has ended
+			wg.Go(func() {
+				start := p.now()
+				sum := p.PollOnce(ctx)
+				p.log.Debug("poll cycle", "started", start, "took", p.now().Sub(start), "nodes", sum.Nodes,
+					"polled", sum.Polled, "online", sum.Online, "reconciled", sum.Reconciled)
+				cycle <- start
+			})
+		case start := <-cycle:
+			t.Reset(p.untilNext(start))
 		}
-		start := p.now()
-		sum := p.PollOnce(ctx)
-		p.log.Debug("poll cycle", "started", start, "took", p.now().Sub(start), "nodes", sum.Nodes,
-			"polled", sum.Polled, "online", sum.Online, "reconciled", sum.Reconciled)
-		t.Reset(p.untilNext(start))
 	}
+}
+
+// PollSoon asks Run to poll the node now, beside the cycle, ignoring
+// backoff: for a node just created or enabled, which would otherwise stay
+// "unknown" until the next cycle. It never blocks; asking again before
+// the poll starts asks once.
+func (p *Poller) PollSoon(nodeID int64) {
+	p.mu.Lock()
+	p.soon[nodeID] = true
+	p.mu.Unlock()
+	select {
+	case p.poked <- struct{}{}:
+	default:
+	}
+}
+
+// takeSoon returns and forgets the nodes PollSoon asked for.
+func (p *Poller) takeSoon() []int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ids := make([]int64, 0, len(p.soon))
+	for id := range p.soon {
+		ids = append(ids, id)
+	}
+	clear(p.soon)
+	return ids
 }
 
 // untilNext is how long to wait, now, before the cycle after the one that

@@ -73,6 +73,11 @@ func (s *Store) SetCurrentDrift(ctx context.Context, id int64, n int) error {
 	return s.InTx(ctx, func(tx *Tx) error { return tx.SetCurrentDrift(ctx, id, n) })
 }
 
+// SetNodeAPIPaths runs Tx.SetNodeAPIPaths in its own transaction.
+func (s *Store) SetNodeAPIPaths(ctx context.Context, id int64, agentURL, paths string) error {
+	return s.InTx(ctx, func(tx *Tx) error { return tx.SetNodeAPIPaths(ctx, id, agentURL, paths) })
+}
+
 // GetPeer runs Tx.GetPeer in its own transaction.
 func (s *Store) GetPeer(ctx context.Context, id int64) (Peer, error) {
 	return inTx(ctx, s, func(tx *Tx) (Peer, error) { return tx.GetPeer(ctx, id) })

@@ -106,6 +106,11 @@ type Node struct {
 	DriftCurrent   int
 	DriftCheckedAt time.Time
 
+	// APIPaths is where the agent serves the seed endpoints, as the
+	// controller found out (see SetNodeAPIPaths): "" (not yet), "bare" or
+	// "v1". A new agent URL resets it to "".
+	APIPaths string
+
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -114,7 +119,7 @@ const nodeColumns = `id, name, agent_url, auth_type, secret_enc, wg_interface, e
 	ip_pool_cidr, ip_pool6_cidr, dns, enabled, weight, max_peers, drift_policy,
 	status, last_seen, health_json, server_public_key, consecutive_failures, last_error,
 	desired_generation, acked_generation, acked_at, drift_count, drift_current, drift_checked_at,
-	created_at, updated_at`
+	api_paths, created_at, updated_at`
 
 func (tx *Tx) scanNode(sc scanner) (Node, error) {
 	var (
@@ -130,7 +135,7 @@ func (tx *Tx) scanNode(sc scanner) (Node, error) {
 		&pool4, &pool6, &n.DNS, &n.Enabled, &n.Weight, &n.MaxPeers, &n.DriftPolicy,
 		&n.Status, &lastSeen, &health, &serverKey, &n.ConsecutiveFailures, &n.LastError,
 		&n.DesiredGeneration, &n.AckedGeneration, &ackedAt, &n.DriftCount, &n.DriftCurrent, &driftCheckedAt,
-		&createdAt, &updateAt)
+		&n.APIPaths, &createdAt, &updateAt)
 	if err != nil {
 		return Node{}, err
 	}
@@ -350,15 +355,19 @@ func (tx *Tx) UpdateNode(ctx context.Context, n Node) (Node, error) {
 	if n.Enabled != old.Enabled {
 		status = statusFor(n.Enabled)
 	}
+	paths := old.APIPaths
+	if n.AgentURL != old.AgentURL {
+		paths = "" // another agent, maybe of another family
+	}
 	_, err = tx.tx.ExecContext(ctx, `UPDATE nodes SET
 		name = ?, agent_url = ?, auth_type = ?, wg_interface = ?, endpoint = ?, ip_pool_cidr = ?,
 		ip_pool6_cidr = ?, dns = ?, enabled = ?, weight = ?, max_peers = ?, drift_policy = ?,
-		status = ?, updated_at = ?,
+		status = ?, api_paths = ?, updated_at = ?,
 		server_public_key = CASE WHEN wg_interface = ? THEN server_public_key END
 		WHERE id = ?`,
 		n.Name, n.AgentURL, n.AuthType, n.WGInterface, n.Endpoint, n.IPPool.String(),
 		nullPrefix(n.IPPool6), n.DNS, boolInt(n.Enabled), n.Weight, n.MaxPeers, n.DriftPolicy,
-		status, tx.now.Unix(), n.WGInterface, n.ID)
+		status, paths, tx.now.Unix(), n.WGInterface, n.ID)
 	if isUnique(err) {
 		return Node{}, fmt.Errorf("updating node %d: name %q: %w", n.ID, n.Name, ErrConflict)
 	}
@@ -555,6 +564,21 @@ func (tx *Tx) SetCurrentDrift(ctx context.Context, id int64, n int) error {
 		return fmt.Errorf("recording current drift of node %d: %w", id, err)
 	}
 	return requireRow(res, fmt.Errorf("node %d: %w", id, ErrNodeNotFound))
+}
+
+// SetNodeAPIPaths records where the node's agent serves the seed
+// endpoints, as found out by talking to it at agentURL: "", "bare" or
+// "v1" (anything else is ErrInvalid). It changes nothing when the node's
+// agent URL is no longer agentURL (the finding is about the old agent).
+func (tx *Tx) SetNodeAPIPaths(ctx context.Context, id int64, agentURL, paths string) error {
+	if paths != "" && paths != "bare" && paths != "v1" {
+		return fmt.Errorf("recording api paths of node %d: %w", id, invalidf("path family %q", paths))
+	}
+	_, err := tx.tx.ExecContext(ctx, "UPDATE nodes SET api_paths = ? WHERE id = ? AND agent_url = ?", paths, id, agentURL)
+	if err != nil {
+		return fmt.Errorf("recording api paths of node %d: %w", id, err)
+	}
+	return nil
 }
 
 // requireRow returns notFound when an UPDATE or DELETE touched no row.

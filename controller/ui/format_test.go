@@ -48,6 +48,9 @@ func TestFormatting(t *testing.T) {
 		{`f.nodeStatus({enabled: false, status: "online"})`, "disabled"},
 		{`f.nodeStatus({enabled: true, status: "offline"})`, "offline"},
 		{`f.nodeStatus({enabled: true, status: "rebooting"})`, "unknown"},
+		{`f.apiPaths("bare")`, "/wg/… (bare)"},
+		{`f.apiPaths("v1")`, "/v1/wg/… only"},
+		{`f.apiPaths("")`, "not found out yet"},
 		{`f.peerCapacity({peer_count: 3, max_peers: 10})`, "3 / 10"},
 		{`f.peerCapacity({peer_count: 3, max_peers: 0})`, "3 (no limit)"},
 		{`f.driftNow({drift_current: 0, drift_count: 7})`, ""}, // drift seen before, repaired since

@@ -105,6 +105,16 @@ export function driftSummary(node) {
   return count > 0 ? `${now} now; seen ${plural(count, "time")} in all` : now;
 }
 
+// apiPaths says where a node's agent serves its peer endpoints (api_paths):
+// "bare" (/wg/…), "v1" (/v1/wg/… only), or "" before the controller found out.
+export function apiPaths(paths) {
+  switch (paths) {
+    case "bare": return "/wg/… (bare)";
+    case "v1": return "/v1/wg/… only";
+  }
+  return "not found out yet";
+}
+
 // plural is "1 peer" or "3 peers".
 export function plural(n, one, many = one + "s") {
   return `${n} ${n === 1 ? one : many}`;

@@ -5,7 +5,7 @@ import { h, setText, setClass, clear } from "./dom.js";
 import { Poller } from "./poll.js";
 import { openModal } from "./modal.js";
 import {
-  absoluteTime, bytes, driftSummary, handshakeStatus, nodeStatus, peerCapacity, plural, relativeTime, toDate,
+  absoluteTime, apiPaths, bytes, driftSummary, handshakeStatus, nodeStatus, peerCapacity, plural, relativeTime, toDate,
 } from "./format.js";
 import { showDrift } from "./drift.js";
 import { drainNode, movePeer } from "./move.js";
@@ -73,7 +73,7 @@ export class NodeDetailView {
     this.facts = {
       agent: h("dd", { class: "mono" }), endpoint: h("dd", { class: "mono" }), iface: h("dd", { class: "mono" }),
       pool: h("dd", { class: "mono" }), peers: h("dd", { class: "peer-count" }), seen: h("dd", {}),
-      policy: h("dd", {}), drift: h("dd", { class: "drift-summary" }),
+      policy: h("dd", {}), drift: h("dd", { class: "drift-summary" }), paths: h("dd", { class: "api-paths" }),
     };
     this.driftLine = h("p", { class: "drift", hidden: true });
     this.syncLine = h("p", { class: "syncing", hidden: true });
@@ -115,6 +115,7 @@ export class NodeDetailView {
         h("div", {}, h("dt", {}, "Agent"), this.facts.agent),
         h("div", {}, h("dt", {}, "Endpoint"), this.facts.endpoint),
         h("div", {}, h("dt", {}, "Interface"), this.facts.iface),
+        h("div", {}, h("dt", {}, "Agent paths"), this.facts.paths),
         h("div", {}, h("dt", {}, "Pool"), this.facts.pool),
         h("div", {}, h("dt", {}, "Peers"), this.facts.peers),
         h("div", {}, h("dt", {}, "Last seen"), this.facts.seen),
@@ -202,6 +203,7 @@ export class NodeDetailView {
     setText(this.facts.agent, node.agent_url);
     setText(this.facts.endpoint, node.endpoint || "not set");
     setText(this.facts.iface, node.wg_interface);
+    setText(this.facts.paths, apiPaths(node.api_paths));
     setText(this.facts.pool, [node.ip_pool_cidr, node.ip_pool6_cidr].filter(Boolean).join(", "));
     setText(this.facts.peers, peerCapacity(node));
     setText(this.facts.seen, relativeTime(node.last_seen, now));
