@@ -32,7 +32,13 @@ type harness struct {
 
 func startController(t *testing.T, dataDir string) *harness {
 	t.Helper()
-	c := controllertest.Start(t, dataDir)
+	return startControllerPolling(t, dataDir, time.Second)
+}
+
+// startControllerPolling is startController with a poll interval of its own.
+func startControllerPolling(t *testing.T, dataDir string, interval time.Duration) *harness {
+	t.Helper()
+	c := controllertest.StartPolling(t, dataDir, interval)
 	plain, _, err := c.Auth().CreateToken(context.Background(), "test", "e2e-"+agenttest.RandomSecret()[:8], 0)
 	if err != nil {
 		t.Fatal(err)

@@ -30,12 +30,18 @@ type Controller struct {
 // polls every second.
 func Start(t testing.TB, dataDir string) *Controller {
 	t.Helper()
+	return StartPolling(t, dataDir, time.Second)
+}
+
+// StartPolling is Start with a poll interval of its own.
+func StartPolling(t testing.TB, dataDir string, interval time.Duration) *Controller {
+	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c, err := controller.New(ctx, controller.Config{
-		Listen: "127.0.0.1:0", DataDir: dataDir, PollInterval: time.Second, AdminPassword: AdminPassword,
+		Listen: "127.0.0.1:0", DataDir: dataDir, PollInterval: interval, AdminPassword: AdminPassword,
 	})
 	if err != nil {
 		cancel()

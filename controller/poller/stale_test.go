@@ -91,9 +91,10 @@ func TestStaleDumpCountsNoDrift(t *testing.T) {
 		t.Fatalf("stale poll: %+v", sum)
 	}
 	// The first poll's dump, then the held one, the triggered reconcile's
-	// own, and the held one read again.
-	if got := hold.dumps.Load(); got != 4 {
-		t.Errorf("%d dumps, want 4: the stale dump is read again", got)
+	// own and the one it reads after adding the peer, and the held one
+	// read again.
+	if got := hold.dumps.Load(); got != 5 {
+		t.Errorf("%d dumps, want 5: the stale dump is read again", got)
 	}
 	peers, err := a.Tunnel(a.Iface).Peers()
 	if err != nil || len(peers) != 1 {

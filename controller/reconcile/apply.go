@@ -16,10 +16,16 @@ import (
 
 // outcome is what applying a plan did.
 type outcome struct {
-	calls                   int
-	bulk                    bool // one replace-all did it all
-	done                    []*item
-	refused                 []refusal
+	calls   int
+	bulk    bool // one replace-all did it all
+	done    []*item
+	refused []refusal
+	// unconfirmed are changes the agent answered with success that a
+	// dump read after them does not show, with the reason in words.
+	unconfirmed []refusal
+	// counted is the counter (added, updated, removed) each done change
+	// was counted in.
+	counted                 map[*item]*int
 	added, updated, removed int
 	// uncertain are keys sent to the agent in an add or update whose
 	// answer never came: the agent may hold them.
@@ -38,6 +44,31 @@ type refusal struct {
 
 // changed reports whether anything was applied.
 func (o *outcome) changed() bool { return o.added+o.updated+o.removed > 0 }
+
+// counterOf is the counter a done change of it counts in (by its kind).
+func counterOf(o *outcome, it *item) *int {
+	switch it.Kind {
+	case DriftUnknown:
+		return &o.removed
+	case DriftDifferent:
+		return &o.updated
+	}
+	return &o.added
+}
+
+// countDone takes the changes no longer in done (not confirmed) out of
+// the counters they were counted in.
+func (o *outcome) countDone() {
+	done := make(map[*item]bool, len(o.done))
+	for _, it := range o.done {
+		done[it] = true
+	}
+	for it, c := range o.counted {
+		if !done[it] && *c > 0 {
+			*c--
+		}
+	}
+}
 
 // verdict sorts the error of one agent call.
 type verdict int
@@ -85,6 +116,16 @@ type applier struct {
 	// is the last of them.
 	failed     int
 	lastFailed error
+	// notFound are keys a DELETE or PUT answered 404 for; posted are
+	// changes a POST answered with success for.
+	notFound map[wgtypes.Key]bool
+	posted   map[*item]bool
+}
+
+func newApplier(client *agentapi.Client, iface, node string) *applier {
+	a := &applier{client: client, iface: iface, node: node, notFound: map[wgtypes.Key]bool{}, posted: map[*item]bool{}}
+	a.out.counted = map[*item]*int{}
+	return a
 }
 
 func (a *applier) fail(verb string, k wgtypes.Key, err error) {
@@ -119,6 +160,7 @@ func (a *applier) sync(ctx context.Context, req agentapi.SyncRequest, p plan) bo
 				continue
 			}
 			a.out.done = append(a.out.done, it)
+			a.out.counted[it] = counterOf(&a.out, it)
 		}
 		return true
 	case callRefused:
@@ -155,7 +197,10 @@ func (a *applier) singleCalls(ctx context.Context, p plan) {
 		a.out.calls++
 		err := a.client.DeletePeer(ctx, a.iface, it.key)
 		if errors.Is(err, agentapi.ErrNotFound) {
-			err = nil // already gone
+			// Already gone, or the agent cannot address the key: the
+			// dump read after the changes tells.
+			a.notFound[it.key] = true
+			err = nil
 		}
 		if !a.settle(it, "removing", err, &a.out.removed) {
 			return
@@ -192,8 +237,14 @@ func (a *applier) put(ctx context.Context, it *item, add bool) bool {
 	}
 	err := first(ctx, it.want)
 	if errors.Is(err, fallback) {
+		if !add {
+			a.notFound[it.key] = true
+		}
 		err2 := second(ctx, it.want)
 		if err2 == nil {
+			if !add {
+				a.posted[it] = true
+			}
 			return a.settle(it, verb, nil, secondCounter)
 		}
 		// A refused POST says best why the peer was refused (a PUT
@@ -204,6 +255,9 @@ func (a *applier) put(ctx context.Context, it *item, add bool) bool {
 	}
 	if v, _ := judge(err); v == callAbort || v == callFailed {
 		a.out.uncertain = append(a.out.uncertain, it.key)
+	}
+	if err == nil && add {
+		a.posted[it] = true
 	}
 	return a.settle(it, verb, err, counter)
 }
@@ -225,6 +279,7 @@ func (a *applier) settle(it *item, verb string, err error, counter *int) bool {
 	case callOK:
 		a.out.done = append(a.out.done, it)
 		*counter++
+		a.out.counted[it] = counter
 	case callRefused:
 		a.out.refused = append(a.out.refused, refusal{it: it, msg: ae.Error()})
 	case callFailed:

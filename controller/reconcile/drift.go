@@ -34,7 +34,8 @@ const (
 
 // PeerState is the comparable part of a peer, without any key but the
 // public one (which is in Drift). In an Actual state HasPresharedKey is
-// always false: agents never show whether a peer has a preshared key.
+// false unless the agent's dump carries preshared keys (ours never does;
+// the seed's reference agent does).
 type PeerState struct {
 	AllowedIPs      []string `json:"allowed_ips"`
 	Keepalive       int      `json:"persistent_keepalive"`
@@ -49,10 +50,16 @@ type PeerState struct {
 // still holds. The others are out-of-band drift: somebody changed the
 // agent, or the agent lost its state.
 //
-// Preshared keys are not observable: a dump never carries them. A peer
-// whose change is pending and whose visible fields already match is
-// reported as "different" in FieldPresharedKey, since only sending it again
-// makes sure; a preshared key changed on the node by hand is not seen.
+// Preshared keys are compared when the agent's dump carries them (a peer
+// in it with a preshared key, now or before, shows it does). When it does
+// not (our agent), a peer whose change is pending and whose visible fields
+// already match is reported as "different" in FieldPresharedKey, since
+// only sending it again makes sure; a preshared key changed on the node
+// by hand is not seen then.
+//
+// Reason, when set, says in words why the controller cannot repair this
+// difference on this agent ("this agent cannot address keys containing
+// '/'"): it stays until the agent changes.
 type Drift struct {
 	Kind      DriftKind  `json:"kind"`
 	PublicKey string     `json:"public_key"`
@@ -65,6 +72,9 @@ type Drift struct {
 	// Problem, when set, says why the controller does not send this peer
 	// to the agent: its key is one no peer may hold (see screen).
 	Problem string `json:"problem,omitempty"`
+	// Reason, when set, says why the controller cannot repair this
+	// difference on this agent (see the type's doc).
+	Reason string `json:"reason,omitempty"`
 }
 
 // item is one difference with what is needed to act on it.
@@ -73,6 +83,9 @@ type item struct {
 	key  wgtypes.Key
 	peer *store.Peer // the database's peer; nil for one it does not know
 	want peerConf    // the desired configuration, for missing and different
+	// blind marks a "different" whose FieldPresharedKey was added only
+	// because the dump cannot show the preshared key.
+	blind bool
 }
 
 // comparison is the outcome of comparing one node's desired and actual
@@ -91,14 +104,24 @@ type comparison struct {
 	// invalid counts agent peers whose public key did not parse; they can
 	// be neither compared nor removed.
 	invalid int
+	// showsPSK reports whether the dump was taken to carry preshared keys.
+	showsPSK bool
 }
 
 // compare computes the differences between peers (every database peer of
 // the node) and actual (the agent's peers on iface). managed holds the
 // keys the controller knows it put on the agent, so a key there that is no
 // longer in the database is a pending removal and not a stranger.
-func compare(iface string, peers []store.Peer, actual []agentapi.Peer, managed map[wgtypes.Key]bool) comparison {
-	c := comparison{desiredKeys: make(map[wgtypes.Key]bool), actualKeys: make(map[wgtypes.Key]bool, len(actual))}
+// showsPSK says the agent was seen to carry preshared keys in its dumps
+// before; a peer in actual with one shows it too. Then preshared keys are
+// compared, a missing one in actual meaning none.
+func compare(iface string, peers []store.Peer, actual []agentapi.Peer, managed map[wgtypes.Key]bool, showsPSK bool) comparison {
+	c := comparison{desiredKeys: make(map[wgtypes.Key]bool), actualKeys: make(map[wgtypes.Key]bool, len(actual)), showsPSK: showsPSK}
+	for _, ap := range actual {
+		if ap.PresharedKey != nil {
+			c.showsPSK = true
+		}
+	}
 	known := make(map[wgtypes.Key]*store.Peer, len(peers))
 	for i := range peers {
 		p := &peers[i]
@@ -115,7 +138,7 @@ func compare(iface string, peers []store.Peer, actual []agentapi.Peer, managed m
 
 	got := make(map[wgtypes.Key]peerConf, len(actual))
 	for _, ap := range actual {
-		s, ok := actualConf(ap)
+		s, ok := actualConf(ap, c.showsPSK)
 		if !ok {
 			c.invalid++
 			continue
@@ -151,19 +174,25 @@ func compare(iface string, peers []store.Peer, actual []agentapi.Peer, managed m
 			})
 		default:
 			want := desiredConf(p)
-			fields := observableDiff(want, a)
-			if len(fields) == 0 && !pending {
+			fields := observableDiff(want, a, c.showsPSK)
+			blind := false
+			switch {
+			case len(fields) == 0 && !pending:
 				continue
-			}
-			if pending {
+			case len(fields) == 0 && c.showsPSK:
+				// Pending, and the dump shows it holds already.
+				c.settled = append(c.settled, p)
+				continue
+			case pending && !c.showsPSK:
 				// The preshared key may be what changed; only sending
 				// it again makes sure.
 				fields = append(fields, FieldPresharedKey)
+				blind = true
 			}
 			c.items = append(c.items, &item{
 				Drift: Drift{Kind: DriftDifferent, PublicKey: p.PublicKey.String(), PeerID: p.ID, PeerName: p.Name,
 					Fields: fields, Pending: pending, Desired: want.state(), Actual: a.state()},
-				key: p.PublicKey, peer: p, want: want,
+				key: p.PublicKey, peer: p, want: want, blind: blind,
 			})
 		}
 	}

@@ -82,7 +82,7 @@ func TestCompareAndPlan(t *testing.T) {
 		onAgent(kRestricted, "10.0.0.6/32", 25),
 		{PublicKey: "not a key"},
 	}
-	c := compare("wg0", peers, actual, map[wgtypes.Key]bool{kDeleted: true, kSame: true})
+	c := compare("wg0", peers, actual, map[wgtypes.Key]bool{kDeleted: true, kSame: true}, false)
 
 	type want struct {
 		kind    DriftKind

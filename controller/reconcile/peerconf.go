@@ -17,7 +17,7 @@ import (
 type peerConf struct {
 	key        wgtypes.Key
 	allowedIPs []string     // canonical prefixes, sorted, no duplicates
-	psk        *wgtypes.Key // nil: none; known only for desired confs
+	psk        *wgtypes.Key // nil: none (or not shown, for an agent whose dump hides it)
 	keepalive  int          // seconds
 }
 
@@ -36,14 +36,22 @@ func desiredConf(p *store.Peer) peerConf {
 }
 
 // actualConf is what the agent reported for one peer; false when the
-// agent's public key does not parse. The dump never carries a preshared
-// key, so psk is always nil.
-func actualConf(p agentapi.Peer) (peerConf, bool) {
+// agent's public key does not parse. psk is the dump's preshared key when
+// showsPSK (the dump carries them); otherwise nil.
+func actualConf(p agentapi.Peer, showsPSK bool) (peerConf, bool) {
 	k, err := agentapi.ParseKey(p.PublicKey)
 	if err != nil {
 		return peerConf{}, false
 	}
-	return peerConf{key: k, allowedIPs: canonicalIPs(p.AllowedIPs), keepalive: p.PersistentKeepalive}, true
+	s := peerConf{key: k, allowedIPs: canonicalIPs(p.AllowedIPs), keepalive: p.PersistentKeepalive}
+	if showsPSK && p.PresharedKey != nil && *p.PresharedKey != "" {
+		psk, err := agentapi.ParseKey(*p.PresharedKey)
+		if err != nil {
+			psk = wgtypes.Key{} // unreadable: differs from any real key
+		}
+		s.psk = &psk
+	}
+	return s, true
 }
 
 // canonicalIPs normalizes a list of allowed IPs for comparison: parsed
@@ -100,8 +108,9 @@ func canonicalIPs(in []string) []string {
 }
 
 // observableDiff lists the fields in which the agent's peer differs from
-// the desired one, as far as a dump shows them: allowed IPs and keepalive.
-func observableDiff(want, got peerConf) []string {
+// the desired one, as far as a dump shows them: allowed IPs, keepalive,
+// and the preshared key when showsPSK.
+func observableDiff(want, got peerConf, showsPSK bool) []string {
 	var fields []string
 	if !slices.Equal(want.allowedIPs, got.allowedIPs) {
 		fields = append(fields, FieldAllowedIPs)
@@ -109,19 +118,27 @@ func observableDiff(want, got peerConf) []string {
 	if want.keepalive != got.keepalive {
 		fields = append(fields, FieldKeepalive)
 	}
+	if showsPSK && !samePSK(want.psk, got.psk) {
+		fields = append(fields, FieldPresharedKey)
+	}
 	return fields
 }
 
-// sameDesired reports whether two desired confs are the same, preshared
+// samePSK reports whether two optional preshared keys are the same.
+func samePSK(a, b *wgtypes.Key) bool {
+	if (a == nil) != (b == nil) {
+		return false
+	}
+	return a == nil || *a == *b
+}
+
+// sameDesired reports whether two desired specs are the same, preshared
 // key included.
 func sameDesired(a, b peerConf) bool {
 	if a.key != b.key || a.keepalive != b.keepalive || !slices.Equal(a.allowedIPs, b.allowedIPs) {
 		return false
 	}
-	if (a.psk == nil) != (b.psk == nil) {
-		return false
-	}
-	return a.psk == nil || *a.psk == *b.psk
+	return samePSK(a.psk, b.psk)
 }
 
 // state is the reportable form of s: never the key itself.

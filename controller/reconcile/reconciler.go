@@ -53,6 +53,14 @@ type Result struct {
 	Added   int `json:"added"`
 	Updated int `json:"updated"`
 	Removed int `json:"removed"`
+	// Unconfirmed counts changes the agent answered with success that the
+	// dump read after them does not show; those peers carry sync state
+	// "error" with the reason in words, and DriftAfter lists them.
+	Unconfirmed int `json:"unconfirmed"`
+	// DriftAfter is every difference the dump read after the changes
+	// still shows (Drift.Reason says why one cannot be repaired on this
+	// agent); the same as Drift when nothing was sent.
+	DriftAfter []Drift `json:"drift_after"`
 	// Refused counts changes the agent refused, or failed alone with a
 	// 500; those peers now carry sync state "error" with the agent's
 	// message.
@@ -161,9 +169,11 @@ func (r *Reconciler) Drift(ctx context.Context, nodeID int64) ([]Drift, error) {
 		return nil, fmt.Errorf("drift of node %s: reading peers: %w", node.Name, agentclient.Classify(err))
 	}
 	st := r.state(nodeID)
-	cmp := compare(node.WGInterface, peers, d.Peers, st.managedKeys())
-	screen(&cmp, node.ServerPublicKey)
-	return cmp.drifts(), nil
+	c := compare(node.WGInterface, peers, d.Peers, st.managedKeys(), st.showsPSK())
+	screen(&c, node.ServerPublicKey)
+	st.learnShowsPSK(c.showsPSK)
+	st.explain(c)
+	return c.drifts(), nil
 }
 
 // snapshot reads the node and its peers in one transaction, the node (and
@@ -241,12 +251,16 @@ func (r *Reconciler) reconcile(ctx context.Context, nodeID int64, obs *Observati
 	if force {
 		policy = store.DriftRepair
 	}
-	cmp := compare(node.WGInterface, peers, actual, st.managedKeys())
+	managed := st.managedKeys()
+	cmp := compare(node.WGInterface, peers, actual, managed, st.showsPSK())
 	screen(&cmp, node.ServerPublicKey)
+	st.learnShowsPSK(cmp.showsPSK)
+	st.explain(cmp)
 	res.Drift = cmp.drifts()
 	pl := makePlan(cmp, policy)
 
-	a := &applier{client: client, iface: node.WGInterface, node: node.Name}
+	a := newApplier(client, node.WGInterface, node.Name)
+	final, verified := cmp, false
 	if pl.actions() > 0 {
 		sent := false
 		if r.wantBulk(pl, cmp) {
@@ -273,16 +287,34 @@ func (r *Reconciler) reconcile(ctx context.Context, nodeID int64, obs *Observati
 		// After the last answer: a read sent before this may not show
 		// what was written.
 		st.lastWrite = time.Now()
+		if a.out.err == nil {
+			// Observe, don't trust: what the agent holds now decides.
+			v := &verifier{a: a, iface: node.WGInterface, peers: peers, managed: managed, st: st, own: node.ServerPublicKey}
+			final, verified = v.check(ctx, cmp)
+			if !verified {
+				a.out.done = nil // nothing is confirmed
+			}
+			a.out.countDone()
+			st.explain(final)
+		}
 	}
 	out := &a.out
 	res.Calls += out.calls
 	res.Bulk = out.bulk
 	res.Added, res.Updated, res.Removed = out.added, out.updated, out.removed
 	res.Refused = len(out.refused)
+	res.Unconfirmed = len(out.unconfirmed)
 	res.Repaired = out.changed()
-	ack := out.err == nil && len(out.refused) == 0
+	ack := out.err == nil && len(out.refused) == 0 && len(out.unconfirmed) == 0
+	res.DriftAfter = final.drifts()
+	if verified {
+		res.DriftAfter = afterDrifts(final, out)
+	}
 
 	current := remainingDrift(cmp, out)
+	if verified {
+		current = outOfBand(final)
+	}
 
 	// The agent has what it has: record it even when ctx ended meanwhile.
 	if err := r.record(context.WithoutCancel(ctx), node, pl, out, ack, current); err != nil {
@@ -290,7 +322,11 @@ func (r *Reconciler) reconcile(ctx context.Context, nodeID int64, obs *Observati
 	}
 	res.Acked = ack
 	res.DriftCurrent = current
-	st.remember(cmp, out)
+	if verified {
+		st.remember(final, &outcome{uncertain: out.uncertain})
+	} else {
+		st.remember(cmp, out)
+	}
 	r.report(ctx, node, policy, cmp, pl, st)
 	r.logResult(node, res, pl, out, r.now().Sub(start))
 	return res, out.err

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/wgfleet/wgfleet/controller/store"
@@ -35,7 +36,7 @@ func (r *Reconciler) record(ctx context.Context, node store.Node, pl plan, out *
 	for _, p := range pl.settled {
 		marks = append(marks, mark{p, store.SyncApplied, ""})
 	}
-	for _, rf := range out.refused {
+	for _, rf := range append(slices.Clone(out.refused), out.unconfirmed...) {
 		if rf.it.peer != nil {
 			marks = append(marks, mark{rf.it.peer, store.SyncError, rf.msg})
 		}
@@ -95,6 +96,18 @@ func remainingDrift(c comparison, out *outcome) int {
 	n := 0
 	for _, it := range c.items {
 		if !it.Pending && !done[it] {
+			n++
+		}
+	}
+	return n
+}
+
+// outOfBand counts the out-of-band differences of c: the agent's drift
+// as c's dump shows it, not the controller's own pending changes.
+func outOfBand(c comparison) int {
+	n := 0
+	for _, it := range c.items {
+		if !it.Pending {
 			n++
 		}
 	}

@@ -32,6 +32,34 @@ type nodeState struct {
 	// driftPrint identifies the out-of-band drift last reported, so the
 	// same drift is counted and logged once, not on every poll.
 	driftPrint string
+	// What was seen of the agent: its dumps carry preshared keys
+	// (shows), it cannot address keys containing '/' (noSlash), its PUT
+	// and POST do not set (noPSKSet) or remove (noPSKRemove) a preshared
+	// key. Lost when the controller restarts; found again by the next
+	// change that meets it.
+	shows, noSlash, noPSKSet, noPSKRemove bool
+}
+
+// showsPSK reports whether the agent's dumps were seen to carry
+// preshared keys.
+func (st *nodeState) showsPSK() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.shows
+}
+
+// learnShowsPSK remembers that the agent's dumps carry preshared keys.
+func (st *nodeState) learnShowsPSK(shows bool) {
+	if shows {
+		st.learn(func(st *nodeState) { st.shows = true })
+	}
+}
+
+// learn runs fn under st.mu.
+func (st *nodeState) learn(fn func(*nodeState)) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	fn(st)
 }
 
 // state returns the node's state, making it on first use.
