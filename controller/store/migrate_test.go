@@ -273,6 +273,38 @@ func migrationFixtures() map[uint]migrationFixture {
 				}
 			},
 		},
+		6: {
+			// At 0006 a node remembers its agent's path family; only
+			// "", "bare" and "v1" are taken.
+			insert: func(t *testing.T, db *sql.DB) {
+				box := testBox(t, 1)
+				secret, err := box.Seal([]byte("v6-node-secret"), nodeSecretAAD(6))
+				if err != nil {
+					t.Fatal(err)
+				}
+				execAll(t, db,
+					`INSERT INTO nodes (id, name, agent_url, secret_enc, ip_pool_cidr, api_paths, created_at, updated_at)
+					 VALUES (6, 'v6-node', 'https://v6.example.net', '`+secret+`', '10.6.0.0/24', 'v1', 1, 1)`,
+				)
+				if _, err := db.Exec(`UPDATE nodes SET api_paths = 'both' WHERE id = 6`); err == nil {
+					t.Fatal(`api_paths = 'both' accepted`)
+				}
+			},
+			check: func(t *testing.T, s *Store) {
+				n, err := s.GetNodeByName(context.Background(), "v6-node")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n.APIPaths != "v1" || string(n.Secret) != "v6-node-secret" {
+					t.Fatalf("v6 node after migration: api_paths %q, want v1", n.APIPaths)
+				}
+				// Nodes from before 0006 have not been found out yet.
+				v5, err := s.GetNodeByName(context.Background(), "v5-node")
+				if err == nil && v5.APIPaths != "" {
+					t.Fatalf("v5 node api_paths %q after migration, want \"\"", v5.APIPaths)
+				}
+			},
+		},
 	}
 }
 

@@ -501,3 +501,40 @@ func TestNodeServerPublicKey(t *testing.T) {
 		}
 	}
 }
+
+// TestNodeAPIPaths: the path family found out is recorded for the agent
+// it was found at, refused when unknown, and forgotten when the node is
+// pointed at another agent.
+func TestNodeAPIPaths(t *testing.T) {
+	s, _, _ := openTest(t)
+	ctx := context.Background()
+	n := mustCreateNode(t, s, testNode("paths"))
+	if n.APIPaths != "" {
+		t.Fatalf("new node api_paths %q, want \"\"", n.APIPaths)
+	}
+	if err := s.SetNodeAPIPaths(ctx, n.ID, n.AgentURL, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetNodeAPIPaths(ctx, n.ID, n.AgentURL, "both"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("api_paths \"both\": %v, want ErrInvalid", err)
+	}
+	// A finding about another URL (the node was changed meanwhile) is dropped.
+	if err := s.SetNodeAPIPaths(ctx, n.ID, "https://elsewhere.example.net", "bare"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetNode(ctx, n.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.APIPaths != "v1" {
+		t.Fatalf("api_paths %q, want v1", got.APIPaths)
+	}
+	got.Name = "paths-renamed"
+	if got, err = s.UpdateNode(ctx, got); err != nil || got.APIPaths != "v1" {
+		t.Fatalf("after a rename: api_paths %q (%v), want v1 kept", got.APIPaths, err)
+	}
+	got.AgentURL = "https://other.example.net"
+	if got, err = s.UpdateNode(ctx, got); err != nil || got.APIPaths != "" {
+		t.Fatalf("after a new agent URL: api_paths %q (%v), want \"\"", got.APIPaths, err)
+	}
+}
