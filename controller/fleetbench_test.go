@@ -63,7 +63,7 @@ func benchFleetSize(tb testing.TB) fleetSize {
 
 // BenchmarkControllerFleet is issue 14 item 6: a real controller (store,
 // API, poller, reconciler) in this process and simulated agents
-// (fleetsim_test.go), each on its own loopback port. It registers the
+// (agenttest's Fake, fleetsim_test.go), each on its own loopback port. It registers the
 // nodes through the API, lets the poller warm up, then 50 clients create
 // every node's peers through the API while the poller runs, and measures:
 //

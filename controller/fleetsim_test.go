@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,41 +16,34 @@ import (
 	"time"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
-	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+	"github.com/wgfleet/wgfleet/agent/agenttest"
 )
 
-// simFleet is BenchmarkControllerFleet's simulated agents: one process,
-// one loopback listener per agent (a distinct host:port each, so the
-// controller's connection reuse is measured as it would be against real
-// nodes), every request's signature checked by the real Verifier, peers
-// kept in a map per agent. It records what the benchmark measures: the
-// connections the controller opened (accepts), the time each peer key
-// first reached its agent, and the polls (GET /health) each agent got.
-//
-// agenttest.Fake (branch c9-tests) is the one fake agent once it is on
-// main; this one stays small and keeps the per-peer arrival times the
-// benchmark needs.
+// simFleet is BenchmarkControllerFleet's simulated agents: agenttest's
+// Fake (peers in memory, every signature checked by the real Verifier,
+// answers held to the real agent's), each served on a loopback listener of
+// its own, so every node is a distinct host:port and the controller's
+// connection reuse is measured as against real nodes. Around each Fake it
+// records what the benchmark measures: the connections the controller
+// opened (accepts), the time each peer key first reached its agent, and
+// the polls (GET /health) each agent answered.
 type simFleet struct {
 	agents  []*simAgent
 	accepts atomic.Int64
 
 	mu      sync.Mutex // guards arrived and polls
 	arrived map[string]time.Time
-	polls   [][]time.Time // per agent, the time of every GET /health
+	polls   []int // per agent, GET /health answered
 }
 
-// simAgent is one simulated agent with one interface, "wg0".
+// simAgent is one Fake with one interface, "wg0", behind its own server.
 type simAgent struct {
-	fleet    *simFleet
-	index    int
-	url      string
-	secret   string
-	verifier *agentapi.Verifier
-	srv      *http.Server
-	pub      wgtypes.Key
-
-	mu    sync.Mutex // guards peers
-	peers map[string]agentapi.Peer
+	fleet  *simFleet
+	index  int
+	fake   *agenttest.Fake
+	url    string
+	secret string
+	srv    *http.Server
 }
 
 // countingListener counts the connections it accepts.
@@ -68,23 +62,15 @@ func (l countingListener) Accept() (net.Conn, error) {
 
 func startSimFleet(tb testing.TB, n int) *simFleet {
 	tb.Helper()
-	f := &simFleet{arrived: map[string]time.Time{}, polls: make([][]time.Time, n)}
+	f := &simFleet{arrived: map[string]time.Time{}, polls: make([]int, n)}
 	for i := range n {
-		secret := agentapiSecret(i)
-		v, err := agentapi.NewVerifier(agentapi.VerifierConfig{Secrets: [][]byte{[]byte(secret)}})
-		if err != nil {
-			tb.Fatal(err)
-		}
+		secret := strings.Repeat("s", 32) + "-" + strconv.Itoa(i)
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			tb.Fatalf("simulated agent %d: %v", i, err)
 		}
-		priv, err := wgtypes.GeneratePrivateKey()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		a := &simAgent{fleet: f, index: i, url: "http://" + ln.Addr().String(), secret: secret,
-			verifier: v, pub: priv.PublicKey(), peers: map[string]agentapi.Peer{}}
+		a := &simAgent{fleet: f, index: i, fake: agenttest.StartFake(tb, agenttest.FakeOptions{Secret: secret}),
+			url: "http://" + ln.Addr().String(), secret: secret}
 		a.srv = &http.Server{Handler: a, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 		go func() {
 			if err := a.srv.Serve(countingListener{ln, &f.accepts}); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -103,13 +89,8 @@ func startSimFleet(tb testing.TB, n int) *simFleet {
 	return f
 }
 
-// agentapiSecret is agent i's shared secret.
-func agentapiSecret(i int) string {
-	return strings.Repeat("s", 32) + "-" + strconv.Itoa(i)
-}
-
-// arrivedAt returns when each key first reached an agent; ok is false for
-// a key that has not.
+// arrivedAt returns when key first reached an agent; ok is false for a
+// key that has not.
 func (f *simFleet) arrivedAt(key string) (time.Time, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -124,21 +105,74 @@ func (f *simFleet) arrivals() int {
 	return len(f.arrived)
 }
 
-// minPolls is the fewest polls any agent has had.
+// minPolls is the fewest polls any agent has answered.
 func (f *simFleet) minPolls() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m := -1
 	for _, p := range f.polls {
-		if m < 0 || len(p) < m {
-			m = len(p)
+		if m < 0 || p < m {
+			m = p
 		}
 	}
 	return max(m, 0)
 }
 
-// added records the peers a write put on agent a.
-func (a *simAgent) added(keys []string) {
+// statusWriter keeps the status of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// ServeHTTP hands the call to the Fake and notes what it answered: a poll,
+// or peers now on the agent (an add answered 201, a replace-all 200).
+func (a *simAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, agentapi.MaxBodyBytes))
+	if err != nil {
+		http.Error(w, "reading body", http.StatusRequestEntityTooLarge)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	sw := &statusWriter{ResponseWriter: w}
+	a.fake.ServeHTTP(sw, r)
+	a.fake.Reset() // the benchmark reads none of the Fake's request log: keep it from growing
+	var keys []string
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/health" && sw.status == http.StatusOK:
+		a.fleet.mu.Lock()
+		a.fleet.polls[a.index]++
+		a.fleet.mu.Unlock()
+		return
+	case r.Method == http.MethodPost && sw.status == http.StatusCreated:
+		var req agentapi.AddPeerRequest
+		if json.Unmarshal(body, &req) == nil {
+			keys = []string{req.PublicKey}
+		}
+	case r.Method == http.MethodPut && r.URL.Path == "/v1/wg/wg0/peers" && sw.status == http.StatusOK:
+		var req agentapi.SyncRequest
+		if json.Unmarshal(body, &req) == nil {
+			for _, p := range req.Peers {
+				keys = append(keys, p.PublicKey)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
 	now := time.Now()
 	a.fleet.mu.Lock()
 	defer a.fleet.mu.Unlock()
@@ -147,137 +181,4 @@ func (a *simAgent) added(keys []string) {
 			a.fleet.arrived[k] = now
 		}
 	}
-}
-
-func (a *simAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, agentapi.MaxBodyBytes))
-	if err != nil {
-		simReply(w, http.StatusRequestEntityTooLarge, agentapi.ErrorResponse{Error: "request body too large"})
-		return
-	}
-	if err := a.verifier.Verify(r, body); err != nil {
-		simReply(w, http.StatusUnauthorized, agentapi.ErrorResponse{Error: err.Error()})
-		return
-	}
-	if r.URL.Path == "/health" {
-		a.fleet.mu.Lock()
-		a.fleet.polls[a.index] = append(a.fleet.polls[a.index], time.Now())
-		a.fleet.mu.Unlock()
-		simReply(w, http.StatusOK, agentapi.Health{Status: "ok", Version: "sim", Timestamp: time.Now().Unix(),
-			Capabilities: []string{agentapi.CapNonce, agentapi.CapPeerSync, agentapi.CapInterfaceInfo}})
-		return
-	}
-	path := r.URL.EscapedPath()
-	v1 := strings.HasPrefix(path, "/v1/")
-	rest, ok := strings.CutPrefix(strings.TrimPrefix(path, "/v1"), "/wg/wg0")
-	if !ok {
-		simReply(w, http.StatusNotFound, agentapi.ErrorResponse{Error: "interface not found"})
-		return
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	switch {
-	case v1 && rest == "" && r.Method == http.MethodGet:
-		simReply(w, http.StatusOK, agentapi.InterfaceInfo{Name: "wg0", Mode: "netstack", PublicKey: a.pub.String(),
-			ListenPort: 51820, PeerCount: len(a.peers)})
-	case (rest == "/dump" && !v1 || rest == "/peers" && v1) && r.Method == http.MethodGet:
-		simReply(w, http.StatusOK, agentapi.Dump{Interface: "wg0", Peers: a.list()})
-	case rest == "/peers" && !v1 && r.Method == http.MethodPost:
-		req, err := agentapi.DecodeAddPeer(body)
-		if err != nil {
-			simReply(w, http.StatusBadRequest, agentapi.ErrorResponse{Error: err.Error()})
-			return
-		}
-		if _, dup := a.peers[req.PublicKey]; dup {
-			simReply(w, http.StatusConflict, agentapi.ErrorResponse{Error: "peer already exists"})
-			return
-		}
-		p := agentapi.Peer{PublicKey: req.PublicKey, AllowedIPs: req.AllowedIPs}
-		if req.PersistentKeepalive != nil {
-			p.PersistentKeepalive = *req.PersistentKeepalive
-		}
-		a.peers[req.PublicKey] = p
-		a.added([]string{req.PublicKey})
-		simReply(w, http.StatusCreated, agentapi.StatusResponse{Status: "success"})
-	case rest == "/peers" && v1 && r.Method == http.MethodPut:
-		req, err := agentapi.DecodeSync(body)
-		if err != nil {
-			simReply(w, http.StatusBadRequest, agentapi.ErrorResponse{Error: err.Error()})
-			return
-		}
-		var res agentapi.SyncResult
-		next := make(map[string]agentapi.Peer, len(req.Peers))
-		var keys []string
-		for _, s := range req.Peers {
-			p := agentapi.Peer{PublicKey: s.PublicKey, AllowedIPs: s.AllowedIPs, PersistentKeepalive: s.PersistentKeepalive}
-			old, had := a.peers[s.PublicKey]
-			switch {
-			case !had:
-				res.Added++
-				keys = append(keys, s.PublicKey)
-			case old.PersistentKeepalive != p.PersistentKeepalive || strings.Join(old.AllowedIPs, ",") != strings.Join(p.AllowedIPs, ","):
-				res.Updated++
-			default:
-				res.Unchanged++
-			}
-			next[s.PublicKey] = p
-		}
-		res.Removed = len(a.peers) + res.Added - len(next)
-		a.peers = next
-		a.added(keys)
-		res.Status = "success"
-		simReply(w, http.StatusOK, res)
-	case strings.HasPrefix(rest, "/peers/") && !v1:
-		k, err := agentapi.ParsePathKey(strings.TrimPrefix(rest, "/peers/"))
-		if err != nil {
-			simReply(w, http.StatusBadRequest, agentapi.ErrorResponse{Error: err.Error()})
-			return
-		}
-		p, had := a.peers[k.String()]
-		if !had {
-			simReply(w, http.StatusNotFound, agentapi.ErrorResponse{Error: "peer not found"})
-			return
-		}
-		switch r.Method {
-		case http.MethodDelete:
-			delete(a.peers, k.String())
-		case http.MethodPut:
-			req, err := agentapi.DecodeUpdatePeer(body)
-			if err != nil {
-				simReply(w, http.StatusBadRequest, agentapi.ErrorResponse{Error: err.Error()})
-				return
-			}
-			if req.AllowedIPs != nil {
-				p.AllowedIPs = *req.AllowedIPs
-			}
-			if req.PersistentKeepalive != nil {
-				p.PersistentKeepalive = *req.PersistentKeepalive
-			}
-			a.peers[k.String()] = p
-		default:
-			simReply(w, http.StatusMethodNotAllowed, agentapi.ErrorResponse{Error: "method not allowed"})
-			return
-		}
-		simReply(w, http.StatusOK, agentapi.StatusResponse{Status: "success"})
-	default:
-		simReply(w, http.StatusNotFound, agentapi.ErrorResponse{Error: "endpoint not found"})
-	}
-}
-
-// list is every peer as a dump shows it; a.mu is held.
-func (a *simAgent) list() []agentapi.Peer {
-	out := make([]agentapi.Peer, 0, len(a.peers))
-	for _, p := range a.peers {
-		if p.AllowedIPs == nil {
-			p.AllowedIPs = []string{}
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
-func simReply(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }
