@@ -18,6 +18,8 @@ type Dialect struct {
 	Paths Paths
 	// Signing is which form of the path a signature must cover.
 	Signing Signing
+	// Quirks are its behaviours beyond the contract (field.go).
+	Quirks Quirks
 }
 
 // Paths says which path families a Fake serves.

@@ -234,11 +234,8 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case fault.Status != 0:
 		answerFault(rec, fault)
 		return
-	case rt.op == OpUnknown && rt.methodNotAllowed:
-		writeError(rec, http.StatusMethodNotAllowed, "method not allowed")
-		return
 	case rt.op == OpUnknown:
-		writeError(rec, http.StatusNotFound, "no such endpoint")
+		f.notServed(rec, rt.methodNotAllowed)
 		return
 	}
 	if err := f.verify(r, body); err != nil {
@@ -246,7 +243,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err.Error() == agentapi.ReasonReplayCacheFull {
 			status = http.StatusServiceUnavailable
 		}
-		writeError(rec, status, err.Error())
+		f.writeErr(rec, status, err.Error())
 		return
 	}
 	f.serve(rec, rt, body, fault.Lie)
@@ -265,6 +262,9 @@ func (f *Fake) route(r *http.Request) route {
 	path, ok := strings.CutPrefix(r.URL.EscapedPath(), f.prefix)
 	if !ok {
 		return route{op: OpUnknown}
+	}
+	if rt, ok := f.routeExtra(r, path); ok {
+		return rt
 	}
 	if path == "/health" {
 		return f.pick(r, false, map[string]Op{http.MethodGet: OpHealth}, route{})
@@ -289,6 +289,10 @@ func (f *Fake) route(r *http.Request) route {
 		return f.pick(r, v1, map[string]Op{http.MethodPost: OpAddPeer, http.MethodGet: OpPeers, http.MethodPut: OpSync}, rt)
 	case strings.HasPrefix(tail, "peers/") && len(tail) > len("peers/"):
 		rt.key = strings.TrimPrefix(tail, "peers/")
+		if f.dialect.Quirks.KeyOneSegment && strings.Contains(rt.key, "/") {
+			// The raw path split on '/' matches no route.
+			return route{op: OpUnknown}
+		}
 		return f.pick(r, v1, map[string]Op{http.MethodPut: OpUpdatePeer, http.MethodDelete: OpDeletePeer, http.MethodGet: OpPeer}, rt)
 	}
 	return route{op: OpUnknown}

@@ -33,23 +33,27 @@ func errorf(status int, format string, a ...any) error {
 func (f *Fake) serve(w http.ResponseWriter, rt route, body []byte, lie bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if rt.op == OpHealth {
+	switch rt.op {
+	case OpHealth:
 		writeJSON(w, http.StatusOK, f.health())
+		return
+	case OpStatus, OpMetrics, OpConfig:
+		f.serveExtra(w, rt)
 		return
 	}
 	i := f.ifaces[rt.iface]
 	if i == nil {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("interface %q not found", rt.iface))
+		f.writeErr(w, http.StatusNotFound, fmt.Sprintf("interface %q not found", rt.iface))
 		return
 	}
 	status, answer, next, err := f.call(i, rt, body)
 	var he *httpError
 	switch {
 	case err != nil && errors.As(err, &he):
-		writeError(w, he.status, he.msg)
+		f.writeErr(w, he.status, he.msg)
 		return
 	case err != nil:
-		writeError(w, http.StatusBadRequest, err.Error())
+		f.writeErr(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if next != nil && !(lie && rt.op.write()) {
@@ -61,24 +65,47 @@ func (f *Fake) serve(w http.ResponseWriter, rt route, body []byte, lie bool) {
 // call computes the answer to a call on i and, for a write, the peer set
 // after it; f.mu is held.
 func (f *Fake) call(i *fakeIface, rt route, body []byte) (status int, answer any, next map[wgtypes.Key]agentapi.Peer, err error) {
+	q := f.dialect.Quirks
 	switch rt.op {
 	case OpDump, OpPeers:
-		return http.StatusOK, agentapi.Dump{Interface: i.name, Peers: i.list()}, nil, nil
+		peers := i.list()
+		if q.DumpShowsPSK {
+			for n := range peers {
+				peers[n].PresharedKey = i.peers[mustKey(peers[n].PublicKey)].PresharedKey
+			}
+		}
+		return http.StatusOK, agentapi.Dump{Interface: i.name, Peers: peers}, nil, nil
 	case OpInterface:
 		info := i.info()
 		info.Addresses, info.MTU = []string{"10.99.0.1/24"}, 1420
 		return http.StatusOK, info, nil, nil
 	case OpAddPeer:
-		return i.add(body)
+		status, answer, next, err := i.add(body)
+		var he *httpError
+		if q.PostUpdates && errors.As(err, &he) && he.status == http.StatusConflict {
+			if req, derr := agentapi.DecodeAddPeer(body); derr == nil {
+				if k, perr := agentapi.ParseKey(req.PublicKey); perr == nil {
+					if old, ok := i.peers[k]; ok {
+						return i.postUpdate(k, old, body)
+					}
+				}
+			}
+		}
+		return status, answer, next, err
 	case OpSync:
 		return i.sync(body)
 	}
-	k, err := agentapi.ParsePathKey(rt.key)
+	k, err := f.pathKey(rt.key)
 	if err != nil {
-		return 0, nil, nil, errorf(http.StatusBadRequest, "invalid public key in path: it must decode to 32 bytes")
+		return 0, nil, nil, err
 	}
 	p, ok := i.peers[k]
-	if !ok {
+	switch {
+	case !ok && rt.op == OpDeletePeer && q.DeleteUnknownOK:
+		return http.StatusOK, agentapi.StatusResponse{Status: "success", Message: "Peer removed successfully"}, nil, nil
+	case !ok && rt.op == OpUpdatePeer && q.PutCreates:
+		p = agentapi.Peer{PublicKey: k.String()}
+	case !ok:
 		return 0, nil, nil, errorf(http.StatusNotFound, "peer %s not found on %s", k, i.name)
 	}
 	switch rt.op {
@@ -89,7 +116,13 @@ func (f *Fake) call(i *fakeIface, rt route, body []byte) (status int, answer any
 		delete(next, k)
 		return http.StatusOK, agentapi.StatusResponse{Status: "success", Message: "Peer removed successfully"}, next, nil
 	default: // OpUpdatePeer
-		return i.update(k, p, body)
+		status, answer, next, err := i.update(k, p, body)
+		if err == nil && q.PutIgnoresPSK {
+			np := next[k]
+			np.PresharedKey = p.PresharedKey
+			next[k] = np
+		}
+		return status, answer, next, err
 	}
 }
 
@@ -331,6 +364,15 @@ func checkOverlap(peers map[wgtypes.Key]agentapi.Peer) error {
 func samePeer(a, b agentapi.Peer) bool {
 	return a.PersistentKeepalive == b.PersistentKeepalive && slices.Equal(a.AllowedIPs, b.AllowedIPs) &&
 		(a.PresharedKey == nil) == (b.PresharedKey == nil) && (a.PresharedKey == nil || *a.PresharedKey == *b.PresharedKey)
+}
+
+// mustKey parses a key the Fake stored itself.
+func mustKey(s string) wgtypes.Key {
+	k, err := agentapi.ParseKey(s)
+	if err != nil {
+		panic("agenttest: stored key does not parse: " + s)
+	}
+	return k
 }
 
 // hide is p as an answer shows it: without its preshared key.
