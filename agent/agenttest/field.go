@@ -229,4 +229,3 @@ func cloneMap(m map[wgtypes.Key]agentapi.Peer) map[wgtypes.Key]agentapi.Peer {
 	}
 	return out
 }
-
