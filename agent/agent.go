@@ -17,14 +17,12 @@ import (
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/container"
 	"github.com/wgfleet/wgfleet/internal/httpserve"
+	"github.com/wgfleet/wgfleet/internal/version"
 	"github.com/wgfleet/wgfleet/tunnel"
 	"github.com/wgfleet/wgfleet/tunnel/forward"
 	"github.com/wgfleet/wgfleet/wgrules"
 	"golang.org/x/net/netutil"
 )
-
-// Version is the agent's version, reported in /health.
-const Version = "0.1.0"
 
 // ReplayLogFile is the name, in the state directory, of the log of
 // accepted signatures and nonces that keeps replay protection across
@@ -39,6 +37,7 @@ type Agent struct {
 	env      container.Environment
 	envWire  agentapi.Environment
 	started  time.Time
+	version  string // this build's, reported in /health (internal/version)
 	verifier *agentapi.Verifier
 	budget   *byteBudget       // bytes of bodies not yet authenticated
 	ifaces   map[string]*iface // fixed after New
@@ -91,6 +90,7 @@ func New(cfg Config) (*Agent, error) {
 		log:      log,
 		env:      env,
 		started:  time.Now(),
+		version:  version.Get().Version,
 		verifier: verifier,
 		budget:   newByteBudget(cmp.Or(cfg.UnauthBodyBudget, DefaultUnauthBodyBudget)),
 		ifaces:   make(map[string]*iface, len(cfg.Interfaces)),
@@ -221,7 +221,7 @@ func (a *Agent) Run(ctx context.Context) error {
 // closes the tunnels. It always closes the agent before it returns.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	maxConns := cmp.Or(a.cfg.MaxConnections, DefaultMaxConnections)
-	a.log.Info("agent API listening", "addr", ln.Addr().String(), "version", Version, "max_connections", maxConns)
+	a.log.Info("agent API listening", "addr", ln.Addr().String(), "version", a.version, "max_connections", maxConns)
 	ln = netutil.LimitListener(ln, maxConns)
 	a.setAPIPort(listenPort(ln.Addr().String()))
 	// A tunnel that stops by itself (its TUN device deleted from outside)

@@ -17,6 +17,7 @@ import (
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/internal/testenv"
+	"github.com/wgfleet/wgfleet/internal/version"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
@@ -305,8 +306,11 @@ func TestHealthAndInterfaceInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.Status != "ok" || h.Version == "" || h.Timestamp == 0 {
+	if h.Status != "ok" || h.Timestamp == 0 {
 		t.Fatalf("health: %+v", h)
+	}
+	if want := version.Get().Version; h.Version != want {
+		t.Errorf("health version = %q, want this build's %q", h.Version, want)
 	}
 	for _, cp := range []string{agentapi.CapNonce, agentapi.CapPeerSync, agentapi.CapInterfaceInfo} {
 		if !h.HasCapability(cp) {

@@ -26,7 +26,7 @@ func (a *Agent) handleHealth(w http.ResponseWriter, _ *http.Request) {
 		Status:       "ok",
 		Timestamp:    now.Unix(),
 		Uptime:       int64(now.Sub(a.started).Seconds()),
-		Version:      Version,
+		Version:      a.version,
 		Capabilities: capabilities(),
 		Environment:  &a.envWire,
 	}

@@ -28,6 +28,8 @@ type options struct {
 	secretFile string
 	logFormat  cli.LogFormat
 	logLevel   slog.Level
+	// showVersion: --version was given; nothing else is set.
+	showVersion bool
 }
 
 // loadOptions reads flags, then the environment for every flag not given,
@@ -56,9 +58,14 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 		addresses  = cli.List(s, "address", "WG_AGENT_ADDRESS", parseAddress, "interface address in CIDR form, IPv4 and IPv6")
 		allow      = cli.List(s, "egress-allow", "WG_AGENT_EGRESS_ALLOW", egress.ParseRule, "netstack mode: a destination peers may reach, CIDR or CIDR:PORT[-PORT]; when given, nothing else is")
 		deny       = cli.List(s, "egress-deny", "WG_AGENT_EGRESS_DENY", egress.ParseRule, "netstack mode: a destination peers may not reach, CIDR or CIDR:PORT[-PORT]; wins over --egress-allow")
+		showVer    = cli.Bool(s, "version", "", false, "print the version, commit and build date, and exit")
 	)
+	s.SetUsage(usage)
 	if err := s.Parse(args, getenv); err != nil {
 		return options{}, err
+	}
+	if showVer.Get() {
+		return options{showVersion: true}, nil
 	}
 
 	var errs []error

@@ -14,12 +14,13 @@ import (
 
 	"github.com/wgfleet/wgfleet/agent"
 	"github.com/wgfleet/wgfleet/internal/cli"
+	"github.com/wgfleet/wgfleet/internal/version"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
@@ -28,11 +29,20 @@ func main() {
 	}
 }
 
+const usage = `usage:
+  wg-agent [flags]          run the agent
+  wg-agent --version        print the version, commit and build date`
+
 // run is the whole program: load the configuration, start the agent, serve
-// until ctx is done. SIGHUP re-reads the secret file.
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+// until ctx is done. SIGHUP re-reads the secret file. stdout carries only
+// the --version text.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	o, err := loadOptions(args, getenv, stderr)
 	if err != nil {
+		return err
+	}
+	if o.showVersion {
+		_, err := fmt.Fprintln(stdout, version.Get().Describe("wg-agent"))
 		return err
 	}
 	log := cli.NewLogger(stderr, o.logFormat, o.logLevel)

@@ -7,6 +7,7 @@
 //	wg-controller token create --name NAME        make an API token, printed once on stdout
 //	wg-controller token list | revoke --id ID
 //	wg-controller rekey  [--data-dir DIR]         rotate the master key (controller stopped)
+//	wg-controller version                         print the version, commit and build date
 package main
 
 import (
@@ -18,6 +19,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/wgfleet/wgfleet/internal/version"
 )
 
 func main() {
@@ -39,6 +42,7 @@ const usage = `usage:
   wg-controller token list [--data-dir DIR]
   wg-controller token revoke --id ID [--data-dir DIR]
   wg-controller rekey [--data-dir DIR]           (stop the controller first)
+  wg-controller version                          (or --version)
 Run "wg-controller COMMAND -h" for the flags of a command.`
 
 // run dispatches the subcommand. stdout carries only what a script reads
@@ -57,6 +61,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return token(ctx, args[1:], getenv, stdout, stderr)
 	case "rekey":
 		return rekey(ctx, args[1:], getenv, stdout, stderr)
+	case "version", "--version", "-version":
+		if len(args) > 1 {
+			return fmt.Errorf("version takes no arguments, got %q", args[1])
+		}
+		_, err := fmt.Fprintln(stdout, version.Get().Describe("wg-controller"))
+		return err
 	case "-h", "--help", "help":
 		fmt.Fprintln(stderr, usage)
 		return flag.ErrHelp

@@ -40,7 +40,7 @@ var testHelpers = []string{"internal/testenv", "agent/agenttest", "controller/co
 var binaryRules = []binaryRule{
 	{
 		main:    "cmd/wg-agent",
-		allowed: []string{"cmd/wg-agent", "agent", "tunnel", "container", "wgrules", "internal/httpserve", "internal/cli"},
+		allowed: []string{"cmd/wg-agent", "agent", "tunnel", "container", "wgrules", "internal/httpserve", "internal/cli", "internal/version"},
 		bannedExternal: []string{
 			"github.com/mattn/go-sqlite3", "github.com/golang-migrate/", "github.com/chromedp/",
 			"github.com/skip2/go-qrcode",
@@ -49,7 +49,7 @@ var binaryRules = []binaryRule{
 	{
 		main: "cmd/wg-controller",
 		allowed: []string{"cmd/wg-controller", "controller", "agent", "tunnel", "container", "wgrules",
-			"internal/httpserve", "internal/cli"},
+			"internal/httpserve", "internal/cli", "internal/version"},
 		bannedExternal: []string{"github.com/chromedp/"},
 		fenced:         []string{"agent", "tunnel"},
 		gates:          []string{"cmd/wg-controller agent"},
