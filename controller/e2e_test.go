@@ -18,6 +18,7 @@ import (
 	"github.com/wgfleet/wgfleet/controller"
 	"github.com/wgfleet/wgfleet/controller/controllertest"
 	"github.com/wgfleet/wgfleet/controller/wgconfig"
+	"github.com/wgfleet/wgfleet/internal/version"
 )
 
 // harness is a running controller on loopback with an API token.
@@ -101,6 +102,7 @@ type nodeJSON struct {
 	SecretSet         bool   `json:"secret_set"`
 	DesiredGeneration int64  `json:"desired_generation"`
 	AckedGeneration   int64  `json:"acked_generation"`
+	AgentVersion      string `json:"agent_version"`
 }
 
 type peerJSON struct {
@@ -171,6 +173,13 @@ func TestPeerReachesAgent(t *testing.T) {
 		var got peerJSON
 		h.call("GET", fmt.Sprintf("/api/peers/%d", p.ID), nil, &got)
 		return got.SyncState == "applied"
+	})
+
+	// The node JSON carries the version the agent reported in /health.
+	eventually(t, 15*time.Second, "the node's agent version", func() bool {
+		var got nodeJSON
+		h.call("GET", fmt.Sprintf("/api/nodes/%d", n.ID), nil, &got)
+		return got.AgentVersion == version.Get().Version
 	})
 
 	status, conf := h.call("GET", fmt.Sprintf("/api/peers/%d/config", p.ID), nil, nil)

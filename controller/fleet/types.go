@@ -51,6 +51,7 @@ type NodeView struct {
 	LastError           string          `json:"last_error"`
 	ConsecutiveFailures int             `json:"consecutive_failures"`
 	Health              json.RawMessage `json:"health"`
+	AgentVersion        string          `json:"agent_version"` // from the last health document; "" if not known
 	DriftPolicy         string          `json:"drift_policy"`
 	DesiredGeneration   int64           `json:"desired_generation"`
 	AckedGeneration     int64           `json:"acked_generation"`

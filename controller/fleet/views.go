@@ -29,6 +29,7 @@ func nodeView(n store.Node, peerCount int) NodeView {
 		LastError:           n.LastError,
 		ConsecutiveFailures: n.ConsecutiveFailures,
 		Health:              n.HealthJSON,
+		AgentVersion:        n.AgentVersion,
 		DriftPolicy:         string(n.DriftPolicy),
 		DesiredGeneration:   n.DesiredGeneration,
 		AckedGeneration:     n.AckedGeneration,

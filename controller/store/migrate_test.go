@@ -305,6 +305,28 @@ func migrationFixtures() map[uint]migrationFixture {
 				}
 			},
 		},
+		agentVersionMigration: {
+			insert: func(t *testing.T, db *sql.DB) {
+				box := testBox(t, 1)
+				secret, err := box.Seal([]byte("v7-node-secret"), nodeSecretAAD(7))
+				if err != nil {
+					t.Fatal(err)
+				}
+				execAll(t, db,
+					`INSERT INTO nodes (id, name, agent_url, secret_enc, ip_pool_cidr, agent_version, created_at, updated_at)
+					 VALUES (7, 'v7-node', 'https://v7.example.net', '`+secret+`', '10.7.0.0/24', '1.2.3', 1, 1)`,
+				)
+			},
+			check: func(t *testing.T, s *Store) {
+				n, err := s.GetNodeByName(context.Background(), "v7-node")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n.AgentVersion != "1.2.3" || string(n.Secret) != "v7-node-secret" {
+					t.Fatalf("v7 node after migration: agent version %q, want 1.2.3", n.AgentVersion)
+				}
+			},
+		},
 	}
 }
 

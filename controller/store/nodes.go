@@ -88,7 +88,10 @@ type Node struct {
 	// ServerPublicKey is the public key of the node's interface
 	// (WGInterface) as the agent last reported it; zero when not known.
 	// UpdateNode forgets it when WGInterface changes.
-	ServerPublicKey     wgtypes.Key
+	ServerPublicKey wgtypes.Key
+	// AgentVersion is the version the node's agent last reported in its
+	// health document (at most 64 characters); "" when not known.
+	AgentVersion        string
 	ConsecutiveFailures int
 	LastError           string
 
@@ -117,7 +120,7 @@ type Node struct {
 
 const nodeColumns = `id, name, agent_url, auth_type, secret_enc, wg_interface, endpoint,
 	ip_pool_cidr, ip_pool6_cidr, dns, enabled, weight, max_peers, drift_policy,
-	status, last_seen, health_json, server_public_key, consecutive_failures, last_error,
+	status, last_seen, health_json, server_public_key, agent_version, consecutive_failures, last_error,
 	desired_generation, acked_generation, acked_at, drift_count, drift_current, drift_checked_at,
 	api_paths, created_at, updated_at`
 
@@ -126,14 +129,14 @@ func (tx *Tx) scanNode(sc scanner) (Node, error) {
 		n                   Node
 		secretEnc, pool4    string
 		pool6, health       sql.NullString
-		serverKey           sql.NullString
+		serverKey, agentVer sql.NullString
 		lastSeen, ackedAt   sql.NullInt64
 		driftCheckedAt      sql.NullInt64
 		createdAt, updateAt int64
 	)
 	err := sc.Scan(&n.ID, &n.Name, &n.AgentURL, &n.AuthType, &secretEnc, &n.WGInterface, &n.Endpoint,
 		&pool4, &pool6, &n.DNS, &n.Enabled, &n.Weight, &n.MaxPeers, &n.DriftPolicy,
-		&n.Status, &lastSeen, &health, &serverKey, &n.ConsecutiveFailures, &n.LastError,
+		&n.Status, &lastSeen, &health, &serverKey, &agentVer, &n.ConsecutiveFailures, &n.LastError,
 		&n.DesiredGeneration, &n.AckedGeneration, &ackedAt, &n.DriftCount, &n.DriftCurrent, &driftCheckedAt,
 		&n.APIPaths, &createdAt, &updateAt)
 	if err != nil {
@@ -151,6 +154,7 @@ func (tx *Tx) scanNode(sc scanner) (Node, error) {
 	if health.Valid {
 		n.HealthJSON = json.RawMessage(health.String)
 	}
+	n.AgentVersion = agentVer.String
 	if serverKey.Valid {
 		if n.ServerPublicKey, err = wgtypes.ParseKey(serverKey.String); err != nil {
 			return Node{}, fmt.Errorf("node %d: server_public_key: %w", n.ID, err)
@@ -455,9 +459,10 @@ func (tx *Tx) SetNodeEnabled(ctx context.Context, id int64, enabled bool) error 
 // last_seen becomes now, consecutive_failures 0 and last_error empty; on
 // failure consecutive_failures grows by one and last_error is errMsg.
 // healthJSON, when not nil, replaces the stored health document and must
-// be valid JSON, and serverKey replaces ServerPublicKey (zero: the
-// document does not tell it); when healthJSON is nil both stay. A disabled
-// node keeps status "disabled".
+// be valid JSON, serverKey replaces ServerPublicKey (zero: the document
+// does not tell it) and the document's "version" replaces AgentVersion;
+// when healthJSON is nil all three stay. A disabled node keeps status
+// "disabled".
 func (tx *Tx) RecordNodeHealth(ctx context.Context, id int64, status NodeStatus, healthJSON []byte, serverKey wgtypes.Key, errMsg string, success bool) error {
 	if !status.valid() {
 		return fmt.Errorf("recording node %d health: %w", id, invalidf("status %q", status))
@@ -465,9 +470,10 @@ func (tx *Tx) RecordNodeHealth(ctx context.Context, id int64, status NodeStatus,
 	if healthJSON != nil && !json.Valid(healthJSON) {
 		return fmt.Errorf("recording node %d health: %w", id, invalidf("health document is not JSON"))
 	}
-	var health, key sql.NullString
+	var health, key, agentVer sql.NullString
 	if healthJSON != nil {
 		health = sql.NullString{String: string(healthJSON), Valid: true}
+		agentVer = agentVersionOf(healthJSON)
 		if serverKey != (wgtypes.Key{}) {
 			key = sql.NullString{String: serverKey.String(), Valid: true}
 		}
@@ -478,6 +484,7 @@ func (tx *Tx) RecordNodeHealth(ctx context.Context, id int64, status NodeStatus,
 			status = CASE WHEN enabled THEN ?1 ELSE 'disabled' END,
 			health_json = coalesce(?2, health_json),
 			server_public_key = CASE WHEN ?2 IS NULL THEN server_public_key ELSE ?6 END,
+			agent_version = CASE WHEN ?2 IS NULL THEN agent_version ELSE ?7 END,
 			last_seen = ?3, consecutive_failures = 0, last_error = ''
 			WHERE id = ?5`
 	} else {
@@ -485,14 +492,38 @@ func (tx *Tx) RecordNodeHealth(ctx context.Context, id int64, status NodeStatus,
 			status = CASE WHEN enabled THEN ?1 ELSE 'disabled' END,
 			health_json = coalesce(?2, health_json),
 			server_public_key = CASE WHEN ?2 IS NULL THEN server_public_key ELSE ?6 END,
+			agent_version = CASE WHEN ?2 IS NULL THEN agent_version ELSE ?7 END,
 			consecutive_failures = consecutive_failures + 1, last_error = ?4
 			WHERE id = ?5`
 	}
-	res, err := tx.tx.ExecContext(ctx, q, status, health, tx.now.Unix(), errMsg, id, key)
+	res, err := tx.tx.ExecContext(ctx, q, status, health, tx.now.Unix(), errMsg, id, key, agentVer)
 	if err != nil {
 		return fmt.Errorf("recording node %d health: %w", id, err)
 	}
 	return requireRow(res, fmt.Errorf("node %d: %w", id, ErrNodeNotFound))
+}
+
+// maxAgentVersion is the longest agent version kept, in characters.
+const maxAgentVersion = 64
+
+// agentVersionOf is the "version" string of the health document doc, cut
+// to maxAgentVersion characters; not valid when it has none (migration
+// 0007 reads it the same way).
+func agentVersionOf(doc []byte) sql.NullString {
+	var h struct {
+		Version any `json:"version"`
+	}
+	if json.Unmarshal(doc, &h) != nil {
+		return sql.NullString{}
+	}
+	v, ok := h.Version.(string)
+	if !ok || v == "" {
+		return sql.NullString{}
+	}
+	if r := []rune(v); len(r) > maxAgentVersion {
+		v = string(r[:maxAgentVersion])
+	}
+	return sql.NullString{String: v, Valid: true}
 }
 
 // BumpGeneration increments the node's desired generation and returns the

@@ -31,6 +31,7 @@ import (
 	"github.com/wgfleet/wgfleet/controller/store"
 	"github.com/wgfleet/wgfleet/controller/wgconfig"
 	"github.com/wgfleet/wgfleet/internal/testenv"
+	"github.com/wgfleet/wgfleet/internal/version"
 )
 
 const adminPassword = controllertest.AdminPassword
@@ -143,6 +144,9 @@ func TestDashboardEndToEnd(t *testing.T) {
 	p.waitJS("the test result on the card", fmt.Sprintf(`visibleText(%q).startsWith("Connection OK")`, card1+" .test-result.ok"))
 	p.waitJS("edge-1 online", fmt.Sprintf(`visibleText(%q) === "online"`, card1+" .badge.status-online"))
 	p.waitJS("edge-1 seen", fmt.Sprintf(`/^Last seen (just now|\d+ s ago)$/.test(visibleText(%q))`, card1+" .last-seen"))
+	// The agent's version as it reported it in /health (the agent runs in
+	// this test binary).
+	p.waitJS("edge-1's agent version", fmt.Sprintf(`visibleText(%q) === %q`, card1+" .agent-version", version.Get().Version))
 
 	t.Log("numbers refresh without a reload")
 	p.evalBool(`(window.notReloaded = true)`)
@@ -157,7 +161,8 @@ func TestDashboardEndToEnd(t *testing.T) {
 
 	t.Log("node detail: add peers, with the focus held in the modal")
 	p.do("open edge-1", chromedp.Click(chromedp.CSS(card1+" h2 a")))
-	p.waitJS("edge-1's page", fmt.Sprintf(`location.pathname === "/nodes/%d" && visibleText("h1").startsWith("edge-1") && visibleText(".peers-section .empty").startsWith("No peers")`, node.ID))
+	p.waitJS("edge-1's page", fmt.Sprintf(`location.pathname === "/nodes/%d" && visibleText("h1").startsWith("edge-1") && visibleText(".peers-section .empty").startsWith("No peers") &&
+		visibleText(".facts-wide .agent-version") === %q`, node.ID, version.Get().Version))
 	p.do("open the peer form", chromedp.Click(chromedp.CSS(`[data-action="add-peer"]`)))
 	p.waitJS("the peer form, name focused", `document.activeElement && document.activeElement.name === "name" && !!document.activeElement.closest("dialog[open]")`)
 	for i := 0; i < 30; i++ {

@@ -61,6 +61,8 @@ func TestFormatting(t *testing.T) {
 		{`f.syncing({enabled: true, status: "unknown", desired_generation: 1, acked_generation: 0})`, "Syncing…"},
 		{`f.syncing({enabled: true, status: "offline", desired_generation: 5, acked_generation: 4})`, "Waiting for the agent…"},
 		{`f.syncing({enabled: false, status: "disabled", desired_generation: 5, acked_generation: 4})`, ""},
+		{`f.agentVersion({agent_version: "1.4.2"})`, "1.4.2"},
+		{`f.agentVersion({agent_version: ""})`, "unknown"},
 		{`f.driftSummary({drift_checked_at: null, drift_current: 0, drift_count: 0})`, "not checked yet"},
 		{`f.driftSummary({drift_checked_at: ago(5), drift_current: 0, drift_count: 0})`, "none"},
 		{`f.driftSummary({drift_checked_at: ago(5), drift_current: 0, drift_count: 3})`, "none now; seen 3 times in all"},

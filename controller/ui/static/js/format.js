@@ -115,6 +115,12 @@ export function apiPaths(paths) {
   return "not found out yet";
 }
 
+// agentVersion is the version the node's agent reported, or "unknown"
+// before it answered /health.
+export function agentVersion(node) {
+  return node.agent_version || "unknown";
+}
+
 // plural is "1 peer" or "3 peers".
 export function plural(n, one, many = one + "s") {
   return `${n} ${n === 1 ? one : many}`;

@@ -5,7 +5,7 @@ import { h, setText, setClass, clear } from "./dom.js";
 import { Poller } from "./poll.js";
 import { openModal } from "./modal.js";
 import {
-  absoluteTime, apiPaths, bytes, driftSummary, handshakeStatus, nodeStatus, peerCapacity, plural, relativeTime, toDate,
+  absoluteTime, agentVersion, apiPaths, bytes, driftSummary, handshakeStatus, nodeStatus, peerCapacity, plural, relativeTime, toDate,
 } from "./format.js";
 import { showDrift } from "./drift.js";
 import { drainNode, movePeer } from "./move.js";
@@ -72,6 +72,7 @@ export class NodeDetailView {
     this.heading = h("h1", {}, this.title, " ", this.badge);
     this.facts = {
       agent: h("dd", { class: "mono" }), endpoint: h("dd", { class: "mono" }), iface: h("dd", { class: "mono" }),
+      version: h("dd", { class: "mono agent-version" }),
       pool: h("dd", { class: "mono" }), peers: h("dd", { class: "peer-count" }), seen: h("dd", {}),
       policy: h("dd", {}), drift: h("dd", { class: "drift-summary" }), paths: h("dd", { class: "api-paths" }),
     };
@@ -119,6 +120,7 @@ export class NodeDetailView {
         h("div", {}, h("dt", {}, "Pool"), this.facts.pool),
         h("div", {}, h("dt", {}, "Peers"), this.facts.peers),
         h("div", {}, h("dt", {}, "Last seen"), this.facts.seen),
+        h("div", {}, h("dt", {}, "Agent version"), this.facts.version),
         h("div", {}, h("dt", {}, "Drift policy"), this.facts.policy),
         h("div", { class: "wide" }, h("dt", {}, "Drift"), this.facts.drift)),
       h("div", { class: "notes" }, h("div", { class: "drift-row" }, this.driftLine, this.syncLine, this.driftBtn), this.error, this.testResult),
@@ -208,6 +210,7 @@ export class NodeDetailView {
     setText(this.facts.peers, peerCapacity(node));
     setText(this.facts.seen, relativeTime(node.last_seen, now));
     this.facts.seen.title = absoluteTime(node.last_seen);
+    setText(this.facts.version, agentVersion(node));
     setText(this.facts.policy, node.drift_policy === "report" ? "report only" : "repair");
     showDrift(this.driftLine, this.syncLine, node, now);
     setText(this.facts.drift, driftSummary(node));

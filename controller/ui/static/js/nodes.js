@@ -2,7 +2,7 @@
 
 import { h, setText, setClass } from "./dom.js";
 import { Poller } from "./poll.js";
-import { absoluteTime, nodeStatus, peerCapacity, plural, relativeTime } from "./format.js";
+import { absoluteTime, agentVersion, nodeStatus, peerCapacity, plural, relativeTime } from "./format.js";
 import { showDrift } from "./drift.js";
 import { deleteNode, openNodeForm, showTest, testNode, toggleNode } from "./node-form.js";
 
@@ -93,6 +93,7 @@ class NodeCard {
     this.badge = h("span", { class: "badge" });
     this.lastSeen = h("p", { class: "last-seen" });
     this.agent = h("dd", { class: "mono" });
+    this.version = h("dd", { class: "mono agent-version" });
     this.endpoint = h("dd", { class: "mono" });
     this.peers = h("dd", { class: "peer-count" });
     this.pool = h("dd", { class: "mono" });
@@ -112,6 +113,7 @@ class NodeCard {
       this.lastSeen,
       h("dl", { class: "facts" },
         h("dt", {}, "Agent"), this.agent,
+        h("dt", {}, "Version"), this.version,
         h("dt", {}, "Endpoint"), this.endpoint,
         h("dt", {}, "Peers"), this.peers,
         h("dt", {}, "Pool"), this.pool),
@@ -159,6 +161,7 @@ class NodeCard {
     setText(this.lastSeen, `Last seen ${seen}`);
     this.lastSeen.title = absoluteTime(node.last_seen);
     setText(this.agent, node.agent_url);
+    setText(this.version, agentVersion(node));
     setText(this.endpoint, node.endpoint || "not set");
     setText(this.peers, peerCapacity(node));
     setText(this.pool, [node.ip_pool_cidr, node.ip_pool6_cidr].filter(Boolean).join(", "));
