@@ -31,12 +31,16 @@ func main() {
 
 const usage = `usage:
   wg-agent [flags]          run the agent
-  wg-agent --version        print the version, commit and build date`
+  wg-agent --version        print the version, commit and build date
+  wg-agent healthcheck      exit 0 when the local agent answers /healthz`
 
 // run is the whole program: load the configuration, start the agent, serve
 // until ctx is done. SIGHUP re-reads the secret file. stdout carries only
 // the --version text.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(ctx, args[1:], getenv, stderr)
+	}
 	o, err := loadOptions(args, getenv, stderr)
 	if err != nil {
 		return err

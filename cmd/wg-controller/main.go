@@ -8,6 +8,7 @@
 //	wg-controller token list | revoke --id ID
 //	wg-controller rekey  [--data-dir DIR]         rotate the master key (controller stopped)
 //	wg-controller version                         print the version, commit and build date
+//	wg-controller healthcheck [--listen ADDR]     exit 0 when the controller answers /healthz
 package main
 
 import (
@@ -43,10 +44,11 @@ const usage = `usage:
   wg-controller token revoke --id ID [--data-dir DIR]
   wg-controller rekey [--data-dir DIR]           (stop the controller first)
   wg-controller version                          (or --version)
+  wg-controller healthcheck [--listen ADDR]      (the container's HEALTHCHECK)
 Run "wg-controller COMMAND -h" for the flags of a command.`
 
 // run dispatches the subcommand. stdout carries only what a script reads
-// (a new token or master key); everything else goes to stderr.
+// (a new token or master key, the version); everything else goes to stderr.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
@@ -61,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return token(ctx, args[1:], getenv, stdout, stderr)
 	case "rekey":
 		return rekey(ctx, args[1:], getenv, stdout, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, args[1:], getenv, stderr)
 	case "version", "--version", "-version":
 		if len(args) > 1 {
 			return fmt.Errorf("version takes no arguments, got %q", args[1])
