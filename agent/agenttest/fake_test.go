@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -52,9 +54,17 @@ func TestFakeAnswersLikeTheAgent(t *testing.T) {
 	psk := newKey(t).String()
 	ips := func(s ...string) []string { return s }
 	ka := func(v int) *int { return &v }
-	script := func(ctx context.Context, cl *agentapi.Client) []string {
+	zero := wgtypes.Key{}.String()
+	mapped := "::ffff:10.0.0.8/128"
+	script := func(ctx context.Context, cl *agentapi.Client, base, secret string) []string {
 		var out []string
-		do := func(v any, err error) { out = append(out, outcome(v, err)) }
+		// The interface keys of the two differ: answers naming it say "OWN".
+		info, err := cl.Interface(ctx, "wg0")
+		if err != nil {
+			return []string{"interface: " + err.Error()}
+		}
+		own := info.PublicKey
+		do := func(v any, err error) { out = append(out, strings.ReplaceAll(outcome(v, err), own, "OWN")) }
 		dump := func() {
 			d, err := cl.Dump(ctx, "wg0")
 			for i := range d.Peers { // what only a device has
@@ -71,10 +81,17 @@ func TestFakeAnswersLikeTheAgent(t *testing.T) {
 		do(cl.AddPeer(ctx, "wg0", agentapi.AddPeerRequest{PublicKey: b.String(), AllowedIPs: ips("nonsense")}))
 		do(cl.AddPeer(ctx, "wg0", agentapi.AddPeerRequest{PublicKey: "abc=", AllowedIPs: ips()}))
 		do(cl.AddPeer(ctx, "wg0", agentapi.AddPeerRequest{PublicKey: b.String(), AllowedIPs: ips(), PersistentKeepalive: ka(70000)}))
+		do(cl.AddPeer(ctx, "wg0", agentapi.AddPeerRequest{PublicKey: own, AllowedIPs: ips("10.0.5.0/24")}))
+		do(cl.AddPeer(ctx, "wg0", agentapi.AddPeerRequest{PublicKey: zero, AllowedIPs: ips("10.0.5.0/24")}))
+		do(cl.AddPeer(ctx, "wg0", agentapi.AddPeerRequest{PublicKey: b.String(), AllowedIPs: ips("10.0.6.0/24", mapped)}))
 		do(cl.AddPeer(ctx, "wg0", agentapi.AddPeerRequest{PublicKey: b.String(), AllowedIPs: ips("10.0.1.0/24", "10.0.1.0/24"), PresharedKey: &psk}))
 		do(nil, cl.UpdatePeer(ctx, "wg0", a, agentapi.UpdatePeerRequest{AllowedIPs: &[]string{"10.0.1.7/32"}}))
 		do(nil, cl.UpdatePeer(ctx, "wg0", a, agentapi.UpdatePeerRequest{AllowedIPs: &[]string{"10.0.0.3/32"}, PersistentKeepalive: ka(5)}))
 		do(nil, cl.UpdatePeer(ctx, "wg0", c, agentapi.UpdatePeerRequest{PersistentKeepalive: ka(5)}))
+		do(nil, cl.UpdatePeer(ctx, "wg0", a, agentapi.UpdatePeerRequest{AllowedIPs: &[]string{mapped}}))
+		// A body no agent decodes, for a peer it does not have: the body
+		// is refused first.
+		do(nil, signedPut(ctx, base, secret, "/wg/wg0/peers/"+url.PathEscape(c.String()), `{"persistent_keepalive": 5, "bogus": true}`))
 		do(cl.Peer(ctx, "wg0", a))
 		do(cl.Peer(ctx, "wg0", c))
 		dump()
@@ -82,6 +99,13 @@ func TestFakeAnswersLikeTheAgent(t *testing.T) {
 			{PublicKey: a.String(), AllowedIPs: ips("10.0.0.3/32"), PersistentKeepalive: 5},
 			{PublicKey: c.String(), AllowedIPs: ips("10.0.2.0/24")},
 			{PublicKey: c.String(), AllowedIPs: ips("10.0.3.0/24")},
+		}}))
+		do(cl.SyncPeers(ctx, "wg0", agentapi.SyncRequest{Peers: []agentapi.PeerSpec{
+			{PublicKey: a.String(), AllowedIPs: ips("10.0.0.3/32"), PersistentKeepalive: 5},
+			{PublicKey: own, AllowedIPs: ips("10.0.2.0/24")},
+		}}))
+		do(cl.SyncPeers(ctx, "wg0", agentapi.SyncRequest{Peers: []agentapi.PeerSpec{
+			{PublicKey: a.String(), AllowedIPs: ips(mapped)},
 		}}))
 		do(cl.SyncPeers(ctx, "wg0", agentapi.SyncRequest{Peers: []agentapi.PeerSpec{
 			{PublicKey: a.String(), AllowedIPs: ips("10.0.0.0/16")},
@@ -95,7 +119,7 @@ func TestFakeAnswersLikeTheAgent(t *testing.T) {
 		do(nil, cl.DeletePeer(ctx, "wg0", b))
 		do(nil, cl.DeletePeer(ctx, "wg0", b))
 		do(cl.Dump(ctx, "wg9"))
-		info, err := cl.Interface(ctx, "wg0")
+		info, err = cl.Interface(ctx, "wg0")
 		do(info.PeerCount, err)
 		do(cl.AddPeer(ctx, "wg0", agentapi.AddPeerRequest{PublicKey: b.String(), AllowedIPs: ips(), PresharedKey: &psk}))
 		return out
@@ -104,7 +128,7 @@ func TestFakeAnswersLikeTheAgent(t *testing.T) {
 	ctx := context.Background()
 	real := agenttest.Start(t, agenttest.Options{})
 	fake := agenttest.StartFake(t, agenttest.FakeOptions{})
-	want, got := script(ctx, real.Client(t)), script(ctx, fake.Client(t))
+	want, got := script(ctx, real.Client(t), real.URL, real.Secret), script(ctx, fake.Client(t), fake.URL, fake.Secret)
 	for i := range want {
 		if i >= len(got) || got[i] != want[i] {
 			t.Errorf("call %d:\nfake:  %s\nagent: %s", i, got[i], want[i])
@@ -116,6 +140,35 @@ func TestFakeAnswersLikeTheAgent(t *testing.T) {
 	if k, ok := fake.PresharedKey("wg0", b); !ok || k.String() != psk {
 		t.Errorf("fake holds preshared key %v (%v) of b, want %s", k, ok, psk)
 	}
+}
+
+// signedPut sends body as a PUT of path to the agent at base, signed with
+// secret, and returns the answer as the client would: an
+// *agentapi.APIError for an error answer.
+func signedPut(ctx context.Context, base, secret, path, body string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, base+path, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	nonce := agenttest.RandomSecret()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(agentapi.HeaderTimestamp, ts)
+	req.Header.Set(agentapi.HeaderNonce, nonce)
+	req.Header.Set(agentapi.HeaderSignature, agentapi.Sign([]byte(secret), http.MethodPut, req.URL.EscapedPath(), []byte(body), ts, nonce))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var e agentapi.ErrorResponse
+	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
+		return fmt.Errorf("status %d, undecodable answer: %w", resp.StatusCode, err)
+	}
+	if resp.StatusCode >= 300 {
+		return &agentapi.APIError{StatusCode: resp.StatusCode, Message: e.Error}
+	}
+	return nil
 }
 
 // TestFakeFaults: every fault does what it says, for as many calls as it

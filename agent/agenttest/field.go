@@ -201,7 +201,7 @@ func (i *fakeIface) postUpdate(k wgtypes.Key, old agentapi.Peer, body []byte) (i
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	_, p, err := peerOf(req.PublicKey, req.AllowedIPs, req.PresharedKey, req.PersistentKeepalive)
+	_, p, err := i.check(req.PublicKey, req.AllowedIPs, req.PresharedKey, req.PersistentKeepalive)
 	if err != nil {
 		return 0, nil, nil, err
 	}

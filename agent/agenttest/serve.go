@@ -10,6 +10,7 @@ import (
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
+	"github.com/wgfleet/wgfleet/agent"
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 )
 
@@ -99,6 +100,12 @@ func (f *Fake) call(i *fakeIface, rt route, body []byte) (status int, answer any
 	if err != nil {
 		return 0, nil, nil, err
 	}
+	var update agentapi.UpdatePeerRequest
+	if rt.op == OpUpdatePeer { // the agent decodes the body before it looks the peer up
+		if update, err = agentapi.DecodeUpdatePeer(body); err != nil {
+			return 0, nil, nil, err
+		}
+	}
 	p, ok := i.peers[k]
 	switch {
 	case !ok && rt.op == OpDeletePeer && q.DeleteUnknownOK:
@@ -116,7 +123,7 @@ func (f *Fake) call(i *fakeIface, rt route, body []byte) (status int, answer any
 		delete(next, k)
 		return http.StatusOK, agentapi.StatusResponse{Status: "success", Message: "Peer removed successfully"}, next, nil
 	default: // OpUpdatePeer
-		status, answer, next, err := i.update(k, p, body)
+		status, answer, next, err := i.update(k, p, update)
 		if err == nil && q.PutIgnoresPSK {
 			np := next[k]
 			np.PresharedKey = p.PresharedKey
@@ -131,7 +138,7 @@ func (i *fakeIface) add(body []byte) (int, any, map[wgtypes.Key]agentapi.Peer, e
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	k, p, err := peerOf(req.PublicKey, req.AllowedIPs, req.PresharedKey, req.PersistentKeepalive)
+	k, p, err := i.check(req.PublicKey, req.AllowedIPs, req.PresharedKey, req.PersistentKeepalive)
 	if err != nil {
 		return 0, nil, nil, err
 	}
@@ -147,26 +154,10 @@ func (i *fakeIface) add(body []byte) (int, any, map[wgtypes.Key]agentapi.Peer, e
 		Peer: &agentapi.PeerRef{PublicKey: k.String(), AllowedIPs: p.AllowedIPs}}, next, nil
 }
 
-func (i *fakeIface) update(k wgtypes.Key, p agentapi.Peer, body []byte) (int, any, map[wgtypes.Key]agentapi.Peer, error) {
-	req, err := agentapi.DecodeUpdatePeer(body)
+func (i *fakeIface) update(k wgtypes.Key, p agentapi.Peer, req agentapi.UpdatePeerRequest) (int, any, map[wgtypes.Key]agentapi.Peer, error) {
+	p, err := agent.CheckUpdate(p, req)
 	if err != nil {
 		return 0, nil, nil, err
-	}
-	if req.AllowedIPs != nil {
-		if p.AllowedIPs, err = allowedIPs(*req.AllowedIPs); err != nil {
-			return 0, nil, nil, err
-		}
-	}
-	if req.PresharedKey != nil {
-		if p.PresharedKey, err = presharedKey(req.PresharedKey); err != nil {
-			return 0, nil, nil, err
-		}
-	}
-	if req.PersistentKeepalive != nil {
-		if err := checkKeepalive(*req.PersistentKeepalive); err != nil {
-			return 0, nil, nil, err
-		}
-		p.PersistentKeepalive = *req.PersistentKeepalive
 	}
 	if err := i.overlaps(k, p.AllowedIPs); err != nil {
 		return 0, nil, nil, err
@@ -184,7 +175,7 @@ func (i *fakeIface) sync(body []byte) (int, any, map[wgtypes.Key]agentapi.Peer, 
 	next := make(map[wgtypes.Key]agentapi.Peer, len(req.Peers))
 	for n, s := range req.Peers {
 		ka := s.PersistentKeepalive
-		k, p, err := peerOf(s.PublicKey, s.AllowedIPs, s.PresharedKey, &ka)
+		k, p, err := i.check(s.PublicKey, s.AllowedIPs, s.PresharedKey, &ka)
 		if err != nil {
 			return 0, nil, nil, errorf(http.StatusBadRequest, "peers[%d]: %v", n, err)
 		}
@@ -229,83 +220,26 @@ func (i *fakeIface) info() agentapi.InterfaceInfo {
 		ListenPort: fakeListenPort, PeerCount: len(i.peers)}
 }
 
-// peerOf validates one peer of a request body as the agent does.
-func peerOf(key string, allowed []string, psk *string, keepalive *int) (wgtypes.Key, agentapi.Peer, error) {
-	if key == "" {
-		return wgtypes.Key{}, agentapi.Peer{}, errorf(http.StatusBadRequest, "public_key is required")
-	}
-	k, err := agentapi.ParseKey(key)
+// check validates one peer of a request body for i by the agent's own
+// rules (agent.CheckPeer) and returns it with its key.
+func (i *fakeIface) check(key string, allowed []string, psk *string, keepalive *int) (wgtypes.Key, agentapi.Peer, error) {
+	p, err := agent.CheckPeer(key, allowed, psk, keepalive, i.publicKey)
 	if err != nil {
-		return wgtypes.Key{}, agentapi.Peer{}, errorf(http.StatusBadRequest, "public_key %q is not a valid key: it must be 32 bytes in standard base64", key)
-	}
-	p := agentapi.Peer{PublicKey: k.String()}
-	if p.AllowedIPs, err = allowedIPs(allowed); err != nil {
 		return wgtypes.Key{}, agentapi.Peer{}, err
 	}
-	if p.PresharedKey, err = presharedKey(psk); err != nil {
-		return wgtypes.Key{}, agentapi.Peer{}, err
-	}
-	if keepalive != nil {
-		if err := checkKeepalive(*keepalive); err != nil {
-			return wgtypes.Key{}, agentapi.Peer{}, err
-		}
-		p.PersistentKeepalive = *keepalive
+	k, err := agentapi.ParseKey(p.PublicKey)
+	if err != nil { // CheckPeer returns the key it parsed
+		return wgtypes.Key{}, agentapi.Peer{}, fmt.Errorf("agenttest: CheckPeer returned key %q: %w", p.PublicKey, err)
 	}
 	return k, p, nil
 }
 
-// allowedIPs validates allowed IPs and returns them sorted, without
-// repeats: a bare address is its host route, host bits are refused.
-func allowedIPs(in []string) ([]string, error) {
-	ps := make([]netip.Prefix, 0, len(in))
-	for n, s := range in {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil || a.Zone() != "" {
-				return nil, errorf(http.StatusBadRequest, "allowed_ips[%d] %q is not a valid CIDR", n, s)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		if p.Masked() != p {
-			return nil, errorf(http.StatusBadRequest, "allowed_ips[%d] %q has host bits set; did you mean %s?", n, s, p.Masked())
-		}
-		ps = append(ps, p)
-	}
-	slices.SortFunc(ps, comparePrefix)
-	ps = slices.Compact(ps)
-	out := make([]string, len(ps))
-	for n, p := range ps {
-		out[n] = p.String()
-	}
-	return out, nil
-}
-
+// comparePrefix orders prefixes by address, then length.
 func comparePrefix(a, b netip.Prefix) int {
 	if c := a.Addr().Compare(b.Addr()); c != 0 {
 		return c
 	}
 	return a.Bits() - b.Bits()
-}
-
-// presharedKey validates an optional preshared key: nil or "" is none.
-func presharedKey(s *string) (*string, error) {
-	if s == nil || *s == "" {
-		return nil, nil
-	}
-	k, err := agentapi.ParseKey(*s)
-	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "preshared_key is not a valid key: it must be 32 bytes in standard base64")
-	}
-	str := k.String()
-	return &str, nil
-}
-
-func checkKeepalive(v int) error {
-	if v < 0 || v > 65535 {
-		return errorf(http.StatusBadRequest, "persistent_keepalive %d is out of range 0-65535", v)
-	}
-	return nil
 }
 
 // overlaps refuses allowed IPs of peer k that overlap another peer's.
