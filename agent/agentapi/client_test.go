@@ -18,8 +18,9 @@ import (
 
 const clientSecret = "super-secret-value-123"
 
-// otherKey is a key without "/" beside slashKey.
-var otherKey = wgtypes.Key{1}
+// otherKey is a key without "/" beside slashKey. It is no low-order point
+// (wgtypes.Key{1} is one), which an agent refuses as a peer's key.
+var otherKey = wgtypes.Key{2}
 
 // startFake runs the fake agent with exactly caps in /health (none when
 // caps is empty) and the client secret.
