@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"testing"
 	"time"
@@ -136,11 +137,25 @@ func (a *Agent) Stop() error {
 // Client is a signed API client for this agent.
 func (a *Agent) Client(t testing.TB) *agentapi.Client {
 	t.Helper()
-	c, err := agentapi.NewClient(agentapi.ClientConfig{BaseURL: a.URL, Secret: []byte(a.Secret)})
+	c, err := agentapi.NewClient(agentapi.ClientConfig{BaseURL: a.URL, Secret: []byte(a.Secret), HTTPClient: testHTTPClient()})
 	if err != nil {
 		t.Fatalf("agenttest: client: %v", err)
 	}
 	return c
+}
+
+// testHTTPClient is the tests' client to an agent: like the default one
+// (no redirects) but with a timeout of a minute instead of
+// agentapi.DefaultClientTimeout, because tests that send hundreds of
+// requests at once under -race on a loaded two-core machine measure
+// correctness, not latency; each test bounds itself with its context.
+func testHTTPClient() *http.Client {
+	return &http.Client{
+		Timeout: time.Minute,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
 }
 
 // RandomSecret is a fresh 32-byte hex secret.
