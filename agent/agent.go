@@ -50,6 +50,10 @@ type Agent struct {
 	// by Serve with metrics; Close closes it if Serve never ran.
 	metricsLn net.Listener
 	metrics   http.Handler
+	// prom serves the agent's one metrics registry, on the metrics
+	// listener and, signed, at GET /v1/metrics.
+	prom http.Handler
+	cpu  cpuSampler // for GET /v1/status
 
 	closeOnce sync.Once
 	closeErr  error
@@ -110,6 +114,8 @@ func New(cfg Config) (*Agent, error) {
 			return nil, err
 		}
 	}
+	a.prom = a.promHandler()
+	a.cpu.sample() // the first status reports the CPU since now
 	a.handler = a.routes()
 	if a.metricsLn != nil {
 		a.metrics = a.metricsHandler()
@@ -164,7 +170,12 @@ func (a *Agent) addInterface(ic InterfaceConfig) error {
 	}
 	a.ports.set("wg:"+ic.Name, tun.ListenPort())
 	i := newIface(ic.Name, tun, stateFile{path: filepath.Join(a.cfg.StateDir, ic.Name+".peers.json")}, a.log)
+	i.disabled = disabledFile{path: filepath.Join(a.cfg.StateDir, ic.Name+".disabled")}
 	if err := i.restore(); err != nil {
+		tun.Close()
+		return fmt.Errorf("interface %s: %w", ic.Name, err)
+	}
+	if err := i.restoreUp(); err != nil {
 		tun.Close()
 		return fmt.Errorf("interface %s: %w", ic.Name, err)
 	}

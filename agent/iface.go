@@ -53,6 +53,10 @@ type iface struct {
 
 	// counts are the committer's counters, read by the metrics collector.
 	counts commitCounters
+
+	// upMu serializes enable and disable; disabled records the last.
+	upMu     sync.Mutex
+	disabled disabledFile
 }
 
 // op is one queued change. mutate checks the change against work and, only
@@ -337,6 +341,7 @@ func (i *iface) info(full bool) agentapi.InterfaceInfo {
 		PublicKey:  i.tun.PublicKey().String(),
 		ListenPort: i.tun.ListenPort(),
 		PeerCount:  i.peerCount(),
+		Status:     i.upState(),
 	}
 	if full {
 		info.Addresses = prefixStrings(i.tun.Addresses())

@@ -29,21 +29,27 @@ type commitCounters struct {
 	failed  atomic.Uint64 // accepted changes whose commit to the device or the state file failed
 }
 
-// metricsHandler serves GET /metrics: the agent's collector and the
-// process's Go and process collectors, in a registry of the agent's own.
-// It authenticates nothing; the metrics listener is meant for a private
-// address.
-func (a *Agent) metricsHandler() http.Handler {
+// promHandler serves the agent's collector and the process's Go and
+// process collectors, in a registry of the agent's own, as Prometheus
+// text. New makes it once, after the interfaces; the metrics listener and
+// the signed GET /v1/metrics both serve it.
+func (a *Agent) promHandler() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		newMetricsCollector(a),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-	}))
+	})
+}
+
+// metricsHandler serves GET /metrics on the metrics listener. It
+// authenticates nothing; the listener is meant for a private address.
+func (a *Agent) metricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.prom)
 	return mux
 }
 

@@ -31,5 +31,13 @@ func (a *Agent) routes() http.Handler {
 	r.HandleFunc("/v1/wg/{iface}/peers", a.onIface(a.dump)).Methods(http.MethodGet)
 	r.HandleFunc("/v1/wg/{iface}/peers", a.onIface(a.syncPeers)).Methods(http.MethodPut)
 	r.HandleFunc("/v1/wg/{iface}/peers/{pubkey:.+}", a.onIface(a.getPeer)).Methods(http.MethodGet)
+
+	// The production agent's endpoints (docs/AGENT_API.md).
+	r.HandleFunc("/v1/status", a.signed(a.handleStatus)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/metrics", a.signed(a.handleMetrics)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/wg/{iface}/config", a.onIface(a.getConfig)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/wg/{iface}/syncconf", a.onIface(a.syncConf)).Methods(http.MethodPost)
+	r.HandleFunc("/v1/wg/{iface}/enable", a.onIface(a.enable)).Methods(http.MethodPost)
+	r.HandleFunc("/v1/wg/{iface}/disable", a.onIface(a.disable)).Methods(http.MethodPost)
 	return a.logRequests(r)
 }

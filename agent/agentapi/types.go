@@ -71,9 +71,11 @@ type InterfaceInfo struct {
 	Mode       container.Mode `json:"mode"`
 	PublicKey  string         `json:"public_key"`
 	ListenPort int            `json:"listen_port"`
-	Addresses  []string       `json:"addresses,omitempty"`
-	MTU        int            `json:"mtu,omitempty"`
-	PeerCount  int            `json:"peer_count"`
+	// Status is InterfaceUp, or InterfaceDown after a disable.
+	Status    string   `json:"status,omitempty"`
+	Addresses []string `json:"addresses,omitempty"`
+	MTU       int      `json:"mtu,omitempty"`
+	PeerCount int      `json:"peer_count"`
 }
 
 // Peer is one peer as it appears in a dump. PresharedKey is always nil on
