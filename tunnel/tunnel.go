@@ -58,7 +58,7 @@ type Tunnel struct {
 	// reading; shutdown releases mu before it stops the log.
 	mu     sync.Mutex
 	closed bool
-	down   bool // brought down by SetUp(false)
+	down   bool    // brought down by SetUp(false)
 	rec    *record // what Configure has given the device, to undo a failed batch
 
 	uapi      io.Closer // the UAPI socket server; nil in netstack mode
