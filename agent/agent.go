@@ -145,9 +145,14 @@ func (a *Agent) addInterface(ic InterfaceConfig) error {
 	if mtu == 0 {
 		mtu = wgrules.DefaultMTU
 	}
+	disabled := disabledFile{path: filepath.Join(a.cfg.StateDir, ic.Name+".disabled")}
+	down, err := disabled.exists()
+	if err != nil {
+		return fmt.Errorf("interface %s: %w", ic.Name, err)
+	}
 	tcfg := tunnel.Config{
 		Name: ic.Name, PrivateKey: key, ListenPort: ic.ListenPort, Addresses: ic.Addresses,
-		MTU: mtu, Logger: a.log, UAPIDir: a.cfg.UAPIDir,
+		MTU: mtu, Logger: a.log, UAPIDir: a.cfg.UAPIDir, Down: down,
 	}
 	var tun *tunnel.Tunnel
 	if choice.Mode == container.ModeTUN {
@@ -170,14 +175,13 @@ func (a *Agent) addInterface(ic InterfaceConfig) error {
 	}
 	a.ports.set("wg:"+ic.Name, tun.ListenPort())
 	i := newIface(ic.Name, tun, stateFile{path: filepath.Join(a.cfg.StateDir, ic.Name+".peers.json")}, a.log)
-	i.disabled = disabledFile{path: filepath.Join(a.cfg.StateDir, ic.Name+".disabled")}
+	i.disabled = disabled
 	if err := i.restore(); err != nil {
 		tun.Close()
 		return fmt.Errorf("interface %s: %w", ic.Name, err)
 	}
-	if err := i.restoreUp(); err != nil {
-		tun.Close()
-		return fmt.Errorf("interface %s: %w", ic.Name, err)
+	if down {
+		a.log.Info("interface is disabled (POST /v1/wg/{iface}/enable brings it up)", "iface", ic.Name)
 	}
 	i.start()
 	a.ifaces[ic.Name] = i

@@ -72,19 +72,3 @@ func (i *iface) setUp(up bool) error {
 	}
 	return nil
 }
-
-// restoreUp brings the device down at start if it was disabled.
-func (i *iface) restoreUp() error {
-	disabled, err := i.disabled.exists()
-	if err != nil {
-		return err
-	}
-	if !disabled {
-		return nil
-	}
-	if err := i.tun.SetUp(false); err != nil {
-		return err
-	}
-	i.log.Info("interface is disabled (POST /v1/wg/{iface}/enable brings it up)", "iface", i.name)
-	return nil
-}

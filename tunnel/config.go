@@ -40,6 +40,9 @@ type Config struct {
 	MTU int
 	// Logger receives the device's log lines; nil discards them.
 	Logger *slog.Logger
+	// Down makes the device start down, as after SetUp(false): it binds no
+	// UDP port and passes nothing until SetUp(true).
+	Down bool
 	// UAPIDir is where TUN mode serves the UAPI socket <Name>.sock; ""
 	// means DefaultUAPIDir, the only place wg(8) looks. Unused in netstack
 	// mode.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/device"
@@ -58,8 +59,10 @@ type Tunnel struct {
 	// reading; shutdown releases mu before it stops the log.
 	mu     sync.Mutex
 	closed bool
-	down   bool    // brought down by SetUp(false)
-	rec    *record // what Configure has given the device, to undo a failed batch
+	// down is set while the device is down by Config.Down or SetUp(false);
+	// SetUp changes it under mu, the event gate reads it.
+	down atomic.Bool
+	rec  *record // what Configure has given the device, to undo a failed batch
 
 	uapi      io.Closer // the UAPI socket server; nil in netstack mode
 	closeOnce sync.Once
@@ -82,10 +85,11 @@ func newTunnel(cfg Config, mode container.Mode, tdev tun.Device, bind conn.Bind)
 		mtu:   cfg.MTU,
 		log:   log,
 		dlog:  dlog,
-		dev:   device.NewDevice(tdev, bind, dlog.logger()),
 		rec:   newRecord(),
 		done:  make(chan struct{}),
 	}
+	t.down.Store(cfg.Down)
+	t.dev = device.NewDevice(newEventGate(tdev, &t.down), bind, dlog.logger())
 	var set strings.Builder
 	if err := WriteConfig(&set, wgtypes.Config{PrivateKey: &cfg.PrivateKey, ListenPort: &cfg.ListenPort}); err != nil {
 		t.dev.Close()
@@ -101,8 +105,11 @@ func newTunnel(cfg Config, mode container.Mode, tdev tun.Device, bind conn.Bind)
 }
 
 // up brings the device up (which binds the UDP port) and records the port
-// actually bound.
+// actually bound; it does nothing while the Tunnel is down (Config.Down).
 func (t *Tunnel) up() error {
+	if t.down.Load() {
+		return nil
+	}
 	if err := t.dev.Up(); err != nil {
 		return fmt.Errorf("interface %s: bringing device up (UDP port %d): %w", t.name, t.port, err)
 	}

@@ -1,12 +1,19 @@
 package tunnel
 
-import "fmt"
+import (
+	"fmt"
+	"sync/atomic"
+
+	"golang.zx2c4.com/wireguard/tun"
+)
 
 // SetUp brings the device up (true) or down (false). Down keeps the
 // private key and every peer with its configuration; it closes the UDP
 // socket, so no handshake or packet passes until the device is up again,
-// which binds the same port. In TUN mode the kernel interface stays as it
-// is. Setting the state it already has does nothing. Once closed, SetUp
+// which binds the same port (or, for a tunnel made with Config.Down and
+// ListenPort 0, a free one). In TUN mode the kernel interface stays as it
+// is; while the device is down a kernel "link up" does not bring it up.
+// Setting the state it already has does nothing. Once closed, SetUp
 // returns ErrClosed.
 func (t *Tunnel) SetUp(up bool) error {
 	t.mu.Lock()
@@ -14,25 +21,56 @@ func (t *Tunnel) SetUp(up bool) error {
 	if t.closed {
 		return fmt.Errorf("interface %s: %w", t.name, ErrClosed)
 	}
-	if up == !t.down {
+	if up == !t.down.Load() {
 		return nil
 	}
 	if up {
-		if err := t.dev.Up(); err != nil {
-			return fmt.Errorf("interface %s: bringing device up (UDP port %d): %w", t.name, t.port, err)
+		t.down.Store(false)
+		if err := t.up(); err != nil {
+			t.down.Store(true)
+			_ = t.dev.Down() // as it was
+			return err
 		}
-	} else if err := t.dev.Down(); err != nil {
-		return fmt.Errorf("interface %s: bringing device down: %w", t.name, err)
+	} else {
+		t.down.Store(true)
+		if err := t.dev.Down(); err != nil {
+			return fmt.Errorf("interface %s: bringing device down: %w", t.name, err)
+		}
 	}
-	t.down = !up
 	t.log.Info("wireguard device state changed", "up", up)
 	return nil
 }
 
-// IsUp reports whether the device is up: true from construction until a
-// SetUp(false).
-func (t *Tunnel) IsUp() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return !t.down
+// IsUp reports whether the device is up: from construction (unless
+// Config.Down) until a SetUp(false).
+func (t *Tunnel) IsUp() bool { return !t.down.Load() }
+
+// eventGate is the TUN device wireguard-go is given: it passes the
+// device's events on, except "up" while down is set, so that the Tunnel
+// alone decides when a device it brought down comes up again. (A netstack
+// device announces "up" once when made, which wireguard-go would act on
+// whenever it reads it, after a SetUp(false) too.) Its goroutine ends
+// when the device's event channel closes, which Close of the device does.
+type eventGate struct {
+	tun.Device
+	events chan tun.Event
 }
+
+func newEventGate(dev tun.Device, down *atomic.Bool) *eventGate {
+	g := &eventGate{Device: dev, events: make(chan tun.Event)}
+	go func() {
+		defer close(g.events)
+		for e := range dev.Events() {
+			if down.Load() {
+				e &^= tun.EventUp
+			}
+			if e != 0 {
+				g.events <- e
+			}
+		}
+	}()
+	return g
+}
+
+// Events returns the gated events.
+func (g *eventGate) Events() <-chan tun.Event { return g.events }
