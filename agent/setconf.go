@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi/wgconf"
+	"github.com/wgfleet/wgfleet/wgrules"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
@@ -138,7 +139,7 @@ func setConfPeer(s wgconf.Section) (peerConf, error) {
 			if e.Value == "off" {
 				continue
 			}
-			n, err := e.Int(0, maxKeepalive)
+			n, err := e.Int(0, wgrules.MaxKeepalive)
 			if err != nil {
 				return peerConf{}, badRequestf("config: %v", err)
 			}

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"errors"
+	"github.com/wgfleet/wgfleet/wgrules"
 	"testing"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
@@ -30,7 +31,7 @@ func FuzzParseSetConf(f *testing.F) {
 			if k != spec.Key || k == own.PublicKey() || k == (wgtypes.Key{}) {
 				t.Fatalf("accepted peer key %s", k)
 			}
-			if spec.Keepalive < 0 || spec.Keepalive > maxKeepalive {
+			if spec.Keepalive < 0 || spec.Keepalive > wgrules.MaxKeepalive {
 				t.Fatalf("keepalive %d", spec.Keepalive)
 			}
 			for _, p := range spec.AllowedIPs {

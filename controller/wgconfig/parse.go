@@ -1,16 +1,12 @@
 package wgconfig
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 
-	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
-
-	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/agent/agentapi/wgconf"
 	"github.com/wgfleet/wgfleet/wgrules"
 )
 
@@ -20,216 +16,194 @@ const MaxConfigSize = 64 << 10
 // Parse reads a wg-quick client config strictly: one [Interface] with
 // PrivateKey and Address (DNS and MTU optional), then exactly one [Peer]
 // with PublicKey, Endpoint and AllowedIPs (PresharedKey and
-// PersistentKeepalive optional). Keys and section names are matched
-// without regard to case, as wg-quick and wg do; '#' starts a comment. A
-// "# Name = ..." comment before [Interface] gives Client.Name.
+// PersistentKeepalive optional). The syntax is agentapi/wgconf's, the
+// one reader of WireGuard config text: keys and section names are matched
+// without regard to case, as wg-quick and wg do; '#' starts a comment;
+// control characters, invalid UTF-8, lines outside a section and more than
+// MaxConfigSize bytes are refused. A "# Name = ..." comment before
+// [Interface] gives Client.Name.
 //
-// Everything else is refused: other keys (hooks such as PostUp among
-// them), a repeated single-valued key, a second [Peer], lines outside a
-// section, control characters, invalid UTF-8, and more than MaxConfigSize
-// bytes. Whatever Parse accepts, Render writes back to an equal Client.
-// Errors wrap ErrInvalid and never quote a key.
+// Everything else is refused too: other keys (hooks such as PostUp among
+// them), a repeated single-valued key, a second [Peer]. Whatever Parse
+// accepts, Render writes back to an equal Client. Errors wrap ErrInvalid
+// and never quote a key.
 func Parse(data []byte) (Client, error) {
-	if len(data) > MaxConfigSize {
-		return Client{}, invalidf("config is larger than %d bytes", MaxConfigSize)
-	}
-	if !utf8.Valid(data) {
-		return Client{}, invalidf("config is not valid UTF-8")
+	doc, err := wgconf.Parse(data, MaxConfigSize)
+	if err != nil {
+		return Client{}, fromSyntax(err)
 	}
 	p := parser{seen: map[string]bool{}}
-	for i, line := range bytes.Split(data, []byte("\n")) {
-		if err := p.line(string(bytes.TrimSuffix(line, []byte("\r")))); err != nil {
-			return Client{}, invalidf("line %d: %v", i+1, err)
+	for _, c := range doc.Preamble {
+		if err := p.nameComment(c); err != nil {
+			return Client{}, fromSyntax(err)
+		}
+	}
+	for n, s := range doc.Sections {
+		if err := p.section(n, s); err != nil {
+			return Client{}, fromSyntax(err)
 		}
 	}
 	return p.finish()
 }
 
-type section int
-
-const (
-	sectionNone section = iota
-	sectionInterface
-	sectionPeer
-)
+// fromSyntax makes a reading error of wgconf, or of the checks here, an
+// error wrapping ErrInvalid once.
+func fromSyntax(err error) error {
+	var se *wgconf.SyntaxError
+	if errors.As(err, &se) {
+		return invalidf("%s", se.Error())
+	}
+	return err
+}
 
 type parser struct {
-	c       Client
-	section section
-	peers   int
-	seen    map[string]bool // "interface/privatekey" etc.: single-valued keys already read
-}
-
-// errorString is a parse error message; invalidf adds ErrInvalid once.
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
-
-func errorf(format string, a ...any) error {
-	return errorString(fmt.Sprintf(format, a...))
-}
-
-func (p *parser) line(line string) error {
-	for _, r := range line {
-		if r < 0x20 && r != '\t' || r == 0x7f {
-			return errorf("control character %U", r)
-		}
-	}
-	text, comment, hasComment := strings.Cut(line, "#")
-	text = strings.Trim(text, " \t")
-	if text == "" {
-		if hasComment && p.section == sectionNone {
-			return p.nameComment(comment)
-		}
-		return nil
-	}
-	if strings.HasPrefix(text, "[") {
-		return p.header(text)
-	}
-	key, value, ok := strings.Cut(text, "=")
-	if !ok {
-		return errorf("the line is neither a section header nor key = value")
-	}
-	key = strings.Trim(key, " \t")
-	value = strings.Trim(value, " \t")
-	switch p.section {
-	case sectionInterface:
-		return p.interfaceKey(key, value)
-	case sectionPeer:
-		return p.peerKey(key, value)
-	}
-	return errorf("%s is outside a section; start with [Interface]", keyName(key))
+	c     Client
+	iface bool // [Interface] was read
+	peers int
+	seen  map[string]bool // "interface/privatekey" etc.: single-valued keys already read
 }
 
 // nameComment reads "# Name = ..." before the first section; any other
 // comment is ignored.
-func (p *parser) nameComment(comment string) error {
-	key, value, ok := strings.Cut(comment, "=")
+func (p *parser) nameComment(c wgconf.Comment) error {
+	key, value, ok := strings.Cut(c.Text, "=")
 	if !ok || !strings.EqualFold(strings.Trim(key, " \t"), "Name") {
 		return nil
 	}
 	if p.seen["name"] {
-		return errorf("a second Name comment")
+		return c.Errorf("a second Name comment")
 	}
 	p.seen["name"] = true
 	p.c.Name = CleanName(value)
 	return nil
 }
 
-func (p *parser) header(text string) error {
+// section reads the n-th section: [Interface] first, then one [Peer].
+func (p *parser) section(n int, s wgconf.Section) error {
+	read := p.peerKey
 	switch {
-	case strings.EqualFold(text, "[Interface]"):
-		if p.section != sectionNone {
-			return errorf("[Interface] must come first, and once")
-		}
-		p.section = sectionInterface
-	case strings.EqualFold(text, "[Peer]"):
-		if p.section == sectionNone {
-			return errorf("[Peer] before [Interface]")
-		}
-		if p.peers++; p.peers > 1 {
-			return errorf("a client config has exactly one [Peer]")
-		}
-		p.section = sectionPeer
+	case s.Name == wgconf.Interface && n != 0:
+		return &wgconf.SyntaxError{Line: s.Line, Msg: "[Interface] must come first, and once"}
+	case s.Name == wgconf.Interface:
+		p.iface = true
+		read = p.interfaceKey
+	case n == 0:
+		return &wgconf.SyntaxError{Line: s.Line, Msg: "[Peer] before [Interface]"}
 	default:
-		return errorf("unknown section; a client config has [Interface] and [Peer]")
+		if p.peers++; p.peers > 1 {
+			return &wgconf.SyntaxError{Line: s.Line, Msg: "a client config has exactly one [Peer]"}
+		}
+	}
+	for _, e := range s.Entries {
+		if err := read(e); err != nil {
+			return onLine(e, err)
+		}
 	}
 	return nil
 }
 
+// onLine puts a check's error on e's line, unless it is already a line's.
+func onLine(e wgconf.Entry, err error) error {
+	var se *wgconf.SyntaxError
+	if errors.As(err, &se) {
+		return err
+	}
+	return e.Errorf("%s", strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+}
+
 // once refuses a second occurrence of a single-valued key.
-func (p *parser) once(sec, key string) error {
-	id := sec + "/" + strings.ToLower(key)
+func (p *parser) once(sec string, e wgconf.Entry) error {
+	id := sec + "/" + strings.ToLower(e.Key)
 	if p.seen[id] {
-		return errorf("%s is given twice", keyName(key))
+		return e.Errorf("%s is given twice", wgconf.KeyName(e.Key))
 	}
 	p.seen[id] = true
 	return nil
 }
 
-func (p *parser) interfaceKey(key, value string) error {
-	switch strings.ToLower(key) {
+func (p *parser) interfaceKey(e wgconf.Entry) error {
+	switch strings.ToLower(e.Key) {
 	case "privatekey":
-		if err := p.once("interface", key); err != nil {
+		if err := p.once("interface", e); err != nil {
 			return err
 		}
-		k, err := parseKey(key, value)
+		k, err := e.WGKey()
 		p.c.PrivateKey = k
 		return err
 	case "address":
-		return parseList(key, value, func(s string) error {
+		return eachItem(e, func(s string) error {
 			a, err := netip.ParsePrefix(s)
 			if err != nil {
-				return errorf("an Address entry is not an address with a prefix length, such as 10.0.0.2/32")
+				return fmt.Errorf("an Address entry is not an address with a prefix length, such as 10.0.0.2/32")
 			}
 			p.c.Addresses = append(p.c.Addresses, a)
 			return checkListErr("Address", len(p.c.Addresses), checkAddress(a))
 		})
 	case "dns":
-		return parseList(key, value, func(s string) error {
+		return eachItem(e, func(s string) error {
 			p.c.DNS = append(p.c.DNS, s)
 			return checkListErr("DNS", len(p.c.DNS), checkDNS(s))
 		})
 	case "mtu":
-		if err := p.once("interface", key); err != nil {
+		if err := p.once("interface", e); err != nil {
 			return err
 		}
-		n, err := parseInt(key, value, wgrules.MinMTU, wgrules.MaxMTU)
+		n, err := e.Int(wgrules.MinMTU, wgrules.MaxMTU)
 		p.c.MTU = n
 		return err
 	}
-	return errorf("%s is not allowed in a client's [Interface]", keyName(key))
+	return fmt.Errorf("%s is not allowed in a client's [Interface]", wgconf.KeyName(e.Key))
 }
 
-func (p *parser) peerKey(key, value string) error {
-	switch strings.ToLower(key) {
+func (p *parser) peerKey(e wgconf.Entry) error {
+	switch strings.ToLower(e.Key) {
 	case "publickey":
-		if err := p.once("peer", key); err != nil {
+		if err := p.once("peer", e); err != nil {
 			return err
 		}
-		k, err := parseKey(key, value)
+		k, err := e.WGKey()
 		p.c.ServerPublicKey = k
 		return err
 	case "presharedkey":
-		if err := p.once("peer", key); err != nil {
+		if err := p.once("peer", e); err != nil {
 			return err
 		}
-		k, err := parseKey(key, value)
+		k, err := e.WGKey()
 		p.c.PresharedKey = &k
 		return err
 	case "endpoint":
-		if err := p.once("peer", key); err != nil {
+		if err := p.once("peer", e); err != nil {
 			return err
 		}
-		p.c.Endpoint = value
-		return lineErr(CheckEndpoint(value))
+		p.c.Endpoint = e.Value
+		return CheckEndpoint(e.Value)
 	case "allowedips":
-		return parseList(key, value, func(s string) error {
+		return eachItem(e, func(s string) error {
 			a, err := netip.ParsePrefix(s)
 			if err != nil {
-				return errorf("an AllowedIPs entry is not a prefix such as 0.0.0.0/0")
+				return fmt.Errorf("an AllowedIPs entry is not a prefix such as 0.0.0.0/0")
 			}
 			p.c.AllowedIPs = append(p.c.AllowedIPs, a)
 			return checkListErr("AllowedIPs", len(p.c.AllowedIPs), checkAllowedIP(a))
 		})
 	case "persistentkeepalive":
-		if err := p.once("peer", key); err != nil {
+		if err := p.once("peer", e); err != nil {
 			return err
 		}
-		if strings.EqualFold(value, "off") {
+		if strings.EqualFold(e.Value, "off") {
 			return nil
 		}
-		n, err := parseInt(key, value, 0, wgrules.MaxKeepalive)
+		n, err := e.Int(0, wgrules.MaxKeepalive)
 		p.c.Keepalive = n
 		return err
 	}
-	return errorf("%s is not allowed in a client's [Peer]", keyName(key))
+	return fmt.Errorf("%s is not allowed in a client's [Peer]", wgconf.KeyName(e.Key))
 }
 
 // finish checks that the required keys were all there.
 func (p *parser) finish() (Client, error) {
 	switch {
-	case p.section == sectionNone:
+	case !p.iface:
 		return Client{}, invalidf("no [Interface] section")
 	case p.peers == 0:
 		return Client{}, invalidf("no [Peer] section")
@@ -246,31 +220,13 @@ func (p *parser) finish() (Client, error) {
 	return p.c, nil
 }
 
-// parseKey parses a key by agentapi.ParseKey: 44 characters of padded
-// standard base64, as wg(8) prints it.
-func parseKey(name, value string) (wgtypes.Key, error) {
-	k, err := agentapi.ParseKey(value)
+// eachItem calls fn for each item of e's comma-separated value.
+func eachItem(e wgconf.Entry, fn func(string) error) error {
+	items, err := e.List()
 	if err != nil {
-		return wgtypes.Key{}, errorf("%s is not a base64 WireGuard key of 32 bytes", keyName(name))
+		return err
 	}
-	return k, nil
-}
-
-func parseInt(name, value string, lo, hi int) (int, error) {
-	n, err := strconv.Atoi(value)
-	if err != nil || !allDigits(value) || n < lo || n > hi {
-		return 0, errorf("%s is not a number in %d..%d", keyName(name), lo, hi)
-	}
-	return n, nil
-}
-
-// parseList calls fn for each entry of a comma-separated value.
-func parseList(name, value string, fn func(string) error) error {
-	for _, s := range strings.Split(value, ",") {
-		s = strings.Trim(s, " \t")
-		if s == "" {
-			return errorf("%s has an empty entry", keyName(name))
-		}
+	for _, s := range items {
 		if err := fn(s); err != nil {
 			return err
 		}
@@ -282,28 +238,5 @@ func checkListErr(name string, n int, err error) error {
 	if err == nil {
 		err = checkList(name, n)
 	}
-	return lineErr(err)
-}
-
-// lineErr turns a validation error into a line error (ErrInvalid is added
-// once, by Parse).
-func lineErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	return errorString(strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
-}
-
-// keyName is a key's name as an error may show it: only a short word of
-// letters is quoted, so a misplaced key or secret never is.
-func keyName(k string) string {
-	if len(k) == 0 || len(k) > 24 {
-		return "a key"
-	}
-	for i := 0; i < len(k); i++ {
-		if c := k[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return "a key"
-		}
-	}
-	return k
+	return err
 }

@@ -3,8 +3,9 @@
 // "Key = Value" lines, '#' comments, comma-separated lists. It knows the
 // syntax only, strictly, and leaves to its callers which keys they accept
 // and what a value means: the agent reads a wg(8) config for syncconf,
-// the controller a client's wg-quick config. It is a leaf both may import
-// (it imports wgtypes and the standard library only), and it is fuzzed.
+// the controller a client's wg-quick config. Both may import it (it
+// imports agentapi, for the one key parser, wgtypes and the standard
+// library only), and it is fuzzed.
 //
 // No error quotes a value, so a misplaced key or secret never reaches an
 // error message.
@@ -19,10 +20,32 @@ import (
 	"unicode/utf8"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
 )
 
-// ErrInvalid wraps every error of Parse.
+// ErrInvalid is what every error of this package is: errors.Is(err,
+// ErrInvalid) holds for each *SyntaxError.
 var ErrInvalid = errors.New("invalid WireGuard config")
+
+// SyntaxError is a config that cannot be read, or a value that is not
+// what its key takes. Line counts from 1; 0 is the config as a whole.
+// Msg never quotes a value.
+type SyntaxError struct {
+	Line int
+	Msg  string
+}
+
+// Error is "line N: Msg", or Msg for the whole config.
+func (e *SyntaxError) Error() string {
+	if e.Line == 0 {
+		return e.Msg
+	}
+	return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+}
+
+// Is reports whether target is ErrInvalid.
+func (e *SyntaxError) Is(target error) bool { return target == ErrInvalid }
 
 // Section names as Parse reports them, whatever their case in the text.
 const (
@@ -45,10 +68,16 @@ type Section struct {
 	Entries []Entry
 }
 
-// Doc is a parsed config. Preamble holds the text of the comments before
-// the first section, without their '#'.
+// Comment is a comment line's text after its '#'.
+type Comment struct {
+	Line int
+	Text string
+}
+
+// Doc is a parsed config. Preamble holds the comments before the first
+// section.
 type Doc struct {
-	Preamble []string
+	Preamble []Comment
 	Sections []Section
 }
 
@@ -57,13 +86,13 @@ type Doc struct {
 // [Peer], a line that is neither a header nor "Key = Value", a key with no
 // name, and an entry outside a section. Keys and section names match
 // without regard to case, as wg does; '#' starts a comment anywhere on a
-// line. Errors wrap ErrInvalid and name the line.
+// line. Errors are *SyntaxError and name the line.
 func Parse(data []byte, maxSize int) (Doc, error) {
 	if len(data) > maxSize {
-		return Doc{}, fmt.Errorf("%w: larger than %d bytes", ErrInvalid, maxSize)
+		return Doc{}, &SyntaxError{Msg: fmt.Sprintf("config is larger than %d bytes", maxSize)}
 	}
 	if !utf8.Valid(data) {
-		return Doc{}, fmt.Errorf("%w: not valid UTF-8", ErrInvalid)
+		return Doc{}, &SyntaxError{Msg: "config is not valid UTF-8"}
 	}
 	var d Doc
 	for i, raw := range bytes.Split(data, []byte("\n")) {
@@ -79,7 +108,7 @@ func Parse(data []byte, maxSize int) (Doc, error) {
 		switch {
 		case text == "":
 			if hasComment && len(d.Sections) == 0 {
-				d.Preamble = append(d.Preamble, comment)
+				d.Preamble = append(d.Preamble, Comment{Line: n, Text: comment})
 			}
 		case strings.HasPrefix(text, "["):
 			name, ok := sectionName(text)
@@ -90,14 +119,14 @@ func Parse(data []byte, maxSize int) (Doc, error) {
 		default:
 			key, value, ok := strings.Cut(text, "=")
 			if !ok {
-				return Doc{}, lineError(n, "the line is neither a section header nor Key = Value")
+				return Doc{}, lineError(n, "the line is neither a section header nor key = value")
 			}
 			key = strings.Trim(key, " \t")
 			if key == "" {
 				return Doc{}, lineError(n, "a value without a key")
 			}
 			if len(d.Sections) == 0 {
-				return Doc{}, lineError(n, "%s is outside a section", KeyName(key))
+				return Doc{}, lineError(n, "%s is outside a section; start with [Interface] or [Peer]", KeyName(key))
 			}
 			s := &d.Sections[len(d.Sections)-1]
 			s.Entries = append(s.Entries, Entry{Line: n, Key: key, Value: strings.Trim(value, " \t")})
@@ -116,15 +145,20 @@ func sectionName(text string) (string, bool) {
 	return "", false
 }
 
-// lineError is a syntax error on line n; it wraps ErrInvalid.
+// lineError is a syntax error on line n.
 func lineError(n int, format string, a ...any) error {
-	return fmt.Errorf("%w: line %d: %s", ErrInvalid, n, fmt.Sprintf(format, a...))
+	return &SyntaxError{Line: n, Msg: fmt.Sprintf(format, a...)}
 }
 
-// Errorf is an error about entry e, for callers that check values: it
-// wraps ErrInvalid and names e's line, like Parse's own errors.
+// Errorf is an error about entry e, for callers that check values: a
+// *SyntaxError on e's line, like Parse's own.
 func (e Entry) Errorf(format string, a ...any) error {
 	return lineError(e.Line, format, a...)
+}
+
+// Errorf is an error about comment c, like Entry.Errorf.
+func (c Comment) Errorf(format string, a ...any) error {
+	return lineError(c.Line, format, a...)
 }
 
 // Is reports whether e's key is name, without regard to case.
@@ -132,7 +166,7 @@ func (e Entry) Is(name string) bool { return strings.EqualFold(e.Key, name) }
 
 // WGKey reads e's value as a base64 WireGuard key of 32 bytes.
 func (e Entry) WGKey() (wgtypes.Key, error) {
-	k, err := wgtypes.ParseKey(e.Value)
+	k, err := agentapi.ParseKey(e.Value)
 	if err != nil {
 		return wgtypes.Key{}, e.Errorf("%s is not a base64 WireGuard key of 32 bytes", KeyName(e.Key))
 	}

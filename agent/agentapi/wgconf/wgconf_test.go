@@ -13,8 +13,8 @@ func TestParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(doc.Preamble, "|"); got != " Name = a b| other" {
-		t.Errorf("preamble %q", got)
+	if len(doc.Preamble) != 2 || doc.Preamble[0].Text != " Name = a b" || doc.Preamble[1].Text != " other" || doc.Preamble[1].Line != 2 {
+		t.Errorf("preamble %+v", doc.Preamble)
 	}
 	if len(doc.Sections) != 3 || doc.Sections[0].Name != wgconf.Interface || doc.Sections[1].Name != wgconf.Peer || doc.Sections[2].Name != wgconf.Peer {
 		t.Fatalf("sections: %+v", doc.Sections)
@@ -47,8 +47,9 @@ func TestParseRefuses(t *testing.T) {
 		"delete character": "[Peer]\x7f",
 	} {
 		_, err := wgconf.Parse([]byte(text), 64)
-		if !errors.Is(err, wgconf.ErrInvalid) {
-			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		var se *wgconf.SyntaxError
+		if !errors.Is(err, wgconf.ErrInvalid) || !errors.As(err, &se) {
+			t.Errorf("%s: %v, want a *SyntaxError", name, err)
 			continue
 		}
 		if strings.Contains(err.Error(), secret) {
