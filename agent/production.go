@@ -23,7 +23,7 @@ func (a *Agent) handleStatus(w http.ResponseWriter, _ *http.Request) {
 		Status:    "ok",
 		Timestamp: now.Unix(),
 		Uptime:    int64(now.Sub(a.started).Seconds()),
-		Version:   Version,
+		Version:   a.version,
 		System:    a.systemStatus(),
 		WireGuard: agentapi.WireGuardStatus{Interfaces: make(map[string]agentapi.InterfaceStatus, len(a.order))},
 	}
