@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wgfleet/wgfleet/controller/auth"
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
 func TestLogin(t *testing.T) {
@@ -28,9 +29,11 @@ func TestLogin(t *testing.T) {
 		t.Fatalf("cookies %v, want one", cookies)
 	}
 	ck := cookies[0]
-	if ck.Name != auth.SessionCookieName || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" || ck.Secure {
-		t.Errorf("cookie %+v: want %s, HttpOnly, SameSite=Strict, Path=/, not Secure on plain HTTP", ck, auth.SessionCookieName)
-	}
+	testenv.Equal(t, "cookie Name", ck.Name, auth.SessionCookieName)
+	testenv.Equal(t, "cookie HttpOnly", ck.HttpOnly, true)
+	testenv.Equal(t, "cookie SameSite", ck.SameSite, http.SameSiteStrictMode)
+	testenv.Equal(t, "cookie Path", ck.Path, "/")
+	testenv.Equal(t, "cookie Secure (plain HTTP)", ck.Secure, false)
 	if strings.Contains(string(r.body), ck.Value) {
 		t.Error("the session token is in the body")
 	}

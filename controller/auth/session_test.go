@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
 func TestLogin(t *testing.T) {
@@ -16,8 +18,12 @@ func TestLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sess.Username != "alice" || len(sess.Token) < 43 || len(sess.CSRFToken) < 43 || sess.Token == sess.CSRFToken {
-		t.Errorf("session %+v: want username alice and two distinct 32-byte tokens", sess)
+	testenv.Equal(t, "session Username", sess.Username, "alice")
+	if len(sess.Token) < 43 || len(sess.CSRFToken) < 43 {
+		t.Errorf("session Token %d and CSRFToken %d characters: want 32-byte tokens (43 or more)", len(sess.Token), len(sess.CSRFToken))
+	}
+	if sess.Token == sess.CSRFToken {
+		t.Error("session Token and CSRFToken are equal: want two distinct tokens")
 	}
 	if want := h.clock.Now().Add(time.Hour); sess.ExpiresAt.After(want) || sess.ExpiresAt.Before(want.Add(-time.Second)) {
 		t.Errorf("expires %v, want about %v", sess.ExpiresAt, want)
@@ -26,9 +32,11 @@ func TestLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Kind != KindUser || p.Name != "alice" || !p.ViaCookie || p.CSRFToken != sess.CSRFToken || p.Actor() != "user:alice" {
-		t.Errorf("principal %+v", p)
-	}
+	testenv.Equal(t, "principal Kind", p.Kind, KindUser)
+	testenv.Equal(t, "principal Name", p.Name, "alice")
+	testenv.Equal(t, "principal ViaCookie", p.ViaCookie, true)
+	testenv.Equal(t, "principal CSRFToken", p.CSRFToken, sess.CSRFToken)
+	testenv.Equal(t, "principal Actor()", p.Actor(), "user:alice")
 
 	for _, tc := range []struct{ name, user, password string }{
 		{"wrong password", "alice", "wrong password!"},

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wgfleet/wgfleet/controller/store"
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
 func TestAPITokens(t *testing.T) {
@@ -38,9 +39,11 @@ func TestAPITokens(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", hdr[0], err)
 		}
-		if p.Kind != KindToken || p.Name != "ci" || p.ViaCookie || p.CSRFToken != "" || p.Actor() != "token:ci" {
-			t.Errorf("%s: principal %+v", hdr[0], p)
-		}
+		testenv.Equal(t, hdr[0]+": principal Kind", p.Kind, KindToken)
+		testenv.Equal(t, hdr[0]+": principal Name", p.Name, "ci")
+		testenv.Equal(t, hdr[0]+": principal ViaCookie", p.ViaCookie, false)
+		testenv.Equal(t, hdr[0]+": principal CSRFToken", p.CSRFToken, "")
+		testenv.Equal(t, hdr[0]+": principal Actor()", p.Actor(), "token:ci")
 	}
 
 	// Use was recorded; the list holds no hashes.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
 func TestUsers(t *testing.T) {
@@ -94,8 +96,12 @@ func TestSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.UserID != u.ID || got.CSRFToken != "csrf-1" || !got.ExpiresAt.Equal(short.ExpiresAt) || got.TokenHash != short.TokenHash {
-		t.Fatalf("GetSession = %+v", got)
+	testenv.Equal(t, "GetSession UserID", got.UserID, u.ID)
+	testenv.Equal(t, "GetSession CSRFToken", got.CSRFToken, "csrf-1")
+	testenv.Equal(t, "GetSession ExpiresAt.Equal(created)", got.ExpiresAt.Equal(short.ExpiresAt), true)
+	testenv.Equal(t, "GetSession TokenHash", got.TokenHash, short.TokenHash)
+	if t.Failed() {
+		t.FailNow()
 	}
 
 	clk.Advance(time.Minute) // short expires exactly now
@@ -140,8 +146,15 @@ func TestAPITokens(t *testing.T) {
 	}
 
 	got, err := s.LookupAPIToken(ctx, h1)
-	if err != nil || got.ID != t1.ID || got.Name != "ci" || got.Prefix != "wgf_one" || !got.LastUsedAt.IsZero() {
-		t.Fatalf("LookupAPIToken = %+v, %v", got, err)
+	if err != nil {
+		t.Fatalf("LookupAPIToken: %v", err)
+	}
+	testenv.Equal(t, "LookupAPIToken ID", got.ID, t1.ID)
+	testenv.Equal(t, "LookupAPIToken Name", got.Name, "ci")
+	testenv.Equal(t, "LookupAPIToken Prefix", got.Prefix, "wgf_one")
+	testenv.Equal(t, "LookupAPIToken LastUsedAt.IsZero()", got.LastUsedAt.IsZero(), true)
+	if t.Failed() {
+		t.FailNow()
 	}
 	if _, err := s.LookupAPIToken(ctx, HashToken("unknown")); !errors.Is(err, ErrAPITokenNotFound) {
 		t.Fatalf("unknown token = %v", err)
