@@ -318,3 +318,49 @@ func TestFieldAgents(t *testing.T) {
 		})
 	}
 }
+
+// TestProductionAgentRefusalInWords: a body the production agent does not
+// validate is answered 422 {"detail": [...]}, FastAPI's validation error;
+// the controller keeps its words on the peer (issue 11), where it used to
+// say only that something that is not an agent answered.
+func TestProductionAgentRefusalInWords(t *testing.T) {
+	f := agenttest.StartFake(t, agenttest.FakeOptions{Dialect: agenttest.ProductionAgent(), Capabilities: []string{}})
+	h := startControllerPolling(t, "", time.Hour)
+	var node nodeJSON
+	if status, raw := h.call("POST", "/api/nodes", map[string]any{
+		"name": "fastapi", "agent_url": f.URL, "secret": f.Secret, "wg_interface": "wg0",
+		"endpoint": "127.0.0.1:51820", "ip_pool_cidr": "10.70.0.0/24", "enabled": true,
+	}, &node); status >= 300 {
+		t.Fatalf("create node: %d %s", status, raw)
+	}
+	eventually(t, 10*time.Second, "the node online on /v1", func() bool {
+		var nv struct {
+			Status   string `json:"status"`
+			APIPaths string `json:"api_paths"`
+		}
+		h.call("GET", fmt.Sprintf("/api/nodes/%d", node.ID), nil, &nv)
+		return nv.Status == "online" && nv.APIPaths == "v1"
+	})
+
+	f.Inject(agenttest.OpAddPeer, agenttest.Fault{Status: http.StatusUnprocessableEntity, Raw: true,
+		Header: http.Header{"Content-Type": {"application/json"}},
+		Body:   `{"detail":[{"loc":["body","allowed_ips"],"msg":"field required","type":"value_error.missing"}]}`})
+	var p fieldPeer
+	if status, raw := h.call("POST", fmt.Sprintf("/api/nodes/%d/peers", node.ID), map[string]any{"name": "laptop"}, &p); status >= 300 {
+		t.Fatalf("create peer: %d %s", status, raw)
+	}
+	if status, raw := h.call("POST", fmt.Sprintf("/api/nodes/%d/reconcile", node.ID), nil, nil); status != http.StatusOK {
+		t.Fatalf("reconcile: %d %s", status, raw)
+	}
+	if f.Calls(agenttest.OpAddPeer) == 0 {
+		t.Fatal("test broken: the controller never sent the peer")
+	}
+	eventually(t, 10*time.Second, "the agent's refusal on the peer", func() bool {
+		h.call("GET", fmt.Sprintf("/api/peers/%d", p.ID), nil, &p)
+		return p.SyncState == "error"
+	})
+	const want = "422 Unprocessable Entity: body.allowed_ips: field required"
+	if !strings.Contains(p.SyncError, want) || strings.Contains(p.SyncError, "not a wgfleet agent") {
+		t.Fatalf("sync_error %q, want it to hold %q", p.SyncError, want)
+	}
+}

@@ -7,14 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
@@ -295,48 +293,4 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, nonce
 		return fail(fmt.Errorf("decoding answer: %w", err))
 	}
 	return nil
-}
-
-// newAPIError makes the error for a non-2xx answer with body data and
-// Content-Type contentType. Only an agent's error, a JSON object whose
-// "error" is a non-empty string, is quoted (up to maxErrorMessage bytes).
-// Any other body is never quoted, since the URL may be anything a user
-// typed (a connection test must not read web pages for them): the message
-// says instead what answered, by status and content type. An empty body
-// gives the status text.
-func newAPIError(code int, contentType string, data []byte) *APIError {
-	var e ErrorResponse
-	if json.Unmarshal(data, &e) == nil && e.Error != "" {
-		return &APIError{StatusCode: code, Message: truncate(strings.ToValidUTF8(e.Error, "\uFFFD"), maxErrorMessage)}
-	}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return &APIError{StatusCode: code, Message: http.StatusText(code)}
-	}
-	return &APIError{StatusCode: code, Foreign: true,
-		Message: fmt.Sprintf("an HTTP server that is not a wgfleet agent answered %d (%s)", code, describeContentType(contentType))}
-}
-
-// describeContentType names a Content-Type for a message: its media type
-// when it is one, never the raw header.
-func describeContentType(ct string) string {
-	if strings.TrimSpace(ct) == "" {
-		return "no content type"
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || len(mt) > 64 {
-		return "an unreadable content type"
-	}
-	return mt
-}
-
-// truncate cuts s to at most max bytes at a rune boundary, marking the cut.
-func truncate(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

@@ -24,9 +24,11 @@ var (
 )
 
 // APIError is a non-2xx answer of an agent. Message is the agent's
-// {"error": "..."} text, or the status text when the body was empty. A
-// body that is not an agent's error is never quoted: Foreign is set and
-// Message says what answered instead (status code and content type).
+// {"error": "..."} text, the seed's production agent's {"detail": ...}
+// in words (its string, or its validation issues joined), or the status
+// text when the body was empty. A body that is not an agent's error is
+// never quoted: Foreign is set and Message says what answered instead
+// (status code and content type).
 //
 // errors.Is(err, ErrNotFound) holds for 404, ErrConflict for 409,
 // ErrBadRequest for 400 and ErrUnauthorized for 401.
@@ -36,6 +38,10 @@ type APIError struct {
 	// Foreign reports that the body was not an agent's error: whatever
 	// answered is likely no wgfleet agent.
 	Foreign bool
+	// detail reports that Message came from a {"detail": ...} body
+	// (FastAPI's): an agent's error, but not ours, so a 404 of it may
+	// mean a path that is not served (notServed).
+	detail bool
 }
 
 func (e *APIError) Error() string {

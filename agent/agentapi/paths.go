@@ -42,13 +42,13 @@ func (f PathFamily) other() PathFamily {
 	return PathsV1
 }
 
-// notServed reports whether err is a 404 whose body is not an agent's
+// notServed reports whether err is a 404 whose body is not our agent's
 // {"error": "..."}: the path is not served at all (FastAPI's
 // {"detail": "Not Found"}, a proxy's page), as opposed to an unknown
 // interface or peer on a path that is served.
 func notServed(err error) bool {
 	var ae *APIError
-	return errors.As(err, &ae) && ae.StatusCode == http.StatusNotFound && ae.Foreign
+	return errors.As(err, &ae) && ae.StatusCode == http.StatusNotFound && (ae.Foreign || ae.detail)
 }
 
 // Paths returns the path family the client uses for the seed endpoints:
