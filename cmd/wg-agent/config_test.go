@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wgfleet/wgfleet/agent"
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -136,8 +137,14 @@ func TestLoadOptionsConfigFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.cfg.Listen != "127.0.0.1:8181" || len(o.cfg.Interfaces) != 2 || o.cfg.Interfaces[1].MTU != 1380 || len(o.cfg.Secrets) != 1 {
-		t.Fatalf("config file not applied: %+v", o.cfg)
+	testenv.Equal(t, "config file: Listen", o.cfg.Listen, "127.0.0.1:8181")
+	testenv.Equal(t, "config file: len(Secrets)", len(o.cfg.Secrets), 1)
+	if !testenv.Equal(t, "config file: len(Interfaces)", len(o.cfg.Interfaces), 2) {
+		t.FailNow()
+	}
+	testenv.Equal(t, "config file: Interfaces[1].MTU", o.cfg.Interfaces[1].MTU, 1380)
+	if t.Failed() {
+		t.FailNow()
 	}
 	if _, err := loadOptions([]string{"--config", cfgPath, "--iface", "wg5"}, envOf(nil), io.Discard); err == nil {
 		t.Fatal("--iface with --config was accepted")
@@ -163,8 +170,12 @@ func TestLoadOptionsEgressAndLimits(t *testing.T) {
 	if len(ic.EgressAllow) != 2 || ic.EgressAllow[1].String() != "fd00::1/128:53" || len(ic.EgressDeny) != 1 || ic.EgressDeny[0].String() != "10.0.0.5/32:22-23" {
 		t.Fatalf("egress rules: allow %v deny %v", ic.EgressAllow, ic.EgressDeny)
 	}
-	if ic.MaxTCPConns != 7 || ic.MaxUDPFlows != 8 || ic.TCPIdleTimeout != 90*time.Second || ic.UDPIdleTimeout != 15*time.Second {
-		t.Fatalf("limits: %+v", ic)
+	testenv.Equal(t, "limits: MaxTCPConns", ic.MaxTCPConns, 7)
+	testenv.Equal(t, "limits: MaxUDPFlows", ic.MaxUDPFlows, 8)
+	testenv.Equal(t, "limits: TCPIdleTimeout", ic.TCPIdleTimeout, 90*time.Second)
+	testenv.Equal(t, "limits: UDPIdleTimeout", ic.UDPIdleTimeout, 15*time.Second)
+	if t.Failed() {
+		t.FailNow()
 	}
 
 	// Defaults, and the environment.
@@ -183,8 +194,13 @@ func TestLoadOptionsEgressAndLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ic := o.cfg.Interfaces[0]; len(ic.EgressDeny) != 2 || len(ic.EgressAllow) != 1 || ic.MaxUDPFlows != 3 || ic.TCPIdleTimeout != 5*time.Minute {
-		t.Fatalf("environment: %+v", ic)
+	ic = o.cfg.Interfaces[0]
+	testenv.Equal(t, "environment: len(EgressDeny)", len(ic.EgressDeny), 2)
+	testenv.Equal(t, "environment: len(EgressAllow)", len(ic.EgressAllow), 1)
+	testenv.Equal(t, "environment: MaxUDPFlows", ic.MaxUDPFlows, 3)
+	testenv.Equal(t, "environment: TCPIdleTimeout", ic.TCPIdleTimeout, 5*time.Minute)
+	if t.Failed() {
+		t.FailNow()
 	}
 	// A flag wins over the environment.
 	o, err = loadOptions([]string{"--egress-deny", "203.0.113.0/24"}, envOf(env), io.Discard)
@@ -238,8 +254,13 @@ func TestLoadOptionsConfigFileEgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ic := o.cfg.Interfaces[0]; len(ic.EgressDeny) != 1 || ic.MaxTCPConns != 9 || ic.TCPIdleTimeout != 2*time.Minute || ic.MaxUDPFlows != 0 {
-		t.Fatalf("config file egress not applied: %+v", ic)
+	ic := o.cfg.Interfaces[0]
+	testenv.Equal(t, "config file egress: len(EgressDeny)", len(ic.EgressDeny), 1)
+	testenv.Equal(t, "config file egress: MaxTCPConns", ic.MaxTCPConns, 9)
+	testenv.Equal(t, "config file egress: TCPIdleTimeout", ic.TCPIdleTimeout, 2*time.Minute)
+	testenv.Equal(t, "config file egress: MaxUDPFlows", ic.MaxUDPFlows, 0)
+	if t.Failed() {
+		t.FailNow()
 	}
 	if _, err := loadOptions([]string{"--config", cfgPath, "--egress-deny", "1.2.3.4"}, envOf(nil), io.Discard); err == nil ||
 		!strings.Contains(err.Error(), "--egress-deny cannot be combined with --config") {
@@ -510,8 +531,12 @@ func TestLoadOptionsConfigFilePrecedence(t *testing.T) {
 	if o.cfg.StateDir != "/tmp/file-state" {
 		t.Errorf("state dir %q, want the file's", o.cfg.StateDir)
 	}
-	if ics := o.cfg.Interfaces; len(ics) != 2 || ics[0].ListenPort != agent.DefaultListenPort || ics[0].MTU != 1380 || ics[1].ListenPort != 51821 || ics[1].MTU != 0 {
-		t.Errorf("interfaces %+v, want wg0 on the default port with MTU 1380 and wg1 on 51821 with the tunnel's MTU", ics)
+	// wg0 on the default port with MTU 1380, wg1 on 51821 with the tunnel's MTU.
+	if ics := o.cfg.Interfaces; testenv.Equal(t, "len(Interfaces)", len(ics), 2) {
+		testenv.Equal(t, "Interfaces[0].ListenPort", ics[0].ListenPort, agent.DefaultListenPort)
+		testenv.Equal(t, "Interfaces[0].MTU", ics[0].MTU, 1380)
+		testenv.Equal(t, "Interfaces[1].ListenPort", ics[1].ListenPort, 51821)
+		testenv.Equal(t, "Interfaces[1].MTU", ics[1].MTU, 0)
 	}
 	_, err = loadOptions([]string{"--config", path}, envOf(map[string]string{"WG_AGENT_SECRET": goodSecret, "WG_AGENT_IFACE": "wg5", "WG_AGENT_MTU": "1400"}), io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "--iface cannot be combined with --config") || !strings.Contains(err.Error(), "--mtu cannot be combined with --config") {
