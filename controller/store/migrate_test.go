@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
 func TestMigrationFilesAreSequential(t *testing.T) {
@@ -143,16 +145,27 @@ func migrationFixtures() map[uint]migrationFixture {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if string(n.Secret) != "v1-node-secret" || n.WGInterface != "wg0" || n.Weight != 100 || n.DriftPolicy != DriftRepair ||
-					n.DriftCurrent != 0 || !n.DriftCheckedAt.IsZero() {
-					t.Fatalf("v1 node after migration: %+v", n)
+				testenv.Equal(t, "v1 node Secret", string(n.Secret), "v1-node-secret")
+				testenv.Equal(t, "v1 node WGInterface", n.WGInterface, "wg0")
+				testenv.Equal(t, "v1 node Weight", n.Weight, 100)
+				testenv.Equal(t, "v1 node DriftPolicy", n.DriftPolicy, DriftRepair)
+				testenv.Equal(t, "v1 node DriftCurrent", n.DriftCurrent, 0)
+				testenv.Equal(t, "v1 node DriftCheckedAt.IsZero()", n.DriftCheckedAt.IsZero(), true)
+				if t.Failed() {
+					t.FailNow()
 				}
 				p, err := s.GetPeer(ctx, 1)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if p.PrivateKey == nil || p.PrivateKey.PublicKey() != p.PublicKey || p.RxTotal != 1000 || p.SyncState != SyncPending {
-					t.Fatalf("v1 peer after migration: %+v", p)
+				if p.PrivateKey == nil {
+					t.Fatal("v1 peer after migration: PrivateKey = nil")
+				}
+				testenv.Equal(t, "v1 peer PrivateKey.PublicKey()", p.PrivateKey.PublicKey(), p.PublicKey)
+				testenv.Equal(t, "v1 peer RxTotal", p.RxTotal, 1000)
+				testenv.Equal(t, "v1 peer SyncState", p.SyncState, SyncPending)
+				if t.Failed() {
+					t.FailNow()
 				}
 				if _, err := s.GetUserByUsername(ctx, "v1-user"); err != nil {
 					t.Fatal(err)
