@@ -8,6 +8,8 @@ import (
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
 // ip4 builds an IPv4 packet with a valid header checksum.
@@ -84,9 +86,11 @@ func TestParseIP(t *testing.T) {
 			if !ok {
 				return
 			}
-			if h.proto != tt.proto || h.dstPort != tt.port || h.hasPort != tt.hasPort || h.fragment != tt.fragment || h.isEchoRequest(tt.pkt) != tt.echo {
-				t.Fatalf("parsed %+v (echo %v)", h, h.isEchoRequest(tt.pkt))
-			}
+			testenv.Equal(t, "proto", h.proto, tt.proto)
+			testenv.Equal(t, "dstPort", h.dstPort, tt.port)
+			testenv.Equal(t, "hasPort", h.hasPort, tt.hasPort)
+			testenv.Equal(t, "fragment", h.fragment, tt.fragment)
+			testenv.Equal(t, "isEchoRequest", h.isEchoRequest(tt.pkt), tt.echo)
 		})
 	}
 }
