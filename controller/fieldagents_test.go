@@ -118,7 +118,8 @@ type fieldPeer struct {
 	ID              int64    `json:"id"`
 	PublicKey       string   `json:"public_key"`
 	AllowedIPs      []string `json:"allowed_ips"`
-	Keepalive       int      `json:"persistent_keepalive"`
+	Keepalive       int      `json:"persistent_keepalive"` // the client config's
+	NodeKeepalive   int      `json:"node_keepalive"`       // the agent's
 	HasPresharedKey bool     `json:"has_preshared_key"`
 	SyncState       string   `json:"sync_state"`
 	SyncError       string   `json:"sync_error"`
@@ -184,19 +185,19 @@ func TestFieldAgents(t *testing.T) {
 				if !ok {
 					t.Fatalf("%s: the agent does not hold peer %s", what, p.PublicKey)
 				}
-				if !slices.Equal(held.allowed, p.AllowedIPs) || held.keepalive != p.Keepalive || (held.psk != nil) != p.HasPresharedKey {
+				if !slices.Equal(held.allowed, p.AllowedIPs) || held.keepalive != p.NodeKeepalive || (held.psk != nil) != p.HasPresharedKey {
 					t.Fatalf("%s: agent holds allowed %v keepalive %d psk %v; controller says %v, %d, psk %v",
-						what, held.allowed, held.keepalive, held.psk != nil, p.AllowedIPs, p.Keepalive, p.HasPresharedKey)
+						what, held.allowed, held.keepalive, held.psk != nil, p.AllowedIPs, p.NodeKeepalive, p.HasPresharedKey)
 				}
 			}
 
 			// Create: one key with '/', one without, with a preshared key
-			// and a keepalive.
+			// and a node side keepalive.
 			var peers [2]fieldPeer
 			for i, slash := range []bool{true, false} {
 				k := keyWith(t, slash).String()
 				if status, raw := h.call("POST", fmt.Sprintf("/api/nodes/%d/peers", node.ID), map[string]any{
-					"name": fmt.Sprint("p", i), "public_key": k, "preshared_key": "auto", "persistent_keepalive": 25,
+					"name": fmt.Sprint("p", i), "public_key": k, "preshared_key": "auto", "node_keepalive": 25,
 				}, &peers[i]); status >= 300 {
 					t.Fatalf("create peer: %d %s", status, raw)
 				}
@@ -217,7 +218,7 @@ func TestFieldAgents(t *testing.T) {
 			for i := range peers {
 				ag.stranger(t, mustParseKey(t, peers[i].PublicKey), fmt.Sprintf("10.%d.0.%d/32", 60+n, 100+i))
 				if status, raw := h.call("PUT", fmt.Sprintf("/api/peers/%d", peers[i].ID), map[string]any{
-					"persistent_keepalive": 10, "preshared_key": "auto",
+					"node_keepalive": 10, "preshared_key": "auto",
 				}, nil); status != http.StatusOK {
 					t.Fatalf("update peer: %d %s", status, raw)
 				}
@@ -225,7 +226,7 @@ func TestFieldAgents(t *testing.T) {
 			res = reconcileNow()
 			for i := range peers {
 				peers[i] = getPeer(peers[i].ID)
-				if peers[i].SyncState != "applied" || peers[i].Keepalive != 10 {
+				if peers[i].SyncState != "applied" || peers[i].NodeKeepalive != 10 {
 					t.Fatalf("updated peer %d: %+v; result %+v", i, peers[i], res)
 				}
 				holds(peers[i], "after update")

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/controller/agentclient"
 	"github.com/wgfleet/wgfleet/controller/fault"
+	"github.com/wgfleet/wgfleet/controller/reconcile"
 	"github.com/wgfleet/wgfleet/controller/store"
 	"github.com/wgfleet/wgfleet/controller/wgconfig"
 )
@@ -146,7 +148,9 @@ func TestPeerConfig(t *testing.T) {
 	n := e.createNode(t, nodeIn("n1"))
 	serverKey := newKey(t).PublicKey()
 	e.setOnline(t, n.ID, "wg0", serverKey)
-	p := e.createPeer(t, n.ID, PeerInput{Name: ptr("Alice's phone"), PresharedKey: ptr("auto"), Keepalive: ptr(25)})
+	// The node side's keepalive (15) is not the client's (25): the
+	// config carries the client's only.
+	p := e.createPeer(t, n.ID, PeerInput{Name: ptr("Alice's phone"), PresharedKey: ptr("auto"), Keepalive: ptr(25), NodeKeepalive: ptr(15)})
 	sp, err := e.store.GetPeer(ctx, p.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -275,6 +279,74 @@ func TestPeerConfigAgentRefuses(t *testing.T) {
 
 // TestPeerConfigFromAgent: without a stored health document the node's key
 // comes from the agent itself.
+// TestKeepalivesClientSideAndNodeSide (issue 11 item 6): a peer's
+// persistent_keepalive lands in its client config and never on the
+// agent; node_keepalive is what the agent's interface gets. Both are read
+// back from the agent's dump and the rendered config, after create and
+// after an update.
+func TestKeepalivesClientSideAndNodeSide(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a := agenttest.Start(t, agenttest.Options{})
+	n := e.agentNode(t, "live", a)
+	rec := reconcile.New(reconcile.Config{Store: e.store, Clients: agentclient.NewPool(agentclient.PoolOptions{Timeout: 3 * time.Second})})
+	// clientOnly asks for a client keepalive only (the NATed client);
+	// both asks for both, with different values.
+	clientOnly := e.createPeer(t, n.ID, PeerInput{Keepalive: ptr(25)})
+	both := e.createPeer(t, n.ID, PeerInput{Keepalive: ptr(25), NodeKeepalive: ptr(15)})
+	if clientOnly.NodeKeepalive != 0 || clientOnly.Keepalive != 25 || both.NodeKeepalive != 15 || both.Keepalive != 25 {
+		t.Fatalf("views: %+v, %+v", clientOnly, both)
+	}
+	// check reconciles the node and compares what the agent holds and
+	// what each config says with the wanted node and client keepalives.
+	check := func(what string, want map[string][2]int) {
+		t.Helper()
+		res, err := rec.ReconcileNode(ctx, n.ID)
+		if err != nil {
+			t.Fatalf("%s: reconcile: %v", what, err)
+		}
+		if res.DriftCurrent != 0 || len(res.DriftAfter) != 0 {
+			t.Fatalf("%s: reconcile left drift: %+v", what, res)
+		}
+		d, err := a.Client(t).Dump(ctx, "wg0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		onAgent := map[string]int{}
+		for _, p := range d.Peers {
+			onAgent[p.PublicKey] = p.PersistentKeepalive
+		}
+		for id, v := range map[int64]PeerView{clientOnly.ID: clientOnly, both.ID: both} {
+			w := want[v.PublicKey]
+			got, ok := onAgent[v.PublicKey]
+			if !ok || got != w[0] {
+				t.Errorf("%s: peer %d on the agent: keepalive %d (held %v), want the node keepalive %d", what, id, got, ok, w[0])
+			}
+			_, conf, err := e.svc.PeerConfig(ctx, actor, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := wgconfig.Parse(conf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Keepalive != w[1] {
+				t.Errorf("%s: peer %d config PersistentKeepalive %d, want the client keepalive %d", what, id, c.Keepalive, w[1])
+			}
+		}
+	}
+	check("after create", map[string][2]int{clientOnly.PublicKey: {0, 25}, both.PublicKey: {15, 25}})
+
+	// Changing one side leaves the other alone.
+	if _, err := e.svc.UpdatePeer(ctx, actor, clientOnly.ID, PeerInput{NodeKeepalive: ptr(7)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.UpdatePeer(ctx, actor, both.ID, PeerInput{Keepalive: ptr(0)}); err != nil {
+		t.Fatal(err)
+	}
+	check("after update", map[string][2]int{clientOnly.PublicKey: {7, 25}, both.PublicKey: {15, 0}})
+}
+
 func TestPeerConfigFromAgent(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()

@@ -23,7 +23,7 @@ const pskAuto = "auto"
 // field against the peer's node, returning the first problem as a
 // *ValidationError. On create (base is the zero Peer) a missing public
 // key makes the controller generate the key pair, and absent fields take
-// their defaults (enabled, keepalive off, client routes 0.0.0.0/0 and
+// their defaults (enabled, both keepalives off, client routes 0.0.0.0/0 and
 // ::/0, the node's DNS, the next free address). On update an absent field
 // keeps base's value; the address cannot change. changed lists the JSON
 // names of the fields that differ from base. Messages never quote a key.
@@ -130,6 +130,15 @@ func peerFromInput(base store.Peer, node store.Node, in PeerInput, create bool) 
 		k := time.Duration(*in.Keepalive) * time.Second
 		mark("persistent_keepalive", k != base.Keepalive)
 		p.Keepalive = k
+	}
+
+	if in.NodeKeepalive != nil {
+		if err := checkRange("node_keepalive", *in.NodeKeepalive, 0, wgrules.MaxKeepalive); err != nil {
+			return fail(err)
+		}
+		k := time.Duration(*in.NodeKeepalive) * time.Second
+		mark("node_keepalive", k != base.NodeKeepalive)
+		p.NodeKeepalive = k
 	}
 
 	if in.Enabled != nil {

@@ -84,8 +84,12 @@ type PeerInput struct {
 	Address          *string   `json:"address"` // IPv4 wanted from the pool; nil: next free
 	ClientAllowedIPs *[]string `json:"client_allowed_ips"`
 	DNS              *string   `json:"dns"`
-	Keepalive        *int      `json:"persistent_keepalive"`
-	Enabled          *bool     `json:"enabled"`
+	// Keepalive is the client config's PersistentKeepalive only.
+	Keepalive *int `json:"persistent_keepalive"`
+	// NodeKeepalive is the node side's persistent keepalive; nil on
+	// create is 0 (off).
+	NodeKeepalive *int  `json:"node_keepalive"`
+	Enabled       *bool `json:"enabled"`
 }
 
 // PeerView is a peer as the API shows it: never the private or preshared
@@ -103,7 +107,8 @@ type PeerView struct {
 	AllowedIPs       []string   `json:"allowed_ips"`
 	ClientAllowedIPs []string   `json:"client_allowed_ips"`
 	DNS              string     `json:"dns"`
-	Keepalive        int        `json:"persistent_keepalive"`
+	Keepalive        int        `json:"persistent_keepalive"` // the client's config's
+	NodeKeepalive    int        `json:"node_keepalive"`       // the node's interface's
 	Enabled          bool       `json:"enabled"`
 	SyncState        string     `json:"sync_state"`
 	SyncError        string     `json:"sync_error"`

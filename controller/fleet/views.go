@@ -60,6 +60,7 @@ func peerView(p store.Peer) PeerView {
 		ClientAllowedIPs: prefixStrings(p.ClientAllowedIPs),
 		DNS:              p.DNS,
 		Keepalive:        int(p.Keepalive / time.Second),
+		NodeKeepalive:    int(p.NodeKeepalive / time.Second),
 		Enabled:          p.Enabled,
 		SyncState:        string(p.SyncState),
 		SyncError:        p.SyncError,

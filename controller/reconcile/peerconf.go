@@ -18,7 +18,7 @@ type peerConf struct {
 	key        wgtypes.Key
 	allowedIPs []string     // canonical prefixes, sorted, no duplicates
 	psk        *wgtypes.Key // nil: none (or not shown, for an agent whose dump hides it)
-	keepalive  int          // seconds
+	keepalive  int          // seconds: the peer's NodeKeepalive (its Keepalive is the client config's)
 }
 
 // desiredConf is what peer p should look like on its node.
@@ -31,7 +31,7 @@ func desiredConf(p *store.Peer) peerConf {
 		key:        p.PublicKey,
 		allowedIPs: canonicalIPs(ips),
 		psk:        p.PresharedKey,
-		keepalive:  int(p.Keepalive / time.Second),
+		keepalive:  int(p.NodeKeepalive / time.Second),
 	}
 }
 

@@ -340,6 +340,37 @@ func migrationFixtures() map[uint]migrationFixture {
 				}
 			},
 		},
+		nodeKeepaliveMigration: {
+			// At 0008 a peer's node side keepalive is its own column,
+			// apart from the client's; both bounded like keepalive.
+			insert: func(t *testing.T, db *sql.DB) {
+				box := testBox(t, 1)
+				secret, err := box.Seal([]byte("v8-node-secret"), nodeSecretAAD(8))
+				if err != nil {
+					t.Fatal(err)
+				}
+				k := newKey(t).PublicKey().String()
+				execAll(t, db,
+					`INSERT INTO nodes (id, name, agent_url, secret_enc, ip_pool_cidr, created_at, updated_at)
+					 VALUES (8, 'v8-node', 'https://v8.example.net', '`+secret+`', '10.8.0.0/24', 1, 1)`,
+					`INSERT INTO peers (id, node_id, iface, name, public_key, address4, allowed_ips, keepalive, node_keepalive, created_at, updated_at)
+					 VALUES (8, 8, 'wg0', 'v8-peer', '`+k+`', '10.8.0.2', '10.8.0.2/32', 25, 7, 1, 1)`,
+					`INSERT INTO ip_allocations (node_id, ip, peer_id) VALUES (8, '10.8.0.2', 8)`,
+				)
+				if _, err := db.Exec(`UPDATE peers SET node_keepalive = 65536 WHERE id = 8`); err == nil {
+					t.Fatal("node_keepalive = 65536 accepted")
+				}
+			},
+			check: func(t *testing.T, s *Store) {
+				p, err := s.GetPeer(context.Background(), 8)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.Name != "v8-peer" || p.Keepalive != 25*time.Second || p.NodeKeepalive != 7*time.Second {
+					t.Fatalf("v8 peer after migration: keepalive %v node keepalive %v, want 25s and 7s", p.Keepalive, p.NodeKeepalive)
+				}
+			},
+		},
 	}
 }
 
@@ -385,6 +416,49 @@ func TestMigrateFromEachVersion(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// nodeKeepaliveMigration is the version that added peers.node_keepalive.
+const nodeKeepaliveMigration = 8
+
+// TestMigrationBackfillsNodeKeepalive: the migration that split the node
+// side's keepalive from the client's sets it to the peer's keepalive, so
+// what the agents hold does not change at the upgrade.
+func TestMigrationBackfillsNodeKeepalive(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "c.db")
+	db, err := openDB(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateTo(db, nodeKeepaliveMigration-1); err != nil {
+		t.Fatal(err)
+	}
+	box := testBox(t, 1)
+	secret, err := box.Seal([]byte("secret"), nodeSecretAAD(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	execAll(t, db, `INSERT INTO nodes (id, name, agent_url, secret_enc, ip_pool_cidr, created_at, updated_at)
+		VALUES (1, 'n1', 'https://n.example.net', '`+secret+`', '10.1.0.0/24', 1, 1)`)
+	want := map[int64]time.Duration{1: 25 * time.Second, 2: 0, 3: 65535 * time.Second}
+	for id, ka := range want {
+		execAll(t, db, fmt.Sprintf(`INSERT INTO peers (id, node_id, iface, public_key, address4, allowed_ips, keepalive, created_at, updated_at)
+			VALUES (%d, 1, 'wg0', '%s', '10.1.0.%d', '10.1.0.%d/32', %d, 1, 1)`, id, newKey(t).PublicKey(), id+1, id+1, int64(ka/time.Second)))
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := openAt(t, path, box)
+	for id, ka := range want {
+		p, err := s.GetPeer(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Keepalive != ka || p.NodeKeepalive != ka {
+			t.Errorf("peer %d: keepalive %v node keepalive %v, want both %v", id, p.Keepalive, p.NodeKeepalive, ka)
+		}
 	}
 }
 

@@ -62,8 +62,13 @@ type Peer struct {
 	// ClientAllowedIPs are the routes in the client's config; empty means
 	// DefaultClientAllowedIPs.
 	ClientAllowedIPs []netip.Prefix
-	DNS              string        // overrides the node's DNS in client configs; "" for the node's
-	Keepalive        time.Duration // persistent keepalive, whole seconds; 0 is off
+	DNS              string // overrides the node's DNS in client configs; "" for the node's
+	// Keepalive is the PersistentKeepalive of the client's config, whole
+	// seconds; 0 is off. It never reaches the node.
+	Keepalive time.Duration
+	// NodeKeepalive is the persistent keepalive the node's interface
+	// keeps towards the peer, whole seconds; 0 is off.
+	NodeKeepalive time.Duration
 	// Enabled is taken as given: the zero value creates a restricted peer
 	// that is kept in the store but not on the node.
 	Enabled bool
@@ -85,7 +90,7 @@ type Peer struct {
 }
 
 const peerColumns = `id, node_id, iface, name, public_key, private_key_enc, preshared_key_enc,
-	address4, address6, allowed_ips, client_allowed_ips, dns, keepalive, enabled,
+	address4, address6, allowed_ips, client_allowed_ips, dns, keepalive, node_keepalive, enabled,
 	sync_state, sync_error, last_handshake, rx_bytes, tx_bytes, rx_total, tx_total,
 	created_at, updated_at`
 
@@ -95,12 +100,12 @@ func (tx *Tx) scanPeer(sc scanner) (Peer, error) {
 		pub, addr4, allowed    string
 		clientAllowed          string
 		privEnc, pskEnc, addr6 sql.NullString
-		keepalive              int64
+		keepalive, nodeKA      int64
 		handshake              sql.NullInt64
 		createdAt, updatedAt   int64
 	)
 	err := sc.Scan(&p.ID, &p.NodeID, &p.Iface, &p.Name, &pub, &privEnc, &pskEnc,
-		&addr4, &addr6, &allowed, &clientAllowed, &p.DNS, &keepalive, &p.Enabled,
+		&addr4, &addr6, &allowed, &clientAllowed, &p.DNS, &keepalive, &nodeKA, &p.Enabled,
 		&p.SyncState, &p.SyncError, &handshake, &p.RxBytes, &p.TxBytes, &p.RxTotal, &p.TxTotal,
 		&createdAt, &updatedAt)
 	if err != nil {
@@ -131,6 +136,7 @@ func (tx *Tx) scanPeer(sc scanner) (Peer, error) {
 		return fail("client_allowed_ips", err)
 	}
 	p.Keepalive = time.Duration(keepalive) * time.Second
+	p.NodeKeepalive = time.Duration(nodeKA) * time.Second
 	p.LastHandshake = fromNullTime(handshake)
 	p.CreatedAt = unixTime(createdAt)
 	p.UpdatedAt = unixTime(updatedAt)
@@ -158,6 +164,9 @@ func normalizePeer(p *Peer, node Node) error {
 	}
 	if p.Keepalive < 0 || p.Keepalive > wgrules.MaxKeepalive*time.Second {
 		return invalidf("keepalive %s is outside 0s..%ds", p.Keepalive, wgrules.MaxKeepalive)
+	}
+	if p.NodeKeepalive < 0 || p.NodeKeepalive > wgrules.MaxKeepalive*time.Second {
+		return invalidf("node keepalive %s is outside 0s..%ds", p.NodeKeepalive, wgrules.MaxKeepalive)
 	}
 	if len(p.ClientAllowedIPs) == 0 {
 		p.ClientAllowedIPs = DefaultClientAllowedIPs()
@@ -228,10 +237,11 @@ func (tx *Tx) CreatePeerWithAllocation(ctx context.Context, p Peer) (Peer, error
 
 	res, err := tx.tx.ExecContext(ctx, `INSERT INTO peers
 		(node_id, iface, name, public_key, address4, address6, allowed_ips, client_allowed_ips,
-		 dns, keepalive, enabled, sync_state, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+		 dns, keepalive, node_keepalive, enabled, sync_state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
 		node.ID, p.Iface, p.Name, p.PublicKey.String(), p.Address4.String(), nullAddr(p.Address6),
 		prefixList(p.AllowedIPs), prefixList(p.ClientAllowedIPs), p.DNS, int64(p.Keepalive/time.Second),
+		int64(p.NodeKeepalive/time.Second),
 		boolInt(p.Enabled), tx.now.Unix(), tx.now.Unix())
 	if isUnique(err) {
 		return fail(fmt.Errorf("public key %s is already on interface %s: %w", p.PublicKey, p.Iface, ErrConflict))
@@ -404,8 +414,8 @@ func (tx *Tx) CountPeers(ctx context.Context, nodeID int64) (int, error) {
 }
 
 // UpdatePeer replaces the desired state of peer p.ID with p's: Name,
-// PublicKey, PrivateKey, PresharedKey, ClientAllowedIPs, DNS, Keepalive
-// and Enabled. The node, interface, addresses and AllowedIPs of a peer
+// PublicKey, PrivateKey, PresharedKey, ClientAllowedIPs, DNS, Keepalive,
+// NodeKeepalive and Enabled. The node, interface, addresses and AllowedIPs of a peer
 // never change; observed and sync fields in p are ignored. The peer goes
 // back to SyncPending and the node's desired generation is bumped.
 func (tx *Tx) UpdatePeer(ctx context.Context, p Peer) (Peer, error) {
@@ -422,10 +432,11 @@ func (tx *Tx) UpdatePeer(ctx context.Context, p Peer) (Peer, error) {
 		return Peer{}, fmt.Errorf("updating peer %d: %w", p.ID, err)
 	}
 	_, err = tx.tx.ExecContext(ctx, `UPDATE peers SET
-		name = ?, public_key = ?, client_allowed_ips = ?, dns = ?, keepalive = ?, enabled = ?,
+		name = ?, public_key = ?, client_allowed_ips = ?, dns = ?, keepalive = ?, node_keepalive = ?, enabled = ?,
 		sync_state = 'pending', sync_error = '', updated_at = ?
 		WHERE id = ?`,
 		p.Name, p.PublicKey.String(), prefixList(p.ClientAllowedIPs), p.DNS, int64(p.Keepalive/time.Second),
+		int64(p.NodeKeepalive/time.Second),
 		boolInt(p.Enabled), tx.now.Unix(), p.ID)
 	if isUnique(err) {
 		return Peer{}, fmt.Errorf("updating peer %d: public key %s is already on interface %s: %w", p.ID, p.PublicKey, p.Iface, ErrConflict)

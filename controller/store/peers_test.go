@@ -161,6 +161,8 @@ func TestCreatePeerRejects(t *testing.T) {
 		{"other interface", func(p *Peer) { p.Iface = "wg1" }, ErrInvalid},
 		{"negative keepalive", func(p *Peer) { p.Keepalive = -time.Second }, ErrInvalid},
 		{"huge keepalive", func(p *Peer) { p.Keepalive = 70000 * time.Second }, ErrInvalid},
+		{"negative node keepalive", func(p *Peer) { p.NodeKeepalive = -time.Second }, ErrInvalid},
+		{"huge node keepalive", func(p *Peer) { p.NodeKeepalive = 70000 * time.Second }, ErrInvalid},
 		{"invalid client prefix", func(p *Peer) { p.ClientAllowedIPs = []netip.Prefix{{}} }, ErrInvalid},
 	}
 	for _, tt := range tests {

@@ -39,7 +39,10 @@ export function openPeerForm(ctx, node, peer = null) {
       help: "The client's AllowedIPs: CIDR prefixes, comma-separated. 0.0.0.0/0, ::/0 sends everything.",
     },
     { name: "dns", label: "DNS", value: peer?.dns, placeholder: node.dns || "1.1.1.1" },
-    { name: "persistent_keepalive", label: "Persistent keepalive (seconds)", type: "number", value: peer?.persistent_keepalive ?? "", placeholder: "0 (off)" },
+    { name: "persistent_keepalive", label: "Client keepalive (seconds)", type: "number", value: peer?.persistent_keepalive ?? "", placeholder: "0 (off)",
+      help: "PersistentKeepalive in the client's config, for a client behind NAT." },
+    { name: "node_keepalive", label: "Node keepalive (seconds)", type: "number", value: peer?.node_keepalive ?? "", placeholder: "0 (off)",
+      help: "Keepalive the node sends to the peer. Leave off unless the node must keep the tunnel open." },
   );
   return formModal({
     title: editing ? `Edit peer ${peerLabel(peer)}` : `Add a peer`,
@@ -62,6 +65,7 @@ export function openPeerForm(ctx, node, peer = null) {
         client_allowed_ips: v.client_allowed_ips,
         dns: v.dns,
         persistent_keepalive: v.persistent_keepalive,
+        node_keepalive: v.node_keepalive,
       };
       if (editing) {
         const env = await api.put(`/api/peers/${peer.id}`, body);
