@@ -55,7 +55,7 @@ func TestCompareAndPlan(t *testing.T) {
 	}
 	peer := func(id int64, key wgtypes.Key, ip string, enabled bool, state store.SyncState) store.Peer {
 		return store.Peer{ID: id, Iface: "wg0", PublicKey: key, Enabled: enabled, SyncState: state,
-			AllowedIPs: []netip.Prefix{netip.MustParsePrefix(ip)}, Keepalive: 25 * time.Second}
+			AllowedIPs: []netip.Prefix{netip.MustParsePrefix(ip)}, NodeKeepalive: 25 * time.Second, Keepalive: 40 * time.Second}
 	}
 	onAgent := func(key wgtypes.Key, ip string, ka int) agentapi.Peer {
 		return agentapi.Peer{PublicKey: key.String(), AllowedIPs: []string{ip}, PersistentKeepalive: ka}

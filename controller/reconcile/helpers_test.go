@@ -198,7 +198,12 @@ func (f *fixture) addPeers(nodeID int64, n int) []store.Peer {
 			p.PresharedKey = &psk
 		}
 		if i%2 == 0 {
-			p.Keepalive = 25 * time.Second
+			p.NodeKeepalive = 25 * time.Second
+		}
+		if i%3 == 1 {
+			// The client config's keepalive, which must never reach
+			// the agent.
+			p.Keepalive = 40 * time.Second
 		}
 		got, err := f.store.CreatePeerWithAllocation(f.ctx, p)
 		if err != nil {
@@ -320,8 +325,8 @@ func (f *fixture) assertConverged(a *agenttest.Agent, nodeID int64) {
 		if strings.Join(canonicalIPs(got), ",") != strings.Join(canonicalIPs(wantIPs), ",") {
 			f.t.Errorf("peer %s: allowed IPs %v, want %v", p.Name, got, wantIPs)
 		}
-		if d.PersistentKeepaliveInterval != p.Keepalive {
-			f.t.Errorf("peer %s: keepalive %v, want %v", p.Name, d.PersistentKeepaliveInterval, p.Keepalive)
+		if d.PersistentKeepaliveInterval != p.NodeKeepalive {
+			f.t.Errorf("peer %s: keepalive %v, want the node keepalive %v", p.Name, d.PersistentKeepaliveInterval, p.NodeKeepalive)
 		}
 		wantPSK := wgtypes.Key{}
 		if p.PresharedKey != nil {
