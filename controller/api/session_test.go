@@ -255,8 +255,11 @@ func TestTokenExpiresIn(t *testing.T) {
 		ExpiresAt *time.Time `json:"expires_at"`
 	}
 	c.do(t, "GET", "/api/tokens", nil).want(t, 200).decode(t, &list)
-	if len(list) != 2 || list[0].ExpiresAt == nil || !list[0].ExpiresAt.Equal(*created.ExpiresAt) || list[1].ExpiresAt != nil {
-		t.Errorf("list %+v: want the first token's expiry, none for the second", list)
+	if testenv.Equal(t, "number of tokens", len(list), 2) {
+		if testenv.Equal(t, "first token has expires_at", list[0].ExpiresAt != nil, true) {
+			testenv.Equal(t, "first token's expires_at is the one created", list[0].ExpiresAt.Equal(*created.ExpiresAt), true)
+		}
+		testenv.Equal(t, "second token has expires_at", list[1].ExpiresAt != nil, false)
 	}
 
 	tc := e.anon()
@@ -317,8 +320,10 @@ func TestAPITokens(t *testing.T) {
 		Revoked    bool       `json:"revoked"`
 	}
 	list.decode(t, &toks)
-	if len(toks) != 1 || toks[0].ID != created.ID || toks[0].LastUsedAt == nil || toks[0].Revoked {
-		t.Errorf("tokens %+v: want the one token, used, not revoked", toks)
+	if testenv.Equal(t, "number of tokens", len(toks), 1) {
+		testenv.Equal(t, "token id", toks[0].ID, created.ID)
+		testenv.Equal(t, "token used (last_used_at set)", toks[0].LastUsedAt != nil, true)
+		testenv.Equal(t, "token revoked", toks[0].Revoked, false)
 	}
 
 	c.do(t, "DELETE", "/api/tokens/"+strconv.FormatInt(created.ID, 10), nil).want(t, 200)
