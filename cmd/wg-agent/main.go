@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,17 +15,7 @@ import (
 	"github.com/wgfleet/wgfleet/internal/version"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "wg-agent:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("wg-agent", run) }
 
 const usage = `usage:
   wg-agent [flags]          run the agent

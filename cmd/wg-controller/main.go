@@ -17,24 +17,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
+	"github.com/wgfleet/wgfleet/internal/cli"
 	"github.com/wgfleet/wgfleet/internal/version"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "wg-controller:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("wg-controller", run) }
 
 const usage = `usage:
   wg-controller serve [--listen ADDR] [--data-dir DIR] [--poll-interval 60s] ...
