@@ -223,12 +223,7 @@ func (a *Agent) SetSecrets(secrets [][]byte) error {
 
 // Run listens on cfg.Listen and serves until ctx is done, then shuts down.
 func (a *Agent) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", a.cfg.Listen)
-	if err != nil {
-		a.Close()
-		return fmt.Errorf("listening on %s: %w", a.cfg.Listen, err)
-	}
-	return a.Serve(ctx, ln)
+	return httpserve.Listen(ctx, a.cfg.Listen, a.Serve, a.Close)
 }
 
 // Serve serves the API on ln, and metrics on the metrics listener when

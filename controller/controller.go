@@ -115,12 +115,7 @@ func (c *Controller) Store() *store.Store { return c.store }
 
 // Run listens on cfg.Listen and serves until ctx is done.
 func (c *Controller) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", c.cfg.Listen)
-	if err != nil {
-		c.Close()
-		return fmt.Errorf("listening on %s: %w", c.cfg.Listen, err)
-	}
-	return c.Serve(ctx, ln)
+	return httpserve.Listen(ctx, c.cfg.Listen, c.Serve, c.Close)
 }
 
 // Serve runs the reconciler and the poller and serves HTTP on ln until

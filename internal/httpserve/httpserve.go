@@ -52,3 +52,15 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, drain time.Du
 	}
 	return shutdownErr
 }
+
+// Listen listens on addr (TCP) and hands the listener to serve. When
+// listening fails serve never runs, so Listen calls closeFn to free what
+// serve would have closed, and returns the error.
+func Listen(ctx context.Context, addr string, serve func(context.Context, net.Listener) error, closeFn func() error) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		_ = closeFn()
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	return serve(ctx, ln)
+}
