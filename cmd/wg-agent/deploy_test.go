@@ -91,22 +91,12 @@ func TestSystemdUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	var h agentapi.Health
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if done, err := p.Exited(); done {
-			t.Fatalf("the agent exited: %v\n%s", err, p.Logs)
-		}
+	p.WaitUntil(t, 30*time.Second, "no signed /health", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
 		h, err = c.Health(ctx)
-		cancel()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no signed /health within 30s: %v\n%s", err, p.Logs)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return err
+	})
 	if h.Environment == nil || h.Environment.Mode != "netstack" || h.Environment.EUID != testenv.NobodyID {
 		t.Errorf("health environment %+v, want netstack as uid %d", h.Environment, testenv.NobodyID)
 	}
@@ -161,20 +151,7 @@ func TestImage(t *testing.T) {
 	env := []string{"WG_AGENT_SECRET=" + secret, "WG_AGENT_LISTEN=:" + port, fmt.Sprintf("WG_AGENT_LISTEN_PORT=%d", testenv.FreeUDPPort(t))}
 	r := testenv.StartImage(t, st, map[string]string{"wg-agent": bin}, env, "--address", "10.8.0.1/24")
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if done, err := r.Exited(); done {
-			t.Fatalf("the agent exited: %v\n%s", err, r.Logs)
-		}
-		out, err := r.Exec(t, st.Healthcheck)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the HEALTHCHECK did not pass within 30s: %v %s\n%s", err, out, r.Logs)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	r.WaitHealthy(t, st.Healthcheck, 30*time.Second)
 	c, err := agentapi.NewClient(agentapi.ClientConfig{BaseURL: "http://127.0.0.1:" + port, Secret: []byte(secret)})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -22,23 +23,17 @@ const (
 // the test if p exits first or 30 s pass.
 func waitHealthz(t *testing.T, p *testenv.Process, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if done, err := p.Exited(); done {
-			t.Fatalf("the controller exited: %v\n%s", err, p.Logs)
-		}
+	p.WaitUntil(t, 30*time.Second, "no /healthz", func() error {
 		resp, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no /healthz within 30s: %v\n%s", err, p.Logs)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET /healthz: %s", resp.Status)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestSystemdUnit runs the controller's unit command line as the unit
@@ -137,20 +132,7 @@ func TestImage(t *testing.T) {
 	_, free, _ := net.SplitHostPort(testenv.FreeTCPAddr(t))
 	r := testenv.StartImage(t, st, map[string]string{"wg-controller": bin},
 		[]string{"WG_CONTROLLER_LISTEN=" + net.JoinHostPort(host, free)})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if done, err := r.Exited(); done {
-			t.Fatalf("the controller exited: %v\n%s", err, r.Logs)
-		}
-		out, err := r.Exec(t, st.Healthcheck)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the HEALTHCHECK did not pass within 30s: %v %s\n%s", err, out, r.Logs)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	r.WaitHealthy(t, st.Healthcheck, 30*time.Second)
 	// The healthcheck went to loopback; so does a plain GET.
 	waitHealthz(t, r.Process, net.JoinHostPort("127.0.0.1", free))
 	if err := r.Stop(30 * time.Second); err != nil {
