@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -31,37 +29,12 @@ var agentVersionCases = []struct {
 // agent_version fills it from each node's stored health document.
 func TestMigrationBackfillsAgentVersion(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "c.db")
-	db, err := openDB(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrateTo(db, agentVersionMigration-1); err != nil {
-		t.Fatal(err)
-	}
-	box := testBox(t, 1)
 	cases := append(agentVersionCases, struct{ name, health, want string }{"no health document", "", ""})
+	docs := make([]healthDoc, len(cases))
 	for i, tt := range cases {
-		id := i + 1
-		secret, err := box.Seal([]byte("secret"), nodeSecretAAD(int64(id)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var h any
-		if tt.health != "" {
-			h = tt.health
-		}
-		_, err = db.Exec(`INSERT INTO nodes (id, name, agent_url, secret_enc, ip_pool_cidr, health_json, created_at, updated_at)
-			VALUES (?, ?, 'https://n.example.net', ?, ?, ?, 1, 1)`,
-			id, fmt.Sprintf("n%d", id), secret, fmt.Sprintf("10.%d.0.0/24", id), h)
-		if err != nil {
-			t.Fatalf("%s: %v", tt.name, err)
-		}
+		docs[i] = healthDoc{name: tt.name, wgIface: "wg0", health: tt.health}
 	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, _ := openAt(t, path, box)
+	s := openWithHealthDocs(t, agentVersionMigration, docs)
 	for i, tt := range cases {
 		n, err := s.GetNode(ctx, int64(i+1))
 		if err != nil {

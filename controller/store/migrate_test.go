@@ -47,14 +47,6 @@ var fixtureServerKey = wgtypes.Key{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14
 // not all zeros; NULL for anything else.
 func TestMigrationBackfillsServerKey(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "c.db")
-	db, err := openDB(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := migrateTo(db, serverKeyMigration-1); err != nil {
-		t.Fatal(err)
-	}
 	other := wgtypes.Key{9: 9}
 	health := func(ifaces ...string) string {
 		return `{"status":"ok","interfaces":[` + strings.Join(ifaces, ",") + `]}`
@@ -76,28 +68,11 @@ func TestMigrationBackfillsServerKey(t *testing.T) {
 		{"the zero key", "wg0", health(iface("wg0", wgtypes.Key{}.String())), wgtypes.Key{}},
 		{"a key that is a number", "wg0", `{"interfaces":[{"name":"wg0","public_key":12}]}`, wgtypes.Key{}},
 	}
-	box := testBox(t, 1)
+	docs := make([]healthDoc, len(tests))
 	for i, tt := range tests {
-		id := i + 1
-		secret, err := box.Seal([]byte("secret"), nodeSecretAAD(int64(id)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var h any
-		if tt.health != "" {
-			h = tt.health
-		}
-		_, err = db.Exec(`INSERT INTO nodes (id, name, agent_url, secret_enc, wg_interface, ip_pool_cidr, health_json, created_at, updated_at)
-			VALUES (?, ?, 'https://n.example.net', ?, ?, ?, ?, 1, 1)`,
-			id, fmt.Sprintf("n%d", id), secret, tt.wgIface, fmt.Sprintf("10.%d.0.0/24", id), h)
-		if err != nil {
-			t.Fatalf("%s: %v", tt.name, err)
-		}
+		docs[i] = healthDoc{name: tt.name, wgIface: tt.wgIface, health: tt.health}
 	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, _ := openAt(t, path, box)
+	s := openWithHealthDocs(t, serverKeyMigration, docs)
 	for i, tt := range tests {
 		n, err := s.GetNode(ctx, int64(i+1))
 		if err != nil {
