@@ -59,14 +59,7 @@ func TestSystemdUnit(t *testing.T) {
 	// What systemd prepares: the credential (0400, owned by the service's
 	// user, in a directory only it may enter) and the state directory.
 	secret := agenttest.RandomSecret()
-	for _, d := range []string{creds, filepath.Join(stateRoot, "wg-agent")} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chown(d, testenv.NobodyID, testenv.NobodyID); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testenv.MkdirNobody(t, creds, filepath.Join(stateRoot, "wg-agent"))
 	if err := os.Chmod(stateRoot, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -71,12 +71,7 @@ func TestSystemdUnit(t *testing.T) {
 		t.Errorf("CapabilityBoundingSet = %q; the controller needs no capability", got)
 	}
 	state := filepath.Join(stateRoot, "wg-controller")
-	if err := os.MkdirAll(state, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(state, testenv.NobodyID, testenv.NobodyID); err != nil {
-		t.Fatal(err)
-	}
+	testenv.MkdirNobody(t, state)
 	if err := os.Chmod(stateRoot, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -158,3 +158,18 @@ func (r *ImageRun) argv(t testing.TB, argv []string) []string {
 	}
 	return out
 }
+
+// MkdirNobody makes each dir (and its parents) with mode 0700 owned by
+// nobody, as a service manager makes a unit's state and credentials
+// directories for its user.
+func MkdirNobody(t testing.TB, dirs ...string) {
+	t.Helper()
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(d, NobodyID, NobodyID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
