@@ -1,6 +1,7 @@
 // Package cli is what the two commands share at their edge: one loader of
 // typed flags, each with an optional environment variable and config-file
-// field, and one logger setup (--log-format, --log-level).
+// field, one logger setup (--log-format, --log-level), and one main
+// (Main) that runs a command under a signal context and sets its exit code.
 //
 // A value is taken from the first of: the command line, the environment,
 // the config file (FromFile), the flag's default. Values are parsed by the
