@@ -34,16 +34,7 @@ func (f disabledFile) set(disabled bool) error {
 	if err := os.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("removing %s: %w", f.path, err)
 	}
-	dir := filepath.Dir(f.path)
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing directory %s: %w", dir, err)
-	}
-	return nil
+	return syncDir(filepath.Dir(f.path))
 }
 
 // upState is the interface's device state on the wire.
