@@ -118,26 +118,6 @@ func (f *simFleet) minPolls() int {
 	return max(m, 0)
 }
 
-// statusWriter keeps the status of an answer.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
 // ServeHTTP hands the call to the Fake and notes what it answered: a poll,
 // or peers now on the agent (an add answered 201, a replace-all 200).
 func (a *simAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -147,22 +127,22 @@ func (a *simAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &agenttest.StatusRecorder{ResponseWriter: w}
 	a.fake.ServeHTTP(sw, r)
 	a.fake.Reset() // the benchmark reads none of the Fake's request log: keep it from growing
 	var keys []string
 	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/health" && sw.status == http.StatusOK:
+	case r.Method == http.MethodGet && r.URL.Path == "/health" && sw.Status == http.StatusOK:
 		a.fleet.mu.Lock()
 		a.fleet.polls[a.index]++
 		a.fleet.mu.Unlock()
 		return
-	case r.Method == http.MethodPost && sw.status == http.StatusCreated:
+	case r.Method == http.MethodPost && sw.Status == http.StatusCreated:
 		var req agentapi.AddPeerRequest
 		if json.Unmarshal(body, &req) == nil {
 			keys = []string{req.PublicKey}
 		}
-	case r.Method == http.MethodPut && r.URL.Path == "/v1/wg/wg0/peers" && sw.status == http.StatusOK:
+	case r.Method == http.MethodPut && r.URL.Path == "/v1/wg/wg0/peers" && sw.Status == http.StatusOK:
 		var req agentapi.SyncRequest
 		if json.Unmarshal(body, &req) == nil {
 			for _, p := range req.Peers {

@@ -216,12 +216,12 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.maxIn = max(f.maxIn, f.inflight)
 	fault := f.takeFault(rt.op)
 	f.mu.Unlock()
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &StatusRecorder{ResponseWriter: w}
 	defer func() {
 		f.mu.Lock()
 		f.inflight--
 		if gen == f.gen { // not Reset meanwhile
-			f.log[seq].Status = rec.status
+			f.log[seq].Status = rec.Status
 		}
 		f.mu.Unlock()
 	}()
@@ -313,22 +313,25 @@ func (f *Fake) pick(r *http.Request, v1 bool, ops map[string]Op, rt route) route
 	return route{op: OpUnknown}
 }
 
-// statusRecorder remembers the status of an answer.
-type statusRecorder struct {
+// StatusRecorder remembers the status of an answer (Status; 0 until the
+// handler writes one) for wrappers around a fake's handler.
+type StatusRecorder struct {
 	http.ResponseWriter
-	status int
+	Status int
 }
 
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
+// WriteHeader records code, then writes it.
+func (s *StatusRecorder) WriteHeader(code int) {
+	if s.Status == 0 {
+		s.Status = code
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
+// Write records 200 if no status was written, then writes b.
+func (s *StatusRecorder) Write(b []byte) (int, error) {
+	if s.Status == 0 {
+		s.Status = http.StatusOK
 	}
 	return s.ResponseWriter.Write(b)
 }
