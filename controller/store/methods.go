@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
 )
 
 // CreateNode runs Tx.CreateNode in its own transaction.
@@ -76,6 +78,12 @@ func (s *Store) SetCurrentDrift(ctx context.Context, id int64, n int) error {
 // SetNodeAPIPaths runs Tx.SetNodeAPIPaths in its own transaction.
 func (s *Store) SetNodeAPIPaths(ctx context.Context, id int64, agentURL, paths string) error {
 	return s.InTx(ctx, func(tx *Tx) error { return tx.SetNodeAPIPaths(ctx, id, agentURL, paths) })
+}
+
+// SetNodeTLSFingerprint runs Tx.SetNodeTLSFingerprint in its own
+// transaction.
+func (s *Store) SetNodeTLSFingerprint(ctx context.Context, id int64, agentURL string, fp agentapi.Fingerprint) error {
+	return s.InTx(ctx, func(tx *Tx) error { return tx.SetNodeTLSFingerprint(ctx, id, agentURL, fp) })
 }
 
 // GetPeer runs Tx.GetPeer in its own transaction.

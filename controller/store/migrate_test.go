@@ -346,6 +346,7 @@ func migrationFixtures() map[uint]migrationFixture {
 				}
 			},
 		},
+		tlsFingerprintMigration: tlsFingerprintFixture(),
 	}
 }
 

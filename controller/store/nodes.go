@@ -15,6 +15,7 @@ import (
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
+	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/ipam"
 	"github.com/wgfleet/wgfleet/wgrules"
 )
@@ -80,6 +81,11 @@ type Node struct {
 	MaxPeers int // 0 means unlimited
 	// DriftPolicy is "" or a DriftPolicy on create ("" means DriftRepair).
 	DriftPolicy DriftPolicy
+	// TLSFingerprint is the pinned SHA-256 of the agent's certificate: the
+	// controller accepts no other certificate from an https AgentURL. Zero
+	// means nothing is pinned (plain http, or https verified against the
+	// system's certificate authorities). A pin needs an https AgentURL.
+	TLSFingerprint agentapi.Fingerprint
 
 	// Observed state, written by RecordNodeHealth, never by UpdateNode.
 	Status     NodeStatus
@@ -122,7 +128,7 @@ const nodeColumns = `id, name, agent_url, auth_type, secret_enc, wg_interface, e
 	ip_pool_cidr, ip_pool6_cidr, dns, enabled, weight, max_peers, drift_policy,
 	status, last_seen, health_json, server_public_key, agent_version, consecutive_failures, last_error,
 	desired_generation, acked_generation, acked_at, drift_count, drift_current, drift_checked_at,
-	api_paths, created_at, updated_at`
+	api_paths, tls_fingerprint, created_at, updated_at`
 
 func (tx *Tx) scanNode(sc scanner) (Node, error) {
 	var (
@@ -133,12 +139,13 @@ func (tx *Tx) scanNode(sc scanner) (Node, error) {
 		lastSeen, ackedAt   sql.NullInt64
 		driftCheckedAt      sql.NullInt64
 		createdAt, updateAt int64
+		tlsFingerprint      string
 	)
 	err := sc.Scan(&n.ID, &n.Name, &n.AgentURL, &n.AuthType, &secretEnc, &n.WGInterface, &n.Endpoint,
 		&pool4, &pool6, &n.DNS, &n.Enabled, &n.Weight, &n.MaxPeers, &n.DriftPolicy,
 		&n.Status, &lastSeen, &health, &serverKey, &agentVer, &n.ConsecutiveFailures, &n.LastError,
 		&n.DesiredGeneration, &n.AckedGeneration, &ackedAt, &n.DriftCount, &n.DriftCurrent, &driftCheckedAt,
-		&n.APIPaths, &createdAt, &updateAt)
+		&n.APIPaths, &tlsFingerprint, &createdAt, &updateAt)
 	if err != nil {
 		return Node{}, err
 	}
@@ -155,6 +162,9 @@ func (tx *Tx) scanNode(sc scanner) (Node, error) {
 		n.HealthJSON = json.RawMessage(health.String)
 	}
 	n.AgentVersion = agentVer.String
+	if n.TLSFingerprint, err = agentapi.ParseFingerprint(tlsFingerprint); err != nil {
+		return Node{}, fmt.Errorf("node %d: tls_fingerprint: %w", n.ID, err)
+	}
 	if serverKey.Valid {
 		if n.ServerPublicKey, err = wgtypes.ParseKey(serverKey.String); err != nil {
 			return Node{}, fmt.Errorf("node %d: server_public_key: %w", n.ID, err)
@@ -187,6 +197,9 @@ func normalizeNode(n *Node) error {
 	u, err := url.Parse(n.AgentURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return invalidf("node agent URL %q is not an http(s) URL", n.AgentURL)
+	}
+	if !n.TLSFingerprint.IsZero() && u.Scheme != "https" {
+		return invalidf("node TLS fingerprint needs an https agent URL, not %q", n.AgentURL)
 	}
 	if n.WGInterface == "" {
 		n.WGInterface = DefaultWGInterface
@@ -242,10 +255,11 @@ func (tx *Tx) CreateNode(ctx context.Context, n Node) (Node, error) {
 	}
 	res, err := tx.tx.ExecContext(ctx, `INSERT INTO nodes
 		(name, agent_url, auth_type, secret_enc, wg_interface, endpoint, ip_pool_cidr, ip_pool6_cidr,
-		 dns, enabled, weight, max_peers, drift_policy, status, created_at, updated_at)
-		VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 dns, enabled, weight, max_peers, drift_policy, tls_fingerprint, status, created_at, updated_at)
+		VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		n.Name, n.AgentURL, n.AuthType, n.WGInterface, n.Endpoint, n.IPPool.String(), nullPrefix(n.IPPool6),
-		n.DNS, boolInt(n.Enabled), n.Weight, n.MaxPeers, n.DriftPolicy, statusFor(n.Enabled), tx.now.Unix(), tx.now.Unix())
+		n.DNS, boolInt(n.Enabled), n.Weight, n.MaxPeers, n.DriftPolicy, n.TLSFingerprint.String(),
+		statusFor(n.Enabled), tx.now.Unix(), tx.now.Unix())
 	if isUnique(err) {
 		return Node{}, fmt.Errorf("creating node: name %q: %w", n.Name, ErrConflict)
 	}
@@ -335,7 +349,7 @@ func (tx *Tx) queryNodes(ctx context.Context, what, query string, args ...any) (
 
 // UpdateNode replaces the configuration of node n.ID with n's: Name,
 // AgentURL, AuthType, Secret, WGInterface, Endpoint, IPPool, IPPool6, DNS,
-// Enabled, Weight, MaxPeers and DriftPolicy. Observed state, generations
+// Enabled, Weight, MaxPeers, DriftPolicy and TLSFingerprint. Observed state, generations
 // and timestamps in n are ignored. Changing Enabled resets Status as
 // SetNodeEnabled does.
 //
@@ -366,12 +380,12 @@ func (tx *Tx) UpdateNode(ctx context.Context, n Node) (Node, error) {
 	_, err = tx.tx.ExecContext(ctx, `UPDATE nodes SET
 		name = ?, agent_url = ?, auth_type = ?, wg_interface = ?, endpoint = ?, ip_pool_cidr = ?,
 		ip_pool6_cidr = ?, dns = ?, enabled = ?, weight = ?, max_peers = ?, drift_policy = ?,
-		status = ?, api_paths = ?, updated_at = ?,
+		tls_fingerprint = ?, status = ?, api_paths = ?, updated_at = ?,
 		server_public_key = CASE WHEN wg_interface = ? THEN server_public_key END
 		WHERE id = ?`,
 		n.Name, n.AgentURL, n.AuthType, n.WGInterface, n.Endpoint, n.IPPool.String(),
 		nullPrefix(n.IPPool6), n.DNS, boolInt(n.Enabled), n.Weight, n.MaxPeers, n.DriftPolicy,
-		status, paths, tx.now.Unix(), n.WGInterface, n.ID)
+		n.TLSFingerprint.String(), status, paths, tx.now.Unix(), n.WGInterface, n.ID)
 	if isUnique(err) {
 		return Node{}, fmt.Errorf("updating node %d: name %q: %w", n.ID, n.Name, ErrConflict)
 	}
@@ -610,6 +624,29 @@ func (tx *Tx) SetNodeAPIPaths(ctx context.Context, id int64, agentURL, paths str
 		return fmt.Errorf("recording api paths of node %d: %w", id, err)
 	}
 	return nil
+}
+
+// SetNodeTLSFingerprint pins fp as the certificate of the agent at
+// agentURL, the node's agent URL, which must be https (else ErrInvalid);
+// the zero fp unpins. When the node's agent URL is no longer agentURL
+// (the node was edited meanwhile) it changes nothing and returns
+// ErrConflict, so a pin learned from one agent never lands on another.
+func (tx *Tx) SetNodeTLSFingerprint(ctx context.Context, id int64, agentURL string, fp agentapi.Fingerprint) error {
+	if u, err := url.Parse(agentURL); !fp.IsZero() && (err != nil || u.Scheme != "https") {
+		return fmt.Errorf("pinning node %d: %w", id, invalidf("TLS fingerprint needs an https agent URL, not %q", agentURL))
+	}
+	res, err := tx.tx.ExecContext(ctx, "UPDATE nodes SET tls_fingerprint = ?, updated_at = ? WHERE id = ? AND agent_url = ?",
+		fp.String(), tx.now.Unix(), id, agentURL)
+	if err != nil {
+		return fmt.Errorf("pinning node %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	if _, err := tx.GetNode(ctx, id); err != nil {
+		return fmt.Errorf("pinning node %d: %w", id, err)
+	}
+	return fmt.Errorf("pinning node %d: its agent URL is no longer %q: %w", id, agentURL, ErrConflict)
 }
 
 // requireRow returns notFound when an UPDATE or DELETE touched no row.
