@@ -3,6 +3,7 @@ package agent
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +56,11 @@ type Agent struct {
 	prom http.Handler
 	cpu  cpuSampler // for GET /v1/status
 
+	// tls serves the API over HTTPS when not nil; tlsFingerprint is its
+	// certificate's. Both fixed after New.
+	tls            *tls.Config
+	tlsFingerprint agentapi.Fingerprint
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -99,6 +105,10 @@ func New(cfg Config) (*Agent, error) {
 		budget:   newByteBudget(cmp.Or(cfg.UnauthBodyBudget, DefaultUnauthBodyBudget)),
 		ifaces:   make(map[string]*iface, len(cfg.Interfaces)),
 		fwds:     make(map[string]*forward.Forwarder),
+	}
+	if a.tls, a.tlsFingerprint, err = cfg.TLS.serverTLS(cfg.StateDir); err != nil {
+		verifier.Close()
+		return nil, err
 	}
 	a.setAPIPort(listenPort(cfg.Listen)) // 0 (not yet known) until Serve
 	if cfg.MetricsListen != "" {
@@ -203,6 +213,10 @@ func (a *Agent) MetricsAddr() net.Addr {
 	return a.metricsLn.Addr()
 }
 
+// TLSFingerprint is the fingerprint of the certificate the API serves
+// (what the controller pins); zero when it serves plain HTTP.
+func (a *Agent) TLSFingerprint() agentapi.Fingerprint { return a.tlsFingerprint }
+
 // Tunnel returns the named interface's tunnel, or nil.
 func (a *Agent) Tunnel(name string) *tunnel.Tunnel {
 	if i, ok := a.ifaces[name]; ok {
@@ -231,8 +245,16 @@ func (a *Agent) Run(ctx context.Context) error {
 // closes the tunnels. It always closes the agent before it returns.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	maxConns := cmp.Or(a.cfg.MaxConnections, DefaultMaxConnections)
-	a.log.Info("agent API listening", "addr", ln.Addr().String(), "version", a.version, "max_connections", maxConns)
+	if a.tls != nil {
+		a.log.Info("agent API listening (HTTPS)", "addr", ln.Addr().String(), "version", a.version, "max_connections", maxConns,
+			"tls", a.cfg.TLS.Mode, "tls_fingerprint", a.tlsFingerprint.String())
+	} else {
+		a.log.Info("agent API listening (plain HTTP)", "addr", ln.Addr().String(), "version", a.version, "max_connections", maxConns)
+	}
 	ln = netutil.LimitListener(ln, maxConns)
+	if a.tls != nil {
+		ln = tls.NewListener(ln, a.tls)
+	}
 	a.setAPIPort(listenPort(ln.Addr().String()))
 	// A tunnel that stops by itself (its TUN device deleted from outside)
 	// stops the agent with an error, so that a supervisor restarts it.

@@ -43,8 +43,13 @@ type Config struct {
 	// Secrets are the shared HMAC secrets; a request signed with any of them
 	// is accepted (so a secret can be rotated without downtime).
 	Secrets [][]byte
-	// StateDir holds each interface's private key and peer state.
+	// StateDir holds each interface's private key and peer state, and
+	// the self-signed certificate of TLSAuto.
 	StateDir string
+	// TLS is how the API is served: plain HTTP (the zero value, TLSOff) or
+	// HTTPS. Signing stays on inside TLS. The metrics listener is always
+	// plain HTTP.
+	TLS TLSConfig
 	// Mode is auto, tun or netstack; an interface may override it.
 	Mode container.Mode
 	// Interfaces are the WireGuard interfaces to run; at least one.
@@ -122,6 +127,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("state directory is required"))
 	}
 	if err := checkMode(c.Mode); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.TLS.check(); err != nil {
 		errs = append(errs, err)
 	}
 	if len(c.Interfaces) == 0 {

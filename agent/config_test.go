@@ -43,6 +43,10 @@ func TestValidateSharedRules(t *testing.T) {
 		{"secret placeholder with a newline", func(c *agent.Config) { c.Secrets = [][]byte{[]byte("change-me-in-production\n")} }, "secret 1 is the placeholder"},
 		{"second secret short", func(c *agent.Config) { c.Secrets = append(c.Secrets, []byte("short")) }, "secret 2 is 5 bytes; at least 16"},
 		{"secret of 16 bytes", func(c *agent.Config) { c.Secrets = [][]byte{[]byte("0123456789abcdef")} }, ""},
+		{"tls auto", func(c *agent.Config) { c.TLS = agent.TLSConfig{Mode: agent.TLSAuto} }, ""},
+		{"tls files without a key", func(c *agent.Config) { c.TLS = agent.TLSConfig{Mode: agent.TLSFiles, CertFile: "a.crt"} }, "tls files needs a certificate file and a key file"},
+		{"tls auto with files", func(c *agent.Config) { c.TLS = agent.TLSConfig{Mode: agent.TLSAuto, CertFile: "a.crt"} }, "tls auto takes no certificate"},
+		{"tls unknown mode", func(c *agent.Config) { c.TLS = agent.TLSConfig{Mode: "on"} }, `tls mode "on"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,6 +24,7 @@ import (
 //	  "secret_file": "/etc/wg-agent/secret",
 //	  "metrics_listen": "10.0.0.5:9586",
 //	  "max_connections": 256,
+//	  "tls": "auto",
 //	  "interfaces": [
 //	    {"name": "wg0", "addresses": ["10.8.0.1/24", "fd00:8::1/64"], "listen_port": 51820, "mtu": 1420},
 //	    {"name": "wg1", "addresses": ["10.9.0.1/24"], "listen_port": 51821, "mode": "netstack",
@@ -40,6 +41,9 @@ type FileConfig struct {
 	// MaxConnections bounds the API's open connections; 0 (left out)
 	// keeps the flag's, environment's or default value.
 	MaxConnections int
+	// TLS is "tls" as ParseTLS reads it; the zero value (left out) keeps
+	// the flag's, environment's or default value.
+	TLS TLSConfig
 	// Interfaces are the file's interfaces in its order. A listen_port
 	// left out is DefaultListenPort; an mtu, limit or timeout left out is
 	// 0, the default of the layer that uses it. They are parsed, not yet
@@ -55,6 +59,7 @@ type fileJSON struct {
 	SecretFile     string          `json:"secret_file"`
 	MetricsListen  string          `json:"metrics_listen"`
 	MaxConnections int             `json:"max_connections"`
+	TLS            string          `json:"tls"`
 	Interfaces     []fileInterface `json:"interfaces"`
 }
 
@@ -90,6 +95,13 @@ func ParseConfigFile(data []byte) (FileConfig, error) {
 	fc := FileConfig{
 		Listen: fj.Listen, Mode: fj.Mode, StateDir: fj.StateDir, SecretFile: fj.SecretFile,
 		MetricsListen: fj.MetricsListen, MaxConnections: fj.MaxConnections,
+	}
+	if fj.TLS != "" {
+		t, err := ParseTLS(fj.TLS)
+		if err != nil {
+			return FileConfig{}, fmt.Errorf("config file: %w", err)
+		}
+		fc.TLS = t
 	}
 	for i, fi := range fj.Interfaces {
 		ic, err := fi.parse()

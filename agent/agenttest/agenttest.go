@@ -41,11 +41,16 @@ type Options struct {
 	// MetricsListen, when set, is the agent's metrics listener
 	// ("127.0.0.1:0" picks a free port); "" runs none.
 	MetricsListen string
+	// TLS is how the API is served; the zero value is plain HTTP. With
+	// agent.TLSAuto the certificate is kept in StateDir, so a restart with
+	// the same StateDir serves the same one.
+	TLS agent.TLSConfig
 }
 
 // Agent is a running test agent.
 type Agent struct {
 	*agent.Agent
+	// URL is http:// or, with Options.TLS, https://.
 	URL      string
 	Addr     string
 	Secret   string
@@ -92,14 +97,19 @@ func Start(t testing.TB, o Options) *Agent {
 		Interfaces:    []agent.InterfaceConfig{{Name: o.Iface, Addresses: o.Addresses}},
 		Logger:        o.Logger,
 		Environment:   &env,
+		TLS:           o.TLS,
 	})
 	if err != nil {
 		ln.Close()
 		t.Fatalf("agenttest: starting agent: %v", err)
 	}
+	scheme := "http://"
+	if !a.TLSFingerprint().IsZero() {
+		scheme = "https://"
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ta := &Agent{
-		Agent: a, URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(),
+		Agent: a, URL: scheme + ln.Addr().String(), Addr: ln.Addr().String(),
 		Secret: o.Secret, StateDir: o.StateDir, Iface: o.Iface, cancel: cancel, done: make(chan error, 1),
 	}
 	if ma := a.MetricsAddr(); ma != nil {
@@ -134,10 +144,22 @@ func (a *Agent) Stop() error {
 	}
 }
 
-// Client is a signed API client for this agent.
+// Client is a signed API client for this agent; over HTTPS it pins the
+// agent's certificate.
 func (a *Agent) Client(t testing.TB) *agentapi.Client {
 	t.Helper()
-	c, err := agentapi.NewClient(agentapi.ClientConfig{BaseURL: a.URL, Secret: []byte(a.Secret), HTTPClient: testHTTPClient()})
+	hc := testHTTPClient()
+	if fp := a.TLSFingerprint(); !fp.IsZero() {
+		tc, err := agentapi.PinnedTLSConfig(fp)
+		if err != nil {
+			t.Fatalf("agenttest: %v", err)
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tc
+		t.Cleanup(tr.CloseIdleConnections)
+		hc.Transport = tr
+	}
+	c, err := agentapi.NewClient(agentapi.ClientConfig{BaseURL: a.URL, Secret: []byte(a.Secret), HTTPClient: hc})
 	if err != nil {
 		t.Fatalf("agenttest: client: %v", err)
 	}

@@ -45,6 +45,7 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 		mtu        = cli.Int(s, "mtu", "WG_AGENT_MTU", wgrules.DefaultMTU, "interface MTU")
 		mode       = cli.String(s, "mode", "WG_AGENT_MODE", string(agent.DefaultMode), "data plane: auto, tun or netstack")
 		stateDir   = cli.String(s, "state-dir", "WG_AGENT_STATE_DIR", agent.DefaultStateDir, "private keys and peer state")
+		tlsMode    = cli.Var(s, "tls", "WG_AGENT_TLS", agent.TLSConfig{Mode: agent.TLSOff}, agent.ParseTLS, "serve the API over HTTPS: auto (a self-signed certificate kept in the state dir; the controller pins its fingerprint, logged at start), CERT,KEY (PEM files), or off (plain HTTP)")
 		configFile = cli.String(s, "config", "WG_AGENT_CONFIG", "", "JSON config file for several interfaces")
 		logging    = cli.LogFlags(s, "WG_AGENT_LOG_FORMAT", "WG_AGENT_LOG_LEVEL")
 		window     = cli.Duration(s, "signature-window", "WG_AGENT_SIGNATURE_WINDOW", 300*time.Second, "accepted clock skew of signed requests")
@@ -106,6 +107,7 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 		cli.FromFile(secretFile, fc.SecretFile)
 		cli.FromFile(metrics, fc.MetricsListen)
 		cli.FromFile(maxConns, fc.MaxConnections)
+		cli.FromFile(tlsMode, fc.TLS)
 		interfaces = fc.Interfaces
 	} else {
 		interfaces = []agent.InterfaceConfig{{
@@ -119,6 +121,7 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 	o.cfg = agent.Config{
 		Listen: listen.Get(), Mode: container.Mode(mode.Get()), StateDir: stateDir.Get(), SignatureWindow: window.Get(),
 		UAPIDir: uapiDir.Get(), MetricsListen: metrics.Get(), MaxConnections: maxConns.Get(), Interfaces: interfaces,
+		TLS: tlsMode.Get(),
 	}
 	if listen.Source() == cli.SourceDefault && portListen != "" {
 		o.cfg.Listen = portListen

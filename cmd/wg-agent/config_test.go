@@ -383,6 +383,7 @@ func TestLoadOptionsDocumented(t *testing.T) {
 		{"max-udp-flows", "WG_AGENT_MAX_UDP_FLOWS", "8", func(o options) string { return strconv.Itoa(iface(o).MaxUDPFlows) }},
 		{"tcp-idle-timeout", "WG_AGENT_TCP_IDLE_TIMEOUT", "5m0s", func(o options) string { return iface(o).TCPIdleTimeout.String() }},
 		{"udp-idle-timeout", "WG_AGENT_UDP_IDLE_TIMEOUT", "15s", func(o options) string { return iface(o).UDPIdleTimeout.String() }},
+		{"tls", "WG_AGENT_TLS", "auto", func(o options) string { return o.cfg.TLS.String() }},
 	}
 	for _, tt := range tests {
 		want := tt.value
@@ -592,5 +593,47 @@ func TestLoadOptionsMaxConnections(t *testing.T) {
 	}
 	if _, err := loadOptions([]string{"--max-connections", "-1"}, env, io.Discard); err == nil || !strings.Contains(err.Error(), "max connections") {
 		t.Fatalf("--max-connections -1: %v, want an error", err)
+	}
+}
+
+// TestLoadOptionsTLS: --tls is off by default, takes auto and CERT,KEY,
+// is read from the config file's "tls", and the flag wins over the file.
+func TestLoadOptionsTLS(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte(goodSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "agent.json")
+	if err := os.WriteFile(file, []byte(`{"secret_file":"`+secret+`","tls":"/etc/a.crt,/etc/a.key","interfaces":[{"name":"wg0"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := envOf(map[string]string{"WG_AGENT_SECRET": goodSecret})
+	for _, tt := range []struct {
+		name string
+		args []string
+		want agent.TLSConfig
+	}{
+		{"default", nil, agent.TLSConfig{Mode: agent.TLSOff}},
+		{"auto", []string{"--tls", "auto"}, agent.TLSConfig{Mode: agent.TLSAuto}},
+		{"files", []string{"--tls", "c.pem,k.pem"}, agent.TLSConfig{Mode: agent.TLSFiles, CertFile: "c.pem", KeyFile: "k.pem"}},
+		{"config file", []string{"--config", file}, agent.TLSConfig{Mode: agent.TLSFiles, CertFile: "/etc/a.crt", KeyFile: "/etc/a.key"}},
+		{"flag wins over config file", []string{"--config", file, "--tls", "off"}, agent.TLSConfig{Mode: agent.TLSOff}},
+	} {
+		o, err := loadOptions(tt.args, env, io.Discard)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		testenv.Equal(t, tt.name+": TLS", o.cfg.TLS, tt.want)
+	}
+	if _, err := loadOptions([]string{"--tls", "yes"}, env, io.Discard); err == nil || !strings.Contains(err.Error(), "auto, off or CERT,KEY") {
+		t.Fatalf("--tls yes: %v, want an error naming the forms", err)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"secret_file":"`+secret+`","tls":"on","interfaces":[{"name":"wg0"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadOptions([]string{"--config", bad}, env, io.Discard); err == nil || !strings.Contains(err.Error(), "config file") {
+		t.Fatalf("config file tls \"on\": %v, want an error naming the config file", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -42,5 +43,31 @@ func TestCheckHealthz(t *testing.T) {
 	}
 	if err := CheckHealthz(ctx, "no-port"); err == nil {
 		t.Error("a listen address without a port: no error")
+	}
+}
+
+// TestCheckHealthzTLS: a server with a self-signed certificate is asked
+// over HTTPS; plain CheckHealthz to it fails, and CheckHealthzTLS to a
+// plain server fails.
+func TestCheckHealthzTLS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	ctx := context.Background()
+	if err := CheckHealthzTLS(ctx, ":"+port); err != nil {
+		t.Errorf("CheckHealthzTLS: %v", err)
+	}
+	if err := CheckHealthz(ctx, ":"+port); err == nil {
+		t.Error("plain CheckHealthz of an HTTPS server: no error")
+	}
+	plain := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(plain.Close)
+	_, port, _ = net.SplitHostPort(plain.Listener.Addr().String())
+	if err := CheckHealthzTLS(ctx, ":"+port); err == nil {
+		t.Error("CheckHealthzTLS of a plain server: no error")
 	}
 }
