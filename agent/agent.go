@@ -40,6 +40,7 @@ type Agent struct {
 	started  time.Time
 	version  string // this build's, reported in /health (internal/version)
 	verifier *agentapi.Verifier
+	secrets  *secretSet        // what verifier accepts, and its rotation
 	budget   *byteBudget       // bytes of bodies not yet authenticated
 	ifaces   map[string]*iface // fixed after New
 	order    []string          // interface names in configuration order
@@ -95,6 +96,12 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("setting up request verification: %w", err)
 	}
+	// A rotation may have replaced the configured secrets.
+	secrets, err := loadSecretSet(filepath.Join(cfg.StateDir, SecretsFile), cfg.Secrets, verifier.SetSecrets)
+	if err != nil {
+		verifier.Close()
+		return nil, err
+	}
 	a := &Agent{
 		cfg:      cfg,
 		log:      log,
@@ -102,6 +109,7 @@ func New(cfg Config) (*Agent, error) {
 		started:  time.Now(),
 		version:  version.Get().Version,
 		verifier: verifier,
+		secrets:  secrets,
 		budget:   newByteBudget(cmp.Or(cfg.UnauthBodyBudget, DefaultUnauthBodyBudget)),
 		ifaces:   make(map[string]*iface, len(cfg.Interfaces)),
 		fwds:     make(map[string]*forward.Forwarder),
@@ -225,14 +233,17 @@ func (a *Agent) Tunnel(name string) *tunnel.Tunnel {
 	return nil
 }
 
-// SetSecrets replaces the accepted secrets (rotation without restart).
+// SetSecrets replaces the configured secrets (the secret file read again,
+// for rotation by hand without restart). A secret installed by a rotation
+// through the API stays accepted, and configured secrets that rotation
+// retired stay refused (docs/OPERATIONS.md).
 func (a *Agent) SetSecrets(secrets [][]byte) error {
 	c := a.cfg
 	c.Secrets = secrets
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	return a.verifier.SetSecrets(secrets)
+	return a.secrets.setConfigured(secrets)
 }
 
 // Run listens on cfg.Listen and serves until ctx is done, then shuts down.

@@ -13,7 +13,7 @@ import (
 
 // capabilities are the extensions this agent speaks.
 func capabilities() []string {
-	return []string{agentapi.CapNonce, agentapi.CapPeerSync, agentapi.CapInterfaceInfo}
+	return []string{agentapi.CapNonce, agentapi.CapPeerSync, agentapi.CapInterfaceInfo, agentapi.CapSecretRotation}
 }
 
 func (a *Agent) handleHealthz(w http.ResponseWriter, _ *http.Request) {

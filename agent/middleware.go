@@ -28,6 +28,12 @@ const (
 // the shared budget of unauthenticated bytes, verifies the signature and
 // only then calls h, with the body readable again.
 func (a *Agent) signed(h http.HandlerFunc) http.HandlerFunc {
+	return a.signedBy(func(w http.ResponseWriter, r *http.Request, _ []byte) { h(w, r) })
+}
+
+// signedBy is signed for a handler that is told which of the accepted
+// secrets signed the request (it must not modify it).
+func (a *Agent) signedBy(h func(w http.ResponseWriter, r *http.Request, signer []byte)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		hdr, err := a.verifier.CheckHeaders(r)
 		if err != nil {
@@ -63,12 +69,13 @@ func (a *Agent) signed(h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, err)
 			return
 		}
-		if err := a.verifier.VerifyBody(r, hdr, body); err != nil {
+		signer, err := a.verifier.VerifySigner(r, hdr, body)
+		if err != nil {
 			a.reject(w, r, err)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		h(w, r)
+		h(w, r, signer)
 	}
 }
 

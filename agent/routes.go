@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
 )
 
 // routes builds the API of docs/AGENT_API.md. Every seed endpoint is served
@@ -39,5 +41,9 @@ func (a *Agent) routes() http.Handler {
 	r.HandleFunc("/v1/wg/{iface}/syncconf", a.onIface(a.syncConf)).Methods(http.MethodPost)
 	r.HandleFunc("/v1/wg/{iface}/enable", a.onIface(a.enable)).Methods(http.MethodPost)
 	r.HandleFunc("/v1/wg/{iface}/disable", a.onIface(a.disable)).Methods(http.MethodPost)
+
+	// Secret rotation (docs/AGENT_API.md).
+	r.HandleFunc(agentapi.PathSecretRotate, a.signedBy(a.rotateSecret)).Methods(http.MethodPost)
+	r.HandleFunc(agentapi.PathSecretConfirm, a.signedBy(a.confirmSecret)).Methods(http.MethodPost)
 	return a.logRequests(r)
 }

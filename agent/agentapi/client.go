@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +40,11 @@ type ClientConfig struct {
 	BaseURL string
 	// Secret is the shared secret requests are signed with. Required.
 	Secret []byte
+	// Fallbacks are other secrets the agent may accept instead, during a
+	// secret rotation: a request the agent answers with 401 is signed
+	// again with each of them in turn (fresh timestamp and nonce) until
+	// one is accepted. nil means none, and a 401 is final.
+	Fallbacks [][]byte
 	// HTTPClient sends the requests. nil means a client with a
 	// DefaultClientTimeout timeout that does not follow redirects (a
 	// redirect could not carry a valid signature anyway).
@@ -61,6 +67,11 @@ type ClientConfig struct {
 // either form accepts the signature. The signature covers exactly the path
 // on the request line. Requests without a body send none.
 //
+// Secrets: requests are signed with the first of the Client's secrets
+// (ClientConfig.Secret, later SetSecrets); a 401 answer makes it sign the
+// request again with each other secret it holds then, in turn. A 401 is
+// given before anything is done, so the repeat is safe for every method.
+//
 // X-Nonce is sent once a Health answer has advertised CapNonce. Before its
 // first other request a Client calls Health itself, so it knows; if that
 // fails it sends no nonce and asks again before the next request.
@@ -72,11 +83,11 @@ type ClientConfig struct {
 type Client struct {
 	base   *url.URL // scheme and host; path prefix in prefix
 	prefix string   // escaped path prefix without trailing "/", or ""
-	secret []byte
 	hc     *http.Client
 	now    func() time.Time
 
-	mu        sync.Mutex // guards the three fields below
+	mu        sync.Mutex // guards the four fields below
+	secrets   [][]byte   // the first signs; the others are tried after a 401
 	capsKnown bool       // a Health answer has been seen
 	useNonce  bool       // the last Health answer advertised CapNonce
 	paths     PathFamily // where the seed endpoints are served
@@ -108,10 +119,12 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	c := &Client{
 		base:   &url.URL{Scheme: u.Scheme, Host: u.Host},
 		prefix: strings.TrimRight(u.EscapedPath(), "/"),
-		secret: append([]byte(nil), cfg.Secret...),
 		hc:     cfg.HTTPClient,
 		now:    cfg.Now,
 		paths:  cfg.Paths,
+	}
+	if err := c.SetSecrets(cfg.Secret, cfg.Fallbacks...); err != nil {
+		return nil, err
 	}
 	if c.hc == nil {
 		c.hc = &http.Client{
@@ -125,6 +138,38 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		c.now = time.Now
 	}
 	return c, nil
+}
+
+// SetSecrets replaces the secrets the Client signs with: secret signs,
+// the fallbacks are tried in turn after a 401 (see ClientConfig). Requests
+// already sent keep the secret they were signed with; if that one is
+// refused, they are signed again with the secrets set here. It fails,
+// changing nothing, when secret or a fallback is empty. The slices are
+// copied.
+func (c *Client) SetSecrets(secret []byte, fallbacks ...[]byte) error {
+	if len(secret) == 0 {
+		return errors.New("agentapi: client needs a secret")
+	}
+	list := make([][]byte, 0, 1+len(fallbacks))
+	list = append(list, bytes.Clone(secret))
+	for _, f := range fallbacks {
+		if len(f) == 0 {
+			return errors.New("agentapi: empty fallback secret")
+		}
+		list = append(list, bytes.Clone(f))
+	}
+	c.mu.Lock()
+	c.secrets = list
+	c.mu.Unlock()
+	return nil
+}
+
+// currentSecrets returns the secrets as they are now; the caller must not
+// modify them.
+func (c *Client) currentSecrets() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.secrets
 }
 
 // Health calls GET /health and remembers whether the agent takes nonces.
@@ -204,15 +249,21 @@ func (c *Client) call(ctx context.Context, method, iface, prefix, rest string, i
 	if err := wgrules.CheckInterfaceName(iface); err != nil {
 		return fmt.Errorf("agent %s: %s %s: %w: %w", c.base.Host, method, path, ErrBadRequest, err)
 	}
+	return c.do(ctx, method, path, in, out, c.learnedNonce(ctx))
+}
+
+// learnedNonce returns nonce(), first calling Health if no answer of it
+// has been seen, so that the capabilities are known.
+func (c *Client) learnedNonce(ctx context.Context) string {
 	c.mu.Lock()
 	known := c.capsKnown
 	c.mu.Unlock()
 	if !known {
 		// Only to learn the capabilities; if the agent is down, the request
-		// below says so.
+		// that follows says so.
 		_, _ = c.Health(ctx)
 	}
-	return c.do(ctx, method, path, in, out, c.nonce())
+	return c.nonce()
 }
 
 // nonce returns a fresh nonce if the agent takes them, or "".
@@ -226,9 +277,45 @@ func (c *Client) nonce() string {
 	return newNonce()
 }
 
-// do signs and sends one request. path is escaped and relative to the base
-// URL; in, if not nil, is sent as JSON; out, if not nil, receives the answer.
+// do signs and sends one request with the first of the Client's secrets
+// and, when the agent answers 401, again with each other secret it holds
+// then (see SetSecrets); nonce is "" for none, else a fresh one is drawn
+// for each repeat.
 func (c *Client) do(ctx context.Context, method, path string, in, out any, nonce string) error {
+	secrets := c.currentSecrets()
+	used := secrets[0]
+	err := c.doOnce(ctx, used, method, path, in, out, nonce)
+	tried := [][]byte{used}
+	for err != nil && errors.Is(err, ErrUnauthorized) && ctx.Err() == nil {
+		// The secrets may have changed while the request was out: a
+		// rotation finished and the one it was signed with is gone.
+		next := nextSecret(c.currentSecrets(), tried)
+		if next == nil {
+			break
+		}
+		tried = append(tried, next)
+		if nonce != "" {
+			nonce = newNonce()
+		}
+		err = c.doOnce(ctx, next, method, path, in, out, nonce)
+	}
+	return err
+}
+
+// nextSecret is the first of secrets not in tried, or nil.
+func nextSecret(secrets, tried [][]byte) []byte {
+	for _, s := range secrets {
+		if !slices.ContainsFunc(tried, func(t []byte) bool { return bytes.Equal(t, s) }) {
+			return s
+		}
+	}
+	return nil
+}
+
+// doOnce signs one request with secret and sends it. path is escaped and
+// relative to the base URL; in, if not nil, is sent as JSON; out, if not
+// nil, receives the answer.
+func (c *Client) doOnce(ctx context.Context, secret []byte, method, path string, in, out any, nonce string) error {
 	fail := func(err error) error {
 		return fmt.Errorf("agent %s: %s %s: %w", c.base.Host, method, path, err)
 	}
@@ -262,7 +349,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any, nonce
 	req.URL = &u
 	ts := strconv.FormatInt(c.now().Unix(), 10)
 	req.Header.Set(HeaderTimestamp, ts)
-	req.Header.Set(HeaderSignature, Sign(c.secret, method, signedPath, body, ts, nonce))
+	req.Header.Set(HeaderSignature, Sign(secret, method, signedPath, body, ts, nonce))
 	if nonce != "" {
 		req.Header.Set(HeaderNonce, nonce)
 	}

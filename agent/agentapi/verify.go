@@ -189,25 +189,41 @@ func (v *Verifier) Verify(r *http.Request, body []byte) error {
 // for r. It checks the signature over body and the request's freshness,
 // and remembers it against replays.
 func (v *Verifier) VerifyBody(r *http.Request, h Headers, body []byte) error {
+	_, err := v.VerifySigner(r, h, body)
+	return err
+}
+
+// VerifySigner is VerifyBody that also returns, on success, the secret
+// the request was signed with (the caller must not modify it).
+func (v *Verifier) VerifySigner(r *http.Request, h Headers, body []byte) ([]byte, error) {
 	if len(h.sig) != 32 {
-		return &AuthError{Reason: ReasonBadSignature} // a zero Headers
+		return nil, &AuthError{Reason: ReasonBadSignature} // a zero Headers
 	}
 	now := v.now()
 	// The window again: time passed while the body was read.
 	w := int64(v.window / time.Second)
 	if d := now.Unix() - h.sent; d > w || d < -w {
-		return &AuthError{Reason: ReasonStaleTimestamp}
+		return nil, &AuthError{Reason: ReasonStaleTimestamp}
 	}
 	ts, sent, nonce, sig := h.ts, h.sent, h.nonce, h.sig
-	if !v.signatureMatches(r, body, ts, nonce, sig) {
-		return &AuthError{Reason: ReasonBadSignature}
+	signer := v.signer(r, body, ts, nonce, sig)
+	if signer == nil {
+		return nil, &AuthError{Reason: ReasonBadSignature}
 	}
+	if err := v.remember(r.Method, sent, nonce, sig, now); err != nil {
+		return nil, err
+	}
+	return signer, nil
+}
 
+// remember records a verified request against replays: its nonce, or
+// its signature when it has no nonce and its method is not safe.
+func (v *Verifier) remember(method string, sent int64, nonce string, sig []byte, now time.Time) error {
 	var key, reason string
 	switch {
 	case nonce != "":
 		key, reason = "n:"+nonce, ReasonNonceReused
-	case !safeMethod(r.Method):
+	case !safeMethod(method):
 		// The decoded bytes, not the header: an upper-case copy of the hex
 		// must count as the same signature.
 		key, reason = "s:"+string(sig), ReasonReplayed
@@ -238,18 +254,18 @@ func (v *Verifier) VerifyBody(r *http.Request, h Headers, body []byte) error {
 	return nil
 }
 
-// signatureMatches reports whether sig is the MAC of the request under any
-// secret and any accepted form of the path.
-func (v *Verifier) signatureMatches(r *http.Request, body []byte, ts, nonce string, sig []byte) bool {
+// signer returns the secret under which sig is the MAC of the request,
+// over any accepted form of the path, or nil when there is none.
+func (v *Verifier) signer(r *http.Request, body []byte, ts, nonce string, sig []byte) []byte {
 	paths := requestPaths(r)
 	for _, secret := range *v.secrets.Load() {
 		for _, p := range paths {
 			if hmac.Equal(mac(secret, r.Method, p, body, ts, nonce), sig) {
-				return true
+				return secret
 			}
 		}
 	}
-	return false
+	return nil
 }
 
 // requestPaths returns the distinct path forms a client may have signed.
