@@ -11,6 +11,7 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/controller/labels"
 )
 
 // CreateNode runs Tx.CreateNode in its own transaction.
@@ -231,4 +232,9 @@ func (s *Store) AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, erro
 // ListAudit runs Tx.ListAudit in its own transaction.
 func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
 	return inTx(ctx, s, func(tx *Tx) ([]AuditEntry, error) { return tx.ListAudit(ctx, f) })
+}
+
+// ListNodesMatching runs Tx.ListNodesMatching in its own transaction.
+func (s *Store) ListNodesMatching(ctx context.Context, sel labels.Set) ([]Node, error) {
+	return inTx(ctx, s, func(tx *Tx) ([]Node, error) { return tx.ListNodesMatching(ctx, sel) })
 }

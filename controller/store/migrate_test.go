@@ -347,6 +347,7 @@ func migrationFixtures() map[uint]migrationFixture {
 			},
 		},
 		tlsFingerprintMigration: tlsFingerprintFixture(),
+		nodeLabelsMigration:     nodeLabelsFixture(),
 	}
 }
 

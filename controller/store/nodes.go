@@ -17,6 +17,7 @@ import (
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/ipam"
+	"github.com/wgfleet/wgfleet/controller/labels"
 	"github.com/wgfleet/wgfleet/wgrules"
 )
 
@@ -86,6 +87,10 @@ type Node struct {
 	// means nothing is pinned (plain http, or https verified against the
 	// system's certificate authorities). A pin needs an https AgentURL.
 	TLSFingerprint agentapi.Fingerprint
+	// Labels are the node's labels (see package labels), checked with
+	// labels.Check; nil or empty means none. Reads give nil for none.
+	// UpdateNode replaces them with n's.
+	Labels labels.Set
 
 	// Observed state, written by RecordNodeHealth, never by UpdateNode.
 	Status     NodeStatus
@@ -233,6 +238,9 @@ func normalizeNode(n *Node) error {
 	if n.DriftPolicy != DriftRepair && n.DriftPolicy != DriftReport {
 		return invalidf("node drift policy %q is not %q or %q", n.DriftPolicy, DriftRepair, DriftReport)
 	}
+	if err := labels.Check(n.Labels); err != nil {
+		return invalidf("node %v", err)
+	}
 	return nil
 }
 
@@ -274,6 +282,9 @@ func (tx *Tx) CreateNode(ctx context.Context, n Node) (Node, error) {
 	if err := tx.writeNodeSecret(ctx, id, n.Secret); err != nil {
 		return Node{}, fmt.Errorf("creating node %q: %w", n.Name, err)
 	}
+	if err := tx.writeNodeLabels(ctx, id, n.Labels); err != nil {
+		return Node{}, fmt.Errorf("creating node %q: %w", n.Name, err)
+	}
 	return tx.GetNode(ctx, id)
 }
 
@@ -292,6 +303,9 @@ func (tx *Tx) GetNode(ctx context.Context, id int64) (Node, error) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return Node{}, fmt.Errorf("node %d: %w", id, ErrNodeNotFound)
 	}
+	if err == nil {
+		n.Labels, err = tx.nodeLabels(ctx, id)
+	}
 	if err != nil {
 		return Node{}, fmt.Errorf("reading node %d: %w", id, err)
 	}
@@ -304,6 +318,9 @@ func (tx *Tx) GetNodeByName(ctx context.Context, name string) (Node, error) {
 	n, err := tx.scanNode(tx.tx.QueryRowContext(ctx, "SELECT "+nodeColumns+" FROM nodes WHERE name = ?", name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Node{}, fmt.Errorf("node %q: %w", name, ErrNodeNotFound)
+	}
+	if err == nil {
+		n.Labels, err = tx.nodeLabels(ctx, n.ID)
 	}
 	if err != nil {
 		return Node{}, fmt.Errorf("reading node %q: %w", name, err)
@@ -344,12 +361,15 @@ func (tx *Tx) queryNodes(ctx context.Context, what, query string, args ...any) (
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
+	if err := tx.loadNodeLabels(ctx, nodes); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
 	return nodes, nil
 }
 
 // UpdateNode replaces the configuration of node n.ID with n's: Name,
 // AgentURL, AuthType, Secret, WGInterface, Endpoint, IPPool, IPPool6, DNS,
-// Enabled, Weight, MaxPeers, DriftPolicy and TLSFingerprint. Observed state, generations
+// Enabled, Weight, MaxPeers, DriftPolicy, TLSFingerprint and Labels. Observed state, generations
 // and timestamps in n are ignored. Changing Enabled resets Status as
 // SetNodeEnabled does.
 //
@@ -394,6 +414,11 @@ func (tx *Tx) UpdateNode(ctx context.Context, n Node) (Node, error) {
 	}
 	if err := tx.writeNodeSecret(ctx, n.ID, n.Secret); err != nil {
 		return Node{}, fmt.Errorf("updating node %d: %w", n.ID, err)
+	}
+	if !n.Labels.Equal(old.Labels) {
+		if err := tx.writeNodeLabels(ctx, n.ID, n.Labels); err != nil {
+			return Node{}, fmt.Errorf("updating node %d: %w", n.ID, err)
+		}
 	}
 	return tx.GetNode(ctx, n.ID)
 }

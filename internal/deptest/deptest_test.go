@@ -18,7 +18,7 @@ type pkg struct {
 // TestDependencyDirection: tunnel and container import neither agent nor
 // controller; the controller reaches agents only through agent/agentapi
 // and never imports the tunnel; nothing imports cmd; the agent never
-// imports the controller; controller/fault is a leaf; wgrules, the rules
+// imports the controller; controller/fault and controller/labels are leaves; wgrules, the rules
 // every layer shares, imports no package of this module. What each binary
 // links is TestBinaryDependencies.
 func TestDependencyDirection(t *testing.T) {
@@ -54,6 +54,7 @@ func TestDependencyDirection(t *testing.T) {
 		{"tunnel/forward", "", "wgrules"}, // beneath the tunnel: no package of this module but the shared rules
 		{"wgrules", "", ""},               // a leaf: every layer may import it, it imports none
 		{"controller/fault", "", ""},      // the error codes every controller package may use
+		{"controller/labels", "", ""},     // the label rules the store, fleet, API and enrollment share
 		{"controller", "agent", "agent/agentapi"},
 		{"controller", "tunnel", ""},
 		{"", "cmd", ""},
