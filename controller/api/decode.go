@@ -98,9 +98,53 @@ func decodeStrict(data []byte, v any) error {
 		return badRequestf("request body must be a JSON object")
 	}
 	if err := json.Unmarshal(data, v); err != nil {
+		if err := describeMapValueError(err, v); err != nil {
+			return err
+		}
 		return describeJSONError(err, data)
 	}
 	return checkKeys(data, jsonFields(v))
+}
+
+// describeMapValueError describes a wrong value inside a JSON object that
+// decodes into a map, such as "labels": {"region": 5}; encoding/json
+// names the map's field and the element's type, which on their own read
+// as if the whole field had to be a string. nil when err is not that.
+func describeMapValueError(err error, v any) error {
+	var typ *json.UnmarshalTypeError
+	if !errors.As(err, &typ) || typ.Field == "" {
+		return nil
+	}
+	t := reflect.TypeOf(v)
+	for name := range strings.SplitSeq(typ.Field, ".") {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return nil
+		}
+		f, ok := fieldByJSONName(t, name)
+		if !ok {
+			return nil
+		}
+		t = f.Type
+	}
+	if t.Kind() != reflect.Map || t.Elem() != typ.Type {
+		return nil
+	}
+	return badFieldf(typ.Field, "field %q must be an object of %s, not one holding %s",
+		typ.Field, strings.TrimPrefix(strings.TrimPrefix(describeType(t.Elem()), "a "), "an ")+"s", typ.Value)
+}
+
+// fieldByJSONName finds the field of struct type t whose JSON name is
+// name.
+func fieldByJSONName(t reflect.Type, name string) (reflect.StructField, bool) {
+	for f := range t.Fields() {
+		if n, _, _ := strings.Cut(f.Tag.Get("json"), ","); n == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
 }
 
 // describeJSONError turns an encoding/json error into a message for the

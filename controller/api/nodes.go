@@ -6,14 +6,21 @@ import (
 	"net/http"
 
 	"github.com/wgfleet/wgfleet/controller/fleet"
+	"github.com/wgfleet/wgfleet/controller/labels"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
 // actor is who makes r, for the audit log.
 func actor(r *http.Request) fleet.Actor { return fleet.Actor(principal(r).Actor()) }
 
+// listNodes: GET /api/nodes[?label=key=value...]; several label
+// parameters AND together.
 func (s *server) listNodes(r *http.Request) (result, error) {
-	nodes, err := s.fleet.ListNodes(r.Context())
+	sel, err := labels.ParseSelector(r.URL.Query()["label"])
+	if err != nil {
+		return result{}, badRequestf("query parameter label: %v", err)
+	}
+	nodes, err := s.fleet.ListNodesMatching(r.Context(), sel)
 	if err != nil {
 		return result{}, err
 	}

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"github.com/wgfleet/wgfleet/controller/labels"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
@@ -127,6 +128,13 @@ func nodeFromInput(base store.Node, in NodeInput, create bool) (n store.Node, ch
 		}
 		mark("drift_policy", p != base.DriftPolicy)
 		n.DriftPolicy = p
+	}
+	if in.Labels != nil {
+		if err := labels.Check(in.Labels); err != nil {
+			return store.Node{}, nil, Invalid("labels", "%v", err)
+		}
+		mark("labels", !in.Labels.Equal(base.Labels))
+		n.Labels = in.Labels.Clone()
 	}
 	return n, changed, nil
 }

@@ -8,14 +8,25 @@ import (
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/agentclient"
+	"github.com/wgfleet/wgfleet/controller/labels"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
 // ListNodes returns every node with its peer count, in id order.
 func (s *Service) ListNodes(ctx context.Context) ([]NodeView, error) {
+	return s.ListNodesMatching(ctx, nil)
+}
+
+// ListNodesMatching returns the nodes that carry every label of sel (all
+// of them for an empty sel) with their peer counts, in id order. A
+// selector that breaks the label rules is a *ValidationError for "label".
+func (s *Service) ListNodesMatching(ctx context.Context, sel labels.Set) ([]NodeView, error) {
+	if err := labels.Check(sel); err != nil {
+		return nil, Invalid("label", "%v", err)
+	}
 	var views []NodeView
 	err := s.store.InTx(ctx, func(tx *store.Tx) error {
-		nodes, err := tx.ListNodes(ctx)
+		nodes, err := tx.ListNodesMatching(ctx, sel)
 		if err != nil {
 			return err
 		}
@@ -71,6 +82,7 @@ func nodeAudit(n store.Node) map[string]any {
 		"weight":        n.Weight,
 		"max_peers":     n.MaxPeers,
 		"drift_policy":  string(n.DriftPolicy),
+		"labels":        n.Labels.Clone(),
 	}
 }
 

@@ -3,6 +3,8 @@ package fleet
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/wgfleet/wgfleet/controller/labels"
 )
 
 // Actor is who makes a change, for the audit log: "user:NAME",
@@ -28,6 +30,9 @@ type NodeInput struct {
 	Weight      *int    `json:"weight"`
 	MaxPeers    *int    `json:"max_peers"`
 	DriftPolicy *string `json:"drift_policy"`
+	// Labels replace the node's labels (see package labels): nil (absent
+	// or null) keeps them, an empty object removes them all.
+	Labels labels.Set `json:"labels"`
 }
 
 // NodeView is a node as the API shows it: never the secret.
@@ -53,6 +58,7 @@ type NodeView struct {
 	Health              json.RawMessage `json:"health"`
 	AgentVersion        string          `json:"agent_version"` // from the last health document; "" if not known
 	DriftPolicy         string          `json:"drift_policy"`
+	Labels              labels.Set      `json:"labels"` // never null: {} for none
 	DesiredGeneration   int64           `json:"desired_generation"`
 	AckedGeneration     int64           `json:"acked_generation"`
 	AckedAt             *time.Time      `json:"acked_at"`

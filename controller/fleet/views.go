@@ -31,6 +31,7 @@ func nodeView(n store.Node, peerCount int) NodeView {
 		Health:              n.HealthJSON,
 		AgentVersion:        n.AgentVersion,
 		DriftPolicy:         string(n.DriftPolicy),
+		Labels:              n.Labels.Clone(),
 		DesiredGeneration:   n.DesiredGeneration,
 		AckedGeneration:     n.AckedGeneration,
 		AckedAt:             timePtr(n.AckedAt),
