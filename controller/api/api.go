@@ -42,6 +42,10 @@ type Config struct {
 	// to authenticated callers: give the scraper an API token as its
 	// bearer token.
 	Metrics http.Handler
+	// ShareLimit bounds the lookups of share links (their page and
+	// POST /api/share/open) per client address; nil means
+	// DefaultShareLookups per DefaultShareLookupWindow.
+	ShareLimit *auth.LookupLimiter
 }
 
 // server holds what the handlers share.
@@ -54,6 +58,7 @@ type server struct {
 	router        *mux.Router
 	ui            http.Handler
 	metrics       http.Handler
+	shareLimit    *auth.LookupLimiter
 }
 
 // New returns the controller's HTTP handler. It panics when cfg.Fleet or
@@ -70,6 +75,10 @@ func New(cfg Config) http.Handler {
 		secureCookies: cfg.SecureCookies,
 		ui:            cfg.UI,
 		metrics:       cfg.Metrics,
+		shareLimit:    cfg.ShareLimit,
+	}
+	if s.shareLimit == nil {
+		s.shareLimit = auth.NewLookupLimiter(DefaultShareLookups, DefaultShareLookupWindow, "share link lookups", nil)
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -78,13 +87,15 @@ func New(cfg Config) http.Handler {
 	return s.securityHeaders(s.logRequests(http.HandlerFunc(s.dispatch)))
 }
 
-// dispatch sends /api/, /healthz and /metrics to the router and everything else to
-// the UI.
+// dispatch sends /api/, /healthz and /metrics to the router, share links
+// to their page and everything else to the UI.
 func (s *server) dispatch(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	switch {
 	case p == "/api" || strings.HasPrefix(p, "/api/") || p == "/healthz" || p == "/metrics":
 		s.router.ServeHTTP(w, r)
+	case strings.HasPrefix(p, SharePathPrefix):
+		s.sharePage(w, r)
 	case s.ui != nil:
 		s.ui.ServeHTTP(w, r)
 	default:

@@ -81,6 +81,7 @@ var statuses = map[fault.Code]int{
 	fault.EUNAUTHENTICATED: http.StatusUnauthorized,
 	fault.EFORBIDDEN:       http.StatusForbidden,
 	fault.ENOTFOUND:        http.StatusNotFound,
+	fault.EGONE:            http.StatusGone,
 	fault.EMETHOD:          http.StatusMethodNotAllowed,
 	fault.ECONFLICT:        http.StatusConflict,
 	fault.ETOOLARGE:        http.StatusRequestEntityTooLarge,
@@ -163,9 +164,9 @@ func agentMessage(ae *agentapi.APIError) string {
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p := statusOf(err)
 	if p.internal {
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", p.status, "err", err)
+		s.log.Error("request failed", "method", r.Method, "path", logPath(r.URL.Path), "status", p.status, "err", err)
 	} else if p.status >= 500 {
-		s.log.Warn("request failed", "method", r.Method, "path", r.URL.Path, "status", p.status, "err", err)
+		s.log.Warn("request failed", "method", r.Method, "path", logPath(r.URL.Path), "status", p.status, "err", err)
 	}
 	if p.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(p.retryAfter.Seconds()))))

@@ -71,6 +71,7 @@ func (f *fakeReconciler) Repair(ctx context.Context, nodeID int64) (reconcile.Re
 // real Authenticator, served by httptest, with user "admin".
 type env struct {
 	st    *store.Store
+	dir   string // holds the database files
 	fleet *fleet.Service
 	auth  *auth.Authenticator
 	clock *testenv.Clock
@@ -86,6 +87,7 @@ type envOptions struct {
 	realReconciler bool
 	ui             http.Handler
 	sessionTTL     time.Duration
+	shareLimit     *auth.LookupLimiter
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -95,7 +97,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "controller.db"), box)
+	dir := t.TempDir()
+	st, err := store.Open(ctx, filepath.Join(dir, "controller.db"), box)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +106,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if _, err := auth.Bootstrap(ctx, st, adminPassword, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{st: st, clock: testenv.NewClock(time.Now()), logs: &testenv.LogBuffer{}, rec: &fakeReconciler{}}
+	e := &env{st: st, dir: dir, clock: testenv.NewClock(time.Now()), logs: &testenv.LogBuffer{}, rec: &fakeReconciler{}}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var rec Reconciler = e.rec
 	var syncer fleet.Syncer
@@ -120,7 +123,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if e.auth, err = auth.New(auth.Config{Store: st, Logger: log, Now: e.clock.Now, SessionTTL: o.sessionTTL}); err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(New(Config{Fleet: e.fleet, Auth: e.auth, Reconciler: rec, Logger: log, UI: o.ui}))
+	e.srv = httptest.NewServer(New(Config{Fleet: e.fleet, Auth: e.auth, Reconciler: rec, Logger: log, UI: o.ui, ShareLimit: o.shareLimit}))
 	t.Cleanup(e.srv.Close)
 	return e
 }

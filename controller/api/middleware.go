@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/wgfleet/wgfleet/controller/auth"
@@ -62,6 +63,15 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+// logPath is a request's path as the log shows it: a share link's token
+// is a credential, so /share/TOKEN is logged as /share/[redacted].
+func logPath(p string) string {
+	if strings.HasPrefix(p, SharePathPrefix) {
+		return SharePathPrefix + "[redacted]"
+	}
+	return p
+}
+
 // logRequests logs one line per request: method, path (never the query),
 // status, duration and who asked. Never headers, bodies or cookies, which
 // carry passwords, tokens and keys. A panic in a handler is answered 500
@@ -77,7 +87,7 @@ func (s *server) logRequests(h http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path,
+				s.log.Error("panic serving request", "method", r.Method, "path", logPath(r.URL.Path),
 					"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				if !rec.wrote {
 					s.fail(rec, r, errors.New("panic"))
@@ -87,7 +97,7 @@ func (s *server) logRequests(h http.Handler) http.Handler {
 			if r.URL.Path == "/healthz" {
 				level = slog.LevelDebug
 			}
-			s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path,
+			s.log.Log(r.Context(), level, "request", "method", r.Method, "path", logPath(r.URL.Path),
 				"status", rec.status, "duration", time.Since(start), "principal", info.principal)
 		}()
 		h.ServeHTTP(rec, r)

@@ -6,8 +6,8 @@ import (
 	"github.com/gorilla/mux"
 )
 
-// routes is the table of every route. All of /api except /api/login needs
-// a principal (authed).
+// routes is the table of every route. All of /api except /api/login and
+// /api/share/open needs a principal (authed).
 func (s *server) routes() *mux.Router {
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -26,6 +26,7 @@ func (s *server) routes() *mux.Router {
 
 	open("/healthz", s.healthz, get, http.MethodHead)
 	open("/api/login", s.login, post)
+	open("/api/share/open", s.openShare, post)
 
 	authed("/api/logout", s.logout, post)
 	authed("/api/me", s.handle(s.me), get)
@@ -59,6 +60,9 @@ func (s *server) routes() *mux.Router {
 	authed("/api/peers/{id}/config", s.handleFile(s.peerConfig), get)
 	authed("/api/peers/{id}/qr", s.handleFile(s.peerQR), get)
 	authed("/api/peers/{id}/move", s.handle(s.movePeer), post)
+	authed("/api/peers/{id}/share", s.handle(s.createShare), post)
+	authed("/api/peers/{id}/shares", s.handle(s.listShares), get)
+	authed("/api/shares/{id}", s.handle(s.revokeShare), del)
 	if s.metrics != nil {
 		authed("/metrics", s.metrics.ServeHTTP, get)
 	}

@@ -352,7 +352,7 @@ func TestEveryRouteNeedsAuth(t *testing.T) {
 		"GET /api/nodes/1/drift", "POST /api/nodes/1/reconcile", "GET /api/nodes/1/peers", "POST /api/nodes/1/peers",
 		"GET /api/peers", "POST /api/peers", "GET /api/peers/1", "PUT /api/peers/1", "DELETE /api/peers/1",
 		"POST /api/peers/1/restrict", "POST /api/peers/1/allow", "GET /api/peers/1/config", "GET /api/peers/1/qr",
-		"POST /api/peers/1/move",
+		"POST /api/peers/1/move", "POST /api/peers/1/share", "GET /api/peers/1/shares", "DELETE /api/shares/1",
 	} {
 		method, path, _ := strings.Cut(rt, " ")
 		if r := c.do(t, method, path, nil); r.status != 401 {

@@ -19,6 +19,9 @@ const (
 	EFORBIDDEN Code = "forbidden"
 	// ENOTFOUND: no such thing (404).
 	ENOTFOUND Code = "not_found"
+	// EGONE: the thing existed and is gone for good, such as a used
+	// one-time share link (410).
+	EGONE Code = "gone"
 	// EMETHOD: a method the resource does not take (405).
 	EMETHOD Code = "method_not_allowed"
 	// ECONFLICT: refused by the state things are in, such as a name taken,
@@ -82,7 +85,7 @@ func Errorf(code Code, format string, a ...any) error {
 var precedence = [...]Code{
 	EINVALID, EMETHOD, ETOOLARGE, EMEDIATYPE,
 	ERATELIMITED, EUNAUTHENTICATED, EFORBIDDEN,
-	ENOTFOUND, ECONFLICT,
+	ENOTFOUND, EGONE, ECONFLICT,
 	EUNAVAILABLE, EAGENT,
 	ECANCELED, ETIMEOUT,
 	EINTERNAL,

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -66,13 +67,21 @@ type asset struct {
 type handler struct {
 	version string           // hash of all embedded files
 	index   asset            // index.html with its asset marker filled in
+	share   asset            // share.html, the page of a share link, likewise
 	assets  map[string]asset // by path below static/, e.g. "js/app.js"
 }
+
+// SharePrefix starts the path of a share link's page, /share/TOKEN. The
+// page is the same for every token and holds no secret: its script asks
+// the API for the config.
+const SharePrefix = "/share/"
 
 // Handler returns the web UI's handler. GET and HEAD only:
 //   - /ui/VERSION/FILE serves an embedded asset, cached for good under the
 //     current version (an older version's URL gets the current file,
 //     revalidated each time);
+//   - /share/TOKEN serves share.html, the page of a share link, never
+//     cached (controller/api answers it only for a link that exists);
 //   - any other path whose last segment has no dot (/, /nodes, /nodes/7,
 //     /login) is a route of the app: the page itself, index.html;
 //   - anything else is 404.
@@ -97,7 +106,7 @@ func newHandler(fsys fs.FS) (*handler, error) {
 	}
 	h := &handler{assets: map[string]asset{}}
 	sum := sha256.New()
-	var page []byte
+	var page, share []byte
 	err = fs.WalkDir(root, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -108,8 +117,12 @@ func newHandler(fsys fs.FS) (*handler, error) {
 		}
 		fmt.Fprintf(sum, "%s\x00%d\x00", p, len(body))
 		sum.Write(body)
-		if p == "index.html" {
+		switch p {
+		case "index.html":
 			page = body
+			return nil
+		case "share.html":
+			share = body
 			return nil
 		}
 		ct := contentType(path.Ext(p))
@@ -122,16 +135,26 @@ func newHandler(fsys fs.FS) (*handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	if page == nil {
-		return nil, fmt.Errorf("index.html is missing")
-	}
 	h.version = hex.EncodeToString(sum.Sum(nil))[:12]
-	if !bytes.Contains(page, []byte(assetMarker)) {
-		return nil, fmt.Errorf("index.html does not contain %s", assetMarker)
+	if h.index, err = h.page("index.html", page); err != nil {
+		return nil, err
 	}
-	page = bytes.ReplaceAll(page, []byte(assetMarker), []byte(AssetPrefix+h.version))
-	h.index = asset{body: page, contentType: contentType(".html"), etag: etagOf(page)}
+	if h.share, err = h.page("share.html", share); err != nil {
+		return nil, err
+	}
 	return h, nil
+}
+
+// page makes the asset of an HTML page, with its asset marker filled in.
+func (h *handler) page(name string, body []byte) (asset, error) {
+	if body == nil {
+		return asset{}, fmt.Errorf("%s is missing", name)
+	}
+	if !bytes.Contains(body, []byte(assetMarker)) {
+		return asset{}, fmt.Errorf("%s does not contain %s", name, assetMarker)
+	}
+	body = bytes.ReplaceAll(body, []byte(assetMarker), []byte(AssetPrefix+h.version))
+	return asset{body: body, contentType: contentType(".html"), etag: etagOf(body)}, nil
 }
 
 func etagOf(b []byte) string {
@@ -158,6 +181,19 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			policy = cachePage
 		}
 		h.serve(w, r, a, policy)
+		return
+	}
+	if strings.HasPrefix(p, SharePrefix) {
+		// Its URL holds a credential: kept by no cache, validated by no
+		// ETag.
+		hd := w.Header()
+		hd.Set("Content-Type", h.share.contentType)
+		hd.Set("Cache-Control", "no-store")
+		hd.Set("Content-Length", strconv.Itoa(len(h.share.body)))
+		w.WriteHeader(http.StatusOK)
+		if r.Method != http.MethodHead {
+			_, _ = w.Write(h.share.body)
+		}
 		return
 	}
 	if strings.Contains(path.Base(p), ".") {

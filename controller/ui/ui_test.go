@@ -62,7 +62,8 @@ func TestRoutesOfTheAppServeThePage(t *testing.T) {
 // of a file that does not exist fails here.
 func TestEveryReferencedAssetIsServed(t *testing.T) {
 	h := Handler()
-	page := body(t, get(t, h, http.MethodGet, "/", nil))
+	// Both pages: the app, and the page of a share link.
+	page := body(t, get(t, h, http.MethodGet, "/", nil)) + body(t, get(t, h, http.MethodGet, SharePrefix+"wgs_x", nil))
 	refs := regexp.MustCompile(`(?:src|href)="(/ui/[^"]+)"`).FindAllStringSubmatch(page, -1)
 	if len(refs) < 3 {
 		t.Fatalf("page references %d assets, want the stylesheet, the icon and the app module", len(refs))
@@ -172,6 +173,7 @@ func TestConditionalRequest(t *testing.T) {
 func TestVersionFollowsContent(t *testing.T) {
 	files := fstest.MapFS{
 		"static/index.html": {Data: []byte(`<script type="module" src="{{ASSETS}}/js/a.js"></script>`)},
+		"static/share.html": {Data: []byte(`<script type="module" src="{{ASSETS}}/js/a.js"></script>`)},
 		"static/js/a.js":    {Data: []byte(`export const a = 1;`)},
 	}
 	h1, err := newHandler(files)
@@ -252,5 +254,30 @@ func TestAssetsFollowTheCSP(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSharePage: /share/TOKEN is the share page for any token (the API
+// answers it only for a link that exists), kept by no cache.
+func TestSharePage(t *testing.T) {
+	h := Handler()
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		res := get(t, h, method, SharePrefix+"wgs_anything", nil)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d", method, res.StatusCode)
+		}
+		if cc := res.Header.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("%s: Cache-Control %q, want no-store", method, cc)
+		}
+		if et := res.Header.Get("ETag"); et != "" {
+			t.Errorf("%s: ETag %q on a page whose URL holds a credential", method, et)
+		}
+		b := body(t, res)
+		switch {
+		case method == http.MethodHead && b != "":
+			t.Errorf("HEAD answered a body")
+		case method == http.MethodGet && !strings.Contains(b, "/js/share.js"):
+			t.Errorf("GET: not the share page: %.200s", b)
+		}
 	}
 }
