@@ -348,6 +348,7 @@ func migrationFixtures() map[uint]migrationFixture {
 		},
 		tlsFingerprintMigration: tlsFingerprintFixture(),
 		nodeLabelsMigration:     nodeLabelsFixture(),
+		shareLinksMigration:     shareLinksFixture(),
 	}
 }
 

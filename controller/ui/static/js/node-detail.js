@@ -11,6 +11,7 @@ import { showDrift } from "./drift.js";
 import { drainNode, movePeer } from "./move.js";
 import { deleteNode, openNodeForm, showTest, testNode, toggleNode } from "./node-form.js";
 import { deletePeer, downloadConfig, openPeerForm, peerLabel, setPeerEnabled, showQR } from "./peers.js";
+import { openShares } from "./peer-shares.js";
 
 // COLUMNS of the peers table; key is what a column sorts by.
 const COLUMNS = [
@@ -87,6 +88,7 @@ export class NodeDetailView {
     this.driftBtn = btn("Show drift", "drift");
     this.drainBtn = btn("Drain…", "drain");
     this.testBtn = btn("Test", "test");
+    this.shareBtn = btn("Share…", "share");
     this.editBtn = btn("Edit", "edit");
     this.toggleBtn = btn("Disable", "toggle");
     this.deleteBtn = btn("Delete", "delete", "btn btn-danger-text");
@@ -351,6 +353,7 @@ class PeerRow {
     const btn = (label, action, cls = "btn btn-small") => h("button", { type: "button", class: cls, dataset: { action } }, label);
     this.configBtn = btn("Config", "config");
     this.qrBtn = btn("QR", "qr");
+    this.shareBtn = btn("Share…", "share");
     this.editBtn = btn("Edit", "edit");
     this.moveBtn = btn("Move…", "move");
     this.toggleBtn = btn("Restrict", "toggle");
@@ -360,10 +363,11 @@ class PeerRow {
       this.addr,
       h("td", { dataset: { label: "Status" } }, this.status),
       this.rx, this.tx, this.handshake,
-      h("td", { class: "row-actions" }, h("div", {}, this.configBtn, this.qrBtn, this.editBtn, this.moveBtn, this.toggleBtn, this.deleteBtn)));
+      h("td", { class: "row-actions" }, h("div", {}, this.configBtn, this.qrBtn, this.shareBtn, this.editBtn, this.moveBtn, this.toggleBtn, this.deleteBtn)));
 
     this.configBtn.addEventListener("click", () => downloadConfig(ctx, this.peer));
     this.qrBtn.addEventListener("click", () => showQR(ctx, this.peer));
+    this.shareBtn.addEventListener("click", () => openShares(ctx, this.peer));
     this.editBtn.addEventListener("click", async () => {
       if (await openPeerForm(ctx, view.node, this.peer)) view.poller.now();
     });
@@ -410,6 +414,7 @@ class PeerRow {
     setText(this.toggleBtn, p.enabled ? "Restrict" : "Allow");
     this.configBtn.setAttribute("aria-label", `Download the config of ${label}`);
     this.qrBtn.setAttribute("aria-label", `Show the QR code of ${label}`);
+    this.shareBtn.setAttribute("aria-label", `Share links of ${label}`);
     this.editBtn.setAttribute("aria-label", `Edit ${label}`);
     this.moveBtn.setAttribute("aria-label", `Move ${label} to another node`);
     this.toggleBtn.setAttribute("aria-label", `${p.enabled ? "Restrict" : "Allow"} ${label}`);
