@@ -27,6 +27,7 @@ func TestStatuses(t *testing.T) {
 		fault.ENOTFOUND:        404,
 		fault.EMETHOD:          405,
 		fault.ECONFLICT:        409,
+		fault.EGONE:            410,
 		fault.ETOOLARGE:        413,
 		fault.EMEDIATYPE:       415,
 		fault.ERATELIMITED:     429,
