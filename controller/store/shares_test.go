@@ -11,29 +11,29 @@ import (
 )
 
 // shareLinksMigration is the version that added share_links.
-const shareLinksMigration = 10
+const shareLinksMigration = 11
 
-// shareLinksFixture: a link written at 0010 survives later migrations,
+// shareLinksFixture: a link written at 0011 survives later migrations,
 // and the table refuses a hash of the wrong length.
 func shareLinksFixture() migrationFixture {
 	return migrationFixture{
 		insert: func(t *testing.T, db *sql.DB) {
 			box := testBox(t, 1)
-			secret, err := box.Seal([]byte("v10-node-secret"), nodeSecretAAD(10))
+			secret, err := box.Seal([]byte("v11-node-secret"), nodeSecretAAD(11))
 			if err != nil {
 				t.Fatal(err)
 			}
 			k := newKey(t).PublicKey().String()
 			execAll(t, db,
 				`INSERT INTO nodes (id, name, agent_url, secret_enc, ip_pool_cidr, created_at, updated_at)
-				 VALUES (10, 'v10-node', 'https://v10.example.net', '`+secret+`', '10.10.0.0/24', 1, 1)`,
+				 VALUES (11, 'v11-node', 'https://v11.example.net', '`+secret+`', '10.11.0.0/24', 1, 1)`,
 				`INSERT INTO peers (id, node_id, iface, name, public_key, address4, allowed_ips, created_at, updated_at)
-				 VALUES (10, 10, 'wg0', 'v10-peer', '`+k+`', '10.10.0.2', '10.10.0.2/32', 1, 1)`,
+				 VALUES (11, 11, 'wg0', 'v11-peer', '`+k+`', '10.11.0.2', '10.11.0.2/32', 1, 1)`,
 				`INSERT INTO share_links (id, peer_id, token_hash, one_time, created_by, created_at, expires_at)
-				 VALUES (10, 10, zeroblob(32), 1, 'user:admin', 1, 4102444800)`,
+				 VALUES (11, 11, zeroblob(32), 1, 'user:admin', 1, 4102444800)`,
 			)
 			if _, err := db.Exec(`INSERT INTO share_links (peer_id, token_hash, created_by, created_at, expires_at)
-				VALUES (10, zeroblob(31), 'x', 1, 2)`); err == nil {
+				VALUES (11, zeroblob(31), 'x', 1, 2)`); err == nil {
 				t.Fatal("a 31-byte token hash was accepted")
 			}
 		},
@@ -41,14 +41,14 @@ func shareLinksFixture() migrationFixture {
 			var sh Share
 			err := s.InTx(context.Background(), func(tx *Tx) error {
 				var err error
-				sh, err = tx.GetShare(context.Background(), 10)
+				sh, err = tx.GetShare(context.Background(), 11)
 				return err
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if sh.PeerID != 10 || !sh.OneTime || sh.CreatedBy != "user:admin" || sh.ExpiresAt.Unix() != 4102444800 {
-				t.Fatalf("v10 share link after migration: %+v", sh)
+			if sh.PeerID != 11 || !sh.OneTime || sh.CreatedBy != "user:admin" || sh.ExpiresAt.Unix() != 4102444800 {
+				t.Fatalf("v11 share link after migration: %+v", sh)
 			}
 		},
 	}

@@ -1,4 +1,4 @@
--- 0010: share links (issue 16): a link that hands one peer's client config
+-- 0011: share links (issue 16): a link that hands one peer's client config
 -- to its user without a login.
 --
 -- The token is never stored, only its SHA-256 (as for API tokens). Every
