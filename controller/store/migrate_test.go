@@ -346,9 +346,10 @@ func migrationFixtures() map[uint]migrationFixture {
 				}
 			},
 		},
-		tlsFingerprintMigration: tlsFingerprintFixture(),
-		nodeLabelsMigration:     nodeLabelsFixture(),
-		shareLinksMigration:     shareLinksFixture(),
+		tlsFingerprintMigration:   tlsFingerprintFixture(),
+		nodeLabelsMigration:       nodeLabelsFixture(),
+		shareLinksMigration:       shareLinksFixture(),
+		enrollmentTokensMigration: enrollmentTokensFixture(),
 	}
 }
 
