@@ -1,12 +1,19 @@
 package controller
 
 import (
+	"cmp"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
+	"net/url"
 	"time"
+
+	"github.com/wgfleet/wgfleet/controller/fleet"
+	"github.com/wgfleet/wgfleet/controller/ipam"
 )
 
 // Defaults of the controller's configuration.
@@ -44,6 +51,24 @@ type Config struct {
 	SessionTTL time.Duration
 	// Logger receives the logs; nil discards them.
 	Logger *slog.Logger
+
+	// Enrollment (nodes that join with a token).
+	//
+	// PublicURL is the controller's URL as agents reach it, shown in join
+	// commands; "" means the scheme and host each request came in by.
+	PublicURL string
+	// JoinPin is the SHA-256 of the TLS certificate agents see at
+	// PublicURL (the controller's own behind a proxy that terminates
+	// TLS with a self-signed certificate); new join tokens carry it so
+	// that agents trust it. All zero: tokens pin nothing and agents verify
+	// an https controller against the system's CAs or --join-ca.
+	JoinPin [sha256.Size]byte
+	// PoolSupernet and PoolBits: a joining node whose token names no pool
+	// gets the first /PoolBits of PoolSupernet that overlaps no node's
+	// pool. Zero values mean fleet.DefaultPoolSupernet (10.128.0.0/9) and
+	// fleet.DefaultPoolBits (24).
+	PoolSupernet netip.Prefix
+	PoolBits     int
 }
 
 // Validate checks the configuration and says what is wrong.
@@ -60,6 +85,21 @@ func (c *Config) Validate() error {
 	}
 	if c.PollInterval < time.Second {
 		errs = append(errs, fmt.Errorf("poll interval %v is too short (at least 1s)", c.PollInterval))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("public URL %q is not an http(s) URL", c.PublicURL))
+		}
+	}
+	if c.PoolSupernet.IsValid() || c.PoolBits != 0 {
+		super := c.PoolSupernet
+		if !super.IsValid() {
+			super = fleet.DefaultPoolSupernet
+		}
+		bits := cmp.Or(c.PoolBits, fleet.DefaultPoolBits)
+		if _, err := ipam.CarvePool4(super, bits, nil); err != nil {
+			errs = append(errs, fmt.Errorf("pool supernet %s with /%d pools: %w", super, bits, err))
+		}
 	}
 	if c.SessionTTL < 0 {
 		errs = append(errs, errors.New("session TTL must not be negative"))

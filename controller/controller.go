@@ -83,11 +83,15 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 		clients:    clients,
 		reconciler: rec,
 		poller:     pl,
-		fleet:      fleet.New(fleet.Config{Store: st, Syncer: rec, Watcher: pl, Agents: clients, Logger: log.With("component", "fleet")}),
+		fleet: fleet.New(fleet.Config{
+			Store: st, Syncer: rec, Watcher: pl, Agents: clients, Logger: log.With("component", "fleet"),
+			PoolSupernet: cfg.PoolSupernet, PoolBits: cfg.PoolBits,
+		}),
 	}
 	c.handler = api.New(api.Config{
 		Fleet: c.fleet, Auth: authn, Reconciler: rec, Logger: log.With("component", "api"),
 		SecureCookies: cfg.SecureCookies, UI: ui.Handler(), Metrics: metrics.New(st, log.With("component", "metrics")),
+		PublicURL: cfg.PublicURL, JoinPin: cfg.JoinPin,
 	})
 	return c, nil
 }

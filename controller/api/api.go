@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -46,6 +47,14 @@ type Config struct {
 	// POST /api/share/open) per client address; nil means
 	// DefaultShareLookups per DefaultShareLookupWindow.
 	ShareLimit *auth.LookupLimiter
+	// PublicURL is the controller's URL as agents reach it, for the join
+	// command of a new enrollment token; "" means the scheme and host of
+	// the request that made the token.
+	PublicURL string
+	// JoinPin is the SHA-256 of the controller's TLS certificate, carried
+	// by every new join token so that agents trust that certificate (all
+	// zero: tokens carry none).
+	JoinPin [sha256.Size]byte
 }
 
 // server holds what the handlers share.
@@ -59,6 +68,8 @@ type server struct {
 	ui            http.Handler
 	metrics       http.Handler
 	shareLimit    *auth.LookupLimiter
+	publicURL     string
+	joinPin       [sha256.Size]byte
 }
 
 // New returns the controller's HTTP handler. It panics when cfg.Fleet or
@@ -76,6 +87,8 @@ func New(cfg Config) http.Handler {
 		ui:            cfg.UI,
 		metrics:       cfg.Metrics,
 		shareLimit:    cfg.ShareLimit,
+		publicURL:     strings.TrimRight(cfg.PublicURL, "/"),
+		joinPin:       cfg.JoinPin,
 	}
 	if s.shareLimit == nil {
 		s.shareLimit = auth.NewLookupLimiter(DefaultShareLookups, DefaultShareLookupWindow, "share link lookups", nil)

@@ -6,8 +6,8 @@ import (
 	"github.com/gorilla/mux"
 )
 
-// routes is the table of every route. All of /api except /api/login and
-// /api/share/open needs a principal (authed).
+// routes is the table of every route. All of /api except /api/login,
+// /api/share/open and /api/enroll needs a principal (authed).
 func (s *server) routes() *mux.Router {
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -27,12 +27,16 @@ func (s *server) routes() *mux.Router {
 	open("/healthz", s.healthz, get, http.MethodHead)
 	open("/api/login", s.login, post)
 	open("/api/share/open", s.openShare, post)
+	open("/api/enroll", s.enroll, post)
 
 	authed("/api/logout", s.logout, post)
 	authed("/api/me", s.handle(s.me), get)
 	authed("/api/tokens", s.handle(s.listTokens), get)
 	authed("/api/tokens", s.handle(s.createToken), post)
 	authed("/api/tokens/{id}", s.handle(s.revokeToken), del)
+	authed("/api/enrollment-tokens", s.handle(s.listEnrollmentTokens), get)
+	authed("/api/enrollment-tokens", s.handle(s.createEnrollmentToken), post)
+	authed("/api/enrollment-tokens/{id}", s.handle(s.revokeEnrollmentToken), del)
 
 	// The seed's node endpoints. /api/nodes/test comes before
 	// /api/nodes/{id} so that it is not taken for a node id.

@@ -66,7 +66,9 @@ type Authenticator struct {
 
 	limiter     *loginLimiter // per username and address
 	addrLimiter *loginLimiter // per address, whatever the username
-	hashes      *hashSlots
+	// enrollLimiter counts failed enrollments per address (GuardEnroll).
+	enrollLimiter *loginLimiter
+	hashes        *hashSlots
 	// checkPassword is CheckPassword; tests wrap it to watch the checks.
 	checkPassword func(password, hash string) (bool, error)
 
@@ -119,6 +121,7 @@ func New(cfg Config) (*Authenticator, error) {
 		addrMax = DefaultMaxAddressFailures
 	}
 	a.addrLimiter = newLoginLimiter(addrMax, window, defaultMaxLimiterKeys)
+	a.enrollLimiter = newLoginLimiter(addrMax, window, defaultMaxLimiterKeys)
 	hashes, wait := cfg.MaxHashes, cfg.HashWait
 	if hashes == 0 {
 		hashes = DefaultMaxHashes()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -50,6 +51,12 @@ type Config struct {
 	// Agents reaches the agents; nil means an agentclient.Pool of the
 	// service's own, with AgentTimeout.
 	Agents Agents
+	// PoolSupernet and PoolBits: a node that joins with a token naming no
+	// pool gets the first /PoolBits of PoolSupernet that overlaps no
+	// node's pool. Zero values mean DefaultPoolSupernet and
+	// DefaultPoolBits.
+	PoolSupernet netip.Prefix
+	PoolBits     int
 }
 
 // Service is the controller's fleet service: nodes, peers, client configs,
@@ -67,6 +74,8 @@ type Service struct {
 	now          func() time.Time
 	agentTimeout time.Duration
 	agents       Agents
+	poolSupernet netip.Prefix
+	poolBits     int
 }
 
 // New returns a Service for cfg. It panics when cfg.Store is nil.
@@ -82,6 +91,14 @@ func New(cfg Config) *Service {
 		now:          cfg.Now,
 		agentTimeout: cfg.AgentTimeout,
 		agents:       cfg.Agents,
+		poolSupernet: cfg.PoolSupernet,
+		poolBits:     cfg.PoolBits,
+	}
+	if !s.poolSupernet.IsValid() {
+		s.poolSupernet = DefaultPoolSupernet
+	}
+	if s.poolBits == 0 {
+		s.poolBits = DefaultPoolBits
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
