@@ -6,6 +6,9 @@
 //	wg-controller demo   [flags]                  controller + two netstack agents on loopback
 //	wg-controller token create --name NAME        make an API token, printed once on stdout
 //	wg-controller token list | revoke --id ID
+//	wg-controller enroll-token create [--name] [--label k=v]... [--expires 1h]
+//	                                                join token for a new node, printed once on stdout
+//	wg-controller enroll-token list | revoke --id ID
 //	wg-controller rekey  [--data-dir DIR]         rotate the master key (controller stopped)
 //	wg-controller version                         print the version, commit and build date
 //	wg-controller healthcheck [--listen ADDR]     exit 0 when the controller answers /healthz
@@ -30,6 +33,8 @@ const usage = `usage:
   wg-controller token create --name NAME [--data-dir DIR]
   wg-controller token list [--data-dir DIR]
   wg-controller token revoke --id ID [--data-dir DIR]
+  wg-controller enroll-token create [--name NAME] [--label k=v]... [--expires 1h] [--data-dir DIR]
+  wg-controller enroll-token list | revoke --id ID [--data-dir DIR]
   wg-controller rekey [--data-dir DIR]           (stop the controller first)
   wg-controller version                          (or --version)
   wg-controller healthcheck [--listen ADDR]      (the container's HEALTHCHECK)
@@ -49,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return demo(ctx, args[1:], getenv, stdout, stderr)
 	case "token":
 		return token(ctx, args[1:], getenv, stdout, stderr)
+	case "enroll-token":
+		return enrollToken(ctx, args[1:], getenv, stdout, stderr)
 	case "rekey":
 		return rekey(ctx, args[1:], getenv, stdout, stderr)
 	case "healthcheck":
