@@ -2,7 +2,6 @@ package controller
 
 import (
 	"cmp"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/ipam"
 )
@@ -60,9 +60,9 @@ type Config struct {
 	// JoinPin is the SHA-256 of the TLS certificate agents see at
 	// PublicURL (the controller's own behind a proxy that terminates
 	// TLS with a self-signed certificate); new join tokens carry it so
-	// that agents trust it. All zero: tokens pin nothing and agents verify
-	// an https controller against the system's CAs or --join-ca.
-	JoinPin [sha256.Size]byte
+	// that agents trust it. Zero: tokens pin nothing and agents verify an
+	// https controller against the system's CAs or --join-ca.
+	JoinPin agentapi.Fingerprint
 	// PoolSupernet and PoolBits: a joining node whose token names no pool
 	// gets the first /PoolBits of PoolSupernet that overlaps no node's
 	// pool. Zero values mean fleet.DefaultPoolSupernet (10.128.0.0/9) and

@@ -25,8 +25,8 @@ const EnrollPath = "/api/enroll"
 //
 // secret is JoinSecretBytes random bytes in unpadded base64url (43
 // characters); the controller stores only its SHA-256. pin, when present,
-// is the SHA-256 of the controller's TLS certificate in 64 lowercase hex
-// digits: an agent joining over https trusts that certificate and no
+// is the SHA-256 of the controller's TLS certificate in Fingerprint's one
+// written form (64 lowercase hex digits): an agent joining over https trusts that certificate and no
 // other, so a controller with a self-signed certificate can be joined
 // without a CA file. "." occurs in neither part.
 const (
@@ -45,14 +45,14 @@ var ErrBadJoinToken = errors.New("malformed join token")
 type JoinToken struct {
 	// Secret is the token's secret part, as written (base64url).
 	Secret string
-	// Pin is the SHA-256 of the controller's certificate; all zero when
-	// the token carries none.
-	Pin [sha256.Size]byte
+	// Pin is the SHA-256 of the controller's certificate; zero when the
+	// token carries none.
+	Pin Fingerprint
 }
 
 // NewJoinToken makes a token with a fresh random secret and the given pin
-// (all zero for none).
-func NewJoinToken(pin [sha256.Size]byte) (JoinToken, error) {
+// (zero for none).
+func NewJoinToken(pin Fingerprint) (JoinToken, error) {
 	b := make([]byte, JoinSecretBytes)
 	if _, err := rand.Read(b); err != nil {
 		return JoinToken{}, fmt.Errorf("making a join token: %w", err)
@@ -61,13 +61,13 @@ func NewJoinToken(pin [sha256.Size]byte) (JoinToken, error) {
 }
 
 // HasPin reports whether the token pins the controller's certificate.
-func (t JoinToken) HasPin() bool { return t.Pin != [sha256.Size]byte{} }
+func (t JoinToken) HasPin() bool { return !t.Pin.IsZero() }
 
 // String is the token as an operator copies it.
 func (t JoinToken) String() string {
 	s := JoinTokenPrefix + t.Secret
 	if t.HasPin() {
-		s += "." + hex.EncodeToString(t.Pin[:])
+		s += "." + t.Pin.String()
 	}
 	return s
 }

@@ -1,7 +1,6 @@
 package agentapi_test
 
 import (
-	"crypto/sha256"
 	"errors"
 	"strings"
 	"testing"
@@ -65,7 +64,7 @@ func TestParseJoinToken(t *testing.T) {
 }
 
 func TestNewJoinTokenRoundTrips(t *testing.T) {
-	for _, pin := range [][sha256.Size]byte{{}, sha256.Sum256([]byte("cert"))} {
+	for _, pin := range []agentapi.Fingerprint{{}, agentapi.FingerprintOf([]byte("cert"))} {
 		tok, err := agentapi.NewJoinToken(pin)
 		if err != nil {
 			t.Fatal(err)
@@ -81,8 +80,8 @@ func TestNewJoinTokenRoundTrips(t *testing.T) {
 			t.Fatalf("Display() = %q", d)
 		}
 	}
-	a, _ := agentapi.NewJoinToken([sha256.Size]byte{})
-	b, _ := agentapi.NewJoinToken([sha256.Size]byte{})
+	a, _ := agentapi.NewJoinToken(agentapi.Fingerprint{})
+	b, _ := agentapi.NewJoinToken(agentapi.Fingerprint{})
 	if a.Secret == b.Secret {
 		t.Fatal("two new tokens share a secret")
 	}

@@ -1,15 +1,13 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
-	"strings"
 	"time"
 
+	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/secretbox"
@@ -54,7 +52,7 @@ func loadServe(args []string, getenv func(string) string, stderr io.Writer) (con
 		secure     = cli.Bool(s, "secure-cookies", "WG_CONTROLLER_SECURE_COOKIES", false, "mark session cookies Secure; set it when served over TLS")
 		sessionTTL = cli.Duration(s, "session-ttl", "WG_CONTROLLER_SESSION_TTL", 12*time.Hour, "how long a login lasts")
 		publicURL  = cli.String(s, "public-url", "WG_CONTROLLER_PUBLIC_URL", "", "the controller's URL as joining agents reach it, for join commands; default: the URL the request came in by")
-		joinPin    = cli.Var(s, "join-pin", "WG_CONTROLLER_JOIN_PIN", [sha256.Size]byte{}, parsePin, "SHA-256 of the TLS certificate agents see at --public-url (self-signed); join tokens carry it")
+		joinPin    = cli.Var(s, "join-pin", "WG_CONTROLLER_JOIN_PIN", agentapi.Fingerprint{}, parsePin, "SHA-256 of the TLS certificate agents see at --public-url (self-signed); join tokens carry it")
 		supernet   = cli.Var(s, "pool-supernet", "WG_CONTROLLER_POOL_SUPERNET", fleet.DefaultPoolSupernet, parseSupernet, "IPv4 range the pools of joining nodes are carved from")
 		poolBits   = cli.Int(s, "pool-prefix", "WG_CONTROLLER_POOL_PREFIX", fleet.DefaultPoolBits, "prefix length of a joining node's pool")
 	)
@@ -74,18 +72,14 @@ func loadServe(args []string, getenv func(string) string, stderr io.Writer) (con
 	return cfg, cfg.Validate()
 }
 
-// parsePin reads a certificate's SHA-256 as 64 hex digits, with or
-// without colons between byte pairs and a "sha256:" prefix.
-func parsePin(v string) ([sha256.Size]byte, error) {
-	var pin [sha256.Size]byte
-	h := strings.ReplaceAll(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(v)), "sha256:"), ":", "")
-	if len(h) != 2*sha256.Size {
-		return pin, fmt.Errorf("%q is not a SHA-256 fingerprint (64 hex digits)", v)
+// parsePin reads a certificate's SHA-256 as agentapi.ParseFingerprint
+// does.
+func parsePin(v string) (agentapi.Fingerprint, error) {
+	fp, err := agentapi.ParseFingerprint(v)
+	if err != nil {
+		return fp, fmt.Errorf("%q: %w", v, err)
 	}
-	if _, err := hex.Decode(pin[:], []byte(h)); err != nil {
-		return pin, fmt.Errorf("%q is not a SHA-256 fingerprint (64 hex digits)", v)
-	}
-	return pin, nil
+	return fp, nil
 }
 
 // parseSupernet reads an IPv4 prefix such as 10.128.0.0/9.

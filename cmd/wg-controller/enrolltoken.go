@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller"
 	"github.com/wgfleet/wgfleet/controller/api"
 	"github.com/wgfleet/wgfleet/controller/fleet"
@@ -49,7 +49,7 @@ func enrollToken(ctx context.Context, args []string, getenv func(string) string,
 	var (
 		name, expires, pool, url *cli.Flag[string]
 		labels                   *cli.Flag[[]label]
-		pin                      *cli.Flag[[sha256.Size]byte]
+		pin                      *cli.Flag[agentapi.Fingerprint]
 		id                       *cli.Flag[int64]
 	)
 	switch sub {
@@ -59,7 +59,7 @@ func enrollToken(ctx context.Context, args []string, getenv func(string) string,
 		expires = cli.String(s, "expires", "", fleet.DefaultJoinTTL.String(), "lifetime of the token, from 1m to 720h")
 		pool = cli.String(s, "pool", "", "", "the node's IPv4 pool; default: carved from the controller's --pool-supernet")
 		url = cli.String(s, "url", "WG_CONTROLLER_PUBLIC_URL", "", "the controller's URL as agents reach it, for the join command")
-		pin = cli.Var(s, "join-pin", "WG_CONTROLLER_JOIN_PIN", [sha256.Size]byte{}, parsePin, "SHA-256 of the controller's TLS certificate, carried in the token")
+		pin = cli.Var(s, "join-pin", "WG_CONTROLLER_JOIN_PIN", agentapi.Fingerprint{}, parsePin, "SHA-256 of the controller's TLS certificate, carried in the token")
 	case "revoke":
 		id = cli.Int64(s, "id", "", 0, "id of the token to revoke (see enroll-token list)")
 	case "list":

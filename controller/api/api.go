@@ -2,13 +2,13 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
 	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/gorilla/mux"
 
+	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/auth"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/reconcile"
@@ -52,9 +52,9 @@ type Config struct {
 	// the request that made the token.
 	PublicURL string
 	// JoinPin is the SHA-256 of the controller's TLS certificate, carried
-	// by every new join token so that agents trust that certificate (all
-	// zero: tokens carry none).
-	JoinPin [sha256.Size]byte
+	// by every new join token so that agents trust that certificate (zero:
+	// tokens carry none).
+	JoinPin agentapi.Fingerprint
 }
 
 // server holds what the handlers share.
@@ -69,7 +69,7 @@ type server struct {
 	metrics       http.Handler
 	shareLimit    *auth.LookupLimiter
 	publicURL     string
-	joinPin       [sha256.Size]byte
+	joinPin       agentapi.Fingerprint
 }
 
 // New returns the controller's HTTP handler. It panics when cfg.Fleet or

@@ -168,9 +168,15 @@ func TestEnrollCreatesNodeOnce(t *testing.T) {
 	e.anon().do(t, "POST", "/api/enroll", enrollBody(t, tok2.Token, "edge-3")).want(t, 201).decode(t, &got)
 	testenv.Equal(t, "second carved pool", got.IPPool, "10.128.1.0/24")
 	tok3 := makeJoinToken(t, c, map[string]any{"name": "named", "ip_pool_cidr": "10.60.0.0/28"})
-	e.anon().do(t, "POST", "/api/enroll", enrollBody(t, tok3.Token, "edge-4")).want(t, 201).decode(t, &got)
+	tlsReq := enrollBody(t, tok3.Token, "edge-4")
+	fp := agentapi.FingerprintOf([]byte("the agent's certificate"))
+	tlsReq.AgentURL, tlsReq.TLSFingerprint = "https://edge-4.example.net:8080", fp.String()
+	e.anon().do(t, "POST", "/api/enroll", tlsReq).want(t, 201).decode(t, &got)
 	testenv.Equal(t, "token's name", got.Name, "named")
 	testenv.Equal(t, "token's pool", got.IPPool, "10.60.0.0/28")
+	if n, err := e.st.GetNode(context.Background(), got.NodeID); err != nil || n.TLSFingerprint != fp {
+		t.Errorf("the https node's pinned fingerprint: %v, %v; want %v", n.TLSFingerprint, err, fp)
+	}
 
 	entries, err := e.st.ListAudit(context.Background(), store.AuditFilter{TargetType: "node"})
 	if err != nil {
@@ -191,11 +197,11 @@ func TestEnrollRefusesBadTokens(t *testing.T) {
 	c := e.login(t)
 	revoked := makeJoinToken(t, c, nil)
 	c.do(t, "DELETE", fmt.Sprintf("/api/enrollment-tokens/%d", revoked.ID), nil).want(t, 200)
-	unknown, err := agentapi.NewJoinToken([32]byte{})
+	unknown, err := agentapi.NewJoinToken(agentapi.Fingerprint{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	expired, err := agentapi.NewJoinToken([32]byte{})
+	expired, err := agentapi.NewJoinToken(agentapi.Fingerprint{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,6 +243,11 @@ func TestEnrollRefusesBadTokens(t *testing.T) {
 	bad = enrollBody(t, good.Token, "edge-bad")
 	bad.PublicKey = "abc"
 	e.anon().do(t, "POST", "/api/enroll", bad).want(t, 400)
+	bad = enrollBody(t, good.Token, "edge-bad")
+	bad.TLSFingerprint = agentapi.FingerprintOf([]byte("cert")).String() // for an http URL
+	if r := e.anon().do(t, "POST", "/api/enroll", bad).want(t, 400); r.field() != "tls_fingerprint" {
+		t.Errorf("field %q, want tls_fingerprint (%s)", r.field(), r.msg())
+	}
 	e.anon().do(t, "POST", "/api/enroll", `{"token": "x", "extra": 1}`).want(t, 400)
 	e.anon().do(t, "POST", "/api/enroll", strings.Repeat(" ", maxEnrollBodyBytes+1)).want(t, 413)
 	if e.nodeCount(t) != before.nodes {
@@ -288,7 +299,7 @@ func TestEnrollRace(t *testing.T) {
 // like failed logins.
 func TestEnrollRateLimited(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	unknown, err := agentapi.NewJoinToken([32]byte{})
+	unknown, err := agentapi.NewJoinToken(agentapi.Fingerprint{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package fleet
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -92,9 +91,9 @@ func (s *Service) enrollmentView(t store.EnrollmentToken) EnrollmentTokenView {
 }
 
 // CreateEnrollmentToken validates in and stores a new join token that pins
-// the controller certificate pin (all zero for none). The token is
-// returned once and never stored: only the hash of its secret is.
-func (s *Service) CreateEnrollmentToken(ctx context.Context, actor Actor, in EnrollmentTokenInput, pin [sha256.Size]byte) (agentapi.JoinToken, EnrollmentTokenView, error) {
+// the controller certificate pin (zero for none). The token is returned
+// once and never stored: only the hash of its secret is.
+func (s *Service) CreateEnrollmentToken(ctx context.Context, actor Actor, in EnrollmentTokenInput, pin agentapi.Fingerprint) (agentapi.JoinToken, EnrollmentTokenView, error) {
 	if err := checkActor(actor); err != nil {
 		return agentapi.JoinToken{}, EnrollmentTokenView{}, err
 	}
@@ -232,6 +231,10 @@ func (s *Service) Enroll(ctx context.Context, req agentapi.EnrollRequest) (agent
 	if err != nil {
 		return agentapi.EnrollResponse{}, Invalid("public_key", "is not a WireGuard public key (44 characters of base64)")
 	}
+	fp, err := agentapi.ParseFingerprint(req.TLSFingerprint)
+	if err != nil {
+		return agentapi.EnrollResponse{}, Invalid("tls_fingerprint", "%v", err)
+	}
 	in := NodeInput{
 		AgentURL: &req.AgentURL, Secret: &req.Secret, WGInterface: &req.WGInterface, Endpoint: &req.Endpoint,
 	}
@@ -288,6 +291,10 @@ func (s *Service) Enroll(ctx context.Context, req agentapi.EnrollRequest) (agent
 		if err != nil {
 			return err
 		}
+		if !fp.IsZero() && !strings.HasPrefix(n.AgentURL, "https://") {
+			return Invalid("tls_fingerprint", "is given for an agent URL that is not https")
+		}
+		n.TLSFingerprint = fp
 		if node, err = tx.CreateNode(ctx, n); err != nil {
 			return err
 		}
@@ -304,7 +311,6 @@ func (s *Service) Enroll(ctx context.Context, req agentapi.EnrollRequest) (agent
 		details := nodeAudit(node)
 		details["enrollment_token_id"] = t.ID
 		details["labels"] = t.Labels
-		details["tls_fingerprint"] = req.TLSFingerprint
 		if err := audit(ctx, tx, actor, "node.enroll", "node", node.ID, details); err != nil {
 			return err
 		}
