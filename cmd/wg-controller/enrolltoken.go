@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -116,7 +114,7 @@ func enrollToken(ctx context.Context, args []string, getenv func(string) string,
 			if t.NodeID != nil {
 				node = fmt.Sprint(*t.NodeID)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Prefix, or(t.Name, "(host name)"), labelText(t.Labels),
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Prefix, or(t.Name, "(host name)"), or(t.Labels.String(), "-"),
 				or(t.IPPool, "(carved)"), t.State, when(t.ExpiresAt, "never"), node)
 		}
 		return tw.Flush()
@@ -134,19 +132,4 @@ func or(s, none string) string {
 		return none
 	}
 	return s
-}
-
-// labelText is labels as k=v,k=v in key order; "-" for none.
-func labelText(labels map[string]string) string {
-	if len(labels) == 0 {
-		return "-"
-	}
-	var b strings.Builder
-	for i, k := range slices.Sorted(maps.Keys(labels)) {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(k + "=" + labels[k])
-	}
-	return b.String()
 }

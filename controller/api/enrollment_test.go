@@ -146,6 +146,7 @@ func TestEnrollCreatesNodeOnce(t *testing.T) {
 	testenv.Equal(t, "secret", string(n.Secret), req.Secret)
 	testenv.Equal(t, "server key", n.ServerPublicKey.String(), req.PublicKey)
 	testenv.Equal(t, "enabled", n.Enabled, true)
+	testenv.Equal(t, "labels", n.Labels.String(), "region=eu-west")
 
 	// The token is used up: a second agent gets 401 and nothing is made.
 	before := e.counts(t)

@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/fault"
 	"github.com/wgfleet/wgfleet/controller/ipam"
+	"github.com/wgfleet/wgfleet/controller/labels"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
@@ -28,10 +27,6 @@ const (
 	MaxJoinTTL     = 30 * 24 * time.Hour
 	// DefaultPoolBits is the length of a pool carved for a joining node.
 	DefaultPoolBits = 24
-	// MaxLabels bounds the labels of a token; label keys and values are at
-	// most maxLabelLen characters.
-	MaxLabels   = 32
-	maxLabelLen = 63
 )
 
 // DefaultPoolSupernet is where joining nodes' pools are carved from when
@@ -47,8 +42,8 @@ var ErrEnrollRefused = fault.New(fault.EUNAUTHENTICATED, "join token refused")
 type EnrollmentTokenInput struct {
 	// Name of the node; absent or "": the joining agent's host name.
 	Name *string `json:"name"`
-	// Labels the node gets.
-	Labels map[string]string `json:"labels"`
+	// Labels the node gets (see package labels).
+	Labels labels.Set `json:"labels"`
 	// ExpiresIn is the token's lifetime, a Go duration; absent or "":
 	// DefaultJoinTTL.
 	ExpiresIn *string `json:"expires_in"`
@@ -59,18 +54,18 @@ type EnrollmentTokenInput struct {
 // EnrollmentTokenView is a join token as listed: never the token or its
 // hash.
 type EnrollmentTokenView struct {
-	ID        int64             `json:"id"`
-	Prefix    string            `json:"prefix"`
-	Name      string            `json:"name"`
-	Labels    map[string]string `json:"labels"`
-	IPPool    string            `json:"ip_pool_cidr"` // "": carved at enrollment
-	State     string            `json:"state"`        // active, used, revoked or expired
-	CreatedBy string            `json:"created_by"`
-	CreatedAt time.Time         `json:"created_at"`
-	ExpiresAt time.Time         `json:"expires_at"`
-	UsedAt    *time.Time        `json:"used_at"`
-	NodeID    *int64            `json:"node_id"` // the node it created
-	RevokedAt *time.Time        `json:"revoked_at"`
+	ID        int64      `json:"id"`
+	Prefix    string     `json:"prefix"`
+	Name      string     `json:"name"`
+	Labels    labels.Set `json:"labels"`       // never null: {} for none
+	IPPool    string     `json:"ip_pool_cidr"` // "": carved at enrollment
+	State     string     `json:"state"`        // active, used, revoked or expired
+	CreatedBy string     `json:"created_by"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	UsedAt    *time.Time `json:"used_at"`
+	NodeID    *int64     `json:"node_id"` // the node it created
+	RevokedAt *time.Time `json:"revoked_at"`
 }
 
 func (s *Service) enrollmentView(t store.EnrollmentToken) EnrollmentTokenView {
@@ -79,7 +74,7 @@ func (s *Service) enrollmentView(t store.EnrollmentToken) EnrollmentTokenView {
 		State: string(t.State(s.now())), CreatedBy: t.CreatedBy, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt,
 	}
 	if v.Labels == nil {
-		v.Labels = map[string]string{}
+		v.Labels = labels.Set{}
 	}
 	if !t.UsedAt.IsZero() {
 		v.UsedAt, v.NodeID = &t.UsedAt, &t.NodeID
@@ -131,8 +126,11 @@ func enrollmentFromInput(in EnrollmentTokenInput, now time.Time) (store.Enrollme
 		return t, err
 	}
 	t.Name = name
-	if t.Labels, err = checkLabels(in.Labels); err != nil {
-		return t, err
+	if err := labels.Check(in.Labels); err != nil {
+		return t, Invalid("labels", "%v", err)
+	}
+	if len(in.Labels) > 0 {
+		t.Labels = in.Labels.Clone()
 	}
 	ttl := DefaultJoinTTL
 	if e := strings.TrimSpace(deref(in.ExpiresIn)); e != "" {
@@ -149,39 +147,6 @@ func enrollmentFromInput(in EnrollmentTokenInput, now time.Time) (store.Enrollme
 		}
 	}
 	return t, nil
-}
-
-var labelKey = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$`)
-
-// checkLabels accepts up to MaxLabels labels whose keys are letters,
-// digits and ._/- (starting and ending with a letter or digit) and whose
-// values are printable, each at most maxLabelLen characters.
-func checkLabels(labels map[string]string) (map[string]string, error) {
-	if len(labels) > MaxLabels {
-		return nil, Invalid("labels", "has %d labels; at most %d are allowed", len(labels), MaxLabels)
-	}
-	out := make(map[string]string, len(labels))
-	for k, v := range labels {
-		if len(k) > maxLabelLen || !labelKey.MatchString(k) {
-			return nil, Invalid("labels", "key %q must be 1 to %d letters, digits or ._/-, starting and ending with a letter or digit", shortText(k), maxLabelLen)
-		}
-		v = strings.TrimSpace(v)
-		if _, err := checkName("labels", v, false); err != nil || utf8.RuneCountInString(v) > maxLabelLen {
-			return nil, Invalid("labels", "value of %q must be at most %d printable characters", k, maxLabelLen)
-		}
-		out[k] = v
-	}
-	if len(out) == 0 {
-		return nil, nil
-	}
-	return out, nil
-}
-
-func shortText(s string) string {
-	if utf8.RuneCountInString(s) <= maxLabelLen {
-		return s
-	}
-	return string([]rune(s)[:maxLabelLen]) + "..."
 }
 
 // ListEnrollmentTokens returns every join token, in id order.
@@ -271,6 +236,7 @@ func (s *Service) Enroll(ctx context.Context, req agentapi.EnrollRequest) (agent
 			name = req.Name
 		}
 		in.Name = &name
+		in.Labels = t.Labels
 		pool := t.IPPool
 		if !pool.IsValid() {
 			nodes, err := tx.ListNodes(ctx)
@@ -310,7 +276,6 @@ func (s *Service) Enroll(ctx context.Context, req agentapi.EnrollRequest) (agent
 		}
 		details := nodeAudit(node)
 		details["enrollment_token_id"] = t.ID
-		details["labels"] = t.Labels
 		if err := audit(ctx, tx, actor, "node.enroll", "node", node.ID, details); err != nil {
 			return err
 		}

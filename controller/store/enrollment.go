@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/controller/labels"
 )
 
 // ErrEnrollmentTokenNotFound reports an unknown enrollment token id or
@@ -28,7 +30,7 @@ type EnrollmentToken struct {
 	// agent's host name.
 	Name string
 	// Labels are the labels the node gets; nil or empty for none.
-	Labels map[string]string
+	Labels labels.Set
 	// IPPool is the node's IPv4 pool; zero means one is carved from the
 	// controller's supernet when the token is used.
 	IPPool    netip.Prefix
@@ -71,18 +73,18 @@ func scanEnrollmentToken(sc scanner) (EnrollmentToken, error) {
 	var (
 		t                     EnrollmentToken
 		raw                   []byte
-		labels                string
+		labelsJSON            string
 		pool                  sql.NullString
 		created, expires      int64
 		used, revoked, nodeID sql.NullInt64
 	)
-	err := sc.Scan(&t.ID, &raw, &t.Prefix, &t.Name, &labels, &pool, &t.CreatedBy,
+	err := sc.Scan(&t.ID, &raw, &t.Prefix, &t.Name, &labelsJSON, &pool, &t.CreatedBy,
 		&created, &expires, &used, &nodeID, &revoked)
 	if err != nil {
 		return EnrollmentToken{}, err
 	}
 	copy(t.Hash[:], raw)
-	if err := json.Unmarshal([]byte(labels), &t.Labels); err != nil {
+	if err := json.Unmarshal([]byte(labelsJSON), &t.Labels); err != nil {
 		return EnrollmentToken{}, fmt.Errorf("enrollment token %d: labels: %w", t.ID, err)
 	}
 	if len(t.Labels) == 0 {
@@ -108,17 +110,17 @@ func (tx *Tx) CreateEnrollmentToken(ctx context.Context, t EnrollmentToken) (Enr
 	if t.Hash == (TokenHash{}) || t.CreatedBy == "" || t.ExpiresAt.IsZero() {
 		return EnrollmentToken{}, fmt.Errorf("creating enrollment token: %w", invalidf("hash, creator and expiry must be set"))
 	}
-	labels := []byte("{}")
+	labelsJSON := []byte("{}")
 	if len(t.Labels) > 0 {
 		var err error
-		if labels, err = json.Marshal(t.Labels); err != nil {
+		if labelsJSON, err = json.Marshal(t.Labels); err != nil {
 			return EnrollmentToken{}, fmt.Errorf("creating enrollment token: labels: %w", err)
 		}
 	}
 	err := tx.tx.QueryRowContext(ctx, `INSERT INTO enrollment_tokens
 		(token_hash, prefix, name, labels, ip_pool_cidr, created_by, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		t.Hash[:], t.Prefix, t.Name, string(labels), nullPrefix(t.IPPool), t.CreatedBy, tx.now.Unix(), t.ExpiresAt.Unix()).Scan(&t.ID)
+		t.Hash[:], t.Prefix, t.Name, string(labelsJSON), nullPrefix(t.IPPool), t.CreatedBy, tx.now.Unix(), t.ExpiresAt.Unix()).Scan(&t.ID)
 	if isUnique(err) {
 		return EnrollmentToken{}, fmt.Errorf("creating enrollment token: %w", ErrConflict)
 	}
