@@ -71,7 +71,36 @@ func requireJSON(r *http.Request) error {
 
 func decodeNodeInput(data []byte) (fleet.NodeInput, error) { return decodeJSON[fleet.NodeInput](data) }
 
-func decodePeerInput(data []byte) (fleet.PeerInput, error) { return decodeJSON[fleet.PeerInput](data) }
+// decodePeerInput decodes a peer input strictly, its placement object
+// included.
+func decodePeerInput(data []byte) (fleet.PeerInput, error) {
+	in, err := decodeJSON[fleet.PeerInput](data)
+	if err != nil {
+		return in, err
+	}
+	return in, checkNestedKeys(data, "placement", jsonFields(&fleet.Placement{}))
+}
+
+// checkNestedKeys refuses unknown and repeated keys in the object of the
+// top-level field of data (already decoded), naming them as
+// "field.key". An absent or null field passes.
+func checkNestedKeys(data []byte, field string, allowed []string) error {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return describeJSONError(err, data)
+	}
+	raw, ok := top[field]
+	if !ok || string(bytes.TrimSpace(raw)) == "null" {
+		return nil
+	}
+	err := checkKeys(raw, allowed)
+	var re *requestError
+	if errors.As(err, &re) && re.field != "" {
+		re.msg = field + ": " + re.msg
+		re.field = field + "." + re.field
+	}
+	return err
+}
 
 // decodeJSON decodes data strictly (see decodeStrict) into a new T, a
 // struct.

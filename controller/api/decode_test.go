@@ -79,7 +79,7 @@ func TestDecodeStrictRefuses(t *testing.T) {
 
 func TestJSONFields(t *testing.T) {
 	got := strings.Join(jsonFields(&fleet.PeerInput{}), ",")
-	if got != "node_id,name,public_key,preshared_key,address,client_allowed_ips,dns,persistent_keepalive,node_keepalive,enabled" {
+	if got != "node_id,name,public_key,preshared_key,address,client_allowed_ips,dns,persistent_keepalive,node_keepalive,enabled,placement" {
 		t.Errorf("fields %s", got)
 	}
 }

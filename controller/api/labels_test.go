@@ -1,13 +1,17 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"strings"
 	"testing"
 
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/controller/fleet"
+	"github.com/wgfleet/wgfleet/controller/store"
 )
 
 // TestNodeLabelsEndpoints: labels are set on create and edit, shown by
@@ -115,4 +119,94 @@ func TestNodeLabelsEndpoints(t *testing.T) {
 		t.Errorf("labels after {}: %v", got.Labels)
 	}
 	_ = eu2
+}
+
+// TestPlacementSelectorEndpoints: the placement object is decoded
+// strictly, only goes with node_id "auto", and a selector no node fits is
+// 409 naming it; a move with node_id "auto" stays in the peer's region
+// unless any_region is given.
+func TestPlacementSelectorEndpoints(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.login(t)
+	a := agenttest.Start(t, agenttest.Options{})
+	mk := func(name, pool, region string, weight int) fleet.NodeView {
+		t.Helper()
+		body := nodeBody(name, a, pool)
+		body["labels"] = map[string]string{"region": region}
+		body["weight"] = weight
+		var n fleet.NodeView
+		c.do(t, "POST", "/api/nodes", body).want(t, 201).decode(t, &n)
+		if err := e.st.RecordNodeHealth(context.Background(), n.ID, store.NodeOnline, nil, wgtypes.Key{}, "", true); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	eu1 := mk("pl-eu1", "10.71.0.0/24", "eu-west", 100)
+	eu2 := mk("pl-eu2", "10.72.0.0/24", "eu-west", 100)
+	us := mk("pl-us", "10.73.0.0/24", "us-east", 1000)
+
+	var p fleet.PeerView
+	c.do(t, "POST", "/api/peers", map[string]any{"node_id": "auto", "placement": map[string]any{"labels": map[string]string{"region": "us-east"}}}).
+		want(t, 201).decode(t, &p)
+	if p.NodeID != us.ID {
+		t.Fatalf("placed in us-east on node %d, want %d", p.NodeID, us.ID)
+	}
+	c.do(t, "POST", "/api/peers", map[string]any{"node_id": "auto", "placement": map[string]any{"labels": map[string]string{"region": "eu-west"}}}).
+		want(t, 201).decode(t, &p)
+	if p.NodeID != eu1.ID && p.NodeID != eu2.ID {
+		t.Fatalf("placed in eu-west on node %d", p.NodeID)
+	}
+
+	before := e.counts(t)
+	refused := []struct {
+		name   string
+		body   string
+		status int
+		field  string
+		msg    string
+	}{
+		{"unknown placement key", `{"node_id": "auto", "placement": {"lables": {"region": "eu-west"}}}`, 400, "placement.lables", `placement: unknown field "lables"`},
+		{"placement not an object", `{"node_id": "auto", "placement": "eu-west"}`, 400, "placement", "object"},
+		{"bad selector", `{"node_id": "auto", "placement": {"labels": {"region": "eu west"}}}`, 400, "placement.labels", `label "region"`},
+		{"placement with a node id", fmt.Sprintf(`{"node_id": %d, "placement": {"labels": {"region": "eu-west"}}}`, eu1.ID), 400, "placement", `only with node_id "auto"`},
+		{"no node fits", `{"node_id": "auto", "placement": {"labels": {"region": "ap-south"}}}`, 409, "", "no node has labels region=ap-south"},
+		{"two labels no node has", `{"node_id": "auto", "placement": {"labels": {"region": "eu-west", "tier": "gold"}}}`, 409, "", "no node has labels region=eu-west,tier=gold"},
+	}
+	for _, tt := range refused {
+		r := c.do(t, "POST", "/api/peers", tt.body).want(t, tt.status)
+		if !strings.Contains(r.msg(), tt.msg) || r.field() != tt.field {
+			t.Errorf("%s: message %q field %q; want %q and field %q", tt.name, r.msg(), r.field(), tt.msg, tt.field)
+		}
+	}
+	if after := e.counts(t); after != before {
+		t.Errorf("refused placements wrote: %+v -> %+v", before, after)
+	}
+
+	// Move "auto": within the region by default, anywhere with any_region.
+	var m fleet.MoveResult
+	c.do(t, "POST", fmt.Sprintf("/api/peers/%d/move", p.ID), map[string]any{"node_id": "auto"}).want(t, 200).decode(t, &m)
+	if m.FromNodeID == m.ToNodeID || (m.ToNodeID != eu1.ID && m.ToNodeID != eu2.ID) {
+		t.Fatalf("auto move within eu-west: %+v", m)
+	}
+	c.do(t, "PUT", fmt.Sprintf("/api/nodes/%d", m.FromNodeID), map[string]any{"weight": 0}).want(t, 200)
+	r := c.do(t, "POST", fmt.Sprintf("/api/peers/%d/move", p.ID), map[string]any{"node_id": "auto"}).want(t, 409)
+	if !strings.Contains(r.msg(), "labels region=eu-west") {
+		t.Errorf("auto move with no room in the region: %q", r.msg())
+	}
+	c.do(t, "POST", fmt.Sprintf("/api/peers/%d/move", p.ID), map[string]any{"node_id": "auto", "any_region": true}).want(t, 200).decode(t, &m)
+	if m.ToNodeID != us.ID {
+		t.Fatalf("auto move to any region went to %d, want %d", m.ToNodeID, us.ID)
+	}
+	for _, body := range []map[string]any{{}, {"node_id": "elsewhere"}, {"node_id": 0}, {"node_id": "auto", "any_region": "yes"}} {
+		c.do(t, "POST", fmt.Sprintf("/api/peers/%d/move", p.ID), body).want(t, 400)
+	}
+
+	// Drain takes {"any_region": bool} or no body; nothing else.
+	c.do(t, "POST", fmt.Sprintf("/api/nodes/%d/drain", eu1.ID), map[string]any{"anyregion": true}).want(t, 400)
+	var res fleet.DrainResult
+	c.do(t, "POST", fmt.Sprintf("/api/nodes/%d/drain", us.ID), nil).want(t, 409)
+	c.do(t, "POST", fmt.Sprintf("/api/nodes/%d/drain", us.ID), map[string]any{"any_region": true}).want(t, 200).decode(t, &res)
+	if res.Remaining != 0 || res.Region != "" {
+		t.Errorf("drain to any region: %+v", res)
+	}
 }

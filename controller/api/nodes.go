@@ -163,12 +163,30 @@ func tested(res fleet.TestResult) result {
 	return result{status: http.StatusOK, message: res.Message, data: res, failed: !res.OK}
 }
 
+// drainRequest is the optional body of POST /api/nodes/{id}/drain.
+type drainRequest struct {
+	AnyRegion *bool `json:"any_region"`
+}
+
+// drainNode: POST /api/nodes/{id}/drain moves every peer off the node,
+// within its region unless the body says {"any_region": true}; no body
+// is {}.
 func (s *server) drainNode(r *http.Request) (result, error) {
 	id, err := pathID(r, "node")
 	if err != nil {
 		return result{}, err
 	}
-	res, err := s.fleet.DrainNode(r.Context(), actor(r), id)
+	body, err := readBody(r)
+	if err != nil {
+		return result{}, err
+	}
+	var req drainRequest
+	if len(bytes.TrimSpace(body)) > 0 {
+		if req, err = decodeJSON[drainRequest](body); err != nil {
+			return result{}, err
+		}
+	}
+	res, err := s.fleet.DrainNode(r.Context(), actor(r), id, fleet.DrainOptions{AnyRegion: req.AnyRegion != nil && *req.AnyRegion})
 	if err != nil {
 		return result{}, err
 	}

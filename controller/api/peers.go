@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/store"
@@ -170,11 +172,14 @@ func (s *server) peerQR(r *http.Request) (file, error) {
 }
 
 type moveRequest struct {
-	NodeID *int64 `json:"node_id"`
+	NodeID    json.RawMessage `json:"node_id"`
+	AnyRegion *bool           `json:"any_region"`
 }
 
 // movePeer: POST /api/peers/{id}/move {"node_id"} moves a peer to another
-// node; its client config changes (new endpoint and address).
+// node; its client config changes (new endpoint and address). node_id
+// "auto" lets placement choose among the other nodes of the peer's
+// node's region, or of any region with "any_region": true.
 func (s *server) movePeer(r *http.Request) (result, error) {
 	id, err := pathID(r, "peer")
 	if err != nil {
@@ -184,10 +189,17 @@ func (s *server) movePeer(r *http.Request) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	if req.NodeID == nil || *req.NodeID <= 0 {
-		return result{}, badFieldf("node_id", "node_id, the id of the target node, is required")
+	var res fleet.MoveResult
+	switch target := strings.TrimSpace(string(req.NodeID)); {
+	case target == `"auto"`:
+		res, err = s.fleet.MovePeerAuto(r.Context(), actor(r), id, fleet.DrainOptions{AnyRegion: req.AnyRegion != nil && *req.AnyRegion})
+	default:
+		var nodeID int64
+		if json.Unmarshal(req.NodeID, &nodeID) != nil || nodeID <= 0 {
+			return result{}, badFieldf("node_id", "node_id, the id of the target node or \"auto\", is required")
+		}
+		res, err = s.fleet.MovePeer(r.Context(), actor(r), id, nodeID)
 	}
-	res, err := s.fleet.MovePeer(r.Context(), actor(r), id, *req.NodeID)
 	if err != nil {
 		return result{}, err
 	}

@@ -70,7 +70,7 @@ func TestAuditTrail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.DrainNode(ctx, actor, n1.ID); err != nil {
+	if _, err := e.svc.DrainNode(ctx, actor, n1.ID, DrainOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.svc.DeletePeer(ctx, actor, moved.Peer.ID); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/wgfleet/wgfleet/controller/ipam"
+	"github.com/wgfleet/wgfleet/controller/labels"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
@@ -31,7 +32,10 @@ type MoveResult struct {
 
 // DrainResult is the answer to draining a node.
 type DrainResult struct {
-	NodeID    int64        `json:"node_id"`
+	NodeID int64 `json:"node_id"`
+	// Region is the region the peers were kept in; "" when they could go
+	// to any node.
+	Region    string       `json:"region"`
 	Moved     []MoveResult `json:"moved"`
 	Remaining int          `json:"remaining"` // peers still on the node
 	Message   string       `json:"message"`
@@ -120,13 +124,32 @@ func (s *Service) movePeer(ctx context.Context, actor Actor, id int64, targetNod
 	return res, nil
 }
 
+// DrainOptions say where DrainNode and MovePeerAuto may move peers.
+type DrainOptions struct {
+	// AnyRegion lets peers leave their node's region (the labels.Region
+	// label). Without it they go only to nodes of the same region; a
+	// node without a region label has no region to keep to.
+	AnyRegion bool
+}
+
+// regionSelector is what nodes the peers of node n may move to under
+// opts: those of n's region, or any (nil).
+func regionSelector(n store.Node, opts DrainOptions) labels.Set {
+	region, ok := n.Labels[labels.Region]
+	if opts.AnyRegion || !ok {
+		return nil
+	}
+	return labels.Set{labels.Region: region}
+}
+
 // DrainNode moves every peer off a node, each to the node placement picks
-// among the others (see PlaceNode), one transaction per peer. It does not
-// disable the node: set its weight to 0 or disable it to keep automatic
-// placement away. When some peers cannot be moved (no other node fits),
-// the result says how many remain and the error wraps ErrNoNodeAvailable;
-// the moves made stand.
-func (s *Service) DrainNode(ctx context.Context, actor Actor, id int64) (DrainResult, error) {
+// among the others (see PlaceNode), one transaction per peer. Peers stay
+// in the node's region (its labels.Region label) unless opts.AnyRegion
+// is set. It does not disable the node: set its weight to 0 or disable it
+// to keep automatic placement away. When some peers cannot be moved (no
+// other node fits), the result says how many remain and the error wraps
+// ErrNoNodeAvailable, naming the region; the moves made stand.
+func (s *Service) DrainNode(ctx context.Context, actor Actor, id int64, opts DrainOptions) (DrainResult, error) {
 	if err := checkActor(actor); err != nil {
 		return DrainResult{}, err
 	}
@@ -138,10 +161,11 @@ func (s *Service) DrainNode(ctx context.Context, actor Actor, id int64) (DrainRe
 	if err != nil {
 		return DrainResult{}, fmt.Errorf("draining node %s: %w", node.Name, err)
 	}
-	res := DrainResult{NodeID: id, Moved: []MoveResult{}}
+	sel := regionSelector(node, opts)
+	res := DrainResult{NodeID: id, Moved: []MoveResult{}, Region: sel[labels.Region]}
 	var stuck error
 	for _, p := range peers {
-		m, err := s.drainOne(ctx, actor, p.ID, id)
+		m, err := s.moveToBest(ctx, actor, p.ID, id, sel, "drain")
 		if errors.Is(err, store.ErrNotFound) {
 			continue // deleted meanwhile
 		}
@@ -155,14 +179,24 @@ func (s *Service) DrainNode(ctx context.Context, actor Actor, id int64) (DrainRe
 	if err != nil {
 		return res, fmt.Errorf("draining node %s: %w", node.Name, err)
 	}
-	res.Message = fmt.Sprintf("moved %s off %s; %d remain", peersNoun(len(res.Moved)), node.Name, res.Remaining)
+	within := ""
+	if res.Region != "" {
+		within = " within region " + res.Region
+	}
+	res.Message = fmt.Sprintf("moved %s off %s%s; %d remain", peersNoun(len(res.Moved)), node.Name, within, res.Remaining)
 	auditErr := s.store.InTx(ctx, func(tx *store.Tx) error {
 		return audit(ctx, tx, actor, "node.drain", "node", id, map[string]any{
 			"name": node.Name, "moved": len(res.Moved), "remaining": res.Remaining,
+			"region": res.Region, "any_region": opts.AnyRegion,
 		})
 	})
-	s.log.Info("node drained", "node_id", id, "moved", len(res.Moved), "remaining", res.Remaining, "actor", string(actor))
+	s.log.Info("node drained", "node_id", id, "moved", len(res.Moved), "remaining", res.Remaining,
+		"region", res.Region, "actor", string(actor))
 	if stuck != nil {
+		if res.Region != "" {
+			return res, fmt.Errorf("draining node %s: %s (use any_region to move peers out of region %s): %w",
+				node.Name, res.Message, res.Region, stuck)
+		}
 		return res, fmt.Errorf("draining node %s: %s: %w", node.Name, res.Message, stuck)
 	}
 	if auditErr != nil {
@@ -171,24 +205,45 @@ func (s *Service) DrainNode(ctx context.Context, actor Actor, id int64) (DrainRe
 	return res, nil
 }
 
-// drainOne moves one peer to the best other node that has room.
-func (s *Service) drainOne(ctx context.Context, actor Actor, peerID, from int64) (MoveResult, error) {
-	candidates, why, err := s.rankNodes(ctx, from)
+// MovePeerAuto moves a peer to the node placement picks among the others
+// (see PlaceNode and MovePeer), within its node's region unless
+// opts.AnyRegion is set. When no node fits, the error wraps
+// ErrNoNodeAvailable and nothing changes.
+func (s *Service) MovePeerAuto(ctx context.Context, actor Actor, id int64, opts DrainOptions) (MoveResult, error) {
+	if err := checkActor(actor); err != nil {
+		return MoveResult{}, err
+	}
+	p, err := s.store.GetPeer(ctx, id)
+	if err != nil {
+		return MoveResult{}, fmt.Errorf("moving peer %d: %w", id, err)
+	}
+	node, err := s.store.GetNode(ctx, p.NodeID)
+	if err != nil {
+		return MoveResult{}, fmt.Errorf("moving peer %d: %w", id, err)
+	}
+	m, err := s.moveToBest(ctx, actor, id, node.ID, regionSelector(node, opts), "auto")
+	if err != nil {
+		return MoveResult{}, fmt.Errorf("moving peer %d off %s: %w", id, node.Name, err)
+	}
+	return m, nil
+}
+
+// moveToBest moves one peer to the best other node carrying sel that has
+// room; reason goes to the audit log.
+func (s *Service) moveToBest(ctx context.Context, actor Actor, peerID, from int64, sel labels.Set, reason string) (MoveResult, error) {
+	candidates, why, err := s.rankNodes(ctx, from, sel)
 	if err != nil {
 		return MoveResult{}, err
 	}
 	for _, n := range candidates {
-		m, err := s.movePeer(ctx, actor, peerID, n.ID, "drain")
+		m, err := s.movePeer(ctx, actor, peerID, n.ID, reason)
 		if errors.Is(err, store.ErrNodeFull) || errors.Is(err, ipam.ErrPoolExhausted) || errors.Is(err, store.ErrConflict) || errors.Is(err, ErrInvalid) {
 			why = append(why, fmt.Sprintf("%s cannot take peer %d: %v", n.Name, peerID, err))
 			continue
 		}
 		return m, err
 	}
-	if len(why) == 0 {
-		return MoveResult{}, fmt.Errorf("%w: there is no other node to move peers to", ErrNoNodeAvailable)
-	}
-	return MoveResult{}, noNodeError(why)
+	return MoveResult{}, noNodeError(why, sel, true)
 }
 
 // peersNoun is "1 peer" or "N peers".

@@ -194,7 +194,7 @@ func TestDrainNode(t *testing.T) {
 		{"off", store.NodeOffline, 100, 0, 0},
 		{"dis", store.NodeDisabled, 100, 0, 0},
 	})
-	res, err := e.svc.DrainNode(ctx, actor, ids["drained"])
+	res, err := e.svc.DrainNode(ctx, actor, ids["drained"], DrainOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestDrainNodeNoRoom(t *testing.T) {
 		{"small", store.NodeOnline, 100, 1, 0},
 		{"off", store.NodeOffline, 100, 0, 0},
 	})
-	res, err := e.svc.DrainNode(ctx, actor, ids["drained"])
+	res, err := e.svc.DrainNode(ctx, actor, ids["drained"], DrainOptions{})
 	if !errors.Is(err, ErrNoNodeAvailable) {
 		t.Fatalf("drain without room: %v, want ErrNoNodeAvailable", err)
 	}
@@ -236,10 +236,10 @@ func TestDrainNodeNoRoom(t *testing.T) {
 
 	alone := newEnv(t)
 	only := alone.buildFleet(t, []fleetNode{{"only", store.NodeOnline, 100, 0, 1}})
-	if _, err := alone.svc.DrainNode(ctx, actor, only["only"]); !errors.Is(err, ErrNoNodeAvailable) || !strings.Contains(err.Error(), "no other node") {
+	if _, err := alone.svc.DrainNode(ctx, actor, only["only"], DrainOptions{}); !errors.Is(err, ErrNoNodeAvailable) || !strings.Contains(err.Error(), "no other node") {
 		t.Fatalf("drain of the only node: %v", err)
 	}
-	if _, err := alone.svc.DrainNode(ctx, actor, 42); !errors.Is(err, store.ErrNotFound) {
+	if _, err := alone.svc.DrainNode(ctx, actor, 42, DrainOptions{}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("drain of an unknown node: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/wgfleet/wgfleet/controller/ipam"
+	"github.com/wgfleet/wgfleet/controller/labels"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
@@ -84,24 +85,38 @@ func (s *Service) CreatePeer(ctx context.Context, actor Actor, nodeID int64, in 
 		return PeerView{}, err
 	}
 	if !auto {
+		if in.Placement != nil {
+			return PeerView{}, Invalid("placement", "applies only with node_id \"auto\"; leave it out when you choose the node")
+		}
 		return s.createPeerOn(ctx, actor, target, in, "")
 	}
 	if in.Address != nil && strings.TrimSpace(*in.Address) != "" {
 		return PeerView{}, Invalid("address", "cannot be chosen together with node_id \"auto\"; pick the node too, or leave the address out")
 	}
-	candidates, why, err := s.rankNodes(ctx, 0)
+	var sel labels.Set
+	if in.Placement != nil {
+		if err := labels.Check(in.Placement.Labels); err != nil {
+			return PeerView{}, Invalid("placement.labels", "%v", err)
+		}
+		sel = in.Placement.Labels
+	}
+	candidates, why, err := s.rankNodes(ctx, 0, sel)
 	if err != nil {
 		return PeerView{}, fmt.Errorf("placing peer: %w", err)
 	}
+	how := "auto"
+	if len(sel) > 0 {
+		how = "auto " + sel.String()
+	}
 	for _, n := range candidates {
-		v, err := s.createPeerOn(ctx, actor, n.ID, in, "auto")
+		v, err := s.createPeerOn(ctx, actor, n.ID, in, how)
 		if errors.Is(err, store.ErrNodeFull) || errors.Is(err, ipam.ErrPoolExhausted) {
 			why = append(why, fmt.Sprintf("%s is full", n.Name))
 			continue
 		}
 		return v, err
 	}
-	return PeerView{}, noNodeError(why)
+	return PeerView{}, noNodeError(why, sel, false)
 }
 
 // peerTarget resolves where a new peer goes: the node in the path, or
@@ -179,6 +194,9 @@ func (s *Service) UpdatePeer(ctx context.Context, actor Actor, id int64, in Peer
 	}
 	if len(in.NodeID) > 0 && string(in.NodeID) != "null" {
 		return PeerView{}, Invalid("node_id", "cannot change here; move the peer instead (POST /api/peers/{id}/move)")
+	}
+	if in.Placement != nil {
+		return PeerView{}, Invalid("placement", "applies only when a peer is created with node_id \"auto\"; to choose another node, move the peer (POST /api/peers/{id}/move)")
 	}
 	var (
 		v       PeerView

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/wgfleet/wgfleet/controller/labels"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
@@ -24,13 +25,16 @@ const unlimitedCapacity = 1_000_000
 // that is offline, disabled, full or of weight 0 is never chosen; when no
 // node fits the error wraps ErrNoNodeAvailable and says why each was
 // passed over.
-func (s *Service) PlaceNode(ctx context.Context) (store.Node, error) {
-	candidates, why, err := s.rankNodes(ctx, 0)
+//
+// Only nodes carrying every label of sel are considered (any node for an
+// empty sel); the error then names the selector.
+func (s *Service) PlaceNode(ctx context.Context, sel labels.Set) (store.Node, error) {
+	candidates, why, err := s.rankNodes(ctx, 0, sel)
 	if err != nil {
 		return store.Node{}, fmt.Errorf("placing peer: %w", err)
 	}
 	if len(candidates) == 0 {
-		return store.Node{}, noNodeError(why)
+		return store.Node{}, noNodeError(why, sel, false)
 	}
 	return candidates[0], nil
 }
@@ -41,15 +45,17 @@ type candidate struct {
 	peers int
 }
 
-// rankNodes returns the nodes that may take a peer, best first, leaving
-// out exclude (0 for none), and for the others why they may not.
-func (s *Service) rankNodes(ctx context.Context, exclude int64) ([]store.Node, []string, error) {
+// rankNodes returns the nodes that carry every label of sel and may take
+// a peer, best first, leaving out exclude (0 for none), and for the other
+// nodes carrying sel why they may not. Nodes without sel's labels are
+// neither candidates nor reasons.
+func (s *Service) rankNodes(ctx context.Context, exclude int64, sel labels.Set) ([]store.Node, []string, error) {
 	var (
 		cands []candidate
 		why   []string
 	)
 	err := s.store.InTx(ctx, func(tx *store.Tx) error {
-		nodes, err := tx.ListNodes(ctx)
+		nodes, err := tx.ListNodesMatching(ctx, sel)
 		if err != nil {
 			return err
 		}
@@ -113,11 +119,23 @@ func compareLoad(a, b candidate) int {
 	return cmp.Compare(lhsLo, rhsLo)
 }
 
-// noNodeError explains why automatic placement found no node.
-func noNodeError(why []string) error {
-	if len(why) == 0 {
-		return fmt.Errorf("%w: there are no nodes; add one first", ErrNoNodeAvailable)
+// noNodeError explains why automatic placement found no node among those
+// carrying sel; other is set when the node being emptied was left out
+// (drain, move).
+func noNodeError(why []string, sel labels.Set, other bool) error {
+	switch {
+	case len(why) > 0 && len(sel) == 0:
+		return fmt.Errorf("%w: automatic placement needs an enabled, online node of weight above 0 with room: %s",
+			ErrNoNodeAvailable, strings.Join(why, "; "))
+	case len(why) > 0:
+		return fmt.Errorf("%w: automatic placement needs an enabled, online node of weight above 0 with room and labels %s: %s",
+			ErrNoNodeAvailable, sel, strings.Join(why, "; "))
+	case len(sel) > 0 && other:
+		return fmt.Errorf("%w: no other node has labels %s", ErrNoNodeAvailable, sel)
+	case len(sel) > 0:
+		return fmt.Errorf("%w: no node has labels %s", ErrNoNodeAvailable, sel)
+	case other:
+		return fmt.Errorf("%w: there is no other node to move peers to", ErrNoNodeAvailable)
 	}
-	return fmt.Errorf("%w: automatic placement needs an enabled, online node of weight above 0 with room: %s",
-		ErrNoNodeAvailable, strings.Join(why, "; "))
+	return fmt.Errorf("%w: there are no nodes; add one first", ErrNoNodeAvailable)
 }

@@ -71,7 +71,7 @@ func TestPlaceNode(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
 			ids := e.buildFleet(t, tt.nodes)
-			n, err := e.svc.PlaceNode(context.Background())
+			n, err := e.svc.PlaceNode(context.Background(), nil)
 			if tt.want == "" {
 				if !errors.Is(err, ErrNoNodeAvailable) {
 					t.Fatalf("PlaceNode = %s, %v; want ErrNoNodeAvailable", n.Name, err)
@@ -159,7 +159,7 @@ func TestCreatePeerAutoSkipsExhaustedPool(t *testing.T) {
 		e.createPeer(t, big.ID, PeerInput{})
 	}
 	// tiny: 1 peer / 1e6 / 1000 is below big: 3 / 1e6 / 100.
-	if n, err := e.svc.PlaceNode(ctx); err != nil || n.ID != tv.ID {
+	if n, err := e.svc.PlaceNode(ctx, nil); err != nil || n.ID != tv.ID {
 		t.Fatalf("PlaceNode = %d, %v; want tiny", n.ID, err)
 	}
 	v, err := e.svc.CreatePeer(ctx, actor, 0, PeerInput{NodeID: json.RawMessage(`"auto"`)})

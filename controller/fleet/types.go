@@ -96,6 +96,16 @@ type PeerInput struct {
 	// create is 0 (off).
 	NodeKeepalive *int  `json:"node_keepalive"`
 	Enabled       *bool `json:"enabled"`
+	// Placement narrows automatic placement; POST /api/peers with
+	// node_id "auto" only. nil: any node.
+	Placement *Placement `json:"placement"`
+}
+
+// Placement says which nodes automatic placement may choose from.
+type Placement struct {
+	// Labels every chosen node must carry, with the same values; nil or
+	// empty: any node.
+	Labels labels.Set `json:"labels"`
 }
 
 // PeerView is a peer as the API shows it: never the private or preshared
