@@ -5,6 +5,7 @@ import { h, setText } from "./dom.js";
 import { formModal } from "./forms.js";
 import { confirmDialog } from "./modal.js";
 import { plural } from "./format.js";
+import { offerEnrollment } from "./enroll.js";
 
 function nodeFields(node) {
   const editing = !!node;
@@ -44,6 +45,7 @@ export function openNodeForm(ctx, node = null) {
     submitLabel: node ? "Save" : "Add node",
     extra: [testButton],
     setup: (f) => {
+      if (!node) offerEnrollment(ctx, f);
       f.form.querySelector(".form-actions").before(testResult);
       testButton.addEventListener("click", async () => {
         f.clearErrors();
