@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/wgfleet/wgfleet/controller/fault"
@@ -41,19 +42,29 @@ var (
 	ErrAPITokenNotFound = fmt.Errorf("api token %w", ErrNotFound)
 )
 
+// PostgreSQL's SQLSTATE codes the store tells apart.
+const (
+	pgUniqueViolation     = "23505"
+	pgForeignKeyViolation = "23503"
+)
+
 // isUnique reports whether err is a UNIQUE or PRIMARY KEY violation.
 func isUnique(err error) bool {
 	var se sqlite3.Error
+	var pe *pgconn.PgError
 	return errors.As(err, &se) &&
-		(se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey)
+		(se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey) ||
+		errors.As(err, &pe) && pe.Code == pgUniqueViolation
 }
 
 // isForeignKey reports whether err is a FOREIGN KEY violation. SQLite
 // reports a RESTRICT action as a trigger constraint.
 func isForeignKey(err error) bool {
 	var se sqlite3.Error
+	var pe *pgconn.PgError
 	return errors.As(err, &se) &&
-		(se.ExtendedCode == sqlite3.ErrConstraintForeignKey || se.ExtendedCode == sqlite3.ErrConstraintTrigger)
+		(se.ExtendedCode == sqlite3.ErrConstraintForeignKey || se.ExtendedCode == sqlite3.ErrConstraintTrigger) ||
+		errors.As(err, &pe) && pe.Code == pgForeignKeyViolation
 }
 
 func invalidf(format string, args ...any) error {

@@ -3,8 +3,8 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"net/netip"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -25,11 +25,12 @@ func testBox(t testing.TB, b byte) *secretbox.Box {
 	return box
 }
 
-// openTest opens a store in a fresh file under t.TempDir with a test clock
-// and closes it when the test ends.
+// openTest opens a store in a fresh database of this run's backend
+// (testDSN) with a test clock and closes it when the test ends. It returns
+// the database's file name or URL.
 func openTest(t testing.TB) (*Store, *testenv.Clock, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "controller.db")
+	path := testDSN(t)
 	s, c := openAt(t, path, testBox(t, 1))
 	return s, c, path
 }
@@ -40,10 +41,24 @@ func openAt(t testing.TB, path string, box *secretbox.Box) (*Store, *testenv.Clo
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got, want := s.pg != nil, IsPostgresURL(path); got != want {
+		t.Fatalf("store on %s: PostgreSQL dialect %v, want %v", path, got, want)
+	}
 	c := testenv.NewClock(testEpoch)
 	s.now = c.Now
 	t.Cleanup(func() { s.Close() })
 	return s, c
+}
+
+// rawExec runs SQL written in SQLite's dialect on s's database outside
+// the store's methods (to break a rule on purpose), translated on
+// PostgreSQL as the store's own statements are.
+func rawExec(ctx context.Context, s *Store, q string, args ...any) (sql.Result, error) {
+	q, err := sqlTx{pg: s.pg}.translate(q)
+	if err != nil {
+		return nil, err
+	}
+	return s.db.ExecContext(ctx, q, args...)
 }
 
 func newKey(t testing.TB) wgtypes.Key {

@@ -25,6 +25,10 @@ import (
 // foreign keys on; a migration that rebuilds a table must use
 // "PRAGMA defer_foreign_keys = ON" rather than turning them off.
 //
+// The files are SQLite's. PostgreSQL runs each one translated (dialect.go)
+// or, where the translation would be unreadable, the file of the same name
+// in migrations/postgres/ (pgmigrate.go).
+//
 //go:embed migrations/*.up.sql
 var migrationFiles embed.FS
 
@@ -71,13 +75,10 @@ func migrateUp(db *sql.DB) error {
 	return migrateTo(db, latest)
 }
 
-// migrateTo brings the schema of db up to version v. It refuses a database
-// that is dirty (a migration failed half-way) or newer than this binary.
+// migrateTo brings the schema of the SQLite database db up to version v.
+// It refuses a database that is dirty (a migration failed half-way) or
+// newer than this binary.
 func migrateTo(db *sql.DB, v uint) error {
-	latest, err := latestVersion()
-	if err != nil {
-		return err
-	}
 	src, err := iofs.New(migrationFiles, "migrations")
 	if err != nil {
 		return fmt.Errorf("store: reading migrations: %w", err)
@@ -92,6 +93,16 @@ func migrateTo(db *sql.DB, v uint) error {
 	m, err := migrate.NewWithInstance("iofs", src, "sqlite3", drv)
 	if err != nil {
 		return fmt.Errorf("store: preparing migrations: %w", err)
+	}
+	return runMigrations(m, v)
+}
+
+// runMigrations brings m's database up to version v, refusing one that is
+// dirty or newer than this binary.
+func runMigrations(m *migrate.Migrate, v uint) error {
+	latest, err := latestVersion()
+	if err != nil {
+		return err
 	}
 	cur, dirty, err := m.Version()
 	switch {

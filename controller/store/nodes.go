@@ -261,20 +261,17 @@ func (tx *Tx) CreateNode(ctx context.Context, n Node) (Node, error) {
 	if err := normalizeNode(&n); err != nil {
 		return Node{}, fmt.Errorf("creating node: %w", err)
 	}
-	res, err := tx.tx.ExecContext(ctx, `INSERT INTO nodes
+	var id int64
+	err := tx.tx.QueryRowContext(ctx, `INSERT INTO nodes
 		(name, agent_url, auth_type, secret_enc, wg_interface, endpoint, ip_pool_cidr, ip_pool6_cidr,
 		 dns, enabled, weight, max_peers, drift_policy, tls_fingerprint, status, created_at, updated_at)
-		VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		n.Name, n.AgentURL, n.AuthType, n.WGInterface, n.Endpoint, n.IPPool.String(), nullPrefix(n.IPPool6),
 		n.DNS, boolInt(n.Enabled), n.Weight, n.MaxPeers, n.DriftPolicy, n.TLSFingerprint.String(),
-		statusFor(n.Enabled), tx.now.Unix(), tx.now.Unix())
+		statusFor(n.Enabled), tx.now.Unix(), tx.now.Unix()).Scan(&id)
 	if isUnique(err) {
 		return Node{}, fmt.Errorf("creating node: name %q: %w", n.Name, ErrConflict)
 	}
-	if err != nil {
-		return Node{}, fmt.Errorf("creating node %q: %w", n.Name, err)
-	}
-	id, err := res.LastInsertId()
 	if err != nil {
 		return Node{}, fmt.Errorf("creating node %q: %w", n.Name, err)
 	}
@@ -517,25 +514,15 @@ func (tx *Tx) RecordNodeHealth(ctx context.Context, id int64, status NodeStatus,
 			key = sql.NullString{String: serverKey.String(), Valid: true}
 		}
 	}
-	var q string
-	if success {
-		q = `UPDATE nodes SET
-			status = CASE WHEN enabled THEN ?1 ELSE 'disabled' END,
-			health_json = coalesce(?2, health_json),
-			server_public_key = CASE WHEN ?2 IS NULL THEN server_public_key ELSE ?6 END,
-			agent_version = CASE WHEN ?2 IS NULL THEN agent_version ELSE ?7 END,
-			last_seen = ?3, consecutive_failures = 0, last_error = ''
-			WHERE id = ?5`
-	} else {
-		q = `UPDATE nodes SET
-			status = CASE WHEN enabled THEN ?1 ELSE 'disabled' END,
-			health_json = coalesce(?2, health_json),
-			server_public_key = CASE WHEN ?2 IS NULL THEN server_public_key ELSE ?6 END,
-			agent_version = CASE WHEN ?2 IS NULL THEN agent_version ELSE ?7 END,
-			consecutive_failures = consecutive_failures + 1, last_error = ?4
-			WHERE id = ?5`
-	}
-	res, err := tx.tx.ExecContext(ctx, q, status, health, tx.now.Unix(), errMsg, id, key, agentVer)
+	res, err := tx.tx.ExecContext(ctx, `UPDATE nodes SET
+		status = CASE WHEN enabled <> 0 THEN ?1 ELSE 'disabled' END,
+		health_json = coalesce(?2, health_json),
+		server_public_key = CASE WHEN ?2 IS NULL THEN server_public_key ELSE ?6 END,
+		agent_version = CASE WHEN ?2 IS NULL THEN agent_version ELSE ?7 END,
+		last_seen = CASE WHEN ?8 <> 0 THEN ?3 ELSE last_seen END,
+		consecutive_failures = CASE WHEN ?8 <> 0 THEN 0 ELSE consecutive_failures + 1 END,
+		last_error = CASE WHEN ?8 <> 0 THEN '' ELSE ?4 END
+		WHERE id = ?5`, status, health, tx.now.Unix(), errMsg, id, key, agentVer, boolInt(success))
 	if err != nil {
 		return fmt.Errorf("recording node %d health: %w", id, err)
 	}

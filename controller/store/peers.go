@@ -235,21 +235,18 @@ func (tx *Tx) CreatePeerWithAllocation(ctx context.Context, p Peer) (Peer, error
 		p.AllowedIPs = append(p.AllowedIPs, ipam.HostPrefix(p.Address6))
 	}
 
-	res, err := tx.tx.ExecContext(ctx, `INSERT INTO peers
+	var id int64
+	err = tx.tx.QueryRowContext(ctx, `INSERT INTO peers
 		(node_id, iface, name, public_key, address4, address6, allowed_ips, client_allowed_ips,
 		 dns, keepalive, node_keepalive, enabled, sync_state, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id`,
 		node.ID, p.Iface, p.Name, p.PublicKey.String(), p.Address4.String(), nullAddr(p.Address6),
 		prefixList(p.AllowedIPs), prefixList(p.ClientAllowedIPs), p.DNS, int64(p.Keepalive/time.Second),
 		int64(p.NodeKeepalive/time.Second),
-		boolInt(p.Enabled), tx.now.Unix(), tx.now.Unix())
+		boolInt(p.Enabled), tx.now.Unix(), tx.now.Unix()).Scan(&id)
 	if isUnique(err) {
 		return fail(fmt.Errorf("public key %s is already on interface %s: %w", p.PublicKey, p.Iface, ErrConflict))
 	}
-	if err != nil {
-		return fail(err)
-	}
-	id, err := res.LastInsertId()
 	if err != nil {
 		return fail(err)
 	}

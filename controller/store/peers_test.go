@@ -312,7 +312,7 @@ func TestAllocationUniqueInSchema(t *testing.T) {
 	n := mustCreateNode(t, s, testNode("fra1"))
 	p := mustCreatePeer(t, s, testPeer(t, n.ID, "a"))
 	q := mustCreatePeer(t, s, testPeer(t, n.ID, "b"))
-	_, err := s.db.ExecContext(ctx, "INSERT INTO ip_allocations (node_id, ip, peer_id) VALUES (?, ?, ?)",
+	_, err := rawExec(ctx, s, "INSERT INTO ip_allocations (node_id, ip, peer_id) VALUES (?, ?, ?)",
 		n.ID, p.Address4.String(), q.ID)
 	if !isUnique(err) {
 		t.Fatalf("duplicate allocation insert = %v, want a UNIQUE violation", err)
@@ -454,28 +454,37 @@ func TestRecordPeerStatsCounterResets(t *testing.T) {
 
 // TestAllocationRaceIsBoundedConflict simulates another writer taking the
 // chosen address between the read of used addresses and the insert (a
-// temporary trigger on the store's one connection does it on every
-// attempt). The store retries a bounded number of times and then reports
+// trigger does it on every attempt: a temporary one on the store's one
+// SQLite connection, a plain one on PostgreSQL). The store retries a bounded number of times and then reports
 // ErrConflict, leaving nothing behind.
 func TestAllocationRaceIsBoundedConflict(t *testing.T) {
 	ctx := context.Background()
 	s, _, _ := openTest(t)
 	n := mustCreateNode(t, s, testNode("fra1"))
 	mustCreatePeer(t, s, testPeer(t, n.ID, "a")) // 10.8.0.2
-	_, err := s.db.ExecContext(ctx, `CREATE TEMP TRIGGER steal_address AFTER INSERT ON main.peers BEGIN
+	create := `CREATE TEMP TRIGGER steal_address AFTER INSERT ON main.peers BEGIN
 		INSERT INTO ip_allocations (node_id, ip, peer_id) VALUES (NEW.node_id, '10.8.0.3', NEW.id);
-	END`)
-	if err != nil {
+	END`
+	drop := "DROP TRIGGER temp.steal_address"
+	if onPostgres() {
+		create = `CREATE FUNCTION steal_address() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+			INSERT INTO ip_allocations (node_id, ip, peer_id) VALUES (NEW.node_id, '10.8.0.3', NEW.id);
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER steal_address AFTER INSERT ON peers FOR EACH ROW EXECUTE FUNCTION steal_address()`
+		drop = "DROP TRIGGER steal_address ON peers"
+	}
+	if _, err := s.db.ExecContext(ctx, create); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.CreatePeerWithAllocation(ctx, testPeer(t, n.ID, "b"))
+	_, err := s.CreatePeerWithAllocation(ctx, testPeer(t, n.ID, "b"))
 	if !errors.Is(err, ErrConflict) || !errors.Is(err, errAllocationRace) {
 		t.Fatalf("CreatePeerWithAllocation under a permanent race = %v, want ErrConflict", err)
 	}
 	if c, _ := s.CountPeers(ctx, n.ID); c != 1 {
 		t.Fatalf("peers = %d, want 1", c)
 	}
-	if _, err := s.db.ExecContext(ctx, "DROP TRIGGER temp.steal_address"); err != nil {
+	if _, err := s.db.ExecContext(ctx, drop); err != nil {
 		t.Fatal(err)
 	}
 	if p := mustCreatePeer(t, s, testPeer(t, n.ID, "b")); p.Address4 != netip.MustParseAddr("10.8.0.3") {

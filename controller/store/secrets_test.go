@@ -13,7 +13,8 @@ import (
 
 // TestSecretsNotInDatabaseFile writes a node secret and peer keys, forces
 // the WAL into the main file, and searches the raw bytes of every database
-// file for them in any of the usual encodings.
+// file (on PostgreSQL: of a pg_dump of the database) for them in any of
+// the usual encodings.
 func TestSecretsNotInDatabaseFile(t *testing.T) {
 	ctx := context.Background()
 	s, _, path := openTest(t)
@@ -29,17 +30,25 @@ func TestSecretsNotInDatabaseFile(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := s.db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
-		t.Fatal(err)
-	}
-
 	var files [][]byte
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		b, err := os.ReadFile(path + suffix)
-		if err != nil && !os.IsNotExist(err) {
+	if onPostgres() {
+		// What a backup of the database holds: pg_dump's output.
+		dump, err := pgCluster.Dump(ctx, path)
+		if err != nil {
 			t.Fatal(err)
 		}
-		files = append(files, b)
+		files = append(files, dump)
+	} else {
+		if _, err := s.db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			t.Fatal(err)
+		}
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			b, err := os.ReadFile(path + suffix)
+			if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+			files = append(files, b)
+		}
 	}
 	main := files[0]
 	if len(main) == 0 {
@@ -90,7 +99,7 @@ func TestSealedValuesBoundToRow(t *testing.T) {
 	s, _, _ := openTest(t)
 	a := mustCreateNode(t, s, testNode("a"))
 	b := mustCreateNode(t, s, testNode("b"))
-	if _, err := s.db.ExecContext(ctx,
+	if _, err := rawExec(ctx, s,
 		"UPDATE nodes SET secret_enc = (SELECT secret_enc FROM nodes WHERE id = ?) WHERE id = ?", a.ID, b.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +111,7 @@ func TestSealedValuesBoundToRow(t *testing.T) {
 	}
 
 	p := mustCreatePeer(t, s, testPeer(t, a.ID, "p"))
-	if _, err := s.db.ExecContext(ctx,
+	if _, err := rawExec(ctx, s,
 		"UPDATE peers SET preshared_key_enc = private_key_enc WHERE id = ?", p.ID); err != nil {
 		t.Fatal(err)
 	}

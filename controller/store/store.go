@@ -1,9 +1,13 @@
-// Package store keeps the controller's state in SQLite: nodes, peers and
-// their IP allocations, users, sessions, API tokens and the audit log. It
-// is the only package that speaks SQL.
+// Package store keeps the controller's state in SQLite (the default, a
+// file in the data directory) or PostgreSQL (for several controllers on one
+// database): nodes, peers and their IP allocations, users, sessions, API
+// tokens and the audit log. It is the only package that speaks SQL.
 //
 // The schema is created and upgraded by embedded, append-only migrations
-// (migrations/NNNN_name.up.sql) run by Open. Secrets (node HMAC secrets,
+// (migrations/NNNN_name.up.sql) run by Open. Migrations and queries are
+// written once, in SQLite's SQL; on PostgreSQL they are translated by a
+// small, explicit dialect layer (dialect.go), with an override file in
+// migrations/postgres/ where a translation would be unreadable. Secrets (node HMAC secrets,
 // peer private and preshared keys) travel in the models as plaintext and
 // are sealed with secretbox on write and opened on read, each bound to its
 // row and column, so the database file never holds them in clear.
@@ -35,6 +39,9 @@ import (
 type Store struct {
 	db  *sql.DB
 	now func() time.Time // the clock; tests replace it
+	// pg holds the PostgreSQL translations of the store's statements; nil
+	// on SQLite.
+	pg *pgQueries
 
 	// boxMu guards box: every transaction holds it for reading, Reseal
 	// for writing, so no transaction seals under a key Reseal replaces.
@@ -61,22 +68,43 @@ type Store struct {
 // under load, with the one connection held (docs/BENCHMARKS.md).
 const dsnParams = "_journal_mode=WAL&_foreign_keys=on&_busy_timeout=5000&_txlock=immediate&_stmt_cache_size=128"
 
-// Open opens (creating if needed) the SQLite database at path, runs any
-// pending migrations and checks that box holds the master key the
-// database's secrets were sealed with. box must not be nil.
-func Open(ctx context.Context, path string, box *secretbox.Box) (*Store, error) {
+// Open opens the database at dsn, runs any pending migrations and checks
+// that box holds the master key the database's secrets were sealed with.
+// box must not be nil.
+//
+// dsn is a PostgreSQL URL (postgres://... or postgresql://..., see
+// IsPostgresURL), whose database must exist (it may be empty), or else the
+// path of a SQLite file, created if needed.
+func Open(ctx context.Context, dsn string, box *secretbox.Box) (*Store, error) {
 	if box == nil {
 		return nil, errors.New("store: no secretbox")
 	}
-	db, err := openDB(ctx, path)
-	if err != nil {
-		return nil, err
+	s := &Store{box: box, now: time.Now}
+	if IsPostgresURL(dsn) {
+		latest, err := latestVersion()
+		if err != nil {
+			return nil, err
+		}
+		if s.db, err = openPostgres(ctx, dsn); err != nil {
+			return nil, err
+		}
+		if err := pgMigrateTo(dsn, latest); err != nil {
+			s.db.Close()
+			return nil, err
+		}
+		s.pg = &pgQueries{}
+	} else {
+		db, err := openDB(ctx, dsn)
+		if err != nil {
+			return nil, err
+		}
+		if err := migrateUp(db); err != nil {
+			db.Close()
+			return nil, err
+		}
+		s.db = db
 	}
-	if err := migrateUp(db); err != nil {
-		db.Close()
-		return nil, err
-	}
-	s := &Store{db: db, box: box, now: time.Now}
+	db := s.db
 	if err := s.checkMasterKey(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -139,8 +167,10 @@ func openDB(ctx context.Context, path string) (*sql.DB, error) {
 // first call's result. No method may be called after Close.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		// Best effort: let SQLite refresh its planner statistics.
-		_, _ = s.db.Exec("PRAGMA optimize")
+		if s.pg == nil {
+			// Best effort: let SQLite refresh its planner statistics.
+			_, _ = s.db.Exec("PRAGMA optimize")
+		}
 		s.closeErr = s.db.Close()
 	})
 	return s.closeErr

@@ -14,20 +14,22 @@ import (
 // they all run inside the transaction. A Tx is valid only inside the
 // function given to InTx and must not be shared between goroutines.
 type Tx struct {
-	tx  *sql.Tx
+	tx  sqlTx
 	box *secretbox.Box
 	now time.Time // one timestamp for everything the transaction writes
 }
 
 // InTx runs fn in a transaction, committing when fn returns nil and rolling
 // back when it returns an error or panics. The transaction holds the write
-// lock from the start (BEGIN IMMEDIATE), so what fn reads stays true until
-// it commits.
+// lock from the start (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory
+// transaction lock that every transaction of every controller on the
+// database takes first), so what fn reads stays true until it commits, and
+// fn runs exactly once.
 //
-// fn must use only tx. The store has a single connection and tx holds it,
-// so a Store method (or InTx) called inside fn would wait forever; it
-// returns ErrNestedTx instead. fn should be short and must not wait on the
-// network.
+// fn must use only tx. On SQLite the store has a single connection and tx
+// holds it; on PostgreSQL tx holds the lock: a Store method (or InTx)
+// called inside fn would wait forever; it returns ErrNestedTx instead. fn
+// should be short and must not wait on the network.
 //
 // Lock order: boxMu (read), then the connection. Reseal takes boxMu for
 // writing, then the connection.
@@ -45,27 +47,33 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 // holds boxMu and passes its goroutine id from enter. While fn runs, that
 // goroutine is the store's owner.
 func (s *Store) runTx(ctx context.Context, g uint64, box *secretbox.Box, fn func(tx *Tx) error) error {
-	sqlTx, err := s.db.BeginTx(ctx, nil)
+	stx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
+	}
+	if s.pg != nil {
+		if _, err := stx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", txLockKey); err != nil {
+			_ = stx.Rollback()
+			return fmt.Errorf("store: begin: taking the transaction lock: %w", err)
+		}
 	}
 	s.owner.Store(g)
 	defer func() {
 		if p := recover(); p != nil {
 			s.owner.Store(0)
-			_ = sqlTx.Rollback()
+			_ = stx.Rollback()
 			panic(p)
 		}
 	}()
-	err = fn(&Tx{tx: sqlTx, box: box, now: unixTime(s.now().Unix())})
+	err = fn(&Tx{tx: sqlTx{tx: stx, pg: s.pg}, box: box, now: unixTime(s.now().Unix())})
 	s.owner.Store(0) // before the connection is released to another goroutine
 	if err != nil {
-		if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+		if rerr := stx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("store: rollback: %w", rerr))
 		}
 		return err
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if err := stx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	return nil

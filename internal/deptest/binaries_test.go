@@ -42,7 +42,7 @@ var binaryRules = []binaryRule{
 		main:    "cmd/wg-agent",
 		allowed: []string{"cmd/wg-agent", "agent", "tunnel", "container", "wgrules", "internal/httpserve", "internal/cli", "internal/version"},
 		bannedExternal: []string{
-			"github.com/mattn/go-sqlite3", "github.com/golang-migrate/", "github.com/chromedp/",
+			"github.com/mattn/go-sqlite3", "github.com/jackc/pgx/", "github.com/golang-migrate/", "github.com/chromedp/",
 			"github.com/skip2/go-qrcode",
 		},
 	},
