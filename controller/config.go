@@ -14,6 +14,7 @@ import (
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/ipam"
+	"github.com/wgfleet/wgfleet/controller/store"
 )
 
 // Defaults of the controller's configuration.
@@ -31,8 +32,12 @@ const (
 type Config struct {
 	// Listen is the HTTP address of the API and UI.
 	Listen string
-	// DataDir holds the database and, unless MasterKey is set, the master key.
+	// DataDir holds the database (unless Database is set) and, unless
+	// MasterKey is set, the master key.
 	DataDir string
+	// Database is the URL of a PostgreSQL database (postgres://...) that
+	// holds the state instead of the SQLite file in DataDir; "" for SQLite.
+	Database string
 	// MasterKey, when set, is the 32-byte key that seals secrets at rest
 	// (from WG_CONTROLLER_MASTER_KEY); nil means DataDir/master.key, made
 	// on first start with mode 0600.
@@ -79,6 +84,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data directory is required"))
+	}
+	if c.Database != "" && !store.IsPostgresURL(c.Database) {
+		errs = append(errs, errors.New("database must be a postgres:// or postgresql:// URL (leave it empty for SQLite in the data directory)"))
 	}
 	if c.MasterKey != nil && len(c.MasterKey) != 32 {
 		errs = append(errs, fmt.Errorf("master key is %d bytes; it must be 32", len(c.MasterKey)))

@@ -51,7 +51,7 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	st, err := openStore(ctx, cfg.DataDir, cfg.MasterKey, log)
+	st, err := openStore(ctx, cfg.DataDir, cfg.Database, cfg.MasterKey, log)
 	if err != nil {
 		return nil, err
 	}
@@ -96,13 +96,14 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 	return c, nil
 }
 
-// OpenStore opens the database in dataDir under the master key (masterKey,
-// or dataDir/master.key made on first start with mode 0600) and runs its
+// OpenStore opens the database (the PostgreSQL URL database, or the SQLite
+// file in dataDir when it is "") under the master key (masterKey, or
+// dataDir/master.key made on first start with mode 0600) and runs its
 // migrations. With the key file it also completes or discards a rekey that
 // was interrupted (see Rekey). The token and rekey commands use it without
 // starting a controller.
-func OpenStore(ctx context.Context, dataDir string, masterKey []byte) (*store.Store, error) {
-	return openStore(ctx, dataDir, masterKey, slog.New(slog.DiscardHandler))
+func OpenStore(ctx context.Context, dataDir, database string, masterKey []byte) (*store.Store, error) {
+	return openStore(ctx, dataDir, database, masterKey, slog.New(slog.DiscardHandler))
 }
 
 // Handler is the controller's HTTP API and UI.

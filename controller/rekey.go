@@ -30,19 +30,21 @@ const NewKeyFile = KeyFile + ".new"
 // commits, so a crash at any point leaves a key that opens the database;
 // OpenStore completes or discards the interrupted step. log receives what
 // that recovery did; nil discards it.
-func Rekey(ctx context.Context, dataDir string, currentKey []byte, log *slog.Logger) ([]byte, store.Resealed, error) {
+func Rekey(ctx context.Context, dataDir, database string, currentKey []byte, log *slog.Logger) ([]byte, store.Resealed, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if _, err := os.Stat(filepath.Join(dataDir, DBFile)); err != nil {
-		return nil, store.Resealed{}, fmt.Errorf("rekey: no database in %s: %w", dataDir, err)
+	if database == "" {
+		if _, err := os.Stat(filepath.Join(dataDir, DBFile)); err != nil {
+			return nil, store.Resealed{}, fmt.Errorf("rekey: no database in %s: %w", dataDir, err)
+		}
 	}
 	if currentKey == nil {
 		if _, err := os.Stat(filepath.Join(dataDir, KeyFile)); err != nil {
 			return nil, store.Resealed{}, fmt.Errorf("rekey: no key file in %s (is the key in WG_CONTROLLER_MASTER_KEY?): %w", dataDir, err)
 		}
 	}
-	st, err := openStore(ctx, dataDir, currentKey, log)
+	st, err := openStore(ctx, dataDir, database, currentKey, log)
 	if err != nil {
 		return nil, store.Resealed{}, fmt.Errorf("rekey: %w", err)
 	}
@@ -87,19 +89,19 @@ func Rekey(ctx context.Context, dataDir string, currentKey []byte, log *slog.Log
 // database and master.key.new does, the reseal had committed and the
 // rename is finished here; when master.key opens it, a master.key.new is
 // from a reseal that never committed and is removed.
-func openStore(ctx context.Context, dataDir string, masterKey []byte, log *slog.Logger) (*store.Store, error) {
+func openStore(ctx context.Context, dataDir, database string, masterKey []byte, log *slog.Logger) (*store.Store, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data directory: %w", err)
 	}
 	if masterKey != nil {
-		return openWithKey(ctx, dataDir, masterKey)
+		return openWithKey(ctx, dataDir, database, masterKey)
 	}
 	keyPath, newPath := filepath.Join(dataDir, KeyFile), filepath.Join(dataDir, NewKeyFile)
 	key, err := secretbox.LoadOrCreateKeyFile(keyPath)
 	if err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
 	}
-	st, err := openWithKey(ctx, dataDir, key)
+	st, err := openWithKey(ctx, dataDir, database, key)
 	_, statErr := os.Lstat(newPath)
 	pending := statErr == nil
 	switch {
@@ -117,7 +119,7 @@ func openStore(ctx context.Context, dataDir string, masterKey []byte, log *slog.
 	if nerr != nil {
 		return nil, errors.Join(err, fmt.Errorf("trying %s: %w", NewKeyFile, nerr))
 	}
-	st, nerr = openWithKey(ctx, dataDir, newKey)
+	st, nerr = openWithKey(ctx, dataDir, database, newKey)
 	if nerr != nil {
 		return nil, errors.Join(err, fmt.Errorf("trying %s: %w", NewKeyFile, nerr))
 	}
@@ -129,13 +131,18 @@ func openStore(ctx context.Context, dataDir string, masterKey []byte, log *slog.
 	return st, nil
 }
 
-// openWithKey opens the database in dataDir under key.
-func openWithKey(ctx context.Context, dataDir string, key []byte) (*store.Store, error) {
+// openWithKey opens the database (database, or the SQLite file in
+// dataDir when it is "") under key.
+func openWithKey(ctx context.Context, dataDir, database string, key []byte) (*store.Store, error) {
 	box, err := secretbox.New(key)
 	if err != nil {
 		return nil, fmt.Errorf("master key: %w", err)
 	}
-	st, err := store.Open(ctx, filepath.Join(dataDir, DBFile), box)
+	dsn := database
+	if dsn == "" {
+		dsn = filepath.Join(dataDir, DBFile)
+	}
+	st, err := store.Open(ctx, dsn, box)
 	if err != nil {
 		return nil, fmt.Errorf("opening database: %w", err)
 	}

@@ -30,7 +30,7 @@ func newFixture(t *testing.T, key []byte) fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "data")
-	st, err := controller.OpenStore(ctx, dir, key)
+	st, err := controller.OpenStore(ctx, dir, "", key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func newFixture(t *testing.T, key []byte) fixture {
 func (f fixture) check(t *testing.T, key []byte) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := controller.OpenStore(ctx, f.dir, key)
+	st, err := controller.OpenStore(ctx, f.dir, "", key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestRekeyKeyFile(t *testing.T) {
 	keyPath := filepath.Join(f.dir, controller.KeyFile)
 	oldKey := readKey(t, keyPath)
 
-	newKey, n, err := controller.Rekey(context.Background(), f.dir, nil, nil)
+	newKey, n, err := controller.Rekey(context.Background(), f.dir, "", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestRekeyKeyFile(t *testing.T) {
 func TestRekeyEnvKey(t *testing.T) {
 	oldKey := randomKey(t)
 	f := newFixture(t, oldKey)
-	newKey, n, err := controller.Rekey(context.Background(), f.dir, oldKey, nil)
+	newKey, n, err := controller.Rekey(context.Background(), f.dir, "", oldKey, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestRekeyEnvKey(t *testing.T) {
 func TestRekeyRefuses(t *testing.T) {
 	ctx := context.Background()
 	empty := t.TempDir()
-	if _, _, err := controller.Rekey(ctx, empty, nil, nil); err == nil {
+	if _, _, err := controller.Rekey(ctx, empty, "", nil, nil); err == nil {
 		t.Fatal("Rekey of an empty directory succeeded")
 	}
 	if _, err := os.Stat(filepath.Join(empty, controller.KeyFile)); !errors.Is(err, os.ErrNotExist) {
@@ -160,10 +160,10 @@ func TestRekeyRefuses(t *testing.T) {
 	}
 	envKey := randomKey(t)
 	f := newFixture(t, envKey)
-	if _, _, err := controller.Rekey(ctx, f.dir, nil, nil); err == nil {
+	if _, _, err := controller.Rekey(ctx, f.dir, "", nil, nil); err == nil {
 		t.Fatal("Rekey with the key file where the key is in the environment succeeded")
 	}
-	if _, _, err := controller.Rekey(ctx, f.dir, randomKey(t), nil); !errors.Is(err, store.ErrWrongMasterKey) {
+	if _, _, err := controller.Rekey(ctx, f.dir, "", randomKey(t), nil); !errors.Is(err, store.ErrWrongMasterKey) {
 		t.Fatalf("Rekey with a wrong key = %v, want ErrWrongMasterKey", err)
 	}
 	f.check(t, envKey)
@@ -186,7 +186,7 @@ func TestRekeyFailureKeepsOldKey(t *testing.T) {
 	}
 	execSQL(t, f.dir, "UPDATE peers SET preshared_key_enc = ? WHERE id = ?", wrong, f.peer.ID)
 
-	if _, _, err := controller.Rekey(context.Background(), f.dir, nil, nil); !errors.Is(err, secretbox.ErrOpen) {
+	if _, _, err := controller.Rekey(context.Background(), f.dir, "", nil, nil); !errors.Is(err, secretbox.ErrOpen) {
 		t.Fatalf("Rekey = %v, want secretbox.ErrOpen", err)
 	}
 	if !bytes.Equal(readKey(t, keyPath), oldKey) {
@@ -263,7 +263,7 @@ func TestOpenStoreWrongKeysKeepFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, beforeNew := readKey(t, keyPath), readKey(t, newPath)
-	if _, err := controller.OpenStore(context.Background(), f.dir, nil); !errors.Is(err, store.ErrWrongMasterKey) {
+	if _, err := controller.OpenStore(context.Background(), f.dir, "", nil); !errors.Is(err, store.ErrWrongMasterKey) {
 		t.Fatalf("OpenStore = %v, want ErrWrongMasterKey", err)
 	}
 	if !bytes.Equal(readKey(t, keyPath), before) || !bytes.Equal(readKey(t, newPath), beforeNew) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,20 +12,31 @@ import (
 	"github.com/wgfleet/wgfleet/controller"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/secretbox"
+	"github.com/wgfleet/wgfleet/controller/store"
 	"github.com/wgfleet/wgfleet/internal/cli"
 )
 
-// common are the flags of every command that opens the data directory.
+// common are the flags of every command that opens the database.
 type common struct {
-	dataDir *cli.Flag[string]
-	logging cli.Logging
+	dataDir  *cli.Flag[string]
+	database *cli.Flag[string]
+	logging  cli.Logging
 }
 
 func addCommon(s *cli.Set) common {
 	return common{
-		dataDir: cli.String(s, "data-dir", "WG_CONTROLLER_DATA_DIR", controller.DefaultDataDir, "database and master key"),
-		logging: cli.LogFlags(s, "WG_CONTROLLER_LOG_FORMAT", "WG_CONTROLLER_LOG_LEVEL"),
+		dataDir:  cli.String(s, "data-dir", "WG_CONTROLLER_DATA_DIR", controller.DefaultDataDir, "database and master key"),
+		database: addDatabase(s),
+		logging:  cli.LogFlags(s, "WG_CONTROLLER_LOG_FORMAT", "WG_CONTROLLER_LOG_LEVEL"),
 	}
+}
+
+// addDatabase is the --database flag: a PostgreSQL URL instead of SQLite
+// in the data directory. Give it in the environment: a password on the
+// command line shows in the process list.
+func addDatabase(s *cli.Set) *cli.Flag[string] {
+	return cli.String(s, "database", "WG_CONTROLLER_DATABASE_URL", "",
+		"PostgreSQL URL (postgres://USER:PASSWORD@HOST/DB) to keep the state in; empty: SQLite in the data directory")
 }
 
 // masterKey reads WG_CONTROLLER_MASTER_KEY (base64 or hex of 32 bytes);
@@ -64,7 +76,7 @@ func loadServe(args []string, getenv func(string) string, stderr io.Writer) (con
 		return controller.Config{}, err
 	}
 	cfg := controller.Config{
-		Listen: listen.Get(), DataDir: c.dataDir.Get(), MasterKey: key, PollInterval: poll.Get(),
+		Listen: listen.Get(), DataDir: c.dataDir.Get(), Database: c.database.Get(), MasterKey: key, PollInterval: poll.Get(),
 		AdminPassword: getenv("WG_CONTROLLER_ADMIN_PASSWORD"), BootstrapOut: stderr,
 		SecureCookies: secure.Get(), SessionTTL: sessionTTL.Get(), Logger: c.logging.Logger(stderr),
 		PublicURL: publicURL.Get(), JoinPin: joinPin.Get(), PoolSupernet: supernet.Get(), PoolBits: poolBits.Get(),
@@ -94,9 +106,10 @@ func parseSupernet(v string) (netip.Prefix, error) {
 // offline is what the commands that open the database directly (token,
 // rekey) share after their own flags are added to the set.
 type offline struct {
-	dataDir string
-	log     *slog.Logger
-	key     []byte // nil: the key file in dataDir
+	dataDir  string
+	database string // "": SQLite in dataDir
+	log      *slog.Logger
+	key      []byte // nil: the key file in dataDir
 }
 
 // parseOffline adds the common flags to s, parses args and the
@@ -111,5 +124,8 @@ func parseOffline(s *cli.Set, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return offline{}, err
 	}
-	return offline{dataDir: c.dataDir.Get(), log: c.logging.Logger(stderr), key: key}, nil
+	if d := c.database.Get(); d != "" && !store.IsPostgresURL(d) {
+		return offline{}, errors.New("--database must be a postgres:// or postgresql:// URL (leave it empty for SQLite in the data directory)")
+	}
+	return offline{dataDir: c.dataDir.Get(), database: c.database.Get(), log: c.logging.Logger(stderr), key: key}, nil
 }

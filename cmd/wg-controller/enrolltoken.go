@@ -75,7 +75,7 @@ func enrollToken(ctx context.Context, args []string, getenv func(string) string,
 	if sub == "revoke" && id.Get() <= 0 {
 		return errors.New("enroll-token revoke: --id is required (see enroll-token list)")
 	}
-	st, err := controller.OpenStore(ctx, o.dataDir, o.key)
+	st, err := controller.OpenStore(ctx, o.dataDir, o.database, o.key)
 	if err != nil {
 		return err
 	}

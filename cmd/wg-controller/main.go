@@ -1,6 +1,6 @@
 // Command wg-controller is the wgfleet dashboard: it keeps the fleet's
-// desired state in SQLite, drives the node agents and serves the web UI and
-// REST API.
+// desired state in SQLite (or PostgreSQL), drives the node agents and
+// serves the web UI and REST API.
 //
 //	wg-controller serve  [flags]                  run the controller
 //	wg-controller demo   [flags]                  controller + two netstack agents on loopback
@@ -10,6 +10,7 @@
 //	                                                join token for a new node, printed once on stdout
 //	wg-controller enroll-token list | revoke --id ID
 //	wg-controller rekey  [--data-dir DIR]         rotate the master key (controller stopped)
+//	wg-controller migrate-db --from DIR|URL --to URL|DIR   move an install between SQLite and PostgreSQL
 //	wg-controller version                         print the version, commit and build date
 //	wg-controller healthcheck [--listen ADDR]     exit 0 when the controller answers /healthz
 package main
@@ -28,7 +29,7 @@ import (
 func main() { cli.Main("wg-controller", run) }
 
 const usage = `usage:
-  wg-controller serve [--listen ADDR] [--data-dir DIR] [--poll-interval 60s] ...
+  wg-controller serve [--listen ADDR] [--data-dir DIR] [--database URL] [--poll-interval 60s] ...
   wg-controller demo  [--listen ADDR] [--data-dir DIR]
   wg-controller token create --name NAME [--data-dir DIR]
   wg-controller token list [--data-dir DIR]
@@ -36,6 +37,7 @@ const usage = `usage:
   wg-controller enroll-token create [--name NAME] [--label k=v]... [--expires 1h] [--data-dir DIR]
   wg-controller enroll-token list | revoke --id ID [--data-dir DIR]
   wg-controller rekey [--data-dir DIR]           (stop the controller first)
+  wg-controller migrate-db --from DIR|URL --to URL|DIR   (stop the controller first)
   wg-controller version                          (or --version)
   wg-controller healthcheck [--listen ADDR]      (the container's HEALTHCHECK)
 Run "wg-controller COMMAND -h" for the flags of a command.`
@@ -58,6 +60,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return enrollToken(ctx, args[1:], getenv, stdout, stderr)
 	case "rekey":
 		return rekey(ctx, args[1:], getenv, stdout, stderr)
+	case "migrate-db":
+		return migrateDB(ctx, args[1:], getenv, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, args[1:], getenv, stderr)
 	case "version", "--version", "-version":

@@ -260,6 +260,8 @@ func TestServeRefusesBadConfig(t *testing.T) {
 		"unknown":      {"frobnicate"},
 		"bad format":   {"serve", "--log-format", "xml", "--data-dir", t.TempDir()},
 		"token noname": {"token", "create", "--data-dir", t.TempDir()},
+		"bad database": {"serve", "--database", "mysql://db/wgfleet", "--data-dir", t.TempDir()},
+		"token bad db": {"token", "list", "--database", "/var/lib/db", "--data-dir", t.TempDir()},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if err := run(context.Background(), args, func(string) string { return "" }, io.Discard, io.Discard); err == nil {

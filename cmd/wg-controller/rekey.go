@@ -30,7 +30,7 @@ stdout: set it in the environment before the next start.`)
 	if err != nil {
 		return err
 	}
-	newKey, n, err := controller.Rekey(ctx, o.dataDir, o.key, o.log)
+	newKey, n, err := controller.Rekey(ctx, o.dataDir, o.database, o.key, o.log)
 	if err != nil {
 		return err
 	}

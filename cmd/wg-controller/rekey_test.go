@@ -99,7 +99,7 @@ func TestRekeyCommand(t *testing.T) {
 func addPeer(t *testing.T, dir string, key []byte, agentURL, secret string) (int64, wgtypes.Key) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := controller.OpenStore(ctx, dir, key)
+	st, err := controller.OpenStore(ctx, dir, "", key)
 	if err != nil {
 		t.Fatal(err)
 	}

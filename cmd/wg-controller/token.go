@@ -58,7 +58,7 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 	case sub == "revoke" && id.Get() <= 0:
 		return errors.New("token revoke: --id is required (see token list)")
 	}
-	st, err := controller.OpenStore(ctx, o.dataDir, o.key)
+	st, err := controller.OpenStore(ctx, o.dataDir, o.database, o.key)
 	if err != nil {
 		return err
 	}

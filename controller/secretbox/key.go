@@ -81,6 +81,11 @@ func LoadOrCreateKeyFile(path string) ([]byte, error) {
 	return key, nil
 }
 
+// LoadKeyFile reads the existing master key file at path, checked as
+// LoadOrCreateKeyFile checks it, and never creates one: a missing file is
+// an error wrapping fs.ErrNotExist.
+func LoadKeyFile(path string) ([]byte, error) { return readKeyFile(path) }
+
 // readKeyFile reads and checks an existing key file. It returns an error
 // wrapping fs.ErrNotExist when there is none.
 func readKeyFile(path string) ([]byte, error) {
