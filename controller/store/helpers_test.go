@@ -61,6 +61,27 @@ func rawExec(ctx context.Context, s *Store, q string, args ...any) (sql.Result, 
 	return s.db.ExecContext(ctx, q, args...)
 }
 
+// rawQueryRow is rawExec for a query of one row; its error comes from
+// Scan.
+func rawQueryRow(ctx context.Context, s *Store, q string, args ...any) *row {
+	q, err := sqlTx{pg: s.pg}.translate(q)
+	if err != nil {
+		return &row{err: err}
+	}
+	return &row{row: s.db.QueryRowContext(ctx, q, args...)}
+}
+
+// countRows runs a count(*) query with rawQueryRow; an error fails the
+// test.
+func countRows(t testing.TB, s *Store, q string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := rawQueryRow(context.Background(), s, q, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
 func newKey(t testing.TB) wgtypes.Key {
 	t.Helper()
 	k, err := wgtypes.GeneratePrivateKey()

@@ -81,7 +81,7 @@ func TestNodeLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	var left int
-	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM node_labels WHERE node_id = ?", created.ID).Scan(&left); err != nil || left != 0 {
+	if err := rawQueryRow(ctx, s, "SELECT count(*) FROM node_labels WHERE node_id = ?", created.ID).Scan(&left); err != nil || left != 0 {
 		t.Fatalf("%d labels of a deleted node left (%v)", left, err)
 	}
 }

@@ -187,9 +187,8 @@ func TestDeleteNodeWithPeers(t *testing.T) {
 	if err := s.DeleteNode(ctx, n.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	var peers, allocs int
-	s.db.QueryRowContext(ctx, "SELECT count(*) FROM peers WHERE node_id = ?", n.ID).Scan(&peers)
-	s.db.QueryRowContext(ctx, "SELECT count(*) FROM ip_allocations WHERE node_id = ?", n.ID).Scan(&allocs)
+	peers := countRows(t, s, "SELECT count(*) FROM peers WHERE node_id = ?", n.ID)
+	allocs := countRows(t, s, "SELECT count(*) FROM ip_allocations WHERE node_id = ?", n.ID)
 	if peers != 0 || allocs != 0 {
 		t.Fatalf("after force delete: %d peers, %d allocations left", peers, allocs)
 	}

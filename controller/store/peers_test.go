@@ -178,8 +178,7 @@ func TestCreatePeerRejects(t *testing.T) {
 	if c, _ := s.CountPeers(ctx, n.ID); c != 1 {
 		t.Fatalf("peers = %d, want 1", c)
 	}
-	var allocs int
-	s.db.QueryRowContext(ctx, "SELECT count(*) FROM ip_allocations").Scan(&allocs)
+	allocs := countRows(t, s, "SELECT count(*) FROM ip_allocations")
 	if allocs != 2 {
 		t.Fatalf("allocations = %d, want 2", allocs)
 	}
@@ -244,8 +243,7 @@ func TestDeletePeerFreesAddresses(t *testing.T) {
 	if _, err := s.DeletePeer(ctx, b.ID); !errors.Is(err, ErrPeerNotFound) {
 		t.Fatalf("second DeletePeer = %v", err)
 	}
-	var allocs int
-	s.db.QueryRowContext(ctx, "SELECT count(*) FROM ip_allocations WHERE peer_id = ?", b.ID).Scan(&allocs)
+	allocs := countRows(t, s, "SELECT count(*) FROM ip_allocations WHERE peer_id = ?", b.ID)
 	if allocs != 0 {
 		t.Fatalf("%d allocations left for the deleted peer", allocs)
 	}

@@ -113,7 +113,7 @@ func TestResealFailureChangesNothing(t *testing.T) {
 	p1 := mustCreatePeer(t, s, testPeer(t, n.ID, "laptop"))
 	p2 := mustCreatePeer(t, s, testPeer(t, n.ID, "phone"))
 	// p1's sealed preshared key on p2's row does not open: bound to the row.
-	if _, err := s.db.ExecContext(ctx,
+	if _, err := rawExec(ctx, s,
 		"UPDATE peers SET preshared_key_enc = (SELECT preshared_key_enc FROM peers WHERE id = ?) WHERE id = ?", p1.ID, p2.ID); err != nil {
 		t.Fatal(err)
 	}
