@@ -7,6 +7,7 @@ import { formModal } from "./forms.js";
 import { confirmDialog, openModal } from "./modal.js";
 import { nodeStatus, plural } from "./format.js";
 import { downloadConfig, peerLabel } from "./peers.js";
+import { regionOf } from "./labels.js";
 
 // nodeNames maps node ids to names, for the results; an id it does not
 // know reads as "#id".
@@ -120,6 +121,7 @@ function changes(r, name) {
 export async function drainNode(ctx, node, { fallbackFocus = null } = {}) {
   const { api, notify } = ctx;
   const n = node.peer_count || 0;
+  const region = regionOf(node);
   const answer = await confirmDialog({
     title: `Drain ${node.name}`,
     message: h("div", {},
@@ -128,13 +130,15 @@ export async function drainNode(ctx, node, { fallbackFocus = null } = {}) {
         : `Move all ${n} peers of ${node.name} to other nodes?`),
       h("p", {}, "Each goes to the enabled, online node with the most room. A moved peer gets a new address and endpoint: " +
         "its client needs its new config."),
+      region ? h("p", {}, `Each peer stays in region ${region}, unless you allow other regions below.`) : null,
       h("p", {}, `${node.name} stays enabled: give it weight 0 or disable it to keep new peers away.`)),
     confirmLabel: `Move ${plural(n, "peer")}`,
+    option: region ? { label: `Also move peers to other regions when ${region} has no room` } : null,
   });
   if (!answer) return false;
   let res;
   try {
-    res = await api.post(`/api/nodes/${node.id}/drain`);
+    res = await api.post(`/api/nodes/${node.id}/drain`, region ? { any_region: answer.option } : undefined);
   } catch (err) {
     notify.error(err, `Draining ${node.name} stopped`);
     return true;

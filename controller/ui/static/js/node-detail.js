@@ -12,6 +12,7 @@ import { drainNode, movePeer } from "./move.js";
 import { deleteNode, openNodeForm, showTest, testNode, toggleNode } from "./node-form.js";
 import { deletePeer, downloadConfig, openPeerForm, peerLabel, setPeerEnabled, showQR } from "./peers.js";
 import { openShares } from "./peer-shares.js";
+import { formatLabels, labelList, showLabels } from "./labels.js";
 
 // COLUMNS of the peers table; key is what a column sorts by.
 const COLUMNS = [
@@ -77,6 +78,8 @@ export class NodeDetailView {
       pool: h("dd", { class: "mono" }), peers: h("dd", { class: "peer-count" }), seen: h("dd", {}),
       policy: h("dd", {}), drift: h("dd", { class: "drift-summary" }), paths: h("dd", { class: "api-paths" }),
     };
+    this.labels = labelList();
+    this.noLabels = h("span", { class: "labels-none" }, "none");
     this.driftLine = h("p", { class: "drift", hidden: true });
     this.syncLine = h("p", { class: "syncing", hidden: true });
     this.error = h("p", { class: "last-error", hidden: true });
@@ -124,7 +127,8 @@ export class NodeDetailView {
         h("div", {}, h("dt", {}, "Last seen"), this.facts.seen),
         h("div", {}, h("dt", {}, "Agent version"), this.facts.version),
         h("div", {}, h("dt", {}, "Drift policy"), this.facts.policy),
-        h("div", { class: "wide" }, h("dt", {}, "Drift"), this.facts.drift)),
+        h("div", { class: "wide" }, h("dt", {}, "Drift"), this.facts.drift),
+        h("div", { class: "wide" }, h("dt", {}, "Labels"), h("dd", {}, this.labels, this.noLabels))),
       h("div", { class: "notes" }, h("div", { class: "drift-row" }, this.driftLine, this.syncLine, this.driftBtn), this.error, this.testResult),
       h("section", { class: "peers-section", "aria-labelledby": "peers-heading" },
         h("div", { class: "section-head" },
@@ -214,6 +218,8 @@ export class NodeDetailView {
     this.facts.seen.title = absoluteTime(node.last_seen);
     setText(this.facts.version, agentVersion(node));
     setText(this.facts.policy, node.drift_policy === "report" ? "report only" : "repair");
+    showLabels(this.labels, node.labels);
+    this.noLabels.hidden = !!formatLabels(node.labels);
     showDrift(this.driftLine, this.syncLine, node, now);
     setText(this.facts.drift, driftSummary(node));
     this.facts.drift.title = node.drift_checked_at ? `Last checked ${relativeTime(node.drift_checked_at, now)}` : "";

@@ -6,6 +6,7 @@ import { formModal } from "./forms.js";
 import { confirmDialog } from "./modal.js";
 import { plural } from "./format.js";
 import { offerEnrollment } from "./enroll.js";
+import { labelsField, parseLabels } from "./labels.js";
 
 function nodeFields(node) {
   const editing = !!node;
@@ -22,6 +23,7 @@ function nodeFields(node) {
     { name: "ip_pool_cidr", label: "IPv4 pool", required: true, value: n.ip_pool_cidr, placeholder: "10.8.0.0/24", help: "Peer addresses are taken from this network." },
     { name: "ip_pool6_cidr", label: "IPv6 pool", value: n.ip_pool6_cidr, placeholder: "fd00:8::/64", help: "Optional." },
     { name: "dns", label: "DNS for clients", value: n.dns, placeholder: "1.1.1.1, 2606:4700:4700::1111" },
+    labelsField(node),
     { name: "max_peers", label: "Maximum peers", type: "number", value: n.max_peers ?? 0, help: "0 means no limit." },
     { name: "weight", label: "Placement weight", type: "number", value: n.weight ?? 100, help: "Automatic placement prefers nodes of higher weight." },
     {
@@ -76,6 +78,7 @@ export function openNodeForm(ctx, node = null) {
     onSubmit: async (v) => {
       const body = { ...v };
       if (node && !body.secret) delete body.secret; // keep the stored one
+      body.labels = parseLabels(body.labels); // the whole set: {} removes every label
       const env = node ? await api.put(`/api/nodes/${node.id}`, body) : await api.post("/api/nodes", body);
       notify.success(`${env.message || "Saved"}: ${env.data.name}`);
       return env.data;

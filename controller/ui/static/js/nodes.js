@@ -5,6 +5,7 @@ import { Poller } from "./poll.js";
 import { absoluteTime, agentVersion, nodeStatus, peerCapacity, plural, relativeTime } from "./format.js";
 import { showDrift } from "./drift.js";
 import { deleteNode, openNodeForm, showTest, testNode, toggleNode } from "./node-form.js";
+import { RegionGroups, labelList, showLabels } from "./labels.js";
 
 export class NodesView {
   constructor(ctx) {
@@ -19,7 +20,9 @@ export class NodesView {
     const add = h("button", { type: "button", class: "btn btn-primary", id: "add-node" }, "Add node");
     add.addEventListener("click", () => this.add());
     this.summary = h("p", { class: "summary", id: "nodes-summary" });
-    this.grid = h("ul", { class: "cards", id: "node-cards", "aria-label": "Nodes" });
+    // One group of cards per region (see labels.js).
+    this.grid = h("div", { class: "region-groups", id: "node-cards", "aria-label": "Nodes" });
+    this.groups = new RegionGroups(this.grid);
     this.empty = h("div", { class: "empty", hidden: true },
       h("p", {}, "No nodes yet. A node is a server that runs wg-agent: add it with the agent's URL and secret."));
     this.loading = h("p", { class: "loading" }, "Loading nodes…");
@@ -50,7 +53,7 @@ export class NodesView {
     const now = Date.now();
     const seen = new Set();
     nodes.sort((a, b) => a.name.localeCompare(b.name));
-    let prev = null;
+    const placed = [];
     for (const node of nodes) {
       seen.add(node.id);
       let card = this.cards.get(node.id);
@@ -59,11 +62,10 @@ export class NodesView {
         this.cards.set(node.id, card);
       }
       card.update(node, this.tests.get(node.id), now);
-      // Keep the DOM in name order, moving only what is out of place.
-      const want = prev ? prev.nextSibling : this.grid.firstChild;
-      if (want !== card.el) this.grid.insertBefore(card.el, want);
-      prev = card.el;
+      placed.push({ el: card.el, node });
     }
+    // By region, in name order within each, moving only what is out of place.
+    this.groups.place(placed);
     for (const [id, card] of this.cards) {
       if (!seen.has(id)) {
         card.el.remove();
@@ -92,6 +94,7 @@ class NodeCard {
     this.link = h("a", { href: `/nodes/${node.id}`, "data-link": true });
     this.badge = h("span", { class: "badge" });
     this.lastSeen = h("p", { class: "last-seen" });
+    this.labels = labelList();
     this.agent = h("dd", { class: "mono" });
     this.version = h("dd", { class: "mono agent-version" });
     this.endpoint = h("dd", { class: "mono" });
@@ -110,6 +113,7 @@ class NodeCard {
     this.del = h("button", { type: "button", class: "btn btn-small btn-danger-text", dataset: { action: "delete" } }, "Delete");
     this.el = h("li", { class: "card node-card", dataset: { nodeId: node.id } },
       h("div", { class: "card-head" }, h("h2", {}, this.link), this.badge),
+      this.labels,
       this.lastSeen,
       h("dl", { class: "facts" },
         h("dt", {}, "Agent"), this.agent,
@@ -159,6 +163,7 @@ class NodeCard {
     setClass(this.el, "is-", status);
     const seen = relativeTime(node.last_seen, now);
     setText(this.lastSeen, `Last seen ${seen}`);
+    showLabels(this.labels, node.labels);
     this.lastSeen.title = absoluteTime(node.last_seen);
     setText(this.agent, node.agent_url);
     setText(this.version, agentVersion(node));
