@@ -76,7 +76,7 @@ func TestOpenRefuses(t *testing.T) {
 }
 
 func TestWrongMasterKeyRefused(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "c.db")
+	path := testDSN(t)
 	s, err := Open(context.Background(), path, testBox(t, 1))
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func TestCloseIdempotent(t *testing.T) {
 // included, as it was.
 func TestRestart(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "c.db")
+	path := testDSN(t)
 	box := testBox(t, 7)
 	s1, _ := openAt(t, path, box)
 	node := mustCreateNode(t, s1, testNode("fra1"))
