@@ -162,7 +162,8 @@ func TestDashboardEndToEnd(t *testing.T) {
 	t.Log("node detail: add peers, with the focus held in the modal")
 	p.do("open edge-1", chromedp.Click(chromedp.CSS(card1+" h2 a")))
 	p.waitJS("edge-1's page", fmt.Sprintf(`location.pathname === "/nodes/%d" && visibleText("h1").startsWith("edge-1") && visibleText(".peers-section .empty").startsWith("No peers") &&
-		visibleText(".facts-wide .agent-version") === %q`, node.ID, version.Get().Version))
+		visibleText(".facts-wide .agent-version") === %q && visibleText(".facts-wide .tls-pin") === "plain http (not encrypted)" &&
+		document.querySelector('[data-action="repin"]').hidden`, node.ID, version.Get().Version))
 	p.do("open the peer form", chromedp.Click(chromedp.CSS(`[data-action="add-peer"]`)))
 	p.waitJS("the peer form, name focused", `document.activeElement && document.activeElement.name === "name" && !!document.activeElement.closest("dialog[open]")`)
 	for i := 0; i < 30; i++ {

@@ -13,6 +13,7 @@ import { deleteNode, openNodeForm, showTest, testNode, toggleNode } from "./node
 import { deletePeer, downloadConfig, openPeerForm, peerLabel, setPeerEnabled, showQR } from "./peers.js";
 import { openShares } from "./peer-shares.js";
 import { formatLabels, labelList, showLabels } from "./labels.js";
+import { isHTTPS, repinNode, tlsText } from "./tls.js";
 
 // COLUMNS of the peers table; key is what a column sorts by.
 const COLUMNS = [
@@ -77,6 +78,7 @@ export class NodeDetailView {
       version: h("dd", { class: "mono agent-version" }),
       pool: h("dd", { class: "mono" }), peers: h("dd", { class: "peer-count" }), seen: h("dd", {}),
       policy: h("dd", {}), drift: h("dd", { class: "drift-summary" }), paths: h("dd", { class: "api-paths" }),
+      tls: h("dd", { class: "mono tls-pin" }),
     };
     this.labels = labelList();
     this.noLabels = h("span", { class: "labels-none" }, "none");
@@ -92,6 +94,7 @@ export class NodeDetailView {
     this.drainBtn = btn("Drain…", "drain");
     this.testBtn = btn("Test", "test");
     this.shareBtn = btn("Share…", "share");
+    this.repinBtn = btn("Re-pin…", "repin");
     this.editBtn = btn("Edit", "edit");
     this.toggleBtn = btn("Disable", "toggle");
     this.deleteBtn = btn("Delete", "delete", "btn btn-danger-text");
@@ -116,12 +119,13 @@ export class NodeDetailView {
       h("p", { class: "crumbs" }, h("a", { href: "/nodes", "data-link": true }, "← All nodes")),
       h("div", { class: "page-head" },
         this.heading,
-        h("div", { class: "actions" }, this.addBtn, this.reconcileBtn, this.drainBtn, this.testBtn, this.editBtn, this.toggleBtn, this.deleteBtn)),
+        h("div", { class: "actions" }, this.addBtn, this.reconcileBtn, this.drainBtn, this.testBtn, this.repinBtn, this.editBtn, this.toggleBtn, this.deleteBtn)),
       h("dl", { class: "facts facts-wide" },
         h("div", {}, h("dt", {}, "Agent"), this.facts.agent),
         h("div", {}, h("dt", {}, "Endpoint"), this.facts.endpoint),
         h("div", {}, h("dt", {}, "Interface"), this.facts.iface),
         h("div", {}, h("dt", {}, "Agent paths"), this.facts.paths),
+        h("div", {}, h("dt", {}, "TLS"), this.facts.tls),
         h("div", {}, h("dt", {}, "Pool"), this.facts.pool),
         h("div", {}, h("dt", {}, "Peers"), this.facts.peers),
         h("div", {}, h("dt", {}, "Last seen"), this.facts.seen),
@@ -151,6 +155,9 @@ export class NodeDetailView {
     });
     this.driftBtn.addEventListener("click", () => this.showDrift());
     this.testBtn.addEventListener("click", () => this.runTest());
+    this.repinBtn.addEventListener("click", async () => {
+      if (this.node && await repinNode(this.ctx, this.node)) this.poller.now();
+    });
     this.editBtn.addEventListener("click", async () => {
       if (this.node && await openNodeForm(this.ctx, this.node)) this.poller.now();
     });
@@ -212,6 +219,9 @@ export class NodeDetailView {
     setText(this.facts.endpoint, node.endpoint || "not set");
     setText(this.facts.iface, node.wg_interface);
     setText(this.facts.paths, apiPaths(node.api_paths));
+    setText(this.facts.tls, tlsText(node));
+    this.facts.tls.title = node.tls_fingerprint || "";
+    this.repinBtn.hidden = !isHTTPS(node);
     setText(this.facts.pool, [node.ip_pool_cidr, node.ip_pool6_cidr].filter(Boolean).join(", "));
     setText(this.facts.peers, peerCapacity(node));
     setText(this.facts.seen, relativeTime(node.last_seen, now));

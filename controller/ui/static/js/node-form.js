@@ -15,6 +15,10 @@ function nodeFields(node) {
     { name: "name", label: "Name", required: true, value: n.name, placeholder: "node1" },
     { name: "agent_url", label: "Agent URL", type: "url", required: true, value: n.agent_url, placeholder: "https://node1.example.net:8443" },
     {
+      name: "tls_fingerprint", label: "TLS fingerprint", value: n.tls_fingerprint, placeholder: "sha256:…",
+      help: "https only: pins the agent's certificate (the tls_fingerprint it logs at start). Empty: none.",
+    },
+    {
       name: "secret", label: "Agent secret", type: "password", required: !editing, autocomplete: "new-password",
       help: editing ? "Leave empty to keep the current secret." : "The agent's shared secret (WG_AGENT_SECRET), at least 16 characters.",
     },
@@ -60,7 +64,9 @@ export function openNodeForm(ctx, node = null) {
             // No new secret typed: test the saved node as it is.
             env = await api.post(`/api/nodes/${node.id}/test`);
           } else {
-            env = await api.post("/api/nodes/test", { agent_url: v.agent_url, secret: v.secret, wg_interface: v.wg_interface });
+            env = await api.post("/api/nodes/test", {
+              agent_url: v.agent_url, secret: v.secret, wg_interface: v.wg_interface, tls_fingerprint: v.tls_fingerprint,
+            });
           }
           showTest(testResult, { ok: env.status, message: env.message, result: env.data });
         } catch (err) {
@@ -98,8 +104,9 @@ export function showTest(el, { pending = false, ok = false, message = "", result
   // The API's message says what was tried and what answered; without one,
   // say it from the result.
   const head = ok ? "Connection OK" : "Connection failed";
+  const cert = result && result.tls_fingerprint ? ` (certificate sha256 ${result.tls_fingerprint})` : "";
   if (message && message !== head) {
-    setText(el, `${head}: ${message}`);
+    setText(el, `${head}: ${message}${cert}`);
     return;
   }
   const details = [];
@@ -108,7 +115,7 @@ export function showTest(el, { pending = false, ok = false, message = "", result
     if (result.version) details.push(`agent ${result.version}`);
     if (result.interfaces && result.interfaces.length) details.push(`interfaces ${result.interfaces.join(", ")}`);
   }
-  setText(el, details.length ? `${head} (${details.join(", ")})` : head);
+  setText(el, (details.length ? `${head} (${details.join(", ")})` : head) + cert);
 }
 
 // testNode runs a node's connection test; it resolves to {ok, message,
