@@ -40,9 +40,14 @@ type Pool struct {
 type entry struct {
 	url        string
 	secretHash [sha256.Size]byte // to notice a new secret without keeping a copy
+	pin        agentapi.Fingerprint
 	client     *agentapi.Client
-	capsKnown  bool
-	caps       []string
+	// own is the entry's transport when it pins a certificate (the shared
+	// one otherwise: nil); its idle connections are closed when the entry
+	// is replaced or forgotten.
+	own       *http.Transport
+	capsKnown bool
+	caps      []string
 }
 
 // NewPool returns an empty Pool.
@@ -88,9 +93,13 @@ func newTransport() *http.Transport {
 
 // For returns the client of node n (starting from the path family n
 // records, n.APIPaths), making it on first use and again
-// whenever n's AgentURL or Secret differs from the ones the cached client
-// was made with (what it knew about the old agent is dropped then). It
-// fails when n has no ID, or its URL or secret is unusable.
+// whenever n's AgentURL, Secret or TLSFingerprint differs from the ones
+// the cached client was made with (what it knew about the old agent is
+// dropped then, and so are the connections of its transport). A node with
+// a TLSFingerprint gets a transport of its own that accepts only that
+// certificate (agentapi.PinnedTLSConfig); others share the Pool's, which
+// verifies https against the system's certificate authorities. It fails
+// when n has no ID, or its URL, secret or pin is unusable.
 func (p *Pool) For(n store.Node) (*agentapi.Client, error) {
 	e, err := p.entry(n)
 	if err != nil {
@@ -106,42 +115,75 @@ func (p *Pool) entry(n store.Node) (*entry, error) {
 	h := sha256.Sum256(n.Secret)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if e, ok := p.entries[n.ID]; ok && e.url == n.AgentURL && e.secretHash == h {
-		return e, nil
+	old, ok := p.entries[n.ID]
+	if ok && old.url == n.AgentURL && old.secretHash == h && old.pin == n.TLSFingerprint {
+		return old, nil
 	}
-	c, err := p.newClient(n.AgentURL, n.Secret, agentapi.PathFamily(n.APIPaths))
+	c, own, err := p.newClient(n.AgentURL, n.Secret, agentapi.PathFamily(n.APIPaths), n.TLSFingerprint)
 	if err != nil {
 		return nil, fmt.Errorf("agentclient: node %d: %w", n.ID, err)
 	}
-	e := &entry{url: n.AgentURL, secretHash: h, client: c}
+	if ok {
+		old.close()
+	}
+	e := &entry{url: n.AgentURL, secretHash: h, pin: n.TLSFingerprint, client: c, own: own}
 	p.entries[n.ID] = e
 	return e, nil
 }
 
-// Probe returns a client for the agent at agentURL signing with secret,
-// made as the Pool makes the clients of nodes (same HTTP client and
-// timeout, no redirects) but not kept: for an agent that is not a node
-// yet. What it learns of its agent goes with it. It fails when agentURL or
-// secret is unusable.
-func (p *Pool) Probe(agentURL string, secret []byte) (*agentapi.Client, error) {
-	c, err := p.newClient(agentURL, secret, agentapi.PathsUnknown)
+// close drops the idle connections of the entry's own transport; requests
+// in flight finish.
+func (e *entry) close() {
+	if e.own != nil {
+		e.own.CloseIdleConnections()
+	}
+}
+
+// Probe returns a client for the agent at agentURL signing with secret
+// and pinning pin (zero: none), made as the Pool makes the clients of
+// nodes (same HTTP client and timeout, no redirects) but not kept: for an
+// agent that is not a node yet. What it learns of its agent goes with it;
+// a pinned one keeps no connection open. It fails when agentURL, secret
+// or pin is unusable.
+func (p *Pool) Probe(agentURL string, secret []byte, pin agentapi.Fingerprint) (*agentapi.Client, error) {
+	c, own, err := p.newClient(agentURL, secret, agentapi.PathsUnknown, pin)
 	if err != nil {
 		return nil, fmt.Errorf("agent client: %w", err)
+	}
+	if own != nil {
+		own.DisableKeepAlives = true
 	}
 	return c, nil
 }
 
 // newClient is the one constructor of the Pool's clients; paths is the
-// agent's path family as far as it is known.
-func (p *Pool) newClient(agentURL string, secret []byte, paths agentapi.PathFamily) (*agentapi.Client, error) {
-	return agentapi.NewClient(agentapi.ClientConfig{BaseURL: agentURL, Secret: secret, HTTPClient: p.hc, Paths: paths})
+// agent's path family as far as it is known. With a pin, the client gets
+// an HTTP client and transport of its own, returned as own.
+func (p *Pool) newClient(agentURL string, secret []byte, paths agentapi.PathFamily, pin agentapi.Fingerprint) (c *agentapi.Client, own *http.Transport, err error) {
+	hc := p.hc
+	if !pin.IsZero() {
+		if own, err = p.pinnedTransport(agentURL, pin); err != nil {
+			return nil, nil, err
+		}
+		pinned := *p.hc
+		pinned.Transport = own
+		hc = &pinned
+	}
+	c, err = agentapi.NewClient(agentapi.ClientConfig{BaseURL: agentURL, Secret: secret, HTTPClient: hc, Paths: paths})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, own, nil
 }
 
 // Forget drops the client of a node and what was known about its agent.
 // Forgetting an unknown node does nothing.
 func (p *Pool) Forget(nodeID int64) {
 	p.mu.Lock()
-	delete(p.entries, nodeID)
+	if e, ok := p.entries[nodeID]; ok {
+		e.close()
+		delete(p.entries, nodeID)
+	}
 	p.mu.Unlock()
 }
 

@@ -17,7 +17,7 @@ import (
 func TestProbe(t *testing.T) {
 	a := agenttest.Start(t, agenttest.Options{})
 	p := NewPool(PoolOptions{Timeout: 5 * time.Second})
-	c, err := p.Probe(a.URL, []byte(a.Secret))
+	c, err := p.Probe(a.URL, []byte(a.Secret), agentapi.Fingerprint{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestProbe(t *testing.T) {
 		{"ftp://agent", "secret"},
 		{a.URL, ""},
 	} {
-		if _, err := p.Probe(tc.url, []byte(tc.secret)); err == nil {
+		if _, err := p.Probe(tc.url, []byte(tc.secret), agentapi.Fingerprint{}); err == nil {
 			t.Errorf("Probe(%q, %q) made a client", tc.url, tc.secret)
 		}
 	}

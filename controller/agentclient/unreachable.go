@@ -17,20 +17,29 @@ import (
 var ErrUnreachable = fault.New(fault.EAGENT, "agent unreachable")
 
 // Unreachable reports whether err, from an agentapi.Client, means the agent
-// gave no answer: an error that carries no *agentapi.APIError. A nil err is
-// not unreachable.
+// gave no answer: an error that carries no *agentapi.APIError. A refused
+// pinned certificate (*agentapi.PinMismatchError) is an answer, of the
+// wrong server: not unreachable. A nil err is not unreachable.
 func Unreachable(err error) bool {
 	if err == nil {
 		return false
 	}
-	var apiErr *agentapi.APIError
-	return !errors.As(err, &apiErr)
+	var (
+		apiErr *agentapi.APIError
+		pinErr *agentapi.PinMismatchError
+	)
+	return !errors.As(err, &apiErr) && !errors.As(err, &pinErr)
 }
 
-// Classify wraps err with ErrUnreachable when Unreachable(err), and
-// returns it unchanged otherwise.
+// Classify wraps err with ErrUnreachable when Unreachable(err), with
+// ErrTLSPinMismatch when it is a refused pinned certificate, and returns
+// it unchanged otherwise.
 func Classify(err error) error {
-	if Unreachable(err) && !errors.Is(err, ErrUnreachable) {
+	var pinErr *agentapi.PinMismatchError
+	switch {
+	case errors.As(err, &pinErr) && !errors.Is(err, ErrTLSPinMismatch):
+		return fmt.Errorf("%w: %w", ErrTLSPinMismatch, pinErr)
+	case Unreachable(err) && !errors.Is(err, ErrUnreachable):
 		return fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	return err
@@ -41,8 +50,13 @@ func Classify(err error) error {
 // something that is not an agent (described, never quoted), no answer in
 // time, or no answer at all. Agent errors never carry the secret.
 func Describe(agentURL string, err error) string {
-	var apiErr *agentapi.APIError
+	var (
+		apiErr *agentapi.APIError
+		pinErr *agentapi.PinMismatchError
+	)
 	switch {
+	case errors.As(err, &pinErr):
+		return "refused the agent at " + agentURL + ": " + pinErr.Error() + "; if its certificate was changed on purpose, re-pin the node"
 	case errors.Is(err, agentapi.ErrUnauthorized):
 		return "the agent refused the request's signature: check the secret and that the clocks agree (" + err.Error() + ")"
 	case errors.As(err, &apiErr) && apiErr.Foreign:

@@ -90,6 +90,7 @@ var statuses = map[fault.Code]int{
 	fault.ECANCELED:        499, // the client went away; nobody reads this answer
 	fault.EINTERNAL:        http.StatusInternalServerError,
 	fault.EAGENT:           http.StatusBadGateway,
+	fault.ETLSPIN:          http.StatusBadGateway,
 	fault.EUNAVAILABLE:     http.StatusServiceUnavailable,
 	fault.ETIMEOUT:         http.StatusGatewayTimeout,
 }
@@ -116,6 +117,7 @@ func statusOf(err error) problem {
 		nhp *nodeHasPeersError
 		rl  *auth.RateLimitError
 		ae  *agentapi.APIError
+		pe  *agentapi.PinMismatchError
 	)
 	switch {
 	case code == fault.EINVALID && errors.As(err, &ve):
@@ -133,6 +135,9 @@ func statusOf(err error) problem {
 		p.message = auth.ErrBadCredentials.Error()
 	case code == fault.ECONFLICT && errors.As(err, &nhp):
 		p.message, p.data = nhp.Error(), map[string]any{"peer_count": nhp.peers}
+	case code == fault.ETLSPIN && errors.As(err, &pe):
+		p.message = pe.Error() + "; if the agent's certificate was changed on purpose, re-pin the node (POST /api/nodes/{id}/repin)"
+		p.data = map[string]any{"code": string(fault.ETLSPIN), "pinned": pe.Pinned.String(), "presented": pe.Presented.String()}
 	case code == fault.EAGENT && !fault.Has(err, fault.EAGENT) && errors.As(err, &ae):
 		// The agent's own answer, not an error of ours about the agent.
 		p.message = agentMessage(ae)
@@ -142,12 +147,19 @@ func statusOf(err error) problem {
 
 // codeOf is the fault code of err. An agent's error answer
 // (*agentapi.APIError, of the wire contract, which knows no fault codes)
-// counts as fault.EAGENT.
+// counts as fault.EAGENT, a refused pinned certificate
+// (*agentapi.PinMismatchError) as fault.ETLSPIN.
 func codeOf(err error) fault.Code {
 	code := fault.ErrorCode(err)
-	var ae *agentapi.APIError
+	var (
+		ae *agentapi.APIError
+		pe *agentapi.PinMismatchError
+	)
 	if errors.As(err, &ae) {
 		code = fault.First(code, fault.EAGENT)
+	}
+	if errors.As(err, &pe) {
+		code = fault.First(code, fault.ETLSPIN)
 	}
 	return code
 }

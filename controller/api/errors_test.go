@@ -34,6 +34,7 @@ func TestStatuses(t *testing.T) {
 		fault.ECANCELED:        499,
 		fault.EINTERNAL:        500,
 		fault.EAGENT:           502,
+		fault.ETLSPIN:          502,
 		fault.EUNAVAILABLE:     503,
 		fault.ETIMEOUT:         504,
 	}
@@ -58,6 +59,7 @@ func TestStatuses(t *testing.T) {
 
 func TestStatusOf(t *testing.T) {
 	wrap := func(err error) error { return fmt.Errorf("doing something: %w", err) }
+	pinMismatch := &agentapi.PinMismatchError{Pinned: agentapi.FingerprintOf([]byte("a")), Presented: agentapi.FingerprintOf([]byte("b"))}
 	for _, tc := range []struct {
 		name   string
 		err    error
@@ -90,6 +92,8 @@ func TestStatusOf(t *testing.T) {
 		{"agent refused signature", wrap(&agentapi.APIError{StatusCode: 401, Message: "invalid signature"}), 502,
 			"the agent refused the controller's signature (invalid signature); check the node's secret"},
 		{"agent error", wrap(&agentapi.APIError{StatusCode: 500, Message: "disk full"}), 502, "the agent answered: 500 Internal Server Error: disk full"},
+		{"pin mismatch", wrap(agentclient.Classify(pinMismatch)), 502, pinMismatch.Error() + "; if the agent's certificate was changed on purpose, re-pin the node (POST /api/nodes/{id}/repin)"},
+		{"pin mismatch unclassified", wrap(pinMismatch), 502, pinMismatch.Error() + "; if the agent's certificate was changed on purpose, re-pin the node (POST /api/nodes/{id}/repin)"},
 		{"unavailable", &requestError{kind: errUnavailable, msg: "later"}, 503, "later"},
 		{"internal", errors.New("database is locked at /var/lib/x"), 500, "internal error"},
 		{"timeout", wrap(context.DeadlineExceeded), 504, "timed out"},
@@ -123,6 +127,9 @@ func TestStatusOf(t *testing.T) {
 	}
 	if p := statusOf(badFieldf("name", "empty")); p.data["field"] != "name" {
 		t.Errorf("request field data %v", p.data)
+	}
+	if p := statusOf(wrap(pinMismatch)); p.data["code"] != "tls_pin_mismatch" || p.data["pinned"] != pinMismatch.Pinned.String() || p.data["presented"] != pinMismatch.Presented.String() {
+		t.Errorf("pin mismatch data %v", p.data)
 	}
 	if p := statusOf(&nodeHasPeersError{peers: 2, err: store.ErrNodeHasPeers}); p.data["peer_count"] != 2 {
 		t.Errorf("has peers data %v", p.data)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/labels"
 	"github.com/wgfleet/wgfleet/controller/store"
@@ -138,9 +139,10 @@ func (s *server) testNode(r *http.Request) (result, error) {
 }
 
 type testConnectionRequest struct {
-	AgentURL    *string `json:"agent_url"`
-	Secret      *string `json:"secret"`
-	WGInterface *string `json:"wg_interface"`
+	AgentURL       *string `json:"agent_url"`
+	Secret         *string `json:"secret"`
+	WGInterface    *string `json:"wg_interface"`
+	TLSFingerprint *string `json:"tls_fingerprint"`
 }
 
 // testConnection: POST /api/nodes/test tries an agent URL and secret
@@ -150,7 +152,7 @@ func (s *server) testConnection(r *http.Request) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	res, err := s.fleet.TestConnection(r.Context(), deref(req.AgentURL), deref(req.Secret), deref(req.WGInterface))
+	res, err := s.fleet.TestConnection(r.Context(), deref(req.AgentURL), deref(req.Secret), deref(req.WGInterface), deref(req.TLSFingerprint))
 	if err != nil {
 		return result{}, err
 	}
@@ -161,6 +163,43 @@ func (s *server) testConnection(r *http.Request) (result, error) {
 // envelope's status and message tell.
 func tested(res fleet.TestResult) result {
 	return result{status: http.StatusOK, message: res.Message, data: res, failed: !res.OK}
+}
+
+type repinRequest struct {
+	Expect *string `json:"expect_tls_fingerprint"`
+}
+
+// repinNode: POST /api/nodes/{id}/repin pins the certificate the node's
+// https agent presents now. An optional body {"expect_tls_fingerprint":
+// "..."} (the fingerprint the agent logged) refuses any other (409).
+func (s *server) repinNode(r *http.Request) (result, error) {
+	id, err := pathID(r, "node")
+	if err != nil {
+		return result{}, err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return result{}, err
+	}
+	var req repinRequest
+	if len(bytes.TrimSpace(body)) > 0 {
+		if req, err = decodeJSON[repinRequest](body); err != nil {
+			return result{}, err
+		}
+	}
+	expect, err := agentapi.ParseFingerprint(deref(req.Expect))
+	if err != nil {
+		return result{}, badFieldf("expect_tls_fingerprint", "expect_tls_fingerprint: %v", err)
+	}
+	res, err := s.fleet.RepinNode(r.Context(), actor(r), id, expect)
+	if err != nil {
+		return result{}, err
+	}
+	msg := "node re-pinned to " + res.Node.TLSFingerprint
+	if !res.Changed {
+		msg = "node pin confirmed: " + res.Node.TLSFingerprint
+	}
+	return success(msg, res), nil
 }
 
 // drainRequest is the optional body of POST /api/nodes/{id}/drain.

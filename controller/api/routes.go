@@ -48,6 +48,7 @@ func (s *server) routes() *mux.Router {
 	authed("/api/nodes/{id}", s.handle(s.deleteNode), del)
 	authed("/api/nodes/{id}/toggle", s.handle(s.toggleNode), post)
 	authed("/api/nodes/{id}/test", s.handle(s.testNode), post)
+	authed("/api/nodes/{id}/repin", s.handle(s.repinNode), post)
 	authed("/api/nodes/{id}/drain", s.handle(s.drainNode), post)
 	authed("/api/nodes/{id}/drift", s.handle(s.nodeDrift), get)
 	authed("/api/nodes/{id}/reconcile", s.handle(s.reconcileNode), post)

@@ -42,6 +42,10 @@ const (
 	// be reached, refused the controller's signature, or answered with an
 	// error (502).
 	EAGENT Code = "agent"
+	// ETLSPIN: the agent behind a node presented a TLS certificate other
+	// than the one the node pins; nothing was sent to it. Re-pin the node
+	// if the certificate was changed on purpose (502).
+	ETLSPIN Code = "tls_pin_mismatch"
 	// EUNAVAILABLE: the controller cannot do this now, such as while its
 	// reconciler is not running (503).
 	EUNAVAILABLE Code = "unavailable"
@@ -86,7 +90,7 @@ var precedence = [...]Code{
 	EINVALID, EMETHOD, ETOOLARGE, EMEDIATYPE,
 	ERATELIMITED, EUNAUTHENTICATED, EFORBIDDEN,
 	ENOTFOUND, EGONE, ECONFLICT,
-	EUNAVAILABLE, EAGENT,
+	EUNAVAILABLE, ETLSPIN, EAGENT,
 	ECANCELED, ETIMEOUT,
 	EINTERNAL,
 }

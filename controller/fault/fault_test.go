@@ -58,7 +58,7 @@ func TestErrorfWraps(t *testing.T) {
 
 func TestPrecedenceListsEveryCode(t *testing.T) {
 	all := []Code{EINVALID, EUNAUTHENTICATED, EFORBIDDEN, ENOTFOUND, EGONE, EMETHOD, ECONFLICT, ETOOLARGE,
-		EMEDIATYPE, ERATELIMITED, ECANCELED, EINTERNAL, EAGENT, EUNAVAILABLE, ETIMEOUT}
+		EMEDIATYPE, ERATELIMITED, ECANCELED, EINTERNAL, EAGENT, ETLSPIN, EUNAVAILABLE, ETIMEOUT}
 	if len(all) != len(precedence) {
 		t.Fatalf("%d codes, %d in precedence", len(all), len(precedence))
 	}

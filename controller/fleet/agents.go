@@ -20,8 +20,12 @@ type Agents interface {
 	// advertised.
 	Health(ctx context.Context, n store.Node) (agentapi.Health, error)
 	// Probe returns a client for the agent at agentURL, signing with
-	// secret, that is not kept: for testing an agent before it is a node.
-	Probe(agentURL string, secret []byte) (*agentapi.Client, error)
+	// secret and pinning pin (zero: none), that is not kept: for testing
+	// an agent before it is a node, or re-pinning one.
+	Probe(agentURL string, secret []byte, pin agentapi.Fingerprint) (*agentapi.Client, error)
+	// PresentedFingerprint returns the fingerprint of the certificate the
+	// https agent at agentURL presents now, unchecked: for re-pinning.
+	PresentedFingerprint(ctx context.Context, agentURL string) (agentapi.Fingerprint, error)
 	// Forget drops the client of a node and what was known of its agent;
 	// for a deleted node.
 	Forget(nodeID int64)

@@ -92,19 +92,19 @@ func TestTestConnection(t *testing.T) {
 	ctx := context.Background()
 	a := agenttest.Start(t, agenttest.Options{Iface: "wg7"})
 
-	res, err := e.svc.TestConnection(ctx, a.URL, a.Secret, "wg7")
+	res, err := e.svc.TestConnection(ctx, a.URL, a.Secret, "wg7", "")
 	if err != nil || !res.OK {
 		t.Fatalf("good agent: %+v, %v", res, err)
 	}
-	res, err = e.svc.TestConnection(ctx, a.URL+"/", a.Secret, "")
+	res, err = e.svc.TestConnection(ctx, a.URL+"/", a.Secret, "", "")
 	if err != nil || res.OK || !strings.Contains(res.Message, `no interface "wg0"`) || !strings.Contains(res.Message, "wg7") {
 		t.Fatalf("missing interface: %+v, %v", res, err)
 	}
-	_, err = e.svc.TestConnection(ctx, "ftp://"+a.Addr, a.Secret, "wg7")
+	_, err = e.svc.TestConnection(ctx, "ftp://"+a.Addr, a.Secret, "wg7", "")
 	wantField(t, err, "agent_url")
-	_, err = e.svc.TestConnection(ctx, a.URL, "change-me-in-production", "wg7")
+	_, err = e.svc.TestConnection(ctx, a.URL, "change-me-in-production", "wg7", "")
 	wantField(t, err, "secret")
-	_, err = e.svc.TestConnection(ctx, a.URL, a.Secret, "../wg7")
+	_, err = e.svc.TestConnection(ctx, a.URL, a.Secret, "../wg7", "")
 	wantField(t, err, "wg_interface")
 	if len(e.audit(t)) != 0 {
 		t.Fatal("a connection test wrote to the audit log")

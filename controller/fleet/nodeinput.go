@@ -136,6 +136,18 @@ func nodeFromInput(base store.Node, in NodeInput, create bool) (n store.Node, ch
 		mark("labels", !in.Labels.Equal(base.Labels))
 		n.Labels = in.Labels.Clone()
 	}
+	if in.TLSFingerprint != nil || !n.TLSFingerprint.IsZero() {
+		text := n.TLSFingerprint.String()
+		if in.TLSFingerprint != nil {
+			text = *in.TLSFingerprint
+		}
+		fp, err := checkTLSFingerprint(text, n.AgentURL)
+		if err != nil {
+			return store.Node{}, nil, err
+		}
+		mark("tls_fingerprint", fp != base.TLSFingerprint)
+		n.TLSFingerprint = fp
+	}
 	return n, changed, nil
 }
 

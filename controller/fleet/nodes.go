@@ -72,17 +72,18 @@ func nodeViewTx(ctx context.Context, tx *store.Tx, id int64) (NodeView, error) {
 // nodeAudit is what the audit log keeps about a node: never its secret.
 func nodeAudit(n store.Node) map[string]any {
 	return map[string]any{
-		"name":          n.Name,
-		"agent_url":     n.AgentURL,
-		"wg_interface":  n.WGInterface,
-		"endpoint":      n.Endpoint,
-		"ip_pool_cidr":  prefixString(n.IPPool),
-		"ip_pool6_cidr": prefixString(n.IPPool6),
-		"enabled":       n.Enabled,
-		"weight":        n.Weight,
-		"max_peers":     n.MaxPeers,
-		"drift_policy":  string(n.DriftPolicy),
-		"labels":        n.Labels.Clone(),
+		"name":            n.Name,
+		"agent_url":       n.AgentURL,
+		"wg_interface":    n.WGInterface,
+		"endpoint":        n.Endpoint,
+		"ip_pool_cidr":    prefixString(n.IPPool),
+		"ip_pool6_cidr":   prefixString(n.IPPool6),
+		"enabled":         n.Enabled,
+		"weight":          n.Weight,
+		"max_peers":       n.MaxPeers,
+		"drift_policy":    string(n.DriftPolicy),
+		"labels":          n.Labels.Clone(),
+		"tls_fingerprint": n.TLSFingerprint.String(),
 	}
 }
 

@@ -61,6 +61,12 @@ func TestCreateNodeValidation(t *testing.T) {
 		{"weight", func(in *NodeInput) { in.Weight = ptr(-1) }},
 		{"max_peers", func(in *NodeInput) { in.MaxPeers = ptr(-1) }},
 		{"drift_policy", func(in *NodeInput) { in.DriftPolicy = ptr("fix") }},
+		{"tls_fingerprint", func(in *NodeInput) { in.TLSFingerprint = ptr("abc") }},
+		{"tls_fingerprint", func(in *NodeInput) { in.TLSFingerprint = ptr(strings.Repeat("0", 64)) }},
+		{"tls_fingerprint", func(in *NodeInput) {
+			in.AgentURL = ptr("http://n1.example.net:8080")
+			in.TLSFingerprint = ptr(strings.Repeat("ab", 32))
+		}},
 	}
 	e := newEnv(t)
 	for _, tt := range tests {
@@ -362,4 +368,46 @@ func TestSecretsNotInDatabaseFile(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestNodeTLSFingerprint: a pin is taken in an operator's form and shown
+// canonical, audited, kept by an update that does not name it, and
+// removed by "".
+func TestNodeTLSFingerprint(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	want := strings.Repeat("ab", 31) + "cd"
+	in := nodeIn("pinned")
+	in.AgentURL = ptr("https://127.0.0.1:1")
+	in.TLSFingerprint = ptr("SHA256:" + strings.ToUpper(pairs(want)))
+	v := e.createNode(t, in)
+	if v.TLSFingerprint != want {
+		t.Fatalf("tls_fingerprint %q, want %q", v.TLSFingerprint, want)
+	}
+	if d := string(e.lastAudit(t, "node.create").Details); !strings.Contains(d, want) {
+		t.Errorf("node.create audit %s does not name the pin", d)
+	}
+	v, err := e.svc.UpdateNode(ctx, actor, v.ID, NodeInput{Weight: ptr(7)})
+	if err != nil || v.TLSFingerprint != want {
+		t.Fatalf("update without the field: %q, %v; want the pin kept", v.TLSFingerprint, err)
+	}
+	v, err = e.svc.UpdateNode(ctx, actor, v.ID, NodeInput{TLSFingerprint: ptr("")})
+	if err != nil || v.TLSFingerprint != "" {
+		t.Fatalf("update to \"\": %q, %v; want no pin", v.TLSFingerprint, err)
+	}
+	var details struct {
+		Changed []string `json:"changed"`
+	}
+	if err := json.Unmarshal(e.lastAudit(t, "node.update").Details, &details); err != nil || !slices.Contains(details.Changed, "tls_fingerprint") {
+		t.Fatalf("node.update audit changed %v (%v), want tls_fingerprint", details.Changed, err)
+	}
+}
+
+// pairs joins the hex digit pairs of h with ":".
+func pairs(h string) string {
+	var out []string
+	for i := 0; i+1 < len(h); i += 2 {
+		out = append(out, h[i:i+2])
+	}
+	return strings.Join(out, ":")
 }

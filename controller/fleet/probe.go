@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
@@ -31,11 +32,16 @@ func (s *Service) TestNode(ctx context.Context, id int64) (TestResult, error) {
 }
 
 // TestConnection checks an agent before it is saved as a node: agentURL,
-// secret and iface are validated as CreateNode would (iface "" means
-// wg0), then the agent must answer /health to the secret and serve iface
-// (GET /wg/{iface}/dump).
-func (s *Service) TestConnection(ctx context.Context, agentURL, secret, iface string) (TestResult, error) {
+// secret, iface and pin are validated as CreateNode would (iface "" means
+// wg0, pin "" none), then the agent must answer /health to the secret and
+// serve iface (GET /wg/{iface}/dump), over a connection pinned to pin
+// when one is given.
+func (s *Service) TestConnection(ctx context.Context, agentURL, secret, iface, pin string) (TestResult, error) {
 	u, err := checkAgentURL(agentURL)
+	if err != nil {
+		return TestResult{}, err
+	}
+	fp, err := checkTLSFingerprint(pin, u)
 	if err != nil {
 		return TestResult{}, err
 	}
@@ -48,7 +54,7 @@ func (s *Service) TestConnection(ctx context.Context, agentURL, secret, iface st
 	if err := checkInterface(iface); err != nil {
 		return TestResult{}, err
 	}
-	c, err := s.agents.Probe(u, []byte(secret))
+	c, err := s.agents.Probe(u, []byte(secret), fp)
 	if err != nil {
 		return TestResult{Message: err.Error()}, nil
 	}
@@ -58,18 +64,25 @@ func (s *Service) TestConnection(ctx context.Context, agentURL, secret, iface st
 // probe runs the connection test of the agent at agentURL through c;
 // health asks it for /health (for a node, through Agents, which remembers
 // what it advertised). Messages quote agent errors, which never carry the
-// secret.
+// secret. An https agent's certificate fingerprint is read first, to be
+// shown whatever the outcome.
 func (s *Service) probe(ctx context.Context, c *agentapi.Client, health func(context.Context) (agentapi.Health, error), agentURL, iface string) TestResult {
 	ctx, cancel := context.WithTimeout(ctx, s.agentTimeout)
 	defer cancel()
 
+	var presented string
+	if u, err := url.Parse(agentURL); err == nil && u.Scheme == "https" {
+		if fp, err := s.agents.PresentedFingerprint(ctx, agentURL); err == nil {
+			presented = fp.String()
+		}
+	}
 	start := s.now()
 	h, err := health(ctx)
 	latency := s.now().Sub(start).Milliseconds()
 	if err != nil {
-		return TestResult{LatencyMS: latency, Message: agentclient.Describe(agentURL, err)}
+		return TestResult{LatencyMS: latency, Message: agentclient.Describe(agentURL, err), TLSFingerprint: presented}
 	}
-	res := TestResult{LatencyMS: latency, Version: h.Version}
+	res := TestResult{LatencyMS: latency, Version: h.Version, TLSFingerprint: presented}
 	for _, i := range h.Interfaces {
 		res.Interfaces = append(res.Interfaces, i.Name)
 	}

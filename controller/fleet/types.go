@@ -33,6 +33,10 @@ type NodeInput struct {
 	// Labels replace the node's labels (see package labels): nil (absent
 	// or null) keeps them, an empty object removes them all.
 	Labels labels.Set `json:"labels"`
+	// TLSFingerprint pins the agent's certificate (https agent_url only):
+	// the SHA-256 of its DER as agentapi.ParseFingerprint reads it (hex,
+	// any case, colons and a "sha256:" prefix allowed); "" unpins.
+	TLSFingerprint *string `json:"tls_fingerprint"`
 }
 
 // NodeView is a node as the API shows it: never the secret.
@@ -72,9 +76,12 @@ type NodeView struct {
 	// APIPaths is where the agent serves its peer endpoints, as the
 	// controller found out: "bare" (/wg/...), "v1" (/v1/wg/... only), ""
 	// not yet.
-	APIPaths  string    `json:"api_paths"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	APIPaths string `json:"api_paths"`
+	// TLSFingerprint is the pinned SHA-256 of the agent's certificate, 64
+	// lowercase hex digits; "" when nothing is pinned.
+	TLSFingerprint string    `json:"tls_fingerprint"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 // PeerInput is the body of POST /api/nodes/{id}/peers, POST /api/peers and
@@ -148,4 +155,9 @@ type TestResult struct {
 	// APIPaths is where the agent was found to serve its peer endpoints:
 	// "bare" or "v1"; "" when the test did not get that far.
 	APIPaths string `json:"api_paths,omitempty"`
+	// TLSFingerprint is the fingerprint of the certificate an https agent
+	// presented (whether or not it matched a pin), so that it can be
+	// compared with the one the agent logs and pinned; "" for http or when
+	// the handshake failed.
+	TLSFingerprint string `json:"tls_fingerprint,omitempty"`
 }

@@ -43,6 +43,21 @@ func checkName(field, s string, required bool) (string, error) {
 	return s, nil
 }
 
+// checkTLSFingerprint reads a pinned certificate fingerprint as
+// agentapi.ParseFingerprint does ("" is none); a pin needs an https
+// agentURL.
+func checkTLSFingerprint(s, agentURL string) (agentapi.Fingerprint, error) {
+	const field = "tls_fingerprint"
+	fp, err := agentapi.ParseFingerprint(s)
+	if err != nil {
+		return agentapi.Fingerprint{}, Invalid(field, "must be the SHA-256 of the agent's certificate, 64 hex digits (colons allowed), or \"\" for none: %v", err)
+	}
+	if u, err := url.Parse(agentURL); !fp.IsZero() && (err != nil || u.Scheme != "https") {
+		return agentapi.Fingerprint{}, Invalid(field, "pins a TLS certificate, so agent_url must be https://; set it to \"\" for an http agent")
+	}
+	return fp, nil
+}
+
 // checkAgentURL accepts an http or https URL with a host, optionally a
 // port and a path prefix; no user info, query or fragment.
 func checkAgentURL(s string) (string, error) {

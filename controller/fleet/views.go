@@ -39,6 +39,7 @@ func nodeView(n store.Node, peerCount int) NodeView {
 		DriftCurrent:        n.DriftCurrent,
 		DriftCheckedAt:      timePtr(n.DriftCheckedAt),
 		APIPaths:            n.APIPaths,
+		TLSFingerprint:      n.TLSFingerprint.String(),
 		CreatedAt:           n.CreatedAt,
 		UpdatedAt:           n.UpdatedAt,
 	}
