@@ -26,6 +26,7 @@ func TestLoadServeDocumented(t *testing.T) {
 	}{
 		{"listen", "WG_CONTROLLER_LISTEN", "127.0.0.1:7000", func(c controller.Config) string { return c.Listen }},
 		{"data-dir", "WG_CONTROLLER_DATA_DIR", dir, func(c controller.Config) string { return c.DataDir }},
+		{"database", "WG_CONTROLLER_DATABASE_URL", "postgres://wgfleet@db.example.net/wgfleet", func(c controller.Config) string { return c.Database }},
 		{"poll-interval", "WG_CONTROLLER_POLL_INTERVAL", "1m30s", func(c controller.Config) string { return c.PollInterval.String() }},
 		{"session-ttl", "WG_CONTROLLER_SESSION_TTL", "2h0m0s", func(c controller.Config) string { return c.SessionTTL.String() }},
 		{"secure-cookies", "WG_CONTROLLER_SECURE_COOKIES", "true", func(c controller.Config) string { return strconv.FormatBool(c.SecureCookies) }},
