@@ -1,8 +1,9 @@
 // Package reconcile makes every node's agent hold the peers the
 // controller's database says it should, and reports where the two differ.
 //
-// The database is the desired state: a node's peers with Enabled set, on
-// the node's interface, each with its allowed IPs (its own /32 and /128),
+// The database is the desired state: a node's peers that belong on it
+// (store.Peer.OnNode: enabled, and neither expired nor over their data
+// limit), on the node's interface, each with its allowed IPs (its own /32 and /128),
 // preshared key and keepalive. The agent's peer list is the actual state.
 // A Reconciler compares the two for one node (Drift), decides what to do
 // under the node's drift policy, applies it with the fewest calls (one

@@ -129,7 +129,7 @@ func compare(iface string, peers []store.Peer, actual []agentapi.Peer, managed m
 			continue
 		}
 		known[p.PublicKey] = p
-		if p.Enabled {
+		if p.OnNode() {
 			c.desiredKeys[p.PublicKey] = true
 			c.desired = append(c.desired, desiredConf(p))
 		}
@@ -155,13 +155,13 @@ func compare(iface string, peers []store.Peer, actual []agentapi.Peer, managed m
 		pending := p.SyncState != store.SyncApplied
 		a, onAgent := got[p.PublicKey]
 		switch {
-		case !p.Enabled && onAgent:
+		case !p.OnNode() && onAgent:
 			c.items = append(c.items, &item{
 				Drift: Drift{Kind: DriftUnknown, PublicKey: p.PublicKey.String(), PeerID: p.ID, PeerName: p.Name,
 					Pending: pending, Actual: a.state()},
 				key: p.PublicKey, peer: p,
 			})
-		case !p.Enabled:
+		case !p.OnNode():
 			if pending {
 				c.settled = append(c.settled, p)
 			}

@@ -69,7 +69,7 @@ func (r *Reconciler) record(ctx context.Context, node store.Node, pl plan, out *
 				if err != nil {
 					return err
 				}
-				if now.Enabled != m.p.Enabled || now.Iface != m.p.Iface || !sameDesired(desiredConf(&now), desiredConf(m.p)) {
+				if now.OnNode() != m.p.OnNode() || now.Iface != m.p.Iface || !sameDesired(desiredConf(&now), desiredConf(m.p)) {
 					continue
 				}
 			}

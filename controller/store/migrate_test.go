@@ -350,6 +350,7 @@ func migrationFixtures() map[uint]migrationFixture {
 		nodeLabelsMigration:       nodeLabelsFixture(),
 		shareLinksMigration:       shareLinksFixture(),
 		enrollmentTokensMigration: enrollmentTokensFixture(),
+		peerLifecycleMigration:    peerLifecycleFixture(),
 	}
 }
 

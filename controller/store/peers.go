@@ -73,6 +73,20 @@ type Peer struct {
 	// that is kept in the store but not on the node.
 	Enabled bool
 
+	// ExpiresAt is when the peer expires (the controller then restricts
+	// it: Restriction RestrictExpired); zero means never.
+	ExpiresAt time.Time
+	// DataLimit is how many bytes the peer may receive and send together
+	// (Usage) before LimitAction runs; 0 means no limit.
+	DataLimit int64
+	// LimitAction is what reaching DataLimit does; "" on create and
+	// update means LimitRestrict.
+	LimitAction LimitAction
+	// Restriction is why the controller itself keeps the peer off its
+	// node (RestrictNone: it does not). Written by SetPeerRestriction
+	// only; ignored on create and update.
+	Restriction Restriction
+
 	// Sync state, written by SetPeerSyncState; reset to pending by every
 	// change of the desired state.
 	SyncState SyncState
@@ -84,6 +98,9 @@ type Peer struct {
 	TxBytes       int64
 	RxTotal       int64 // cumulative, never decreasing
 	TxTotal       int64
+	// UsageBaseline is RxTotal+TxTotal when the usage was last reset
+	// (ResetPeerUsage); Usage counts from it.
+	UsageBaseline int64
 
 	CreatedAt time.Time
 	UpdatedAt time.Time // last change of the desired state (not of stats or sync state)
@@ -92,7 +109,7 @@ type Peer struct {
 const peerColumns = `id, node_id, iface, name, public_key, private_key_enc, preshared_key_enc,
 	address4, address6, allowed_ips, client_allowed_ips, dns, keepalive, node_keepalive, enabled,
 	sync_state, sync_error, last_handshake, rx_bytes, tx_bytes, rx_total, tx_total,
-	created_at, updated_at`
+	created_at, updated_at, expires_at, data_limit_bytes, limit_action, usage_baseline, restriction`
 
 func (tx *Tx) scanPeer(sc scanner) (Peer, error) {
 	var (
@@ -101,13 +118,13 @@ func (tx *Tx) scanPeer(sc scanner) (Peer, error) {
 		clientAllowed          string
 		privEnc, pskEnc, addr6 sql.NullString
 		keepalive, nodeKA      int64
-		handshake              sql.NullInt64
+		handshake, expires     sql.NullInt64
 		createdAt, updatedAt   int64
 	)
 	err := sc.Scan(&p.ID, &p.NodeID, &p.Iface, &p.Name, &pub, &privEnc, &pskEnc,
 		&addr4, &addr6, &allowed, &clientAllowed, &p.DNS, &keepalive, &nodeKA, &p.Enabled,
 		&p.SyncState, &p.SyncError, &handshake, &p.RxBytes, &p.TxBytes, &p.RxTotal, &p.TxTotal,
-		&createdAt, &updatedAt)
+		&createdAt, &updatedAt, &expires, &p.DataLimit, &p.LimitAction, &p.UsageBaseline, &p.Restriction)
 	if err != nil {
 		return Peer{}, err
 	}
@@ -140,6 +157,7 @@ func (tx *Tx) scanPeer(sc scanner) (Peer, error) {
 	p.LastHandshake = fromNullTime(handshake)
 	p.CreatedAt = unixTime(createdAt)
 	p.UpdatedAt = unixTime(updatedAt)
+	p.ExpiresAt = fromNullTime(expires)
 	return p, nil
 }
 
@@ -170,6 +188,15 @@ func normalizePeer(p *Peer, node Node) error {
 	}
 	if len(p.ClientAllowedIPs) == 0 {
 		p.ClientAllowedIPs = DefaultClientAllowedIPs()
+	}
+	if p.DataLimit < 0 {
+		return invalidf("data limit %d is negative; 0 is no limit", p.DataLimit)
+	}
+	if p.LimitAction == "" {
+		p.LimitAction = LimitRestrict
+	}
+	if !p.LimitAction.valid() {
+		return invalidf("limit action %q is not %q or %q", p.LimitAction, LimitRestrict, LimitDelete)
 	}
 	for _, pr := range p.ClientAllowedIPs {
 		if !pr.IsValid() {
@@ -238,12 +265,14 @@ func (tx *Tx) CreatePeerWithAllocation(ctx context.Context, p Peer) (Peer, error
 	var id int64
 	err = tx.tx.QueryRowContext(ctx, `INSERT INTO peers
 		(node_id, iface, name, public_key, address4, address6, allowed_ips, client_allowed_ips,
-		 dns, keepalive, node_keepalive, enabled, sync_state, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id`,
+		 dns, keepalive, node_keepalive, enabled, sync_state, created_at, updated_at,
+		 expires_at, data_limit_bytes, limit_action)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?) RETURNING id`,
 		node.ID, p.Iface, p.Name, p.PublicKey.String(), p.Address4.String(), nullAddr(p.Address6),
 		prefixList(p.AllowedIPs), prefixList(p.ClientAllowedIPs), p.DNS, int64(p.Keepalive/time.Second),
 		int64(p.NodeKeepalive/time.Second),
-		boolInt(p.Enabled), tx.now.Unix(), tx.now.Unix()).Scan(&id)
+		boolInt(p.Enabled), tx.now.Unix(), tx.now.Unix(),
+		nullTime(p.ExpiresAt), p.DataLimit, string(p.LimitAction)).Scan(&id)
 	if isUnique(err) {
 		return fail(fmt.Errorf("public key %s is already on interface %s: %w", p.PublicKey, p.Iface, ErrConflict))
 	}
@@ -412,8 +441,11 @@ func (tx *Tx) CountPeers(ctx context.Context, nodeID int64) (int, error) {
 
 // UpdatePeer replaces the desired state of peer p.ID with p's: Name,
 // PublicKey, PrivateKey, PresharedKey, ClientAllowedIPs, DNS, Keepalive,
-// NodeKeepalive and Enabled. The node, interface, addresses and AllowedIPs of a peer
-// never change; observed and sync fields in p are ignored. The peer goes
+// NodeKeepalive, Enabled, ExpiresAt, DataLimit and LimitAction. The node,
+// interface, addresses and AllowedIPs of a peer never change; observed and
+// sync fields and Restriction in p are ignored (SetPeerRestriction decides
+// whether the new expiry or limit restricts the peer or lifts its
+// restriction). The peer goes
 // back to SyncPending and the node's desired generation is bumped.
 func (tx *Tx) UpdatePeer(ctx context.Context, p Peer) (Peer, error) {
 	old, err := tx.GetPeer(ctx, p.ID)
@@ -430,11 +462,12 @@ func (tx *Tx) UpdatePeer(ctx context.Context, p Peer) (Peer, error) {
 	}
 	_, err = tx.tx.ExecContext(ctx, `UPDATE peers SET
 		name = ?, public_key = ?, client_allowed_ips = ?, dns = ?, keepalive = ?, node_keepalive = ?, enabled = ?,
+		expires_at = ?, data_limit_bytes = ?, limit_action = ?,
 		sync_state = 'pending', sync_error = '', updated_at = ?
 		WHERE id = ?`,
 		p.Name, p.PublicKey.String(), prefixList(p.ClientAllowedIPs), p.DNS, int64(p.Keepalive/time.Second),
 		int64(p.NodeKeepalive/time.Second),
-		boolInt(p.Enabled), tx.now.Unix(), p.ID)
+		boolInt(p.Enabled), nullTime(p.ExpiresAt), p.DataLimit, string(p.LimitAction), tx.now.Unix(), p.ID)
 	if isUnique(err) {
 		return Peer{}, fmt.Errorf("updating peer %d: public key %s is already on interface %s: %w", p.ID, p.PublicKey, p.Iface, ErrConflict)
 	}
