@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/controller/events"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/ipam"
 	"github.com/wgfleet/wgfleet/controller/store"
@@ -22,6 +23,9 @@ const (
 	DefaultListen       = "127.0.0.1:10086"
 	DefaultDataDir      = "/var/lib/wg-controller"
 	DefaultPollInterval = 60 * time.Second
+	// DefaultLimitInterval is how often expiry and data limits are checked
+	// besides the polls: a peer outlives its expiry by at most this.
+	DefaultLimitInterval = time.Minute
 	// DBFile and KeyFile are the names of the database and the master key
 	// in the data directory.
 	DBFile  = "wgfleet.db"
@@ -74,6 +78,15 @@ type Config struct {
 	// fleet.DefaultPoolBits (24).
 	PoolSupernet netip.Prefix
 	PoolBits     int
+	// LimitInterval is how often every peer's expiry and data limit are
+	// checked besides each poll; 0 means DefaultLimitInterval.
+	LimitInterval time.Duration
+	// Now is the clock peers' expiry is judged by; nil means time.Now.
+	// Tests set a testenv.Clock's Now.
+	Now func() time.Time
+	// Events hears what the controller notices by itself (peer.expired,
+	// peer.over_limit); nil means nobody does.
+	Events events.Publisher
 }
 
 // Validate checks the configuration and says what is wrong.
@@ -108,6 +121,9 @@ func (c *Config) Validate() error {
 		if _, err := ipam.CarvePool4(super, bits, nil); err != nil {
 			errs = append(errs, fmt.Errorf("pool supernet %s with /%d pools: %w", super, bits, err))
 		}
+	}
+	if c.LimitInterval < 0 || c.LimitInterval > DefaultLimitInterval {
+		errs = append(errs, fmt.Errorf("limit check interval %v is outside 0..%v", c.LimitInterval, DefaultLimitInterval))
 	}
 	if c.SessionTTL < 0 {
 		errs = append(errs, errors.New("session TTL must not be negative"))

@@ -72,8 +72,16 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 	}
 	clients := agentclient.NewPool(agentclient.PoolOptions{})
 	rec := reconcile.New(reconcile.Config{Store: st, Clients: clients, Logger: log.With("component", "reconcile")})
+	// The fleet service watches through the poller, and the poller applies
+	// limits through the fleet service (set below, before anything polls).
+	var fl *fleet.Service
+	limits := poller.LimitsFunc(func(ctx context.Context, nodeID int64) error { return fl.EnforceLimits(ctx, nodeID) })
 	pl := poller.New(poller.Config{
-		Store: st, Clients: clients, Reconciler: rec, Logger: log.With("component", "poller"), Interval: cfg.PollInterval,
+		Store: st, Clients: clients, Reconciler: rec, Limits: limits, Logger: log.With("component", "poller"), Interval: cfg.PollInterval,
+	})
+	fl = fleet.New(fleet.Config{
+		Store: st, Syncer: rec, Watcher: pl, Agents: clients, Logger: log.With("component", "fleet"),
+		PoolSupernet: cfg.PoolSupernet, PoolBits: cfg.PoolBits, Now: cfg.Now, Events: cfg.Events,
 	})
 	c := &Controller{
 		cfg:        cfg,
@@ -83,10 +91,7 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 		clients:    clients,
 		reconciler: rec,
 		poller:     pl,
-		fleet: fleet.New(fleet.Config{
-			Store: st, Syncer: rec, Watcher: pl, Agents: clients, Logger: log.With("component", "fleet"),
-			PoolSupernet: cfg.PoolSupernet, PoolBits: cfg.PoolBits,
-		}),
+		fleet:      fl,
 	}
 	c.handler = api.New(api.Config{
 		Fleet: c.fleet, Auth: authn, Reconciler: rec, Logger: log.With("component", "api"),
@@ -123,7 +128,8 @@ func (c *Controller) Run(ctx context.Context) error {
 	return httpserve.Listen(ctx, c.cfg.Listen, c.Serve, c.Close)
 }
 
-// Serve runs the reconciler and the poller and serves HTTP on ln until
+// Serve runs the reconciler, the poller and the check of peers' expiry
+// and data limits (every Config.LimitInterval) and serves HTTP on ln until
 // ctx is done; then it drains requests, stops the background work, waits
 // for it, and closes the store. It always closes the controller before it
 // returns.
@@ -137,6 +143,11 @@ func (c *Controller) Serve(ctx context.Context, ln net.Listener) error {
 	)
 	wg.Go(func() { recErr = c.reconciler.Run(bg) })
 	wg.Go(func() { pErr = c.poller.Run(bg) })
+	limitEvery := c.cfg.LimitInterval
+	if limitEvery <= 0 {
+		limitEvery = DefaultLimitInterval
+	}
+	wg.Go(func() { c.runLimits(bg, limitEvery) })
 	// Converge every node once at start: peers created while the
 	// controller was down, or a batch it was killed in, are applied now.
 	nodes, err := c.store.ListNodes(ctx)

@@ -79,7 +79,7 @@ func TestDecodeStrictRefuses(t *testing.T) {
 
 func TestJSONFields(t *testing.T) {
 	got := strings.Join(jsonFields(&fleet.PeerInput{}), ",")
-	if got != "node_id,name,public_key,preshared_key,address,client_allowed_ips,dns,persistent_keepalive,node_keepalive,enabled,placement" {
+	if got != "node_id,name,public_key,preshared_key,address,client_allowed_ips,dns,persistent_keepalive,node_keepalive,enabled,placement,expires_at,data_limit_bytes,limit_action" {
 		t.Errorf("fields %s", got)
 	}
 }
@@ -139,6 +139,8 @@ func FuzzDecodePeerInput(f *testing.F) {
 		`{"node_id": "auto", "name": "laptop", "preshared_key": "auto", "client_allowed_ips": ["0.0.0.0/0"]}`,
 		`{"node_id": 3, "public_key": "6HSt2LoVl4IZI8vh5nlFAnQdoC5edvsRqoG2uY5rqzs=", "persistent_keepalive": 25}`,
 		`{"node_id": {"x": [1, 2]}}`, `{"client_allowed_ips": "x"}`, `{"enabled": null}`,
+		`{"expires_at": "2026-12-31T23:59:59Z", "data_limit_bytes": 65536, "limit_action": "delete"}`,
+		`{"expires_at": null, "data_limit_bytes": null}`, `{"expires_at": 5, "data_limit_bytes": [1, 2]}`,
 	} {
 		f.Add([]byte(s))
 	}

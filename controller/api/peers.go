@@ -143,6 +143,20 @@ func (s *server) setPeerEnabled(r *http.Request, enabled bool, msg string) (resu
 	return success(msg, peer), nil
 }
 
+// resetPeerUsage: POST /api/peers/{id}/reset-usage starts counting the
+// peer's usage again and brings back a peer its data limit restricted.
+func (s *server) resetPeerUsage(r *http.Request) (result, error) {
+	id, err := pathID(r, "peer")
+	if err != nil {
+		return result{}, err
+	}
+	peer, err := s.fleet.ResetUsage(r.Context(), actor(r), id)
+	if err != nil {
+		return result{}, err
+	}
+	return success("peer usage reset", peer), nil
+}
+
 // peerConfig: GET /api/peers/{id}/config, the client's wg-quick file as
 // an attachment. It is the one answer that carries a private key, so it is
 // never cached.

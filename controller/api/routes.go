@@ -68,6 +68,7 @@ func (s *server) routes() *mux.Router {
 	authed("/api/peers/{id}/share", s.handle(s.createShare), post)
 	authed("/api/peers/{id}/shares", s.handle(s.listShares), get)
 	authed("/api/shares/{id}", s.handle(s.revokeShare), del)
+	authed("/api/peers/{id}/reset-usage", s.handle(s.resetPeerUsage), post)
 	if s.metrics != nil {
 		authed("/metrics", s.metrics.ServeHTTP, get)
 	}

@@ -36,12 +36,35 @@ func Start(t testing.TB, dataDir string) *Controller {
 // StartPolling is Start with a poll interval of its own.
 func StartPolling(t testing.TB, dataDir string, interval time.Duration) *Controller {
 	t.Helper()
+	return StartWith(t, Options{DataDir: dataDir, PollInterval: interval})
+}
+
+// Options shape a test controller; the zero value is Start's.
+type Options struct {
+	DataDir      string        // "" for a fresh temporary one
+	PollInterval time.Duration // 0: a second
+	// LimitInterval is how often peers' expiry and data limits are
+	// checked besides the polls; 0: the controller's default (a minute).
+	LimitInterval time.Duration
+	// Now is the clock expiry is judged by (a testenv.Clock's Now); nil:
+	// time.Now.
+	Now func() time.Time
+}
+
+// StartWith runs a controller shaped by o until the test ends (or Stop).
+func StartWith(t testing.TB, o Options) *Controller {
+	t.Helper()
+	dataDir := o.DataDir
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
+	if o.PollInterval == 0 {
+		o.PollInterval = time.Second
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c, err := controller.New(ctx, controller.Config{
-		Listen: "127.0.0.1:0", DataDir: dataDir, PollInterval: interval, AdminPassword: AdminPassword,
+		Listen: "127.0.0.1:0", DataDir: dataDir, PollInterval: o.PollInterval, AdminPassword: AdminPassword,
+		LimitInterval: o.LimitInterval, Now: o.Now,
 	})
 	if err != nil {
 		cancel()

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -145,7 +146,81 @@ func peerFromInput(base store.Peer, node store.Node, in PeerInput, create bool) 
 		mark("enabled", *in.Enabled != base.Enabled)
 		p.Enabled = *in.Enabled
 	}
+
+	if given(in.ExpiresAt) {
+		t, err := parseExpiry(in.ExpiresAt)
+		if err != nil {
+			return fail(err)
+		}
+		mark("expires_at", !t.Equal(base.ExpiresAt))
+		p.ExpiresAt = t
+	}
+
+	if given(in.DataLimit) {
+		n, err := parseDataLimit(in.DataLimit)
+		if err != nil {
+			return fail(err)
+		}
+		mark("data_limit_bytes", n != base.DataLimit)
+		p.DataLimit = n
+	}
+
+	if in.LimitAction != nil {
+		a := store.LimitAction(strings.TrimSpace(*in.LimitAction))
+		if a == "" {
+			a = store.LimitRestrict
+		}
+		if a != store.LimitRestrict && a != store.LimitDelete {
+			return fail(Invalid("limit_action", "must be %q (take the peer off its node, the default) or %q", store.LimitRestrict, store.LimitDelete))
+		}
+		mark("limit_action", a != base.LimitAction)
+		p.LimitAction = a
+	}
 	return p, changed, nil
+}
+
+// given reports whether a nullable field was in the body at all (null
+// included).
+func given(raw json.RawMessage) bool { return len(raw) > 0 }
+
+// parseExpiry reads expires_at: null for never, else an RFC 3339 time,
+// kept to the second. A time already past is allowed: the peer expires at
+// once.
+func parseExpiry(raw json.RawMessage) (time.Time, error) {
+	const field = "expires_at"
+	if string(raw) == "null" {
+		return time.Time{}, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return time.Time{}, Invalid(field, "must be an RFC 3339 time, e.g. \"2026-12-31T23:59:59Z\", or null for never")
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, Invalid(field, "must be an RFC 3339 time, e.g. \"2026-12-31T23:59:59Z\", or null for never")
+	}
+	if t.Unix() <= 0 {
+		return time.Time{}, Invalid(field, "must be after 1970-01-01T00:00:00Z")
+	}
+	return t.Truncate(time.Second).UTC(), nil
+}
+
+// parseDataLimit reads data_limit_bytes: null or 0 for no limit, else a
+// whole number of bytes.
+func parseDataLimit(raw json.RawMessage) (int64, error) {
+	const field = "data_limit_bytes"
+	if string(raw) == "null" {
+		return 0, nil
+	}
+	var n int64
+	if err := json.Unmarshal(raw, &n); err != nil || n < 0 {
+		return 0, Invalid(field, "must be a whole number of bytes (received and sent together), or null or 0 for no limit")
+	}
+	return n, nil
 }
 
 // errZeroKey is parseKey's refusal of the all-zero key.

@@ -59,6 +59,7 @@ func peerAudit(p store.Peer) map[string]any {
 		"address4":   addrString(p.Address4),
 		"address6":   addrString(p.Address6),
 		"enabled":    p.Enabled,
+		"status":     string(p.Status()),
 	}
 }
 
@@ -148,7 +149,10 @@ func peerTarget(pathNodeID int64, raw json.RawMessage) (id int64, auto bool, err
 // createPeerOn validates in against the node and creates the peer in one
 // transaction with its allocation, the bump and the audit entry.
 func (s *Service) createPeerOn(ctx context.Context, actor Actor, nodeID int64, in PeerInput, placement string) (PeerView, error) {
-	var v PeerView
+	var (
+		v    PeerView
+		done []enforced
+	)
 	err := s.store.InTx(ctx, func(tx *store.Tx) error {
 		node, err := tx.GetNode(ctx, nodeID)
 		if err != nil {
@@ -174,6 +178,15 @@ func (s *Service) createPeerOn(ctx context.Context, actor Actor, nodeID int64, i
 		if err := audit(ctx, tx, actor, "peer.create", "peer", created.ID, details); err != nil {
 			return err
 		}
+		// An expiry already past restricts the new peer at once.
+		if done, err = s.enforceTx(ctx, tx, 0, created.ID); err != nil {
+			return err
+		}
+		if len(done) > 0 {
+			if created, err = tx.GetPeer(ctx, created.ID); err != nil {
+				return err
+			}
+		}
 		v = peerView(created)
 		return nil
 	})
@@ -181,13 +194,18 @@ func (s *Service) createPeerOn(ctx context.Context, actor Actor, nodeID int64, i
 		return PeerView{}, fmt.Errorf("creating peer on node %d: %w", nodeID, err)
 	}
 	s.log.Info("peer created", "peer_id", v.ID, "node_id", v.NodeID, "address4", v.Address4, "actor", string(actor))
+	s.afterEnforce(ctx, done)
 	s.trigger(v.NodeID)
 	return v, nil
 }
 
 // UpdatePeer changes the fields in gives. A new public key drops a stored
 // private key (the client now holds its own); the address cannot change
-// (see MovePeer). An update that changes nothing writes nothing.
+// (see MovePeer). An update that changes nothing writes nothing. A new
+// expiry or data limit takes effect in the same transaction (see
+// EnforceLimits): an expiry moved into the future releases an expired
+// peer, one in the past restricts it; when a lowered limit makes the limit
+// action delete the peer, the answer shows it as it was, over_limit.
 func (s *Service) UpdatePeer(ctx context.Context, actor Actor, id int64, in PeerInput) (PeerView, error) {
 	if err := checkActor(actor); err != nil {
 		return PeerView{}, err
@@ -201,6 +219,7 @@ func (s *Service) UpdatePeer(ctx context.Context, actor Actor, id int64, in Peer
 	var (
 		v       PeerView
 		changed []string
+		done    []enforced
 	)
 	err := s.store.InTx(ctx, func(tx *store.Tx) error {
 		old, err := tx.GetPeer(ctx, id)
@@ -233,6 +252,20 @@ func (s *Service) UpdatePeer(ctx context.Context, actor Actor, id int64, in Peer
 		if err := audit(ctx, tx, actor, "peer.update", "peer", id, details); err != nil {
 			return err
 		}
+		if done, err = s.enforceTx(ctx, tx, 0, id); err != nil {
+			return err
+		}
+		v = peerView(updated)
+		if len(done) == 0 {
+			return nil
+		}
+		if done[0].deleted {
+			v.Status = string(store.PeerOverLimit)
+			return nil
+		}
+		if updated, err = tx.GetPeer(ctx, id); err != nil {
+			return err
+		}
 		v = peerView(updated)
 		return nil
 	})
@@ -241,6 +274,7 @@ func (s *Service) UpdatePeer(ctx context.Context, actor Actor, id int64, in Peer
 	}
 	if len(changed) > 0 {
 		s.log.Info("peer updated", "peer_id", id, "node_id", v.NodeID, "changed", changed, "actor", string(actor))
+		s.afterEnforce(ctx, done)
 		s.trigger(v.NodeID)
 	}
 	return v, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/agentclient"
+	"github.com/wgfleet/wgfleet/controller/events"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
@@ -42,8 +43,12 @@ type Config struct {
 	Watcher Watcher
 	// Logger; nil discards.
 	Logger *slog.Logger
-	// Now is the clock (for latency measurements); nil means time.Now.
+	// Now is the clock: of latency measurements, and the time peers'
+	// expiry is judged by (EnforceLimits); nil means time.Now.
 	Now func() time.Time
+	// Events hears what the service notices by itself (a peer expired, a
+	// peer over its limit); nil means nobody does.
+	Events events.Publisher
 	// AgentTimeout bounds each call to an agent (connection tests,
 	// fetching a node's public key, best-effort cleanup); 0 means
 	// agentapi.DefaultClientTimeout.
@@ -76,6 +81,7 @@ type Service struct {
 	agents       Agents
 	poolSupernet netip.Prefix
 	poolBits     int
+	events       events.Publisher
 }
 
 // New returns a Service for cfg. It panics when cfg.Store is nil.
@@ -93,6 +99,7 @@ func New(cfg Config) *Service {
 		agents:       cfg.Agents,
 		poolSupernet: cfg.PoolSupernet,
 		poolBits:     cfg.PoolBits,
+		events:       events.OrDiscard(cfg.Events),
 	}
 	if !s.poolSupernet.IsValid() {
 		s.poolSupernet = DefaultPoolSupernet

@@ -106,6 +106,14 @@ type PeerInput struct {
 	// Placement narrows automatic placement; POST /api/peers with
 	// node_id "auto" only. nil: any node.
 	Placement *Placement `json:"placement"`
+	// ExpiresAt: absent keeps (on create: never); null never; else an
+	// RFC 3339 time.
+	ExpiresAt json.RawMessage `json:"expires_at,omitempty"`
+	// DataLimit: absent keeps (on create: none); null or 0 none; else the
+	// bytes the peer may receive and send together.
+	DataLimit json.RawMessage `json:"data_limit_bytes,omitempty"`
+	// LimitAction: "restrict" (the default) or "delete".
+	LimitAction *string `json:"limit_action"`
 }
 
 // Placement says which nodes automatic placement may choose from.
@@ -118,30 +126,40 @@ type Placement struct {
 // PeerView is a peer as the API shows it: never the private or preshared
 // key, only whether they exist.
 type PeerView struct {
-	ID               int64      `json:"id"`
-	NodeID           int64      `json:"node_id"`
-	Iface            string     `json:"iface"`
-	Name             string     `json:"name"`
-	PublicKey        string     `json:"public_key"`
-	HasPrivateKey    bool       `json:"has_private_key"`
-	HasPresharedKey  bool       `json:"has_preshared_key"`
-	Address4         string     `json:"address4"`
-	Address6         string     `json:"address6"`
-	AllowedIPs       []string   `json:"allowed_ips"`
-	ClientAllowedIPs []string   `json:"client_allowed_ips"`
-	DNS              string     `json:"dns"`
-	Keepalive        int        `json:"persistent_keepalive"` // the client's config's
-	NodeKeepalive    int        `json:"node_keepalive"`       // the node's interface's
-	Enabled          bool       `json:"enabled"`
-	SyncState        string     `json:"sync_state"`
-	SyncError        string     `json:"sync_error"`
-	LatestHandshake  *time.Time `json:"latest_handshake"`
-	RxBytes          int64      `json:"transfer_rx"`
-	TxBytes          int64      `json:"transfer_tx"`
-	RxTotal          int64      `json:"total_rx"`
-	TxTotal          int64      `json:"total_tx"`
-	CreatedAt        time.Time  `json:"created_at"`
-	UpdatedAt        time.Time  `json:"updated_at"`
+	ID               int64    `json:"id"`
+	NodeID           int64    `json:"node_id"`
+	Iface            string   `json:"iface"`
+	Name             string   `json:"name"`
+	PublicKey        string   `json:"public_key"`
+	HasPrivateKey    bool     `json:"has_private_key"`
+	HasPresharedKey  bool     `json:"has_preshared_key"`
+	Address4         string   `json:"address4"`
+	Address6         string   `json:"address6"`
+	AllowedIPs       []string `json:"allowed_ips"`
+	ClientAllowedIPs []string `json:"client_allowed_ips"`
+	DNS              string   `json:"dns"`
+	Keepalive        int      `json:"persistent_keepalive"` // the client's config's
+	NodeKeepalive    int      `json:"node_keepalive"`       // the node's interface's
+	// Enabled is the operator's switch (restrict/allow); Status says
+	// whether the peer is on its node, and if not, why.
+	Enabled bool   `json:"enabled"`
+	Status  string `json:"status"`
+	// ExpiresAt is nil for never; DataLimit nil for no limit. Usage is
+	// what the peer received and sent since its usage was last reset,
+	// across every node it lived on.
+	ExpiresAt       *time.Time `json:"expires_at"`
+	DataLimit       *int64     `json:"data_limit_bytes"`
+	LimitAction     string     `json:"limit_action"`
+	Usage           int64      `json:"usage_bytes"`
+	SyncState       string     `json:"sync_state"`
+	SyncError       string     `json:"sync_error"`
+	LatestHandshake *time.Time `json:"latest_handshake"`
+	RxBytes         int64      `json:"transfer_rx"`
+	TxBytes         int64      `json:"transfer_tx"`
+	RxTotal         int64      `json:"total_rx"`
+	TxTotal         int64      `json:"total_tx"`
+	CreatedAt       time.Time  `json:"created_at"`
+	UpdatedAt       time.Time  `json:"updated_at"`
 }
 
 // TestResult is the answer of a connection test against an agent.

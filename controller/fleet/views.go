@@ -64,6 +64,11 @@ func peerView(p store.Peer) PeerView {
 		Keepalive:        int(p.Keepalive / time.Second),
 		NodeKeepalive:    int(p.NodeKeepalive / time.Second),
 		Enabled:          p.Enabled,
+		Status:           string(p.Status()),
+		ExpiresAt:        timePtr(p.ExpiresAt),
+		DataLimit:        limitPtr(p.DataLimit),
+		LimitAction:      string(p.LimitAction),
+		Usage:            p.Usage(),
 		SyncState:        string(p.SyncState),
 		SyncError:        p.SyncError,
 		LatestHandshake:  timePtr(p.LastHandshake),
@@ -74,6 +79,13 @@ func peerView(p store.Peer) PeerView {
 		CreatedAt:        p.CreatedAt,
 		UpdatedAt:        p.UpdatedAt,
 	}
+}
+
+func limitPtr(n int64) *int64 {
+	if n <= 0 {
+		return nil
+	}
+	return &n
 }
 
 func timePtr(t time.Time) *time.Time {

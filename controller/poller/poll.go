@@ -167,6 +167,11 @@ func (p *Poller) pollNode(ctx context.Context, nodeID int64) outcome {
 	if err := p.recordStats(ctx, node, dump.Peers); err != nil {
 		p.log.Error("poll: recording peer stats", "node", node.Name, "node_id", node.ID, "err", err)
 	}
+	if p.limits != nil {
+		if err := p.limits.EnforceLimits(ctx, node.ID); err != nil && ctx.Err() == nil {
+			p.log.Error("poll: applying expiry and data limits", "node", node.Name, "node_id", node.ID, "err", err)
+		}
+	}
 	out := outcome{status: store.NodeOnline}
 	if p.reconciler != nil {
 		out.reconcile = p.reconciler.Offer(node.ID, reconcile.Observation{Peers: dump.Peers, ReadAt: readAt})
@@ -246,7 +251,10 @@ func (p *Poller) transition(node store.Node, status store.NodeStatus, msg string
 
 // recordStats writes each database peer's observed handshake and
 // counters, matched by public key, in one transaction; peers whose
-// observation did not change are not written.
+// observation did not change are not written. A peer the dump does not
+// show (restricted, or not applied yet) has its last observed counters
+// forgotten: when it is put back, its counters start again from 0 and all
+// they count is new traffic.
 func (p *Poller) recordStats(ctx context.Context, node store.Node, peers []agentapi.Peer) error {
 	seen := make(map[string]agentapi.Peer, len(peers))
 	for _, ap := range peers {
@@ -263,6 +271,11 @@ func (p *Poller) recordStats(ctx context.Context, node store.Node, peers []agent
 			}
 			ap, ok := seen[dp.PublicKey.String()]
 			if !ok {
+				if dp.RxBytes != 0 || dp.TxBytes != 0 {
+					if err := tx.ForgetPeerCounters(ctx, dp.ID); err != nil {
+						return err
+					}
+				}
 				continue
 			}
 			var hs time.Time

@@ -31,7 +31,13 @@ type Config struct {
 	// be running (Reconciler.Run): PollOnce waits for those reconciles
 	// until its ctx ends. nil only polls.
 	Reconciler *reconcile.Reconciler
-	Logger     *slog.Logger // nil discards
+	// Limits, when set, applies the node's peers' expiry and data limits
+	// after each poll recorded their traffic and before the peer list is
+	// offered to the reconciler, so that reconcile already takes a peer
+	// that just expired or went over its limit off the agent.
+	// fleet.Service implements it. nil applies none.
+	Limits Limits
+	Logger *slog.Logger // nil discards
 	// Interval is the time between the starts of two cycles.
 	Interval time.Duration
 	// Timeout bounds the poll of one node: its health and peer list. 0
@@ -47,6 +53,18 @@ type Config struct {
 	// Now is the clock for backoff decisions; nil means time.Now.
 	Now func() time.Time
 }
+
+// Limits applies expiry and data limits to one node's peers (see
+// fleet.Service.EnforceLimits).
+type Limits interface {
+	EnforceLimits(ctx context.Context, nodeID int64) error
+}
+
+// LimitsFunc is a function as Limits.
+type LimitsFunc func(ctx context.Context, nodeID int64) error
+
+// EnforceLimits calls f(ctx, nodeID).
+func (f LimitsFunc) EnforceLimits(ctx context.Context, nodeID int64) error { return f(ctx, nodeID) }
 
 // Summary counts what one PollOnce did.
 type Summary struct {
@@ -70,6 +88,7 @@ type Poller struct {
 	store      *store.Store
 	clients    *agentclient.Pool
 	reconciler *reconcile.Reconciler
+	limits     Limits
 	log        *slog.Logger
 	interval   time.Duration
 	timeout    time.Duration
@@ -102,6 +121,7 @@ func New(cfg Config) *Poller {
 		store:      cfg.Store,
 		clients:    cfg.Clients,
 		reconciler: cfg.Reconciler,
+		limits:     cfg.Limits,
 		log:        cfg.Logger,
 		interval:   cfg.Interval,
 		timeout:    cfg.Timeout,

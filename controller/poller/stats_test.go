@@ -1,11 +1,6 @@
 package poller
 
 import (
-	"bytes"
-	"context"
-	"crypto/rand"
-	"io"
-	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -14,72 +9,15 @@ import (
 
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/controller/store"
-	"github.com/wgfleet/wgfleet/tunnel"
 )
 
-// sendThrough opens a client tunnel with the peer's key and address,
-// points it at the agent, and sends size bytes to a TCP service inside the
-// agent's netstack, which sends as many back: both of the agent's
-// counters grow by about size.
+// sendThrough sends size bytes as the peer with key and addr to a service
+// in the agent's netstack, and as many back (agenttest's Exchange): both
+// of the agent's counters grow by about size.
 func sendThrough(t *testing.T, a *agenttest.Agent, key wgtypes.Key, addr netip.Addr, size int) {
 	t.Helper()
-	server := a.Tunnel(a.Iface)
-	client, err := tunnel.NewNetstack(tunnel.Config{Name: "client0", PrivateKey: key,
-		Addresses: []netip.Prefix{netip.PrefixFrom(addr, 32)}})
-	if err != nil {
+	if err := a.Exchange(key, addr, size, 30*time.Second); err != nil {
 		t.Fatal(err)
-	}
-	defer client.Close()
-	ep := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: server.ListenPort()}
-	if err := client.Configure([]wgtypes.PeerConfig{{PublicKey: server.PublicKey(), Endpoint: ep,
-		AllowedIPs: []net.IPNet{{IP: net.IPv4(10, 99, 0, 0), Mask: net.CIDRMask(24, 32)}}}}); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := server.Net().ListenTCP(&net.TCPAddr{IP: net.IPv4(10, 99, 0, 1), Port: 9000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	got := make(chan int64, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- -1
-			return
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-		n, _ := io.Copy(io.Discard, c)
-		_, _ = io.Copy(c, io.LimitReader(rand.Reader, n))
-		got <- n
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := client.Net().DialContext(ctx, "tcp", "10.99.0.1:9000")
-	if err != nil {
-		t.Fatalf("dial through the tunnel: %v", err)
-	}
-	payload := make([]byte, size)
-	_, _ = rand.Read(payload)
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := io.Copy(conn, bytes.NewReader(payload)); err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
-	back, err := io.Copy(io.Discard, conn)
-	if err != nil || back != int64(size) {
-		t.Fatalf("got %d bytes back (%v), want %d", back, err, size)
-	}
-	select {
-	case n := <-got:
-		if n != int64(size) {
-			t.Fatalf("service got %d bytes, sent %d", n, size)
-		}
-	case <-ctx.Done():
-		t.Fatal("transfer timed out")
 	}
 }
 
