@@ -39,7 +39,13 @@ func startController(t *testing.T, dataDir string) *harness {
 // startControllerPolling is startController with a poll interval of its own.
 func startControllerPolling(t *testing.T, dataDir string, interval time.Duration) *harness {
 	t.Helper()
-	c := controllertest.StartPolling(t, dataDir, interval)
+	return startControllerWith(t, controllertest.Options{DataDir: dataDir, PollInterval: interval})
+}
+
+// startControllerWith is startController shaped by o.
+func startControllerWith(t *testing.T, o controllertest.Options) *harness {
+	t.Helper()
+	c := controllertest.StartWith(t, o)
 	plain, _, err := c.Auth().CreateToken(context.Background(), "test", "e2e-"+agenttest.RandomSecret()[:8], 0)
 	if err != nil {
 		t.Fatal(err)

@@ -56,6 +56,9 @@ type Agent struct {
 	Secret   string
 	StateDir string
 	Iface    string
+	// Address is the interface's first address (10.99.0.1/24 unless
+	// Options said otherwise): Exchange's service listens there.
+	Address netip.Prefix
 	// MetricsURL is the agent's GET /metrics URL; "" without
 	// Options.MetricsListen.
 	MetricsURL string
@@ -110,7 +113,7 @@ func Start(t testing.TB, o Options) *Agent {
 	ctx, cancel := context.WithCancel(context.Background())
 	ta := &Agent{
 		Agent: a, URL: scheme + ln.Addr().String(), Addr: ln.Addr().String(),
-		Secret: o.Secret, StateDir: o.StateDir, Iface: o.Iface, cancel: cancel, done: make(chan error, 1),
+		Secret: o.Secret, StateDir: o.StateDir, Iface: o.Iface, Address: o.Addresses[0], cancel: cancel, done: make(chan error, 1),
 	}
 	if ma := a.MetricsAddr(); ma != nil {
 		ta.MetricsURL = "http://" + ma.String() + "/metrics"
