@@ -7,8 +7,9 @@ import { openModal } from "./modal.js";
 let serial = 0; // unique ids per form; only ever increases
 
 // A field is {name, label, type, value, placeholder, help, required,
-// options, autocomplete, list}. type is "text" (default), "password",
-// "url", "number", "checkbox", "select" (options: [{value, label}]). name
+// options, autocomplete, list, step}. type is "text" (default), "password",
+// "url", "number" (whole numbers unless step says otherwise, e.g. "any"),
+// "datetime-local", "checkbox", "select" (options: [{value, label}]). name
 // is the JSON field of the API the input stands for. list: the value is an
 // array, written comma-separated.
 export function buildForm({ fields, submitLabel, extra = [] }) {
@@ -111,7 +112,7 @@ function makeInput(spec, id) {
     }
     case "number":
       return h("input", {
-        ...common, type: "number", inputmode: "numeric", min: spec.min ?? 0, max: spec.max, step: 1,
+        ...common, type: "number", inputmode: spec.step ? "decimal" : "numeric", min: spec.min ?? 0, max: spec.max, step: spec.step ?? 1,
         placeholder: spec.placeholder, value: spec.value ?? "",
       });
     default: {

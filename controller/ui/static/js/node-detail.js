@@ -5,7 +5,7 @@ import { h, setText, setClass, clear } from "./dom.js";
 import { Poller } from "./poll.js";
 import { openModal } from "./modal.js";
 import {
-  absoluteTime, agentVersion, apiPaths, bytes, driftSummary, handshakeStatus, nodeStatus, peerCapacity, plural, relativeTime, toDate,
+  absoluteTime, agentVersion, apiPaths, bytes, driftSummary, nodeStatus, peerCapacity, plural, relativeTime, toDate,
 } from "./format.js";
 import { showDrift } from "./drift.js";
 import { drainNode, movePeer } from "./move.js";
@@ -14,6 +14,7 @@ import { deletePeer, downloadConfig, openPeerForm, peerLabel, setPeerEnabled, sh
 import { openShares } from "./peer-shares.js";
 import { formatLabels, labelList, showLabels } from "./labels.js";
 import { isHTTPS, repinNode, tlsText } from "./tls.js";
+import { hasLimit, peerStatus, resetUsage, statusText, UsageMeter } from "./lifecycle.js";
 
 // COLUMNS of the peers table; key is what a column sorts by.
 const COLUMNS = [
@@ -25,13 +26,7 @@ const COLUMNS = [
   { key: "handshake", label: "Last handshake" },
 ];
 
-const STATUS_ORDER = { active: 0, idle: 1, never: 2, restricted: 3 };
-
-// peerStatus is what the status column shows: a restricted peer is off
-// the node; otherwise the age of its last handshake decides.
-export function peerStatus(peer, now) {
-  return peer.enabled ? handshakeStatus(peer.latest_handshake, now) : "restricted";
-}
+const STATUS_ORDER = { active: 0, idle: 1, never: 2, restricted: 3, expired: 4, over_limit: 5 };
 
 function received(p) { return Math.max(p.total_rx || 0, p.transfer_rx || 0); }
 function sent(p) { return Math.max(p.total_tx || 0, p.transfer_tx || 0); }
@@ -361,6 +356,7 @@ class PeerRow {
     this.peer = peer;
     this.name = h("span", { class: "peer-name" });
     this.tags = h("span", { class: "tags" });
+    this.life = new UsageMeter();
     this.addr = h("td", { class: "mono", dataset: { label: "Address" } });
     this.status = h("span", { class: "badge" });
     this.rx = h("td", { class: "num", dataset: { label: "Received" } });
@@ -373,13 +369,14 @@ class PeerRow {
     this.editBtn = btn("Edit", "edit");
     this.moveBtn = btn("Move…", "move");
     this.toggleBtn = btn("Restrict", "toggle");
+    this.resetBtn = btn("Reset usage", "reset-usage");
     this.deleteBtn = btn("Delete", "delete", "btn btn-small btn-danger-text");
     this.el = h("tr", { dataset: { peerId: peer.id } },
-      h("td", { class: "name-cell", dataset: { label: "Name" } }, this.name, this.tags),
+      h("td", { class: "name-cell", dataset: { label: "Name" } }, this.name, this.tags, this.life.el),
       this.addr,
       h("td", { dataset: { label: "Status" } }, this.status),
       this.rx, this.tx, this.handshake,
-      h("td", { class: "row-actions" }, h("div", {}, this.configBtn, this.qrBtn, this.shareBtn, this.editBtn, this.moveBtn, this.toggleBtn, this.deleteBtn)));
+      h("td", { class: "row-actions" }, h("div", {}, this.configBtn, this.qrBtn, this.shareBtn, this.editBtn, this.moveBtn, this.toggleBtn, this.resetBtn, this.deleteBtn)));
 
     this.configBtn.addEventListener("click", () => downloadConfig(ctx, this.peer));
     this.qrBtn.addEventListener("click", () => showQR(ctx, this.peer));
@@ -395,6 +392,12 @@ class PeerRow {
       this.toggleBtn.disabled = true;
       const p = await setPeerEnabled(ctx, this.peer, !this.peer.enabled);
       this.toggleBtn.disabled = false;
+      if (p) view.poller.now();
+    });
+    this.resetBtn.addEventListener("click", async () => {
+      this.resetBtn.disabled = true;
+      const p = await resetUsage(ctx, this.peer, peerLabel(this.peer));
+      this.resetBtn.disabled = false;
       if (p) view.poller.now();
     });
     this.deleteBtn.addEventListener("click", async () => {
@@ -419,8 +422,10 @@ class PeerRow {
     }
     setText(this.addr, [p.address4, p.address6].filter(Boolean).join(" "));
     const status = peerStatus(p, now);
-    setText(this.status, status);
+    setText(this.status, statusText(status));
     setClass(this.status, "status-", status);
+    this.life.update(p, now);
+    this.resetBtn.hidden = !hasLimit(p);
     setText(this.rx, bytes(received(p)));
     this.rx.title = `${received(p).toLocaleString()} bytes`;
     setText(this.tx, bytes(sent(p)));
@@ -434,6 +439,7 @@ class PeerRow {
     this.editBtn.setAttribute("aria-label", `Edit ${label}`);
     this.moveBtn.setAttribute("aria-label", `Move ${label} to another node`);
     this.toggleBtn.setAttribute("aria-label", `${p.enabled ? "Restrict" : "Allow"} ${label}`);
+    this.resetBtn.setAttribute("aria-label", `Reset the data usage of ${label}`);
     this.deleteBtn.setAttribute("aria-label", `Delete ${label}`);
   }
 }

@@ -5,6 +5,7 @@
 import { h } from "./dom.js";
 import { formModal } from "./forms.js";
 import { confirmDialog, openModal } from "./modal.js";
+import { lifecycleBody, lifecycleFields } from "./lifecycle.js";
 
 // peerLabel names a peer for messages: its name, else its address.
 export function peerLabel(peer) {
@@ -43,6 +44,7 @@ export function openPeerForm(ctx, node, peer = null) {
       help: "PersistentKeepalive in the client's config, for a client behind NAT." },
     { name: "node_keepalive", label: "Node keepalive (seconds)", type: "number", value: peer?.node_keepalive ?? "", placeholder: "0 (off)",
       help: "Keepalive the node sends to the peer. Leave off unless the node must keep the tunnel open." },
+    ...lifecycleFields(peer),
   );
   return formModal({
     title: editing ? `Edit peer ${peerLabel(peer)}` : `Add a peer`,
@@ -66,6 +68,7 @@ export function openPeerForm(ctx, node, peer = null) {
         dns: v.dns,
         persistent_keepalive: v.persistent_keepalive,
         node_keepalive: v.node_keepalive,
+        ...lifecycleBody(v),
       };
       if (editing) {
         const env = await api.put(`/api/peers/${peer.id}`, body);
