@@ -192,12 +192,12 @@ func (a *Agent) addInterface(ic InterfaceConfig) error {
 		return fmt.Errorf("interface %s: starting %s tunnel: %w", ic.Name, choice.Mode, err)
 	}
 	a.ports.set("wg:"+ic.Name, tun.ListenPort())
-	i := newIface(ic.Name, tun, stateFile{path: filepath.Join(a.cfg.StateDir, ic.Name+".peers.json")}, a.log)
-	i.disabled = disabled
-	if err := i.restore(); err != nil {
+	i, err := restoreIface(ic.Name, a.cfg.StateDir, tun, a.log)
+	if err != nil {
 		tun.Close()
 		return fmt.Errorf("interface %s: %w", ic.Name, err)
 	}
+	i.disabled = disabled
 	if down {
 		a.log.Info("interface is disabled (POST /v1/wg/{iface}/enable brings it up)", "iface", ic.Name)
 	}

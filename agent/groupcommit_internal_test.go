@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -30,10 +29,19 @@ func TestDeviceRefusalFailsAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tun.Close()
-	state := stateFile{path: filepath.Join(t.TempDir(), "wg0.peers.json")}
-	i := newIface("wg0", tun, state, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	dir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	i, err := restoreIface("wg0", dir, tun, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	i.start()
-	defer i.stop()
+	stopped := false
+	defer func() {
+		if !stopped {
+			i.stop()
+		}
+	}()
 
 	specs := make([]peerConf, 0, good+bad)
 	for n := 0; n < good; n++ {
@@ -99,14 +107,13 @@ func TestDeviceRefusalFailsAlone(t *testing.T) {
 			t.Errorf("device holds the refused key %s", p.PublicKey)
 		}
 	}
-	saved, err := state.load("wg0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(saved) != good {
-		t.Errorf("state file holds %d peers, want %d", len(saved), good)
-	}
 	if n := i.peerCount(); n != good {
 		t.Errorf("peer set holds %d peers, want %d", n, good)
+	}
+	i.stop()
+	stopped = true
+	saved := loadState(t, dir, "wg0")
+	if len(saved) != good {
+		t.Errorf("state file holds %d peers, want %d", len(saved), good)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/tunnel"
@@ -19,37 +20,43 @@ const maxBatch = 256
 var errShuttingDown = errors.New("agent is shutting down")
 
 // iface is one managed interface: its tunnel, its desired peers and their
-// state file.
+// store on disk.
 //
 // Changes are group-committed: each request validates its own input, then
 // queues a mutation; one committer goroutine takes every queued mutation,
 // checks each against the peer set as the mutations before it left it
 // (a mutation that does not fit is answered with its error and leaves no
-// trace), applies the surviving batch to the device in one UAPI set and
-// saves the state file once. A request is answered only after its change
-// is on the device and on disk. Under load this turns N fsyncs into one.
-// When the batch fails (the device refuses one of its changes), nothing of
-// it is kept and its changes are committed again one at a time, so a bad
-// change fails alone.
+// trace), applies what the surviving batch changed to the device in one
+// UAPI set and appends it to the journal as one record, fsynced. A request
+// is answered only after its change is on the device and on disk. Under
+// load this turns N fsyncs into one. When the batch fails (the device
+// refuses one of its changes), nothing of it is kept and its changes are
+// committed again one at a time, so a bad change fails alone.
+//
+// A batch costs what it changes, not the size of the set: mutations work
+// on the live peerTable, whose undo log takes a failed batch back, and
+// the journal is compacted (the whole set written as a snapshot) by the
+// committer after it answered, once the journal outgrows the snapshot.
 type iface struct {
 	name  string
 	tun   *tunnel.Tunnel
-	state stateFile
+	store *peerStore
 	log   *slog.Logger
 
 	ops  chan *op
 	quit chan struct{}
 	done chan struct{}
 
-	// mu guards peers. The committer holds it while it applies and saves a
-	// batch, so readers never see a set that is not on the device and on
-	// disk.
+	// mu guards table. The committer holds it while it applies and saves
+	// a batch, so readers never see a set that is not on the device and
+	// on disk. Only the committer changes table, so it reads it without
+	// mu (to compact).
 	//
 	// Lock order: mu, then the tunnel's Tunnel.mu (taken inside
 	// tun.Configure and tun.Peers). The tunnel never calls back into the
 	// agent, so the reverse never happens.
 	mu    sync.Mutex
-	peers peerSet
+	table *peerTable
 
 	// counts are the committer's counters, read by the metrics collector.
 	counts commitCounters
@@ -61,16 +68,17 @@ type iface struct {
 
 // op is one queued change. mutate checks the change against work and, only
 // if it fits, changes work; it must leave work untouched when it fails. It
-// may run twice, on a fresh work each time, when its batch falls back to
-// one change at a time.
+// may run twice when its batch falls back to one change at a time.
 type op struct {
-	mutate func(work peerSet) error
+	mutate func(work *peerTable) error
 	result chan error
 }
 
-func newIface(name string, tun *tunnel.Tunnel, state stateFile, log *slog.Logger) *iface {
+// newIface makes the interface with the peers set, which are on tun and
+// in store already.
+func newIface(name string, tun *tunnel.Tunnel, store *peerStore, set peerSet, log *slog.Logger) *iface {
 	return &iface{
-		name: name, tun: tun, state: state, log: log, peers: peerSet{},
+		name: name, tun: tun, store: store, log: log, table: newPeerTable(set),
 		ops: make(chan *op), quit: make(chan struct{}), done: make(chan struct{}),
 	}
 }
@@ -79,13 +87,17 @@ func newIface(name string, tun *tunnel.Tunnel, state stateFile, log *slog.Logger
 func (i *iface) start() { go i.commitLoop() }
 
 // stop ends the committer after the batch in progress; queued changes not
-// yet taken are refused. It waits and is idempotent through Agent.Close.
+// yet taken are refused. It waits, closes the store and is idempotent
+// through Agent.Close.
 func (i *iface) stop() {
 	close(i.quit)
 	<-i.done
+	if err := i.store.close(); err != nil {
+		i.log.Error("closing the peer journal", "iface", i.name, "err", err)
+	}
 }
 
-func (i *iface) submit(mutate func(work peerSet) error) error {
+func (i *iface) submit(mutate func(work *peerTable) error) error {
 	o := &op{mutate: mutate, result: make(chan error, 1)}
 	select {
 	case i.ops <- o:
@@ -115,17 +127,34 @@ func (i *iface) commitLoop() {
 			}
 		}
 		i.commitBatch(batch)
+		if i.store.needsCompaction() {
+			i.compact()
+		}
 	}
+}
+
+// compact writes the whole set as the store's snapshot, after the batch
+// that made the journal outgrow it was answered. Failing is not fatal:
+// the journal still holds everything, and the next batch tries again.
+func (i *iface) compact() {
+	start := time.Now()
+	if err := i.store.compact(i.table.peers); err != nil {
+		i.log.Error("compacting the peer journal", "iface", i.name, "err", err)
+		return
+	}
+	i.log.Debug("peer journal compacted", "iface", i.name, "peers", i.table.len(), "duration", time.Since(start))
 }
 
 func (i *iface) commitBatch(batch []*op) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	work := i.peers.clone()
+	work := i.table
 	var accepted []*op
 	refused := make(map[*op]error)
 	for _, o := range batch {
+		m := work.mark()
 		if err := o.mutate(work); err != nil {
+			work.rollbackTo(m) // a mutation leaves nothing when it fails; make sure
 			refused[o] = err
 			continue
 		}
@@ -133,8 +162,10 @@ func (i *iface) commitBatch(batch []*op) {
 	}
 	var err error
 	if len(accepted) > 0 {
-		err = i.commit(work)
+		err = i.commit()
 		i.counts.batches.Add(1)
+	} else {
+		work.keep()
 	}
 	if err != nil && len(batch) > 1 {
 		// One change the device refuses must not fail the others: nothing
@@ -169,13 +200,13 @@ func (i *iface) commitBatch(batch []*op) {
 // commitOne checks and commits o alone against the current peer set and
 // answers it. The caller holds mu.
 func (i *iface) commitOne(o *op) {
-	work := i.peers.clone()
-	if err := o.mutate(work); err != nil {
+	if err := o.mutate(i.table); err != nil {
+		i.table.rollback()
 		i.counts.refused.Add(1)
 		o.result <- err
 		return
 	}
-	err := i.commit(work)
+	err := i.commit()
 	i.counts.batches.Add(1)
 	if err != nil {
 		i.counts.failed.Add(1)
@@ -185,47 +216,47 @@ func (i *iface) commitOne(o *op) {
 	o.result <- err
 }
 
-// commit makes next the interface's peer set: it applies the difference to
-// the device in one UAPI set, then saves the state file. If saving fails the
-// device is put back as it was, so nothing is half-applied. The caller
-// holds mu.
-func (i *iface) commit(next peerSet) error {
-	if err := next.checkOverlap(); err != nil {
-		return err
-	}
-	d := diff(i.peers, next)
-	if len(d) == 0 {
+// commit keeps the batch in the table: it applies what the batch changed
+// to the device in one UAPI set, then appends it to the journal. If either
+// fails, the device and the table are put back as they were, so nothing is
+// half-applied. The caller holds mu.
+func (i *iface) commit() error {
+	cs := i.table.changes()
+	if len(cs) == 0 {
+		i.table.keep()
 		return nil
 	}
-	if err := i.tun.Configure(d); err != nil {
-		return fmt.Errorf("applying %d peer changes to %s: %w", len(d), i.name, err)
+	if err := i.tun.Configure(apply(cs)); err != nil {
+		i.table.rollback()
+		return fmt.Errorf("applying %d peer changes to %s: %w", len(cs), i.name, err)
 	}
-	if err := i.state.save(i.name, next); err != nil {
-		if rerr := i.tun.Configure(diff(next, i.peers)); rerr != nil {
+	if err := i.store.append(cs); err != nil {
+		if rerr := i.tun.Configure(revert(cs)); rerr != nil {
 			i.log.Error("rolling back device after failed save", "iface", i.name, "err", rerr)
 		}
+		i.table.rollback()
 		return fmt.Errorf("saving peer state of %s: %w", i.name, err)
 	}
-	i.peers = next
+	i.table.keep()
 	return nil
 }
 
 func (i *iface) addPeer(conf peerConf) error {
-	return i.submit(func(work peerSet) error {
-		if _, ok := work[conf.Key]; ok {
+	return i.submit(func(work *peerTable) error {
+		if _, ok := work.get(conf.Key); ok {
 			return conflictf("peer %s already exists on %s", conf.Key, i.name)
 		}
 		if err := work.overlapsWith(conf); err != nil {
 			return err
 		}
-		work[conf.Key] = conf
+		work.put(conf)
 		return nil
 	})
 }
 
 func (i *iface) updatePeer(k wgtypes.Key, req agentapi.UpdatePeerRequest) error {
-	return i.submit(func(work peerSet) error {
-		cur, ok := work[k]
+	return i.submit(func(work *peerTable) error {
+		cur, ok := work.get(k)
 		if !ok {
 			return notFoundf("peer %s not found on %s", k, i.name)
 		}
@@ -236,17 +267,17 @@ func (i *iface) updatePeer(k wgtypes.Key, req agentapi.UpdatePeerRequest) error 
 		if err := work.overlapsWith(conf); err != nil {
 			return err
 		}
-		work[k] = conf
+		work.put(conf)
 		return nil
 	})
 }
 
 func (i *iface) removePeer(k wgtypes.Key) error {
-	return i.submit(func(work peerSet) error {
-		if _, ok := work[k]; !ok {
+	return i.submit(func(work *peerTable) error {
+		if _, ok := work.get(k); !ok {
 			return notFoundf("peer %s not found on %s", k, i.name)
 		}
-		delete(work, k)
+		work.remove(k)
 		return nil
 	})
 }
@@ -257,49 +288,51 @@ func (i *iface) syncPeers(want peerSet) (agentapi.SyncResult, error) {
 		return agentapi.SyncResult{}, err
 	}
 	var res agentapi.SyncResult
-	err := i.submit(func(work peerSet) error {
+	err := i.submit(func(work *peerTable) error {
 		res = agentapi.SyncResult{Status: "success"}
+		var gone []wgtypes.Key
+		for k := range work.peers {
+			if _, ok := want[k]; !ok {
+				gone = append(gone, k)
+			}
+		}
+		for _, k := range gone {
+			res.Removed++
+			work.remove(k)
+		}
 		for k, w := range want {
-			switch cur, ok := work[k]; {
+			switch cur, ok := work.get(k); {
 			case !ok:
 				res.Added++
+				work.put(w)
 			case !cur.equal(w):
 				res.Updated++
+				work.put(w)
 			default:
 				res.Unchanged++
 			}
-		}
-		for k := range work {
-			if _, ok := want[k]; !ok {
-				res.Removed++
-				delete(work, k)
-			}
-		}
-		for k, w := range want {
-			work[k] = w
 		}
 		return nil
 	})
 	return res, err
 }
 
-// restore brings the saved peers back onto a fresh device at start, before
-// the committer runs.
-func (i *iface) restore() error {
-	set, err := i.state.load(i.name)
+// restoreIface opens the interface's peer store in dir and brings its
+// peers back onto tun, a fresh device, at start. The committer is not
+// running yet (start runs it).
+func restoreIface(name, dir string, tun *tunnel.Tunnel, log *slog.Logger) (*iface, error) {
+	store, set, err := openPeerStore(dir, name, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	i.mu.Lock()
-	defer i.mu.Unlock()
 	if len(set) > 0 {
-		if err := i.tun.Configure(diff(peerSet{}, set)); err != nil {
-			return fmt.Errorf("restoring %d peers on %s: %w", len(set), i.name, err)
+		if err := tun.Configure(diff(peerSet{}, set)); err != nil {
+			store.close()
+			return nil, fmt.Errorf("restoring %d peers on %s: %w", len(set), name, err)
 		}
 	}
-	i.peers = set
-	i.log.Info("restored peers", "iface", i.name, "peers", len(set))
-	return nil
+	log.Info("restored peers", "iface", name, "peers", len(set))
+	return newIface(name, tun, store, set, log), nil
 }
 
 // dump reads the device's view of the peers, in the seed's wire shape.
@@ -331,7 +364,7 @@ func (i *iface) peer(k wgtypes.Key) (agentapi.Peer, error) {
 func (i *iface) peerCount() int {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	return len(i.peers)
+	return i.table.len()
 }
 
 func (i *iface) info(full bool) agentapi.InterfaceInfo {

@@ -339,11 +339,18 @@ func TestSyncConfRefusedChangesNothing(t *testing.T) {
 		{"a control character", "[Peer]\x01\n", "control character"},
 		{"a second interface", "[Interface]\n[Interface]\n", "second [Interface]"},
 	}
-	stateFile := filepath.Join(a.StateDir, "wg0.peers.json")
-	before, err := os.ReadFile(stateFile)
-	if err != nil {
-		t.Fatal(err)
+	stateFiles := func(t *testing.T) []byte { // the snapshot and the journal
+		var all []byte
+		for _, name := range []string{"wg0.peers.snap", "wg0.peers.journal"} {
+			data, err := os.ReadFile(filepath.Join(a.StateDir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, data...)
+		}
+		return all
 	}
+	before := stateFiles(t)
 	dumpBefore := dumpOf(t, a)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -358,11 +365,7 @@ func TestSyncConfRefusedChangesNothing(t *testing.T) {
 			if msg := errorText(t, out); !strings.Contains(msg, tt.says) {
 				t.Errorf("error %q does not say %q", msg, tt.says)
 			}
-			after, err := os.ReadFile(stateFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(before, after) {
+			if after := stateFiles(t); !bytes.Equal(before, after) {
 				t.Errorf("the state file changed")
 			}
 			d := dumpOf(t, a)

@@ -34,9 +34,11 @@ func TestRestartRestoresPeers(t *testing.T) {
 		t.Fatalf("stopping the agent: %v", err)
 	}
 
-	st, err := os.Stat(filepath.Join(dir, "wg0.peers.json"))
-	if err != nil || st.Mode().Perm() != 0o600 {
-		t.Fatalf("state file: %v, mode %v", err, st.Mode())
+	for _, name := range []string{"wg0.peers.snap", "wg0.peers.journal"} {
+		st, err := os.Stat(filepath.Join(dir, name))
+		if err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("state file %s: %v, mode %v", name, err, st.Mode())
+		}
 	}
 
 	b := agenttest.Start(t, agenttest.Options{StateDir: dir, Secret: a.Secret})

@@ -29,13 +29,17 @@ func parseAllowedIPs(in []string) ([]netip.Prefix, error) {
 			out = append(out, p)
 		}
 	}
-	slices.SortFunc(out, func(a, b netip.Prefix) int {
-		if c := a.Addr().Compare(b.Addr()); c != 0 {
-			return c
-		}
-		return a.Bits() - b.Bits()
-	})
+	slices.SortFunc(out, comparePrefixes)
 	return slices.Compact(out), nil
+}
+
+// comparePrefixes is the order of a peer's allowed IPs: by address, then
+// by length.
+func comparePrefixes(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
 }
 
 // parseAllowedIP validates s, one trimmed part of allowed_ips[i].

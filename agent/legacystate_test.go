@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,53 +11,85 @@ import (
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
+	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/tunnel/egress"
 )
 
-func TestStateFileRoundTrip(t *testing.T) {
+// writeLegacyState writes set as the state file of the format before the
+// journal, as that agent did.
+func writeLegacyState(t *testing.T, dir, iface string, set peerSet) string {
+	t.Helper()
+	data, err := encodeState(iface, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, iface+legacySuffix)
+	if err := writeFileAtomic(p, data); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// encodeState is the legacy state file of set, as the agent before the
+// journal wrote it.
+func encodeState(iface string, set peerSet) ([]byte, error) {
+	doc := stateDoc{Version: stateVersion, Interface: iface, Peers: make([]agentapi.PeerSpec, 0, len(set))}
+	for _, k := range sortedKeys(set) {
+		s := set[k]
+		p := agentapi.PeerSpec{PublicKey: k.String(), AllowedIPs: prefixStrings(s.AllowedIPs), PersistentKeepalive: s.Keepalive}
+		if s.PSK != nil {
+			psk := s.PSK.String()
+			p.PresharedKey = &psk
+		}
+		doc.Peers = append(doc.Peers, p)
+	}
+	return json.MarshalIndent(doc, "", "  ")
+}
+
+// TestLegacyStateMigrates: the state file of the agent before the journal
+// is read on the first start, becomes the snapshot (0600), and is removed;
+// the next start reads the snapshot.
+func TestLegacyStateMigrates(t *testing.T) {
 	dir := t.TempDir()
-	f := stateFile{path: filepath.Join(dir, "wg0.peers.json")}
 	psk := testKey(t, 9)
 	set := peerSet{
 		testKey(t, 1): {Key: testKey(t, 1), AllowedIPs: prefixes(t, "10.0.0.2/32", "fd00::2/128"), PSK: &psk, Keepalive: 25},
 		testKey(t, 2): {Key: testKey(t, 2), AllowedIPs: prefixes(t)},
 	}
-	if err := f.save("wg0", set); err != nil {
-		t.Fatal(err)
-	}
-	st, err := os.Stat(f.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Mode().Perm() != 0o600 {
-		t.Fatalf("state file mode %v, want 0600", st.Mode().Perm())
-	}
-	got, err := f.load("wg0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(set) {
-		t.Fatalf("loaded %d peers, want %d", len(got), len(set))
-	}
-	for k, want := range set {
-		if !got[k].equal(want) {
-			t.Errorf("peer %s: got %+v, want %+v", k, got[k], want)
+	legacy := writeLegacyState(t, dir, "wg0", set)
+	for round := range 2 {
+		got := loadState(t, dir, "wg0")
+		samePeers(t, got, set)
+		if _, err := os.Stat(legacy); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("round %d: the legacy state file is still there: %v", round, err)
 		}
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("temp files left behind: %v", entries)
+		for _, suffix := range []string{snapshotSuffix, journalSuffix} {
+			st, err := os.Stat(filepath.Join(dir, "wg0"+suffix))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Mode().Perm() != 0o600 {
+				t.Errorf("%s mode %v, want 0600", suffix, st.Mode().Perm())
+			}
+		}
+		entries, _ := os.ReadDir(dir)
+		if len(entries) != 2 {
+			t.Errorf("round %d: files left behind: %v", round, entries)
+		}
 	}
 }
 
-func TestStateFileMissingIsEmpty(t *testing.T) {
-	got, err := stateFile{path: filepath.Join(t.TempDir(), "none.json")}.load("wg0")
+func TestLegacyStateMissingIsEmpty(t *testing.T) {
+	got, err := loadLegacyState(filepath.Join(t.TempDir(), "none.json"), "wg0")
 	if err != nil || len(got) != 0 {
 		t.Fatalf("got %v, %v; want empty set, nil", got, err)
 	}
 }
 
-func TestStateFileCorrupt(t *testing.T) {
+// TestLegacyStateCorrupt: a legacy state file that does not read back in
+// full stops the start with ErrCorruptState naming it, and is left as it
+// was; no snapshot or journal is made.
+func TestLegacyStateCorrupt(t *testing.T) {
 	good := `{"version":1,"interface":"wg0","peers":[{"public_key":"` + testKey(t, 1).String() + `","allowed_ips":["10.0.0.2/32"]}]}`
 	tests := map[string]string{
 		"truncated":      good[:len(good)/2],
@@ -71,16 +105,23 @@ func TestStateFileCorrupt(t *testing.T) {
 	}
 	for name, content := range tests {
 		t.Run(name, func(t *testing.T) {
-			p := filepath.Join(t.TempDir(), "wg0.peers.json")
+			dir := t.TempDir()
+			p := filepath.Join(dir, "wg0"+legacySuffix)
 			if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, err := stateFile{path: p}.load("wg0")
+			_, _, err := openPeerStore(dir, "wg0", discardLog())
 			if !errors.Is(err, ErrCorruptState) {
 				t.Fatalf("want ErrCorruptState, got %v", err)
 			}
 			if !strings.Contains(err.Error(), p) {
 				t.Errorf("error does not name the file: %v", err)
+			}
+			if data, _ := os.ReadFile(p); string(data) != content {
+				t.Errorf("the legacy file was changed")
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+				t.Errorf("files made beside a corrupt legacy file: %v", entries)
 			}
 		})
 	}
