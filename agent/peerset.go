@@ -23,14 +23,6 @@ type peerConf struct {
 // peerSet is an interface's whole desired peer set keyed by public key.
 type peerSet map[wgtypes.Key]peerConf
 
-func (s peerSet) clone() peerSet {
-	out := make(peerSet, len(s))
-	for k, v := range s {
-		out[k] = v
-	}
-	return out
-}
-
 func (p peerConf) equal(q peerConf) bool {
 	if p.Key != q.Key || p.Keepalive != q.Keepalive || !slices.Equal(p.AllowedIPs, q.AllowedIPs) {
 		return false
@@ -78,24 +70,6 @@ func (s peerSet) checkOverlap() error {
 			continue
 		}
 		cur, curEnd = e, lastAddr(e.p)
-	}
-	return nil
-}
-
-// overlapsWith reports whether conf's allowed IPs overlap those of any
-// other peer in s: O(total allowed IPs), for one change at a time.
-func (s peerSet) overlapsWith(conf peerConf) error {
-	for k, other := range s {
-		if k == conf.Key {
-			continue
-		}
-		for _, o := range other.AllowedIPs {
-			for _, p := range conf.AllowedIPs {
-				if p.Overlaps(o) {
-					return conflictf("allowed IP %s of peer %s overlaps %s of peer %s", p, conf.Key, o, k)
-				}
-			}
-		}
 	}
 	return nil
 }

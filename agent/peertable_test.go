@@ -9,6 +9,14 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
+func (s peerSet) clone() peerSet {
+	out := make(peerSet, len(s))
+	for k, v := range s {
+		out[k] = v
+	}
+	return out
+}
+
 // TestPeerTableMatchesReference: random additions, updates and removals,
 // some kept and some rolled back, over a small address space where
 // prefixes of many lengths nest. After each, the table's overlap answer
