@@ -8,12 +8,13 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/tunnel"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
 // capabilities are the extensions this agent speaks.
 func capabilities() []string {
-	return []string{agentapi.CapNonce, agentapi.CapPeerSync, agentapi.CapInterfaceInfo, agentapi.CapSecretRotation}
+	return []string{agentapi.CapNonce, agentapi.CapPeerSync, agentapi.CapInterfaceInfo, agentapi.CapSecretRotation, agentapi.CapBulkBody}
 }
 
 func (a *Agent) handleHealthz(w http.ResponseWriter, _ *http.Request) {
@@ -29,6 +30,8 @@ func (a *Agent) handleHealth(w http.ResponseWriter, _ *http.Request) {
 		Version:      a.version,
 		Capabilities: capabilities(),
 		Environment:  &a.envWire,
+
+		MaxBulkBodyBytes: agentapi.MaxBulkBodyBytes,
 	}
 	for _, name := range a.order {
 		h.Interfaces = append(h.Interfaces, a.ifaces[name].info(false))
@@ -42,8 +45,13 @@ type ifaceHandler func(r *http.Request, i *iface) (int, any, error)
 
 // onIface makes a signed handler of h: it verifies the request, finds the
 // interface (404 when unknown) and writes h's answer.
-func (a *Agent) onIface(h ifaceHandler) http.HandlerFunc {
-	return a.signed(func(w http.ResponseWriter, r *http.Request) {
+func (a *Agent) onIface(h ifaceHandler) http.HandlerFunc { return a.signed(a.serveIface(h)) }
+
+// onIfaceBulk is onIface for a bulk route (signedBulk).
+func (a *Agent) onIfaceBulk(h ifaceHandler) http.HandlerFunc { return a.signedBulk(a.serveIface(h)) }
+
+func (a *Agent) serveIface(h ifaceHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		name := mux.Vars(r)["iface"]
 		i, ok := a.ifaces[name]
 		if !ok {
@@ -59,7 +67,7 @@ func (a *Agent) onIface(h ifaceHandler) http.HandlerFunc {
 			return
 		}
 		writeJSON(w, status, body)
-	})
+	}
 }
 
 // pathKey decodes the peer key in the path: raw, percent-encoded or
@@ -156,6 +164,9 @@ func (a *Agent) syncPeers(r *http.Request, i *iface) (int, any, error) {
 	req, err := agentapi.DecodeSync(body)
 	if err != nil {
 		return 0, nil, err
+	}
+	if len(req.Peers) > tunnel.MaxPeers {
+		return 0, nil, badRequestf("%d peers: an interface holds at most %d (wireguard-go's limit); spread peers over more interfaces or nodes", len(req.Peers), tunnel.MaxPeers)
 	}
 	want := make(peerSet, len(req.Peers))
 	for n, p := range req.Peers {

@@ -246,6 +246,9 @@ func (i *iface) addPeer(conf peerConf) error {
 		if _, ok := work.get(conf.Key); ok {
 			return conflictf("peer %s already exists on %s", conf.Key, i.name)
 		}
+		if work.len() >= tunnel.MaxPeers {
+			return conflictf("%s holds %d peers, the most a wireguard-go device takes: spread peers over more interfaces or nodes", i.name, tunnel.MaxPeers)
+		}
 		if err := work.overlapsWith(conf); err != nil {
 			return err
 		}

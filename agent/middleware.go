@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -21,29 +22,57 @@ const (
 	// unauthBodyTimeout is how long a body has to arrive once its
 	// headers passed: a slow sender holds budget no longer.
 	unauthBodyTimeout = 5 * time.Second
+	// bulkBodyTimeout is how long an authenticated bulk body has to
+	// arrive; bulkAnswerTimeout how long its answer may take in all (a
+	// replace-all of 65,536 peers computes as many Curve25519 shared
+	// secrets on the device), instead of the server's WriteTimeout.
+	bulkBodyTimeout   = 2 * time.Minute
+	bulkAnswerTimeout = 5 * time.Minute
 )
 
 // signed checks the request's headers (timestamp window, signature
 // format) before it reads a byte of the body, then reads the body within
 // the shared budget of unauthenticated bytes, verifies the signature and
-// only then calls h, with the body readable again.
+// only then calls h, with the body readable again. A request signed as
+// bulk (agentapi.IsBulk) is refused: see signedBulk.
 func (a *Agent) signed(h http.HandlerFunc) http.HandlerFunc {
 	return a.signedBy(func(w http.ResponseWriter, r *http.Request, _ []byte) { h(w, r) })
+}
+
+// signedBulk is signed for the bulk routes: a request signed as bulk is
+// authenticated from its headers before its body, of up to
+// agentapi.MaxBulkBodyBytes, is read; any other takes the way of signed.
+func (a *Agent) signedBulk(h http.HandlerFunc) http.HandlerFunc {
+	return a.verified(func(w http.ResponseWriter, r *http.Request, _ []byte) { h(w, r) }, true)
 }
 
 // signedBy is signed for a handler that is told which of the accepted
 // secrets signed the request (it must not modify it).
 func (a *Agent) signedBy(h func(w http.ResponseWriter, r *http.Request, signer []byte)) http.HandlerFunc {
+	return a.verified(h, false)
+}
+
+func (a *Agent) verified(h func(w http.ResponseWriter, r *http.Request, signer []byte), bulk bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		hdr, err := a.verifier.CheckHeaders(r)
 		if err != nil {
 			a.reject(w, r, err)
 			return
 		}
-		// The contract's one body limit: the controller sizes its
-		// replace-all requests by the same constant.
+		if agentapi.IsBulk(r) {
+			if !bulk {
+				writeError(w, badRequestf("a bulk body (%s) is taken only by PUT /v1/wg/{iface}/peers", agentapi.HeaderContentSHA256))
+				return
+			}
+			a.bulkBody(w, r, hdr, h)
+			return
+		}
 		if r.ContentLength > agentapi.MaxBodyBytes {
-			writeError(w, &kindError{errTooLarge, "request body exceeds 1 MiB"})
+			msg := "request body exceeds 1 MiB"
+			if bulk {
+				msg += fmt.Sprintf(" (a larger one, up to %d bytes, must be signed as bulk: %s)", agentapi.MaxBulkBodyBytes, agentapi.HeaderContentSHA256)
+			}
+			writeError(w, &kindError{errTooLarge, msg})
 			return
 		}
 		size := r.ContentLength
@@ -64,7 +93,7 @@ func (a *Agent) signedBy(h func(w http.ResponseWriter, r *http.Request, signer [
 		if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(unauthBodyTimeout)); err != nil {
 			a.log.Error("cannot bound the body's read time", "err", err)
 		}
-		body, err := readBody(w, r)
+		body, err := readBody(w, r, agentapi.MaxBodyBytes)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -79,10 +108,44 @@ func (a *Agent) signedBy(h func(w http.ResponseWriter, r *http.Request, signer [
 	}
 }
 
-// readBody reads the whole body, at most agentapi.MaxBodyBytes bytes: into a buffer of
+// bulkBody serves a request signed as bulk: authenticated from its
+// headers (the signature covers the body's digest), then its body is read
+// and checked against the digest, and only then is h called. Nothing of
+// the body is read before the signature matched, so it takes no budget.
+func (a *Agent) bulkBody(w http.ResponseWriter, r *http.Request, hdr agentapi.Headers, h func(w http.ResponseWriter, r *http.Request, signer []byte)) {
+	digest, signer, err := a.verifier.VerifyBulkHeaders(r, hdr)
+	if err != nil {
+		a.reject(w, r, err)
+		return
+	}
+	if r.ContentLength > agentapi.MaxBulkBodyBytes {
+		writeError(w, &kindError{errTooLarge, fmt.Sprintf("request body exceeds %d bytes", agentapi.MaxBulkBodyBytes)})
+		return
+	}
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(bulkBodyTimeout)); err != nil {
+		a.log.Error("cannot bound the body's read time", "err", err)
+	}
+	if err := rc.SetWriteDeadline(time.Now().Add(bulkAnswerTimeout)); err != nil {
+		a.log.Error("cannot extend the answer's time", "err", err)
+	}
+	body, err := readBody(w, r, agentapi.MaxBulkBodyBytes)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := a.verifier.VerifyBulkBody(r, hdr, digest, body); err != nil {
+		a.reject(w, r, err)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	h(w, r, signer)
+}
+
+// readBody reads the whole body, at most limit bytes: into a buffer of
 // exactly its length when it is known, so that what is held is what was
 // budgeted.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength == 0 {
 		return nil, nil
 	}
@@ -93,11 +156,11 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		}
 		return body, nil
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, agentapi.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return nil, &kindError{errTooLarge, "request body exceeds 1 MiB"}
+			return nil, &kindError{errTooLarge, fmt.Sprintf("request body exceeds %d bytes", limit)}
 		}
 		return nil, badRequestf("reading request body: %v", err)
 	}

@@ -31,7 +31,7 @@ func (a *Agent) routes() http.Handler {
 	}
 	r.HandleFunc("/v1/wg/{iface}", a.onIface(a.interfaceInfo)).Methods(http.MethodGet)
 	r.HandleFunc("/v1/wg/{iface}/peers", a.onIface(a.dump)).Methods(http.MethodGet)
-	r.HandleFunc("/v1/wg/{iface}/peers", a.onIface(a.syncPeers)).Methods(http.MethodPut)
+	r.HandleFunc("/v1/wg/{iface}/peers", a.onIfaceBulk(a.syncPeers)).Methods(http.MethodPut)
 	r.HandleFunc("/v1/wg/{iface}/peers/{pubkey:.+}", a.onIface(a.getPeer)).Methods(http.MethodGet)
 
 	// The production agent's endpoints (docs/AGENT_API.md).

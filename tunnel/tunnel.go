@@ -30,6 +30,10 @@ var ErrInvalidConfig = errors.New("invalid configuration")
 // already exists.
 var ErrExists = errors.New("interface already exists")
 
+// MaxPeers is the most peers a wireguard-go device holds; it refuses more
+// ("too many peers").
+const MaxPeers = device.MaxPeers
+
 // ErrClosed is returned by Configure and Peers once the Tunnel is closed.
 var ErrClosed = errors.New("tunnel closed")
 

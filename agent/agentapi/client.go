@@ -3,6 +3,8 @@ package agentapi
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,10 +88,11 @@ type Client struct {
 	hc     *http.Client
 	now    func() time.Time
 
-	mu        sync.Mutex // guards the four fields below
+	mu        sync.Mutex // guards the five fields below
 	secrets   [][]byte   // the first signs; the others are tried after a 401
 	capsKnown bool       // a Health answer has been seen
 	useNonce  bool       // the last Health answer advertised CapNonce
+	bulkMax   int64      // the last Health answer's MaxBulkBodyBytes, with CapBulkBody; else 0
 	paths     PathFamily // where the seed endpoints are served
 }
 
@@ -180,8 +183,21 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 	}
 	c.mu.Lock()
 	c.capsKnown, c.useNonce = true, h.HasCapability(CapNonce)
+	c.bulkMax = 0
+	if h.HasCapability(CapBulkBody) && h.HasCapability(CapNonce) {
+		c.bulkMax = h.MaxBulkBodyBytes
+	}
 	c.mu.Unlock()
 	return h, nil
+}
+
+// MaxBodyBytes is the largest replace-all body (SyncPeers) the agent
+// takes, as its last Health answer advertised: MaxBulkBodyBytes of an
+// agent with CapBulkBody, else MaxBodyBytes.
+func (c *Client) MaxBodyBytes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return max(MaxBodyBytes, c.bulkMax)
 }
 
 // Dump calls GET /wg/{iface}/dump (under /v1 for a PathsV1 agent).
@@ -349,7 +365,15 @@ func (c *Client) doOnce(ctx context.Context, secret []byte, method, path string,
 	req.URL = &u
 	ts := strconv.FormatInt(c.now().Unix(), 10)
 	req.Header.Set(HeaderTimestamp, ts)
-	req.Header.Set(HeaderSignature, Sign(secret, method, signedPath, body, ts, nonce))
+	signedBody := body
+	if len(body) > MaxBodyBytes && nonce != "" && int64(len(body)) <= c.MaxBodyBytes() {
+		// Signed over its digest, so the agent authenticates it before
+		// reading it (bulk.go).
+		d := sha256.Sum256(body)
+		req.Header.Set(HeaderContentSHA256, hex.EncodeToString(d[:]))
+		signedBody = bulkMessageBody(hex.EncodeToString(d[:]))
+	}
+	req.Header.Set(HeaderSignature, Sign(secret, method, signedPath, signedBody, ts, nonce))
 	if nonce != "" {
 		req.Header.Set(HeaderNonce, nonce)
 	}

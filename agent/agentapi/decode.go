@@ -11,7 +11,8 @@ import (
 	"unicode/utf8"
 )
 
-// MaxBodyBytes bounds every request body; Decode* reject anything larger.
+// MaxBodyBytes bounds every request body but a bulk one (bulk.go); Decode*
+// reject anything larger, DecodeSync anything larger than MaxBulkBodyBytes.
 // Read at most MaxBodyBytes+1 bytes to tell "exactly the limit" from "over".
 const MaxBodyBytes = 1 << 20
 
@@ -44,7 +45,7 @@ func DecodeSync(data []byte) (SyncRequest, error) {
 	var body struct {
 		Peers *[]PeerSpec `json:"peers"`
 	}
-	if err := decodeBody(data, &body); err != nil {
+	if err := decodeBodyLimit(data, &body, MaxBulkBodyBytes); err != nil {
 		return SyncRequest{}, err
 	}
 	if body.Peers == nil {
@@ -66,9 +67,12 @@ func DecodeSync(data []byte) (SyncRequest, error) {
 // endpoints. Keys match case-insensitively and the last of duplicate keys
 // wins, as with encoding/json; bodies are signed, so neither is a way in
 // for anyone without the secret.
-func decodeBody(data []byte, v any) error {
-	if len(data) > MaxBodyBytes {
-		return fmt.Errorf("%w: body exceeds %d bytes", ErrBadRequest, MaxBodyBytes)
+func decodeBody(data []byte, v any) error { return decodeBodyLimit(data, v, MaxBodyBytes) }
+
+// decodeBodyLimit is decodeBody for bodies of up to limit bytes.
+func decodeBodyLimit(data []byte, v any, limit int) error {
+	if len(data) > limit {
+		return fmt.Errorf("%w: body exceeds %d bytes", ErrBadRequest, limit)
 	}
 	if !utf8.Valid(data) {
 		return fmt.Errorf("%w: body is not valid UTF-8", ErrBadRequest)

@@ -57,6 +57,14 @@ func (c *replayCache) add(key string, exp, now time.Time) replayResult {
 	return replayAdded
 }
 
+// has reports whether key is remembered and not expired at now.
+func (c *replayCache) has(key string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	exp, ok := c.seen[key]
+	return ok && exp.After(now)
+}
+
 // load remembers entries without checks, for those read back from a
 // replay log at start: all of them, even beyond max, since each was
 // accepted once.

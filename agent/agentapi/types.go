@@ -25,6 +25,10 @@ type Health struct {
 	Capabilities []string        `json:"capabilities,omitempty"`
 	Interfaces   []InterfaceInfo `json:"interfaces,omitempty"`
 	Environment  *Environment    `json:"environment,omitempty"`
+	// MaxBulkBodyBytes is the largest body the agent takes on its bulk
+	// routes, signed as a bulk request (CapBulkBody, bulk.go); 0 when it
+	// takes none beyond MaxBodyBytes.
+	MaxBulkBodyBytes int64 `json:"max_bulk_body_bytes,omitempty"`
 }
 
 // InterfaceKey is the public key of the interface called name in ifaces

@@ -222,6 +222,20 @@ func (p *Pool) HasCapability(nodeID int64, c string) (has, known bool) {
 	return slices.Contains(e.caps, c), true
 }
 
+// MaxBodyBytes is the largest replace-all body the node's agent takes, as
+// its last Health answer seen through this Pool advertised
+// (agentapi.Client.MaxBodyBytes); agentapi.MaxBodyBytes when none was
+// seen.
+func (p *Pool) MaxBodyBytes(nodeID int64) int64 {
+	p.mu.Lock()
+	e, ok := p.entries[nodeID]
+	p.mu.Unlock()
+	if !ok {
+		return agentapi.MaxBodyBytes
+	}
+	return e.client.MaxBodyBytes()
+}
+
 // ForgetCapabilities drops what is known of the node's agent's
 // capabilities, so they are asked for again; for when the agent behaved
 // unlike its advertisement (it was replaced by another version).

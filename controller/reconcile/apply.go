@@ -132,15 +132,15 @@ func (a *applier) fail(verb string, k wgtypes.Key, err error) {
 	a.out.err = fmt.Errorf("node %s: %s peer %s: %w", a.node, verb, k, agentclient.Classify(err))
 }
 
-// bulkFits reports whether a replace-all of confs stays inside the body
-// limit of an agent.
-func bulkFits(confs []peerConf) (agentapi.SyncRequest, bool) {
+// bulkFits reports whether a replace-all of confs stays inside limit, the
+// body limit the agent advertised (agentclient.Pool.MaxBodyBytes).
+func bulkFits(confs []peerConf, limit int64) (agentapi.SyncRequest, bool) {
 	req := agentapi.SyncRequest{Peers: make([]agentapi.PeerSpec, 0, len(confs))}
 	for _, s := range confs {
 		req.Peers = append(req.Peers, s.peerSpec())
 	}
 	body, err := json.Marshal(req)
-	return req, err == nil && len(body) <= agentapi.MaxBodyBytes
+	return req, err == nil && int64(len(body)) <= limit
 }
 
 // sync replaces the whole peer set. It reports false when the agent

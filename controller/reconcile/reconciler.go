@@ -272,7 +272,7 @@ func (r *Reconciler) reconcile(ctx context.Context, nodeID int64, obs *Observati
 				}
 				has, _ = r.clients.HasCapability(nodeID, agentapi.CapPeerSync)
 			}
-			if req, fits := bulkFits(cmp.desired); has && fits {
+			if req, fits := bulkFits(cmp.desired, r.clients.MaxBodyBytes(nodeID)); has && fits {
 				sent = a.sync(ctx, req, pl)
 				if !sent {
 					// An agent that advertised replace-all and refused
