@@ -23,8 +23,10 @@ import (
 )
 
 // syncBody is a replace-all body of n peers, 172.16.0.0/12 + i each,
-// with random keys.
-func syncBody(t testing.TB, n int) []byte {
+// with random keys; fat ones also have a preshared key and an IPv6
+// address, for a large body with fewer peers (each costs the device a
+// Curve25519 computation).
+func syncBody(t testing.TB, n int, fat bool) []byte {
 	t.Helper()
 	req := agentapi.SyncRequest{Peers: make([]agentapi.PeerSpec, n)}
 	raw := make([]byte, 32*n)
@@ -36,6 +38,11 @@ func syncBody(t testing.TB, n int) []byte {
 		copy(k[:], raw[32*i:])
 		v := 0xac100000 + i
 		req.Peers[i] = agentapi.PeerSpec{PublicKey: k.String(), AllowedIPs: []string{fmt.Sprintf("%d.%d.%d.%d/32", v>>24, v>>16&255, v>>8&255, v&255)}}
+		if fat {
+			psk := k.String() // any key will do
+			req.Peers[i].PresharedKey = &psk
+			req.Peers[i].AllowedIPs = append(req.Peers[i].AllowedIPs, fmt.Sprintf("fd00:1234:5678::%x/128", i))
+		}
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
@@ -89,8 +96,8 @@ func TestBulkReplaceAll(t *testing.T) {
 	if !h.HasCapability(agentapi.CapBulkBody) || h.MaxBulkBodyBytes != agentapi.MaxBulkBodyBytes || c.MaxBodyBytes() != agentapi.MaxBulkBodyBytes {
 		t.Fatalf("health advertises %v, max bulk %d; client takes %d", h.Capabilities, h.MaxBulkBodyBytes, c.MaxBodyBytes())
 	}
-	const n = 15000 // about 1.1 MiB of JSON
-	body := syncBody(t, n)
+	const n = 6000 // about 1.2 MiB of JSON
+	body := syncBody(t, n, true)
 	if len(body) <= agentapi.MaxBodyBytes {
 		t.Fatalf("body of %d bytes is not over the 1 MiB limit", len(body))
 	}
@@ -103,7 +110,7 @@ func TestBulkReplaceAll(t *testing.T) {
 		t.Fatalf("bulk replace-all: %+v, %v", res, err)
 	}
 
-	other := syncBody(t, n)
+	other := syncBody(t, n, true)
 	nonce := agenttest.RandomSecret()[:32]
 	tests := []struct {
 		name, method, path, digest, nonce string
@@ -176,7 +183,7 @@ func TestReplaceAllOverTheDeviceCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	var req agentapi.SyncRequest
-	if err := json.Unmarshal(syncBody(t, tunnel.MaxPeers+1), &req); err != nil {
+	if err := json.Unmarshal(syncBody(t, tunnel.MaxPeers+1, false), &req); err != nil {
 		t.Fatal(err)
 	}
 	_, err := c.SyncPeers(ctx, "wg0", req)

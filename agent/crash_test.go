@@ -44,7 +44,7 @@ func TestKill9At60kPeers(t *testing.T) {
 	}
 	ctx := context.Background()
 	var all agentapi.SyncRequest
-	if err := json.Unmarshal(syncBody(t, base+20000), &all); err != nil {
+	if err := json.Unmarshal(syncBody(t, base+20000, false), &all); err != nil {
 		t.Fatal(err)
 	}
 	initial, extra := all.Peers[:base], all.Peers[base:]

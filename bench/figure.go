@@ -47,6 +47,13 @@ func suite() []figure {
 			What:     "signed peer creations, 64 at once vs one at a time",
 		},
 		{
+			Name: "agent-peer-set-scale", Pkg: "./agent", Bench: "PeerSetScale",
+			Benchtime: "1x", Quick: "1x", Short: true, Timeout: 20 * time.Minute,
+			Headline: []string{"set/raw", "set-ms", "raw-set-ms", "dump/raw", "dump-ms", "raw-get-ms",
+				"add-rtt-ms", "add-agent-ms", "raw-add-ms"},
+			What: "replace-all, dump and add-one at 10k (and 60k) peers vs raw wireguard-go IpcSet/IpcGet",
+		},
+		{
 			Name: "reconcile-fleet", Pkg: "./controller/reconcile", Bench: "ReconcileFleet",
 			Benchtime: "3x", Quick: "1x", Short: true, Timeout: 10 * time.Minute,
 			Headline: []string{"ns/op", "calls/node", "drifted/node"},
