@@ -70,7 +70,7 @@ func bulkCall(t *testing.T, a *agenttest.Agent, method, path string, body []byte
 	}
 	req.Header.Set(agentapi.HeaderContentSHA256, digest)
 	req.Header.Set(agentapi.HeaderSignature, agentapi.Sign([]byte(a.Secret), method, path, []byte("sha256="+digest), ts, nonce))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,11 @@ func bulkCall(t *testing.T, a *agenttest.Agent, method, path string, body []byte
 // peers.
 func TestBulkReplaceAll(t *testing.T) {
 	a := agenttest.Start(t, agenttest.Options{})
-	c := a.Client(t)
+	// Thousands of peers under -race on a loaded machine take minutes.
+	c, err := agentapi.NewClient(agentapi.ClientConfig{BaseURL: a.URL, Secret: []byte(a.Secret), HTTPClient: &http.Client{Timeout: 5 * time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	h, err := c.Health(ctx)
 	if err != nil {
@@ -177,7 +181,10 @@ func TestBulkHeadersCheckedBeforeBody(t *testing.T) {
 // changes nothing.
 func TestReplaceAllOverTheDeviceCap(t *testing.T) {
 	a := agenttest.Start(t, agenttest.Options{})
-	c := a.Client(t)
+	c, err := agentapi.NewClient(agentapi.ClientConfig{BaseURL: a.URL, Secret: []byte(a.Secret), HTTPClient: &http.Client{Timeout: 5 * time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	if _, err := c.AddPeer(ctx, "wg0", agentapi.AddPeerRequest{PublicKey: mustKey(t).String(), AllowedIPs: []string{"10.99.0.2/32"}}); err != nil {
 		t.Fatal(err)
@@ -186,7 +193,7 @@ func TestReplaceAllOverTheDeviceCap(t *testing.T) {
 	if err := json.Unmarshal(syncBody(t, tunnel.MaxPeers+1, false), &req); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.SyncPeers(ctx, "wg0", req)
+	_, err = c.SyncPeers(ctx, "wg0", req)
 	if err == nil || !strings.Contains(err.Error(), strconv.Itoa(tunnel.MaxPeers)) {
 		t.Fatalf("replace-all of %d peers: %v, want a refusal naming %d", len(req.Peers), err, tunnel.MaxPeers)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"sync"
 	"time"
@@ -402,13 +403,24 @@ func wirePeer(p wgtypes.Peer) agentapi.Peer {
 		out.Endpoint = &e
 	}
 	for _, a := range p.AllowedIPs {
-		out.AllowedIPs = append(out.AllowedIPs, a.String())
+		out.AllowedIPs = append(out.AllowedIPs, ipNetString(a))
 	}
 	if !p.LastHandshakeTime.IsZero() {
 		ts := p.LastHandshakeTime.Unix()
 		out.LatestHandshake = &ts
 	}
 	return out
+}
+
+// ipNetString is n.String() for the canonical prefixes the device
+// reports, through netip (a dump writes one per allowed IP).
+func ipNetString(n net.IPNet) string {
+	a, ok := netip.AddrFromSlice(n.IP)
+	ones, bits := n.Mask.Size()
+	if !ok || bits != a.BitLen() {
+		return n.String()
+	}
+	return netip.PrefixFrom(a, ones).String()
 }
 
 func prefixStrings(ps []netip.Prefix) []string {

@@ -121,7 +121,7 @@ func (t *Tunnel) up() error {
 	if err != nil {
 		return fmt.Errorf("interface %s: reading device state: %w", t.name, err)
 	}
-	st, err := ParseDevice(strings.NewReader(s))
+	st, err := parseDeviceText(s)
 	if err != nil {
 		return fmt.Errorf("interface %s: reading device state: %w", t.name, err)
 	}
@@ -215,7 +215,7 @@ func (t *Tunnel) Peers() ([]wgtypes.Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("interface %s: reading peers: %w", t.name, err)
 	}
-	st, err := ParseDevice(strings.NewReader(s))
+	st, err := parseDeviceText(s)
 	if err != nil {
 		return nil, fmt.Errorf("interface %s: reading peers: %w", t.name, err)
 	}

@@ -221,6 +221,23 @@ func ParseDevice(r io.Reader) (DeviceState, error) {
 	return p.finish()
 }
 
+// parseDeviceText is ParseDevice of a reply held in a string, as IpcGet
+// returns it: the same parser, without a copy of every line.
+func parseDeviceText(text string) (DeviceState, error) {
+	var p deviceParser
+	for lineNo := 1; text != ""; lineNo++ {
+		line, rest, _ := strings.Cut(text, "\n")
+		text = rest
+		if line == "" {
+			break
+		}
+		if err := p.line(line); err != nil {
+			return DeviceState{}, fmt.Errorf("parsing uapi line %d: %w", lineNo, err)
+		}
+	}
+	return p.finish()
+}
+
 // peerField is a bit per peer key, to reject repeats.
 type peerField uint16
 
