@@ -108,3 +108,33 @@ func TestMatches(t *testing.T) {
 		t.Error("a node without labels matched a selector")
 	}
 }
+
+// FuzzParseSelector: a selector from a query string is either refused
+// with an *Error, or every term it kept follows the rules and the
+// selector written out parses back to itself.
+func FuzzParseSelector(f *testing.F) {
+	for _, s := range []string{"region=eu-west", "a=b&c=d", "region", "=x", "Region=eu", "k=v=w", "example.com/tier=gold"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		sel, err := labels.ParseSelector(strings.Split(q, "&"))
+		if err != nil {
+			var le *labels.Error
+			if !errors.As(err, &le) {
+				t.Fatalf("ParseSelector(%q) = %v, not a *labels.Error", q, err)
+			}
+			return
+		}
+		if err := labels.Check(sel); err != nil {
+			t.Fatalf("ParseSelector(%q) kept %v, which Check refuses: %v", q, sel, err)
+		}
+		var terms []string
+		if s := sel.String(); s != "" {
+			terms = strings.Split(s, ",")
+		}
+		again, err := labels.ParseSelector(terms)
+		if err != nil || !again.Equal(sel) {
+			t.Fatalf("selector %v written as %q parses to %v, %v", sel, sel.String(), again, err)
+		}
+	})
+}
