@@ -113,6 +113,23 @@ func TestNodeLabelsInTheBrowser(t *testing.T) {
 	p.waitJS("lb-0-bare's page with its labels", fmt.Sprintf(`location.pathname === "/nodes/%d" &&
 		[...document.querySelectorAll(".facts-wide .labels .label")].map((l) => l.textContent).join() === "region=us-east,tier=gold" &&
 		!document.querySelector('[data-action="drain"]').disabled`, bare.ID))
+
+	// lb-0-bare has a peer and the others none: placement anywhere would
+	// choose another node; placement in us-east can only choose lb-0-bare.
+	t.Log("add a peer placed automatically in the node's region")
+	p.do("open the peer form", chromedp.Click(chromedp.CSS(`[data-action="add-peer"]`)))
+	p.waitJS("the region's placement choice", `[...document.querySelectorAll('dialog[open] select[name="node_id"] option')].map((o) => o.textContent).join("|") ===
+		"This node (lb-0-bare)|Automatic placement|Automatic placement in region us-east"`)
+	p.do("choose placement in us-east and add",
+		chromedp.SendKeys(chromedp.CSS(`dialog input[name="name"]`), "lb-placed"),
+		chromedp.SetValue(chromedp.CSS(`dialog select[name="node_id"]`), "auto-region:us-east"),
+		chromedp.Click(chromedp.CSS(`dialog button[type="submit"]`)))
+	p.waitJS("the form to close", `!document.querySelector("dialog[open]")`)
+	placed := findPeer(t, fl, bare.ID, "lb-placed")
+	if placed.NodeID != bare.ID {
+		t.Fatalf("the peer placed in us-east is on node %d", placed.NodeID)
+	}
+	p.waitJS("lb-0-bare's two peers", `visibleText("#peer-count") === "2 peers"`)
 	p.do("drain", chromedp.Click(chromedp.CSS(`[data-action="drain"]`)))
 	p.waitJS("the drain confirmation names the region", `visibleText("dialog[open] .confirm-message").includes("stays in region us-east") &&
 		visibleText("dialog[open] .check label").includes("other regions")`)
@@ -120,7 +137,7 @@ func TestNodeLabelsInTheBrowser(t *testing.T) {
 	p.do("confirm within the region", chromedp.Click(chromedp.CSS(`dialog[open] .btn-primary`)))
 	// No other node is in us-east: the drain stops and says so.
 	p.waitJS("the drain refused for want of room in the region", `visibleText(".toasts").includes("region us-east")`)
-	if n, err := fl.ListPeers(ctx, bare.ID); err != nil || len(n) != 1 {
+	if n, err := fl.ListPeers(ctx, bare.ID); err != nil || len(n) != 2 {
 		t.Fatalf("lb-0-bare's peers after a drain with nowhere to go in its region: %d, %v", len(n), err)
 	}
 	p.checkProblems()

@@ -115,3 +115,20 @@ export class RegionGroups {
 export function regionOf(node) {
   return (node.labels && node.labels[REGION]) || "";
 }
+
+// placementOptions are the peer form's automatic placement choices for a
+// peer added from node's page: anywhere, and within node's region when it
+// has one.
+export function placementOptions(node) {
+  const region = regionOf(node);
+  const out = [{ value: "auto", label: "Automatic placement" }];
+  if (region) out.push({ value: `auto-region:${region}`, label: `Automatic placement in region ${region}` });
+  return out;
+}
+
+// placementBody is the part of POST /api/peers for a choice of
+// placementOptions.
+export function placementBody(choice) {
+  const region = choice.startsWith("auto-region:") ? choice.slice("auto-region:".length) : "";
+  return region ? { node_id: "auto", placement: { labels: { [REGION]: region } } } : { node_id: "auto" };
+}

@@ -6,6 +6,7 @@ import { h } from "./dom.js";
 import { formModal } from "./forms.js";
 import { confirmDialog, openModal } from "./modal.js";
 import { lifecycleBody, lifecycleFields } from "./lifecycle.js";
+import { placementOptions, placementBody } from "./labels.js";
 
 // peerLabel names a peer for messages: its name, else its address.
 export function peerLabel(peer) {
@@ -22,8 +23,8 @@ export function openPeerForm(ctx, node, peer = null) {
     fields.push(
       {
         name: "node_id", label: "Node", type: "select", value: "this",
-        options: [{ value: "this", label: `This node (${node.name})` }, { value: "auto", label: "Automatic placement" }],
-        help: "Automatic placement picks a healthy node with room, by weight.",
+        options: [{ value: "this", label: `This node (${node.name})` }, ...placementOptions(node)],
+        help: "Automatic placement picks a healthy node with room, by weight (in the region, if you choose one).",
       },
       { name: "address", label: "Address", placeholder: "next free address", help: `Optional: an IPv4 address from ${node.ip_pool_cidr}.` },
       {
@@ -56,8 +57,8 @@ export function openPeerForm(ctx, node, peer = null) {
       const placement = f.input("node_id");
       if (placement) {
         placement.addEventListener("change", () => {
-          f.input("address").disabled = placement.value === "auto";
-          if (placement.value === "auto") f.input("address").value = "";
+          f.input("address").disabled = placement.value !== "this";
+          if (placement.value !== "this") f.input("address").value = "";
         });
       }
     },
@@ -79,8 +80,8 @@ export function openPeerForm(ctx, node, peer = null) {
       if (v.public_key) body.public_key = v.public_key;
       if (v.preshared_key) body.preshared_key = "auto";
       let env;
-      if (v.node_id === "auto") {
-        env = await api.post("/api/peers", { ...body, node_id: "auto" });
+      if (v.node_id !== "this") {
+        env = await api.post("/api/peers", { ...body, ...placementBody(v.node_id) });
       } else {
         env = await api.post(`/api/nodes/${node.id}/peers`, body);
       }
