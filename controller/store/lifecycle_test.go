@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -314,4 +315,49 @@ func peerLifecycleFixture() migrationFixture {
 			testenv.Equal(t, "v8 peer Status", old.Status(), PeerActive)
 		},
 	}
+}
+
+// TestMoveKeepsLifecycle: a moved peer keeps its usage (totals and
+// baseline), its limit, its expiry and its restriction: limits follow the
+// peer across nodes.
+func TestMoveKeepsLifecycle(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := openTest(t)
+	n1 := mustCreateNode(t, s, testNode("fra1"))
+	n2 := testNode("ams1")
+	n2.IPPool, n2.IPPool6 = netip.MustParsePrefix("10.9.0.0/24"), netip.MustParsePrefix("fd00:9::/64")
+	dst := mustCreateNode(t, s, n2)
+	p := testPeer(t, n1.ID, "roamer")
+	p.DataLimit, p.ExpiresAt = 5000, testEpoch.Add(time.Hour)
+	p = mustCreatePeer(t, s, p)
+	if err := s.RecordPeerStats(ctx, p.ID, time.Time{}, 3000, 1000); err != nil {
+		t.Fatal(err)
+	}
+	err := s.InTx(ctx, func(tx *Tx) error {
+		if err := tx.ResetPeerUsage(ctx, p.ID); err != nil {
+			return err
+		}
+		if err := tx.SetPeerRestriction(ctx, p.ID, RestrictOverLimit); err != nil {
+			return err
+		}
+		_, err := tx.MovePeer(ctx, p.ID, dst.ID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordPeerStats(ctx, p.ID, time.Time{}, 700, 300); err != nil { // the new node's counters
+		t.Fatal(err)
+	}
+	got, err := s.GetPeer(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Equal(t, "NodeID", got.NodeID, dst.ID)
+	testenv.Equal(t, "Usage", got.Usage(), int64(1000))
+	testenv.Equal(t, "RxTotal", got.RxTotal, int64(3700))
+	testenv.Equal(t, "DataLimit", got.DataLimit, int64(5000))
+	testenv.Equal(t, "ExpiresAt", got.ExpiresAt, testEpoch.Add(time.Hour))
+	testenv.Equal(t, "Restriction", got.Restriction, RestrictOverLimit)
+	testenv.Equal(t, "OnNode", got.OnNode(), false)
 }
