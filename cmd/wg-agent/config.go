@@ -30,6 +30,11 @@ type options struct {
 	logLevel   slog.Level
 	// showVersion: --version was given; nothing else is set.
 	showVersion bool
+	// join, when set, is the enrollment run carries out before the agent
+	// starts (first start with --join); enrolled is the enrollment found
+	// in the state directory (later starts). See applyEnrollment.
+	join     *agent.JoinConfig
+	enrolled *agent.Enrollment
 }
 
 // loadOptions reads flags, then the environment for every flag not given,
@@ -60,6 +65,11 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 		allow      = cli.List(s, "egress-allow", "WG_AGENT_EGRESS_ALLOW", egress.ParseRule, "netstack mode: a destination peers may reach, CIDR or CIDR:PORT[-PORT]; when given, nothing else is")
 		deny       = cli.List(s, "egress-deny", "WG_AGENT_EGRESS_DENY", egress.ParseRule, "netstack mode: a destination peers may not reach, CIDR or CIDR:PORT[-PORT]; wins over --egress-allow")
 		showVer    = cli.Bool(s, "version", "", false, "print the version, commit and build date, and exit")
+		joinURL    = cli.String(s, "join", "WG_AGENT_JOIN", "", "first start: join the controller at this URL with --join-token (no secret needed); later starts use the saved enrollment")
+		joinToken  = cli.String(s, "join-token", "WG_AGENT_JOIN_TOKEN", "", "the join token (wg-controller enroll-token create, or the UI's Add node)")
+		joinCA     = cli.String(s, "join-ca", "WG_AGENT_JOIN_CA", "", "PEM file of the authorities an https controller is verified against (default: the system's, or the certificate the token pins)")
+		advertise  = cli.String(s, "advertise-url", "WG_AGENT_ADVERTISE_URL", "", "when joining: how the controller reaches this API; default: this host's address toward the controller and the --listen port")
+		endpoint   = cli.String(s, "endpoint", "WG_AGENT_ENDPOINT", "", "when joining: host:port clients dial; default: the advertise URL's host and --listen-port")
 	)
 	s.SetUsage(usage)
 	if err := s.Parse(args, getenv); err != nil {
@@ -133,6 +143,16 @@ func loadOptions(args []string, getenv func(string) string, stderr io.Writer) (o
 	o.cfg.Secrets = secrets
 	if err := errors.Join(errs...); err != nil {
 		return options{}, err
+	}
+	err = applyEnrollment(&o, joinFlags{
+		url: joinURL.Get(), token: joinToken.Get(), caFile: joinCA.Get(), advertise: advertise.Get(), endpoint: endpoint.Get(),
+		tlsGiven: tlsMode.Source() != cli.SourceDefault, single: configFile.Get() == "",
+	})
+	if err != nil {
+		return options{}, err
+	}
+	if o.join != nil {
+		return o, validateJoining(o.cfg)
 	}
 	if err := o.cfg.Validate(); err != nil {
 		return options{}, err

@@ -39,6 +39,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := cli.NewLogger(stderr, o.logFormat, o.logLevel)
 	o.cfg.Logger = log
+	if err := join(ctx, &o, log); err != nil {
+		return err
+	}
 	a, err := agent.New(o.cfg)
 	if err != nil {
 		return err
@@ -54,6 +57,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 					return
 				case <-hup:
 					secrets, err := loadSecrets(o.secretFile, "")
+					if err == nil && o.enrolled != nil {
+						secrets = append(secrets, []byte(o.enrolled.Secret)) // the enrollment's stays
+					}
 					if err == nil {
 						err = a.SetSecrets(secrets)
 					}
