@@ -267,7 +267,9 @@ func (s *Service) Enroll(ctx context.Context, req agentapi.EnrollRequest) (agent
 		if err := tx.SetNodeServerKey(ctx, node.ID, key); err != nil {
 			return err
 		}
-		if err := tx.UseEnrollmentToken(ctx, t.ID, node.ID); err != nil {
+		if err := tx.UseEnrollmentToken(ctx, t.ID, node.ID); errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("%w: this join token was just used by another agent", ErrEnrollRefused)
+		} else if err != nil {
 			return err
 		}
 		used = t
