@@ -44,7 +44,8 @@ type Config struct {
 	// Logger; nil discards.
 	Logger *slog.Logger
 	// Now is the clock: of latency measurements, and the time peers'
-	// expiry is judged by (EnforceLimits); nil means time.Now.
+	// expiry (EnforceLimits) and join tokens' expiry are judged by; nil
+	// means time.Now.
 	Now func() time.Time
 	// Events hears what the service notices by itself (a peer expired, a
 	// peer over its limit); nil means nobody does.
