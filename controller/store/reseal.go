@@ -13,10 +13,11 @@ type Resealed struct {
 	Nodes         int // node HMAC secrets
 	PrivateKeys   int // peer private keys held by the controller
 	PresharedKeys int // peer preshared keys
+	Webhooks      int // webhook signing secrets
 }
 
 // Reseal rotates the master key: in one transaction it opens every sealed
-// value (node secrets, peer private and preshared keys, the master key
+// value (node secrets, peer private and preshared keys, webhook secrets, the master key
 // check) with the store's current box and seals it again with newBox,
 // bound to the same row and column. On success the store uses newBox from
 // then on; on any error nothing is changed and the store keeps its box.
@@ -46,6 +47,9 @@ func (s *Store) Reseal(ctx context.Context, newBox *secretbox.Box) (Resealed, er
 			return err
 		}
 		if out.PresharedKeys, err = r.column(ctx, "peers", "preshared_key_enc", peerPresharedKeyAAD); err != nil {
+			return err
+		}
+		if out.Webhooks, err = r.column(ctx, "webhooks", "secret_enc", webhookSecretAAD); err != nil {
 			return err
 		}
 		return r.keyCheck(ctx)
