@@ -14,12 +14,14 @@ import (
 	"github.com/wgfleet/wgfleet/controller/agentclient"
 	"github.com/wgfleet/wgfleet/controller/api"
 	"github.com/wgfleet/wgfleet/controller/auth"
+	"github.com/wgfleet/wgfleet/controller/events"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/metrics"
 	"github.com/wgfleet/wgfleet/controller/poller"
 	"github.com/wgfleet/wgfleet/controller/reconcile"
 	"github.com/wgfleet/wgfleet/controller/store"
 	"github.com/wgfleet/wgfleet/controller/ui"
+	"github.com/wgfleet/wgfleet/controller/webhook"
 	"github.com/wgfleet/wgfleet/internal/httpserve"
 )
 
@@ -34,6 +36,7 @@ type Controller struct {
 	clients    *agentclient.Pool
 	reconciler *reconcile.Reconciler
 	poller     *poller.Poller
+	webhooks   *webhook.Dispatcher
 	fleet      *fleet.Service
 	handler    http.Handler
 
@@ -71,17 +74,22 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 		return nil, err
 	}
 	clients := agentclient.NewPool(agentclient.PoolOptions{})
-	rec := reconcile.New(reconcile.Config{Store: st, Clients: clients, Logger: log.With("component", "reconcile")})
+	// Every fleet event goes to the webhooks' queue (and to cfg.Events,
+	// when set).
+	hooks := webhook.New(webhook.Config{Store: st, Logger: log.With("component", "webhook")})
+	pub := events.Multi(hooks, cfg.Events)
+	rec := reconcile.New(reconcile.Config{Store: st, Clients: clients, Logger: log.With("component", "reconcile"), Events: pub})
 	// The fleet service watches through the poller, and the poller applies
 	// limits through the fleet service (set below, before anything polls).
 	var fl *fleet.Service
 	limits := poller.LimitsFunc(func(ctx context.Context, nodeID int64) error { return fl.EnforceLimits(ctx, nodeID) })
 	pl := poller.New(poller.Config{
 		Store: st, Clients: clients, Reconciler: rec, Limits: limits, Logger: log.With("component", "poller"), Interval: cfg.PollInterval,
+		Events: pub,
 	})
 	fl = fleet.New(fleet.Config{
 		Store: st, Syncer: rec, Watcher: pl, Agents: clients, Logger: log.With("component", "fleet"),
-		PoolSupernet: cfg.PoolSupernet, PoolBits: cfg.PoolBits, Now: cfg.Now, Events: cfg.Events,
+		PoolSupernet: cfg.PoolSupernet, PoolBits: cfg.PoolBits, Now: cfg.Now, Events: pub,
 	})
 	c := &Controller{
 		cfg:        cfg,
@@ -91,12 +99,13 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 		clients:    clients,
 		reconciler: rec,
 		poller:     pl,
+		webhooks:   hooks,
 		fleet:      fl,
 	}
 	c.handler = api.New(api.Config{
 		Fleet: c.fleet, Auth: authn, Reconciler: rec, Logger: log.With("component", "api"),
 		SecureCookies: cfg.SecureCookies, UI: ui.Handler(), Metrics: metrics.New(st, log.With("component", "metrics")),
-		PublicURL: cfg.PublicURL, JoinPin: cfg.JoinPin,
+		PublicURL: cfg.PublicURL, JoinPin: cfg.JoinPin, Webhooks: hooks,
 	})
 	return c, nil
 }
@@ -128,8 +137,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	return httpserve.Listen(ctx, c.cfg.Listen, c.Serve, c.Close)
 }
 
-// Serve runs the reconciler, the poller and the check of peers' expiry
-// and data limits (every Config.LimitInterval) and serves HTTP on ln until
+// Serve runs the reconciler, the poller, the check of peers' expiry and
+// data limits (every Config.LimitInterval) and the webhook deliveries, and
+// serves HTTP on ln until
 // ctx is done; then it drains requests, stops the background work, waits
 // for it, and closes the store. It always closes the controller before it
 // returns.
@@ -138,8 +148,8 @@ func (c *Controller) Serve(ctx context.Context, ln net.Listener) error {
 	// to drain: requests still answering may trigger reconciles.
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var (
-		wg           sync.WaitGroup
-		recErr, pErr error
+		wg                 sync.WaitGroup
+		recErr, pErr, hErr error
 	)
 	wg.Go(func() { recErr = c.reconciler.Run(bg) })
 	wg.Go(func() { pErr = c.poller.Run(bg) })
@@ -148,6 +158,7 @@ func (c *Controller) Serve(ctx context.Context, ln net.Listener) error {
 		limitEvery = DefaultLimitInterval
 	}
 	wg.Go(func() { c.runLimits(bg, limitEvery) })
+	wg.Go(func() { hErr = c.webhooks.Run(bg) })
 	// Converge every node once at start: peers created while the
 	// controller was down, or a batch it was killed in, are applied now.
 	nodes, err := c.store.ListNodes(ctx)
@@ -168,7 +179,10 @@ func (c *Controller) Serve(ctx context.Context, ln net.Listener) error {
 	if pErr != nil {
 		pErr = fmt.Errorf("poller: %w", pErr)
 	}
-	return errors.Join(serveErr, recErr, pErr, c.Close())
+	if hErr != nil {
+		hErr = fmt.Errorf("webhooks: %w", hErr)
+	}
+	return errors.Join(serveErr, recErr, pErr, hErr, c.Close())
 }
 
 // Close closes the store. It is idempotent.

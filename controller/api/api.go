@@ -12,6 +12,7 @@ import (
 	"github.com/wgfleet/wgfleet/controller/auth"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/reconcile"
+	"github.com/wgfleet/wgfleet/controller/webhook"
 )
 
 // Reconciler is what the API needs of controller/reconcile: a node's
@@ -55,6 +56,8 @@ type Config struct {
 	// by every new join token so that agents trust that certificate (zero:
 	// tokens carry none).
 	JoinPin agentapi.Fingerprint
+	// Webhooks serves /api/webhooks; nil makes those routes answer 503.
+	Webhooks *webhook.Dispatcher
 }
 
 // server holds what the handlers share.
@@ -70,6 +73,7 @@ type server struct {
 	shareLimit    *auth.LookupLimiter
 	publicURL     string
 	joinPin       agentapi.Fingerprint
+	webhooks      *webhook.Dispatcher
 }
 
 // New returns the controller's HTTP handler. It panics when cfg.Fleet or
@@ -89,6 +93,7 @@ func New(cfg Config) http.Handler {
 		shareLimit:    cfg.ShareLimit,
 		publicURL:     strings.TrimRight(cfg.PublicURL, "/"),
 		joinPin:       cfg.JoinPin,
+		webhooks:      cfg.Webhooks,
 	}
 	if s.shareLimit == nil {
 		s.shareLimit = auth.NewLookupLimiter(DefaultShareLookups, DefaultShareLookupWindow, "share link lookups", nil)

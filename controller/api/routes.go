@@ -69,6 +69,13 @@ func (s *server) routes() *mux.Router {
 	authed("/api/peers/{id}/shares", s.handle(s.listShares), get)
 	authed("/api/shares/{id}", s.handle(s.revokeShare), del)
 	authed("/api/peers/{id}/reset-usage", s.handle(s.resetPeerUsage), post)
+
+	authed("/api/webhooks", s.handle(s.listWebhooks), get)
+	authed("/api/webhooks", s.handle(s.createWebhook), post)
+	authed("/api/webhooks/events", s.handle(s.webhookEvents), get)
+	authed("/api/webhooks/{id}", s.handle(s.deleteWebhook), del)
+	authed("/api/webhooks/{id}/test", s.handle(s.testWebhook), post)
+	authed("/api/webhooks/{id}/deliveries", s.handle(s.webhookDeliveries), get)
 	if s.metrics != nil {
 		authed("/metrics", s.metrics.ServeHTTP, get)
 	}

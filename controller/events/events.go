@@ -119,3 +119,23 @@ func OrDiscard(p Publisher) Publisher {
 	}
 	return p
 }
+
+// Multi is a Publisher that gives every event to each of ps in turn; nil
+// ones are skipped.
+func Multi(ps ...Publisher) Publisher {
+	var out multi
+	for _, p := range ps {
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+type multi []Publisher
+
+func (m multi) Publish(ctx context.Context, e Event) {
+	for _, p := range m {
+		p.Publish(ctx, e)
+	}
+}

@@ -20,6 +20,16 @@ func TestParseType(t *testing.T) {
 	}
 }
 
+func TestMulti(t *testing.T) {
+	var a, b []Type
+	p := Multi(PublisherFunc(func(_ context.Context, e Event) { a = append(a, e.Type) }), nil,
+		PublisherFunc(func(_ context.Context, e Event) { b = append(b, e.Type) }))
+	p.Publish(context.Background(), Event{Type: NodeDrift})
+	if len(a) != 1 || len(b) != 1 {
+		t.Errorf("Multi gave %v and %v, want the event to each", a, b)
+	}
+}
+
 func TestOrDiscard(t *testing.T) {
 	OrDiscard(nil).Publish(context.Background(), Event{Type: NodeOnline})
 	var got []Type

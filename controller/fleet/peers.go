@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wgfleet/wgfleet/controller/events"
 	"github.com/wgfleet/wgfleet/controller/ipam"
 	"github.com/wgfleet/wgfleet/controller/labels"
 	"github.com/wgfleet/wgfleet/controller/store"
@@ -196,6 +197,7 @@ func (s *Service) createPeerOn(ctx context.Context, actor Actor, nodeID int64, i
 	s.log.Info("peer created", "peer_id", v.ID, "node_id", v.NodeID, "address4", v.Address4, "actor", string(actor))
 	s.afterEnforce(ctx, done)
 	s.trigger(v.NodeID)
+	s.publishPeer(ctx, events.PeerCreated, v, fmt.Sprintf("peer %s was created by %s", v.Name, actor))
 	return v, nil
 }
 
@@ -299,6 +301,7 @@ func (s *Service) DeletePeer(ctx context.Context, actor Actor, id int64) error {
 	}
 	s.log.Info("peer deleted", "peer_id", id, "node_id", deleted.NodeID, "actor", string(actor))
 	s.trigger(deleted.NodeID)
+	s.publishPeer(ctx, events.PeerDeleted, peerView(deleted), fmt.Sprintf("peer %s was deleted by %s", deleted.Name, actor))
 	return nil
 }
 

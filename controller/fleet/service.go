@@ -47,8 +47,9 @@ type Config struct {
 	// expiry (EnforceLimits) and join tokens' expiry are judged by; nil
 	// means time.Now.
 	Now func() time.Time
-	// Events hears what the service notices by itself (a peer expired, a
-	// peer over its limit); nil means nobody does.
+	// Events hears of the fleet's changes (a peer created or deleted) and
+	// of what the service notices by itself (a peer expired, a peer over
+	// its limit); nil means nobody does.
 	Events events.Publisher
 	// AgentTimeout bounds each call to an agent (connection tests,
 	// fetching a node's public key, best-effort cleanup); 0 means

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/agentclient"
+	"github.com/wgfleet/wgfleet/controller/events"
 	"github.com/wgfleet/wgfleet/controller/reconcile"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
@@ -163,7 +164,7 @@ func (p *Poller) pollNode(ctx context.Context, nodeID int64) outcome {
 	if err := p.store.RecordNodeHealth(ctx, node.ID, store.NodeOnline, doc, key, "", true); err != nil {
 		return outcome{err: fmt.Errorf("polling node %s: %w", node.Name, err)}
 	}
-	p.transition(node, store.NodeOnline, "")
+	p.transition(ctx, node, store.NodeOnline, "")
 	if err := p.recordStats(ctx, node, dump.Peers); err != nil {
 		p.log.Error("poll: recording peer stats", "node", node.Name, "node_id", node.ID, "err", err)
 	}
@@ -231,22 +232,38 @@ func (p *Poller) failed(ctx context.Context, node store.Node, err error) outcome
 	if rerr := p.store.RecordNodeHealth(ctx, node.ID, status, nil, wgtypes.Key{}, msg, false); rerr != nil {
 		out.err = errors.Join(out.err, fmt.Errorf("polling node %s: %w", node.Name, rerr))
 	}
-	p.transition(node, status, msg)
+	p.transition(ctx, node, status, msg)
 	return out
 }
 
 // transition logs a change of the node's status, once: info for online,
-// warn for offline and error.
-func (p *Poller) transition(node store.Node, status store.NodeStatus, msg string) {
+// warn for offline and error. It publishes events.NodeOffline when a node
+// that was online (or not yet known) stops answering or answers with an
+// error, and events.NodeOnline when one that was offline or in error
+// answers again: one event per transition, since polls of a node are
+// serialized and node.Status was read under the same lock. A move between
+// offline and error is no event (the node stays down).
+func (p *Poller) transition(ctx context.Context, node store.Node, status store.NodeStatus, msg string) {
 	if node.Status == status {
 		return
 	}
 	attrs := []any{"node", node.Name, "node_id", node.ID, "from", string(node.Status), "to", string(status)}
+	down := func(s store.NodeStatus) bool { return s == store.NodeOffline || s == store.NodeError }
+	ev := events.Event{At: p.now().UTC(), Node: &events.Node{ID: node.ID, Name: node.Name, Status: string(status),
+		PreviousStatus: string(node.Status), Error: msg}}
 	if status == store.NodeOnline {
 		p.log.Info("node online", attrs...)
+		if down(node.Status) {
+			ev.Type, ev.Message = events.NodeOnline, fmt.Sprintf("node %s is online again", node.Name)
+			p.events.Publish(context.WithoutCancel(ctx), ev)
+		}
 		return
 	}
 	p.log.Warn("node "+string(status), append(attrs, "err", msg)...)
+	if down(status) && !down(node.Status) {
+		ev.Type, ev.Message = events.NodeOffline, fmt.Sprintf("node %s is %s: %s", node.Name, status, msg)
+		p.events.Publish(context.WithoutCancel(ctx), ev)
+	}
 }
 
 // recordStats writes each database peer's observed handshake and

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/agentclient"
+	"github.com/wgfleet/wgfleet/controller/events"
 	"github.com/wgfleet/wgfleet/controller/reconcile"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
@@ -52,6 +53,9 @@ type Config struct {
 	MaxBackoff time.Duration
 	// Now is the clock for backoff decisions; nil means time.Now.
 	Now func() time.Time
+	// Events hears of node transitions (events.NodeOffline,
+	// events.NodeOnline), once per transition; nil means nobody does.
+	Events events.Publisher
 }
 
 // Limits applies expiry and data limits to one node's peers (see
@@ -96,6 +100,7 @@ type Poller struct {
 	jitter     float64
 	maxBackoff time.Duration
 	now        func() time.Time
+	events     events.Publisher
 
 	mu    sync.Mutex // guards nodes and soon
 	nodes map[int64]*nodeState
@@ -128,6 +133,7 @@ func New(cfg Config) *Poller {
 		workers:    cfg.Workers,
 		jitter:     cfg.Jitter,
 		maxBackoff: cfg.MaxBackoff,
+		events:     events.OrDiscard(cfg.Events),
 		now:        cfg.Now,
 		nodes:      make(map[int64]*nodeState),
 		soon:       make(map[int64]bool),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/agentclient"
+	"github.com/wgfleet/wgfleet/controller/events"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
@@ -32,6 +33,9 @@ type Config struct {
 	// with no peers at all gets a replace-all from two changes on. 0 means
 	// DefaultBulkThreshold; a negative value never uses replace-all.
 	BulkThreshold int
+	// Events hears of new drift (events.NodeDrift, each time drift_count
+	// grows); nil means nobody does.
+	Events events.Publisher
 }
 
 // Result says what one reconcile of one node found and did.
@@ -91,6 +95,7 @@ type Reconciler struct {
 	now           func() time.Time
 	workers       int
 	bulkThreshold int
+	events        events.Publisher
 
 	mu    sync.Mutex // guards nodes
 	nodes map[int64]*nodeState
@@ -109,6 +114,7 @@ func New(cfg Config) *Reconciler {
 		now:           cfg.Now,
 		workers:       cfg.Workers,
 		bulkThreshold: cfg.BulkThreshold,
+		events:        events.OrDiscard(cfg.Events),
 		nodes:         make(map[int64]*nodeState),
 		q:             newQueue(),
 	}

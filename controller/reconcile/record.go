@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/wgfleet/wgfleet/controller/events"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
@@ -164,6 +166,12 @@ func (r *Reconciler) report(ctx context.Context, node store.Node, policy store.D
 	r.log.Warn("node drift", "node", node.Name, "node_id", node.ID, "policy", string(policy),
 		"missing", missing, "unknown", unknown, "different", different,
 		"left_alone", len(pl.reported), "peers", keys, "drift_count", count)
+	r.events.Publish(context.WithoutCancel(ctx), events.Event{
+		Type: events.NodeDrift, At: r.now().UTC(),
+		Node: &events.Node{ID: node.ID, Name: node.Name, Status: string(node.Status), Drift: missing + unknown + different},
+		Message: fmt.Sprintf("node %s drifted from its desired state: %d missing, %d unknown, %d different (policy %s)",
+			node.Name, missing, unknown, different, policy),
+	})
 }
 
 // maxLoggedKeys bounds the public keys one drift log line names.
