@@ -23,6 +23,7 @@ import (
 	"github.com/wgfleet/wgfleet/controller/reconcile"
 	"github.com/wgfleet/wgfleet/controller/secretbox"
 	"github.com/wgfleet/wgfleet/controller/store"
+	"github.com/wgfleet/wgfleet/controller/webhook"
 	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
@@ -88,6 +89,9 @@ type envOptions struct {
 	ui             http.Handler
 	sessionTTL     time.Duration
 	shareLimit     *auth.LookupLimiter
+	// webhooks serves /api/webhooks with a dispatcher on the env's store
+	// (not running: deliveries stay queued, tests send).
+	webhooks bool
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -123,7 +127,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if e.auth, err = auth.New(auth.Config{Store: st, Logger: log, Now: e.clock.Now, SessionTTL: o.sessionTTL}); err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(New(Config{Fleet: e.fleet, Auth: e.auth, Reconciler: rec, Logger: log, UI: o.ui, ShareLimit: o.shareLimit}))
+	var hooks *webhook.Dispatcher
+	if o.webhooks {
+		hooks = webhook.New(webhook.Config{Store: st, Logger: log, Timeout: 5 * time.Second})
+	}
+	e.srv = httptest.NewServer(New(Config{Fleet: e.fleet, Auth: e.auth, Reconciler: rec, Logger: log, UI: o.ui, ShareLimit: o.shareLimit, Webhooks: hooks}))
 	t.Cleanup(e.srv.Close)
 	return e
 }

@@ -353,6 +353,8 @@ func TestEveryRouteNeedsAuth(t *testing.T) {
 		"GET /api/peers", "POST /api/peers", "GET /api/peers/1", "PUT /api/peers/1", "DELETE /api/peers/1",
 		"POST /api/peers/1/restrict", "POST /api/peers/1/allow", "GET /api/peers/1/config", "GET /api/peers/1/qr",
 		"POST /api/peers/1/move", "POST /api/peers/1/share", "GET /api/peers/1/shares", "DELETE /api/shares/1",
+		"GET /api/webhooks", "POST /api/webhooks", "GET /api/webhooks/events", "DELETE /api/webhooks/1",
+		"POST /api/webhooks/1/test", "GET /api/webhooks/1/deliveries",
 	} {
 		method, path, _ := strings.Cut(rt, " ")
 		if r := c.do(t, method, path, nil); r.status != 401 {
