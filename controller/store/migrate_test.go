@@ -351,6 +351,7 @@ func migrationFixtures() map[uint]migrationFixture {
 		shareLinksMigration:       shareLinksFixture(),
 		enrollmentTokensMigration: enrollmentTokensFixture(),
 		peerLifecycleMigration:    peerLifecycleFixture(),
+		webhooksMigration:         webhooksFixture(),
 	}
 }
 
