@@ -7,10 +7,12 @@ import { Notifier } from "./notify.js";
 import { LoginView } from "./login.js";
 import { NodesView } from "./nodes.js";
 import { NodeDetailView } from "./node-detail.js";
+import { WebhooksView } from "./webhooks.js";
 
 const ROUTES = [
   { pattern: /^\/nodes\/?$/, make: (ctx) => new NodesView(ctx) },
   { pattern: /^\/nodes\/(\d+)\/?$/, make: (ctx, m) => new NodeDetailView(ctx, Number(m[1])) },
+  { pattern: /^\/webhooks\/?$/, make: (ctx) => new WebhooksView(ctx) },
 ];
 
 class App {
