@@ -14,42 +14,42 @@ import (
 
 // webhooksMigration is the version that added webhooks and their
 // deliveries.
-const webhooksMigration = 12
+const webhooksMigration = 13
 
-// webhooksFixture: a webhook and a pending delivery written at 0012
+// webhooksFixture: a webhook and a pending delivery written at 0013
 // survive later migrations; a delivery in an unknown state is refused.
 func webhooksFixture() migrationFixture {
 	return migrationFixture{
 		insert: func(t *testing.T, db *sql.DB) {
-			sealed, err := testBox(t, 1).Seal([]byte("v12 webhook secret"), webhookSecretAAD(12))
+			sealed, err := testBox(t, 1).Seal([]byte("v13 webhook secret"), webhookSecretAAD(13))
 			if err != nil {
 				t.Fatal(err)
 			}
 			execAll(t, db,
 				`INSERT INTO webhooks (id, url, events, secret_enc, created_by, created_at)
-				 VALUES (12, 'https://v12.example.net/hook', 'node.offline,node.online', '`+sealed+`', 'user:admin', 1)`,
+				 VALUES (13, 'https://v13.example.net/hook', 'node.offline,node.online', '`+sealed+`', 'user:admin', 1)`,
 				`INSERT INTO webhook_deliveries (id, webhook_id, event, payload, next_attempt_at, created_at)
-				 VALUES (12, 12, 'node.offline', '{"event":"node.offline"}', 1, 1)`,
+				 VALUES (13, 13, 'node.offline', '{"event":"node.offline"}', 1, 1)`,
 			)
-			if _, err := db.Exec(`UPDATE webhook_deliveries SET state = 'lost' WHERE id = 12`); err == nil {
+			if _, err := db.Exec(`UPDATE webhook_deliveries SET state = 'lost' WHERE id = 13`); err == nil {
 				t.Fatal("a delivery state 'lost' was accepted")
 			}
 		},
 		check: func(t *testing.T, s *Store) {
 			err := s.InTx(context.Background(), func(tx *Tx) error {
-				w, err := tx.GetWebhook(context.Background(), 12)
+				w, err := tx.GetWebhook(context.Background(), 13)
 				if err != nil {
 					return err
 				}
-				if string(w.Secret) != "v12 webhook secret" || !w.Takes("node.online") || w.Takes("peer.created") {
-					t.Errorf("v12 webhook after migration: %+v", w)
+				if string(w.Secret) != "v13 webhook secret" || !w.Takes("node.online") || w.Takes("peer.created") {
+					t.Errorf("v13 webhook after migration: %+v", w)
 				}
-				d, err := tx.GetDelivery(context.Background(), 12)
+				d, err := tx.GetDelivery(context.Background(), 13)
 				if err != nil {
 					return err
 				}
 				if d.State != DeliveryPending || string(d.Payload) != `{"event":"node.offline"}` {
-					t.Errorf("v12 delivery after migration: %+v", d)
+					t.Errorf("v13 delivery after migration: %+v", d)
 				}
 				return nil
 			})
