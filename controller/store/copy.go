@@ -427,7 +427,7 @@ func copySequence(ctx context.Context, src *Store, stx *sql.Tx, dst *Store, dtx 
 }
 
 // verifyCopy opens the copy under box (the master key check) and opens
-// every sealed value in it.
+// every sealed value in it (node secrets, peer keys, webhook secrets).
 func verifyCopy(ctx context.Context, dsn string, box *secretbox.Box) error {
 	s, err := Open(ctx, dsn, box)
 	if err != nil {
@@ -439,6 +439,13 @@ func verifyCopy(ctx context.Context, dsn string, box *secretbox.Box) error {
 	}
 	if _, err := s.ListAllPeers(ctx); err != nil {
 		return fmt.Errorf("store: copy: reading the copy's peers: %w", err)
+	}
+	err = s.InTx(ctx, func(tx *Tx) error {
+		_, err := tx.ListWebhooks(ctx) // opens every webhook secret
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: copy: reading the copy's webhooks: %w", err)
 	}
 	return nil
 }

@@ -67,13 +67,10 @@ func (tx *Tx) CreateWebhook(ctx context.Context, w Webhook) (Webhook, error) {
 		return Webhook{}, fmt.Errorf("creating webhook: %w", invalidf("url, events, secret and creator must be set"))
 	}
 	w.CreatedAt = tx.now
-	res, err := tx.tx.ExecContext(ctx,
-		"INSERT INTO webhooks (url, events, secret_enc, created_by, created_at) VALUES (?, ?, '', ?, ?)",
-		w.URL, strings.Join(w.Events, ","), w.CreatedBy, w.CreatedAt.Unix())
+	err := tx.tx.QueryRowContext(ctx,
+		"INSERT INTO webhooks (url, events, secret_enc, created_by, created_at) VALUES (?, ?, '', ?, ?) RETURNING id",
+		w.URL, strings.Join(w.Events, ","), w.CreatedBy, w.CreatedAt.Unix()).Scan(&w.ID)
 	if err != nil {
-		return Webhook{}, fmt.Errorf("creating webhook: %w", err)
-	}
-	if w.ID, err = res.LastInsertId(); err != nil {
 		return Webhook{}, fmt.Errorf("creating webhook: %w", err)
 	}
 	// Sealed once the row has its id, which the aad names.
