@@ -14,42 +14,42 @@ import (
 
 // webhooksMigration is the version that added webhooks and their
 // deliveries.
-const webhooksMigration = 13
+const webhooksMigration = 14
 
-// webhooksFixture: a webhook and a pending delivery written at 0013
+// webhooksFixture: a webhook and a pending delivery written at 0014
 // survive later migrations; a delivery in an unknown state is refused.
 func webhooksFixture() migrationFixture {
 	return migrationFixture{
 		insert: func(t *testing.T, db *sql.DB) {
-			sealed, err := testBox(t, 1).Seal([]byte("v13 webhook secret"), webhookSecretAAD(13))
+			sealed, err := testBox(t, 1).Seal([]byte("v14 webhook secret"), webhookSecretAAD(14))
 			if err != nil {
 				t.Fatal(err)
 			}
 			execAll(t, db,
 				`INSERT INTO webhooks (id, url, events, secret_enc, created_by, created_at)
-				 VALUES (13, 'https://v13.example.net/hook', 'node.offline,node.online', '`+sealed+`', 'user:admin', 1)`,
+				 VALUES (14, 'https://v14.example.net/hook', 'node.offline,node.online', '`+sealed+`', 'user:admin', 1)`,
 				`INSERT INTO webhook_deliveries (id, webhook_id, event, payload, next_attempt_at, created_at)
-				 VALUES (13, 13, 'node.offline', '{"event":"node.offline"}', 1, 1)`,
+				 VALUES (14, 14, 'node.offline', '{"event":"node.offline"}', 1, 1)`,
 			)
-			if _, err := db.Exec(`UPDATE webhook_deliveries SET state = 'lost' WHERE id = 13`); err == nil {
+			if _, err := db.Exec(`UPDATE webhook_deliveries SET state = 'lost' WHERE id = 14`); err == nil {
 				t.Fatal("a delivery state 'lost' was accepted")
 			}
 		},
 		check: func(t *testing.T, s *Store) {
 			err := s.InTx(context.Background(), func(tx *Tx) error {
-				w, err := tx.GetWebhook(context.Background(), 13)
+				w, err := tx.GetWebhook(context.Background(), 14)
 				if err != nil {
 					return err
 				}
-				if string(w.Secret) != "v13 webhook secret" || !w.Takes("node.online") || w.Takes("peer.created") {
-					t.Errorf("v13 webhook after migration: %+v", w)
+				if string(w.Secret) != "v14 webhook secret" || !w.Takes("node.online") || w.Takes("peer.created") {
+					t.Errorf("v14 webhook after migration: %+v", w)
 				}
-				d, err := tx.GetDelivery(context.Background(), 13)
+				d, err := tx.GetDelivery(context.Background(), 14)
 				if err != nil {
 					return err
 				}
 				if d.State != DeliveryPending || string(d.Payload) != `{"event":"node.offline"}` {
-					t.Errorf("v13 delivery after migration: %+v", d)
+					t.Errorf("v14 delivery after migration: %+v", d)
 				}
 				return nil
 			})

@@ -1,4 +1,4 @@
--- 0013: webhooks (issue 16): HTTP endpoints told about fleet events, and
+-- 0014: webhooks (issue 16): HTTP endpoints told about fleet events, and
 -- the queue and log of their deliveries.
 --
 -- events is the comma-separated list of event names a webhook takes. Its
