@@ -16,13 +16,18 @@ import (
 	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
-// eventLog is a Publisher that remembers every event.
+// eventLog is a Publisher that remembers every event but peer.created and
+// peer.deleted: these tests are about what the limits publish, and the
+// peers they make announce themselves too (TestPeerEvents).
 type eventLog struct {
 	mu  sync.Mutex
 	got []events.Event
 }
 
 func (l *eventLog) Publish(_ context.Context, e events.Event) {
+	if e.Type == events.PeerCreated || e.Type == events.PeerDeleted {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.got = append(l.got, e)
