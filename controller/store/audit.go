@@ -24,12 +24,14 @@ type AuditEntry struct {
 }
 
 // AuditFilter selects audit entries for ListAudit. Zero fields select
-// everything.
+// everything; the fields that are set AND together.
 type AuditFilter struct {
+	Actor      string // exactly this actor ("user:alice", "system")
 	TargetType string
-	TargetID   string // only with TargetType
-	BeforeID   int64  // entries with a smaller id (older), for paging
-	Limit      int    // 0 means 100; at most 1000
+	TargetID   string    // only with TargetType
+	Since      time.Time // entries at or after this time (to the second)
+	BeforeID   int64     // entries with a smaller id (older), for paging
+	Limit      int       // 0 means 100; at most 1000
 }
 
 // secretKeys are JSON keys that may not appear in audit details.
@@ -110,6 +112,10 @@ func (tx *Tx) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error
 	}
 	q := "SELECT id, at, actor, action, target_type, target_id, details FROM audit_log WHERE 1 = 1"
 	var args []any
+	if f.Actor != "" {
+		q += " AND actor = ?"
+		args = append(args, f.Actor)
+	}
 	if f.TargetType != "" {
 		q += " AND target_type = ?"
 		args = append(args, f.TargetType)
@@ -117,6 +123,11 @@ func (tx *Tx) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error
 			q += " AND target_id = ?"
 			args = append(args, f.TargetID)
 		}
+	}
+	if !f.Since.IsZero() {
+		// at is whole seconds: an entry in the second of Since is kept.
+		q += " AND at >= ?"
+		args = append(args, f.Since.Unix())
 	}
 	if f.BeforeID > 0 {
 		q += " AND id < ?"

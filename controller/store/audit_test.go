@@ -85,3 +85,53 @@ func TestAuditRefusesSecrets(t *testing.T) {
 		t.Fatalf("no actor = %v", err)
 	}
 }
+
+// TestAuditFilterActorAndSince: the actor and since filters select
+// exactly, together with the target filter and paging.
+func TestAuditFilterActorAndSince(t *testing.T) {
+	ctx := context.Background()
+	s, clk, _ := openTest(t)
+	type row struct {
+		actor, target string
+	}
+	rows := []row{{"user:alice", "1"}, {"token:ci", "1"}, {"user:alice", "2"}, {"system", "1"}, {"user:alice", "1"}}
+	var ids []int64
+	var ats []time.Time
+	for _, r := range rows {
+		e, err := s.AppendAudit(ctx, AuditEntry{Actor: r.actor, Action: "peer.update", TargetType: "peer", TargetID: r.target})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, ats = append(ids, e.ID), append(ats, e.At)
+		clk.Advance(time.Minute)
+	}
+	tests := []struct {
+		name string
+		f    AuditFilter
+		want []int64
+	}{
+		{"actor", AuditFilter{Actor: "user:alice"}, []int64{ids[4], ids[2], ids[0]}},
+		{"actor is exact", AuditFilter{Actor: "user:ali"}, []int64{}},
+		{"actor and target", AuditFilter{Actor: "user:alice", TargetType: "peer", TargetID: "1"}, []int64{ids[4], ids[0]}},
+		{"since keeps its own second", AuditFilter{Since: ats[3]}, []int64{ids[4], ids[3]}},
+		{"since within a second", AuditFilter{Since: ats[3].Add(500 * time.Millisecond)}, []int64{ids[4], ids[3]}},
+		{"since after all", AuditFilter{Since: ats[4].Add(time.Second)}, []int64{}},
+		{"since and actor", AuditFilter{Since: ats[1], Actor: "user:alice"}, []int64{ids[4], ids[2]}},
+		{"actor paged", AuditFilter{Actor: "user:alice", BeforeID: ids[4], Limit: 1}, []int64{ids[2]}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.ListAudit(ctx, tt.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotIDs := []int64{}
+			for _, e := range got {
+				gotIDs = append(gotIDs, e.ID)
+			}
+			if fmt.Sprint(gotIDs) != fmt.Sprint(tt.want) {
+				t.Fatalf("ListAudit(%+v) ids = %v, want %v", tt.f, gotIDs, tt.want)
+			}
+		})
+	}
+}
