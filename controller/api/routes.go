@@ -34,6 +34,7 @@ func (s *server) routes() *mux.Router {
 	authed("/api/tokens", s.handle(s.listTokens), get)
 	authed("/api/tokens", s.handle(s.createToken), post)
 	authed("/api/tokens/{id}", s.handle(s.revokeToken), del)
+	authed("/api/audit", s.handle(s.listAudit), get)
 	authed("/api/enrollment-tokens", s.handle(s.listEnrollmentTokens), get)
 	authed("/api/enrollment-tokens", s.handle(s.createEnrollmentToken), post)
 	authed("/api/enrollment-tokens/{id}", s.handle(s.revokeEnrollmentToken), del)

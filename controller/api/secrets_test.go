@@ -68,6 +68,14 @@ func TestNoSecretsInResponsesOrLogs(t *testing.T) {
 	c.do(t, "POST", fmt.Sprintf("/api/peers/%d/move", p2.ID), map[string]any{"node_id": n2.ID}).want(t, 200)
 	c.do(t, "POST", fmt.Sprintf("/api/nodes/%d/drain", n1.ID), nil).want(t, 200)
 	c.do(t, "POST", "/api/nodes", nodeBody("edge-1", a1, "10.99.0.0/24")).want(t, 409)
+	// The audit log of all of the above, from both kinds of caller.
+	for _, cl := range []*client{c, tc} {
+		var page auditPage
+		cl.do(t, "GET", "/api/audit?limit=500", nil).want(t, 200).decode(t, &page)
+		if len(page.Entries) < 15 {
+			t.Fatalf("the audit log holds only %d entries; the scan would prove little", len(page.Entries))
+		}
+	}
 
 	// What must never show up.
 	peers, err := e.st.ListAllPeers(ctx)
