@@ -8,11 +8,13 @@ import { LoginView } from "./login.js";
 import { NodesView } from "./nodes.js";
 import { NodeDetailView } from "./node-detail.js";
 import { WebhooksView } from "./webhooks.js";
+import { AuditView } from "./audit.js";
 
 const ROUTES = [
   { pattern: /^\/nodes\/?$/, make: (ctx) => new NodesView(ctx) },
   { pattern: /^\/nodes\/(\d+)\/?$/, make: (ctx, m) => new NodeDetailView(ctx, Number(m[1])) },
   { pattern: /^\/webhooks\/?$/, make: (ctx) => new WebhooksView(ctx) },
+  { pattern: /^\/audit\/?$/, make: (ctx) => new AuditView(ctx) },
 ];
 
 class App {
