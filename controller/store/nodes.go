@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -70,7 +71,13 @@ type Node struct {
 	AuthType AuthType
 	// Secret is the agent's HMAC secret in plaintext. It is sealed at rest
 	// and must never be logged or returned by an API.
-	Secret      []byte
+	Secret []byte
+	// PrevSecret is, during a secret rotation that has not finished, the
+	// secret the agent accepted before it (sealed at rest like Secret);
+	// nil otherwise. Requests are signed with Secret and, when the agent
+	// refuses that, with PrevSecret. Only SetNodeSecrets writes it;
+	// UpdateNode with another Secret clears it.
+	PrevSecret  []byte
 	WGInterface string       // "" means DefaultWGInterface on create
 	Endpoint    string       // host:port clients dial; "" when not set yet
 	IPPool      netip.Prefix // IPv4 pool of peer addresses, masked, at least a /30
@@ -133,7 +140,7 @@ const nodeColumns = `id, name, agent_url, auth_type, secret_enc, wg_interface, e
 	ip_pool_cidr, ip_pool6_cidr, dns, enabled, weight, max_peers, drift_policy,
 	status, last_seen, health_json, server_public_key, agent_version, consecutive_failures, last_error,
 	desired_generation, acked_generation, acked_at, drift_count, drift_current, drift_checked_at,
-	api_paths, tls_fingerprint, created_at, updated_at`
+	api_paths, tls_fingerprint, created_at, updated_at, secret_prev_enc`
 
 func (tx *Tx) scanNode(sc scanner) (Node, error) {
 	var (
@@ -143,6 +150,7 @@ func (tx *Tx) scanNode(sc scanner) (Node, error) {
 		serverKey, agentVer sql.NullString
 		lastSeen, ackedAt   sql.NullInt64
 		driftCheckedAt      sql.NullInt64
+		prevEnc             sql.NullString
 		createdAt, updateAt int64
 		tlsFingerprint      string
 	)
@@ -150,7 +158,7 @@ func (tx *Tx) scanNode(sc scanner) (Node, error) {
 		&pool4, &pool6, &n.DNS, &n.Enabled, &n.Weight, &n.MaxPeers, &n.DriftPolicy,
 		&n.Status, &lastSeen, &health, &serverKey, &agentVer, &n.ConsecutiveFailures, &n.LastError,
 		&n.DesiredGeneration, &n.AckedGeneration, &ackedAt, &n.DriftCount, &n.DriftCurrent, &driftCheckedAt,
-		&n.APIPaths, &tlsFingerprint, &createdAt, &updateAt)
+		&n.APIPaths, &tlsFingerprint, &createdAt, &updateAt, &prevEnc)
 	if err != nil {
 		return Node{}, err
 	}
@@ -162,6 +170,11 @@ func (tx *Tx) scanNode(sc scanner) (Node, error) {
 	}
 	if n.Secret, err = tx.box.Open(secretEnc, nodeSecretAAD(n.ID)); err != nil {
 		return Node{}, fmt.Errorf("node %d: opening secret: %w", n.ID, err)
+	}
+	if prevEnc.Valid {
+		if n.PrevSecret, err = tx.box.Open(prevEnc.String, nodePrevSecretAAD(n.ID)); err != nil {
+			return Node{}, fmt.Errorf("node %d: opening previous secret: %w", n.ID, err)
+		}
 	}
 	if health.Valid {
 		n.HealthJSON = json.RawMessage(health.String)
@@ -417,7 +430,39 @@ func (tx *Tx) UpdateNode(ctx context.Context, n Node) (Node, error) {
 			return Node{}, fmt.Errorf("updating node %d: %w", n.ID, err)
 		}
 	}
+	if !bytes.Equal(n.Secret, old.Secret) {
+		// A secret given by hand ends any rotation in progress.
+		if _, err := tx.tx.ExecContext(ctx, "UPDATE nodes SET secret_prev_enc = NULL WHERE id = ?", n.ID); err != nil {
+			return Node{}, fmt.Errorf("updating node %d: %w", n.ID, err)
+		}
+	}
 	return tx.GetNode(ctx, n.ID)
+}
+
+// SetNodeSecrets records a step of a secret rotation: secret becomes the
+// node's secret and prev its previous one (nil: none, the rotation is
+// over), both sealed. An empty secret is ErrInvalid. Nothing else of the
+// node changes, updated_at included.
+func (tx *Tx) SetNodeSecrets(ctx context.Context, id int64, secret, prev []byte) error {
+	if len(secret) == 0 {
+		return fmt.Errorf("setting secrets of node %d: %w", id, invalidf("node secret is empty"))
+	}
+	sealed, err := tx.box.Seal(secret, nodeSecretAAD(id))
+	if err != nil {
+		return fmt.Errorf("setting secrets of node %d: sealing secret: %w", id, err)
+	}
+	var prevSealed sql.NullString
+	if prev != nil {
+		if prevSealed.String, err = tx.box.Seal(prev, nodePrevSecretAAD(id)); err != nil {
+			return fmt.Errorf("setting secrets of node %d: sealing previous secret: %w", id, err)
+		}
+		prevSealed.Valid = true
+	}
+	res, err := tx.tx.ExecContext(ctx, "UPDATE nodes SET secret_enc = ?, secret_prev_enc = ? WHERE id = ?", sealed, prevSealed, id)
+	if err != nil {
+		return fmt.Errorf("setting secrets of node %d: %w", id, err)
+	}
+	return requireRow(res, fmt.Errorf("node %d: %w", id, ErrNodeNotFound))
 }
 
 // checkNodeReshape refuses an interface or pool change that would strand

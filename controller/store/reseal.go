@@ -11,6 +11,7 @@ import (
 // Resealed counts the values Reseal sealed again under the new key.
 type Resealed struct {
 	Nodes         int // node HMAC secrets
+	PrevSecrets   int // previous node secrets of unfinished rotations
 	PrivateKeys   int // peer private keys held by the controller
 	PresharedKeys int // peer preshared keys
 	Webhooks      int // webhook signing secrets
@@ -41,6 +42,9 @@ func (s *Store) Reseal(ctx context.Context, newBox *secretbox.Box) (Resealed, er
 		r := resealer{tx: tx, newBox: newBox}
 		var err error
 		if out.Nodes, err = r.column(ctx, "nodes", "secret_enc", nodeSecretAAD); err != nil {
+			return err
+		}
+		if out.PrevSecrets, err = r.column(ctx, "nodes", "secret_prev_enc", nodePrevSecretAAD); err != nil {
 			return err
 		}
 		if out.PrivateKeys, err = r.column(ctx, "peers", "private_key_enc", peerPrivateKeyAAD); err != nil {

@@ -11,6 +11,8 @@ import (
 // opens only in the row and column it was written to.
 func nodeSecretAAD(nodeID int64) string { return fmt.Sprintf("node:%d:secret", nodeID) }
 
+func nodePrevSecretAAD(nodeID int64) string { return fmt.Sprintf("node:%d:secret_prev", nodeID) }
+
 func peerPrivateKeyAAD(peerID int64) string { return fmt.Sprintf("peer:%d:private_key", peerID) }
 
 func peerPresharedKeyAAD(peerID int64) string { return fmt.Sprintf("peer:%d:preshared_key", peerID) }
