@@ -3,6 +3,7 @@ package agentclient
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/http"
@@ -38,10 +39,11 @@ type Pool struct {
 // entry is the cached client of one node and what is known about its
 // agent. Its fields are guarded by Pool.mu.
 type entry struct {
-	url        string
-	secretHash [sha256.Size]byte // to notice a new secret without keeping a copy
-	pin        agentapi.Fingerprint
-	client     *agentapi.Client
+	url           string
+	secretHash    [sha256.Size]byte // of the secret and previous secret, to notice new ones without keeping a copy
+	secretVersion int64             // the node's SecretVersion the client was made for
+	pin           agentapi.Fingerprint
+	client        *agentapi.Client
 	// own is the entry's transport when it pins a certificate (the shared
 	// one otherwise: nil); its idle connections are closed when the entry
 	// is replaced or forgotten.
@@ -100,6 +102,15 @@ func newTransport() *http.Transport {
 // certificate (agentapi.PinnedTLSConfig); others share the Pool's, which
 // verifies https against the system's certificate authorities. It fails
 // when n has no ID, or its URL, secret or pin is unusable.
+//
+// Secrets: the client signs with n.Secret and, when the agent answers
+// 401, with n.PrevSecret (a secret rotation under way). A node whose
+// SecretVersion is below the cached client's (a copy read before a
+// rotation step) gets the cached client: secrets never go back. When a
+// new secret replaces the client of the same agent (URL and pin), the
+// replaced client is given the new secrets too, so that a request it has
+// in flight, refused because a rotation was confirmed meanwhile, is
+// signed again with the new secret instead of failing.
 func (p *Pool) For(n store.Node) (*agentapi.Client, error) {
 	e, err := p.entry(n)
 	if err != nil {
@@ -112,23 +123,46 @@ func (p *Pool) entry(n store.Node) (*entry, error) {
 	if n.ID == 0 {
 		return nil, errors.New("agentclient: node has no id")
 	}
-	h := sha256.Sum256(n.Secret)
+	h := secretsHash(n.Secret, n.PrevSecret)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old, ok := p.entries[n.ID]
-	if ok && old.url == n.AgentURL && old.secretHash == h && old.pin == n.TLSFingerprint {
+	sameAgent := ok && old.url == n.AgentURL && old.pin == n.TLSFingerprint
+	if sameAgent && (old.secretHash == h || n.SecretVersion < old.secretVersion) {
 		return old, nil
 	}
-	c, own, err := p.newClient(n.AgentURL, n.Secret, agentapi.PathFamily(n.APIPaths), n.TLSFingerprint)
+	var fallbacks [][]byte
+	if len(n.PrevSecret) > 0 {
+		fallbacks = [][]byte{n.PrevSecret}
+	}
+	c, own, err := p.newClient(n.AgentURL, n.Secret, agentapi.PathFamily(n.APIPaths), n.TLSFingerprint, fallbacks...)
 	if err != nil {
 		return nil, fmt.Errorf("agentclient: node %d: %w", n.ID, err)
 	}
 	if ok {
 		old.close()
 	}
-	e := &entry{url: n.AgentURL, secretHash: h, pin: n.TLSFingerprint, client: c, own: own}
+	if sameAgent {
+		// Cannot fail: newClient took the same secrets.
+		_ = old.client.SetSecrets(n.Secret, fallbacks...)
+	}
+	e := &entry{url: n.AgentURL, secretHash: h, secretVersion: n.SecretVersion, pin: n.TLSFingerprint, client: c, own: own}
 	p.entries[n.ID] = e
 	return e, nil
+}
+
+// secretsHash identifies a node's secret and previous secret.
+func secretsHash(secret, prev []byte) [sha256.Size]byte {
+	h := sha256.New()
+	for _, s := range [][]byte{secret, prev} {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write(s)
+	}
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	return out
 }
 
 // close drops the idle connections of the entry's own transport; requests
@@ -157,9 +191,10 @@ func (p *Pool) Probe(agentURL string, secret []byte, pin agentapi.Fingerprint) (
 }
 
 // newClient is the one constructor of the Pool's clients; paths is the
-// agent's path family as far as it is known. With a pin, the client gets
-// an HTTP client and transport of its own, returned as own.
-func (p *Pool) newClient(agentURL string, secret []byte, paths agentapi.PathFamily, pin agentapi.Fingerprint) (c *agentapi.Client, own *http.Transport, err error) {
+// agent's path family as far as it is known; fallbacks are tried after a
+// 401 (agentapi.ClientConfig). With a pin, the client gets an HTTP client
+// and transport of its own, returned as own.
+func (p *Pool) newClient(agentURL string, secret []byte, paths agentapi.PathFamily, pin agentapi.Fingerprint, fallbacks ...[]byte) (c *agentapi.Client, own *http.Transport, err error) {
 	hc := p.hc
 	if !pin.IsZero() {
 		if own, err = p.pinnedTransport(agentURL, pin); err != nil {
@@ -169,7 +204,7 @@ func (p *Pool) newClient(agentURL string, secret []byte, paths agentapi.PathFami
 		pinned.Transport = own
 		hc = &pinned
 	}
-	c, err = agentapi.NewClient(agentapi.ClientConfig{BaseURL: agentURL, Secret: secret, HTTPClient: hc, Paths: paths})
+	c, err = agentapi.NewClient(agentapi.ClientConfig{BaseURL: agentURL, Secret: secret, Fallbacks: fallbacks, HTTPClient: hc, Paths: paths})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -53,6 +53,7 @@ func (s *server) routes() *mux.Router {
 	authed("/api/nodes/{id}/drain", s.handle(s.drainNode), post)
 	authed("/api/nodes/{id}/drift", s.handle(s.nodeDrift), get)
 	authed("/api/nodes/{id}/reconcile", s.handle(s.reconcileNode), post)
+	authed("/api/nodes/{id}/rotate-secret", s.handle(s.rotateSecret), post)
 
 	authed("/api/nodes/{id}/peers", s.handle(s.listNodePeers), get)
 	authed("/api/nodes/{id}/peers", s.handle(s.createNodePeer), post)

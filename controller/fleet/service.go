@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
@@ -84,6 +85,7 @@ type Service struct {
 	poolSupernet netip.Prefix
 	poolBits     int
 	events       events.Publisher
+	rotating     sync.Map // node id -> struct{}: a secret rotation under way
 }
 
 // New returns a Service for cfg. It panics when cfg.Store is nil.

@@ -41,11 +41,14 @@ type NodeInput struct {
 
 // NodeView is a node as the API shows it: never the secret.
 type NodeView struct {
-	ID                  int64           `json:"id"`
-	Name                string          `json:"name"`
-	AgentURL            string          `json:"agent_url"`
-	AuthType            string          `json:"auth_type"`
-	SecretSet           bool            `json:"secret_set"`
+	ID        int64  `json:"id"`
+	Name      string `json:"name"`
+	AgentURL  string `json:"agent_url"`
+	AuthType  string `json:"auth_type"`
+	SecretSet bool   `json:"secret_set"`
+	// SecretRotating reports a secret rotation that has not finished
+	// (the controller holds the old secret besides the new one).
+	SecretRotating      bool            `json:"secret_rotating"`
 	WGInterface         string          `json:"wg_interface"`
 	Endpoint            string          `json:"endpoint"`
 	IPPool              string          `json:"ip_pool_cidr"`

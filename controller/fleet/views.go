@@ -15,6 +15,7 @@ func nodeView(n store.Node, peerCount int) NodeView {
 		AgentURL:            n.AgentURL,
 		AuthType:            string(n.AuthType),
 		SecretSet:           len(n.Secret) > 0,
+		SecretRotating:      n.PrevSecret != nil,
 		WGInterface:         n.WGInterface,
 		Endpoint:            n.Endpoint,
 		IPPool:              prefixString(n.IPPool),

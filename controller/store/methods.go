@@ -81,6 +81,11 @@ func (s *Store) SetNodeAPIPaths(ctx context.Context, id int64, agentURL, paths s
 	return s.InTx(ctx, func(tx *Tx) error { return tx.SetNodeAPIPaths(ctx, id, agentURL, paths) })
 }
 
+// SetNodeSecrets runs Tx.SetNodeSecrets in its own transaction.
+func (s *Store) SetNodeSecrets(ctx context.Context, id int64, secret, prev []byte) error {
+	return s.InTx(ctx, func(tx *Tx) error { return tx.SetNodeSecrets(ctx, id, secret, prev) })
+}
+
 // SetNodeTLSFingerprint runs Tx.SetNodeTLSFingerprint in its own
 // transaction.
 func (s *Store) SetNodeTLSFingerprint(ctx context.Context, id int64, agentURL string, fp agentapi.Fingerprint) error {

@@ -352,6 +352,7 @@ func migrationFixtures() map[uint]migrationFixture {
 		enrollmentTokensMigration: enrollmentTokensFixture(),
 		peerLifecycleMigration:    peerLifecycleFixture(),
 		webhooksMigration:         webhooksFixture(),
+		secretPrevMigration:       secretPrevFixture(),
 	}
 }
 

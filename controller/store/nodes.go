@@ -77,12 +77,16 @@ type Node struct {
 	// nil otherwise. Requests are signed with Secret and, when the agent
 	// refuses that, with PrevSecret. Only SetNodeSecrets writes it;
 	// UpdateNode with another Secret clears it.
-	PrevSecret  []byte
-	WGInterface string       // "" means DefaultWGInterface on create
-	Endpoint    string       // host:port clients dial; "" when not set yet
-	IPPool      netip.Prefix // IPv4 pool of peer addresses, masked, at least a /30
-	IPPool6     netip.Prefix // IPv6 pool, masked; zero when the node has none
-	DNS         string       // DNS for client configs, as wg-quick takes it; "" for none
+	PrevSecret []byte
+	// SecretVersion grows with every change of Secret or PrevSecret: of
+	// two copies of a node, the one with the higher version has the
+	// newer secrets.
+	SecretVersion int64
+	WGInterface   string       // "" means DefaultWGInterface on create
+	Endpoint      string       // host:port clients dial; "" when not set yet
+	IPPool        netip.Prefix // IPv4 pool of peer addresses, masked, at least a /30
+	IPPool6       netip.Prefix // IPv6 pool, masked; zero when the node has none
+	DNS           string       // DNS for client configs, as wg-quick takes it; "" for none
 	// Enabled is taken as given: the zero value creates a disabled node.
 	Enabled  bool
 	Weight   int // placement weight, >= 0; see DefaultWeight
@@ -140,7 +144,7 @@ const nodeColumns = `id, name, agent_url, auth_type, secret_enc, wg_interface, e
 	ip_pool_cidr, ip_pool6_cidr, dns, enabled, weight, max_peers, drift_policy,
 	status, last_seen, health_json, server_public_key, agent_version, consecutive_failures, last_error,
 	desired_generation, acked_generation, acked_at, drift_count, drift_current, drift_checked_at,
-	api_paths, tls_fingerprint, created_at, updated_at, secret_prev_enc`
+	api_paths, tls_fingerprint, created_at, updated_at, secret_prev_enc, secret_version`
 
 func (tx *Tx) scanNode(sc scanner) (Node, error) {
 	var (
@@ -158,7 +162,7 @@ func (tx *Tx) scanNode(sc scanner) (Node, error) {
 		&pool4, &pool6, &n.DNS, &n.Enabled, &n.Weight, &n.MaxPeers, &n.DriftPolicy,
 		&n.Status, &lastSeen, &health, &serverKey, &agentVer, &n.ConsecutiveFailures, &n.LastError,
 		&n.DesiredGeneration, &n.AckedGeneration, &ackedAt, &n.DriftCount, &n.DriftCurrent, &driftCheckedAt,
-		&n.APIPaths, &tlsFingerprint, &createdAt, &updateAt, &prevEnc)
+		&n.APIPaths, &tlsFingerprint, &createdAt, &updateAt, &prevEnc, &n.SecretVersion)
 	if err != nil {
 		return Node{}, err
 	}
@@ -432,7 +436,7 @@ func (tx *Tx) UpdateNode(ctx context.Context, n Node) (Node, error) {
 	}
 	if !bytes.Equal(n.Secret, old.Secret) {
 		// A secret given by hand ends any rotation in progress.
-		if _, err := tx.tx.ExecContext(ctx, "UPDATE nodes SET secret_prev_enc = NULL WHERE id = ?", n.ID); err != nil {
+		if _, err := tx.tx.ExecContext(ctx, "UPDATE nodes SET secret_prev_enc = NULL, secret_version = secret_version + 1 WHERE id = ?", n.ID); err != nil {
 			return Node{}, fmt.Errorf("updating node %d: %w", n.ID, err)
 		}
 	}
@@ -441,8 +445,8 @@ func (tx *Tx) UpdateNode(ctx context.Context, n Node) (Node, error) {
 
 // SetNodeSecrets records a step of a secret rotation: secret becomes the
 // node's secret and prev its previous one (nil: none, the rotation is
-// over), both sealed. An empty secret is ErrInvalid. Nothing else of the
-// node changes, updated_at included.
+// over), both sealed, and SecretVersion grows. An empty secret is
+// ErrInvalid. Nothing else of the node changes, updated_at included.
 func (tx *Tx) SetNodeSecrets(ctx context.Context, id int64, secret, prev []byte) error {
 	if len(secret) == 0 {
 		return fmt.Errorf("setting secrets of node %d: %w", id, invalidf("node secret is empty"))
@@ -458,7 +462,7 @@ func (tx *Tx) SetNodeSecrets(ctx context.Context, id int64, secret, prev []byte)
 		}
 		prevSealed.Valid = true
 	}
-	res, err := tx.tx.ExecContext(ctx, "UPDATE nodes SET secret_enc = ?, secret_prev_enc = ? WHERE id = ?", sealed, prevSealed, id)
+	res, err := tx.tx.ExecContext(ctx, "UPDATE nodes SET secret_enc = ?, secret_prev_enc = ?, secret_version = secret_version + 1 WHERE id = ?", sealed, prevSealed, id)
 	if err != nil {
 		return fmt.Errorf("setting secrets of node %d: %w", id, err)
 	}

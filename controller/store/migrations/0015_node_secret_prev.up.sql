@@ -6,3 +6,8 @@
 -- controller signs with secret_enc and, when the agent refuses that,
 -- with secret_prev_enc.
 ALTER TABLE nodes ADD COLUMN secret_prev_enc TEXT;
+
+-- secret_version counts the changes of secret_enc and secret_prev_enc: a
+-- node read before a change has a lower one, so that a copy read before a
+-- rotation step cannot bring back the secrets of before it.
+ALTER TABLE nodes ADD COLUMN secret_version INTEGER NOT NULL DEFAULT 0;
