@@ -15,6 +15,7 @@ import { openShares } from "./peer-shares.js";
 import { formatLabels, labelList, showLabels } from "./labels.js";
 import { isHTTPS, repinNode, tlsText } from "./tls.js";
 import { hasLimit, peerStatus, resetUsage, statusText, UsageMeter } from "./lifecycle.js";
+import { rotateSecret, rotationNote, showRotation } from "./rotate-secret.js";
 
 // COLUMNS of the peers table; key is what a column sorts by.
 const COLUMNS = [
@@ -81,6 +82,7 @@ export class NodeDetailView {
     this.syncLine = h("p", { class: "syncing", hidden: true });
     this.error = h("p", { class: "last-error", hidden: true });
     this.testResult = h("p", { class: "test-result", role: "status", hidden: true });
+    this.rotation = rotationNote();
 
     const btn = (label, action, cls = "btn") => h("button", { type: "button", class: cls, dataset: { action } }, label);
     this.addBtn = btn("Add peer", "add-peer", "btn btn-primary");
@@ -90,6 +92,7 @@ export class NodeDetailView {
     this.testBtn = btn("Test", "test");
     this.shareBtn = btn("Share…", "share");
     this.repinBtn = btn("Re-pin…", "repin");
+    this.rotateBtn = btn("Rotate secret", "rotate-secret");
     this.editBtn = btn("Edit", "edit");
     this.toggleBtn = btn("Disable", "toggle");
     this.deleteBtn = btn("Delete", "delete", "btn btn-danger-text");
@@ -114,7 +117,7 @@ export class NodeDetailView {
       h("p", { class: "crumbs" }, h("a", { href: "/nodes", "data-link": true }, "← All nodes")),
       h("div", { class: "page-head" },
         this.heading,
-        h("div", { class: "actions" }, this.addBtn, this.reconcileBtn, this.drainBtn, this.testBtn, this.repinBtn, this.editBtn, this.toggleBtn, this.deleteBtn)),
+        h("div", { class: "actions" }, this.addBtn, this.reconcileBtn, this.drainBtn, this.testBtn, this.repinBtn, this.rotateBtn, this.editBtn, this.toggleBtn, this.deleteBtn)),
       h("dl", { class: "facts facts-wide" },
         h("div", {}, h("dt", {}, "Agent"), this.facts.agent),
         h("div", {}, h("dt", {}, "Endpoint"), this.facts.endpoint),
@@ -128,7 +131,7 @@ export class NodeDetailView {
         h("div", {}, h("dt", {}, "Drift policy"), this.facts.policy),
         h("div", { class: "wide" }, h("dt", {}, "Drift"), this.facts.drift),
         h("div", { class: "wide" }, h("dt", {}, "Labels"), h("dd", {}, this.labels, this.noLabels))),
-      h("div", { class: "notes" }, h("div", { class: "drift-row" }, this.driftLine, this.syncLine, this.driftBtn), this.error, this.testResult),
+      h("div", { class: "notes" }, h("div", { class: "drift-row" }, this.driftLine, this.syncLine, this.driftBtn), this.error, this.testResult, this.rotation),
       h("section", { class: "peers-section", "aria-labelledby": "peers-heading" },
         h("div", { class: "section-head" },
           h("h2", { id: "peers-heading" }, "Peers"),
@@ -152,6 +155,13 @@ export class NodeDetailView {
     this.testBtn.addEventListener("click", () => this.runTest());
     this.repinBtn.addEventListener("click", async () => {
       if (this.node && await repinNode(this.ctx, this.node)) this.poller.now();
+    });
+    this.rotateBtn.addEventListener("click", async () => {
+      if (!this.node) return;
+      this.rotateBtn.disabled = true;
+      const done = await rotateSecret(this.ctx, this.node);
+      this.rotateBtn.disabled = false;
+      if (done) this.poller.now();
     });
     this.editBtn.addEventListener("click", async () => {
       if (this.node && await openNodeForm(this.ctx, this.node)) this.poller.now();
@@ -231,6 +241,7 @@ export class NodeDetailView {
     const showError = node.enabled && node.last_error && (status === "offline" || status === "error");
     this.error.hidden = !showError;
     setText(this.error, showError ? node.last_error : "");
+    showRotation(this.rotation, node);
     setText(this.toggleBtn, node.enabled ? "Disable" : "Enable");
     this.reconcileBtn.disabled = !node.enabled;
     this.reconcileBtn.title = node.enabled ? "" : "The node is disabled";
