@@ -90,7 +90,6 @@ export class NodeDetailView {
     this.driftBtn = btn("Show drift", "drift");
     this.drainBtn = btn("Drain…", "drain");
     this.testBtn = btn("Test", "test");
-    this.shareBtn = btn("Share…", "share");
     this.repinBtn = btn("Re-pin…", "repin");
     this.rotateBtn = btn("Rotate secret", "rotate-secret");
     this.editBtn = btn("Edit", "edit");
