@@ -27,6 +27,13 @@ import (
 // its interface signed with secret.
 func rawSignedStatus(t *testing.T, agentURL, secret string) int {
 	t.Helper()
+	return rawSignedStatusVia(t, http.DefaultClient, agentURL, secret)
+}
+
+// rawSignedStatusVia is rawSignedStatus through client (a pinned one for
+// an agent serving TLS).
+func rawSignedStatusVia(t *testing.T, client *http.Client, agentURL, secret string) int {
+	t.Helper()
 	const path = "/v1/wg/wg0"
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	req, err := http.NewRequest(http.MethodGet, agentURL+path, nil)
@@ -35,7 +42,7 @@ func rawSignedStatus(t *testing.T, agentURL, secret string) int {
 	}
 	req.Header.Set(agentapi.HeaderTimestamp, ts)
 	req.Header.Set(agentapi.HeaderSignature, agentapi.Sign([]byte(secret), http.MethodGet, path, nil, ts, ""))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
