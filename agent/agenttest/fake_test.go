@@ -242,7 +242,9 @@ func TestFakeFaults(t *testing.T) {
 	t.Run("counters", func(t *testing.T) {
 		f.Reset()
 		var wg sync.WaitGroup
-		f.Inject(agenttest.OpDump, agenttest.Fault{Delay: 100 * time.Millisecond})
+		// Each dump is held long enough that the three overlap even on a
+		// starved machine (100 ms did not always suffice under load).
+		f.Inject(agenttest.OpDump, agenttest.Fault{Delay: time.Second})
 		for range 3 {
 			wg.Go(func() { _, _ = c.Dump(ctx, "wg0") })
 		}

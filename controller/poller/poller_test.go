@@ -134,22 +134,21 @@ func TestDisabledNodesAreNotPolled(t *testing.T) {
 func TestBoundedParallelism(t *testing.T) {
 	f := newFixture(t)
 	s := agenttest.StartFake(t, agenttest.FakeOptions{})
-	s.Inject(agenttest.OpAny, agenttest.Fault{Delay: 50 * time.Millisecond})
+	// Each request is held 100 ms, so the workers' requests overlap even on a
+	// loaded machine; the agent's count of requests in flight at once then
+	// shows the polling is parallel (more than 1) and bounded (not above 4),
+	// with no wall-clock assertion.
+	s.Inject(agenttest.OpAny, agenttest.Fault{Delay: 100 * time.Millisecond})
 	for i := range 20 {
 		f.addNode("n"+string(rune('a'+i)), s.URL, s.Secret, "wg0")
 	}
 	p := f.poller(Config{Workers: 4})
-	start := time.Now()
 	sum := p.PollOnce(f.ctx)
 	if sum.Online != 20 {
 		t.Fatalf("summary %+v", sum)
 	}
 	if m := s.MaxInFlight(); m != 4 {
 		t.Fatalf("at most %d requests in flight, want 4", m)
-	}
-	// 20 nodes x 2 requests x 50ms over 4 workers: about 500ms, not 2s.
-	if d := time.Since(start); d > 1900*time.Millisecond {
-		t.Fatalf("took %v: not parallel", d)
 	}
 }
 
