@@ -243,3 +243,14 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, err
 func (s *Store) ListNodesMatching(ctx context.Context, sel labels.Set) ([]Node, error) {
 	return inTx(ctx, s, func(tx *Tx) ([]Node, error) { return tx.ListNodesMatching(ctx, sel) })
 }
+
+// SearchPeers runs Tx.SearchPeers in its own transaction.
+func (s *Store) SearchPeers(ctx context.Context, q PeerQuery) ([]Peer, bool, error) {
+	var more bool
+	peers, err := inTx(ctx, s, func(tx *Tx) ([]Peer, error) {
+		p, m, err := tx.SearchPeers(ctx, q)
+		more = m
+		return p, err
+	})
+	return peers, more, err
+}
