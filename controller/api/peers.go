@@ -11,7 +11,12 @@ import (
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
+// listPeers: GET /api/peers. With no search parameter it lists every
+// peer by node and id, as it always did; with any, it is searchPeers.
 func (s *server) listPeers(r *http.Request) (result, error) {
+	if wantsPeerPage(r) {
+		return s.searchPeers(r)
+	}
 	peers, err := s.fleet.ListAllPeers(r.Context())
 	if err != nil {
 		return result{}, err

@@ -348,3 +348,13 @@ func (s *Service) SetPeerEnabled(ctx context.Context, actor Actor, id int64, ena
 	}
 	return v, nil
 }
+
+// SearchPeers returns the peers of the whole fleet matching q, in id
+// order, and whether more match after them (see store.PeerQuery).
+func (s *Service) SearchPeers(ctx context.Context, q store.PeerQuery) ([]PeerView, bool, error) {
+	peers, more, err := s.store.SearchPeers(ctx, q)
+	if err != nil {
+		return nil, false, err
+	}
+	return peerViews(peers), more, nil
+}
