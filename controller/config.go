@@ -48,8 +48,10 @@ type Config struct {
 	MasterKey []byte
 	// PollInterval is how often every enabled node is polled.
 	PollInterval time.Duration
-	// AdminPassword is the password of the first user, made on first start
-	// only; "" generates one and prints it once to BootstrapOut.
+	// AdminPassword is the password of the first user, made on first start;
+	// "" generates one and prints it once to BootstrapOut. On a later start
+	// a set AdminPassword that differs from the admin's replaces it (see
+	// auth.ApplyAdminPassword); "" keeps the stored one.
 	AdminPassword string
 	// BootstrapOut receives the generated admin password; nil discards it
 	// (then set AdminPassword).

@@ -67,6 +67,11 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 		return nil, err
 	} else if created {
 		log.Info("created the first user", "username", auth.AdminUsername)
+	} else if changed, err := auth.ApplyAdminPassword(ctx, st, cfg.AdminPassword); err != nil {
+		st.Close()
+		return nil, err
+	} else if changed {
+		log.Warn("changed the admin password from the environment; the admin's sessions are ended", "username", auth.AdminUsername)
 	}
 	authn, err := auth.New(auth.Config{Store: st, Logger: log.With("component", "auth"), SessionTTL: cfg.SessionTTL})
 	if err != nil {
