@@ -102,6 +102,18 @@ func checkNestedKeys(data []byte, field string, allowed []string) error {
 	return err
 }
 
+// decodeOptionalBody reads the body of r (see readBody) and, unless it is
+// empty or only whitespace, decodes it strictly into a T; an absent body
+// is the zero T. It serves the actions whose body is optional.
+func decodeOptionalBody[T any](r *http.Request) (T, error) {
+	var v T
+	body, err := readBody(r)
+	if err != nil || len(bytes.TrimSpace(body)) == 0 {
+		return v, err
+	}
+	return decodeJSON[T](body)
+}
+
 // decodeJSON decodes data strictly (see decodeStrict) into a new T, a
 // struct.
 func decodeJSON[T any](data []byte) (T, error) {

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"errors"
 	"net/http"
 
@@ -103,15 +102,9 @@ func (s *server) toggleNode(r *http.Request) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	body, err := readBody(r)
+	req, err := decodeOptionalBody[toggleRequest](r)
 	if err != nil {
 		return result{}, err
-	}
-	var req toggleRequest
-	if len(bytes.TrimSpace(body)) > 0 {
-		if req, err = decodeJSON[toggleRequest](body); err != nil {
-			return result{}, err
-		}
 	}
 	node, err := s.fleet.ToggleNode(r.Context(), actor(r), id, req.Enabled)
 	if err != nil {
@@ -177,15 +170,9 @@ func (s *server) repinNode(r *http.Request) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	body, err := readBody(r)
+	req, err := decodeOptionalBody[repinRequest](r)
 	if err != nil {
 		return result{}, err
-	}
-	var req repinRequest
-	if len(bytes.TrimSpace(body)) > 0 {
-		if req, err = decodeJSON[repinRequest](body); err != nil {
-			return result{}, err
-		}
 	}
 	expect, err := agentapi.ParseFingerprint(deref(req.Expect))
 	if err != nil {
@@ -215,15 +202,9 @@ func (s *server) drainNode(r *http.Request) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	body, err := readBody(r)
+	req, err := decodeOptionalBody[drainRequest](r)
 	if err != nil {
 		return result{}, err
-	}
-	var req drainRequest
-	if len(bytes.TrimSpace(body)) > 0 {
-		if req, err = decodeJSON[drainRequest](body); err != nil {
-			return result{}, err
-		}
 	}
 	res, err := s.fleet.DrainNode(r.Context(), actor(r), id, fleet.DrainOptions{AnyRegion: req.AnyRegion != nil && *req.AnyRegion})
 	if err != nil {
