@@ -12,6 +12,7 @@ import (
 	"github.com/wgfleet/wgfleet/controller/store"
 	"github.com/wgfleet/wgfleet/controller/store/storetest"
 	"github.com/wgfleet/wgfleet/internal/testenv"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
 type fixture struct {
@@ -74,6 +75,22 @@ func (f *fixture) addNode(name, url, secret, iface string) store.Node {
 		f.t.Fatal(err)
 	}
 	return n
+}
+
+// addPeer creates an enabled peer with a fresh key on node nodeID, its
+// address allocated from the node's pool, and returns it with its key (for
+// traffic sent as the peer).
+func (f *fixture) addPeer(nodeID int64) (store.Peer, wgtypes.Key) {
+	f.t.Helper()
+	key, err := wgtypes.GeneratePrivateKey()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	peer, err := f.store.CreatePeerWithAllocation(f.ctx, store.Peer{NodeID: nodeID, PublicKey: key.PublicKey(), PrivateKey: &key, Enabled: true})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return peer, key
 }
 
 func (f *fixture) node(id int64) store.Node {

@@ -5,8 +5,6 @@ import (
 	"sync"
 	"testing"
 
-	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
-
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/controller/store"
 	"github.com/wgfleet/wgfleet/internal/testenv"
@@ -22,14 +20,7 @@ func TestRestrictedPeerCountsInFullWhenBack(t *testing.T) {
 	f := newFixture(t)
 	a := agenttest.Start(t, agenttest.Options{})
 	n := f.addNode("n1", a.URL, a.Secret, a.Iface)
-	key, err := wgtypes.GeneratePrivateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := f.store.CreatePeerWithAllocation(f.ctx, store.Peer{NodeID: n.ID, PublicKey: key.PublicKey(), PrivateKey: &key, Enabled: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	peer, key := f.addPeer(n.ID)
 	var (
 		mu     sync.Mutex
 		limits []int64

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
-
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/controller/agentclient"
 	"github.com/wgfleet/wgfleet/controller/store"
@@ -61,14 +59,7 @@ func TestStaleDumpCountsNoDrift(t *testing.T) {
 		t.Fatalf("first poll: %+v", sum)
 	}
 
-	key, err := wgtypes.GeneratePrivateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := f.store.CreatePeerWithAllocation(f.ctx, store.Peer{NodeID: n.ID, PublicKey: key.PublicKey(), Enabled: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	peer, _ := f.addPeer(n.ID)
 	// The poll's dump is read without the peer; before it is back, the
 	// reconcile the creation triggers puts the peer on the agent.
 	applied := false

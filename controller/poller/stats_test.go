@@ -29,14 +29,7 @@ func TestStatsSurviveCounterReset(t *testing.T) {
 	f := newFixture(t)
 	a := agenttest.Start(t, agenttest.Options{})
 	n := f.addNode("n1", a.URL, a.Secret, a.Iface)
-	key, err := wgtypes.GeneratePrivateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := f.store.CreatePeerWithAllocation(f.ctx, store.Peer{NodeID: n.ID, PublicKey: key.PublicKey(), PrivateKey: &key, Enabled: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	peer, key := f.addPeer(n.ID)
 	p := f.poller(Config{Reconciler: f.reconciler()})
 
 	// First poll: the reconcile puts the peer on the agent.
@@ -93,10 +86,7 @@ func TestPollerConvergesAfterOutage(t *testing.T) {
 	}
 
 	for range 3 {
-		key, _ := wgtypes.GeneratePrivateKey()
-		if _, err := f.store.CreatePeerWithAllocation(f.ctx, store.Peer{NodeID: n.ID, PublicKey: key.PublicKey(), Enabled: true}); err != nil {
-			t.Fatal(err)
-		}
+		f.addPeer(n.ID)
 	}
 	f.clock.Advance(time.Hour)
 	if sum := p.PollOnce(f.ctx); sum.Offline != 1 || sum.Reconciled != 0 {
