@@ -8,7 +8,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/wgfleet/wgfleet/agent/agenttest"
-	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/store"
 	"github.com/wgfleet/wgfleet/internal/testenv"
 )
@@ -22,13 +21,7 @@ func TestAuditPageInTheBrowser(t *testing.T) {
 	a := agenttest.Start(t, agenttest.Options{})
 	c, base := startController(t)
 	ctx := context.Background()
-	n, err := c.Fleet().CreateNode(ctx, fleet.ActorSystem, fleet.NodeInput{
-		Name: new("audit-node"), AgentURL: new(a.URL), Secret: new(a.Secret), Endpoint: new(endpointOf(a)),
-		IPPool: new("10.54.0.0/24"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := addAgentNode(t, c.Fleet(), a, "audit-node", "10.54.0.0/24")
 	// Enough older entries for a second page (the page asks for 50).
 	for i := range 60 {
 		if _, err := c.Store().AppendAudit(ctx, store.AuditEntry{

@@ -64,13 +64,7 @@ func TestDashboardEndToEnd(t *testing.T) {
 
 	// A second node made outside the browser: the grid has two cards, and
 	// changes to it show that the page refreshes by itself.
-	other, err := fl.CreateNode(ctx, fleet.ActorSystem, fleet.NodeInput{
-		Name: new("edge-2"), AgentURL: new(a2.URL), Secret: new(a2.Secret),
-		Endpoint: new(endpointOf(a2)), IPPool: new("10.98.0.0/24"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := addAgentNode(t, fl, a2, "edge-2", "10.98.0.0/24")
 
 	// The controller serves the UI with the API's security headers: the
 	// checks for CSP violations below are only worth something with them.
@@ -518,6 +512,19 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 func endpointOf(a *agenttest.Agent) string {
 	return fmt.Sprintf("127.0.0.1:%d", a.Tunnel(a.Iface).ListenPort())
+}
+
+// addAgentNode adds node name for the real agent a with pool, through the
+// fleet service as an operator outside the browser would.
+func addAgentNode(t *testing.T, fl *fleet.Service, a *agenttest.Agent, name, pool string) fleet.NodeView {
+	t.Helper()
+	n, err := fl.CreateNode(context.Background(), fleet.ActorSystem, fleet.NodeInput{
+		Name: new(name), AgentURL: new(a.URL), Secret: new(a.Secret), Endpoint: new(endpointOf(a)), IPPool: new(pool),
+	})
+	if err != nil {
+		t.Fatalf("adding node %s: %v", name, err)
+	}
+	return n
 }
 
 func findNode(t *testing.T, fl *fleet.Service, name string) fleet.NodeView {

@@ -32,13 +32,7 @@ func TestPeerLifecycleEndToEnd(t *testing.T) {
 	c, base := startController(t)
 	ctx := context.Background()
 	fl := c.Fleet()
-	node, err := fl.CreateNode(ctx, fleet.ActorSystem, fleet.NodeInput{
-		Name: new("edge-l"), AgentURL: new(a.URL), Secret: new(a.Secret),
-		Endpoint: new(endpointOf(a)), IPPool: new("10.99.0.0/24"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	node := addAgentNode(t, fl, a, "edge-l", "10.99.0.0/24")
 	key, err := wgtypes.GeneratePrivateKey()
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/agent/agenttest"
-	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
@@ -22,13 +21,7 @@ func TestRotateSecretButton(t *testing.T) {
 	a := agenttest.Start(t, agenttest.Options{})
 	c, base := startController(t)
 	ctx := context.Background()
-	n, err := c.Fleet().CreateNode(ctx, fleet.ActorSystem, fleet.NodeInput{
-		Name: new("rot-ui"), AgentURL: new(a.URL), Secret: new(a.Secret),
-		Endpoint: new(endpointOf(a)), IPPool: new("10.99.0.0/24"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := addAgentNode(t, c.Fleet(), a, "rot-ui", "10.99.0.0/24")
 
 	p := startBrowser(t, exe, base)
 	p.navigate("/")

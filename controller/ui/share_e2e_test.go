@@ -33,13 +33,7 @@ func TestSharePageEndToEnd(t *testing.T) {
 	c, base := startController(t)
 	ctx := context.Background()
 	fl := c.Fleet()
-	node, err := fl.CreateNode(ctx, fleet.ActorSystem, fleet.NodeInput{
-		Name: new("edge-s"), AgentURL: new(a.URL), Secret: new(a.Secret),
-		Endpoint: new(endpointOf(a)), IPPool: new("10.99.0.0/24"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	node := addAgentNode(t, fl, a, "edge-s", "10.99.0.0/24")
 	peer, err := fl.CreatePeer(ctx, fleet.ActorSystem, node.ID, fleet.PeerInput{Name: new("phone")})
 	if err != nil {
 		t.Fatal(err)
