@@ -74,18 +74,28 @@ func TestFormatting(t *testing.T) {
 		{`a.filenameOf("attachment; filename*=UTF-8''caf%C3%A9.conf")`, "café.conf"},
 		{`a.filenameOf(null)`, "download"},
 	}
+	checkModuleExprs(t, p, `const f = await import(base + "format.js");
+		const a = await import(base + "api.js");`, tests)
+}
+
+// checkModuleExprs evaluates each test's JavaScript expression in the page,
+// after imports (statements that import the UI's modules relative to base,
+// the directory of app.js), with now fixed at 2026-01-01T12:00:00Z and
+// ago(s) the ISO time s seconds before it, and compares each result, as a
+// string, with its want. It fails on any script exception or CSP violation.
+func checkModuleExprs(t *testing.T, p *page, imports string, tests []struct{ expr, want string }) {
+	t.Helper()
 	calls := make([]string, len(tests))
 	for i, tt := range tests {
 		calls[i] = "() => (" + tt.expr + ")"
 	}
 	script := fmt.Sprintf(`(async () => {
 		const base = document.querySelector('script[type="module"]').src.replace(/app\.js$/, "");
-		const f = await import(base + "format.js");
-		const a = await import(base + "api.js");
+		%s
 		const now = Date.parse("2026-01-01T12:00:00Z");
 		const ago = (s) => new Date(now - s * 1000).toISOString();
 		return [%s].map((call) => String(call()));
-	})()`, strings.Join(calls, ",\n"))
+	})()`, imports, strings.Join(calls, ",\n"))
 	got := eval[[]string](p, script)
 	for i, tt := range tests {
 		if got[i] != tt.want {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"net/netip"
-	"strings"
 	"testing"
 	"time"
 
@@ -171,22 +170,5 @@ func TestLifecycleFormatting(t *testing.T) {
 		{`l.fromLocalInput(l.toLocalInput("2026-03-01T10:20:00Z"))`, "2026-03-01T10:20:00Z"},
 		{`l.toLocalInput(null)`, ""},
 	}
-	calls := make([]string, len(tests))
-	for i, tt := range tests {
-		calls[i] = "() => (" + tt.expr + ")"
-	}
-	script := fmt.Sprintf(`(async () => {
-		const base = document.querySelector('script[type="module"]').src.replace(/app\.js$/, "");
-		const l = await import(base + "lifecycle.js");
-		const now = Date.parse("2026-01-01T12:00:00Z");
-		const ago = (s) => new Date(now - s * 1000).toISOString();
-		return [%s].map((call) => String(call()));
-	})()`, strings.Join(calls, ",\n"))
-	got := eval[[]string](p, script)
-	for i, tt := range tests {
-		if got[i] != tt.want {
-			t.Errorf("%s = %q, want %q", tt.expr, got[i], tt.want)
-		}
-	}
-	p.checkProblems()
+	checkModuleExprs(t, p, `const l = await import(base + "lifecycle.js");`, tests)
 }
