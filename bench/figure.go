@@ -79,10 +79,12 @@ func suite() []figure {
 			What:     "signed requests during 1,000 unsigned 1 MiB bodies (issue 10)",
 		},
 		{
-			Name: "forward-throughput", Pkg: "./cmd/wg-agent", Bench: "ForwardThroughput",
-			Benchtime: "1x", Quick: "1x", Short: true, Timeout: 10 * time.Minute,
-			Headline: []string{"netstack-MB/s", "tun-MB/s", "netstack/tun"},
-			What:     "one TCP stream through a netstack node vs a TUN node (root, netns)",
+			Name: "data-plane", Pkg: "./cmd/wg-agent", Bench: "DataPlane",
+			Benchtime: "1x", Quick: "1x", Short: true, Timeout: 15 * time.Minute,
+			Headline: []string{"tun/raw-up", "tun/raw-down", "tun-churn/raw-up", "tun-churn/raw-down",
+				"netstack/tun-up", "netstack/tun-down", "raw-up-Mbit/s", "raw-down-Mbit/s", "veth-up-Mbit/s",
+				"churn-changes/s"},
+			What: "iperf3 through a node both ways, client wireguard-go in its own netns: TUN agent vs wireguard-go, netstack vs TUN (root, iperf3)",
 		},
 	}
 }

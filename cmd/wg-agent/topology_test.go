@@ -38,6 +38,7 @@ type topology struct {
 	bin      string
 	iface    string
 	api      *agentapi.Client
+	secret   string // the agent's API secret
 	health   agentapi.Health
 	logs     *testenv.LogBuffer
 	cmd      *exec.Cmd
@@ -146,7 +147,7 @@ func startTopology(tb testing.TB, ctx context.Context, bin string, unprivileged 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tp.api = api
+	tp.api, tp.secret = api, secret
 	for {
 		if tp.health, err = api.Health(ctx); err == nil {
 			break

@@ -16,7 +16,15 @@ import (
 // socket is removed in any case.
 func StartWireguardGo(t testing.TB, ns, name string) {
 	t.Helper()
-	bin := RequireCommand(t, "wireguard-go", "wireguard-go")
+	StartWireguardGoProgram(t, RequireCommand(t, "wireguard-go", "wireguard-go"), ns, name)
+}
+
+// StartWireguardGoProgram is StartWireguardGo with the wireguard-go
+// program at bin (one built from the module's own wireguard-go, say). It
+// returns the program's process id: ip netns exec runs it in its own
+// process, without a fork.
+func StartWireguardGoProgram(t testing.TB, bin, ns, name string) int {
+	t.Helper()
 	cmd := exec.Command("ip", "netns", "exec", ns, bin, "-f", name)
 	cmd.Env = append(os.Environ(), "LOG_LEVEL=error")
 	if err := cmd.Start(); err != nil {
@@ -46,4 +54,5 @@ func StartWireguardGo(t testing.TB, ns, name string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	return cmd.Process.Pid
 }

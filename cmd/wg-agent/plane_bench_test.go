@@ -1,0 +1,481 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/internal/testenv"
+)
+
+// BenchmarkDataPlane measures TCP throughput with iperf3 through a node,
+// both ways, in one run (issue 14 items 2 and 5). Every leg has namespaces
+// of its own: A is the node's host network, with the iperf3 server on
+// 172.31.9.1 (an address of A that B reaches only through the tunnel);
+// B holds the client, a wireguard-go program in a process of its own.
+// wireguard-go is built from the module's own wireguard-go (the version
+// the agent embeds, with TUN and UDP offloads), for the client and for the
+// raw node alike; Debian's is from 2022, without offloads, and would be
+// the bottleneck. The legs:
+//
+//   - veth: iperf3 from B to A over the plain veth, no tunnel: the ceiling
+//     of everything else;
+//   - raw: wireguard-go's own program as the node, on a TUN interface in A;
+//   - tun: the agent in TUN mode (root) in the same place;
+//   - tun-churn: the same while the API applies 100 peer changes a second
+//     (one added, one removed, alternately) to an interface of 10k peers
+//     (1k with -short);
+//   - netstack: the agent unprivileged, in netstack mode, forwarding to A's
+//     host network in user space.
+//
+// Each leg runs iperf3 for WGFLEET_PLANE_SECONDS (5; 2 with -short) after
+// a second left out (-O 1), client to host ("up") and host to client
+// ("down", iperf3 -R). It reports Mbit/s of each, the CPU of the node
+// and client processes (percent of one CPU, over both directions), and
+// the ratios tun/raw, tun-churn/raw and netstack/tun each way.
+// WGFLEET_PLANE_LEGS picks legs by name; WGFLEET_PLANE_PERF=dir records a
+// perf(1) profile of the node during each run.
+//
+//	sudo go test -run '^$' -bench DataPlane -benchtime 1x ./cmd/wg-agent/
+func BenchmarkDataPlane(b *testing.B) {
+	requireTopology(b)
+	testenv.RequireCommand(b, "iperf3", "iperf3")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	secs, churnPeers := 5, 10_000
+	if testing.Short() {
+		secs, churnPeers = 2, 1_000
+	}
+	if v := os.Getenv("WGFLEET_PLANE_SECONDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 60 {
+			b.Fatalf("WGFLEET_PLANE_SECONDS=%q: want 1 to 60", v)
+		}
+		secs = n
+	}
+	agentBin := buildAgentShared(b)
+	wgBin := testenv.GoBuild(b, "golang.zx2c4.com/wireguard", "wireguard-go", "")
+
+	// WGFLEET_PLANE_LEGS=raw,netstack runs only those legs (ratios need
+	// both of theirs), to look at one while changing it.
+	only := os.Getenv("WGFLEET_PLANE_LEGS")
+	want := func(name string) bool {
+		return only == "" || slices.Contains(strings.Split(only, ","), name)
+	}
+	var legs []*planeLeg
+	if want("veth") {
+		legs = append(legs, vethLeg(b))
+	}
+	if want("raw") {
+		legs = append(legs, rawLeg(b, wgBin))
+	}
+	for _, name := range []string{"tun", "tun-churn", "netstack"} {
+		if want(name) {
+			l := agentLeg(b, ctx, name, agentBin, wgBin, name == "netstack")
+			if name == "tun-churn" {
+				l.during = startChurn(b, ctx, l.tp, churnPeers)
+			}
+			legs = append(legs, l)
+		}
+	}
+	profDir := os.Getenv("WGFLEET_PLANE_PERF")
+
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, l := range legs {
+			for _, down := range []bool{false, true} {
+				l.measure(b, ctx, secs, down, profDir)
+			}
+		}
+	}
+	b.StopTimer()
+
+	byName := map[string]*planeLeg{}
+	for _, l := range legs {
+		byName[l.name] = l
+		b.ReportMetric(median(l.up), l.name+"-up-Mbit/s")
+		b.ReportMetric(median(l.down), l.name+"-down-Mbit/s")
+		if l.node != 0 {
+			b.ReportMetric(median(l.nodeCPU), l.name+"-node-CPU%")
+		}
+		if l.client != 0 {
+			b.ReportMetric(median(l.clientCPU), l.name+"-client-CPU%")
+		}
+		if l.during != nil {
+			b.ReportMetric(l.during.churnRate(), "churn-changes/s")
+		}
+	}
+	ratio := func(a, base string) {
+		if byName[a] == nil || byName[base] == nil {
+			return
+		}
+		b.ReportMetric(median(byName[a].up)/median(byName[base].up), a+"/"+base+"-up")
+		b.ReportMetric(median(byName[a].down)/median(byName[base].down), a+"/"+base+"-down")
+	}
+	ratio("tun", "raw")
+	ratio("tun-churn", "raw")
+	ratio("netstack", "tun")
+	ratio("raw", "veth")
+}
+
+// planeLeg is one node (or none, for veth) between a client namespace and
+// a host namespace, and what was measured through it.
+type planeLeg struct {
+	name     string
+	nsA, nsB string
+	dst      string    // the iperf3 server, as B reaches it
+	tp       *topology // the agent's, or nil
+	node     int       // the node's process id, 0 for none
+	client   int       // the client's process id, 0 for none
+	during   *churner  // runs while this leg is measured, or nil
+
+	up, down           []float64 // Mbit/s, one per run
+	nodeCPU, clientCPU []float64 // percent of one CPU, one per run
+}
+
+// vethLeg is iperf3 over the plain veth between two namespaces.
+func vethLeg(b *testing.B) *planeLeg {
+	l := &planeLeg{name: "veth", nsA: testenv.NetNS(b, "dpa"), nsB: testenv.NetNS(b, "dpb"), dst: topoUnderlayA}
+	testenv.Veth(b, l.nsA, topoUnderlayA+"/24", l.nsB, "192.168.80.2/24")
+	startIperfServer(b, l.nsA)
+	return l
+}
+
+// rawLeg is wireguard-go's own program as the node, configured by wg(8).
+func rawLeg(b *testing.B, wgBin string) *planeLeg {
+	l := &planeLeg{name: "raw", nsA: testenv.NetNS(b, "dpa"), nsB: testenv.NetNS(b, "dpb"), dst: topoServiceAddr}
+	testenv.Veth(b, l.nsA, topoUnderlayA+"/24", l.nsB, "192.168.80.2/24")
+	testenv.Run(b, "ip", "-n", l.nsA, "addr", "add", topoServiceAddr+"/32", "dev", onlyVeth(b, l.nsA))
+	startIperfServer(b, l.nsA)
+
+	nodeKey, _ := wgtypes.GeneratePrivateKey()
+	clientKey, _ := wgtypes.GeneratePrivateKey()
+	name := testenv.UniqueName("wgn")
+	l.node = testenv.StartWireguardGoProgram(b, wgBin, l.nsA, name)
+	setconf(b, l.nsA, name, "[Interface]\nPrivateKey = "+nodeKey.String()+"\nListenPort = 51820\n\n[Peer]\nPublicKey = "+
+		clientKey.PublicKey().String()+"\nAllowedIPs = 10.80.0.2/32\n")
+	testenv.Run(b, "ip", "-n", l.nsA, "addr", "add", topoAgentIP+"/24", "dev", name)
+	testenv.Run(b, "ip", "-n", l.nsA, "link", "set", name, "up")
+	l.client = startClient(b, wgBin, l.nsB, clientKey, nodeKey.PublicKey())
+	return l
+}
+
+// agentLeg is the agent as the node: as root in TUN mode, or unprivileged
+// in netstack mode.
+func agentLeg(b *testing.B, ctx context.Context, name, agentBin, wgBin string, unprivileged bool) *planeLeg {
+	tp := startTopology(b, ctx, agentBin, unprivileged, nil, "--log-level", "info")
+	l := &planeLeg{name: name, nsA: tp.nsA, nsB: tp.nsB, dst: topoServiceAddr, tp: tp, node: tp.cmd.Process.Pid}
+	startIperfServer(b, l.nsA)
+	nodePub, err := wgtypes.ParseKey(tp.health.Interfaces[0].PublicKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	clientKey, _ := wgtypes.GeneratePrivateKey()
+	if _, err := tp.api.AddPeer(ctx, tp.iface, agentapi.AddPeerRequest{
+		PublicKey: clientKey.PublicKey().String(), AllowedIPs: []string{"10.80.0.2/32"},
+	}); err != nil {
+		b.Fatal(err)
+	}
+	l.client = startClient(b, wgBin, l.nsB, clientKey, nodePub)
+	return l
+}
+
+// startClient runs the client wireguard-go in ns as 10.80.0.2, with the
+// node at topoUnderlayA:51820 and the service network routed into the
+// tunnel, and returns its process id.
+func startClient(b *testing.B, wgBin, ns string, key wgtypes.Key, node wgtypes.Key) int {
+	name := testenv.UniqueName("wgc")
+	pid := testenv.StartWireguardGoProgram(b, wgBin, ns, name)
+	setconf(b, ns, name, "[Interface]\nPrivateKey = "+key.String()+"\n\n[Peer]\nPublicKey = "+node.String()+
+		"\nEndpoint = "+topoUnderlayA+":51820\nAllowedIPs = 10.80.0.0/24, 172.31.9.0/24\nPersistentKeepalive = 5\n")
+	testenv.Run(b, "ip", "-n", ns, "addr", "add", "10.80.0.2/24", "dev", name)
+	testenv.Run(b, "ip", "-n", ns, "link", "set", name, "up")
+	testenv.Run(b, "ip", "-n", ns, "route", "add", "172.31.9.0/24", "dev", name)
+	return pid
+}
+
+// setconf gives wireguard-go interface name in ns the configuration conf
+// (wg(8)'s format) through a file only root may read.
+func setconf(b *testing.B, ns, name, conf string) {
+	path := filepath.Join(b.TempDir(), name+".conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	testenv.Run(b, "ip", "netns", "exec", ns, "wg", "setconf", name, path)
+}
+
+// startIperfServer runs an iperf3 server in ns on every address, port
+// 5201, until the benchmark ends.
+func startIperfServer(b *testing.B, ns string) {
+	cmd := exec.Command("ip", "netns", "exec", ns, "iperf3", "-s", "-p", "5201")
+	var out testenv.LogBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("starting iperf3 server: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	b.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if b.Failed() {
+			b.Logf("iperf3 server in %s:\n%s", ns, out.String())
+		}
+	})
+}
+
+// measure runs iperf3 once through the leg, one way, and records the
+// throughput and the CPU of the node and client processes meanwhile. The
+// first tries may find the tunnel without a session yet: iperf3 is retried
+// for a while.
+//
+// With profDir set, perf(1) records the node's process meanwhile, into
+// <profDir>/<leg>-<up|down>.perf (perf report -i ... reads it).
+func (l *planeLeg) measure(b *testing.B, ctx context.Context, secs int, down bool, profDir string) {
+	if l.during != nil {
+		l.during.run(true)
+		defer l.during.run(false)
+	}
+	dir := "up"
+	if down {
+		dir = "down"
+	}
+	if profDir != "" && l.node != 0 {
+		perf := exec.Command("perf", "record", "-q", "-F", "499", "-g", "-p", strconv.Itoa(l.node),
+			"-o", filepath.Join(profDir, l.name+"-"+dir+".perf"))
+		if err := perf.Start(); err != nil {
+			b.Fatalf("perf record: %v", err)
+		}
+		defer func() {
+			_ = perf.Process.Signal(os.Interrupt)
+			_ = perf.Wait()
+		}()
+	}
+	args := []string{"netns", "exec", l.nsB, "iperf3", "-c", l.dst, "-p", "5201", "-t", strconv.Itoa(secs), "-O", "1", "-J"}
+	if down {
+		args = append(args, "-R")
+	}
+	nodeNow, cliNow := cpuOf(b, l.node), cpuOf(b, l.client)
+	var (
+		out               []byte
+		err               error
+		elapsed           time.Duration
+		nodeUsed, cliUsed time.Duration
+		deadline          = time.Now().Add(30 * time.Second)
+	)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, time.Duration(secs+30)*time.Second)
+		node0, cli0, start := nodeNow(), cliNow(), time.Now()
+		out, err = exec.CommandContext(rctx, "ip", args...).Output()
+		elapsed = time.Since(start)
+		nodeUsed, cliUsed = nodeNow()-node0, cliNow()-cli0
+		cancel()
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if err != nil {
+		b.Fatalf("%s: iperf3 %s: %v\n%s", l.name, strings.Join(args[3:], " "), err, out)
+	}
+	var rep struct {
+		End struct {
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+		} `json:"end"`
+	}
+	if err := json.Unmarshal(out, &rep); err != nil || rep.End.SumReceived.BitsPerSecond == 0 {
+		b.Fatalf("%s: iperf3 report: %v\n%s", l.name, err, out)
+	}
+	mbit := rep.End.SumReceived.BitsPerSecond / 1e6
+	if down {
+		l.down = append(l.down, mbit)
+	} else {
+		l.up = append(l.up, mbit)
+	}
+	pct := func(d time.Duration) float64 { return 100 * d.Seconds() / elapsed.Seconds() }
+	l.nodeCPU = append(l.nodeCPU, pct(nodeUsed))
+	l.clientCPU = append(l.clientCPU, pct(cliUsed))
+	b.Logf("%s %s: %.0f Mbit/s, node CPU %.0f%%, client CPU %.0f%%", l.name, dir, mbit, pct(nodeUsed), pct(cliUsed))
+}
+
+// cpuOf returns a function that reads the CPU time (user and system) pid
+// has used so far; for pid 0 it always reads 0.
+func cpuOf(b *testing.B, pid int) func() time.Duration {
+	if pid == 0 {
+		return func() time.Duration { return 0 }
+	}
+	path := fmt.Sprintf("/proc/%d/stat", pid)
+	return func() time.Duration {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			b.Fatalf("reading CPU time: %v", err)
+		}
+		// The fields after the command name (which may hold spaces) start
+		// with the state; utime and stime are the 14th and 15th fields, in
+		// clock ticks of 1/100 s (USER_HZ on Linux).
+		i := bytes.LastIndexByte(raw, ')')
+		f := strings.Fields(string(raw[i+1:]))
+		ut, err1 := strconv.ParseInt(f[11], 10, 64)
+		st, err2 := strconv.ParseInt(f[12], 10, 64)
+		if err1 != nil || err2 != nil {
+			b.Fatalf("parsing %s: %q", path, raw)
+		}
+		return time.Duration(ut+st) * 10 * time.Millisecond
+	}
+}
+
+// churner changes peers of an agent's interface through its API, 100
+// changes a second while it runs: one peer added, then the oldest one
+// removed, so the interface keeps its size.
+type churner struct {
+	running atomic.Bool
+	done    atomic.Int64 // changes applied
+	active  atomic.Int64 // nanoseconds spent running
+	since   time.Time    // when it last started running
+}
+
+// startChurn gives tp's interface n peers (besides the client) in one
+// replace-all call that keeps the client, then starts the changes, which
+// run only while run(true) holds, until the benchmark ends.
+func startChurn(b *testing.B, ctx context.Context, tp *topology, n int) *churner {
+	list, err := tp.api.Peers(ctx, tp.iface)
+	if err != nil {
+		b.Fatal(err)
+	}
+	specs := make([]agentapi.PeerSpec, 0, n+len(list.Peers))
+	for _, p := range list.Peers {
+		specs = append(specs, agentapi.PeerSpec{PublicKey: p.PublicKey, AllowedIPs: p.AllowedIPs})
+	}
+	addr := netip.MustParseAddr("10.96.0.1")
+	next := func() agentapi.PeerSpec {
+		k, _ := wgtypes.GeneratePrivateKey()
+		addr = addr.Next()
+		return agentapi.PeerSpec{PublicKey: k.PublicKey().String(), AllowedIPs: []string{addr.String() + "/32"}}
+	}
+	var pool []string // churned peers' keys, oldest first
+	for range n {
+		s := next()
+		pool = append(pool, s.PublicKey)
+		specs = append(specs, s)
+	}
+	// 10k peers take seconds on a loaded machine: more than tp.api waits.
+	slow, err := agentapi.NewClient(agentapi.ClientConfig{
+		BaseURL: "http://" + topoUnderlayA + ":8080", Secret: []byte(tp.secret),
+		HTTPClient: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{DialContext: testenv.DialerInNetNS(tp.nsB)}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := slow.SyncPeers(ctx, tp.iface, agentapi.SyncRequest{Peers: specs}); err != nil {
+		b.Fatalf("giving the interface %d peers: %v", n, err)
+	}
+
+	c := &churner{}
+	cctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	b.Cleanup(func() { stop(); wg.Wait() })
+	ops := make(chan func(context.Context) error, 1)
+	for range 4 { // a change waits for its fsyncs: several in flight keep the rate
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for op := range ops {
+				if err := op(cctx); err != nil && cctx.Err() == nil {
+					b.Errorf("peer change: %v", err)
+				}
+				c.done.Add(1)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(ops)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		add := true
+		var mu sync.Mutex // guards pool: ops run concurrently
+		for {
+			select {
+			case <-cctx.Done():
+				return
+			case <-tick.C:
+			}
+			if !c.running.Load() {
+				continue
+			}
+			var op func(context.Context) error
+			if add {
+				s := next()
+				op = func(ctx context.Context) error {
+					if _, err := tp.api.AddPeer(ctx, tp.iface, agentapi.AddPeerRequest{PublicKey: s.PublicKey, AllowedIPs: s.AllowedIPs}); err != nil {
+						return err
+					}
+					mu.Lock()
+					pool = append(pool, s.PublicKey)
+					mu.Unlock()
+					return nil
+				}
+			} else {
+				mu.Lock()
+				oldest := pool[0]
+				pool = slices.Delete(pool, 0, 1)
+				mu.Unlock()
+				k, err := wgtypes.ParseKey(oldest)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				op = func(ctx context.Context) error { return tp.api.DeletePeer(ctx, tp.iface, k) }
+			}
+			add = !add
+			select {
+			case ops <- op: // dropped when the agent falls behind: churnRate tells
+			default:
+			}
+		}
+	}()
+	return c
+}
+
+// run starts (true) or pauses (false) the changes.
+func (c *churner) run(on bool) {
+	if on {
+		c.since = time.Now()
+	} else {
+		c.active.Add(int64(time.Since(c.since)))
+	}
+	c.running.Store(on)
+}
+
+// churnRate is the changes applied per second of running.
+func (c *churner) churnRate() float64 {
+	return float64(c.done.Load()) / time.Duration(c.active.Load()).Seconds()
+}
+
+// median of xs (which it sorts); 0 for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	return xs[len(xs)/2]
+}
