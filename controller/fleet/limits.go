@@ -111,10 +111,7 @@ func (s *Service) afterEnforce(ctx context.Context, done []enforced) {
 			Peer: &events.Peer{ID: c.PeerID, NodeID: c.NodeID, Name: e.peer.Name, PublicKey: e.peer.PublicKey.String(),
 				Address4: addrString(e.peer.Address4), Address6: addrString(e.peer.Address6)},
 		}
-		label := e.peer.Name
-		if label == "" {
-			label = addrString(e.peer.Address4)
-		}
+		label := peerLabel(e.peer)
 		switch c.To {
 		case store.RestrictExpired:
 			s.log.Info("peer expired; restricted", append(attrs, "expires_at", c.ExpiresAt)...)
@@ -134,6 +131,10 @@ func (s *Service) afterEnforce(ctx context.Context, done []enforced) {
 		}
 		if ev.Type != "" {
 			s.events.Publish(ctx, ev)
+		}
+		if e.deleted {
+			s.publishPeerOn(ctx, events.PeerDeleted, peerView(e.peer), store.Node{ID: c.NodeID, Name: e.nodeName},
+				fmt.Sprintf("peer %s was deleted: it reached its data limit, whose action is delete", label))
 		}
 	}
 	for id := range nodes {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/agentclient"
+	"github.com/wgfleet/wgfleet/controller/events"
 	"github.com/wgfleet/wgfleet/controller/labels"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
@@ -218,6 +219,10 @@ func (s *Service) DeleteNode(ctx context.Context, actor Actor, id int64, force b
 	}
 	s.agents.Forget(id)
 	s.trigger(id)
+	for _, p := range peers {
+		s.publishPeerOn(ctx, events.PeerDeleted, peerView(p), node,
+			fmt.Sprintf("peer %s was deleted with node %s by %s", peerLabel(p), node.Name, actor))
+	}
 	return nil
 }
 

@@ -49,3 +49,78 @@ func TestPeerEvents(t *testing.T) {
 		}
 	}
 }
+
+// recordEvents makes e's service publish to a list it returns.
+func recordEvents(e *env) func() []events.Event {
+	var (
+		mu  sync.Mutex
+		got []events.Event
+	)
+	e.svc = New(Config{Store: e.store, Syncer: e.syncer, AgentTimeout: 3 * time.Second,
+		Events: events.PublisherFunc(func(_ context.Context, ev events.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, ev)
+		})})
+	return func() []events.Event {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]events.Event(nil), got...)
+	}
+}
+
+// TestPeerDeletedWithItsNode: a node deleted with force publishes
+// peer.deleted for each of its peers, naming the node.
+func TestPeerDeletedWithItsNode(t *testing.T) {
+	e := newEnv(t)
+	got := recordEvents(e)
+	n := e.createNode(t, nodeIn("doomed"))
+	a := e.createPeer(t, n.ID, PeerInput{Name: ptr("a")})
+	b := e.createPeer(t, n.ID, PeerInput{Name: ptr("b")})
+	if err := e.svc.DeleteNode(context.Background(), actor, n.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	deleted := map[int64]bool{}
+	for _, ev := range got() {
+		if ev.Type != events.PeerDeleted {
+			continue
+		}
+		if ev.Node == nil || ev.Node.ID != n.ID || ev.Node.Name != "doomed" || ev.Peer == nil {
+			t.Errorf("peer.deleted %+v: want the node doomed", ev)
+			continue
+		}
+		deleted[ev.Peer.ID] = true
+	}
+	if len(deleted) != 2 || !deleted[a.ID] || !deleted[b.ID] {
+		t.Errorf("peer.deleted for %v, want %d and %d", deleted, a.ID, b.ID)
+	}
+}
+
+// TestPeerDeletedByItsLimit: a peer whose limit action is delete
+// publishes peer.over_limit, then peer.deleted, when its usage reaches
+// the limit.
+func TestPeerDeletedByItsLimit(t *testing.T) {
+	e := newEnv(t)
+	got := recordEvents(e)
+	n := e.createNode(t, nodeIn("metered"))
+	p := e.createPeer(t, n.ID, PeerInput{Name: ptr("capped"), DataLimit: []byte("1000"), LimitAction: ptr("delete")})
+	if err := e.store.RecordPeerStats(context.Background(), p.ID, time.Now(), 600, 600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.EnforceLimits(context.Background(), n.ID); err != nil {
+		t.Fatal(err)
+	}
+	var types []events.Type
+	for _, ev := range got() {
+		if ev.Peer != nil && ev.Peer.ID == p.ID {
+			types = append(types, ev.Type)
+		}
+	}
+	want := []events.Type{events.PeerCreated, events.PeerOverLimit, events.PeerDeleted}
+	if len(types) != len(want) || types[0] != want[0] || types[1] != want[1] || types[2] != want[2] {
+		t.Errorf("events of the peer %v, want %v", types, want)
+	}
+	if _, err := e.store.GetPeer(context.Background(), p.ID); err == nil {
+		t.Error("the peer over its limit is still there")
+	}
+}
