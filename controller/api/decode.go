@@ -241,6 +241,11 @@ func jsonFields(v any) []string {
 	}
 	var names []string
 	for f := range t.Fields() {
+		if f.Anonymous && f.Tag.Get("json") == "" && f.Type.Kind() == reflect.Struct {
+			// An embedded struct's fields are the outer one's in JSON.
+			names = append(names, jsonFields(reflect.New(f.Type).Interface())...)
+			continue
+		}
 		if !f.IsExported() {
 			continue
 		}

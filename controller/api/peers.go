@@ -208,23 +208,45 @@ func (s *server) movePeer(r *http.Request) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	var res fleet.MoveResult
-	switch target := strings.TrimSpace(string(req.NodeID)); {
-	case target == `"auto"`:
-		res, err = s.fleet.MovePeerAuto(r.Context(), actor(r), id, fleet.DrainOptions{AnyRegion: req.AnyRegion != nil && *req.AnyRegion})
-	default:
-		var nodeID int64
-		if json.Unmarshal(req.NodeID, &nodeID) != nil || nodeID <= 0 {
-			return result{}, badFieldf("node_id", "node_id, the id of the target node or \"auto\", is required")
-		}
-		res, err = s.fleet.MovePeer(r.Context(), actor(r), id, nodeID)
-	}
+	target, err := parseMoveTarget("node_id", req.NodeID)
 	if err != nil {
 		return result{}, err
 	}
-	msg := res.Message
-	if msg == "" {
-		msg = "peer moved; its client config changed (endpoint and address): download it again"
+	res, err := s.move(r.Context(), actor(r), id, target, req.AnyRegion != nil && *req.AnyRegion)
+	if err != nil {
+		return result{}, err
 	}
-	return success(msg, res), nil
+	return success(res.Message, res), nil
+}
+
+// parseMoveTarget reads where a move goes: a node id, or 0 for "auto".
+// field names it in the message when it is neither.
+func parseMoveTarget(field string, raw json.RawMessage) (int64, error) {
+	if strings.TrimSpace(string(raw)) == `"auto"` {
+		return 0, nil
+	}
+	var nodeID int64
+	if json.Unmarshal(raw, &nodeID) != nil || nodeID <= 0 {
+		return 0, badFieldf(field, "%s, the id of the target node or \"auto\", is required", field)
+	}
+	return nodeID, nil
+}
+
+// move moves peer id to node target, or by automatic placement for
+// target 0 (within its node's region unless anyRegion). The result always
+// has a message.
+func (s *server) move(ctx context.Context, who fleet.Actor, id, target int64, anyRegion bool) (fleet.MoveResult, error) {
+	var (
+		res fleet.MoveResult
+		err error
+	)
+	if target == 0 {
+		res, err = s.fleet.MovePeerAuto(ctx, who, id, fleet.DrainOptions{AnyRegion: anyRegion})
+	} else {
+		res, err = s.fleet.MovePeer(ctx, who, id, target)
+	}
+	if err == nil && res.Message == "" {
+		res.Message = "peer moved; its client config changed (endpoint and address): download it again"
+	}
+	return res, err
 }

@@ -59,6 +59,8 @@ func (s *server) routes() *mux.Router {
 	authed("/api/nodes/{id}/peers", s.handle(s.createNodePeer), post)
 	authed("/api/peers", s.handle(s.listPeers), get)
 	authed("/api/peers", s.handle(s.createPeer), post)
+	authed("/api/peers/bulk", s.handle(s.createPeers), post)
+	authed("/api/peers/bulk-action", s.handle(s.bulkAction), post)
 	authed("/api/peers/{id}", s.handle(s.getPeer), get)
 	authed("/api/peers/{id}", s.handle(s.updatePeer), put)
 	authed("/api/peers/{id}", s.handle(s.deletePeer), del)

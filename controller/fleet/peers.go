@@ -155,50 +155,69 @@ func (s *Service) createPeerOn(ctx context.Context, actor Actor, nodeID int64, i
 		done []enforced
 	)
 	err := s.store.InTx(ctx, func(tx *store.Tx) error {
-		node, err := tx.GetNode(ctx, nodeID)
-		if err != nil {
-			return err
-		}
-		p, _, err := peerFromInput(store.Peer{}, node, in, true)
-		if err != nil {
-			return err
-		}
-		if err := checkPeerKeyTx(ctx, tx, p.PublicKey); err != nil {
-			return err
-		}
-		created, err := tx.CreatePeerWithAllocation(ctx, p)
-		if err != nil {
-			return err
-		}
-		details := peerAudit(created)
-		details["key_pair_generated"] = created.PrivateKey != nil
-		details["has_psk"] = created.PresharedKey != nil
-		if placement != "" {
-			details["placement"] = placement
-		}
-		if err := audit(ctx, tx, actor, "peer.create", "peer", created.ID, details); err != nil {
-			return err
-		}
-		// An expiry already past restricts the new peer at once.
-		if done, err = s.enforceTx(ctx, tx, 0, created.ID); err != nil {
-			return err
-		}
-		if len(done) > 0 {
-			if created, err = tx.GetPeer(ctx, created.ID); err != nil {
-				return err
-			}
-		}
-		v = peerView(created)
-		return nil
+		var err error
+		v, done, err = s.createPeerTx(ctx, tx, actor, nodeID, in, map[string]any{"placement": placement})
+		return err
 	})
 	if err != nil {
 		return PeerView{}, fmt.Errorf("creating peer on node %d: %w", nodeID, err)
 	}
+	s.afterCreate(ctx, actor, done, v)
+	s.trigger(v.NodeID)
+	return v, nil
+}
+
+// createPeerTx validates in against node nodeID and creates the peer
+// inside tx: its allocation, the bump, the audit entry (with extra's
+// non-empty values added to its details) and, for an expiry already
+// past, its restriction. It returns the peer as it then is and what
+// enforceTx did, for afterCreate once tx is committed.
+func (s *Service) createPeerTx(ctx context.Context, tx *store.Tx, actor Actor, nodeID int64, in PeerInput, extra map[string]any) (PeerView, []enforced, error) {
+	node, err := tx.GetNode(ctx, nodeID)
+	if err != nil {
+		return PeerView{}, nil, err
+	}
+	p, _, err := peerFromInput(store.Peer{}, node, in, true)
+	if err != nil {
+		return PeerView{}, nil, err
+	}
+	if err := checkPeerKeyTx(ctx, tx, p.PublicKey); err != nil {
+		return PeerView{}, nil, err
+	}
+	created, err := tx.CreatePeerWithAllocation(ctx, p)
+	if err != nil {
+		return PeerView{}, nil, err
+	}
+	details := peerAudit(created)
+	details["key_pair_generated"] = created.PrivateKey != nil
+	details["has_psk"] = created.PresharedKey != nil
+	for k, v := range extra {
+		if v != "" && v != nil {
+			details[k] = v
+		}
+	}
+	if err := audit(ctx, tx, actor, "peer.create", "peer", created.ID, details); err != nil {
+		return PeerView{}, nil, err
+	}
+	// An expiry already past restricts the new peer at once.
+	done, err := s.enforceTx(ctx, tx, 0, created.ID)
+	if err != nil {
+		return PeerView{}, nil, err
+	}
+	if len(done) > 0 {
+		if created, err = tx.GetPeer(ctx, created.ID); err != nil {
+			return PeerView{}, nil, err
+		}
+	}
+	return peerView(created), done, nil
+}
+
+// afterCreate logs, publishes and enforces what createPeerTx made, once
+// its transaction is committed. The caller triggers the node.
+func (s *Service) afterCreate(ctx context.Context, actor Actor, done []enforced, v PeerView) {
 	s.log.Info("peer created", "peer_id", v.ID, "node_id", v.NodeID, "address4", v.Address4, "actor", string(actor))
 	s.afterEnforce(ctx, done)
-	s.trigger(v.NodeID)
 	s.publishPeer(ctx, events.PeerCreated, v, fmt.Sprintf("peer %s was created by %s", v.Name, actor))
-	return v, nil
 }
 
 // UpdatePeer changes the fields in gives. A new public key drops a stored

@@ -50,6 +50,16 @@ type candidate struct {
 // nodes carrying sel why they may not. Nodes without sel's labels are
 // neither candidates nor reasons.
 func (s *Service) rankNodes(ctx context.Context, exclude int64, sel labels.Set) ([]store.Node, []string, error) {
+	cands, why, err := s.rankCandidates(ctx, exclude, sel)
+	out := make([]store.Node, len(cands))
+	for i, c := range cands {
+		out[i] = c.node
+	}
+	return out, why, err
+}
+
+// rankCandidates is rankNodes with each node's peer count.
+func (s *Service) rankCandidates(ctx context.Context, exclude int64, sel labels.Set) ([]candidate, []string, error) {
 	var (
 		cands []candidate
 		why   []string
@@ -85,20 +95,20 @@ func (s *Service) rankNodes(ctx context.Context, exclude int64, sel labels.Set) 
 	if err != nil {
 		return nil, nil, err
 	}
-	slices.SortStableFunc(cands, func(a, b candidate) int {
-		if c := compareLoad(a, b); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.peers, b.peers); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.node.ID, b.node.ID)
-	})
-	out := make([]store.Node, len(cands))
-	for i, c := range cands {
-		out[i] = c.node
+	slices.SortStableFunc(cands, compareCandidates)
+	return cands, why, nil
+}
+
+// compareCandidates orders candidates best first: the lower load, then
+// fewer peers, then the lower id.
+func compareCandidates(a, b candidate) int {
+	if c := compareLoad(a, b); c != 0 {
+		return c
 	}
-	return out, why, nil
+	if c := cmp.Compare(a.peers, b.peers); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.node.ID, b.node.ID)
 }
 
 // compareLoad compares peers/capacity/weight of two candidates exactly:
