@@ -26,13 +26,24 @@ func Main(name string, run RunFunc) {
 	os.Exit(ExitCode(name, err, os.Stderr))
 }
 
+// ExitCoder is an error that chooses its own exit status (a command's
+// documented codes, such as 3 for "not found").
+type ExitCoder interface {
+	error
+	ExitCode() int
+}
+
 // ExitCode is the exit status for run's error: 0 for none or for
-// flag.ErrHelp (help was asked for and printed), else 1 after writing
-// "name: err" to stderr.
+// flag.ErrHelp (help was asked for and printed), else, after writing
+// "name: err" to stderr, the code of the first ExitCoder in err's chain,
+// or 1.
 func ExitCode(name string, err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	fmt.Fprintln(stderr, name+":", err)
+	if ec, ok := errors.AsType[ExitCoder](err); ok && ec.ExitCode() != 0 {
+		return ec.ExitCode()
+	}
 	return 1
 }

@@ -72,6 +72,35 @@ func (s *Set) Parse(args []string, getenv func(string) string) error {
 	if s.fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", s.fs.Arg(0))
 	}
+	return s.resolve(getenv)
+}
+
+// ParseArgs is Parse for a command that takes positional arguments
+// (`peer show 7 --json`): they may stand before, between or after the
+// flags, and everything after "--" is positional. It returns them in
+// order; how many a command takes is the command's to check.
+func (s *Set) ParseArgs(args []string, getenv func(string) string) ([]string, error) {
+	var pos []string
+	for rest := args; ; {
+		if err := s.fs.Parse(rest); err != nil {
+			return nil, err
+		}
+		left := s.fs.Args()
+		if consumed := len(rest) - len(left); consumed > 0 && rest[consumed-1] == "--" {
+			pos = append(pos, left...) // "--" ends the flags
+			break
+		}
+		if len(left) == 0 {
+			break
+		}
+		pos, rest = append(pos, left[0]), left[1:]
+	}
+	return pos, s.resolve(getenv)
+}
+
+// resolve parses every flag's value from the command line, else from the
+// environment through getenv (nil reads none).
+func (s *Set) resolve(getenv func(string) string) error {
 	var errs []error
 	for _, e := range s.flags {
 		if len(e.args) > 0 {

@@ -218,3 +218,44 @@ func TestFromFileZeroIsLeftOut(t *testing.T) {
 		t.Fatalf("the file's value was not taken: %d from %d", f.port.Get(), f.port.Source())
 	}
 }
+
+// TestParseArgs: positional arguments may stand anywhere among the flags,
+// "--" makes the rest positional, and values still come from the
+// environment.
+func TestParseArgs(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantPos  []string
+		wantName string
+		wantOn   bool
+	}{
+		{"none", nil, nil, "dflt", false},
+		{"before the flags", []string{"7", "--name", "x"}, []string{"7"}, "x", false},
+		{"between and after", []string{"--on", "a", "--name", "x", "b"}, []string{"a", "b"}, "x", true},
+		{"double dash", []string{"--name", "x", "--", "--on", "c"}, []string{"--on", "c"}, "x", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newTestFlags(io.Discard)
+			pos, err := f.s.ParseArgs(tt.args, envOf(map[string]string{"T_PORT": "9"}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(pos, "|") != strings.Join(tt.wantPos, "|") {
+				t.Errorf("positional %q, want %q", pos, tt.wantPos)
+			}
+			if f.name.Get() != tt.wantName || f.on.Get() != tt.wantOn || f.port.Get() != 9 {
+				t.Errorf("name %q on %v port %d, want %q %v 9 (from the environment)", f.name.Get(), f.on.Get(), f.port.Get(), tt.wantName, tt.wantOn)
+			}
+		})
+	}
+	f := newTestFlags(io.Discard)
+	if _, err := f.s.ParseArgs([]string{"7", "--nope"}, nil); err == nil || errors.Is(err, flag.ErrHelp) {
+		t.Errorf("an unknown flag after a positional argument: %v", err)
+	}
+	f = newTestFlags(io.Discard)
+	if _, err := f.s.ParseArgs([]string{"7", "-h"}, nil); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("-h after a positional argument: %v, want flag.ErrHelp", err)
+	}
+}
