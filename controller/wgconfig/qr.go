@@ -40,3 +40,18 @@ func QRPNG(config []byte, size int) ([]byte, error) {
 	}
 	return png, nil
 }
+
+// QRText draws config as the same QR code as QRPNG, for a terminal: two
+// modules a character (upper and lower half blocks), quiet zone included.
+// Dark modules are blanks and light ones blocks, which scans on a terminal
+// with a dark background; invert swaps them for a light one.
+func QRText(config []byte, invert bool) (string, error) {
+	if len(config) == 0 {
+		return "", fmt.Errorf("wgconfig: QR code of an empty config")
+	}
+	q, err := qrcode.New(string(config), qrcode.Medium)
+	if err != nil {
+		return "", fmt.Errorf("wgconfig: making QR code: %w", err)
+	}
+	return q.ToSmallString(invert), nil
+}

@@ -108,3 +108,51 @@ func TestQRPNGRefuses(t *testing.T) {
 		t.Error("QRPNG of 4000 bytes succeeded; a QR code holds at most 2953")
 	}
 }
+
+// TestQRText reads the terminal drawing back, two modules a character, and
+// finds every module of the code QRPNG draws, inverted on request.
+func TestQRText(t *testing.T) {
+	conf := renderedConfig(t)
+	q, err := qrcode.New(string(conf), qrcode.Medium)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bitmap := q.Bitmap()
+	for _, invert := range []bool{false, true} {
+		text, err := QRText(conf, invert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+		if len(lines) != (len(bitmap)+1)/2 {
+			t.Fatalf("invert %v: %d lines for %d rows of modules", invert, len(lines), len(bitmap))
+		}
+		// What each character says of its upper and lower module: lit
+		// (drawn as block) or not.
+		halves := map[rune][2]bool{' ': {false, false}, '█': {true, true}, '▀': {true, false}, '▄': {false, true}}
+		for i, line := range lines {
+			runes := []rune(line)
+			if len(runes) != len(bitmap[0]) {
+				t.Fatalf("line %d has %d characters, want %d", i, len(runes), len(bitmap[0]))
+			}
+			for x, r := range runes {
+				h, ok := halves[r]
+				if !ok {
+					t.Fatalf("line %d: character %q", i, r)
+				}
+				for k, y := range []int{2 * i, 2*i + 1} {
+					if y >= len(bitmap) {
+						continue
+					}
+					// Dark modules are blank unless inverted.
+					if want := bitmap[y][x] == invert; h[k] != want {
+						t.Fatalf("invert %v: module (%d,%d) drawn lit=%v, want %v", invert, x, y, h[k], want)
+					}
+				}
+			}
+		}
+	}
+	if _, err := QRText(nil, false); err == nil {
+		t.Error("QR text of an empty config")
+	}
+}
