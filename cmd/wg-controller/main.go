@@ -13,6 +13,9 @@
 //	wg-controller migrate-db --from DIR|URL --to URL|DIR   move an install between SQLite and PostgreSQL
 //	wg-controller version                         print the version, commit and build date
 //	wg-controller healthcheck [--listen ADDR]     exit 0 when the controller answers /healthz
+//	wg-controller node list|show|add|edit|enable|disable|test|rm ...
+//	wg-controller peer list|show|add|edit|rm|config|qr|move|restrict|allow ...
+//	                                                the fleet through a running controller's API
 package main
 
 import (
@@ -40,6 +43,9 @@ const usage = `usage:
   wg-controller migrate-db --from DIR|URL --to URL|DIR   (stop the controller first)
   wg-controller version                          (or --version)
   wg-controller healthcheck [--listen ADDR]      (the container's HEALTHCHECK)
+  wg-controller node list|show|add|edit|enable|disable|test|rm ...   the nodes, through a running controller
+  wg-controller peer list|show|add|edit|rm|config|qr|move|restrict|allow ...   the peers, likewise
+        (--server URL or WG_CONTROLLER_URL, --token or WG_CONTROLLER_TOKEN; see docs/CLI.md)
 Run "wg-controller COMMAND -h" for the flags of a command.`
 
 // run dispatches the subcommand. stdout carries only what a script reads
@@ -64,7 +70,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrateDB(ctx, args[1:], getenv, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, args[1:], getenv, stderr)
+	case "node":
+		return node(ctx, args[1:], getenv, stdout, stderr)
+	case "peer":
+		return peer(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
+		if len(args) == 2 && (args[1] == "-h" || args[1] == "--help") {
+			fmt.Fprintln(stderr, "usage: wg-controller version\n\nPrints the version, commit and build date.")
+			return flag.ErrHelp
+		}
 		if len(args) > 1 {
 			return fmt.Errorf("version takes no arguments, got %q", args[1])
 		}
