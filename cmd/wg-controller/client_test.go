@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -220,23 +221,14 @@ func TestClientExitCodes(t *testing.T) {
 	f.failsEnv(map[string]string{"WG_CONTROLLER_URL": "http://" + closed, "WG_CONTROLLER_TOKEN": f.token},
 		exitUnreachable, "connection refused", "peer", "show", "7")
 
-	// Something that is not a controller: a listener that answers HTML.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = c.Write([]byte("HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: 5\r\nConnection: close\r\n\r\nnope\n"))
-			c.Close()
-		}
-	}()
-	f.fails(exitUnreachable, "not a wgfleet controller", "node", "show", "1", "--server", "http://"+ln.Addr().String())
+	// Something that is not a controller: a server that answers HTML.
+	html := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte("<p>nope</p>"))
+	}))
+	defer html.Close()
+	f.fails(exitUnreachable, "not a wgfleet controller answered 404 (text/html)", "node", "show", "1", "--server", html.URL)
 	f.fails(exitUsage, "--server", "node", "list", "--server", "ftp://example.com")
 }
 
