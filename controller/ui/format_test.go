@@ -67,15 +67,36 @@ func TestFormatting(t *testing.T) {
 		{`f.driftSummary({drift_checked_at: ago(5), drift_current: 0, drift_count: 0})`, "none"},
 		{`f.driftSummary({drift_checked_at: ago(5), drift_current: 0, drift_count: 3})`, "none now; seen 3 times in all"},
 		{`f.driftSummary({drift_checked_at: ago(5), drift_current: 1, drift_count: 1})`, "1 difference now; seen 1 time in all"},
-		{`f.plural(1, "peer")`, "1 peer"},
-		{`f.plural(0, "peer")`, "0 peers"},
+		{`f.statusText("over_limit")`, "over limit"},
+		{`f.untilTime(ago(-30), now)`, "in under a minute"},
+		{`f.untilTime(ago(-5 * 60), now)`, "in 5 min"},
+		{`f.untilTime(ago(-3 * 3600), now)`, "in 3 h"},
+		{`f.untilTime(ago(-3 * 86400), now)`, "in 3 days"},
+		{`f.untilTime(ago(5), now)`, "now"},
+		// The catalogs: plural rules of each language, placeholders, and
+		// the fallbacks (English, then the key itself).
+		{`en("peers.count", {count: 1})`, "1 peer"},
+		{`en("peers.count", {count: 0})`, "0 peers"},
+		{`fr("peers.count", {count: 0})`, "0 pair"}, // French counts 0 as one
+		{`fr("peers.count", {count: 2})`, "2 pairs"},
+		{`fr("node.lastSeen", {seen: fr("format.justNow")})`, "Vu à l'instant"},
+		{`fr("app.notFound.text", {})`, "Il n'y a pas de page à l'adresse {path}."},
+		{`i.translator("de")("login.submit")`, "Sign in"},
+		{`en("no.such.key")`, "no.such.key"},
+		{`i.chooseLanguage(null, ["fr-CA", "en"])`, "fr"},
+		{`i.chooseLanguage(null, ["de-DE", "en-GB"])`, "en"},
+		{`i.chooseLanguage(null, ["de-DE"])`, "en"},
+		{`i.chooseLanguage("en", ["fr-FR"])`, "en"}, // the switch's choice wins
+		{`i.chooseLanguage("xx", ["fr-FR"])`, "fr"},
 		{`a.filenameOf('attachment; filename="alice-laptop.conf"')`, "alice-laptop.conf"},
 		{`a.filenameOf("attachment; filename=wg1.conf")`, "wg1.conf"},
 		{`a.filenameOf("attachment; filename*=UTF-8''caf%C3%A9.conf")`, "café.conf"},
 		{`a.filenameOf(null)`, "download"},
 	}
 	checkModuleExprs(t, p, `const f = await import(base + "format.js");
-		const a = await import(base + "api.js");`, tests)
+		const a = await import(base + "api.js");
+		const i = await import(base + "i18n.js");
+		const en = i.translator("en"), fr = i.translator("fr");`, tests)
 }
 
 // checkModuleExprs evaluates each test's JavaScript expression in the page,

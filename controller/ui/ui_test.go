@@ -70,9 +70,10 @@ func TestEveryReferencedAssetIsServed(t *testing.T) {
 	}
 	imports := regexp.MustCompile(`(?m)^(?:import|export)\s[^;]*?from\s+"(\./[^"]+)"`)
 	wantType := map[string]string{
-		".js":  "text/javascript; charset=utf-8",
-		".css": "text/css; charset=utf-8",
-		".svg": "image/svg+xml",
+		".js":   "text/javascript; charset=utf-8",
+		".css":  "text/css; charset=utf-8",
+		".svg":  "image/svg+xml",
+		".json": "application/json",
 	}
 	queue := []string{}
 	for _, r := range refs {

@@ -4,6 +4,8 @@
 // in an HttpOnly cookie; changes carry the session's CSRF token in the
 // X-CSRF-Token header.
 
+import { t } from "./i18n.js";
+
 const TIMEOUT_MS = 30000;
 
 // ApiError is a failed request. status is the HTTP status (0: no answer);
@@ -49,7 +51,7 @@ export class Api {
     });
     if (res.status === 401 && !signIn) {
       this.csrfToken = "";
-      this.onUnauthorized("Your session has ended. Sign in again.");
+      this.onUnauthorized(t("api.sessionEnded"));
     } else if (res.status === 403 && method !== "GET" && retryCSRF) {
       // The CSRF token may be stale (a sign-in in another tab replaced
       // the session): fetch the current one and try once more.
@@ -83,8 +85,8 @@ export class Api {
       return await fetch(path, init);
     } catch (e) {
       const msg = e.name === "AbortError"
-        ? "The controller did not answer in time. Try again."
-        : "Cannot reach the controller. Check your connection; the page retries by itself.";
+        ? t("api.timeout")
+        : t("api.unreachable");
       throw new ApiError(msg, { status: 0 });
     } finally {
       clearTimeout(timer);
@@ -123,7 +125,7 @@ export class Api {
     if (!res.ok) {
       const env = await readEnvelope(res);
       const err = new ApiError(env.message || describeStatus(res), { status: res.status, data: env.data });
-      if (res.status === 401) this.onUnauthorized("Your session has ended. Sign in again.");
+      if (res.status === 401) this.onUnauthorized(t("api.sessionEnded"));
       throw err;
     }
     return { blob: await res.blob(), filename: filenameOf(res.headers.get("Content-Disposition")) };
@@ -160,8 +162,8 @@ async function readEnvelope(res) {
 }
 
 function describeStatus(res) {
-  if (res.status >= 500) return `The controller failed (${res.status} ${res.statusText}). Try again; see its log for details.`;
-  return `The request failed: ${res.status} ${res.statusText}.`;
+  if (res.status >= 500) return t("api.serverFailed", { status: `${res.status} ${res.statusText}`.trim() });
+  return t("api.requestFailed", { status: `${res.status} ${res.statusText}`.trim() });
 }
 
 // filenameOf reads the file name of a Content-Disposition header.

@@ -9,6 +9,7 @@ import { NodesView } from "./nodes.js";
 import { NodeDetailView } from "./node-detail.js";
 import { WebhooksView } from "./webhooks.js";
 import { AuditView } from "./audit.js";
+import { languageSwitch, t, translateDocument } from "./i18n.js";
 
 const ROUTES = [
   { pattern: /^\/nodes\/?$/, make: (ctx) => new NodesView(ctx) },
@@ -19,6 +20,8 @@ const ROUTES = [
 
 class App {
   constructor() {
+    translateDocument();
+    languageSwitch(document.getElementById("lang-switch"));
     this.main = document.getElementById("main");
     this.notify = new Notifier(document.getElementById("toasts"), document.getElementById("banner"));
     this.api = new Api({ onUnauthorized: (msg) => this.signedOut(msg) });
@@ -141,26 +144,26 @@ class App {
       if (!err.unauthorized && err.status !== 0) this.notify.error(err);
     }
     this.user = null;
-    this.showLogin("You have signed out.");
+    this.showLogin(t("app.signedOut"));
   }
 
   showFatal(message) {
     clear(this.main);
     this.main.append(h("section", { class: "page narrow" },
-      h("h1", {}, "The dashboard cannot start"),
+      h("h1", {}, t("app.fatal.title")),
       h("p", { class: "form-error" }, message),
-      h("p", {}, h("a", { href: location.pathname }, "Try again"))));
+      h("p", {}, h("a", { href: location.pathname }, t("app.fatal.retry")))));
   }
 }
 
 function notFoundView(ctx, path) {
   return {
     mount(main) {
-      ctx.setTitle("Not found");
+      ctx.setTitle(t("app.notFound.short"));
       main.append(h("section", { class: "page narrow" },
-        h("h1", {}, "Page not found"),
-        h("p", {}, `There is no page at ${path}.`),
-        h("p", {}, h("a", { href: "/nodes", "data-link": true }, "Go to the nodes"))));
+        h("h1", {}, t("app.notFound.title")),
+        h("p", {}, t("app.notFound.text", { path })),
+        h("p", {}, h("a", { href: "/nodes", "data-link": true }, t("app.notFound.link")))));
     },
     unmount() {},
   };

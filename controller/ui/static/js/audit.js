@@ -5,6 +5,7 @@
 
 import { h, clear } from "./dom.js";
 import { absoluteTime, relativeTime } from "./format.js";
+import { t } from "./i18n.js";
 
 const PAGE = 50;
 
@@ -16,19 +17,19 @@ export class AuditView {
   }
 
   mount(main) {
-    this.ctx.setTitle("Audit");
+    this.ctx.setTitle(t("audit.title"));
     const q = new URLSearchParams(location.search);
     this.actor = h("input", { id: "audit-actor", name: "actor", value: q.get("actor") || "", placeholder: "user:admin", autocomplete: "off", spellcheck: "false" });
     this.target = h("input", { id: "audit-target", name: "target", value: q.get("target") || "", placeholder: "peer:12", autocomplete: "off", spellcheck: "false" });
     this.error = h("p", { class: "form-error", role: "alert", hidden: true });
-    const form = h("form", { class: "audit-filters", id: "audit-filters", role: "search", "aria-label": "Filter the audit log" },
-      h("div", { class: "field" }, h("label", { for: "audit-actor" }, "Actor"), this.actor,
-        h("p", { class: "help" }, "user:NAME, token:NAME or system")),
-      h("div", { class: "field" }, h("label", { for: "audit-target" }, "Target"), this.target,
-        h("p", { class: "help" }, "A type (node, peer, token) or type:id")),
+    const form = h("form", { class: "audit-filters", id: "audit-filters", role: "search", "aria-label": t("audit.filterLabel") },
+      h("div", { class: "field" }, h("label", { for: "audit-actor" }, t("audit.actor")), this.actor,
+        h("p", { class: "help" }, t("audit.actorHelp"))),
+      h("div", { class: "field" }, h("label", { for: "audit-target" }, t("audit.target")), this.target,
+        h("p", { class: "help" }, t("audit.targetHelp"))),
       h("div", { class: "audit-filter-actions" },
-        h("button", { type: "submit", class: "btn btn-primary" }, "Filter"),
-        h("button", { type: "button", class: "btn", dataset: { action: "clear-filters" } }, "Clear")));
+        h("button", { type: "submit", class: "btn btn-primary" }, t("audit.filter")),
+        h("button", { type: "button", class: "btn", dataset: { action: "clear-filters" } }, t("audit.clear"))));
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       this.applyFilters();
@@ -41,16 +42,16 @@ export class AuditView {
     this.rows = h("tbody", { id: "audit-rows" });
     this.table = h("table", { class: "peers audit", id: "audit-table", hidden: true },
       h("thead", {}, h("tr", {},
-        h("th", { scope: "col" }, "When"), h("th", { scope: "col" }, "Actor"), h("th", { scope: "col" }, "Action"),
-        h("th", { scope: "col" }, "Target"), h("th", { scope: "col" }, "Details"))),
+        h("th", { scope: "col" }, t("audit.when")), h("th", { scope: "col" }, t("audit.actor")), h("th", { scope: "col" }, t("audit.action")),
+        h("th", { scope: "col" }, t("audit.target")), h("th", { scope: "col" }, t("audit.details")))),
       this.rows);
-    this.empty = h("div", { class: "empty", hidden: true }, h("p", {}, "No audit entries match."));
-    this.loading = h("p", { class: "loading" }, "Loading the audit log…");
-    this.more = h("button", { type: "button", class: "btn", id: "audit-more", hidden: true }, "Older entries");
+    this.empty = h("div", { class: "empty", hidden: true }, h("p", {}, t("audit.empty")));
+    this.loading = h("p", { class: "loading" }, t("audit.loading"));
+    this.more = h("button", { type: "button", class: "btn", id: "audit-more", hidden: true }, t("audit.more"));
     this.more.addEventListener("click", () => this.load(false));
     main.append(h("section", { class: "page" },
-      h("div", { class: "page-head" }, h("div", {}, h("h1", {}, "Audit"),
-        h("p", { class: "summary" }, "Every change, by whom, newest first."))),
+      h("div", { class: "page-head" }, h("div", {}, h("h1", {}, t("audit.title")),
+        h("p", { class: "summary" }, t("audit.summary")))),
       form, this.error, this.loading, this.empty,
       h("div", { class: "table-wrap" }, this.table),
       h("div", { class: "audit-more" }, this.more)));
@@ -89,7 +90,7 @@ export class AuditView {
       this.more.hidden = page.next_before === null;
     } catch (err) {
       if (err.unauthorized || this.left) return;
-      this.error.textContent = `Cannot read the audit log: ${err.message}`;
+      this.error.textContent = t("audit.readFailed", { message: err.message });
       this.error.hidden = false;
       if (fresh) clear(this.rows);
     } finally {

@@ -4,6 +4,7 @@
 
 import { setText } from "./dom.js";
 import { driftNow, relativeTime, syncing } from "./format.js";
+import { t } from "./i18n.js";
 
 // showDrift fills a node's drift line (driftEl) and sync line (syncEl);
 // each is hidden when there is nothing to say.
@@ -11,9 +12,9 @@ export function showDrift(driftEl, syncEl, node, now) {
   const d = driftNow(node);
   driftEl.hidden = !d;
   setText(driftEl, d);
-  driftEl.title = d ? `Changed on the agent behind the controller's back; last checked ${relativeTime(node.drift_checked_at, now)}` : "";
+  driftEl.title = d ? t("drift.title", { checked: relativeTime(node.drift_checked_at, now) }) : "";
   const s = syncing(node);
   syncEl.hidden = !s;
   setText(syncEl, s);
-  syncEl.title = s ? `The agent has applied generation ${node.acked_generation} of ${node.desired_generation}` : "";
+  syncEl.title = s ? t("drift.syncTitle", { acked: node.acked_generation, desired: node.desired_generation }) : "";
 }

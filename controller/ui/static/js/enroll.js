@@ -7,18 +7,19 @@ import { ApiError } from "./api.js";
 import { formModal } from "./forms.js";
 import { openModal } from "./modal.js";
 import { absoluteTime } from "./format.js";
+import { t } from "./i18n.js";
 
 // offerEnrollment puts, above the fields of the node form f, the choice
 // to let the node join by itself; choosing it closes that form and opens
 // the join token's.
 export function offerEnrollment(ctx, f) {
-  const button = h("button", { type: "button", class: "btn", dataset: { action: "enroll" } }, "Create enrollment token…");
+  const button = h("button", { type: "button", class: "btn", dataset: { action: "enroll" } }, t("enroll.offerButton"));
   button.addEventListener("click", () => {
     f.cancel.click();
     openEnrollmentForm(ctx);
   });
   f.form.prepend(h("p", { class: "enroll-offer" },
-    "Or let the node join by itself: run one command on it with a join token. ", button));
+    t("enroll.offer") + " ", button));
 }
 
 // parseLabels reads "region=eu-west, tier=gold" into an object; it throws
@@ -27,7 +28,7 @@ export function parseLabels(text) {
   const out = {};
   for (const term of text.split(/[\s,]+/).filter(Boolean)) {
     const i = term.indexOf("=");
-    if (i <= 0) throw new ApiError(`labels: "${term}" is not key=value`, { field: "labels" });
+    if (i <= 0) throw new ApiError(`labels: ${t("enroll.badLabel", { term })}`, { field: "labels" });
     out[term.slice(0, i)] = term.slice(i + 1);
   }
   return out;
@@ -37,15 +38,15 @@ export function parseLabels(text) {
 // resolves to the new token's data, or undefined when cancelled.
 export async function openEnrollmentForm(ctx) {
   const made = await formModal({
-    title: "Create an enrollment token",
-    intro: "The token lets one agent join this controller, once, until it expires. The node is created when it joins.",
+    title: t("enroll.title"),
+    intro: t("enroll.intro"),
     fields: [
-      { name: "name", label: "Node name", placeholder: "edge-7", help: "Optional: the joining host's name by default." },
-      { name: "labels", label: "Labels", placeholder: "region=eu-west, provider=hetzner", help: "Optional: key=value, separated by commas." },
-      { name: "expires_in", label: "Expires in", value: "1h", help: "A duration such as 30m, 1h or 24h." },
-      { name: "ip_pool_cidr", label: "IPv4 pool", placeholder: "10.128.7.0/24", help: "Optional: carved from the controller's supernet by default." },
+      { name: "name", label: t("enroll.name"), placeholder: "edge-7", help: t("enroll.nameHelp") },
+      { name: "labels", label: t("labels.title"), placeholder: "region=eu-west, provider=hetzner", help: t("enroll.labelsHelp") },
+      { name: "expires_in", label: t("enroll.expiresIn"), value: "1h", help: t("enroll.expiresInHelp") },
+      { name: "ip_pool_cidr", label: t("nodeForm.pool4"), placeholder: "10.128.7.0/24", help: t("enroll.poolHelp") },
     ],
-    submitLabel: "Create token",
+    submitLabel: t("enroll.submit"),
     onSubmit: async (v) => {
       const body = { labels: parseLabels(v.labels) };
       for (const k of ["name", "expires_in", "ip_pool_cidr"]) if (v[k]) body[k] = v[k];
@@ -62,24 +63,24 @@ export async function openEnrollmentForm(ctx) {
 function showJoinCommand(tok) {
   const command = h("textarea", { id: "join-command", class: "join-command", readonly: true, rows: 3, spellcheck: "false" });
   command.value = tok.join_command;
-  const copy = h("button", { type: "button", class: "btn btn-primary", dataset: { action: "copy-join" } }, "Copy");
+  const copy = h("button", { type: "button", class: "btn btn-primary", dataset: { action: "copy-join" } }, t("common.copy"));
   const status = h("p", { class: "help", role: "status" });
   copy.addEventListener("click", async () => {
     command.select();
     try {
       await navigator.clipboard.writeText(command.value);
-      status.textContent = "Copied.";
+      status.textContent = t("common.copied");
     } catch {
-      status.textContent = "Selected: copy it with Ctrl+C.";
+      status.textContent = t("common.copyByHand");
     }
   });
   const m = openModal({
-    title: "Join command",
+    title: t("enroll.commandTitle"),
     wide: true,
     content: h("div", {},
-      h("p", { class: "intro" }, "Run this on the new node. The token works once, until ",
+      h("p", { class: "intro" }, t("enroll.commandBefore") + " ",
         h("time", { datetime: tok.expires_at }, absoluteTime(tok.expires_at)),
-        "; it is shown only this once. The agent makes its own secret and certificate; the controller pins it."),
+        t("enroll.commandAfter")),
       command,
       h("div", { class: "form-actions" }, status, copy)),
   });

@@ -1,5 +1,8 @@
 // Formatting of times, sizes and statuses for people. Pure functions: the
-// current time is a parameter so that they are easy to reason about.
+// current time is a parameter so that they are easy to reason about. The
+// words are the catalog's (i18n.js), in the page's language.
+
+import { t } from "./i18n.js";
 
 const MINUTE = 60 * 1000;
 const HOUR = 60 * MINUTE;
@@ -21,17 +24,30 @@ export function toDate(value) {
 // relativeTime says how long ago value was: "just now", "42 s ago",
 // "5 min ago", "3 h ago", "2 days ago", then the date. never is what a
 // missing time reads as.
-export function relativeTime(value, now = Date.now(), never = "never") {
+export function relativeTime(value, now = Date.now(), never = t("format.never")) {
   const d = toDate(value);
   if (!d) return never;
   const ago = now - d.getTime();
-  if (ago < 10 * 1000) return "just now"; // also a clock slightly ahead of ours
-  if (ago < MINUTE) return `${Math.floor(ago / 1000)} s ago`;
-  if (ago < HOUR) return `${Math.floor(ago / MINUTE)} min ago`;
-  if (ago < DAY) return `${Math.floor(ago / HOUR)} h ago`;
+  if (ago < 10 * 1000) return t("format.justNow"); // also a clock slightly ahead of ours
+  if (ago < MINUTE) return t("format.secondsAgo", { count: Math.floor(ago / 1000) });
+  if (ago < HOUR) return t("format.minutesAgo", { count: Math.floor(ago / MINUTE) });
+  if (ago < DAY) return t("format.hoursAgo", { count: Math.floor(ago / HOUR) });
   const days = Math.floor(ago / DAY);
-  if (days < 30) return days === 1 ? "1 day ago" : `${days} days ago`;
+  if (days < 30) return t("format.daysAgo", { count: days });
   return d.toISOString().slice(0, 10);
+}
+
+// untilTime says how long until value: "in under a minute", "in 5 min",
+// "in 3 h", "in 2 days"; "now" once it has passed.
+export function untilTime(value, now = Date.now()) {
+  const d = toDate(value);
+  if (!d) return "";
+  const ms = d.getTime() - now;
+  if (ms <= 0) return t("format.now");
+  if (ms < MINUTE) return t("format.inUnderAMinute");
+  if (ms < HOUR) return t("format.inMinutes", { count: Math.round(ms / MINUTE) });
+  if (ms < 48 * HOUR) return t("format.inHours", { count: Math.round(ms / HOUR) });
+  return t("format.inDays", { count: Math.round(ms / DAY) });
 }
 
 // absoluteTime is the full local date and time, for tooltips.
@@ -76,14 +92,14 @@ export function nodeStatus(node) {
 // peerCapacity is "3 / 100", or "3 (no limit)" when max_peers is 0.
 export function peerCapacity(node) {
   const n = node.peer_count ?? 0;
-  return node.max_peers > 0 ? `${n} / ${node.max_peers}` : `${n} (no limit)`;
+  return node.max_peers > 0 ? t("format.capacity", { count: n, max: node.max_peers }) : t("format.capacityNoLimit", { count: n });
 }
 
 // driftNow describes the out-of-band drift a node's agent still had
 // after its last reconcile (drift_current), or "" when it had none.
 export function driftNow(node) {
   const n = node.drift_current || 0;
-  return n > 0 ? `Drift: ${plural(n, "difference")}` : "";
+  return n > 0 ? t("format.driftNow", { count: n }) : "";
 }
 
 // syncing says that an enabled node's agent has not acknowledged the
@@ -92,36 +108,38 @@ export function driftNow(node) {
 // offline or failing. "" when there is nothing on its way.
 export function syncing(node) {
   if (!node.enabled || node.desired_generation === node.acked_generation) return "";
-  return node.status === "offline" || node.status === "error" ? "Waiting for the agent…" : "Syncing…";
+  return node.status === "offline" || node.status === "error" ? t("format.waitingForAgent") : t("format.syncing");
 }
 
 // driftSummary is a node's drift now and in all (drift_count only grows):
 // "none", "2 differences now; seen 3 times in all", or "not checked yet".
 export function driftSummary(node) {
-  if (!toDate(node.drift_checked_at)) return "not checked yet";
+  if (!toDate(node.drift_checked_at)) return t("format.driftNotChecked");
   const n = node.drift_current || 0;
-  const now = n > 0 ? plural(n, "difference") : "none";
+  const now = n > 0 ? t("format.differences", { count: n }) : t("format.driftNone");
   const count = node.drift_count || 0;
-  return count > 0 ? `${now} now; seen ${plural(count, "time")} in all` : now;
+  return count > 0 ? t("format.driftHistory", { now, times: t("format.times", { count }) }) : now;
 }
 
 // apiPaths says where a node's agent serves its peer endpoints (api_paths):
 // "bare" (/wg/…), "v1" (/v1/wg/… only), or "" before the controller found out.
 export function apiPaths(paths) {
   switch (paths) {
-    case "bare": return "/wg/… (bare)";
-    case "v1": return "/v1/wg/… only";
+    case "bare": return t("format.pathsBare");
+    case "v1": return t("format.pathsV1");
   }
-  return "not found out yet";
+  return t("format.pathsUnknown");
 }
 
 // agentVersion is the version the node's agent reported, or "unknown"
 // before it answered /health.
 export function agentVersion(node) {
-  return node.agent_version || "unknown";
+  return node.agent_version || t("format.unknown");
 }
 
-// plural is "1 peer" or "3 peers".
-export function plural(n, one, many = one + "s") {
-  return `${n} ${n === 1 ? one : many}`;
+// statusText is a status of the API (a node's online, offline…, a peer's
+// active, over_limit…) for people, in the page's language: "over limit"
+// rather than "over_limit".
+export function statusText(status) {
+  return t(`status.${status}`);
 }

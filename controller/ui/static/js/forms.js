@@ -3,6 +3,7 @@
 
 import { h } from "./dom.js";
 import { openModal } from "./modal.js";
+import { t } from "./i18n.js";
 
 let serial = 0; // unique ids per form; only ever increases
 
@@ -17,7 +18,7 @@ export function buildForm({ fields, submitLabel, extra = [] }) {
   const rows = new Map(); // name -> {input, error, spec}
   const formError = h("p", { class: "form-error", role: "alert", hidden: true });
   const submit = h("button", { type: "submit", class: "btn btn-primary" }, submitLabel);
-  const cancel = h("button", { type: "button", class: "btn", dataset: { action: "cancel" } }, "Cancel");
+  const cancel = h("button", { type: "button", class: "btn", dataset: { action: "cancel" } }, t("modal.cancel"));
 
   const fieldNodes = fields.map((spec) => {
     const inputId = `f${id}-${spec.name}`;
@@ -150,7 +151,8 @@ function readInput(input, spec) {
 // undefined when cancelled. setup(form), if given, runs once the form is
 // built (to add behaviour between fields). wide lays the fields out in two
 // columns where the screen has room. fallbackFocus is openModal's.
-export function formModal({ title, intro, fields, submitLabel = "Save", onSubmit, extra = [], setup, wide = false, fallbackFocus = null }) {
+export function formModal({ title, intro, fields, submitLabel = t("forms.save"), onSubmit
+, extra = [], setup, wide = false, fallbackFocus = null }) {
   const f = buildForm({ fields, submitLabel, extra });
   const content = h("div", {}, intro ? h("p", { class: "intro" }, intro) : null, f.form);
   const m = openModal({ title, content, wide, fallbackFocus });

@@ -4,6 +4,7 @@
 // values, docs/API.md); this module only reads and writes the text.
 
 import { h, setText, clear } from "./dom.js";
+import { t } from "./i18n.js";
 
 // REGION is the label the nodes page groups by.
 export const REGION = "region";
@@ -33,8 +34,8 @@ export function parseLabels(text) {
 // labelsField is the node form's field for labels.
 export function labelsField(node) {
   return {
-    name: "labels", label: "Labels", value: formatLabels(node?.labels), placeholder: "region=eu-west, provider=hetzner",
-    help: "key=value pairs, comma-separated. Nodes are grouped by region; drain keeps peers in their region.",
+    name: "labels", label: t("labels.title"), value: formatLabels(node?.labels), placeholder: "region=eu-west, provider=hetzner",
+    help: t("labels.help"),
   };
 }
 
@@ -53,7 +54,7 @@ export function showLabels(el, labels) {
 
 // labelList makes an empty list for showLabels.
 export function labelList() {
-  return h("ul", { class: "labels", "aria-label": "Labels", hidden: true });
+  return h("ul", { class: "labels", "aria-label": t("labels.title"), hidden: true });
 }
 
 // RegionGroups lays node cards out in one group per region, by region
@@ -82,7 +83,7 @@ export class RegionGroups {
       if (want !== g.el) this.container.insertBefore(g.el, want);
       prevGroup = g.el;
       const cards = byRegion.get(region);
-      setText(g.count, cards.length === 1 ? "1 node" : `${cards.length} nodes`);
+      setText(g.count, t("nodes.count", { count: cards.length }));
       let prev = null;
       for (const { el } of cards) {
         const at = prev ? prev.nextSibling : g.grid.firstChild;
@@ -101,9 +102,9 @@ export class RegionGroups {
   group(region) {
     let g = this.groups.get(region);
     if (g) return g;
-    const heading = h("h2", { class: "region-name" }, region || "No region");
+    const heading = h("h2", { class: "region-name" }, region || t("labels.noRegion"));
     const count = h("span", { class: "region-count" });
-    const grid = h("ul", { class: "cards", "aria-label": region ? `Nodes in ${region}` : "Nodes without a region" });
+    const grid = h("ul", { class: "cards", "aria-label": region ? t("labels.nodesIn", { region }) : t("labels.nodesWithout") });
     const el = h("section", { class: "region-group", dataset: { region } }, h("div", { class: "region-head" }, heading, count), grid);
     g = { el, heading, count, grid };
     this.groups.set(region, g);
@@ -121,8 +122,8 @@ export function regionOf(node) {
 // has one.
 export function placementOptions(node) {
   const region = regionOf(node);
-  const out = [{ value: "auto", label: "Automatic placement" }];
-  if (region) out.push({ value: `auto-region:${region}`, label: `Automatic placement in region ${region}` });
+  const out = [{ value: "auto", label: t("labels.auto") }];
+  if (region) out.push({ value: `auto-region:${region}`, label: t("labels.autoRegion", { region }) });
   return out;
 }
 

@@ -5,6 +5,9 @@
 
 import { h, setText } from "./dom.js";
 import { bytes, handshakeStatus, toDate } from "./format.js";
+import { t } from "./i18n.js";
+
+export { statusText } from "./format.js";
 
 const MINUTE = 60 * 1000;
 const HOUR = 60 * MINUTE;
@@ -23,10 +26,6 @@ export function peerStatus(peer, now = Date.now()) {
   return handshakeStatus(peer.latest_handshake, now);
 }
 
-// statusText is a status for people: "over limit" rather than "over_limit".
-export function statusText(status) {
-  return String(status).replaceAll("_", " ");
-}
 
 // hasLimit reports whether the peer has a data limit.
 export function hasLimit(peer) {
@@ -54,13 +53,12 @@ export function expiryText(peer, now = Date.now()) {
   if (!d) return "";
   const left = d.getTime() - now;
   const span = (ms) => {
-    if (ms < MINUTE) return "under a minute";
-    if (ms < HOUR) return `${Math.floor(ms / MINUTE)} min`;
-    if (ms < DAY) return `${Math.floor(ms / HOUR)} h`;
-    const days = Math.floor(ms / DAY);
-    return days === 1 ? "1 day" : `${days} days`;
+    if (ms < MINUTE) return t("lifecycle.underAMinute");
+    if (ms < HOUR) return t("lifecycle.minutes", { count: Math.floor(ms / MINUTE) });
+    if (ms < DAY) return t("lifecycle.hours", { count: Math.floor(ms / HOUR) });
+    return t("lifecycle.days", { count: Math.floor(ms / DAY) });
   };
-  return left > 0 ? `expires in ${span(left)}` : `expired ${span(-left)} ago`;
+  return left > 0 ? t("lifecycle.expiresIn", { span: span(left) }) : t("lifecycle.expiredAgo", { span: span(-left) });
 }
 
 // toLocalInput writes an API time as a datetime-local input's value (the
@@ -99,16 +97,16 @@ export function bytesToGib(n) {
 export function lifecycleFields(peer) {
   return [
     {
-      name: "expires_at", label: "Expires", type: "datetime-local", value: toLocalInput(peer?.expires_at),
-      help: "Leave empty for never. When it passes, the peer is taken off its node (kept, with its address) until the date moves.",
+      name: "expires_at", label: t("lifecycle.expires"), type: "datetime-local", value: toLocalInput(peer?.expires_at),
+      help: t("lifecycle.expiresHelp"),
     },
     {
-      name: "data_limit_gib", label: "Data limit (GiB)", type: "number", step: "any", value: bytesToGib(peer?.data_limit_bytes), placeholder: "no limit",
-      help: "Received and sent together, on every node the peer lives on.",
+      name: "data_limit_gib", label: t("lifecycle.limit"), type: "number", step: "any", value: bytesToGib(peer?.data_limit_bytes), placeholder: t("lifecycle.noLimit"),
+      help: t("lifecycle.limitHelp"),
     },
     {
-      name: "limit_action", label: "At the limit", type: "select", value: peer?.limit_action || "restrict",
-      options: [{ value: "restrict", label: "Restrict (keep the peer)" }, { value: "delete", label: "Delete the peer" }],
+      name: "limit_action", label: t("lifecycle.atLimit"), type: "select", value: peer?.limit_action || "restrict",
+      options: [{ value: "restrict", label: t("lifecycle.actionRestrict") }, { value: "delete", label: t("lifecycle.actionDelete") }],
     },
   ];
 }
@@ -124,10 +122,10 @@ export function lifecycleBody(v) {
 export async function resetUsage(ctx, peer, label) {
   try {
     const env = await ctx.api.post(`/api/peers/${peer.id}/reset-usage`);
-    ctx.notify.success(`${label}: ${env.message || "usage reset"}`);
+    ctx.notify.success(t("common.labelled", { label, message: env.message || t("lifecycle.usageReset") }));
     return env.data;
   } catch (err) {
-    ctx.notify.error(err, `Could not reset the usage of ${label}`);
+    ctx.notify.error(err, t("lifecycle.resetFailed", { label }));
     return null;
   }
 }
@@ -150,8 +148,8 @@ export class UsageMeter {
     setText(this.text, text);
     const fraction = usageFraction(peer);
     this.meter.value = fraction;
-    this.meter.setAttribute("aria-label", `Data used: ${text}`);
-    this.meter.title = `${Math.round(fraction * 100)}% of the data limit`;
+    this.meter.setAttribute("aria-label", t("lifecycle.dataUsed", { usage: text }));
+    this.meter.title = t("lifecycle.percentOfLimit", { percent: Math.round(fraction * 100) });
     this.usage.classList.toggle("over", peer.status === "over_limit");
     const exp = expiryText(peer, now);
     this.expiry.hidden = !exp;

@@ -1,6 +1,7 @@
 // The sign-in page.
 
 import { h } from "./dom.js";
+import { t } from "./i18n.js";
 
 export class LoginView {
   // options: message (shown above the form: why the operator is here),
@@ -12,25 +13,25 @@ export class LoginView {
   }
 
   mount(main) {
-    this.ctx.setTitle("Sign in");
+    this.ctx.setTitle(t("login.title"));
     const user = h("input", { id: "login-username", name: "username", autocomplete: "username", required: true, autocapitalize: "off", spellcheck: "false" });
     const pass = h("input", { id: "login-password", name: "password", type: "password", autocomplete: "current-password", required: true });
     const error = h("p", { class: "form-error", id: "login-error", role: "alert", hidden: true });
-    const submit = h("button", { type: "submit", class: "btn btn-primary btn-block" }, "Sign in");
+    const submit = h("button", { type: "submit", class: "btn btn-primary btn-block" }, t("login.submit"));
     const form = h("form", { class: "form login-form", novalidate: true },
       this.message ? h("p", { class: "notice", id: "login-message" }, this.message) : null,
       error,
-      h("div", { class: "field" }, h("label", { for: user.id }, "Username"), user),
-      h("div", { class: "field" }, h("label", { for: pass.id }, "Password"), pass),
+      h("div", { class: "field" }, h("label", { for: user.id }, t("login.username")), user),
+      h("div", { class: "field" }, h("label", { for: pass.id }, t("login.password")), pass),
       submit);
     main.append(h("section", { class: "page login" },
-      h("div", { class: "login-card" }, h("h1", {}, "Sign in to wgfleet"), form)));
+      h("div", { class: "login-card" }, h("h1", {}, t("login.heading")), form)));
 
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       error.hidden = true;
       if (!user.value.trim() || !pass.value) {
-        error.textContent = "Enter your username and password.";
+        error.textContent = t("login.missing");
         error.hidden = false;
         (user.value.trim() ? pass : user).focus();
         return;

@@ -3,6 +3,7 @@
 // closes it, and focus goes back to where it was.
 
 import { h, focusable } from "./dom.js";
+import { t } from "./i18n.js";
 
 let serial = 0; // ids for aria-labelledby; only ever increases
 
@@ -16,7 +17,7 @@ let serial = 0; // ids for aria-labelledby; only ever increases
 export function openModal({ title, content, wide = false, onClose = () => {}, fallbackFocus = null }) {
   const titleId = `modal-title-${++serial}`;
   const opener = document.activeElement;
-  const closeButton = h("button", { type: "button", class: "btn btn-icon", "aria-label": "Close" }, "×");
+  const closeButton = h("button", { type: "button", class: "btn btn-icon", "aria-label": t("modal.close") }, "×");
   const body = h("div", { class: "modal-body" }, content);
   const dialog = h("dialog", { class: wide ? "modal modal-wide" : "modal", "aria-labelledby": titleId },
     h("div", { class: "modal-head" }, h("h2", { id: titleId }, title), closeButton),
@@ -79,10 +80,10 @@ function trapTab(dialog, e) {
 // option, when given ({label, required}), adds a checkbox (e.g. "also
 // delete its peers"); a required one must be ticked before the confirm
 // button works. It resolves to null when declined, else {option: boolean}.
-export function confirmDialog({ title, message, confirmLabel = "OK", danger = false, option = null }) {
+export function confirmDialog({ title, message, confirmLabel = t("modal.ok"), danger = false, option = null }) {
   const box = option ? h("input", { type: "checkbox", id: `confirm-option-${++serial}` }) : null;
   const yes = h("button", { type: "submit", class: danger ? "btn btn-danger" : "btn btn-primary" }, confirmLabel);
-  const no = h("button", { type: "button", class: "btn" }, "Cancel");
+  const no = h("button", { type: "button", class: "btn" }, t("modal.cancel"));
   const form = h("form", { class: "confirm", method: "dialog" },
     h("div", { class: "confirm-message" }, message),
     box && h("div", { class: "check" }, box, h("label", { for: box.id }, option.label)),

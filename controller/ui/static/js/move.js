@@ -5,7 +5,8 @@
 import { h } from "./dom.js";
 import { formModal } from "./forms.js";
 import { confirmDialog, openModal } from "./modal.js";
-import { nodeStatus, plural } from "./format.js";
+import { nodeStatus, statusText } from "./format.js";
+import { t } from "./i18n.js";
 import { downloadConfig, peerLabel } from "./peers.js";
 import { regionOf } from "./labels.js";
 
@@ -19,8 +20,8 @@ function nodeNames(nodes) {
 // targetLabel names a node in the list of move targets: "edge-2: online,
 // 3 peers" (", at most 10" with a limit).
 function targetLabel(n) {
-  const limit = n.max_peers > 0 ? `, at most ${n.max_peers}` : "";
-  return `${n.name}: ${nodeStatus(n)}, ${plural(n.peer_count || 0, "peer")}${limit}`;
+  const limit = n.max_peers > 0 ? t("move.atMost", { max: n.max_peers }) : "";
+  return t("move.target", { name: n.name, status: statusText(nodeStatus(n)), peers: t("peers.count", { count: n.peer_count || 0 }) }) + limit;
 }
 
 async function listNodes(ctx) {
@@ -38,30 +39,31 @@ export async function movePeer(ctx, peer, { fallbackFocus = null } = {}) {
   try {
     nodes = await listNodes(ctx);
   } catch (err) {
-    notify.error(err, "Cannot list the nodes");
+    notify.error(err, t("move.listFailed"));
     return null;
   }
   const label = peerLabel(peer);
   const targets = nodes.filter((n) => n.id !== peer.node_id && n.enabled).sort((a, b) => a.name.localeCompare(b.name));
   if (targets.length === 0) {
     openModal({
-      title: `Move ${label}`,
-      content: h("p", {}, "There is no other enabled node to move this peer to. Add a node, or enable one, first."),
+      title: t("move.title", { name: label }),
+      content: h("p", {}, t("move.noTarget")),
       fallbackFocus,
     });
     return null;
   }
   const name = nodeNames(nodes);
   const result = await formModal({
-    title: `Move ${label}`,
-    intro: `${label} is on ${name(peer.node_id)}${peer.address4 ? ` with address ${peer.address4}` : ""}. ` +
-      "On the new node it gets an address from that node's pool, so its client needs its new config afterwards.",
+    title: t("move.title", { name: label }),
+    intro: (peer.address4
+      ? t("move.whereAddress", { name: label, node: name(peer.node_id), address: peer.address4 })
+      : t("move.where", { name: label, node: name(peer.node_id) })) + " " + t("move.explain"),
     fields: [{
-      name: "node_id", label: "Move to", type: "select",
+      name: "node_id", label: t("move.to"), type: "select",
       options: targets.map((n) => ({ value: String(n.id), label: targetLabel(n) })),
-      help: "Enabled nodes other than this peer's. An offline node takes the peer when its agent answers again.",
+      help: t("move.toHelp"),
     }],
-    submitLabel: "Move peer",
+    submitLabel: t("move.submit"),
     fallbackFocus,
     onSubmit: async (v) => {
       const env = await api.post(`/api/peers/${peer.id}/move`, { node_id: Number(v.node_id) });
@@ -76,21 +78,21 @@ export async function movePeer(ctx, peer, { fallbackFocus = null } = {}) {
 // showMoveResult shows what a move changed and offers the new config.
 function showMoveResult(ctx, r, name, fallbackFocus) {
   const p = r.peer;
-  const close = h("button", { type: "button", class: "btn" }, "Close");
+  const close = h("button", { type: "button", class: "btn" }, t("modal.close"));
   const actions = h("div", { class: "form-actions" });
   let next;
   let download = null;
   if (p.has_private_key) {
-    download = h("button", { type: "button", class: "btn btn-primary", dataset: { action: "download-moved" } }, "Download the new config");
+    download = h("button", { type: "button", class: "btn btn-primary", dataset: { action: "download-moved" } }, t("move.download"));
     download.addEventListener("click", () => downloadConfig(ctx, p));
     actions.append(close, download);
-    next = h("p", {}, "Give the client its new config (or show it the QR code from its new node's page).");
+    next = h("p", {}, t("move.nextConfig"));
   } else {
     actions.append(close);
-    next = h("p", {}, "The client keeps its own private key: give it the new endpoint and address, and the new node's public key.");
+    next = h("p", {}, t("move.nextOwnKey"));
   }
   const m = openModal({
-    title: `${peerLabel(p)} moved`,
+    title: t("move.moved", { name: peerLabel(p) }),
     content: h("div", { class: "move-result" },
       h("p", { class: "notice", role: "status" }, r.message),
       changes(r, name),
@@ -105,13 +107,13 @@ function showMoveResult(ctx, r, name, fallbackFocus) {
 
 // changes lists what a move changed, before → after.
 function changes(r, name) {
-  const arrow = (a, b) => `${a || "none"} → ${b || "none"}`;
+  const arrow = (a, b) => `${a || t("move.none")} → ${b || t("move.none")}`;
   const rows = [
-    ["Node", arrow(name(r.from_node_id), name(r.to_node_id))],
-    ["Address", arrow(r.previous_address4, r.address4)],
+    [t("peerForm.node"), arrow(name(r.from_node_id), name(r.to_node_id))],
+    [t("peerForm.address"), arrow(r.previous_address4, r.address4)],
   ];
-  if (r.previous_address6 || r.address6) rows.push(["IPv6 address", arrow(r.previous_address6, r.address6)]);
-  rows.push(["Endpoint", arrow(r.previous_endpoint, r.endpoint)]);
+  if (r.previous_address6 || r.address6) rows.push([t("move.address6"), arrow(r.previous_address6, r.address6)]);
+  rows.push([t("node.endpoint"), arrow(r.previous_endpoint, r.endpoint)]);
   return h("dl", { class: "facts move-facts" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", { class: "mono" }, v)]));
 }
 
@@ -123,24 +125,21 @@ export async function drainNode(ctx, node, { fallbackFocus = null } = {}) {
   const n = node.peer_count || 0;
   const region = regionOf(node);
   const answer = await confirmDialog({
-    title: `Drain ${node.name}`,
+    title: t("drain.title", { name: node.name }),
     message: h("div", {},
-      h("p", {}, n === 1
-        ? `Move the 1 peer of ${node.name} to another node?`
-        : `Move all ${n} peers of ${node.name} to other nodes?`),
-      h("p", {}, "Each goes to the enabled, online node with the most room. A moved peer gets a new address and endpoint: " +
-        "its client needs its new config."),
-      region ? h("p", {}, `Each peer stays in region ${region}, unless you allow other regions below.`) : null,
-      h("p", {}, `${node.name} stays enabled: give it weight 0 or disable it to keep new peers away.`)),
-    confirmLabel: `Move ${plural(n, "peer")}`,
-    option: region ? { label: `Also move peers to other regions when ${region} has no room` } : null,
+      h("p", {}, t("drain.question", { count: n, name: node.name })),
+      h("p", {}, t("drain.explain")),
+      region ? h("p", {}, t("drain.region", { region })) : null,
+      h("p", {}, t("drain.staysEnabled", { name: node.name }))),
+    confirmLabel: t("drain.confirm", { count: n }),
+    option: region ? { label: t("drain.anyRegion", { region }) } : null,
   });
   if (!answer) return false;
   let res;
   try {
     res = await api.post(`/api/nodes/${node.id}/drain`, region ? { any_region: answer.option } : undefined);
   } catch (err) {
-    notify.error(err, `Draining ${node.name} stopped`);
+    notify.error(err, t("drain.stopped", { name: node.name }));
     return true;
   }
   let name = (id) => (id === node.id ? node.name : `#${id}`);
@@ -156,24 +155,24 @@ export async function drainNode(ctx, node, { fallbackFocus = null } = {}) {
 function showDrainResult(ctx, node, env, name, fallbackFocus) {
   const r = env.data || {};
   const moved = r.moved || [];
-  const close = h("button", { type: "button", class: "btn btn-primary" }, "Close");
+  const close = h("button", { type: "button", class: "btn btn-primary" }, t("modal.close"));
   const list = moved.length === 0 ? null : h("ul", { class: "moved-list" }, moved.map((m) => {
     const p = m.peer;
     const item = h("li", {},
       h("span", {}, h("strong", {}, peerLabel(p)), ` → ${name(m.to_node_id)}, `, h("span", { class: "mono" }, m.address4)));
     if (p.has_private_key) {
-      const b = h("button", { type: "button", class: "btn btn-small", dataset: { action: "download-moved" }, "aria-label": `Download the new config of ${peerLabel(p)}` }, "Config");
+      const b = h("button", { type: "button", class: "btn btn-small", dataset: { action: "download-moved" }, "aria-label": t("move.downloadNamed", { name: peerLabel(p) }) }, t("peers.config"));
       b.addEventListener("click", () => downloadConfig(ctx, p));
       item.append(b);
     }
     return item;
   }));
   const m = openModal({
-    title: `${node.name} drained`,
+    title: t("drain.done", { name: node.name }),
     content: h("div", { class: "move-result" },
-      h("p", { class: "notice", role: "status" }, env.message || r.message || "Drained."),
+      h("p", { class: "notice", role: "status" }, env.message || r.message || t("drain.drained")),
       list,
-      moved.length ? h("p", {}, "Each moved peer's client needs its new config.") : null,
+      moved.length ? h("p", {}, t("drain.next")) : null,
       h("div", { class: "form-actions" }, close)),
     fallbackFocus,
   });

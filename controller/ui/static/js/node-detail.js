@@ -5,8 +5,9 @@ import { h, setText, setClass, clear } from "./dom.js";
 import { Poller } from "./poll.js";
 import { openModal } from "./modal.js";
 import {
-  absoluteTime, agentVersion, apiPaths, bytes, driftSummary, nodeStatus, peerCapacity, plural, relativeTime, toDate,
+  absoluteTime, agentVersion, apiPaths, bytes, driftSummary, nodeStatus, peerCapacity, relativeTime, toDate,
 } from "./format.js";
+import { t } from "./i18n.js";
 import { showDrift } from "./drift.js";
 import { drainNode, movePeer } from "./move.js";
 import { deleteNode, openNodeForm, showTest, testNode, toggleNode } from "./node-form.js";
@@ -19,12 +20,12 @@ import { rotateSecret, rotationNote, showRotation } from "./rotate-secret.js";
 
 // COLUMNS of the peers table; key is what a column sorts by.
 const COLUMNS = [
-  { key: "name", label: "Name" },
-  { key: "address", label: "Address" },
-  { key: "status", label: "Status" },
-  { key: "rx", label: "Received", numeric: true },
-  { key: "tx", label: "Sent", numeric: true },
-  { key: "handshake", label: "Last handshake" },
+  { key: "name", label: t("peers.col.name") },
+  { key: "address", label: t("peers.col.address") },
+  { key: "status", label: t("peers.col.status") },
+  { key: "rx", label: t("peers.col.rx"), numeric: true },
+  { key: "tx", label: t("peers.col.tx"), numeric: true },
+  { key: "handshake", label: t("peers.col.handshake") },
 ];
 
 const STATUS_ORDER = { active: 0, idle: 1, never: 2, restricted: 3, expired: 4, over_limit: 5 };
@@ -65,8 +66,8 @@ export class NodeDetailView {
 
   mount(main) {
     this.main = main;
-    this.ctx.setTitle("Node");
-    this.title = h("span", {}, "Node");
+    this.ctx.setTitle(t("node.title"));
+    this.title = h("span", {}, t("node.title"));
     this.badge = h("span", { class: "badge" });
     this.heading = h("h1", {}, this.title, " ", this.badge);
     this.facts = {
@@ -77,7 +78,7 @@ export class NodeDetailView {
       tls: h("dd", { class: "mono tls-pin" }),
     };
     this.labels = labelList();
-    this.noLabels = h("span", { class: "labels-none" }, "none");
+    this.noLabels = h("span", { class: "labels-none" }, t("node.labelsNone"));
     this.driftLine = h("p", { class: "drift", hidden: true });
     this.syncLine = h("p", { class: "syncing", hidden: true });
     this.error = h("p", { class: "last-error", hidden: true });
@@ -85,18 +86,18 @@ export class NodeDetailView {
     this.rotation = rotationNote();
 
     const btn = (label, action, cls = "btn") => h("button", { type: "button", class: cls, dataset: { action } }, label);
-    this.addBtn = btn("Add peer", "add-peer", "btn btn-primary");
-    this.reconcileBtn = btn("Reconcile now", "reconcile");
-    this.driftBtn = btn("Show drift", "drift");
-    this.drainBtn = btn("Drain…", "drain");
-    this.testBtn = btn("Test", "test");
-    this.repinBtn = btn("Re-pin…", "repin");
-    this.rotateBtn = btn("Rotate secret", "rotate-secret");
-    this.editBtn = btn("Edit", "edit");
-    this.toggleBtn = btn("Disable", "toggle");
-    this.deleteBtn = btn("Delete", "delete", "btn btn-danger-text");
+    this.addBtn = btn(t("peers.add"), "add-peer", "btn btn-primary");
+    this.reconcileBtn = btn(t("node.reconcile"), "reconcile");
+    this.driftBtn = btn(t("node.showDrift"), "drift");
+    this.drainBtn = btn(t("node.drain"), "drain");
+    this.testBtn = btn(t("common.test"), "test");
+    this.repinBtn = btn(t("node.repin"), "repin");
+    this.rotateBtn = btn(t("rotate.title"), "rotate-secret");
+    this.editBtn = btn(t("common.edit"), "edit");
+    this.toggleBtn = btn(t("common.disable"), "toggle");
+    this.deleteBtn = btn(t("common.delete"), "delete", "btn btn-danger-text");
 
-    this.search = h("input", { type: "search", id: "peer-search", placeholder: "Name, address or key", autocomplete: "off", spellcheck: "false" });
+    this.search = h("input", { type: "search", id: "peer-search", placeholder: t("peers.searchPlaceholder"), autocomplete: "off", spellcheck: "false" });
     this.count = h("p", { class: "summary", id: "peer-count", "aria-live": "polite" });
     this.headers = new Map();
     const headRow = h("tr", {}, COLUMNS.map((c) => {
@@ -105,36 +106,36 @@ export class NodeDetailView {
       const th = h("th", { scope: "col", class: c.numeric ? "num" : null }, b);
       this.headers.set(c.key, th);
       return th;
-    }), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Actions")));
+    }), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, t("peers.col.actions"))));
     this.tbody = h("tbody", {});
     this.table = h("table", { class: "peers", id: "peers-table" },
-      h("caption", { class: "visually-hidden" }, "Peers of this node; the column buttons sort"),
+      h("caption", { class: "visually-hidden" }, t("peers.caption")),
       h("thead", {}, headRow), this.tbody);
     this.emptyPeers = h("p", { class: "empty", hidden: true });
 
     main.append(h("section", { class: "page" },
-      h("p", { class: "crumbs" }, h("a", { href: "/nodes", "data-link": true }, "← All nodes")),
+      h("p", { class: "crumbs" }, h("a", { href: "/nodes", "data-link": true }, t("node.allNodes"))),
       h("div", { class: "page-head" },
         this.heading,
         h("div", { class: "actions" }, this.addBtn, this.reconcileBtn, this.drainBtn, this.testBtn, this.repinBtn, this.rotateBtn, this.editBtn, this.toggleBtn, this.deleteBtn)),
       h("dl", { class: "facts facts-wide" },
-        h("div", {}, h("dt", {}, "Agent"), this.facts.agent),
-        h("div", {}, h("dt", {}, "Endpoint"), this.facts.endpoint),
-        h("div", {}, h("dt", {}, "Interface"), this.facts.iface),
-        h("div", {}, h("dt", {}, "Agent paths"), this.facts.paths),
-        h("div", {}, h("dt", {}, "TLS"), this.facts.tls),
-        h("div", {}, h("dt", {}, "Pool"), this.facts.pool),
-        h("div", {}, h("dt", {}, "Peers"), this.facts.peers),
-        h("div", {}, h("dt", {}, "Last seen"), this.facts.seen),
-        h("div", {}, h("dt", {}, "Agent version"), this.facts.version),
-        h("div", {}, h("dt", {}, "Drift policy"), this.facts.policy),
-        h("div", { class: "wide" }, h("dt", {}, "Drift"), this.facts.drift),
-        h("div", { class: "wide" }, h("dt", {}, "Labels"), h("dd", {}, this.labels, this.noLabels))),
+        h("div", {}, h("dt", {}, t("node.agent")), this.facts.agent),
+        h("div", {}, h("dt", {}, t("node.endpoint")), this.facts.endpoint),
+        h("div", {}, h("dt", {}, t("node.iface")), this.facts.iface),
+        h("div", {}, h("dt", {}, t("node.paths")), this.facts.paths),
+        h("div", {}, h("dt", {}, t("node.tls")), this.facts.tls),
+        h("div", {}, h("dt", {}, t("node.pool")), this.facts.pool),
+        h("div", {}, h("dt", {}, t("node.peers")), this.facts.peers),
+        h("div", {}, h("dt", {}, t("node.lastSeenFact")), this.facts.seen),
+        h("div", {}, h("dt", {}, t("node.agentVersion")), this.facts.version),
+        h("div", {}, h("dt", {}, t("node.driftPolicy")), this.facts.policy),
+        h("div", { class: "wide" }, h("dt", {}, t("node.drift")), this.facts.drift),
+        h("div", { class: "wide" }, h("dt", {}, t("labels.title")), h("dd", {}, this.labels, this.noLabels))),
       h("div", { class: "notes" }, h("div", { class: "drift-row" }, this.driftLine, this.syncLine, this.driftBtn), this.error, this.testResult, this.rotation),
       h("section", { class: "peers-section", "aria-labelledby": "peers-heading" },
         h("div", { class: "section-head" },
-          h("h2", { id: "peers-heading" }, "Peers"),
-          h("div", { class: "search" }, h("label", { for: this.search.id }, "Search"), this.search)),
+          h("h2", { id: "peers-heading" }, t("node.peers")),
+          h("div", { class: "search" }, h("label", { for: this.search.id }, t("peers.search")), this.search)),
         this.count,
         h("div", { class: "table-wrap" }, this.table),
         this.emptyPeers)));
@@ -198,17 +199,17 @@ export class NodeDetailView {
         this.gone();
         return;
       }
-      notify.banner(`Cannot refresh this node: ${err.message}`);
+      notify.banner(t("node.refreshFailed", { message: err.message }));
     }
   }
 
   gone() {
     clear(this.main);
-    this.ctx.setTitle("Node not found");
+    this.ctx.setTitle(t("node.notFound"));
     this.main.append(h("section", { class: "page narrow" },
-      h("h1", {}, "Node not found"),
-      h("p", {}, `There is no node #${this.id}; it may have been deleted.`),
-      h("p", {}, h("a", { href: "/nodes", "data-link": true }, "Back to the nodes"))));
+      h("h1", {}, t("node.notFound")),
+      h("p", {}, t("node.notFoundText", { id: this.id })),
+      h("p", {}, h("a", { href: "/nodes", "data-link": true }, t("node.backToNodes")))));
   }
 
   renderNode(node) {
@@ -217,10 +218,10 @@ export class NodeDetailView {
     const status = nodeStatus(node);
     this.ctx.setTitle(node.name);
     setText(this.title, node.name);
-    setText(this.badge, status);
+    setText(this.badge, statusText(status));
     setClass(this.badge, "status-", status);
     setText(this.facts.agent, node.agent_url);
-    setText(this.facts.endpoint, node.endpoint || "not set");
+    setText(this.facts.endpoint, node.endpoint || t("node.notSet"));
     setText(this.facts.iface, node.wg_interface);
     setText(this.facts.paths, apiPaths(node.api_paths));
     setText(this.facts.tls, tlsText(node));
@@ -231,21 +232,21 @@ export class NodeDetailView {
     setText(this.facts.seen, relativeTime(node.last_seen, now));
     this.facts.seen.title = absoluteTime(node.last_seen);
     setText(this.facts.version, agentVersion(node));
-    setText(this.facts.policy, node.drift_policy === "report" ? "report only" : "repair");
+    setText(this.facts.policy, node.drift_policy === "report" ? t("node.policyReport") : t("node.policyRepair"));
     showLabels(this.labels, node.labels);
     this.noLabels.hidden = !!formatLabels(node.labels);
     showDrift(this.driftLine, this.syncLine, node, now);
     setText(this.facts.drift, driftSummary(node));
-    this.facts.drift.title = node.drift_checked_at ? `Last checked ${relativeTime(node.drift_checked_at, now)}` : "";
+    this.facts.drift.title = node.drift_checked_at ? t("node.lastChecked", { when: relativeTime(node.drift_checked_at, now) }) : "";
     const showError = node.enabled && node.last_error && (status === "offline" || status === "error");
     this.error.hidden = !showError;
     setText(this.error, showError ? node.last_error : "");
     showRotation(this.rotation, node);
-    setText(this.toggleBtn, node.enabled ? "Disable" : "Enable");
+    setText(this.toggleBtn, node.enabled ? t("common.disable") : t("common.enable"));
     this.reconcileBtn.disabled = !node.enabled;
-    this.reconcileBtn.title = node.enabled ? "" : "The node is disabled";
+    this.reconcileBtn.title = node.enabled ? "" : t("node.isDisabled");
     this.drainBtn.disabled = !node.peer_count;
-    this.drainBtn.title = node.peer_count ? "Move every peer of this node to other nodes" : "The node has no peers";
+    this.drainBtn.title = node.peer_count ? t("node.drainTitle") : t("node.noPeers");
   }
 
   renderPeers() {
@@ -297,9 +298,10 @@ export class NodeDetailView {
     const total = this.peers.length;
     this.table.hidden = total === 0;
     this.emptyPeers.hidden = total > 0 && shown > 0;
-    if (total === 0) setText(this.emptyPeers, "No peers on this node yet. Add one: the controller makes its keys and address.");
-    else if (shown === 0) setText(this.emptyPeers, `No peers match “${this.search.value.trim()}”.`);
-    setText(this.count, this.query ? `${shown} of ${plural(total, "peer")}` : plural(total, "peer"));
+    if (total === 0) setText(this.emptyPeers, t("peers.empty"));
+    else if (shown === 0) setText(this.emptyPeers, t("peers.noMatch", { query: this.search.value.trim() }));
+    const all = t("peers.count", { count: total });
+    setText(this.count, this.query ? t("peers.shownOf", { shown, total: all }) : all);
   }
 
   matches(p) {
@@ -329,11 +331,12 @@ export class NodeDetailView {
       const env = await this.ctx.api.post(`/api/nodes/${this.id}/reconcile`);
       const r = env.data || {};
       const summary = r.skipped
-        ? `not needed: ${r.skipped}`
-        : `${r.added || 0} added, ${r.updated || 0} updated, ${r.removed || 0} removed${r.refused ? `, ${r.refused} refused` : ""}`;
-      this.ctx.notify.success(`${this.node ? this.node.name : "Node"} reconciled: ${summary}.`);
+        ? t("reconcile.skipped", { why: r.skipped })
+        : t("reconcile.counts", { added: r.added || 0, updated: r.updated || 0, removed: r.removed || 0 }) +
+          (r.refused ? t("reconcile.refused", { refused: r.refused }) : "");
+      this.ctx.notify.success(t("reconcile.done", { name: this.node ? this.node.name : t("node.title"), summary }));
     } catch (err) {
-      this.ctx.notify.error(err, "Reconcile failed");
+      this.ctx.notify.error(err, t("reconcile.failed"));
     } finally {
       this.reconcileBtn.disabled = !(this.node && this.node.enabled);
       this.poller.now();
@@ -345,17 +348,17 @@ export class NodeDetailView {
     try {
       list = (await this.ctx.api.get(`/api/nodes/${this.id}/drift`)).data || [];
     } catch (err) {
-      this.ctx.notify.error(err, "Cannot read the drift");
+      this.ctx.notify.error(err, t("drift.readFailed"));
       return;
     }
     const content = list.length === 0
-      ? h("p", {}, "The agent matches the desired state.")
+      ? h("p", {}, t("drift.none"))
       : h("ul", { class: "drift-list" }, list.map((d) => h("li", {},
         h("strong", {}, d.kind.replaceAll("_", " ")), " ",
-        d.peer_name || (d.peer_id ? `peer #${d.peer_id}` : h("span", { class: "mono" }, d.public_key)),
+        d.peer_name || (d.peer_id ? t("drift.peerID", { id: d.peer_id }) : h("span", { class: "mono" }, d.public_key)),
         d.fields && d.fields.length ? ` (${d.fields.join(", ")})` : "",
-        d.pending ? " — pending" : "")));
-    openModal({ title: `Drift of ${this.node ? this.node.name : "node"}`, content });
+        d.pending ? t("drift.pending") : "")));
+    openModal({ title: t("drift.of", { name: this.node ? this.node.name : t("node.title") }), content });
   }
 }
 
@@ -367,24 +370,24 @@ class PeerRow {
     this.name = h("span", { class: "peer-name" });
     this.tags = h("span", { class: "tags" });
     this.life = new UsageMeter();
-    this.addr = h("td", { class: "mono", dataset: { label: "Address" } });
+    this.addr = h("td", { class: "mono", dataset: { label: t("peers.col.address") } });
     this.status = h("span", { class: "badge" });
-    this.rx = h("td", { class: "num", dataset: { label: "Received" } });
-    this.tx = h("td", { class: "num", dataset: { label: "Sent" } });
-    this.handshake = h("td", { dataset: { label: "Last handshake" } });
+    this.rx = h("td", { class: "num", dataset: { label: t("peers.col.rx") } });
+    this.tx = h("td", { class: "num", dataset: { label: t("peers.col.tx") } });
+    this.handshake = h("td", { dataset: { label: t("peers.col.handshake") } });
     const btn = (label, action, cls = "btn btn-small") => h("button", { type: "button", class: cls, dataset: { action } }, label);
-    this.configBtn = btn("Config", "config");
-    this.qrBtn = btn("QR", "qr");
-    this.shareBtn = btn("Share…", "share");
-    this.editBtn = btn("Edit", "edit");
-    this.moveBtn = btn("Move…", "move");
-    this.toggleBtn = btn("Restrict", "toggle");
-    this.resetBtn = btn("Reset usage", "reset-usage");
-    this.deleteBtn = btn("Delete", "delete", "btn btn-small btn-danger-text");
+    this.configBtn = btn(t("peers.config"), "config");
+    this.qrBtn = btn(t("peers.qr"), "qr");
+    this.shareBtn = btn(t("peers.share"), "share");
+    this.editBtn = btn(t("common.edit"), "edit");
+    this.moveBtn = btn(t("peers.move"), "move");
+    this.toggleBtn = btn(t("peers.restrict"), "toggle");
+    this.resetBtn = btn(t("peers.resetUsage"), "reset-usage");
+    this.deleteBtn = btn(t("common.delete"), "delete", "btn btn-small btn-danger-text");
     this.el = h("tr", { dataset: { peerId: peer.id } },
-      h("td", { class: "name-cell", dataset: { label: "Name" } }, this.name, this.tags, this.life.el),
+      h("td", { class: "name-cell", dataset: { label: t("peers.col.name") } }, this.name, this.tags, this.life.el),
       this.addr,
-      h("td", { dataset: { label: "Status" } }, this.status),
+      h("td", { dataset: { label: t("peers.col.status") } }, this.status),
       this.rx, this.tx, this.handshake,
       h("td", { class: "row-actions" }, h("div", {}, this.configBtn, this.qrBtn, this.shareBtn, this.editBtn, this.moveBtn, this.toggleBtn, this.resetBtn, this.deleteBtn)));
 
@@ -418,17 +421,17 @@ class PeerRow {
   update(p, now) {
     this.peer = p;
     const label = peerLabel(p);
-    setText(this.name, p.name || "(no name)");
+    setText(this.name, p.name || t("peers.noName"));
     this.name.classList.toggle("unnamed", !p.name);
-    this.name.title = `Public key ${p.public_key}`;
+    this.name.title = t("peers.publicKey", { key: p.public_key });
     const tags = [];
-    if (p.sync_state === "pending") tags.push(["pending", "Not yet applied on the node"]);
-    if (p.sync_state === "error") tags.push(["sync error", p.sync_error || "The node refused this peer"]);
-    const tagText = tags.map((t) => t[0]).join(" ");
+    if (p.sync_state === "pending") tags.push(["pending", t("peers.tagPending"), t("peers.tagPendingTitle")]);
+    if (p.sync_state === "error") tags.push(["sync-error", t("peers.tagError"), p.sync_error || t("peers.tagErrorTitle")]);
+    const tagText = tags.map((tag) => tag[0]).join(" ");
     if (this.tags.dataset.text !== tagText) {
       this.tags.dataset.text = tagText;
       clear(this.tags);
-      for (const [text, title] of tags) this.tags.append(h("span", { class: `tag tag-${text.replace(" ", "-")}`, title }, text));
+      for (const [kind, text, title] of tags) this.tags.append(h("span", { class: `tag tag-${kind}`, title }, text));
     }
     setText(this.addr, [p.address4, p.address6].filter(Boolean).join(" "));
     const status = peerStatus(p, now);
@@ -437,19 +440,19 @@ class PeerRow {
     this.life.update(p, now);
     this.resetBtn.hidden = !hasLimit(p);
     setText(this.rx, bytes(received(p)));
-    this.rx.title = `${received(p).toLocaleString()} bytes`;
+    this.rx.title = t("peers.bytes", { n: received(p).toLocaleString() });
     setText(this.tx, bytes(sent(p)));
-    this.tx.title = `${sent(p).toLocaleString()} bytes`;
+    this.tx.title = t("peers.bytes", { n: sent(p).toLocaleString() });
     setText(this.handshake, relativeTime(p.latest_handshake, now));
     this.handshake.title = absoluteTime(p.latest_handshake);
-    setText(this.toggleBtn, p.enabled ? "Restrict" : "Allow");
-    this.configBtn.setAttribute("aria-label", `Download the config of ${label}`);
-    this.qrBtn.setAttribute("aria-label", `Show the QR code of ${label}`);
-    this.shareBtn.setAttribute("aria-label", `Share links of ${label}`);
-    this.editBtn.setAttribute("aria-label", `Edit ${label}`);
-    this.moveBtn.setAttribute("aria-label", `Move ${label} to another node`);
-    this.toggleBtn.setAttribute("aria-label", `${p.enabled ? "Restrict" : "Allow"} ${label}`);
-    this.resetBtn.setAttribute("aria-label", `Reset the data usage of ${label}`);
-    this.deleteBtn.setAttribute("aria-label", `Delete ${label}`);
+    setText(this.toggleBtn, p.enabled ? t("peers.restrict") : t("peers.allow"));
+    this.configBtn.setAttribute("aria-label", t("peers.configNamed", { name: label }));
+    this.qrBtn.setAttribute("aria-label", t("peers.qrNamed", { name: label }));
+    this.shareBtn.setAttribute("aria-label", t("peers.shareNamed", { name: label }));
+    this.editBtn.setAttribute("aria-label", t("common.editNamed", { name: label }));
+    this.moveBtn.setAttribute("aria-label", t("peers.moveNamed", { name: label }));
+    this.toggleBtn.setAttribute("aria-label", p.enabled ? t("peers.restrictNamed", { name: label }) : t("peers.allowNamed", { name: label }));
+    this.resetBtn.setAttribute("aria-label", t("peers.resetNamed", { name: label }));
+    this.deleteBtn.setAttribute("aria-label", t("common.deleteNamed", { name: label }));
   }
 }

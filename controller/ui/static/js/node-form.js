@@ -4,7 +4,7 @@
 import { h, setText } from "./dom.js";
 import { formModal } from "./forms.js";
 import { confirmDialog } from "./modal.js";
-import { plural } from "./format.js";
+import { t } from "./i18n.js";
 import { offerEnrollment } from "./enroll.js";
 import { labelsField, parseLabels } from "./labels.js";
 
@@ -12,29 +12,29 @@ function nodeFields(node) {
   const editing = !!node;
   const n = node || {};
   return [
-    { name: "name", label: "Name", required: true, value: n.name, placeholder: "node1" },
-    { name: "agent_url", label: "Agent URL", type: "url", required: true, value: n.agent_url, placeholder: "https://node1.example.net:8443" },
+    { name: "name", label: t("nodeForm.name"), required: true, value: n.name, placeholder: "node1" },
+    { name: "agent_url", label: t("nodeForm.agentURL"), type: "url", required: true, value: n.agent_url, placeholder: "https://node1.example.net:8443" },
     {
-      name: "tls_fingerprint", label: "TLS fingerprint", value: n.tls_fingerprint, placeholder: "sha256:…",
-      help: "https only: pins the agent's certificate (the tls_fingerprint it logs at start). Empty: none.",
+      name: "tls_fingerprint", label: t("nodeForm.tls"), value: n.tls_fingerprint, placeholder: "sha256:…",
+      help: t("nodeForm.tlsHelp"),
     },
     {
-      name: "secret", label: "Agent secret", type: "password", required: !editing, autocomplete: "new-password",
-      help: editing ? "Leave empty to keep the current secret." : "The agent's shared secret (WG_AGENT_SECRET), at least 16 characters.",
+      name: "secret", label: t("nodeForm.secret"), type: "password", required: !editing, autocomplete: "new-password",
+      help: editing ? t("nodeForm.secretKeep") : t("nodeForm.secretHelp"),
     },
-    { name: "wg_interface", label: "WireGuard interface", value: n.wg_interface ?? "wg0", placeholder: "wg0" },
-    { name: "endpoint", label: "Endpoint", value: n.endpoint, placeholder: "vpn.example.net:51820", help: "host:port that clients dial." },
-    { name: "ip_pool_cidr", label: "IPv4 pool", required: true, value: n.ip_pool_cidr, placeholder: "10.8.0.0/24", help: "Peer addresses are taken from this network." },
-    { name: "ip_pool6_cidr", label: "IPv6 pool", value: n.ip_pool6_cidr, placeholder: "fd00:8::/64", help: "Optional." },
-    { name: "dns", label: "DNS for clients", value: n.dns, placeholder: "1.1.1.1, 2606:4700:4700::1111" },
+    { name: "wg_interface", label: t("nodeForm.iface"), value: n.wg_interface ?? "wg0", placeholder: "wg0" },
+    { name: "endpoint", label: t("nodeForm.endpoint"), value: n.endpoint, placeholder: "vpn.example.net:51820", help: t("nodeForm.endpointHelp") },
+    { name: "ip_pool_cidr", label: t("nodeForm.pool4"), required: true, value: n.ip_pool_cidr, placeholder: "10.8.0.0/24", help: t("nodeForm.pool4Help") },
+    { name: "ip_pool6_cidr", label: t("nodeForm.pool6"), value: n.ip_pool6_cidr, placeholder: "fd00:8::/64", help: t("common.optional") },
+    { name: "dns", label: t("nodeForm.dns"), value: n.dns, placeholder: "1.1.1.1, 2606:4700:4700::1111" },
     labelsField(node),
-    { name: "max_peers", label: "Maximum peers", type: "number", value: n.max_peers ?? 0, help: "0 means no limit." },
-    { name: "weight", label: "Placement weight", type: "number", value: n.weight ?? 100, help: "Automatic placement prefers nodes of higher weight." },
+    { name: "max_peers", label: t("nodeForm.maxPeers"), type: "number", value: n.max_peers ?? 0, help: t("nodeForm.maxPeersHelp") },
+    { name: "weight", label: t("nodeForm.weight"), type: "number", value: n.weight ?? 100, help: t("nodeForm.weightHelp") },
     {
-      name: "drift_policy", label: "When the node drifts", type: "select", value: n.drift_policy || "repair",
-      options: [{ value: "repair", label: "Repair: push the desired state again" }, { value: "report", label: "Report only" }],
+      name: "drift_policy", label: t("nodeForm.driftPolicy"), type: "select", value: n.drift_policy || "repair",
+      options: [{ value: "repair", label: t("nodeForm.driftRepair") }, { value: "report", label: t("nodeForm.driftReport") }],
     },
-    { name: "enabled", label: "Enabled", type: "checkbox", value: editing ? n.enabled : true },
+    { name: "enabled", label: t("nodeForm.enabled"), type: "checkbox", value: editing ? n.enabled : true },
   ];
 }
 
@@ -42,13 +42,13 @@ function nodeFields(node) {
 // saved node, or undefined when cancelled.
 export function openNodeForm(ctx, node = null) {
   const { api, notify } = ctx;
-  const testButton = h("button", { type: "button", class: "btn", dataset: { action: "test-form" } }, "Test connection");
+  const testButton = h("button", { type: "button", class: "btn", dataset: { action: "test-form" } }, t("nodeForm.testConnection"));
   const testResult = h("p", { class: "test-result", role: "status", hidden: true });
   return formModal({
-    title: node ? `Edit node ${node.name}` : "Add a node",
+    title: node ? t("nodeForm.editTitle", { name: node.name }) : t("nodeForm.addTitle"),
     wide: true,
     fields: nodeFields(node),
-    submitLabel: node ? "Save" : "Add node",
+    submitLabel: node ? t("forms.save") : t("nodes.add"),
     extra: [testButton],
     setup: (f) => {
       if (!node) offerEnrollment(ctx, f);
@@ -86,7 +86,7 @@ export function openNodeForm(ctx, node = null) {
       if (node && !body.secret) delete body.secret; // keep the stored one
       body.labels = parseLabels(body.labels); // the whole set: {} removes every label
       const env = node ? await api.put(`/api/nodes/${node.id}`, body) : await api.post("/api/nodes", body);
-      notify.success(`${env.message || "Saved"}: ${env.data.name}`);
+      notify.success(t("common.savedNamed", { message: env.message || t("common.saved"), name: env.data.name }));
       return env.data;
     },
   });
@@ -98,22 +98,22 @@ export function showTest(el, { pending = false, ok = false, message = "", result
   el.classList.toggle("ok", !pending && ok);
   el.classList.toggle("failed", !pending && !ok);
   if (pending) {
-    setText(el, "Testing the connection…");
+    setText(el, t("test.pending"));
     return;
   }
   // The API's message says what was tried and what answered; without one,
   // say it from the result.
-  const head = ok ? "Connection OK" : "Connection failed";
-  const cert = result && result.tls_fingerprint ? ` (certificate sha256 ${result.tls_fingerprint})` : "";
+  const head = ok ? t("test.ok") : t("test.failed");
+  const cert = result && result.tls_fingerprint ? t("test.cert", { fingerprint: result.tls_fingerprint }) : "";
   if (message && message !== head) {
-    setText(el, `${head}: ${message}${cert}`);
+    setText(el, `${t("common.labelled", { label: head, message })}${cert}`);
     return;
   }
   const details = [];
   if (result && ok) {
-    if (result.latency_ms !== undefined) details.push(`${result.latency_ms} ms`);
-    if (result.version) details.push(`agent ${result.version}`);
-    if (result.interfaces && result.interfaces.length) details.push(`interfaces ${result.interfaces.join(", ")}`);
+    if (result.latency_ms !== undefined) details.push(t("test.latency", { ms: result.latency_ms }));
+    if (result.version) details.push(t("test.agentVersion", { version: result.version }));
+    if (result.interfaces && result.interfaces.length) details.push(t("test.interfaces", { list: result.interfaces.join(", ") }));
   }
   setText(el, (details.length ? `${head} (${details.join(", ")})` : head) + cert);
 }
@@ -134,10 +134,11 @@ export async function testNode(api, node) {
 export async function toggleNode(ctx, node) {
   try {
     const env = await ctx.api.post(`/api/nodes/${node.id}/toggle`, { enabled: !node.enabled });
-    ctx.notify.success(`${node.name}: ${env.message || (env.data.enabled ? "enabled" : "disabled")}`);
+    const done = env.data.enabled ? t("node.enabled") : t("node.disabled");
+    ctx.notify.success(t("common.labelled", { label: node.name, message: env.message || done }));
     return env.data;
   } catch (err) {
-    ctx.notify.error(err, `Could not ${node.enabled ? "disable" : "enable"} ${node.name}`);
+    ctx.notify.error(err, node.enabled ? t("node.disableFailed", { name: node.name }) : t("node.enableFailed", { name: node.name }));
     return null;
   }
 }
@@ -147,24 +148,24 @@ export async function toggleNode(ctx, node) {
 export async function deleteNode(ctx, node) {
   const peers = node.peer_count || 0;
   const message = peers === 0
-    ? h("p", {}, `Delete node ${node.name}? It has no peers.`)
+    ? h("p", {}, t("node.deleteNoPeers", { name: node.name }))
     : h("div", {},
-      h("p", {}, `Delete node ${node.name}? It has ${plural(peers, "peer")}.`),
-      h("p", {}, `The ${plural(peers, "peer")} will be deleted with it and their addresses freed; their clients stop working.`));
+      h("p", {}, t("node.deleteHasPeers", { name: node.name, peers: t("peers.count", { count: peers }) })),
+      h("p", {}, t("node.deleteWithPeers", { count: peers })));
   const answer = await confirmDialog({
-    title: "Delete node",
+    title: t("node.deleteTitle"),
     message,
-    confirmLabel: peers ? `Delete node and ${plural(peers, "peer")}` : "Delete node",
+    confirmLabel: peers ? t("node.deleteAndPeers", { count: peers }) : t("node.deleteTitle"),
     danger: true,
-    option: peers ? { label: `Yes, also delete its ${plural(peers, "peer")}`, required: true } : null,
+    option: peers ? { label: t("node.deleteConsent", { count: peers }), required: true } : null,
   });
   if (!answer) return false;
   try {
     await ctx.api.delete(`/api/nodes/${node.id}${peers ? "?force=true" : ""}`);
-    ctx.notify.success(`Node ${node.name} deleted.`);
+    ctx.notify.success(t("node.deleted", { name: node.name }));
     return true;
   } catch (err) {
-    ctx.notify.error(err, `Could not delete ${node.name}`);
+    ctx.notify.error(err, t("common.deleteFailed", { name: node.name }));
     return false;
   }
 }

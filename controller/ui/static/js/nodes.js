@@ -2,7 +2,8 @@
 
 import { h, setText, setClass } from "./dom.js";
 import { Poller } from "./poll.js";
-import { absoluteTime, agentVersion, nodeStatus, peerCapacity, plural, relativeTime } from "./format.js";
+import { absoluteTime, agentVersion, nodeStatus, peerCapacity, relativeTime, statusText } from "./format.js";
+import { t } from "./i18n.js";
 import { showDrift } from "./drift.js";
 import { deleteNode, openNodeForm, showTest, testNode, toggleNode } from "./node-form.js";
 import { RegionGroups, labelList, showLabels } from "./labels.js";
@@ -16,18 +17,18 @@ export class NodesView {
   }
 
   mount(main) {
-    this.ctx.setTitle("Nodes");
-    const add = h("button", { type: "button", class: "btn btn-primary", id: "add-node" }, "Add node");
+    this.ctx.setTitle(t("nodes.title"));
+    const add = h("button", { type: "button", class: "btn btn-primary", id: "add-node" }, t("nodes.add"));
     add.addEventListener("click", () => this.add());
     this.summary = h("p", { class: "summary", id: "nodes-summary" });
     // One group of cards per region (see labels.js).
-    this.grid = h("div", { class: "region-groups", id: "node-cards", "aria-label": "Nodes" });
+    this.grid = h("div", { class: "region-groups", id: "node-cards", "aria-label": t("nodes.title") });
     this.groups = new RegionGroups(this.grid);
     this.empty = h("div", { class: "empty", hidden: true },
-      h("p", {}, "No nodes yet. A node is a server that runs wg-agent: add it with the agent's URL and secret."));
-    this.loading = h("p", { class: "loading" }, "Loading nodes…");
+      h("p", {}, t("nodes.empty")));
+    this.loading = h("p", { class: "loading" }, t("nodes.loading"));
     main.append(h("section", { class: "page" },
-      h("div", { class: "page-head" }, h("div", {}, h("h1", {}, "Nodes"), this.summary), add),
+      h("div", { class: "page-head" }, h("div", {}, h("h1", {}, t("nodes.title")), this.summary), add),
       this.loading, this.empty, this.grid));
     this.poller.start();
   }
@@ -43,7 +44,7 @@ export class NodesView {
       this.ctx.notify.banner(null);
       this.render(env.data || []);
     } catch (err) {
-      if (!err.unauthorized && !this.poller.stopped) this.ctx.notify.banner(`Cannot refresh the nodes: ${err.message}`);
+      if (!err.unauthorized && !this.poller.stopped) this.ctx.notify.banner(t("nodes.refreshFailed", { message: err.message }));
     }
   }
 
@@ -75,7 +76,9 @@ export class NodesView {
     }
     const online = nodes.filter((n) => nodeStatus(n) === "online").length;
     const peers = nodes.reduce((sum, n) => sum + (n.peer_count || 0), 0);
-    setText(this.summary, nodes.length ? `${plural(nodes.length, "node")}, ${online} online, ${plural(peers, "peer")}` : "");
+    setText(this.summary, nodes.length
+      ? t("nodes.summary", { nodes: t("nodes.count", { count: nodes.length }), online, peers: t("peers.count", { count: peers }) })
+      : "");
   }
 
   async add() {
@@ -107,20 +110,20 @@ class NodeCard {
     // refresh that updates the age does not announce it again.
     this.test = h("p", { class: "test-result", role: "status", hidden: true });
     this.testAt = h("p", { class: "test-at", hidden: true });
-    this.edit = h("button", { type: "button", class: "btn btn-small", dataset: { action: "edit" } }, "Edit");
-    this.testBtn = h("button", { type: "button", class: "btn btn-small", dataset: { action: "test" } }, "Test");
+    this.edit = h("button", { type: "button", class: "btn btn-small", dataset: { action: "edit" } }, t("common.edit"));
+    this.testBtn = h("button", { type: "button", class: "btn btn-small", dataset: { action: "test" } }, t("common.test"));
     this.toggle = h("button", { type: "button", class: "btn btn-small", dataset: { action: "toggle" } });
-    this.del = h("button", { type: "button", class: "btn btn-small btn-danger-text", dataset: { action: "delete" } }, "Delete");
+    this.del = h("button", { type: "button", class: "btn btn-small btn-danger-text", dataset: { action: "delete" } }, t("common.delete"));
     this.el = h("li", { class: "card node-card", dataset: { nodeId: node.id } },
       h("div", { class: "card-head" }, h("h2", {}, this.link), this.badge),
       this.labels,
       this.lastSeen,
       h("dl", { class: "facts" },
-        h("dt", {}, "Agent"), this.agent,
-        h("dt", {}, "Version"), this.version,
-        h("dt", {}, "Endpoint"), this.endpoint,
-        h("dt", {}, "Peers"), this.peers,
-        h("dt", {}, "Pool"), this.pool),
+        h("dt", {}, t("node.agent")), this.agent,
+        h("dt", {}, t("node.version")), this.version,
+        h("dt", {}, t("node.endpoint")), this.endpoint,
+        h("dt", {}, t("node.peers")), this.peers,
+        h("dt", {}, t("node.pool")), this.pool),
       this.drift, this.syncing, this.error, this.test, this.testAt,
       h("div", { class: "card-actions" }, this.edit, this.testBtn, this.toggle, this.del));
 
@@ -158,16 +161,16 @@ class NodeCard {
     this.node = node;
     const status = nodeStatus(node);
     setText(this.link, node.name);
-    setText(this.badge, status);
+    setText(this.badge, statusText(status));
     setClass(this.badge, "status-", status);
     setClass(this.el, "is-", status);
     const seen = relativeTime(node.last_seen, now);
-    setText(this.lastSeen, `Last seen ${seen}`);
+    setText(this.lastSeen, t("node.lastSeen", { seen }));
     showLabels(this.labels, node.labels);
     this.lastSeen.title = absoluteTime(node.last_seen);
     setText(this.agent, node.agent_url);
     setText(this.version, agentVersion(node));
-    setText(this.endpoint, node.endpoint || "not set");
+    setText(this.endpoint, node.endpoint || t("node.notSet"));
     setText(this.peers, peerCapacity(node));
     setText(this.pool, [node.ip_pool_cidr, node.ip_pool6_cidr].filter(Boolean).join(", "));
     showDrift(this.drift, this.syncing, node, now);
@@ -177,12 +180,12 @@ class NodeCard {
     if (test && !this.testBtn.disabled) {
       showTest(this.test, test);
       this.testAt.hidden = false;
-      setText(this.testAt, `Tested ${relativeTime(test.at, now)}`);
+      setText(this.testAt, t("node.tested", { when: relativeTime(test.at, now) }));
     }
-    setText(this.toggle, node.enabled ? "Disable" : "Enable");
-    this.toggle.setAttribute("aria-label", `${node.enabled ? "Disable" : "Enable"} ${node.name}`);
-    this.edit.setAttribute("aria-label", `Edit ${node.name}`);
-    this.testBtn.setAttribute("aria-label", `Test connection to ${node.name}`);
-    this.del.setAttribute("aria-label", `Delete ${node.name}`);
+    setText(this.toggle, node.enabled ? t("common.disable") : t("common.enable"));
+    this.toggle.setAttribute("aria-label", node.enabled ? t("node.disableNamed", { name: node.name }) : t("node.enableNamed", { name: node.name }));
+    this.edit.setAttribute("aria-label", t("common.editNamed", { name: node.name }));
+    this.testBtn.setAttribute("aria-label", t("node.testNamed", { name: node.name }));
+    this.del.setAttribute("aria-label", t("common.deleteNamed", { name: node.name }));
   }
 }

@@ -3,6 +3,7 @@
 // reached). Both are live regions, so screen readers announce them.
 
 import { h } from "./dom.js";
+import { t } from "./i18n.js";
 
 const SUCCESS_MS = 5000;
 const ERROR_MS = 12000;
@@ -21,14 +22,14 @@ export class Notifier {
   // is skipped: the sign-in page already says so.
   error(err, prefix = "") {
     if (err && err.unauthorized) return;
-    let msg = "Something went wrong.";
+    let msg = t("notify.unknownError");
     if (typeof err === "string") msg = err;
     else if (err && (err.fieldMessage || err.message)) msg = err.fieldMessage || err.message;
-    this.toast(prefix ? `${prefix}: ${msg}` : msg, "error", ERROR_MS);
+    this.toast(prefix ? t("notify.prefixed", { prefix, message: msg }) : msg, "error", ERROR_MS);
   }
 
   toast(message, kind, ms) {
-    const close = h("button", { type: "button", class: "btn btn-icon", "aria-label": "Dismiss" }, "×");
+    const close = h("button", { type: "button", class: "btn btn-icon", "aria-label": t("notify.dismiss") }, "×");
     const el = h("div", { class: `toast toast-${kind}` }, h("p", {}, message), close);
     const remove = () => el.remove();
     close.addEventListener("click", remove);

@@ -5,35 +5,28 @@
 
 import { h, clear } from "./dom.js";
 import { openModal } from "./modal.js";
-import { absoluteTime, relativeTime } from "./format.js";
+import { absoluteTime, relativeTime, untilTime } from "./format.js";
 import { peerLabel } from "./peers.js";
+import { t } from "./i18n.js";
 
 let serial = 0; // unique ids per dialog; only ever increases
 
 const LIFETIMES = [
-  { value: "1h", label: "1 hour" },
-  { value: "24h", label: "24 hours" },
-  { value: "168h", label: "7 days" },
-  { value: "720h", label: "30 days" },
+  { value: "1h", label: t("shares.hours", { count: 1 }) },
+  { value: "24h", label: t("shares.hours", { count: 24 }) },
+  { value: "168h", label: t("shares.days", { count: 7 }) },
+  { value: "720h", label: t("shares.days", { count: 30 }) },
 ];
 
 // shareStateText says where a link stands, for people.
 function shareStateText(s, now) {
   switch (s.state) {
-    case "active": return `active, expires ${untilText(s.expires_at, now)}`;
-    case "used": return `used ${relativeTime(s.last_used_at, now)}`;
-    case "expired": return `expired ${relativeTime(s.expires_at, now)}`;
-    case "revoked": return `revoked ${relativeTime(s.revoked_at, now)}`;
+    case "active": return t("shares.stateActive", { when: untilTime(s.expires_at, now) });
+    case "used": return t("shares.stateUsed", { when: relativeTime(s.last_used_at, now) });
+    case "expired": return t("shares.stateExpired", { when: relativeTime(s.expires_at, now) });
+    case "revoked": return t("shares.stateRevoked", { when: relativeTime(s.revoked_at, now) });
   }
   return s.state;
-}
-
-function untilText(value, now) {
-  const ms = new Date(value).getTime() - now;
-  if (ms < 60 * 1000) return "in under a minute";
-  if (ms < 60 * 60 * 1000) return `in ${Math.round(ms / 60000)} min`;
-  if (ms < 48 * 60 * 60 * 1000) return `in ${Math.round(ms / 3600000)} h`;
-  return `in ${Math.round(ms / 86400000)} days`;
 }
 
 // openShares shows the dialog of peer's share links.
@@ -44,20 +37,20 @@ export function openShares(ctx, peer) {
     LIFETIMES.map((o) => h("option", { value: o.value }, o.label)));
   lifetime.value = "24h";
   const oneTime = h("input", { type: "checkbox", id: `share-once-${id}`, name: "one_time", checked: true });
-  const create = h("button", { type: "submit", class: "btn btn-primary", dataset: { action: "create-share" } }, "Create link");
+  const create = h("button", { type: "submit", class: "btn btn-primary", dataset: { action: "create-share" } }, t("shares.create"));
   const formError = h("p", { class: "form-error", role: "alert", hidden: true });
-  const urlInput = h("input", { type: "text", readonly: true, class: "mono", id: `share-url-${id}`, "aria-label": "The new share link" });
-  const copy = h("button", { type: "button", class: "btn", dataset: { action: "copy-share" } }, "Copy");
+  const urlInput = h("input", { type: "text", readonly: true, class: "mono", id: `share-url-${id}`, "aria-label": t("shares.newLink") });
+  const copy = h("button", { type: "button", class: "btn", dataset: { action: "copy-share" } }, t("common.copy"));
   const created = h("div", { class: "share-created", hidden: true, role: "status" },
-    h("p", { class: "notice" }, "Send this link to the peer's user. It is shown only now: the controller keeps only a hash of it."),
+    h("p", { class: "notice" }, t("shares.sendIt")),
     h("div", { class: "share-url" }, urlInput, copy));
-  const list = h("div", { class: "share-list", "aria-live": "polite" }, h("p", { class: "loading" }, "Loading the links…"));
+  const list = h("div", { class: "share-list", "aria-live": "polite" }, h("p", { class: "loading" }, t("shares.loading")));
 
   const form = h("form", { class: "form share-form", novalidate: true },
     formError,
     h("div", { class: "share-fields" },
-      h("div", { class: "field" }, h("label", { for: lifetime.id }, "Valid for"), lifetime),
-      h("div", { class: "field field-check" }, h("div", { class: "check" }, oneTime, h("label", { for: oneTime.id }, "Works only once"))),
+      h("div", { class: "field" }, h("label", { for: lifetime.id }, t("shares.validFor")), lifetime),
+      h("div", { class: "field field-check" }, h("div", { class: "check" }, oneTime, h("label", { for: oneTime.id }, t("shares.once")))),
       create));
 
   async function load() {
@@ -73,19 +66,22 @@ export function openShares(ctx, peer) {
   function render(links) {
     clear(list);
     if (!links.length) {
-      list.append(h("p", { class: "empty" }, "No share links yet."));
+      list.append(h("p", { class: "empty" }, t("shares.none")));
       return;
     }
     const now = Date.now();
     list.append(h("ul", { class: "share-links" }, links.map((s) => {
       const revoke = s.state === "active"
-        ? h("button", { type: "button", class: "btn btn-small btn-danger-text", dataset: { action: "revoke-share", shareId: s.id }, "aria-label": `Revoke share link ${s.id}` }, "Revoke")
+        ? h("button", { type: "button", class: "btn btn-small btn-danger-text", dataset: { action: "revoke-share", shareId: s.id }, "aria-label": t("shares.revokeNamed", { id: s.id }) }, t("shares.revoke"))
         : null;
       if (revoke) revoke.addEventListener("click", () => revokeLink(s, revoke));
       return h("li", { class: "share-link", dataset: { shareId: s.id, state: s.state } },
-        h("span", { class: `badge status-${s.state === "active" ? "active" : "never"}` }, s.state),
-        h("span", { class: "share-link-text", title: `expires ${absoluteTime(s.expires_at)}` },
-          `#${s.id}${s.one_time ? " (once)" : ""}: ${shareStateText(s, now)}; used ${s.used_count} ${s.used_count === 1 ? "time" : "times"}; by ${s.created_by}`),
+        h("span", { class: `badge status-${s.state === "active" ? "active" : "never"}` }, t(`shares.stateName.${s.state}`)),
+        h("span", { class: "share-link-text", title: t("shares.expiresAt", { when: absoluteTime(s.expires_at) }) },
+          t("shares.linkText", {
+            id: s.id, once: s.one_time ? t("shares.onceTag") : "", state: shareStateText(s, now),
+            used: t("shares.usedTimes", { count: s.used_count }), by: s.created_by,
+          })),
         revoke);
     })));
   }
@@ -94,9 +90,9 @@ export function openShares(ctx, peer) {
     btn.disabled = true;
     try {
       await ctx.api.delete(`/api/shares/${s.id}`);
-      ctx.notify.success(`Share link #${s.id} of ${label} revoked.`);
+      ctx.notify.success(t("shares.revoked", { id: s.id, name: label }));
     } catch (err) {
-      ctx.notify.error(err, "Could not revoke the link");
+      ctx.notify.error(err, t("shares.revokeFailed"));
     }
     await load();
   }
@@ -122,21 +118,21 @@ export function openShares(ctx, peer) {
   copy.addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(urlInput.value);
-      ctx.notify.success("Link copied.");
+      ctx.notify.success(t("shares.copied"));
     } catch {
       urlInput.focus();
       urlInput.select();
-      ctx.notify.success("Select the link and copy it.");
+      ctx.notify.success(t("shares.copyByHand"));
     }
   });
 
   const m = openModal({
-    title: `Share links: ${label}`,
+    title: t("shares.title", { name: label }),
     wide: true,
     content: h("div", { class: "shares" },
-      h("p", { class: "intro" }, "A share link shows this peer's QR code and config file to whoever opens it, without a login, until it expires, is revoked or (once-only) has been used."),
+      h("p", { class: "intro" }, t("shares.intro")),
       form, created,
-      h("h3", { class: "share-list-title" }, "Links of this peer"),
+      h("h3", { class: "share-list-title" }, t("shares.listTitle")),
       list),
   });
   // The URL holds a credential: drop it from the page with the dialog.

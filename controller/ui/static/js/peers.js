@@ -7,6 +7,7 @@ import { formModal } from "./forms.js";
 import { confirmDialog, openModal } from "./modal.js";
 import { lifecycleBody, lifecycleFields } from "./lifecycle.js";
 import { placementOptions, placementBody } from "./labels.js";
+import { t } from "./i18n.js";
 
 // peerLabel names a peer for messages: its name, else its address.
 export function peerLabel(peer) {
@@ -18,40 +19,40 @@ export function peerLabel(peer) {
 export function openPeerForm(ctx, node, peer = null) {
   const { api, notify } = ctx;
   const editing = !!peer;
-  const fields = [{ name: "name", label: "Name", value: peer?.name, placeholder: "alice-laptop" }];
+  const fields = [{ name: "name", label: t("peerForm.name"), value: peer?.name, placeholder: "alice-laptop" }];
   if (!editing) {
     fields.push(
       {
-        name: "node_id", label: "Node", type: "select", value: "this",
-        options: [{ value: "this", label: `This node (${node.name})` }, ...placementOptions(node)],
-        help: "Automatic placement picks a healthy node with room, by weight (in the region, if you choose one).",
+        name: "node_id", label: t("peerForm.node"), type: "select", value: "this",
+        options: [{ value: "this", label: t("peerForm.thisNode", { name: node.name }) }, ...placementOptions(node)],
+        help: t("peerForm.nodeHelp"),
       },
-      { name: "address", label: "Address", placeholder: "next free address", help: `Optional: an IPv4 address from ${node.ip_pool_cidr}.` },
+      { name: "address", label: t("peerForm.address"), placeholder: t("peerForm.addressPlaceholder"), help: t("peerForm.addressHelp", { pool: node.ip_pool_cidr }) },
       {
-        name: "public_key", label: "Public key",
-        help: "Optional. Leave empty and the controller makes the key pair; the config download then includes the private key.",
+        name: "public_key", label: t("peerForm.publicKey"),
+        help: t("peerForm.publicKeyHelp"),
       },
-      { name: "preshared_key", label: "Add a preshared key", type: "checkbox", value: true },
+      { name: "preshared_key", label: t("peerForm.psk"), type: "checkbox", value: true },
     );
   }
   fields.push(
     {
-      name: "client_allowed_ips", label: "Routes through the tunnel", list: true,
+      name: "client_allowed_ips", label: t("peerForm.routes"), list: true,
       value: peer?.client_allowed_ips ?? ["0.0.0.0/0", "::/0"],
-      help: "The client's AllowedIPs: CIDR prefixes, comma-separated. 0.0.0.0/0, ::/0 sends everything.",
+      help: t("peerForm.routesHelp"),
     },
-    { name: "dns", label: "DNS", value: peer?.dns, placeholder: node.dns || "1.1.1.1" },
-    { name: "persistent_keepalive", label: "Client keepalive (seconds)", type: "number", value: peer?.persistent_keepalive ?? "", placeholder: "0 (off)",
-      help: "PersistentKeepalive in the client's config, for a client behind NAT." },
-    { name: "node_keepalive", label: "Node keepalive (seconds)", type: "number", value: peer?.node_keepalive ?? "", placeholder: "0 (off)",
-      help: "Keepalive the node sends to the peer. Leave off unless the node must keep the tunnel open." },
+    { name: "dns", label: t("peerForm.dns"), value: peer?.dns, placeholder: node.dns || "1.1.1.1" },
+    { name: "persistent_keepalive", label: t("peerForm.clientKeepalive"), type: "number", value: peer?.persistent_keepalive ?? "", placeholder: t("peerForm.off"),
+      help: t("peerForm.clientKeepaliveHelp") },
+    { name: "node_keepalive", label: t("peerForm.nodeKeepalive"), type: "number", value: peer?.node_keepalive ?? "", placeholder: t("peerForm.off"),
+      help: t("peerForm.nodeKeepaliveHelp") },
     ...lifecycleFields(peer),
   );
   return formModal({
-    title: editing ? `Edit peer ${peerLabel(peer)}` : `Add a peer`,
+    title: editing ? t("peerForm.editTitle", { name: peerLabel(peer) }) : t("peerForm.addTitle"),
     wide: !editing,
     fields,
-    submitLabel: editing ? "Save" : "Add peer",
+    submitLabel: editing ? t("forms.save") : t("peers.add"),
     setup: (f) => {
       // An address belongs to this node's pool: not with automatic placement.
       const placement = f.input("node_id");
@@ -73,7 +74,7 @@ export function openPeerForm(ctx, node, peer = null) {
       };
       if (editing) {
         const env = await api.put(`/api/peers/${peer.id}`, body);
-        notify.success(`${env.message || "Saved"}: ${peerLabel(env.data)}`);
+        notify.success(t("common.savedNamed", { message: env.message || t("common.saved"), name: peerLabel(env.data) }));
         return env.data;
       }
       if (v.address) body.address = v.address;
@@ -87,7 +88,7 @@ export function openPeerForm(ctx, node, peer = null) {
       }
       // The message names the node the peer went to, and whether it is
       // being applied now or waits for the agent.
-      notify.success(`${peerLabel(env.data)}: ${env.message || "peer created"}`);
+      notify.success(t("common.labelled", { label: peerLabel(env.data), message: env.message || t("peers.created") }));
       return env.data;
     },
   });
@@ -98,10 +99,11 @@ export function openPeerForm(ctx, node, peer = null) {
 export async function setPeerEnabled(ctx, peer, enabled) {
   try {
     const env = await ctx.api.post(`/api/peers/${peer.id}/${enabled ? "allow" : "restrict"}`);
-    ctx.notify.success(`${peerLabel(peer)}: ${env.message || (enabled ? "allowed" : "restricted")}`);
+    const done = enabled ? t("peers.allowed") : t("peers.restricted");
+    ctx.notify.success(t("common.labelled", { label: peerLabel(peer), message: env.message || done }));
     return env.data;
   } catch (err) {
-    ctx.notify.error(err, `Could not ${enabled ? "allow" : "restrict"} ${peerLabel(peer)}`);
+    ctx.notify.error(err, enabled ? t("peers.allowFailed", { name: peerLabel(peer) }) : t("peers.restrictFailed", { name: peerLabel(peer) }));
     return null;
   }
 }
@@ -109,18 +111,18 @@ export async function setPeerEnabled(ctx, peer, enabled) {
 // deletePeer asks, then deletes a peer. It resolves to true when it is gone.
 export async function deletePeer(ctx, peer) {
   const answer = await confirmDialog({
-    title: "Delete peer",
-    message: h("p", {}, `Delete peer ${peerLabel(peer)}${peer.address4 ? ` (${peer.address4})` : ""}? Its client stops working and its address is freed.`),
-    confirmLabel: "Delete peer",
+    title: t("peers.deleteTitle"),
+    message: h("p", {}, t("peers.deleteQuestion", { name: peer.address4 ? `${peerLabel(peer)} (${peer.address4})` : peerLabel(peer) })),
+    confirmLabel: t("peers.deleteTitle"),
     danger: true,
   });
   if (!answer) return false;
   try {
     await ctx.api.delete(`/api/peers/${peer.id}`);
-    ctx.notify.success(`Peer ${peerLabel(peer)} deleted.`);
+    ctx.notify.success(t("peers.deleted", { name: peerLabel(peer) }));
     return true;
   } catch (err) {
-    ctx.notify.error(err, `Could not delete ${peerLabel(peer)}`);
+    ctx.notify.error(err, t("common.deleteFailed", { name: peerLabel(peer) }));
     return false;
   }
 }
@@ -137,29 +139,29 @@ export async function downloadConfig(ctx, peer) {
     a.remove();
     // The file holds a private key: drop the page's copy once saved.
     setTimeout(() => URL.revokeObjectURL(url), 10000);
-    ctx.notify.success(`Saved ${filename}.`);
+    ctx.notify.success(t("peers.savedFile", { file: filename }));
   } catch (err) {
-    ctx.notify.error(err, `No config for ${peerLabel(peer)}`);
+    ctx.notify.error(err, t("peers.noConfig", { name: peerLabel(peer) }));
   }
 }
 
 // showQR shows the peer's config as a QR code, for the WireGuard app.
 export function showQR(ctx, peer) {
   const src = `/api/peers/${peer.id}/qr`;
-  const status = h("p", { class: "qr-status", role: "status" }, "Making the QR code…");
-  const img = h("img", { class: "qr", src, alt: `QR code of the WireGuard configuration of ${peerLabel(peer)}`, width: 320, height: 320, hidden: true });
+  const status = h("p", { class: "qr-status", role: "status" }, t("qr.making"));
+  const img = h("img", { class: "qr", src, alt: t("qr.alt", { name: peerLabel(peer) }), width: 320, height: 320, hidden: true });
   img.addEventListener("load", () => {
     img.hidden = false;
-    status.textContent = "Scan it with the WireGuard app.";
+    status.textContent = t("qr.scan");
   });
   img.addEventListener("error", async () => {
     status.classList.add("form-error");
-    status.textContent = (await ctx.api.problem(src)) || "The QR code could not be loaded.";
+    status.textContent = (await ctx.api.problem(src)) || t("qr.failed");
   });
   const m = openModal({
-    title: `QR code: ${peerLabel(peer)}`,
+    title: t("qr.title", { name: peerLabel(peer) }),
     content: h("div", { class: "qr-box" }, img, status,
-      h("p", { class: "help" }, "It contains the peer's private key: show it only to its owner.")),
+      h("p", { class: "help" }, t("qr.secret"))),
   });
   // Free the image (and its key) as soon as the dialog closes.
   m.closed.then(() => img.removeAttribute("src"));

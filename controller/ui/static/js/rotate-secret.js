@@ -4,26 +4,25 @@
 
 import { h, setText } from "./dom.js";
 import { confirmDialog } from "./modal.js";
+import { t } from "./i18n.js";
 
 // rotateSecret asks, then rotates the node's secret; it resolves to true
 // when the controller answered (done or failed), false when the user
 // cancelled.
 export async function rotateSecret(ctx, node) {
   const answer = await confirmDialog({
-    title: "Rotate secret",
+    title: t("rotate.title"),
     message: h("div", {},
-      h("p", {}, `Give ${node.name}'s agent a new secret?`),
-      h("p", {}, "The controller makes the secret and hands it to the agent over the signed channel; "
-        + "requests keep working throughout and the old secret is refused afterwards. "
-        + "Agents of the older design cannot take one this way (see the operations guide).")),
-    confirmLabel: "Rotate secret",
+      h("p", {}, t("rotate.question", { name: node.name })),
+      h("p", {}, t("rotate.explain"))),
+    confirmLabel: t("rotate.title"),
   });
   if (!answer) return false;
   try {
     const env = await ctx.api.post(`/api/nodes/${node.id}/rotate-secret`);
-    ctx.notify.success(env.message ? `${node.name}: ${env.message}.` : `${node.name}: secret rotated.`);
+    ctx.notify.success(t("common.labelled", { label: node.name, message: env.message ? `${env.message}.` : t("rotate.done") }));
   } catch (err) {
-    ctx.notify.error(err, `Could not rotate the secret of ${node.name}`);
+    ctx.notify.error(err, t("rotate.failed", { name: node.name }));
   }
   return true;
 }
@@ -38,6 +37,6 @@ export function showRotation(el, node) {
   const unfinished = Boolean(node.secret_rotating);
   el.hidden = !unfinished;
   setText(el, unfinished
-    ? "A secret rotation is unfinished: the agent may accept the old and the new secret. Rotate again to finish it."
+    ? t("rotate.unfinished")
     : "");
 }

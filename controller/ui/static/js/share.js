@@ -5,6 +5,7 @@
 // preview) uses nothing up; the config exists only in this page's memory.
 
 import { h, clear } from "./dom.js";
+import { languageSwitch, t, translateDocument } from "./i18n.js";
 
 const PREFIX = "/share/";
 
@@ -19,7 +20,7 @@ async function open(token) {
       cache: "no-store",
     });
   } catch {
-    return { error: "Cannot reach the server. Check your connection and reload the page." };
+    return { error: t("share.unreachable") };
   }
   let env = null;
   try {
@@ -28,20 +29,20 @@ async function open(token) {
     // not the API's envelope (a proxy's page)
   }
   if (res.ok && env && env.data) return { data: env.data };
-  const message = env && typeof env.message === "string" ? env.message : `The server answered ${res.status}.`;
+  const message = env && typeof env.message === "string" ? env.message : t("share.answered", { status: res.status });
   return { error: message, status: res.status };
 }
 
 function gone(section, status, message) {
-  const title = status === 410 ? "This link no longer works"
-    : status === 404 ? "This link does not exist"
-      : "The configuration could not be opened";
+  const title = status === 410 ? t("share.gone")
+    : status === 404 ? t("share.unknown")
+      : t("share.failed");
   document.title = `${title} · wgfleet`;
   clear(section);
   section.append(h("h1", { id: "share-title" }, title),
     h("div", { class: "share-card share-gone", role: "alert" },
       h("p", { id: "share-error" }, message),
-      h("p", { class: "share-note" }, "Ask whoever sent it for a new link.")));
+      h("p", { class: "share-note" }, t("share.askNew"))));
 }
 
 // qrCanvas draws the PNG into a canvas: the CSP allows images from this
@@ -69,39 +70,41 @@ function download(text, filename) {
 }
 
 async function show(section, d) {
-  const title = d.peer_name ? `WireGuard configuration: ${d.peer_name}` : "Your WireGuard configuration";
+  const title = d.peer_name ? t("share.titleNamed", { name: d.peer_name }) : t("share.titleDefault");
   document.title = `${title} · wgfleet`;
-  const label = `QR code of the WireGuard configuration${d.peer_name ? " of " + d.peer_name : ""}`;
+  const label = d.peer_name ? t("share.qrLabelNamed", { name: d.peer_name }) : t("share.qrLabel");
   let qr;
   try {
     qr = await qrCanvas(d.qr_png, label);
   } catch {
-    qr = h("p", { class: "form-error" }, "The QR code could not be drawn; download the file instead.");
+    qr = h("p", { class: "form-error" }, t("share.qrFailed"));
   }
   const status = h("p", { class: "share-note", id: "share-saved", role: "status" });
-  const btn = h("button", { type: "button", class: "btn btn-primary", id: "share-download" }, `Download ${d.file_name}`);
+  const btn = h("button", { type: "button", class: "btn btn-primary", id: "share-download" }, t("share.download", { file: d.file_name }));
   btn.addEventListener("click", () => {
     download(d.config, d.file_name);
-    status.textContent = `Saved ${d.file_name}.`;
+    status.textContent = t("share.saved", { file: d.file_name });
   });
   const expires = new Date(d.expires_at);
   const note = d.one_time
-    ? "This link worked once and is now used up: keep the file, or scan the code now. Reloading the page will not show it again."
-    : `This link works until ${expires.toLocaleString()}.`;
+    ? t("share.onceNote")
+    : t("share.untilNote", { when: expires.toLocaleString() });
   clear(section);
   section.append(h("h1", { id: "share-title" }, title),
     h("div", { class: "share-card" },
       qr,
-      h("p", { class: "share-note" }, "Scan it with the WireGuard app, or download the file and import it."),
+      h("p", { class: "share-note" }, t("share.scan")),
       h("div", { class: "actions" }, btn),
       status,
       h("p", { class: "share-note", id: "share-note" }, note),
-      h("details", { class: "share-config" }, h("summary", {}, "Show the configuration text"),
+      h("details", { class: "share-config" }, h("summary", {}, t("share.showText")),
         h("pre", { class: "mono" }, d.config))));
   btn.focus();
 }
 
 async function start() {
+  translateDocument();
+  languageSwitch(document.getElementById("lang-switch"));
   const section = document.getElementById("share");
   const token = decodeURIComponent(location.pathname.slice(PREFIX.length));
   const res = await open(token);

@@ -3,6 +3,7 @@
 
 import { h } from "./dom.js";
 import { formModal } from "./forms.js";
+import { t } from "./i18n.js";
 
 // isHTTPS reports whether the node's agent URL is https.
 export function isHTTPS(node) {
@@ -13,8 +14,8 @@ export function isHTTPS(node) {
 // the fingerprint's first 16 digits), https checked against the system's
 // authorities, or plain http.
 export function tlsText(node) {
-  if (node.tls_fingerprint) return `pinned sha256 ${node.tls_fingerprint.slice(0, 16)}…`;
-  return isHTTPS(node) ? "https, system certificate authorities" : "plain http (not encrypted)";
+  if (node.tls_fingerprint) return t("tls.pinned", { fingerprint: node.tls_fingerprint.slice(0, 16) });
+  return isHTTPS(node) ? t("tls.systemCAs") : t("tls.plain");
 }
 
 // repinNode asks for the fingerprint the agent logged (optional), then
@@ -22,17 +23,17 @@ export function tlsText(node) {
 // or undefined when cancelled.
 export function repinNode(ctx, node) {
   const intro = h("div", {},
-    h("p", {}, `Pin the TLS certificate that ${node.name}'s agent presents now. Do this only after the agent's certificate was changed on purpose: the controller will trust that certificate from now on.`),
-    h("p", {}, "Paste the fingerprint the agent logged at its start (tls_fingerprint) to make sure it is the agent's; a different certificate is then refused."),
-    node.tls_fingerprint ? h("p", { class: "mono" }, `Pinned now: ${node.tls_fingerprint}`) : null);
+    h("p", {}, t("tls.repinIntro", { name: node.name })),
+    h("p", {}, t("tls.repinPaste")),
+    node.tls_fingerprint ? h("p", { class: "mono" }, t("tls.pinnedNow", { fingerprint: node.tls_fingerprint })) : null);
   return formModal({
-    title: `Re-pin ${node.name}`,
+    title: t("tls.repinTitle", { name: node.name }),
     intro,
-    fields: [{ name: "expect_tls_fingerprint", label: "Expected fingerprint", placeholder: "sha256:…", help: "Optional; hex, colons allowed." }],
-    submitLabel: "Re-pin",
+    fields: [{ name: "expect_tls_fingerprint", label: t("tls.expected"), placeholder: "sha256:…", help: t("tls.expectedHelp") }],
+    submitLabel: t("tls.repin"),
     onSubmit: async (v) => {
       const env = await ctx.api.post(`/api/nodes/${node.id}/repin`, v.expect_tls_fingerprint ? v : undefined);
-      ctx.notify.success(`${node.name}: ${env.message || "re-pinned"}`);
+      ctx.notify.success(t("common.labelled", { label: node.name, message: env.message || t("tls.repinned") }));
       return env.data.node;
     },
   });

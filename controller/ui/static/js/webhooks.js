@@ -7,7 +7,8 @@ import { h, clear, setText } from "./dom.js";
 import { Poller } from "./poll.js";
 import { formModal } from "./forms.js";
 import { confirmDialog } from "./modal.js";
-import { absoluteTime, plural, relativeTime } from "./format.js";
+import { absoluteTime, relativeTime, untilTime } from "./format.js";
+import { t } from "./i18n.js";
 
 // LOG_ROWS is how many deliveries each webhook's log shows.
 const LOG_ROWS = 10;
@@ -22,16 +23,16 @@ export class WebhooksView {
   }
 
   mount(main) {
-    this.ctx.setTitle("Webhooks");
-    const add = h("button", { type: "button", class: "btn btn-primary", id: "add-webhook" }, "Add webhook");
+    this.ctx.setTitle(t("webhooks.title"));
+    const add = h("button", { type: "button", class: "btn btn-primary", id: "add-webhook" }, t("webhooks.add"));
     add.addEventListener("click", () => this.add());
     this.summary = h("p", { class: "summary", id: "webhooks-summary" });
-    this.list = h("ul", { class: "webhook-list", id: "webhook-list", "aria-label": "Webhooks" });
+    this.list = h("ul", { class: "webhook-list", id: "webhook-list", "aria-label": t("webhooks.title") });
     this.empty = h("div", { class: "empty", hidden: true },
-      h("p", {}, "No webhooks yet. A webhook is a URL the controller POSTs signed JSON to when a node goes offline or comes back, drifts, or a peer is created, deleted, expires or goes over its limit."));
-    this.loading = h("p", { class: "loading" }, "Loading webhooks…");
+      h("p", {}, t("webhooks.empty")));
+    this.loading = h("p", { class: "loading" }, t("webhooks.loading"));
     main.append(h("section", { class: "page" },
-      h("div", { class: "page-head" }, h("div", {}, h("h1", {}, "Webhooks"), this.summary), add),
+      h("div", { class: "page-head" }, h("div", {}, h("h1", {}, t("webhooks.title")), this.summary), add),
       this.loading, this.empty, this.list));
     this.poller.start();
   }
@@ -50,7 +51,7 @@ export class WebhooksView {
       this.ctx.notify.banner(null);
       this.render(hooks, logs);
     } catch (err) {
-      if (!err.unauthorized && !this.poller.stopped) this.ctx.notify.banner(`Cannot refresh the webhooks: ${err.message}`);
+      if (!err.unauthorized && !this.poller.stopped) this.ctx.notify.banner(t("webhooks.refreshFailed", { message: err.message }));
     }
   }
 
@@ -76,7 +77,7 @@ export class WebhooksView {
         this.tests.delete(id);
       }
     }
-    setText(this.summary, hooks.length ? plural(hooks.length, "webhook") : "");
+    setText(this.summary, hooks.length ? t("webhooks.count", { count: hooks.length }) : "");
   }
 
   async add() {
@@ -84,21 +85,21 @@ export class WebhooksView {
       try {
         this.events = (await this.ctx.api.get("/api/webhooks/events")).data || [];
       } catch (err) {
-        this.ctx.notify.error(err, "Cannot list the events");
+        this.ctx.notify.error(err, t("webhooks.eventsFailed"));
         return;
       }
     }
     const created = await formModal({
-      title: "Add webhook",
-      intro: "The controller POSTs each event as JSON to the URL, signed with the secret (X-Wgfleet-Signature: sha256=HMAC of the body). A failed delivery is retried with backoff.",
+      title: t("webhooks.add"),
+      intro: t("webhooks.intro"),
       wide: true,
       fields: [
-        { name: "url", label: "URL", type: "url", required: true, placeholder: "https://hooks.example.com/wgfleet" },
-        { name: "secret", label: "Secret", type: "password", required: true, autocomplete: "new-password",
-          help: "16 characters or more; your receiver checks the signature with it. It is not shown again." },
+        { name: "url", label: t("webhooks.url"), type: "url", required: true, placeholder: "https://hooks.example.com/wgfleet" },
+        { name: "secret", label: t("webhooks.secret"), type: "password", required: true, autocomplete: "new-password",
+          help: t("webhooks.secretHelp") },
         ...this.events.map((e) => ({ name: `event:${e}`, label: e, type: "checkbox", value: e.startsWith("node.") })),
       ],
-      submitLabel: "Add webhook",
+      submitLabel: t("webhooks.add"),
       onSubmit: async (v) => {
         const events = this.events.filter((e) => v[`event:${e}`]);
         const env = await this.ctx.api.post("/api/webhooks", { url: v.url, secret: v.secret, events });
@@ -106,7 +107,7 @@ export class WebhooksView {
       },
     });
     if (created) {
-      this.ctx.notify.success(`Webhook to ${created.url} added.`);
+      this.ctx.notify.success(t("webhooks.added", { url: created.url }));
       this.poller.now();
     }
   }
@@ -121,19 +122,19 @@ class WebhookCard {
     this.events = h("p", { class: "webhook-events" });
     this.meta = h("p", { class: "help" });
     this.testResult = h("p", { class: "test-result", role: "status", hidden: true });
-    this.testBtn = h("button", { type: "button", class: "btn btn-small", dataset: { action: "test" } }, "Send test event");
-    this.deleteBtn = h("button", { type: "button", class: "btn btn-small btn-danger-text", dataset: { action: "delete" } }, "Delete");
+    this.testBtn = h("button", { type: "button", class: "btn btn-small", dataset: { action: "test" } }, t("webhooks.test"));
+    this.deleteBtn = h("button", { type: "button", class: "btn btn-small btn-danger-text", dataset: { action: "delete" } }, t("common.delete"));
     this.log = h("div", { class: "webhook-log" });
     this.el = h("li", { class: "card webhook-card", dataset: { webhookId: w.id } },
       h("div", { class: "card-head" }, this.url),
       this.events, this.meta, this.testResult,
-      h("h3", { class: "webhook-log-title" }, "Deliveries"),
+      h("h3", { class: "webhook-log-title" }, t("webhooks.deliveries")),
       this.log,
       h("div", { class: "card-actions" }, this.testBtn, this.deleteBtn));
 
     this.testBtn.addEventListener("click", async () => {
       this.testBtn.disabled = true;
-      setText(this.testResult, "Sending a test event…");
+      setText(this.testResult, t("webhooks.testing"));
       this.testResult.hidden = false;
       try {
         const env = await ctx.api.post(`/api/webhooks/${this.hook.id}/test`);
@@ -147,18 +148,18 @@ class WebhookCard {
     });
     this.deleteBtn.addEventListener("click", async () => {
       const yes = await confirmDialog({
-        title: "Delete webhook",
-        message: h("p", {}, `Delete the webhook to ${this.hook.url}? It gets no more events, and its pending deliveries are dropped.`),
-        confirmLabel: "Delete webhook",
+        title: t("webhooks.deleteTitle"),
+        message: h("p", {}, t("webhooks.deleteQuestion", { url: this.hook.url })),
+        confirmLabel: t("webhooks.deleteTitle"),
         danger: true,
       });
       if (!yes) return;
       try {
         await ctx.api.delete(`/api/webhooks/${this.hook.id}`);
-        ctx.notify.success(`Webhook to ${this.hook.url} deleted.`);
+        ctx.notify.success(t("webhooks.deleted", { url: this.hook.url }));
         view.poller.now();
       } catch (err) {
-        ctx.notify.error(err, "Could not delete the webhook");
+        ctx.notify.error(err, t("webhooks.deleteFailed"));
       }
     });
   }
@@ -166,33 +167,34 @@ class WebhookCard {
   update(w, log, test, now) {
     this.hook = w;
     setText(this.url, w.url);
-    setText(this.events, `Events: ${w.events.join(", ")}`);
-    setText(this.meta, `Added by ${w.created_by} ${relativeTime(w.created_at, now)}`);
-    this.testBtn.setAttribute("aria-label", `Send a test event to ${w.url}`);
-    this.deleteBtn.setAttribute("aria-label", `Delete the webhook to ${w.url}`);
+    setText(this.events, t("webhooks.events", { events: w.events.join(", ") }));
+    setText(this.meta, t("webhooks.addedBy", { who: w.created_by, when: relativeTime(w.created_at, now) }));
+    this.testBtn.setAttribute("aria-label", t("webhooks.testNamed", { url: w.url }));
+    this.deleteBtn.setAttribute("aria-label", t("webhooks.deleteNamed", { url: w.url }));
     if (test) {
-      setText(this.testResult, test.message || (test.ok ? "Delivered." : "Not delivered."));
+      setText(this.testResult, test.message || (test.ok ? t("webhooks.delivered") : t("webhooks.notDelivered")));
       this.testResult.hidden = false;
       this.testResult.classList.toggle("failed", !test.ok);
       this.testResult.classList.toggle("ok", test.ok);
     }
     clear(this.log);
     if (log === null) {
-      this.log.append(h("p", { class: "form-error" }, "The delivery log could not be read."));
+      this.log.append(h("p", { class: "form-error" }, t("webhooks.logFailed")));
       return;
     }
     if (!log.length) {
-      this.log.append(h("p", { class: "help" }, "No deliveries yet."));
+      this.log.append(h("p", { class: "help" }, t("webhooks.noDeliveries")));
       return;
     }
+    const cols = [t("audit.when"), t("webhooks.event"), t("webhooks.state"), t("webhooks.attempts"), t("webhooks.lastAnswer")];
     this.log.append(h("div", { class: "table-wrap" }, h("table", { class: "deliveries" },
-      h("thead", {}, h("tr", {}, ["When", "Event", "State", "Attempts", "Last answer"].map((c) => h("th", { scope: "col" }, c)))),
+      h("thead", {}, h("tr", {}, cols.map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, log.map((d) => h("tr", { dataset: { deliveryId: d.id, state: d.state } },
         h("td", { title: absoluteTime(d.created_at) }, relativeTime(d.created_at, now)),
         h("td", { class: "mono" }, d.event),
-        h("td", {}, h("span", { class: `badge delivery-${d.state}` }, d.state),
-          d.state === "pending" && d.next_attempt_at ? h("span", { class: "help" }, ` next ${relativeTime(d.next_attempt_at, now, "soon").replace(" ago", "")}`) : null),
+        h("td", {}, h("span", { class: `badge delivery-${d.state}` }, t(`webhooks.stateName.${d.state}`)),
+          d.state === "pending" && d.next_attempt_at ? h("span", { class: "help" }, " " + t("webhooks.next", { when: untilTime(d.next_attempt_at, now) })) : null),
         h("td", { class: "num" }, String(d.attempts)),
-        h("td", {}, d.last_status ? `HTTP ${d.last_status}` : "no answer", d.last_error ? h("span", { class: "help" }, ` (${d.last_error})`) : null)))))));
+        h("td", {}, d.last_status ? `HTTP ${d.last_status}` : t("webhooks.noAnswer"), d.last_error ? h("span", { class: "help" }, ` (${d.last_error})`) : null)))))));
   }
 }
