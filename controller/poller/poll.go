@@ -268,7 +268,8 @@ func (p *Poller) transition(ctx context.Context, node store.Node, status store.N
 
 // recordStats writes each database peer's observed handshake and
 // counters, matched by public key, in one transaction; peers whose
-// observation did not change are not written. A peer the dump does not
+// observation did not change are not written. What their totals grew by
+// is added to the traffic history in the same transaction. A peer the dump does not
 // show (restricted, or not applied yet) has its last observed counters
 // forgotten: when it is put back, its counters start again from 0 and all
 // they count is new traffic.
@@ -278,6 +279,7 @@ func (p *Poller) recordStats(ctx context.Context, node store.Node, peers []agent
 		seen[ap.PublicKey] = ap
 	}
 	return p.store.InTx(ctx, func(tx *store.Tx) error {
+		var traffic []store.TrafficDelta
 		dbPeers, err := tx.ListPeers(ctx, node.ID)
 		if err != nil {
 			return err
@@ -303,11 +305,13 @@ func (p *Poller) recordStats(ctx context.Context, node store.Node, peers []agent
 			if rx == dp.RxBytes && tx2 == dp.TxBytes && hs.Equal(dp.LastHandshake) {
 				continue
 			}
-			if err := tx.RecordPeerStats(ctx, dp.ID, hs, rx, tx2); err != nil {
+			rxTotal, txTotal, err := tx.RecordPeerStats(ctx, dp.ID, hs, rx, tx2)
+			if err != nil {
 				return err
 			}
+			traffic = append(traffic, store.TrafficDelta{PeerID: dp.ID, Rx: rxTotal - dp.RxTotal, Tx: txTotal - dp.TxTotal})
 		}
-		return nil
+		return tx.RecordTraffic(ctx, node.ID, p.now(), traffic)
 	})
 }
 

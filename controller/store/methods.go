@@ -139,7 +139,10 @@ func (s *Store) SetPeerSyncState(ctx context.Context, id int64, state SyncState,
 
 // RecordPeerStats runs Tx.RecordPeerStats in its own transaction.
 func (s *Store) RecordPeerStats(ctx context.Context, id int64, handshake time.Time, rx, txBytes int64) error {
-	return s.InTx(ctx, func(tx *Tx) error { return tx.RecordPeerStats(ctx, id, handshake, rx, txBytes) })
+	return s.InTx(ctx, func(tx *Tx) error {
+		_, _, err := tx.RecordPeerStats(ctx, id, handshake, rx, txBytes)
+		return err
+	})
 }
 
 // allocationAttempts bounds CreatePeerWithAllocation's retries.

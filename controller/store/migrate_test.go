@@ -353,6 +353,7 @@ func migrationFixtures() map[uint]migrationFixture {
 		peerLifecycleMigration:    peerLifecycleFixture(),
 		webhooksMigration:         webhooksFixture(),
 		secretPrevMigration:       secretPrevFixture(),
+		trafficHistoryMigration:   trafficHistoryFixture(),
 	}
 }
 

@@ -542,19 +542,24 @@ func (tx *Tx) SetPeerSyncState(ctx context.Context, id int64, state SyncState, e
 // RecordPeerStats stores one observation of a peer's handshake time (zero
 // for none) and transfer counters. The totals grow by the difference to
 // the last observation; when a counter went down, the device was reset
-// and the whole new value is added instead. Totals never decrease.
-func (tx *Tx) RecordPeerStats(ctx context.Context, id int64, handshake time.Time, rx, txBytes int64) error {
+// and the whole new value is added instead. Totals never decrease. It
+// returns the new totals: what they grew by is the traffic since the last
+// observation (the poller records it as traffic history).
+func (tx *Tx) RecordPeerStats(ctx context.Context, id int64, handshake time.Time, rx, txBytes int64) (rxTotal, txTotal int64, err error) {
 	if rx < 0 || txBytes < 0 {
-		return fmt.Errorf("recording peer %d stats: %w", id, invalidf("negative counters rx=%d tx=%d", rx, txBytes))
+		return 0, 0, fmt.Errorf("recording peer %d stats: %w", id, invalidf("negative counters rx=%d tx=%d", rx, txBytes))
 	}
 	// In an UPDATE every right-hand side sees the row as it was before.
-	res, err := tx.tx.ExecContext(ctx, `UPDATE peers SET
+	err = tx.tx.QueryRowContext(ctx, `UPDATE peers SET
 		rx_total = rx_total + CASE WHEN ?1 < rx_bytes THEN ?1 ELSE ?1 - rx_bytes END,
 		tx_total = tx_total + CASE WHEN ?2 < tx_bytes THEN ?2 ELSE ?2 - tx_bytes END,
 		rx_bytes = ?1, tx_bytes = ?2, last_handshake = ?3
-		WHERE id = ?4`, rx, txBytes, nullTime(handshake), id)
-	if err != nil {
-		return fmt.Errorf("recording peer %d stats: %w", id, err)
+		WHERE id = ?4 RETURNING rx_total, tx_total`, rx, txBytes, nullTime(handshake), id).Scan(&rxTotal, &txTotal)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, fmt.Errorf("peer %d: %w", id, ErrPeerNotFound)
 	}
-	return requireRow(res, fmt.Errorf("peer %d: %w", id, ErrPeerNotFound))
+	if err != nil {
+		return 0, 0, fmt.Errorf("recording peer %d stats: %w", id, err)
+	}
+	return rxTotal, txTotal, nil
 }
