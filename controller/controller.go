@@ -20,6 +20,7 @@ import (
 	"github.com/wgfleet/wgfleet/controller/poller"
 	"github.com/wgfleet/wgfleet/controller/reconcile"
 	"github.com/wgfleet/wgfleet/controller/store"
+	"github.com/wgfleet/wgfleet/controller/traffic"
 	"github.com/wgfleet/wgfleet/controller/ui"
 	"github.com/wgfleet/wgfleet/controller/webhook"
 	"github.com/wgfleet/wgfleet/internal/httpserve"
@@ -38,6 +39,7 @@ type Controller struct {
 	poller     *poller.Poller
 	webhooks   *webhook.Dispatcher
 	fleet      *fleet.Service
+	traffic    *traffic.Service
 	handler    http.Handler
 
 	closeOnce sync.Once
@@ -96,6 +98,7 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 		Store: st, Syncer: rec, Watcher: pl, Agents: clients, Logger: log.With("component", "fleet"),
 		PoolSupernet: cfg.PoolSupernet, PoolBits: cfg.PoolBits, Now: cfg.Now, Events: pub,
 	})
+	history := traffic.New(traffic.Config{Store: st, Now: cfg.Now, Logger: log.With("component", "traffic")})
 	c := &Controller{
 		cfg:        cfg,
 		log:        log,
@@ -106,11 +109,12 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 		poller:     pl,
 		webhooks:   hooks,
 		fleet:      fl,
+		traffic:    history,
 	}
 	c.handler = api.New(api.Config{
 		Fleet: c.fleet, Auth: authn, Reconciler: rec, Logger: log.With("component", "api"),
 		SecureCookies: cfg.SecureCookies, UI: ui.Handler(), Metrics: metrics.New(st, log.With("component", "metrics")),
-		PublicURL: cfg.PublicURL, JoinPin: cfg.JoinPin, Webhooks: hooks,
+		PublicURL: cfg.PublicURL, JoinPin: cfg.JoinPin, Webhooks: hooks, Traffic: history,
 	})
 	return c, nil
 }
@@ -143,7 +147,8 @@ func (c *Controller) Run(ctx context.Context) error {
 }
 
 // Serve runs the reconciler, the poller, the check of peers' expiry and
-// data limits (every Config.LimitInterval) and the webhook deliveries, and
+// data limits (every Config.LimitInterval), the traffic history's rollup
+// and the webhook deliveries, and
 // serves HTTP on ln until
 // ctx is done; then it drains requests, stops the background work, waits
 // for it, and closes the store. It always closes the controller before it
@@ -163,6 +168,7 @@ func (c *Controller) Serve(ctx context.Context, ln net.Listener) error {
 		limitEvery = DefaultLimitInterval
 	}
 	wg.Go(func() { c.runLimits(bg, limitEvery) })
+	wg.Go(func() { c.traffic.Run(bg) })
 	wg.Go(func() { hErr = c.webhooks.Run(bg) })
 	// Converge every node once at start: peers created while the
 	// controller was down, or a batch it was killed in, are applied now.

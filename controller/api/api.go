@@ -12,6 +12,7 @@ import (
 	"github.com/wgfleet/wgfleet/controller/auth"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/reconcile"
+	"github.com/wgfleet/wgfleet/controller/traffic"
 	"github.com/wgfleet/wgfleet/controller/webhook"
 )
 
@@ -58,6 +59,9 @@ type Config struct {
 	JoinPin agentapi.Fingerprint
 	// Webhooks serves /api/webhooks; nil makes those routes answer 503.
 	Webhooks *webhook.Dispatcher
+	// Traffic serves the traffic history routes; nil makes them answer
+	// 503.
+	Traffic *traffic.Service
 }
 
 // server holds what the handlers share.
@@ -74,6 +78,7 @@ type server struct {
 	publicURL     string
 	joinPin       agentapi.Fingerprint
 	webhooks      *webhook.Dispatcher
+	traffic       *traffic.Service
 }
 
 // New returns the controller's HTTP handler. It panics when cfg.Fleet or
@@ -94,6 +99,7 @@ func New(cfg Config) http.Handler {
 		publicURL:     strings.TrimRight(cfg.PublicURL, "/"),
 		joinPin:       cfg.JoinPin,
 		webhooks:      cfg.Webhooks,
+		traffic:       cfg.Traffic,
 	}
 	if s.shareLimit == nil {
 		s.shareLimit = auth.NewLookupLimiter(DefaultShareLookups, DefaultShareLookupWindow, "share link lookups", nil)

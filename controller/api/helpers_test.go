@@ -23,6 +23,7 @@ import (
 	"github.com/wgfleet/wgfleet/controller/reconcile"
 	"github.com/wgfleet/wgfleet/controller/secretbox"
 	"github.com/wgfleet/wgfleet/controller/store"
+	"github.com/wgfleet/wgfleet/controller/traffic"
 	"github.com/wgfleet/wgfleet/controller/webhook"
 	"github.com/wgfleet/wgfleet/internal/testenv"
 )
@@ -79,6 +80,8 @@ type env struct {
 	logs  *testenv.LogBuffer
 	rec   *fakeReconciler
 	srv   *httptest.Server
+	// traffic is the traffic history service when envOptions.traffic.
+	traffic *traffic.Service
 }
 
 type envOptions struct {
@@ -92,6 +95,9 @@ type envOptions struct {
 	// webhooks serves /api/webhooks with a dispatcher on the env's store
 	// (not running: deliveries stay queued, tests send).
 	webhooks bool
+	// traffic serves the traffic history on the env's store, by the env's
+	// clock (its rollup not running: tests call Rollup).
+	traffic bool
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -131,7 +137,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 	if o.webhooks {
 		hooks = webhook.New(webhook.Config{Store: st, Logger: log, Timeout: 5 * time.Second})
 	}
-	e.srv = httptest.NewServer(New(Config{Fleet: e.fleet, Auth: e.auth, Reconciler: rec, Logger: log, UI: o.ui, ShareLimit: o.shareLimit, Webhooks: hooks}))
+	if o.traffic {
+		e.traffic = traffic.New(traffic.Config{Store: st, Now: e.clock.Now, Logger: log})
+	}
+	e.srv = httptest.NewServer(New(Config{Fleet: e.fleet, Auth: e.auth, Reconciler: rec, Logger: log, UI: o.ui,
+		ShareLimit: o.shareLimit, Webhooks: hooks, Traffic: e.traffic}))
 	t.Cleanup(e.srv.Close)
 	return e
 }

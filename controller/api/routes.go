@@ -54,6 +54,7 @@ func (s *server) routes() *mux.Router {
 	authed("/api/nodes/{id}/drift", s.handle(s.nodeDrift), get)
 	authed("/api/nodes/{id}/reconcile", s.handle(s.reconcileNode), post)
 	authed("/api/nodes/{id}/rotate-secret", s.handle(s.rotateSecret), post)
+	authed("/api/nodes/{id}/traffic", s.handle(s.nodeTraffic), get)
 
 	authed("/api/nodes/{id}/peers", s.handle(s.listNodePeers), get)
 	authed("/api/nodes/{id}/peers", s.handle(s.createNodePeer), post)
@@ -73,6 +74,8 @@ func (s *server) routes() *mux.Router {
 	authed("/api/peers/{id}/shares", s.handle(s.listShares), get)
 	authed("/api/shares/{id}", s.handle(s.revokeShare), del)
 	authed("/api/peers/{id}/reset-usage", s.handle(s.resetPeerUsage), post)
+	authed("/api/peers/{id}/traffic", s.handle(s.peerTraffic), get)
+	authed("/api/traffic/nodes", s.handle(s.nodeTrafficTotals), get)
 
 	authed("/api/webhooks", s.handle(s.listWebhooks), get)
 	authed("/api/webhooks", s.handle(s.createWebhook), post)
