@@ -54,8 +54,9 @@ func masterKey(getenv func(string) string) ([]byte, error) {
 }
 
 // loadServe reads the serve command's flags and environment into a
-// validated controller configuration.
-func loadServe(args []string, getenv func(string) string, stderr io.Writer) (controller.Config, error) {
+// validated controller configuration, and the local node's (nil without
+// --local-node).
+func loadServe(args []string, getenv func(string) string, stderr io.Writer) (controller.Config, *localNodeConfig, error) {
 	s := cli.NewSet("wg-controller serve", stderr)
 	var (
 		c          = addCommon(s)
@@ -67,13 +68,14 @@ func loadServe(args []string, getenv func(string) string, stderr io.Writer) (con
 		joinPin    = cli.Var(s, "join-pin", "WG_CONTROLLER_JOIN_PIN", agentapi.Fingerprint{}, parsePin, "SHA-256 of the TLS certificate agents see at --public-url (self-signed); join tokens carry it")
 		supernet   = cli.Var(s, "pool-supernet", "WG_CONTROLLER_POOL_SUPERNET", fleet.DefaultPoolSupernet, parseSupernet, "IPv4 range the pools of joining nodes are carved from")
 		poolBits   = cli.Int(s, "pool-prefix", "WG_CONTROLLER_POOL_PREFIX", fleet.DefaultPoolBits, "prefix length of a joining node's pool")
+		local      = addLocalNodeFlags(s)
 	)
 	if err := s.Parse(args, getenv); err != nil {
-		return controller.Config{}, err
+		return controller.Config{}, nil, err
 	}
 	key, err := masterKey(getenv)
 	if err != nil {
-		return controller.Config{}, err
+		return controller.Config{}, nil, err
 	}
 	cfg := controller.Config{
 		Listen: listen.Get(), DataDir: c.dataDir.Get(), Database: c.database.Get(), MasterKey: key, PollInterval: poll.Get(),
@@ -81,7 +83,7 @@ func loadServe(args []string, getenv func(string) string, stderr io.Writer) (con
 		SecureCookies: secure.Get(), SessionTTL: sessionTTL.Get(), Logger: c.logging.Logger(stderr),
 		PublicURL: publicURL.Get(), JoinPin: joinPin.Get(), PoolSupernet: supernet.Get(), PoolBits: poolBits.Get(),
 	}
-	return cfg, cfg.Validate()
+	return cfg, local.config(), cfg.Validate()
 }
 
 // parsePin reads a certificate's SHA-256 as agentapi.ParseFingerprint

@@ -33,21 +33,21 @@ func TestLoadServeDocumented(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.flag, func(t *testing.T) {
-			def, err := loadServe(nil, envOf(nil), io.Discard)
+			def, _, err := loadServe(nil, envOf(nil), io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if tt.got(def) == tt.value {
 				t.Fatalf("the test value %q is the default", tt.value)
 			}
-			cfg, err := loadServe([]string{"--" + tt.flag + "=" + tt.value}, envOf(nil), io.Discard)
+			cfg, _, err := loadServe([]string{"--" + tt.flag + "=" + tt.value}, envOf(nil), io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got := tt.got(cfg); got != tt.value {
 				t.Errorf("--%s=%s gave %q", tt.flag, tt.value, got)
 			}
-			cfg, err = loadServe(nil, envOf(map[string]string{tt.env: tt.value}), io.Discard)
+			cfg, _, err = loadServe(nil, envOf(map[string]string{tt.env: tt.value}), io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,7 +56,7 @@ func TestLoadServeDocumented(t *testing.T) {
 			}
 		})
 	}
-	cfg, err := loadServe([]string{"--listen", "127.0.0.1:7002", "--secure-cookies=false"},
+	cfg, _, err := loadServe([]string{"--listen", "127.0.0.1:7002", "--secure-cookies=false"},
 		envOf(map[string]string{"WG_CONTROLLER_LISTEN": "127.0.0.1:7001", "WG_CONTROLLER_SECURE_COOKIES": "true"}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +64,7 @@ func TestLoadServeDocumented(t *testing.T) {
 	if cfg.Listen != "127.0.0.1:7002" || cfg.SecureCookies {
 		t.Fatalf("the environment won over the command line: listen %q secure %v", cfg.Listen, cfg.SecureCookies)
 	}
-	cfg, err = loadServe(nil, envOf(map[string]string{"WG_CONTROLLER_LOG_LEVEL": "error", "WG_CONTROLLER_ADMIN_PASSWORD": "a-long-enough-password"}), io.Discard)
+	cfg, _, err = loadServe(nil, envOf(map[string]string{"WG_CONTROLLER_LOG_LEVEL": "error", "WG_CONTROLLER_ADMIN_PASSWORD": "a-long-enough-password"}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestLoadServeBadEnv(t *testing.T) {
 		"WG_CONTROLLER_MASTER_KEY":     "WG_CONTROLLER_MASTER_KEY",
 	} {
 		t.Run(env, func(t *testing.T) {
-			_, err := loadServe(nil, envOf(map[string]string{env: "often"}), io.Discard)
+			_, _, err := loadServe(nil, envOf(map[string]string{env: "often"}), io.Discard)
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Fatalf("error %v, want one containing %q", err, want)
 			}

@@ -34,8 +34,8 @@ type binaryRule struct {
 var testHelpers = []string{"internal/testenv", "agent/agenttest", "controller/controllertest", "controller/store/storetest"}
 
 // binaryRules: wg-agent is the node and nothing of the controller; wg-
-// controller may run an agent in-process (`demo` today, a single-host mode
-// later), but only cmd/wg-controller may reach it, through package agent:
+// controller may run an agent in-process (`demo`, `serve --local-node`),
+// but only cmd/wg-controller may reach it, through package agent:
 // no controller package imports the agent, the tunnel or the forwarder.
 var binaryRules = []binaryRule{
 	{
