@@ -17,6 +17,7 @@ import { formatLabels, labelList, showLabels } from "./labels.js";
 import { isHTTPS, repinNode, tlsText } from "./tls.js";
 import { hasLimit, peerStatus, resetUsage, statusText, UsageMeter } from "./lifecycle.js";
 import { rotateSecret, rotationNote, showRotation } from "./rotate-secret.js";
+import { CHART_REFRESH_MS, TrafficChart, openTrafficChart } from "./charts.js";
 
 // COLUMNS of the peers table; key is what a column sorts by.
 const COLUMNS = [
@@ -62,6 +63,8 @@ export class NodeDetailView {
     this.query = "";
     this.test = null; // last connection test outcome
     this.poller = new Poller(() => this.refresh());
+    this.chart = new TrafficChart(ctx, "node", id, t("traffic.thisNode"));
+    this.chartPoller = new Poller(() => this.chart.load(), CHART_REFRESH_MS);
   }
 
   mount(main) {
@@ -132,6 +135,8 @@ export class NodeDetailView {
         h("div", { class: "wide" }, h("dt", {}, t("node.drift")), this.facts.drift),
         h("div", { class: "wide" }, h("dt", {}, t("labels.title")), h("dd", {}, this.labels, this.noLabels))),
       h("div", { class: "notes" }, h("div", { class: "drift-row" }, this.driftLine, this.syncLine, this.driftBtn), this.error, this.testResult, this.rotation),
+      h("section", { class: "traffic-section", "aria-labelledby": "traffic-heading" },
+        h("h2", { id: "traffic-heading" }, t("traffic.heading")), this.chart.el),
       h("section", { class: "peers-section", "aria-labelledby": "peers-heading" },
         h("div", { class: "section-head" },
           h("h2", { id: "peers-heading" }, t("node.peers")),
@@ -177,10 +182,13 @@ export class NodeDetailView {
       if (this.node && await deleteNode(this.ctx, this.node)) this.ctx.navigate("/nodes");
     });
     this.poller.start();
+    this.chartPoller.start();
   }
 
   unmount() {
     this.poller.stop();
+    this.chartPoller.stop();
+    this.chart.stop();
   }
 
   async refresh() {
@@ -196,6 +204,7 @@ export class NodeDetailView {
       if (err.unauthorized || this.poller.stopped) return;
       if (err.status === 404) {
         this.poller.stop();
+        this.chartPoller.stop();
         this.gone();
         return;
       }
@@ -217,6 +226,7 @@ export class NodeDetailView {
     const now = Date.now();
     const status = nodeStatus(node);
     this.ctx.setTitle(node.name);
+    this.chart.name = node.name;
     setText(this.title, node.name);
     setText(this.badge, statusText(status));
     setClass(this.badge, "status-", status);
@@ -379,6 +389,7 @@ class PeerRow {
     this.configBtn = btn(t("peers.config"), "config");
     this.qrBtn = btn(t("peers.qr"), "qr");
     this.shareBtn = btn(t("peers.share"), "share");
+    this.trafficBtn = btn(t("traffic.button"), "traffic");
     this.editBtn = btn(t("common.edit"), "edit");
     this.moveBtn = btn(t("peers.move"), "move");
     this.toggleBtn = btn(t("peers.restrict"), "toggle");
@@ -389,11 +400,12 @@ class PeerRow {
       this.addr,
       h("td", { dataset: { label: t("peers.col.status") } }, this.status),
       this.rx, this.tx, this.handshake,
-      h("td", { class: "row-actions" }, h("div", {}, this.configBtn, this.qrBtn, this.shareBtn, this.editBtn, this.moveBtn, this.toggleBtn, this.resetBtn, this.deleteBtn)));
+      h("td", { class: "row-actions" }, h("div", {}, this.configBtn, this.qrBtn, this.shareBtn, this.trafficBtn, this.editBtn, this.moveBtn, this.toggleBtn, this.resetBtn, this.deleteBtn)));
 
     this.configBtn.addEventListener("click", () => downloadConfig(ctx, this.peer));
     this.qrBtn.addEventListener("click", () => showQR(ctx, this.peer));
     this.shareBtn.addEventListener("click", () => openShares(ctx, this.peer));
+    this.trafficBtn.addEventListener("click", () => openTrafficChart(ctx, this.peer, peerLabel(this.peer)));
     this.editBtn.addEventListener("click", async () => {
       if (await openPeerForm(ctx, view.node, this.peer)) view.poller.now();
     });
@@ -449,6 +461,7 @@ class PeerRow {
     this.configBtn.setAttribute("aria-label", t("peers.configNamed", { name: label }));
     this.qrBtn.setAttribute("aria-label", t("peers.qrNamed", { name: label }));
     this.shareBtn.setAttribute("aria-label", t("peers.shareNamed", { name: label }));
+    this.trafficBtn.setAttribute("aria-label", t("traffic.buttonNamed", { name: label }));
     this.editBtn.setAttribute("aria-label", t("common.editNamed", { name: label }));
     this.moveBtn.setAttribute("aria-label", t("peers.moveNamed", { name: label }));
     this.toggleBtn.setAttribute("aria-label", p.enabled ? t("peers.restrictNamed", { name: label }) : t("peers.allowNamed", { name: label }));

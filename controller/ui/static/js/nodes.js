@@ -7,6 +7,7 @@ import { t } from "./i18n.js";
 import { showDrift } from "./drift.js";
 import { deleteNode, openNodeForm, showTest, testNode, toggleNode } from "./node-form.js";
 import { RegionGroups, labelList, showLabels } from "./labels.js";
+import { CHART_REFRESH_MS, TOTALS_RANGE, trafficTotals } from "./charts.js";
 
 export class NodesView {
   constructor(ctx) {
@@ -14,6 +15,8 @@ export class NodesView {
     this.cards = new Map(); // node id -> NodeCard
     this.tests = new Map(); // node id -> last test outcome, kept across refreshes
     this.poller = new Poller(() => this.refresh());
+    this.totals = null; // node id -> {rx, tx} over TOTALS_RANGE; null until read
+    this.totalsAt = 0;
   }
 
   mount(main) {
@@ -39,12 +42,26 @@ export class NodesView {
 
   async refresh() {
     try {
-      const env = await this.ctx.api.get("/api/nodes");
+      const [env] = await Promise.all([this.ctx.api.get("/api/nodes"), this.refreshTotals()]);
       if (this.poller.stopped) return; // the page was left while this ran
       this.ctx.notify.banner(null);
       this.render(env.data || []);
     } catch (err) {
       if (!err.unauthorized && !this.poller.stopped) this.ctx.notify.banner(t("nodes.refreshFailed", { message: err.message }));
+    }
+  }
+
+  // refreshTotals reads every node's traffic totals, at most once a
+  // minute (they move by the minute). Without them the cards say nothing
+  // of traffic; a failure is not worth a banner.
+  async refreshTotals() {
+    if (Date.now() - this.totalsAt < CHART_REFRESH_MS) return;
+    this.totalsAt = Date.now();
+    try {
+      const env = await this.ctx.api.get(`/api/traffic/nodes?range=${TOTALS_RANGE}`);
+      this.totals = new Map(((env.data && env.data.nodes) || []).map((n) => [n.node_id, n]));
+    } catch {
+      this.totals = null;
     }
   }
 
@@ -63,6 +80,7 @@ export class NodesView {
         this.cards.set(node.id, card);
       }
       card.update(node, this.tests.get(node.id), now);
+      card.showTraffic(this.totals);
       placed.push({ el: card.el, node });
     }
     // By region, in name order within each, moving only what is out of place.
@@ -103,6 +121,8 @@ class NodeCard {
     this.endpoint = h("dd", { class: "mono" });
     this.peers = h("dd", { class: "peer-count" });
     this.pool = h("dd", { class: "mono" });
+    this.trafficTerm = h("dt", { hidden: true }, t("traffic.cardTerm"));
+    this.traffic = h("dd", { class: "node-traffic", hidden: true });
     this.drift = h("p", { class: "drift", hidden: true });
     this.syncing = h("p", { class: "syncing", hidden: true });
     this.error = h("p", { class: "last-error", hidden: true });
@@ -123,7 +143,8 @@ class NodeCard {
         h("dt", {}, t("node.version")), this.version,
         h("dt", {}, t("node.endpoint")), this.endpoint,
         h("dt", {}, t("node.peers")), this.peers,
-        h("dt", {}, t("node.pool")), this.pool),
+        h("dt", {}, t("node.pool")), this.pool,
+        this.trafficTerm, this.traffic),
       this.drift, this.syncing, this.error, this.test, this.testAt,
       h("div", { class: "card-actions" }, this.edit, this.testBtn, this.toggle, this.del));
 
@@ -155,6 +176,12 @@ class NodeCard {
     this.view.tests.set(id, { ...outcome, at: Date.now() });
     this.update(this.node, this.view.tests.get(id), Date.now());
     this.view.poller.now(); // the test also refreshes the node's status
+  }
+
+  // showTraffic shows the node's totals; totals null hides them (not read).
+  showTraffic(totals) {
+    this.trafficTerm.hidden = this.traffic.hidden = !totals;
+    if (totals) setText(this.traffic, trafficTotals(totals.get(this.node.id)));
   }
 
   update(node, test, now) {
