@@ -1,7 +1,8 @@
 // Traffic charts: a peer's or a node's history (GET /api/peers/{id}/traffic,
 // GET /api/nodes/{id}/traffic) drawn as plain SVG, two lines (received and
 // sent) over the range, with a text alternative that says the same in
-// words. The SVG is drawn at the width it is shown at (redrawn when that
+// words. The left label says when the range starts, the right one "now".
+// The SVG is drawn at the width it is shown at (redrawn when that
 // changes), so its labels keep their size at 375 px; its colours are CSS
 // variables, light and dark.
 
@@ -163,7 +164,6 @@ export class TrafficChart {
     const line = (key) => groups.map((g, i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(g[key]).toFixed(1)}`).join("");
     const area = (key) => `${line(key)}L${x(groups.length - 1).toFixed(1)},${y(0)}L${x(0).toFixed(1)},${y(0)}Z`;
     const per = groups[0] ? groups[0].span * s.step : s.step;
-    const last = groups[groups.length - 1];
     const chart = svg("svg", {
       class: "traffic-svg", width, height: HEIGHT, viewBox: `0 0 ${width} ${HEIGHT}`,
       role: "img", "aria-labelledby": `${this.titleId} ${this.descId}`,
@@ -176,8 +176,8 @@ export class TrafficChart {
     svg("path", { class: "traffic-line traffic-rx", d: line("rx") }),
     svg("path", { class: "traffic-line traffic-tx", d: line("tx") }),
     svg("text", { class: "traffic-label", x: PAD.left, y: PAD.top - 5 }, `${bytes(top)} ${stepWords(per)}`),
-    svg("text", { class: "traffic-label", x: PAD.left, y: HEIGHT - 6 }, timeLabel(s.points[0].t, s.step)),
-    svg("text", { class: "traffic-label", x: width - PAD.right, y: HEIGHT - 6, "text-anchor": "end" }, last ? timeLabel(last.t, s.step) : ""));
+    svg("text", { class: "traffic-label", x: PAD.left, y: HEIGHT - 6 }, timeLabel(s.points[0].t, s.step, s.step !== 3600)),
+    svg("text", { class: "traffic-label", x: width - PAD.right, y: HEIGHT - 6, "text-anchor": "end" }, t("traffic.now")));
     clear(this.plot);
     this.plot.append(chart);
   }
