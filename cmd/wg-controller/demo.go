@@ -21,6 +21,7 @@ import (
 
 	"github.com/wgfleet/wgfleet/agent"
 	"github.com/wgfleet/wgfleet/controller"
+	"github.com/wgfleet/wgfleet/controller/auth"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/internal/cli"
 )
@@ -65,7 +66,8 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 		dir = tmp
 	}
 
-	creds, err := loadDemoCredentials(filepath.Join(dir, "demo-credentials.json"))
+	credsPath := filepath.Join(dir, "demo-credentials.json")
+	creds, err := loadDemoCredentials(credsPath)
 	if err != nil {
 		return err
 	}
@@ -154,6 +156,10 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 		}
 	}
 
+	token, err := demoToken(ctx, ctrl.Auth(), &creds, credsPath)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, `
 wgfleet demo is running (Ctrl-C to stop)
 
@@ -163,7 +169,7 @@ wgfleet demo is running (Ctrl-C to stop)
 
   two agents in netstack mode: %s, %s
   data:      %s
-`, ln.Addr(), password, agents[0].url, agents[1].url, dir)
+%s`, ln.Addr(), password, agents[0].url, agents[1].url, dir, demoHints("http://"+ln.Addr().String(), token, nodes[0].name, nodes[1].name))
 
 	select {
 	case err := <-served:
@@ -192,12 +198,13 @@ func randomPassword() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// demoCredentials are the demo's admin password and agent secrets, kept in
-// the data directory (mode 0600) so that a demo run again with the same
-// --data-dir can still log in and reach its agents.
+// demoCredentials are the demo's admin password, agent secrets and API
+// token, kept in the data directory (mode 0600) so that a demo run again
+// with the same --data-dir can still log in and reach its agents.
 type demoCredentials struct {
 	AdminPassword string            `json:"admin_password"`
 	Secrets       map[string]string `json:"agent_secrets"`
+	APIToken      string            `json:"api_token,omitempty"` // for the CLI hints; made on first use
 }
 
 func loadDemoCredentials(path string) (demoCredentials, error) {
@@ -224,16 +231,63 @@ func loadDemoCredentials(path string) (demoCredentials, error) {
 		}
 	}
 	if changed {
-		out, err := json.Marshal(c)
-		if err != nil {
-			return c, fmt.Errorf("demo credentials: %w", err)
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		if err := saveDemoCredentials(path, c); err != nil {
 			return c, err
-		}
-		if err := os.WriteFile(path, out, 0o600); err != nil {
-			return c, fmt.Errorf("demo credentials: %w", err)
 		}
 	}
 	return c, nil
+}
+
+func saveDemoCredentials(path string, c demoCredentials) error {
+	out, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("demo credentials: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		return fmt.Errorf("demo credentials: %w", err)
+	}
+	return nil
+}
+
+// demoToken is the API token the demo's hints give the CLI: the one kept
+// in the credentials while the controller still knows it unrevoked and
+// unexpired, else a new one, kept.
+func demoToken(ctx context.Context, a *auth.Authenticator, c *demoCredentials, path string) (string, error) {
+	if c.APIToken != "" {
+		toks, err := a.ListTokens(ctx)
+		if err != nil {
+			return "", err
+		}
+		for _, t := range toks {
+			if t.Prefix != "" && strings.HasPrefix(c.APIToken, t.Prefix) && t.RevokedAt.IsZero() &&
+				(t.ExpiresAt.IsZero() || t.ExpiresAt.After(time.Now())) {
+				return c.APIToken, nil
+			}
+		}
+	}
+	plain, _, err := a.CreateToken(ctx, string(fleet.ActorSystem), "demo-cli", 0)
+	if err != nil {
+		return "", fmt.Errorf("making the demo's API token: %w", err)
+	}
+	c.APIToken = plain
+	return plain, saveDemoCredentials(path, *c)
+}
+
+// demoHints is what the demo's banner suggests trying next, in the UI and
+// with the fleet CLI (docs/CLI.md); TestDemo runs the commands it names.
+func demoHints(url, token, node1, node2 string) string {
+	return fmt.Sprintf(`
+Try next
+  in the UI:   open %[3]s, add a peer and scan its QR code with the WireGuard app;
+               then Move it to %[4]s from its row, and watch both nodes apply it
+  in a shell:  export WG_CONTROLLER_URL=%[1]s WG_CONTROLLER_TOKEN=%[2]s
+               wg-controller peer add --node %[3]s --name my-phone
+               wg-controller peer qr my-phone
+               wg-controller peer move my-phone --to %[4]s
+               wg-controller peer list --node %[4]s
+               (from the source tree: go run ./cmd/wg-controller peer list ...)
+`, url, token, node1, node2)
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
@@ -32,7 +33,7 @@ func freeAddr(t *testing.T) string {
 // the same password and brings the same nodes back online.
 func TestDemoKeptDataDir(t *testing.T) {
 	dir := t.TempDir()
-	var passwords []string
+	var passwords, tokens []string
 	for run := 0; run < 2; run++ {
 		addr := freeAddr(t)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -43,6 +44,7 @@ func TestDemoKeptDataDir(t *testing.T) {
 		}()
 		password := waitForPassword(t, out)
 		passwords = append(passwords, password)
+		tokens = append(tokens, regexp.MustCompile(`WG_CONTROLLER_TOKEN=(\S+)`).FindString(out.String()))
 		hc := login(t, addr, password)
 		waitForFleet(t, hc, addr)
 		cancel()
@@ -52,6 +54,9 @@ func TestDemoKeptDataDir(t *testing.T) {
 	}
 	if passwords[0] != passwords[1] {
 		t.Fatal("the kept demo changed its admin password")
+	}
+	if tokens[0] == "" || tokens[0] != tokens[1] {
+		t.Fatalf("the kept demo's CLI token: %q then %q, want the same", tokens[0], tokens[1])
 	}
 }
 
@@ -84,6 +89,48 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo output has no URL:\n%s", out.String())
 	}
 	waitForFleet(t, login(t, addr, password), addr)
+	runDemoHints(t, out.String(), addr)
+}
+
+// runDemoHints runs the fleet CLI commands the demo's banner suggests,
+// with the environment its export line sets, and checks what they did.
+func runDemoHints(t *testing.T, banner, addr string) {
+	t.Helper()
+	_, hints, ok := strings.Cut(banner, "Try next")
+	if !ok || !strings.Contains(hints, "in the UI:") {
+		t.Fatalf("the demo's banner suggests nothing to try:\n%s", banner)
+	}
+	env := map[string]string{}
+	var commands [][]string
+	for _, line := range strings.Split(hints, "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "in a shell:"))
+		switch {
+		case strings.HasPrefix(line, "export "):
+			for _, kv := range strings.Fields(strings.TrimPrefix(line, "export ")) {
+				k, v, _ := strings.Cut(kv, "=")
+				env[k] = v
+			}
+		case strings.HasPrefix(line, "wg-controller "):
+			commands = append(commands, strings.Fields(strings.TrimPrefix(line, "wg-controller ")))
+		}
+	}
+	if env["WG_CONTROLLER_URL"] != "http://"+addr || env["WG_CONTROLLER_TOKEN"] == "" || len(commands) < 3 {
+		t.Fatalf("the demo's hints: environment %v, commands %q", env, commands)
+	}
+	f := &fleetCLI{t: t, env: env, token: env["WG_CONTROLLER_TOKEN"]}
+	for _, args := range commands {
+		f.ok(args...)
+	}
+	// The last command lists the peers of the node the phone moved to.
+	var peers []fleet.PeerView
+	f.okJSON(&peers, commands[len(commands)-1]...)
+	found := false
+	for _, p := range peers {
+		found = found || p.Name == "my-phone"
+	}
+	if !found {
+		t.Fatalf("after the hints, the second node's peers are %+v: no my-phone", peers)
+	}
 }
 
 // waitForPassword reads the admin password the demo prints.
