@@ -6,9 +6,6 @@ import (
 	"os"
 
 	"golang.zx2c4.com/wireguard/tun"
-	"gvisor.dev/gvisor/pkg/buffer"
-	"gvisor.dev/gvisor/pkg/tcpip/header"
-	"gvisor.dev/gvisor/pkg/tcpip/stack"
 )
 
 // readBatch is how many packets one Read hands WireGuard at most.
@@ -62,6 +59,8 @@ func (f *Forwarder) route(pkt []byte, h ipHeader) route {
 // be delivered are dropped and counted, never reported as errors.
 func (d *device) Write(bufs [][]byte, offset int) (int, error) {
 	f := d.f
+	in := f.ep.batch()
+	defer in.flush()
 	for i, b := range bufs {
 		pkt := b[offset:]
 		if len(pkt) == 0 {
@@ -78,7 +77,9 @@ func (d *device) Write(bufs [][]byte, offset int) (int, error) {
 				f.stats.dropped.Add(1)
 			}
 		case routeStack:
-			f.inject(pkt, h)
+			if !in.add(pkt, h) {
+				f.stats.dropped.Add(1)
+			}
 		case routeHub:
 			f.routeToPeer(pkt, h)
 		case routePing:
@@ -126,17 +127,6 @@ func (d *device) BatchSize() int { return readBatch }
 
 // Close closes the Forwarder and the netstack device.
 func (d *device) Close() error { return d.f.Close() }
-
-// inject hands a packet to the forwarding stack, which copies it.
-func (f *Forwarder) inject(pkt []byte, h ipHeader) {
-	proto := header.IPv4ProtocolNumber
-	if h.dst.Is6() {
-		proto = header.IPv6ProtocolNumber
-	}
-	pkb := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(pkt)})
-	f.ep.InjectInbound(proto, pkb)
-	pkb.DecRef()
-}
 
 // routeToPeer sends a packet for another peer back out through WireGuard,
 // which picks the peer by its allowed IPs (and drops the packet when no

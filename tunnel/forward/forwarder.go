@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"golang.zx2c4.com/wireguard/tun"
-	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
@@ -36,7 +35,7 @@ type Forwarder struct {
 	dnsOn   bool
 	resolv  *resolvConf
 	s       *stack.Stack
-	ep      *channel.Endpoint
+	ep      *linkEndpoint
 	stats   counters
 	bufSize int
 	bufs    sync.Pool // of *[]byte of at least bufSize

@@ -5,7 +5,6 @@ import (
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
-	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
@@ -37,7 +36,7 @@ const (
 // source (spoofing), with default routes through it. It has no address of
 // its own and no ICMP: echo is answered by the forwarder itself and other
 // ICMP never reaches it.
-func newStack(mtu int) (*stack.Stack, *channel.Endpoint, error) {
+func newStack(mtu int) (*stack.Stack, *linkEndpoint, error) {
 	s := stack.New(stack.Options{
 		// Loopback destinations are let in so that the egress policy, not
 		// the stack, refuses them: counted, logged, and open to an explicit
@@ -48,7 +47,7 @@ func newStack(mtu int) (*stack.Stack, *channel.Endpoint, error) {
 		},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol},
 	})
-	fail := func(what string, err tcpip.Error) (*stack.Stack, *channel.Endpoint, error) {
+	fail := func(what string, err tcpip.Error) (*stack.Stack, *linkEndpoint, error) {
 		s.Close()
 		s.Wait()
 		return nil, nil, fmt.Errorf("forwarding stack: %s: %v", what, err)
@@ -71,7 +70,7 @@ func newStack(mtu int) (*stack.Stack, *channel.Endpoint, error) {
 	if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, &tx); err != nil {
 		return fail("setting send buffer sizes", err)
 	}
-	ep := channel.New(linkQueueLen, uint32(mtu), "")
+	ep := newLinkEndpoint(linkQueueLen, uint32(mtu))
 	if err := s.CreateNIC(nicID, ep); err != nil {
 		return fail("creating NIC", err)
 	}
