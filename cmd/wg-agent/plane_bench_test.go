@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/netip"
 	"os"
@@ -85,9 +86,20 @@ func BenchmarkDataPlane(b *testing.B) {
 	if want("raw") {
 		legs = append(legs, rawLeg(b, wgBin))
 	}
+	// WGFLEET_PLANE_BASE_BIN=/path/to/an/older/wg-agent adds a leg
+	// "<leg>-base" with that agent after each agent leg: before and after
+	// a change, in the same run.
+	base := os.Getenv("WGFLEET_PLANE_BASE_BIN")
 	for _, name := range []string{"tun", "tun-churn", "netstack"} {
-		if want(name) {
-			l := agentLeg(b, ctx, name, agentBin, wgBin, name == "netstack")
+		if !want(name) {
+			continue
+		}
+		bins := map[string]string{name: agentBin}
+		if base != "" {
+			bins[name+"-base"] = base
+		}
+		for _, leg := range slices.Sorted(maps.Keys(bins)) {
+			l := agentLeg(b, ctx, leg, bins[leg], wgBin, name == "netstack")
 			if name == "tun-churn" {
 				l.during = startChurn(b, ctx, l.tp, churnPeers)
 			}
@@ -113,6 +125,8 @@ func BenchmarkDataPlane(b *testing.B) {
 		b.ReportMetric(median(l.down), l.name+"-down-Mbit/s")
 		if l.node != 0 {
 			b.ReportMetric(median(l.nodeCPU), l.name+"-node-CPU%")
+			b.ReportMetric(median(l.upCost), l.name+"-up-node-ms/Gbit")
+			b.ReportMetric(median(l.downCost), l.name+"-down-node-ms/Gbit")
 		}
 		if l.client != 0 {
 			b.ReportMetric(median(l.clientCPU), l.name+"-client-CPU%")
@@ -132,6 +146,11 @@ func BenchmarkDataPlane(b *testing.B) {
 	ratio("tun-churn", "raw")
 	ratio("netstack", "tun")
 	ratio("raw", "veth")
+	for _, l := range legs {
+		if name, ok := strings.CutSuffix(l.name, "-base"); ok {
+			ratio(name, l.name)
+		}
+	}
 }
 
 // planeLeg is one node (or none, for veth) between a client namespace and
@@ -147,6 +166,7 @@ type planeLeg struct {
 
 	up, down           []float64 // Mbit/s, one per run
 	nodeCPU, clientCPU []float64 // percent of one CPU, one per run
+	upCost, downCost   []float64 // the node's CPU milliseconds per Gbit, one per run
 }
 
 // vethLeg is iperf3 over the plain veth between two namespaces.
@@ -305,15 +325,21 @@ func (l *planeLeg) measure(b *testing.B, ctx context.Context, secs int, down boo
 		b.Fatalf("%s: iperf3 report: %v\n%s", l.name, err, out)
 	}
 	mbit := rep.End.SumReceived.BitsPerSecond / 1e6
+	// CPU per bit tells more than throughput on a shared machine, where a
+	// process runs only when the scheduler lets it. Both span the whole
+	// iperf3 run, the omitted first second too.
+	cost := float64(nodeUsed.Milliseconds()) / (mbit / 1e3 * elapsed.Seconds())
 	if down {
 		l.down = append(l.down, mbit)
+		l.downCost = append(l.downCost, cost)
 	} else {
 		l.up = append(l.up, mbit)
+		l.upCost = append(l.upCost, cost)
 	}
 	pct := func(d time.Duration) float64 { return 100 * d.Seconds() / elapsed.Seconds() }
 	l.nodeCPU = append(l.nodeCPU, pct(nodeUsed))
 	l.clientCPU = append(l.clientCPU, pct(cliUsed))
-	b.Logf("%s %s: %.0f Mbit/s, node CPU %.0f%%, client CPU %.0f%%", l.name, dir, mbit, pct(nodeUsed), pct(cliUsed))
+	b.Logf("%s %s: %.0f Mbit/s, node CPU %.0f%% (%.0f ms/Gbit), client CPU %.0f%%", l.name, dir, mbit, pct(nodeUsed), cost, pct(cliUsed))
 }
 
 // cpuOf returns a function that reads the CPU time (user and system) pid
