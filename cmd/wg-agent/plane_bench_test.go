@@ -134,6 +134,9 @@ func BenchmarkDataPlane(b *testing.B) {
 		if l.during != nil {
 			b.ReportMetric(l.during.churnRate(), "churn-changes/s")
 		}
+		if l.node != 0 {
+			b.ReportMetric(float64(l.udpDrops)/float64(len(l.up)+len(l.down)), l.name+"-udp-drops/run")
+		}
 	}
 	ratio := func(a, base string) {
 		if byName[a] == nil || byName[base] == nil {
@@ -167,6 +170,7 @@ type planeLeg struct {
 	up, down           []float64 // Mbit/s, one per run
 	nodeCPU, clientCPU []float64 // percent of one CPU, one per run
 	upCost, downCost   []float64 // the node's CPU milliseconds per Gbit, one per run
+	udpDrops           int64     // UDP datagrams dropped for a full socket buffer, both namespaces
 }
 
 // vethLeg is iperf3 over the plain veth between two namespaces.
@@ -299,6 +303,8 @@ func (l *planeLeg) measure(b *testing.B, ctx context.Context, secs int, down boo
 		nodeUsed, cliUsed time.Duration
 		deadline          = time.Now().Add(30 * time.Second)
 	)
+	drops0 := udpRcvbufErrors(b, l.nsA) + udpRcvbufErrors(b, l.nsB)
+	defer func() { l.udpDrops += udpRcvbufErrors(b, l.nsA) + udpRcvbufErrors(b, l.nsB) - drops0 }()
 	for {
 		rctx, cancel := context.WithTimeout(ctx, time.Duration(secs+30)*time.Second)
 		node0, cli0, start := nodeNow(), cliNow(), time.Now()
@@ -340,6 +346,35 @@ func (l *planeLeg) measure(b *testing.B, ctx context.Context, secs int, down boo
 	l.nodeCPU = append(l.nodeCPU, pct(nodeUsed))
 	l.clientCPU = append(l.clientCPU, pct(cliUsed))
 	b.Logf("%s %s: %.0f Mbit/s, node CPU %.0f%% (%.0f ms/Gbit), client CPU %.0f%%", l.name, dir, mbit, pct(nodeUsed), cost, pct(cliUsed))
+}
+
+// udpRcvbufErrors is the UDP datagrams namespace ns dropped so far because
+// a socket's receive buffer was full (Udp RcvbufErrors in /proc/net/snmp):
+// WireGuard packets lost before WireGuard saw them.
+func udpRcvbufErrors(b *testing.B, ns string) int64 {
+	out, err := exec.Command("ip", "netns", "exec", ns, "cat", "/proc/net/snmp").Output()
+	if err != nil {
+		b.Fatalf("reading UDP counters in %s: %v", ns, err)
+	}
+	var names []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		if i := slices.Index(names, "RcvbufErrors"); i > 0 && i < len(f) {
+			n, err := strconv.ParseInt(f[i], 10, 64)
+			if err == nil {
+				return n
+			}
+		}
+	}
+	b.Fatalf("no Udp RcvbufErrors in %s's /proc/net/snmp:\n%s", ns, out)
+	return 0
 }
 
 // cpuOf returns a function that reads the CPU time (user and system) pid
