@@ -62,6 +62,9 @@ type iface struct {
 	// counts are the committer's counters, read by the metrics collector.
 	counts commitCounters
 
+	// trim returns removed peers' memory to the system (memtrim.go).
+	trim *memTrim
+
 	// upMu serializes enable and disable; disabled records the last.
 	upMu     sync.Mutex
 	disabled disabledFile
@@ -79,7 +82,7 @@ type op struct {
 // in store already.
 func newIface(name string, tun *tunnel.Tunnel, store *peerStore, set peerSet, log *slog.Logger) *iface {
 	return &iface{
-		name: name, tun: tun, store: store, log: log, table: newPeerTable(set),
+		name: name, tun: tun, store: store, log: log, table: newPeerTable(set), trim: newMemTrim(),
 		ops: make(chan *op), quit: make(chan struct{}), done: make(chan struct{}),
 	}
 }
@@ -239,6 +242,7 @@ func (i *iface) commit() error {
 		return fmt.Errorf("saving peer state of %s: %w", i.name, err)
 	}
 	i.table.keep()
+	i.trim.removed(removals(cs))
 	return nil
 }
 

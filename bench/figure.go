@@ -54,6 +54,13 @@ func suite() []figure {
 			What: "replace-all, dump and add-one at 10k (and 60k) peers vs raw wireguard-go IpcSet/IpcGet",
 		},
 		{
+			Name: "agent-memory", Pkg: "./agent", Bench: "AgentMemory",
+			Benchtime: "1x", Quick: "1x", Short: true, Timeout: 20 * time.Minute,
+			Headline: []string{"idle-RSS-MiB", "hold-RSS-MiB", "bare-hold-MiB", "hold-inc/bare-inc",
+				"churn-first-MiB", "churn-last-MiB", "churn/first", "churn-trend", "bare-churn/first"},
+			What: "wg-agent's resident memory idle, holding 60k (10k) peers vs a bare device, ten 10k swaps",
+		},
+		{
 			Name: "reconcile-fleet", Pkg: "./controller/reconcile", Bench: "ReconcileFleet",
 			Benchtime: "3x", Quick: "1x", Short: true, Timeout: 10 * time.Minute,
 			Headline: []string{"ns/op", "calls/node", "drifted/node"},
