@@ -354,6 +354,7 @@ func migrationFixtures() map[uint]migrationFixture {
 		webhooksMigration:         webhooksFixture(),
 		secretPrevMigration:       secretPrevFixture(),
 		trafficHistoryMigration:   trafficHistoryFixture(),
+		peerSearchMigration:       peerSearchFixture(),
 	}
 }
 

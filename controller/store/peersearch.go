@@ -38,6 +38,11 @@ func (s PeerStatus) Valid() bool {
 	return false
 }
 
+// peerStatusSQL is Peer.Status in SQL. Migration 0017 indexes this very
+// expression (peers_status), so that a search by status reads the index:
+// change both together or not at all (TestSearchPeersUsesIndexes).
+const peerStatusSQL = `(CASE WHEN enabled = 0 THEN 'restricted' WHEN restriction = '' THEN 'active' ELSE restriction END)`
+
 // likeEscape makes s a LIKE pattern matching it as a substring, with \ as
 // the escape character.
 func likeEscape(s string) string {
@@ -58,34 +63,8 @@ func (tx *Tx) SearchPeers(ctx context.Context, q PeerQuery) ([]Peer, bool, error
 	if err := labels.Check(q.Labels); err != nil {
 		return nil, false, fmt.Errorf("searching peers: %w", invalidf("selector %v", err))
 	}
-	where := []string{"id > ?"}
-	args := []any{q.AfterID}
-	if q.Text != "" {
-		where = append(where, `(name LIKE ? ESCAPE '\' OR address4 LIKE ? ESCAPE '\' OR coalesce(address6, '') LIKE ? ESCAPE '\' OR public_key LIKE ? ESCAPE '\')`)
-		pat := likeEscape(q.Text)
-		args = append(args, pat, pat, pat, pat)
-	}
-	if q.NodeID != 0 {
-		where = append(where, "node_id = ?")
-		args = append(args, q.NodeID)
-	}
-	switch q.Status {
-	case PeerRestricted:
-		where = append(where, "enabled = 0")
-	case PeerActive, PeerExpired, PeerOverLimit:
-		r := RestrictNone
-		if q.Status != PeerActive {
-			r = Restriction(q.Status)
-		}
-		where = append(where, "enabled = 1 AND restriction = ?")
-		args = append(args, string(r))
-	}
-	for _, k := range slices.Sorted(maps.Keys(q.Labels)) {
-		where = append(where, "EXISTS (SELECT 1 FROM node_labels l WHERE l.node_id = peers.node_id AND l.key = ? AND l.value = ?)")
-		args = append(args, k, q.Labels[k])
-	}
-	args = append(args, q.Limit+1)
-	rows, err := tx.tx.QueryContext(ctx, "SELECT "+peerColumns+" FROM peers WHERE "+strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", args...)
+	query, args := searchSQL(q)
+	rows, err := tx.tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("searching peers: %w", err)
 	}
@@ -105,4 +84,30 @@ func (tx *Tx) SearchPeers(ctx context.Context, q PeerQuery) ([]Peer, bool, error
 		return peers[:q.Limit], true, nil
 	}
 	return peers, false, nil
+}
+
+// searchSQL is the query of SearchPeers for q (checked), with its
+// arguments: one more than q.Limit, to tell whether more match.
+func searchSQL(q PeerQuery) (string, []any) {
+	where := []string{"id > ?"}
+	args := []any{q.AfterID}
+	if q.Text != "" {
+		where = append(where, `(name LIKE ? ESCAPE '\' OR address4 LIKE ? ESCAPE '\' OR coalesce(address6, '') LIKE ? ESCAPE '\' OR public_key LIKE ? ESCAPE '\')`)
+		pat := likeEscape(q.Text)
+		args = append(args, pat, pat, pat, pat)
+	}
+	if q.NodeID != 0 {
+		where = append(where, "node_id = ?")
+		args = append(args, q.NodeID)
+	}
+	if q.Status != "" {
+		where = append(where, peerStatusSQL+" = ?")
+		args = append(args, string(q.Status))
+	}
+	for _, k := range slices.Sorted(maps.Keys(q.Labels)) {
+		where = append(where, "EXISTS (SELECT 1 FROM node_labels l WHERE l.node_id = peers.node_id AND l.key = ? AND l.value = ?)")
+		args = append(args, k, q.Labels[k])
+	}
+	args = append(args, q.Limit+1)
+	return "SELECT " + peerColumns + " FROM peers WHERE " + strings.Join(where, " AND ") + " ORDER BY id LIMIT ?", args
 }

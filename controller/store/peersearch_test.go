@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"net/netip"
 	"slices"
@@ -131,5 +132,88 @@ func TestSearchPeers(t *testing.T) {
 				t.Fatalf("err = %v, want ErrInvalid naming %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestSearchPeersUsesIndexes: on SQLite, the search's query reads a page
+// of the whole fleet, of one node and of one status through an index in
+// id order (EXPLAIN QUERY PLAN): no scan of every peer, no sort. Only a
+// text search reads every peer, since a substring cannot use a b-tree.
+func TestSearchPeersUsesIndexes(t *testing.T) {
+	sqliteOnly(t)
+	ctx := context.Background()
+	s, _, _ := openTest(t)
+	tests := []struct {
+		name string
+		q    PeerQuery
+		want string // in the plan
+	}{
+		{"every peer", PeerQuery{Limit: 100}, "USING INTEGER PRIMARY KEY"},
+		{"one node", PeerQuery{NodeID: 3, AfterID: 700, Limit: 100}, "USING INDEX peers_node_id (node_id=? AND id>?)"},
+		{"restricted", PeerQuery{Status: PeerRestricted, Limit: 100}, "USING INDEX peers_status (<expr>=? AND id>?)"},
+		{"over its limit", PeerQuery{Status: PeerOverLimit, AfterID: 9, Limit: 100}, "USING INDEX peers_status (<expr>=? AND id>?)"},
+		{"label", PeerQuery{Labels: labels.Set{"region": "eu"}, Limit: 100}, "USING INTEGER PRIMARY KEY"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			query, args := searchSQL(tt.q)
+			rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var plan []string
+			for rows.Next() {
+				var id, parent, notused int
+				var detail string
+				if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+					t.Fatal(err)
+				}
+				plan = append(plan, detail)
+			}
+			text := strings.Join(plan, "; ")
+			if !strings.Contains(text, tt.want) || strings.Contains(text, "SCAN peers") || strings.Contains(text, "TEMP B-TREE") {
+				t.Errorf("plan %q, want %q and no scan or sort", text, tt.want)
+			}
+		})
+	}
+}
+
+// peerSearchMigration is the version that indexed peers by node and by
+// status for the search.
+const peerSearchMigration = 17
+
+// peerSearchFixture: peers written at 0017, one restricted by hand and
+// one expired, are found by their status after every later migration.
+func peerSearchFixture() migrationFixture {
+	return migrationFixture{
+		insert: func(t *testing.T, db *sql.DB) {
+			box := testBox(t, 1)
+			secret, err := box.Seal([]byte("v17-node-secret"), nodeSecretAAD(17))
+			if err != nil {
+				t.Fatal(err)
+			}
+			k1, k2 := newKey(t).PublicKey().String(), newKey(t).PublicKey().String()
+			execAll(t, db,
+				`INSERT INTO nodes (id, name, agent_url, secret_enc, ip_pool_cidr, created_at, updated_at)
+				 VALUES (17, 'v17-node', 'https://v17.example.net', '`+secret+`', '10.17.0.0/24', 1, 1)`,
+				`INSERT INTO peers (id, node_id, iface, name, public_key, address4, allowed_ips, enabled, created_at, updated_at)
+				 VALUES (171, 17, 'wg0', 'v17-off', '`+k1+`', '10.17.0.2', '10.17.0.2/32', 0, 1, 1)`,
+				`INSERT INTO peers (id, node_id, iface, name, public_key, address4, allowed_ips, restriction, created_at, updated_at)
+				 VALUES (172, 17, 'wg0', 'v17-expired', '`+k2+`', '10.17.0.3', '10.17.0.3/32', 'expired', 1, 1)`,
+				`INSERT INTO ip_allocations (node_id, ip, peer_id) VALUES (17, '10.17.0.2', 171), (17, '10.17.0.3', 172)`,
+			)
+		},
+		check: func(t *testing.T, s *Store) {
+			for status, want := range map[PeerStatus]int64{PeerRestricted: 171, PeerExpired: 172} {
+				got, _, err := s.SearchPeers(context.Background(), PeerQuery{NodeID: 17, Status: status, Limit: 10})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != 1 || got[0].ID != want {
+					t.Fatalf("v17 peers %s after migration: %v, want %d", status, peerIDs(got), want)
+				}
+			}
+		},
 	}
 }

@@ -10,12 +10,14 @@ import { NodeDetailView } from "./node-detail.js";
 import { WebhooksView } from "./webhooks.js";
 import { AuditView } from "./audit.js";
 import { languageSwitch, t, translateDocument } from "./i18n.js";
+import { FleetPeersView } from "./fleet-peers.js";
 
 const ROUTES = [
   { pattern: /^\/nodes\/?$/, make: (ctx) => new NodesView(ctx) },
   { pattern: /^\/nodes\/(\d+)\/?$/, make: (ctx, m) => new NodeDetailView(ctx, Number(m[1])) },
   { pattern: /^\/webhooks\/?$/, make: (ctx) => new WebhooksView(ctx) },
   { pattern: /^\/audit\/?$/, make: (ctx) => new AuditView(ctx) },
+  { pattern: /^\/peers\/?$/, make: (ctx) => new FleetPeersView(ctx) },
 ];
 
 class App {
