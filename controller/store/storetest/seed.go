@@ -23,8 +23,10 @@ var seedWords = [...]string{"laptop", "phone", "desk", "tablet", "router", "cam"
 // across nodes) is named WORD-n (laptop-0, phone-1, ...), has a random
 // public key (no private key), the next address of its node's IPv4 pool
 // after the node's own, and a status by n: every 20th restricted by hand,
-// every 50th expired, every 100th over its limit, the rest active. It
-// returns the number of peers written.
+// every 50th expired (an expiry an hour before the seed), every 100th
+// over its limit (a limit of 1 byte, which its traffic passed), the rest
+// active; the controller's limit enforcement keeps each so. It returns
+// the number of peers written.
 func SeedPeers(tb testing.TB, path string, nodes []store.Node, perNode int) int {
 	tb.Helper()
 	db, err := sql.Open("sqlite3", path+"?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=10000&_txlock=immediate")
@@ -40,8 +42,8 @@ func SeedPeers(tb testing.TB, path string, nodes []store.Node, perNode int) int 
 	defer func() { _ = tx.Rollback() }()
 	peerStmt, err := tx.PrepareContext(ctx, `INSERT INTO peers
 		(node_id, iface, name, public_key, address4, allowed_ips, client_allowed_ips, enabled, sync_state,
-		 restriction, rx_total, tx_total, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, '0.0.0.0/0, ::/0', ?, 'applied', ?, ?, ?, ?, ?) RETURNING id`)
+		 restriction, expires_at, data_limit_bytes, rx_total, tx_total, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, '0.0.0.0/0, ::/0', ?, 'applied', ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -61,19 +63,20 @@ func SeedPeers(tb testing.TB, path string, nodes []store.Node, perNode int) int 
 			if _, err := rand.Read(key); err != nil {
 				tb.Fatal(err)
 			}
-			enabled, restriction := 1, ""
+			enabled, restriction, limit := 1, "", int64(0)
+			var expires any // NULL: never
 			switch {
 			case n%20 == 0:
 				enabled = 0
 			case n%50 == 1:
-				restriction = string(store.RestrictExpired)
+				restriction, expires = string(store.RestrictExpired), now-3600
 			case n%100 == 3:
-				restriction = string(store.RestrictOverLimit)
+				restriction, limit = string(store.RestrictOverLimit), 1
 			}
 			var id int64
 			if err := peerStmt.QueryRowContext(ctx, node.ID, node.WGInterface, fmt.Sprintf("%s-%d", seedWords[n%len(seedWords)], n),
 				base64.StdEncoding.EncodeToString(key), addr.String(), netip.PrefixFrom(addr, 32).String(),
-				enabled, restriction, int64(n)*1000, int64(n)*3000, now, now).Scan(&id); err != nil {
+				enabled, restriction, expires, limit, int64(n)*1000, int64(n)*3000, now, now).Scan(&id); err != nil {
 				tb.Fatalf("seeding peer %d: %v", n, err)
 			}
 			if _, err := allocStmt.ExecContext(ctx, node.ID, addr.String(), id); err != nil {
