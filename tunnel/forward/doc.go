@@ -15,6 +15,10 @@
 //     ICMP echo is answered when an unprivileged ICMP socket
 //     (net.ipv4.ping_group_range) gets a reply from the destination.
 //
+// The second stack takes each batch of packets WireGuard decrypted through
+// gVisor's GRO, so that consecutive segments of a TCP flow reach it merged
+// (link.go).
+//
 // Everything but the interface's own addresses passes the egress [Policy]
 // first. TCP connections and UDP flows are limited in number and closed
 // after an idle time; the counts are in [Forwarder.Stats] and every refusal

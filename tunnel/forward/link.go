@@ -95,12 +95,21 @@ func (b *inbound) add(pkt []byte, h ipHeader) bool {
 	return true
 }
 
-// flush delivers what the GRO holds and ends the batch.
+// groBucketSize is how many packets one bucket of gVisor's GRO holds at
+// most (its groBucketSize).
+const groBucketSize = 8
+
+// flush delivers what the GRO holds and ends the batch. gro.GRO.Flush
+// delivers only the first packet of each bucket (it follows the list
+// from an entry it has just reset), so it is called as often as a bucket
+// can hold packets: every held packet leaves with its own batch.
 func (b *inbound) flush() {
 	if b.g == nil {
 		return
 	}
-	b.g.Flush()
+	for range groBucketSize {
+		b.g.Flush()
+	}
 	b.g.Dispatcher = nil
 	b.l.gros.Put(b.g)
 	b.g = nil
