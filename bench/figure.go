@@ -74,6 +74,18 @@ func suite() []figure {
 			What: "controller with simulated agents: 50 clients create peers while it polls (WGFLEET_FLEET_* size it)",
 		},
 		{
+			Name: "peer-search", Pkg: "./controller/api", Bench: "PeerSearch",
+			Benchtime: "1x", Quick: "1x", Short: true, Timeout: 10 * time.Minute,
+			Headline: []string{"first-page-ms", "search-ms", "search-miss-ms", "node-ms", "status-ms", "label-ms", "deep-page-ms", "peers"},
+			What:     "GET /api/peers at 100k peers (10k quick): first page, searches, filters, a deep page",
+		},
+		{
+			Name: "fleet-peers-ui", Pkg: "./controller/ui", Bench: "FleetPeersPage",
+			Benchtime: "1x", Quick: "1x", Short: true, Timeout: 15 * time.Minute,
+			Headline: []string{"first-render-ms", "search-ms", "status-ms", "node-ms", "all-ms", "more-ms", "peers"},
+			What:     "the Peers page in headless Chromium at 100k peers (10k quick): first page drawn, each filter's rows painted",
+		},
+		{
 			Name: "login-flood", Pkg: "./controller", Bench: "LoginFlood",
 			Benchtime: "1x", Quick: "1x", Timeout: 5 * time.Minute,
 			Headline: []string{"peak-RSS-MiB", "nodes-p50-ms", "nodes-p95-ms"},

@@ -464,7 +464,7 @@ func TestDashboardEndToEnd(t *testing.T) {
 
 // startController runs a controller (API, UI, poller and reconciler) on
 // a loopback port and returns it with its URL.
-func startController(t *testing.T) (*controller.Controller, string) {
+func startController(t testing.TB) (*controller.Controller, string) {
 	t.Helper()
 	c := controllertest.Start(t, "")
 	return c.Controller, c.URL
@@ -592,7 +592,7 @@ func (p *page) readDownload(dir string) []byte {
 // page is the browser tab of a test, with helpers that fail the test with
 // a screenshot of what the page showed.
 type page struct {
-	t         *testing.T
+	t         testing.TB
 	ctx       context.Context
 	base      string
 	artifacts string
@@ -603,7 +603,7 @@ type page struct {
 
 // startBrowser starts headless Chromium with a fresh profile, and records
 // the page's exceptions and security errors.
-func startBrowser(t *testing.T, exe, base string) *page {
+func startBrowser(t testing.TB, exe, base string) *page {
 	t.Helper()
 	artifacts := t.TempDir()
 	if dir := os.Getenv("WGFLEET_ARTIFACTS"); dir != "" {
