@@ -22,8 +22,9 @@ func choose(sel, value string) chromedp.Action[chromedp.Void] {
 // real agents: the first page of 100 and the rest on scrolling, a search
 // typed (debounced) and kept in the address, the node and status filters,
 // two peers ticked and restricted in bulk (the agent's dump loses them),
-// and a bulk delete after its confirmation where one peer, deleted
-// meanwhile by someone else, is listed as failed while the other goes.
+// a bulk delete after its confirmation where one peer, deleted meanwhile
+// by someone else, is listed as failed while the other goes, and a bulk
+// move to another node (the peer arrives on that node's agent).
 func TestFleetPeersPageInTheBrowser(t *testing.T) {
 	exe := testenv.RequireCommand(t, "chromium", "chromium")
 	aa, ab := agenttest.Start(t, agenttest.Options{}), agenttest.Start(t, agenttest.Options{})
@@ -44,7 +45,7 @@ func TestFleetPeersPageInTheBrowser(t *testing.T) {
 		return p
 	}
 	laptop, phone := mk(nb.ID, "alice-laptop"), mk(nb.ID, "alice-phone")
-	mk(na.ID, "bob-phone")
+	bob := mk(na.ID, "bob-phone")
 	waitApplied(t, fl, laptop.ID)
 	waitApplied(t, fl, phone.ID)
 
@@ -115,8 +116,22 @@ func TestFleetPeersPageInTheBrowser(t *testing.T) {
 		t.Error("alice-laptop is still there after the bulk delete")
 	}
 
+	t.Log("a bulk move to another node, confirmed: the peer arrives on its agent")
+	p.do("every status, search bob", choose("#fleet-status", ""), chromedp.SendKeys(chromedp.CSS("#fleet-q"), "bob"))
+	p.waitJS("bob's peer", fmt.Sprintf(`(%s) === "bob-phone"`, names))
+	p.do("tick bob-phone, choose fleet-b", chromedp.Click(chromedp.CSS(row(bob.ID)+" .fleet-select")), choose("#fleet-move-target", fmt.Sprint(nb.ID)))
+	p.do("move", chromedp.Click(chromedp.CSS(`#fleet-bulk [data-bulk="move"]`)))
+	p.waitJS("the move's confirmation", `visibleText("dialog[open] .confirm-message").startsWith("Move 1 peer to fleet-b?")`)
+	p.do("confirm", chromedp.Click(chromedp.CSS(`dialog[open] .btn-primary`)))
+	p.waitJS("bob-phone on fleet-b", fmt.Sprintf(`visibleText("#fleet-result") === "1 peer moved." && visibleText(%q) === "fleet-b"`,
+		row(bob.ID)+" td:nth-child(3)"))
+	eventually(t, "bob-phone on fleet-b's agent, off fleet-a's", func() bool {
+		return agentHas(t, ab, bob.PublicKey) && !agentHas(t, aa, bob.PublicKey)
+	})
+	p.do("clear the search", clearInput("#fleet-q"))
+
 	t.Log("the phone layout: no sideways scrolling")
-	p.do("phone viewport", chromedp.EmulateViewport(phoneW, phoneH), choose("#fleet-status", ""))
+	p.do("phone viewport", chromedp.EmulateViewport(phoneW, phoneH))
 	p.waitJS("the list at 375 px", rows+` >= 100 && document.documentElement.scrollWidth <= window.innerWidth`)
 	p.screenshot("fleet-peers-phone")
 	p.checkProblems()
