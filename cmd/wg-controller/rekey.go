@@ -34,8 +34,8 @@ stdout: set it in the environment before the next start.`)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "resealed %d node secrets, %d private keys and %d preshared keys (and %d webhook secrets) under a new master key\n",
-		n.Nodes, n.PrivateKeys, n.PresharedKeys, n.Webhooks)
+	fmt.Fprintf(stderr, "resealed %d node secrets, %d private keys and %d preshared keys (and %d webhook secrets, %d TOTP secrets) under a new master key\n",
+		n.Nodes, n.PrivateKeys, n.PresharedKeys, n.Webhooks, n.TOTPSecrets)
 	if o.key == nil {
 		fmt.Fprintf(stderr, "%s/%s now holds the new key; back it up in place of the old one\n", o.dataDir, controller.KeyFile)
 		return nil

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/wgfleet/wgfleet/controller/store"
 )
 
 // Kind is how a principal authenticated.
@@ -28,6 +30,29 @@ type Principal struct {
 	CSRFToken string
 	// ExpiresAt is when the session ends; zero for API tokens.
 	ExpiresAt time.Time
+	// Role is what the principal may do: the user's role, read at every
+	// request, or the token's.
+	Role Role
+	// UserID is the signed-in user, or the user who made the API token
+	// (0: a token of the command line or from before roles).
+	UserID int64
+	// TokenID is the API token's id; 0 for a session.
+	TokenID int64
+	// session is the hash of the session's token; zero for API tokens.
+	session store.TokenHash
+}
+
+// Require returns an error wrapping ErrForbidden unless p's role is min
+// or above.
+func (p Principal) Require(min Role) error {
+	if !p.Role.AtLeast(min) {
+		role := string(p.Role)
+		if role == "" {
+			role = "no role"
+		}
+		return fmt.Errorf("%w: this needs the role %s or above; %s has %s", ErrForbidden, min, p.Actor(), role)
+	}
+	return nil
 }
 
 // Actor is the principal as the audit log names it: "user:NAME" or
@@ -36,7 +61,7 @@ func (p Principal) Actor() string { return fmt.Sprintf("%s:%s", p.Kind, p.Name) 
 
 // LogValue keeps the CSRF token out of logs.
 func (p Principal) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("kind", string(p.Kind)), slog.String("name", p.Name))
+	return slog.GroupValue(slog.String("kind", string(p.Kind)), slog.String("name", p.Name), slog.String("role", string(p.Role)))
 }
 
 // MayCreateTokens returns an error wrapping ErrForbidden unless p is a

@@ -23,6 +23,7 @@ type Session struct {
 	// once and must go nowhere but the Set-Cookie header.
 	Token     string
 	Username  string
+	Role      Role
 	CSRFToken string
 	ExpiresAt time.Time
 }
@@ -108,7 +109,7 @@ func (a *Authenticator) Login(ctx context.Context, username, password, remoteAdd
 		a.log.Debug("deleted expired sessions", "count", n)
 	}
 	a.log.Info("login", "username", user.Username, "remote", remoteHost(remoteAddr))
-	return Session{Token: token, Username: user.Username, CSRFToken: csrf, ExpiresAt: expires}, nil
+	return Session{Token: token, Username: user.Username, Role: Role(user.Role), CSRFToken: csrf, ExpiresAt: expires}, nil
 }
 
 // Logout ends the session whose cookie value is token. Ending a session
@@ -142,7 +143,10 @@ func (a *Authenticator) session(ctx context.Context, token string) (Principal, e
 		if err != nil {
 			return err
 		}
-		p = Principal{Kind: KindUser, Name: user.Username, ViaCookie: true, CSRFToken: sess.CSRFToken, ExpiresAt: sess.ExpiresAt}
+		p = Principal{
+			Kind: KindUser, Name: user.Username, ViaCookie: true, CSRFToken: sess.CSRFToken, ExpiresAt: sess.ExpiresAt,
+			Role: Role(user.Role), UserID: user.ID, session: hash,
+		}
 		return nil
 	})
 	switch {

@@ -31,13 +31,46 @@ const (
 	MaxTokenTTL = 10 * 365 * 24 * time.Hour
 )
 
-// CreateToken makes an API token named name that expires ttl from now (0:
-// never; otherwise MinTokenTTL to MaxTokenTTL), stores its hash and records
-// the change in the audit log under actor ("user:NAME", "cli" or
-// "system"). The plaintext token is returned once and is never stored.
-// Whether the caller may create tokens at all is the caller's to check
-// (Principal.MayCreateTokens): a token may not.
+// CreateToken makes an admin API token of nobody in particular (for the
+// command line and the system): CreateTokenWithRole with RoleAdmin.
 func (a *Authenticator) CreateToken(ctx context.Context, actor, name string, ttl time.Duration) (string, store.APIToken, error) {
+	return a.createToken(ctx, actor, name, ttl, RoleAdmin, 0)
+}
+
+// CreateTokenWithRole makes an API token named name with role role that
+// expires ttl from now (0: never; otherwise MinTokenTTL to MaxTokenTTL),
+// stores its hash and records the change in the audit log under actor
+// ("cli" or "system"). The plaintext token is returned once and is never
+// stored. A token a user makes is made with CreateTokenFor.
+func (a *Authenticator) CreateTokenWithRole(ctx context.Context, actor, name string, ttl time.Duration, role Role) (string, store.APIToken, error) {
+	return a.createToken(ctx, actor, name, ttl, role, 0)
+}
+
+// CreateTokenFor makes an API token as CreateTokenWithRole does, for the
+// signed-in user p: only a user with a session may (an API token may not:
+// Principal.MayCreateTokens), role "" means p's own role, and a role above
+// p's gives ErrForbidden. The token remembers p, so that it never
+// outranks p: lowering p's role lowers it, deleting p revokes it.
+func (a *Authenticator) CreateTokenFor(ctx context.Context, p Principal, name string, ttl time.Duration, role Role) (string, store.APIToken, error) {
+	if err := p.MayCreateTokens(); err != nil {
+		return "", store.APIToken{}, err
+	}
+	if role == "" {
+		role = p.Role
+	}
+	if !role.Valid() {
+		return "", store.APIToken{}, fmt.Errorf("%w: role must be admin, operator or viewer, not %q", ErrInvalid, role)
+	}
+	if !p.Role.AtLeast(role) {
+		return "", store.APIToken{}, fmt.Errorf("%w: a %s may not make a token with role %s", ErrForbidden, p.Role, role)
+	}
+	return a.createToken(ctx, p.Actor(), name, ttl, role, p.UserID)
+}
+
+func (a *Authenticator) createToken(ctx context.Context, actor, name string, ttl time.Duration, role Role, userID int64) (string, store.APIToken, error) {
+	if !role.Valid() {
+		return "", store.APIToken{}, fmt.Errorf("%w: role must be admin, operator or viewer, not %q", ErrInvalid, role)
+	}
 	name = strings.TrimSpace(name)
 	if err := checkTokenName(name); err != nil {
 		return "", store.APIToken{}, err
@@ -57,10 +90,14 @@ func (a *Authenticator) CreateToken(ctx context.Context, actor, name string, ttl
 	var tok store.APIToken
 	err = a.store.InTx(ctx, func(tx *store.Tx) error {
 		var err error
-		if tok, err = tx.CreateAPIToken(ctx, name, store.HashToken(token), token[:tokenDisplayLen], expires); err != nil {
+		tok, err = tx.CreateAPITokenWith(ctx, store.APIToken{
+			Name: name, Hash: store.HashToken(token), Prefix: token[:tokenDisplayLen], ExpiresAt: expires,
+			Role: string(role), UserID: userID,
+		})
+		if err != nil {
 			return err
 		}
-		details := map[string]string{"name": tok.Name, "prefix": tok.Prefix}
+		details := map[string]string{"name": tok.Name, "prefix": tok.Prefix, "role": tok.Role}
 		if !expires.IsZero() {
 			details["expires_at"] = expires.UTC().Format(time.RFC3339)
 		}
@@ -69,7 +106,7 @@ func (a *Authenticator) CreateToken(ctx context.Context, actor, name string, ttl
 	if err != nil {
 		return "", store.APIToken{}, fmt.Errorf("creating api token: %w", err)
 	}
-	a.log.Info("api token created", "actor", actor, "id", tok.ID, "name", tok.Name)
+	a.log.Info("api token created", "actor", actor, "id", tok.ID, "name", tok.Name, "role", tok.Role)
 	return token, tok, nil
 }
 
@@ -117,7 +154,7 @@ func (a *Authenticator) token(ctx context.Context, token string) (Principal, err
 		return Principal{}, unauthenticated("API token expired")
 	}
 	a.touch(ctx, tok.ID)
-	return Principal{Kind: KindToken, Name: tok.Name}, nil
+	return Principal{Kind: KindToken, Name: tok.Name, Role: Role(tok.Role), UserID: tok.UserID, TokenID: tok.ID}, nil
 }
 
 // touch records a token's use, writing at most once per

@@ -427,7 +427,8 @@ func copySequence(ctx context.Context, src *Store, stx *sql.Tx, dst *Store, dtx 
 }
 
 // verifyCopy opens the copy under box (the master key check) and opens
-// every sealed value in it (node secrets, peer keys, webhook secrets).
+// every sealed value in it (node secrets, peer keys, webhook secrets,
+// TOTP secrets).
 func verifyCopy(ctx context.Context, dsn string, box *secretbox.Box) error {
 	s, err := Open(ctx, dsn, box)
 	if err != nil {
@@ -441,11 +442,22 @@ func verifyCopy(ctx context.Context, dsn string, box *secretbox.Box) error {
 		return fmt.Errorf("store: copy: reading the copy's peers: %w", err)
 	}
 	err = s.InTx(ctx, func(tx *Tx) error {
-		_, err := tx.ListWebhooks(ctx) // opens every webhook secret
-		return err
+		if _, err := tx.ListWebhooks(ctx); err != nil { // opens every webhook secret
+			return err
+		}
+		users, err := tx.ListUsers(ctx)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			if _, err := tx.GetTOTP(ctx, u.ID); err != nil { // opens the TOTP secret
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store: copy: reading the copy's webhooks: %w", err)
+		return fmt.Errorf("store: copy: reading the copy's webhooks and TOTP secrets: %w", err)
 	}
 	return nil
 }

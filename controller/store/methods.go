@@ -257,3 +257,18 @@ func (s *Store) SearchPeers(ctx context.Context, q PeerQuery) ([]Peer, bool, err
 	})
 	return peers, more, err
 }
+
+// CreateUserWithRole runs Tx.CreateUserWithRole in its own transaction.
+func (s *Store) CreateUserWithRole(ctx context.Context, username, passwordHash, role string) (User, error) {
+	return inTx(ctx, s, func(tx *Tx) (User, error) { return tx.CreateUserWithRole(ctx, username, passwordHash, role) })
+}
+
+// ListUsers runs Tx.ListUsers in its own transaction.
+func (s *Store) ListUsers(ctx context.Context) ([]User, error) {
+	return inTx(ctx, s, func(tx *Tx) ([]User, error) { return tx.ListUsers(ctx) })
+}
+
+// GetTOTP runs Tx.GetTOTP in its own transaction.
+func (s *Store) GetTOTP(ctx context.Context, userID int64) (TOTP, error) {
+	return inTx(ctx, s, func(tx *Tx) (TOTP, error) { return tx.GetTOTP(ctx, userID) })
+}

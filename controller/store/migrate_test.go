@@ -355,6 +355,7 @@ func migrationFixtures() map[uint]migrationFixture {
 		secretPrevMigration:       secretPrevFixture(),
 		trafficHistoryMigration:   trafficHistoryFixture(),
 		peerSearchMigration:       peerSearchFixture(),
+		usersRolesMigration:       usersRolesFixture(),
 	}
 }
 

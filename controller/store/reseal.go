@@ -15,10 +15,11 @@ type Resealed struct {
 	PrivateKeys   int // peer private keys held by the controller
 	PresharedKeys int // peer preshared keys
 	Webhooks      int // webhook signing secrets
+	TOTPSecrets   int // users' TOTP secrets
 }
 
 // Reseal rotates the master key: in one transaction it opens every sealed
-// value (node secrets, peer private and preshared keys, webhook secrets, the master key
+// value (node secrets, peer private and preshared keys, webhook secrets, users' TOTP secrets, the master key
 // check) with the store's current box and seals it again with newBox,
 // bound to the same row and column. On success the store uses newBox from
 // then on; on any error nothing is changed and the store keeps its box.
@@ -54,6 +55,9 @@ func (s *Store) Reseal(ctx context.Context, newBox *secretbox.Box) (Resealed, er
 			return err
 		}
 		if out.Webhooks, err = r.column(ctx, "webhooks", "secret_enc", webhookSecretAAD); err != nil {
+			return err
+		}
+		if out.TOTPSecrets, err = r.column(ctx, "users", "totp_secret_enc", userTOTPAAD); err != nil {
 			return err
 		}
 		return r.keyCheck(ctx)

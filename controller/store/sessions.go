@@ -84,3 +84,13 @@ func (tx *Tx) DeleteExpiredSessions(ctx context.Context) (int64, error) {
 	}
 	return res.RowsAffected()
 }
+
+// DeleteUserSessions ends every session of a user but the one with the
+// token hash keep (zero: all of them) and returns how many it ended.
+func (tx *Tx) DeleteUserSessions(ctx context.Context, userID int64, keep TokenHash) (int64, error) {
+	res, err := tx.tx.ExecContext(ctx, "DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?", userID, keep[:])
+	if err != nil {
+		return 0, fmt.Errorf("ending the sessions of user %d: %w", userID, err)
+	}
+	return res.RowsAffected()
+}

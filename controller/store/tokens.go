@@ -28,36 +28,53 @@ type APIToken struct {
 	LastUsedAt time.Time // zero if never used; updated at most once a minute
 	RevokedAt  time.Time // zero while the token is valid
 	ExpiresAt  time.Time // zero: never expires
+	// Role is what the token may do ("admin", "operator", "viewer").
+	Role string
+	// UserID is the user who made the token; 0: the command line, or a
+	// token made before roles existed.
+	UserID int64
 }
 
 // touchGranularity limits how often a token's last use is written.
 const touchGranularity = time.Minute
 
-// CreateAPIToken stores a new token by its hash; CreatedAt is set to now.
-// expiresAt is when it stops authenticating, stored in whole seconds; zero
-// means never. A hash already stored gives ErrConflict.
+// CreateAPIToken stores a new admin token made by nobody in particular:
+// CreateAPITokenWith of those fields.
 func (tx *Tx) CreateAPIToken(ctx context.Context, name string, hash TokenHash, prefix string, expiresAt time.Time) (APIToken, error) {
-	name = strings.TrimSpace(name)
-	if name == "" || hash == (TokenHash{}) {
-		return APIToken{}, fmt.Errorf("creating api token: %w", invalidf("name and hash must be set"))
-	}
-	var id int64
-	err := tx.tx.QueryRowContext(ctx,
-		"INSERT INTO api_tokens (name, token_hash, prefix, created_at, expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-		name, hash[:], prefix, tx.now.Unix(), nullTime(expiresAt)).Scan(&id)
-	if isUnique(err) {
-		return APIToken{}, fmt.Errorf("creating api token %q: %w", name, ErrConflict)
-	}
-	if err != nil {
-		return APIToken{}, fmt.Errorf("creating api token %q: %w", name, err)
-	}
-	if !expiresAt.IsZero() {
-		expiresAt = unixTime(expiresAt.Unix())
-	}
-	return APIToken{ID: id, Name: name, Hash: hash, Prefix: prefix, CreatedAt: tx.now, ExpiresAt: expiresAt}, nil
+	return tx.CreateAPITokenWith(ctx, APIToken{Name: name, Hash: hash, Prefix: prefix, ExpiresAt: expiresAt, Role: "admin"})
 }
 
-const apiTokenColumns = "id, name, token_hash, prefix, created_at, last_used_at, revoked_at, expires_at"
+// CreateAPITokenWith stores t, a new token, by its hash: its Name, Hash,
+// Prefix, ExpiresAt (when it stops authenticating, stored in whole
+// seconds; zero means never), Role and UserID (0: none). CreatedAt is set
+// to now. A hash already stored gives ErrConflict, an unknown role
+// ErrInvalid.
+func (tx *Tx) CreateAPITokenWith(ctx context.Context, t APIToken) (APIToken, error) {
+	t.Name = strings.TrimSpace(t.Name)
+	if t.Name == "" || t.Hash == (TokenHash{}) {
+		return APIToken{}, fmt.Errorf("creating api token: %w", invalidf("name and hash must be set"))
+	}
+	if err := checkRole(t.Role); err != nil {
+		return APIToken{}, fmt.Errorf("creating api token %q: %w", t.Name, err)
+	}
+	userID := sql.NullInt64{Int64: t.UserID, Valid: t.UserID != 0}
+	err := tx.tx.QueryRowContext(ctx,
+		"INSERT INTO api_tokens (name, token_hash, prefix, created_at, expires_at, role, user_id) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+		t.Name, t.Hash[:], t.Prefix, tx.now.Unix(), nullTime(t.ExpiresAt), t.Role, userID).Scan(&t.ID)
+	if isUnique(err) {
+		return APIToken{}, fmt.Errorf("creating api token %q: %w", t.Name, ErrConflict)
+	}
+	if err != nil {
+		return APIToken{}, fmt.Errorf("creating api token %q: %w", t.Name, err)
+	}
+	if !t.ExpiresAt.IsZero() {
+		t.ExpiresAt = unixTime(t.ExpiresAt.Unix())
+	}
+	t.CreatedAt, t.LastUsedAt, t.RevokedAt = tx.now, time.Time{}, time.Time{}
+	return t, nil
+}
+
+const apiTokenColumns = "id, name, token_hash, prefix, created_at, last_used_at, revoked_at, expires_at, role, user_id"
 
 func scanAPIToken(sc scanner) (APIToken, error) {
 	var (
@@ -66,10 +83,12 @@ func scanAPIToken(sc scanner) (APIToken, error) {
 		created       int64
 		used, revoked sql.NullInt64
 		expires       sql.NullInt64
+		userID        sql.NullInt64
 	)
-	if err := sc.Scan(&t.ID, &t.Name, &raw, &t.Prefix, &created, &used, &revoked, &expires); err != nil {
+	if err := sc.Scan(&t.ID, &t.Name, &raw, &t.Prefix, &created, &used, &revoked, &expires, &t.Role, &userID); err != nil {
 		return APIToken{}, err
 	}
+	t.UserID = userID.Int64
 	copy(t.Hash[:], raw)
 	t.CreatedAt = unixTime(created)
 	t.LastUsedAt = fromNullTime(used)
