@@ -79,11 +79,17 @@ type server struct {
 	joinPin       agentapi.Fingerprint
 	webhooks      *webhook.Dispatcher
 	traffic       *traffic.Service
+	// access is the role each route needs, by "METHOD /path/{template}"
+	// (routes), for the test that walks the router.
+	access map[string]routeAccess
 }
 
 // New returns the controller's HTTP handler. It panics when cfg.Fleet or
 // cfg.Auth is nil.
-func New(cfg Config) http.Handler {
+func New(cfg Config) http.Handler { return newServer(cfg).handler() }
+
+// newServer makes the server of New, its routes included.
+func newServer(cfg Config) *server {
 	if cfg.Fleet == nil || cfg.Auth == nil {
 		panic("api: Config.Fleet and Config.Auth are required")
 	}
@@ -108,6 +114,12 @@ func New(cfg Config) http.Handler {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.router = s.routes()
+	return s
+}
+
+// handler is the server's HTTP handler: every answer with the security
+// headers, every request logged, then dispatched.
+func (s *server) handler() http.Handler {
 	return s.securityHeaders(s.logRequests(http.HandlerFunc(s.dispatch)))
 }
 

@@ -104,10 +104,11 @@ func (s *server) logRequests(h http.Handler) http.Handler {
 	})
 }
 
-// authed lets only authenticated requests through to h, and of those that
+// authed lets only authenticated requests through to h, of those that
 // authenticated with the session cookie only the ones that carry its CSRF
-// token when they may change something.
-func (s *server) authed(h http.HandlerFunc) http.Handler {
+// token when they may change something, and of those only the ones whose
+// principal has role min or above (403 otherwise).
+func (s *server) authed(min auth.Role, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.auth.Authenticate(r)
 		if err != nil {
@@ -125,6 +126,10 @@ func (s *server) authed(h http.HandlerFunc) http.Handler {
 				s.fail(w, r, err)
 				return
 			}
+		}
+		if err := p.Require(min); err != nil {
+			s.fail(w, r, err)
+			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})

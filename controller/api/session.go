@@ -23,6 +23,7 @@ type loginRequest struct {
 type sessionInfo struct {
 	Username  string     `json:"username"`
 	Kind      auth.Kind  `json:"kind"`
+	Role      auth.Role  `json:"role"`
 	CSRFToken string     `json:"csrf_token,omitempty"`
 	ExpiresAt *time.Time `json:"expires_at"`
 }
@@ -66,7 +67,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		SameSite: http.SameSiteStrictMode,
 	})
 	s.respond(w, http.StatusOK, "signed in", sessionInfo{
-		Username: sess.Username, Kind: auth.KindUser, CSRFToken: sess.CSRFToken, ExpiresAt: &sess.ExpiresAt,
+		Username: sess.Username, Kind: auth.KindUser, Role: sess.Role, CSRFToken: sess.CSRFToken, ExpiresAt: &sess.ExpiresAt,
 	})
 }
 
@@ -94,7 +95,7 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 // token (the UI fetches it again after a reload).
 func (s *server) me(r *http.Request) (result, error) {
 	p := principal(r)
-	info := sessionInfo{Username: p.Name, Kind: p.Kind, CSRFToken: p.CSRFToken}
+	info := sessionInfo{Username: p.Name, Kind: p.Kind, Role: p.Role, CSRFToken: p.CSRFToken}
 	if !p.ExpiresAt.IsZero() {
 		info.ExpiresAt = &p.ExpiresAt
 	}
