@@ -9,6 +9,8 @@
 //	wg-controller enroll-token create [--name] [--label k=v]... [--expires 1h]
 //	                                                join token for a new node, printed once on stdout
 //	wg-controller enroll-token list | revoke --id ID
+//	wg-controller user add --name NAME --role ROLE | list | passwd --name NAME | rm --name NAME
+//	                                                users of the UI and API (password on stdin)
 //	wg-controller rekey  [--data-dir DIR]         rotate the master key (controller stopped)
 //	wg-controller migrate-db --from DIR|URL --to URL|DIR   move an install between SQLite and PostgreSQL
 //	wg-controller version                         print the version, commit and build date
@@ -24,6 +26,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/wgfleet/wgfleet/internal/cli"
 	"github.com/wgfleet/wgfleet/internal/version"
@@ -39,6 +42,7 @@ const usage = `usage:
   wg-controller token revoke --id ID [--data-dir DIR]
   wg-controller enroll-token create [--name NAME] [--label k=v]... [--expires 1h] [--data-dir DIR]
   wg-controller enroll-token list | revoke --id ID [--data-dir DIR]
+  wg-controller user add --name NAME [--role viewer] | list | passwd --name NAME | rm --name NAME
   wg-controller rekey [--data-dir DIR]           (stop the controller first)
   wg-controller migrate-db --from DIR|URL --to URL|DIR   (stop the controller first)
   wg-controller version                          (or --version)
@@ -64,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return token(ctx, args[1:], getenv, stdout, stderr)
 	case "enroll-token":
 		return enrollToken(ctx, args[1:], getenv, stdout, stderr)
+	case "user":
+		return user(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case "rekey":
 		return rekey(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate-db":

@@ -280,16 +280,19 @@ func TestTokenCommands(t *testing.T) {
 		t.Fatalf("token list header %q: want LAST USED and EXPIRES columns", sc.Text())
 	}
 	sc.Scan()
-	// ID NAME PREFIX CREATED LAST-USED EXPIRES REVOKED
+	// ID NAME PREFIX ROLE CREATED LAST-USED EXPIRES REVOKED
 	row := strings.Fields(sc.Text())
-	if len(row) != 7 {
-		t.Fatalf("token list row %q: want 7 columns", sc.Text())
+	if len(row) != 8 {
+		t.Fatalf("token list row %q: want 8 columns", sc.Text())
 	}
-	if used, err := time.Parse(time.RFC3339, row[4]); err != nil || time.Since(used) > time.Hour {
-		t.Errorf("last used %q: want the time of the call above", row[4])
+	if row[3] != "admin" {
+		t.Errorf("role %q: a token made without --role is an admin's", row[3])
 	}
-	if exp, err := time.Parse(time.RFC3339, row[5]); err != nil || exp.Sub(wantExpiry).Abs() > time.Minute {
-		t.Errorf("expires %q: want about %s", row[5], wantExpiry.Format(time.RFC3339))
+	if used, err := time.Parse(time.RFC3339, row[5]); err != nil || time.Since(used) > time.Hour {
+		t.Errorf("last used %q: want the time of the call above", row[5])
+	}
+	if exp, err := time.Parse(time.RFC3339, row[6]); err != nil || exp.Sub(wantExpiry).Abs() > time.Minute {
+		t.Errorf("expires %q: want about %s", row[6], wantExpiry.Format(time.RFC3339))
 	}
 	id := row[0]
 	if err := run(ctx, []string{"token", "revoke", "--id", id, "--data-dir", dir}, env, &stdout, &stderr); err != nil {

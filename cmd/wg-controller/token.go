@@ -15,7 +15,8 @@ import (
 )
 
 const tokenUsage = `usage:
-  wg-controller token create --name NAME [--expires 720h] [--data-dir DIR]   print a new API token once on stdout
+  wg-controller token create --name NAME [--expires 720h] [--role admin] [--data-dir DIR]
+        print a new API token once on stdout
   wg-controller token list [--data-dir DIR]
   wg-controller token revoke --id ID [--data-dir DIR]
 Run "wg-controller token SUBCOMMAND -h" for the flags of a subcommand.`
@@ -31,6 +32,7 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 	s := cli.NewSet("wg-controller token "+sub, stderr)
 	var (
 		name    *cli.Flag[string]
+		role    *cli.Flag[string]
 		id      *cli.Flag[int64]
 		expires *cli.Flag[time.Duration]
 	)
@@ -38,6 +40,7 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 	case "create":
 		name = cli.String(s, "name", "", "", "name of the new token")
 		expires = cli.Duration(s, "expires", "", 0, "lifetime of the new token, e.g. 720h (1m to 87600h); 0: never expires")
+		role = cli.String(s, "role", "", string(auth.RoleAdmin), "role of the new token: admin, operator or viewer")
 	case "revoke":
 		id = cli.Int64(s, "id", "", 0, "id of the token to revoke (see token list)")
 	case "list":
@@ -70,21 +73,25 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 	const actor = "cli"
 	switch sub {
 	case "create":
-		plain, tok, err := a.CreateToken(ctx, actor, name.Get(), expires.Get())
+		r, err := auth.ParseRole(role.Get())
+		if err != nil {
+			return fmt.Errorf("token create: --role: %w", err)
+		}
+		plain, tok, err := a.CreateTokenWithRole(ctx, actor, name.Get(), expires.Get(), r)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, plain)
-		fmt.Fprintf(stderr, "created API token %d %q (expires: %s); it is shown only this once\n", tok.ID, tok.Name, when(tok.ExpiresAt, "never"))
+		fmt.Fprintf(stderr, "created API token %d %q (role %s, expires: %s); it is shown only this once\n", tok.ID, tok.Name, tok.Role, when(tok.ExpiresAt, "never"))
 	case "list":
 		toks, err := a.ListTokens(ctx)
 		if err != nil {
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tCREATED\tLAST USED\tEXPIRES\tREVOKED")
+		fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tROLE\tCREATED\tLAST USED\tEXPIRES\tREVOKED")
 		for _, t := range toks {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Prefix,
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Prefix, t.Role,
 				when(t.CreatedAt, "-"), when(t.LastUsedAt, "never"), when(t.ExpiresAt, "never"), when(t.RevokedAt, "-"))
 		}
 		return tw.Flush()
