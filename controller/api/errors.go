@@ -129,6 +129,9 @@ func statusOf(err error) problem {
 		}
 	case code == fault.ERATELIMITED && errors.As(err, &rl):
 		p.message, p.retryAfter = rl.Error(), rl.RetryAfter
+	case code == fault.EUNAUTHENTICATED && (errors.Is(err, auth.ErrTOTPRequired) || errors.Is(err, auth.ErrBadTOTP)):
+		// The password was right: the client asks for the second factor.
+		p.data = map[string]any{"totp_required": true}
 	case code == fault.EUNAUTHENTICATED && errors.Is(err, auth.ErrBadCredentials):
 		// Nothing more: what wraps it could tell a wrong password from an
 		// unknown user.

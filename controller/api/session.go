@@ -16,16 +16,21 @@ const maxLoginBodyBytes = 8 << 10
 type loginRequest struct {
 	Username *string `json:"username"`
 	Password *string `json:"password"`
+	// TOTPCode is the second factor of a user who has one: a code from
+	// the authenticator app, or a recovery code.
+	TOTPCode *string `json:"totp_code"`
 }
 
 // sessionInfo is what the UI learns about its session: never the session
 // token, which lives in the HttpOnly cookie only.
 type sessionInfo struct {
-	Username  string     `json:"username"`
-	Kind      auth.Kind  `json:"kind"`
-	Role      auth.Role  `json:"role"`
-	CSRFToken string     `json:"csrf_token,omitempty"`
-	ExpiresAt *time.Time `json:"expires_at"`
+	Username string    `json:"username"`
+	Kind     auth.Kind `json:"kind"`
+	Role     auth.Role `json:"role"`
+	// TOTPEnabled: the user has a second factor (sessions only).
+	TOTPEnabled bool       `json:"totp_enabled"`
+	CSRFToken   string     `json:"csrf_token,omitempty"`
+	ExpiresAt   *time.Time `json:"expires_at"`
 }
 
 // login: POST /api/login {"username", "password"}. It sets the session
@@ -48,7 +53,11 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badFieldf("password", "password is required"))
 		return
 	}
-	sess, err := s.auth.Login(r.Context(), *req.Username, *req.Password, r.RemoteAddr)
+	code := ""
+	if req.TOTPCode != nil {
+		code = *req.TOTPCode
+	}
+	sess, err := s.auth.LoginWithCode(r.Context(), *req.Username, *req.Password, code, r.RemoteAddr)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -96,6 +105,13 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 func (s *server) me(r *http.Request) (result, error) {
 	p := principal(r)
 	info := sessionInfo{Username: p.Name, Kind: p.Kind, Role: p.Role, CSRFToken: p.CSRFToken}
+	if p.Kind == auth.KindUser {
+		u, err := s.auth.GetUser(r.Context(), p.UserID)
+		if err != nil {
+			return result{}, err
+		}
+		info.TOTPEnabled = u.TOTPEnabled
+	}
 	if !p.ExpiresAt.IsZero() {
 		info.ExpiresAt = &p.ExpiresAt
 	}

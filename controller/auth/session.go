@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/wgfleet/wgfleet/controller/store"
@@ -42,6 +43,17 @@ func (s Session) LogValue() slog.Value {
 // for the configured wait: unknown usernames cost a password check too,
 // so none of these may be skipped.
 func (a *Authenticator) Login(ctx context.Context, username, password, remoteAddr string) (Session, error) {
+	return a.LoginWithCode(ctx, username, password, "", remoteAddr)
+}
+
+// LoginWithCode is Login for users who may have a second factor (TOTP):
+// after the right password, a user with one needs code, a TOTP code of
+// the current period (give or take one) not used before, or an unused
+// recovery code (spent by this login). Without a code it gives
+// ErrTOTPRequired, which does not count as a failed login (the password
+// was right); a wrong code gives ErrBadTOTP and counts like a wrong
+// password.
+func (a *Authenticator) LoginWithCode(ctx context.Context, username, password, code, remoteAddr string) (Session, error) {
 	now := a.now()
 	userKey, addrKey := keyFor(username, remoteAddr), addressKey(remoteAddr)
 	if retry, ok := a.limiter.begin(userKey, now); !ok {
@@ -84,6 +96,29 @@ func (a *Authenticator) Login(ctx context.Context, username, password, remoteAdd
 	case !ok:
 		a.log.Warn("login failed", "username", username, "remote", remoteHost(remoteAddr), "reason", "wrong password")
 		return Session{}, ErrBadCredentials
+	}
+	if user.TOTPEnabled {
+		if strings.TrimSpace(code) == "" {
+			a.limiter.cancel(userKey, now)
+			a.addrLimiter.cancel(addrKey, now)
+			return Session{}, ErrTOTPRequired
+		}
+		accepted, err := inTxBool(ctx, a.store, func(tx *store.Tx) (bool, error) {
+			t, err := tx.GetTOTP(ctx, user.ID)
+			if err != nil {
+				return false, err
+			}
+			return a.acceptCode(ctx, tx, user.ID, t, code, true)
+		})
+		if err != nil {
+			a.limiter.cancel(userKey, now)
+			a.addrLimiter.cancel(addrKey, now)
+			return Session{}, fmt.Errorf("login: user %q: %w", user.Username, err)
+		}
+		if !accepted {
+			a.log.Warn("login failed", "username", username, "remote", remoteHost(remoteAddr), "reason", "wrong second factor code")
+			return Session{}, ErrBadTOTP
+		}
 	}
 	a.limiter.succeeded(userKey)
 	a.addrLimiter.cancel(addrKey, now)
@@ -180,4 +215,15 @@ func (a *Authenticator) dummy() string {
 		a.dummyHash = h
 	})
 	return a.dummyHash
+}
+
+// inTxBool runs fn in a transaction of st and returns what it reports.
+func inTxBool(ctx context.Context, st *store.Store, fn func(tx *store.Tx) (bool, error)) (bool, error) {
+	var out bool
+	err := st.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	})
+	return out, err
 }
