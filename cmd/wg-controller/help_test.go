@@ -76,7 +76,7 @@ func TestHelpEverywhere(t *testing.T) {
 		"node-keepalive", "preshared-key", "public-key"}
 	with := func(sets ...[]string) []string { return slices.Concat(sets...) }
 	own := map[string][]string{
-		"token create":        with(offline, []string{"name", "expires"}),
+		"token create":        with(offline, []string{"name", "expires", "role"}),
 		"token list":          offline,
 		"token revoke":        with(offline, []string{"id"}),
 		"node list":           with(remote, []string{"label"}),
@@ -98,6 +98,10 @@ func TestHelpEverywhere(t *testing.T) {
 		"peer restrict":       remote,
 		"peer allow":          remote,
 		"enroll-token revoke": with(offline, []string{"id"}),
+		"user add":            with(offline, []string{"name", "role"}),
+		"user list":           offline,
+		"user passwd":         with(offline, []string{"name"}),
+		"user rm":             with(offline, []string{"name"}),
 	}
 	top := helpOf(t)
 	var commands []string
@@ -129,7 +133,7 @@ func TestHelpEverywhere(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"serve", "demo", "token", "enroll-token", "rekey", "migrate-db", "version", "healthcheck", "node", "peer"} {
+	for _, want := range []string{"serve", "demo", "token", "enroll-token", "rekey", "migrate-db", "version", "healthcheck", "node", "peer", "user"} {
 		if !walked[want] {
 			t.Errorf("the walk missed the command %q (main help:\n%s)", want, top)
 		}
