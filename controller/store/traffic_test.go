@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -131,6 +132,29 @@ func TestTrafficHistory(t *testing.T) {
 	rollup(t, s, t0.Add(731*24*time.Hour))
 	testenv.Equal(t, "peer rows two years later", countRows(t, s, "SELECT count(*) FROM peer_traffic"), 0)
 	testenv.Equal(t, "node rows two years later", countRows(t, s, "SELECT count(*) FROM node_traffic"), 0)
+}
+
+// TestTrafficOfManyPeers: a dump of 100 peers (written in statements of
+// 64, 32 and 4 rows) records each peer's delta, a peer given twice once
+// with both added, and the node's sum.
+func TestTrafficOfManyPeers(t *testing.T) {
+	s, _, _ := openTest(t)
+	n := mustCreateNode(t, s, testNode("lon1"))
+	var (
+		deltas []TrafficDelta
+		rx, tx int64
+	)
+	for i := range int64(100) {
+		p := mustCreatePeer(t, s, testPeer(t, n.ID, fmt.Sprintf("p%d", i)))
+		deltas = append(deltas, TrafficDelta{p.ID, i + 1, 2 * (i + 1)})
+		rx, tx = rx+i+1, tx+2*(i+1)
+	}
+	deltas = append(deltas, TrafficDelta{deltas[0].PeerID, 1000, 0})
+	record(t, s, n.ID, testEpoch, deltas...)
+	testenv.Equal(t, "minute rows", countRows(t, s, "SELECT count(*) FROM peer_traffic WHERE step = 60"), 100)
+	testenv.DeepEqual(t, "the peer given twice", peerSeries(t, s, deltas[0].PeerID, TrafficMinute, testEpoch), []TrafficBucket{bucket(testEpoch, 1001, 2)})
+	testenv.DeepEqual(t, "the last peer", peerSeries(t, s, deltas[99].PeerID, TrafficMinute, testEpoch), []TrafficBucket{bucket(testEpoch, 100, 200)})
+	testenv.DeepEqual(t, "the node", nodeSeries(t, s, n.ID, TrafficMinute, testEpoch), []TrafficBucket{bucket(testEpoch, rx+1000, tx)})
 }
 
 // TestTrafficFollowsPeers: a deleted peer's history goes with it, its
