@@ -98,6 +98,13 @@ func suite() []figure {
 			What:     "signed requests during 1,000 unsigned 1 MiB bodies (issue 10)",
 		},
 		{
+			Name: "traffic-history", Pkg: "./controller/store", Bench: "TrafficHistory",
+			Benchtime: "1x", Quick: "1x", Short: true, Timeout: 40 * time.Minute,
+			Headline: []string{"peers", "minute-rows", "hour-rows", "day-rows", "used-MiB", "bytes/row", "KiB/peer",
+				"record-1k-max-ms", "rollup-hour-max-ms"},
+			What: "traffic history of 10k peers (1k with -quick) busy every minute for 30 days, through the real writes and rollup: rows and SQLite bytes",
+		},
+		{
 			Name: "data-plane", Pkg: "./cmd/wg-agent", Bench: "DataPlane",
 			Benchtime: "1x", Quick: "1x", Short: true, Timeout: 15 * time.Minute,
 			Headline: []string{"tun/raw-up", "tun/raw-down", "tun-churn/raw-up", "tun-churn/raw-down",
