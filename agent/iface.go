@@ -242,7 +242,7 @@ func (i *iface) commit() error {
 		return fmt.Errorf("saving peer state of %s: %w", i.name, err)
 	}
 	i.table.keep()
-	i.trim.removed(removals(cs))
+	i.trim.removed(removals(cs), i.table.len())
 	return nil
 }
 

@@ -2,10 +2,17 @@ package agent
 
 import "runtime/debug"
 
-// trimAfterRemovals is how many peers an interface removes before the
+// trimAfterRemovals is the fewest peers an interface removes before the
 // agent returns the memory they held to the operating system: about 26 KB
-// a peer in wireguard-go, so 1,024 peers are about 26 MB.
-const trimAfterRemovals = 1024
+// a peer in wireguard-go, so 1,024 peers are about 26 MB. It also waits
+// for a quarter of the peers the interface holds (trimShare): a forced
+// collection costs time in proportion to what is live, so at 60k peers
+// it waits for 15k removals, and a steady trickle of removals is left to
+// the runtime's own collections.
+const (
+	trimAfterRemovals = 1024
+	trimShare         = 4
+)
 
 // memTrim returns the memory of removed peers to the operating system.
 //
@@ -15,7 +22,8 @@ const trimAfterRemovals = 1024
 // that swaps 10k peers for another 10k ten times grew to 3-4 times its
 // size after the first set, a bare wireguard-go device as much as the
 // agent (BenchmarkAgentMemory, BENCHMARKS.md). Once an interface has
-// removed trimAfterRemovals peers, the committer runs one collection that
+// removed trimAfterRemovals peers and a quarter of what it holds, the
+// committer runs one collection that
 // also returns the freed pages (debug.FreeOSMemory) before it answers the
 // batch: a batch that removes a thousand peers costs a collection more,
 // and its answer means the memory is back. It is not safe for concurrent
@@ -30,10 +38,11 @@ func newMemTrim() *memTrim {
 	return &memTrim{threshold: trimAfterRemovals, free: debug.FreeOSMemory}
 }
 
-// removed counts n removed peers and trims once there are enough.
-func (m *memTrim) removed(n int) {
+// removed counts n removed peers, of an interface that now holds held,
+// and trims once there are enough.
+func (m *memTrim) removed(n, held int) {
 	m.pending += n
-	if m.pending < m.threshold {
+	if m.pending < m.threshold || m.pending < held/trimShare {
 		return
 	}
 	m.pending = 0
