@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/controller/api"
 	"github.com/wgfleet/wgfleet/controller/events"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/ipam"
@@ -74,6 +75,9 @@ type Config struct {
 	// that agents trust it. Zero: tokens pin nothing and agents verify an
 	// https controller against the system's CAs or --join-ca.
 	JoinPin agentapi.Fingerprint
+	// Demo, when not nil, marks the controller of `wg-controller demo`:
+	// the UI shows what to try next, with these commands (GET /api/demo).
+	Demo *api.Demo
 	// PoolSupernet and PoolBits: a joining node whose token names no pool
 	// gets the first /PoolBits of PoolSupernet that overlaps no node's
 	// pool. Zero values mean fleet.DefaultPoolSupernet (10.128.0.0/9) and

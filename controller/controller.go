@@ -114,7 +114,7 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 	c.handler = api.New(api.Config{
 		Fleet: c.fleet, Auth: authn, Reconciler: rec, Logger: log.With("component", "api"),
 		SecureCookies: cfg.SecureCookies, UI: ui.Handler(), Metrics: metrics.New(st, log.With("component", "metrics")),
-		PublicURL: cfg.PublicURL, JoinPin: cfg.JoinPin, Webhooks: hooks, Traffic: history,
+		PublicURL: cfg.PublicURL, JoinPin: cfg.JoinPin, Webhooks: hooks, Traffic: history, Demo: cfg.Demo,
 	})
 	return c, nil
 }

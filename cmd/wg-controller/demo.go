@@ -21,6 +21,7 @@ import (
 
 	"github.com/wgfleet/wgfleet/agent"
 	"github.com/wgfleet/wgfleet/controller"
+	"github.com/wgfleet/wgfleet/controller/api"
 	"github.com/wgfleet/wgfleet/controller/auth"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/internal/cli"
@@ -111,7 +112,7 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 	password := creds.AdminPassword
 	ctrl, err := controller.New(ctx, controller.Config{
 		Listen: listen.Get(), DataDir: filepath.Join(dir, "controller"), PollInterval: 5 * time.Second,
-		AdminPassword: password, Logger: log,
+		AdminPassword: password, Logger: log, Demo: &api.Demo{Commands: demoCommands(nodes[0].name, nodes[1].name)},
 	})
 	if err != nil {
 		return err
@@ -276,18 +277,26 @@ func demoToken(ctx context.Context, a *auth.Authenticator, c *demoCredentials, p
 	return plain, saveDemoCredentials(path, *c)
 }
 
+// demoCommands are the fleet CLI commands (docs/CLI.md) the demo suggests
+// trying, in its banner and in the UI; TestDemo runs them.
+func demoCommands(node1, node2 string) []string {
+	return []string{
+		"wg-controller peer add --node " + node1 + " --name my-phone",
+		"wg-controller peer qr my-phone",
+		"wg-controller peer move my-phone --to " + node2,
+		"wg-controller peer list --node " + node2,
+	}
+}
+
 // demoHints is what the demo's banner suggests trying next, in the UI and
-// with the fleet CLI (docs/CLI.md); TestDemo runs the commands it names.
+// with the fleet CLI.
 func demoHints(url, token, node1, node2 string) string {
 	return fmt.Sprintf(`
 Try next
   in the UI:   open %[3]s, add a peer and scan its QR code with the WireGuard app;
                then Move it to %[4]s from its row, and watch both nodes apply it
   in a shell:  export WG_CONTROLLER_URL=%[1]s WG_CONTROLLER_TOKEN=%[2]s
-               wg-controller peer add --node %[3]s --name my-phone
-               wg-controller peer qr my-phone
-               wg-controller peer move my-phone --to %[4]s
-               wg-controller peer list --node %[4]s
+               %[5]s
                (from the source tree: go run ./cmd/wg-controller peer list ...)
-`, url, token, node1, node2)
+`, url, token, node1, node2, strings.Join(demoCommands(node1, node2), "\n               "))
 }

@@ -88,13 +88,26 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(out.String(), "http://"+addr+"/") {
 		t.Fatalf("demo output has no URL:\n%s", out.String())
 	}
-	waitForFleet(t, login(t, addr, password), addr)
-	runDemoHints(t, out.String(), addr)
+	hc := login(t, addr, password)
+	waitForFleet(t, hc, addr)
+	commands := runDemoHints(t, out.String(), addr)
+	// The UI suggests the same commands (GET /api/demo).
+	var demo struct {
+		Data struct {
+			Demo     bool     `json:"demo"`
+			Commands []string `json:"commands"`
+		}
+	}
+	get(t, hc, "http://"+addr+"/api/demo", &demo)
+	if !demo.Data.Demo || !slices.Equal(demo.Data.Commands, commands) {
+		t.Fatalf("GET /api/demo: %+v, want the banner's commands %q", demo.Data, commands)
+	}
 }
 
 // runDemoHints runs the fleet CLI commands the demo's banner suggests,
-// with the environment its export line sets, and checks what they did.
-func runDemoHints(t *testing.T, banner, addr string) {
+// with the environment its export line sets, checks what they did, and
+// returns them.
+func runDemoHints(t *testing.T, banner, addr string) []string {
 	t.Helper()
 	_, hints, ok := strings.Cut(banner, "Try next")
 	if !ok || !strings.Contains(hints, "in the UI:") {
@@ -102,6 +115,7 @@ func runDemoHints(t *testing.T, banner, addr string) {
 	}
 	env := map[string]string{}
 	var commands [][]string
+	var lines []string
 	for _, line := range strings.Split(hints, "\n") {
 		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "in a shell:"))
 		switch {
@@ -112,6 +126,7 @@ func runDemoHints(t *testing.T, banner, addr string) {
 			}
 		case strings.HasPrefix(line, "wg-controller "):
 			commands = append(commands, strings.Fields(strings.TrimPrefix(line, "wg-controller ")))
+			lines = append(lines, line)
 		}
 	}
 	if env["WG_CONTROLLER_URL"] != "http://"+addr || env["WG_CONTROLLER_TOKEN"] == "" || len(commands) < 3 {
@@ -131,6 +146,7 @@ func runDemoHints(t *testing.T, banner, addr string) {
 	if !found {
 		t.Fatalf("after the hints, the second node's peers are %+v: no my-phone", peers)
 	}
+	return lines
 }
 
 // waitForPassword reads the admin password the demo prints.

@@ -62,6 +62,9 @@ type Config struct {
 	// Traffic serves the traffic history routes; nil makes them answer
 	// 503.
 	Traffic *traffic.Service
+	// Demo, when not nil, marks the controller of `wg-controller demo`:
+	// GET /api/demo hands it to the UI, which shows what to try next.
+	Demo *Demo
 }
 
 // server holds what the handlers share.
@@ -82,6 +85,7 @@ type server struct {
 	// access is the role each route needs, by "METHOD /path/{template}"
 	// (routes), for the test that walks the router.
 	access map[string]routeAccess
+	demo   *Demo
 }
 
 // New returns the controller's HTTP handler. It panics when cfg.Fleet or
@@ -106,6 +110,7 @@ func newServer(cfg Config) *server {
 		joinPin:       cfg.JoinPin,
 		webhooks:      cfg.Webhooks,
 		traffic:       cfg.Traffic,
+		demo:          cfg.Demo,
 	}
 	if s.shareLimit == nil {
 		s.shareLimit = auth.NewLookupLimiter(DefaultShareLookups, DefaultShareLookupWindow, "share link lookups", nil)

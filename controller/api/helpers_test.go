@@ -98,6 +98,8 @@ type envOptions struct {
 	// traffic serves the traffic history on the env's store, by the env's
 	// clock (its rollup not running: tests call Rollup).
 	traffic bool
+	// demo runs the API as `wg-controller demo`'s.
+	demo *Demo
 }
 
 func newEnv(t testing.TB, o envOptions) *env {
@@ -141,7 +143,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		e.traffic = traffic.New(traffic.Config{Store: st, Now: e.clock.Now, Logger: log})
 	}
 	e.srv = httptest.NewServer(New(Config{Fleet: e.fleet, Auth: e.auth, Reconciler: rec, Logger: log, UI: o.ui,
-		ShareLimit: o.shareLimit, Webhooks: hooks, Traffic: e.traffic}))
+		ShareLimit: o.shareLimit, Webhooks: hooks, Traffic: e.traffic, Demo: o.demo}))
 	t.Cleanup(e.srv.Close)
 	return e
 }

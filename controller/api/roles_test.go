@@ -47,6 +47,7 @@ func wantAccess() map[string]auth.Role {
 		"POST /api/enroll":                   open,
 		"POST /api/logout":                   viewer,
 		"GET /api/me":                        viewer,
+		"GET /api/demo":                      viewer,
 		"POST /api/me/password":              viewer,
 		"POST /api/me/totp":                  viewer,
 		"POST /api/me/totp/confirm":          viewer,

@@ -59,6 +59,7 @@ func (s *server) routes() *mux.Router {
 	authed(viewer, "/api/tokens", s.handle(s.listTokens), get)
 	authed(viewer, "/api/tokens", s.handle(s.createToken), post)
 	authed(viewer, "/api/tokens/{id}", s.handle(s.revokeToken), del)
+	authed(viewer, "/api/demo", s.handle(s.demoInfo), get)
 
 	authed(admin, "/api/users", s.handle(s.listUsers), get)
 	authed(admin, "/api/users", s.handle(s.createUser), post)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wgfleet/wgfleet/controller"
+	"github.com/wgfleet/wgfleet/controller/api"
 )
 
 // AdminPassword is the password of the admin user of every test controller.
@@ -49,6 +50,9 @@ type Options struct {
 	// Now is the clock expiry is judged by (a testenv.Clock's Now); nil:
 	// time.Now.
 	Now func() time.Time
+	// Demo runs it as `wg-controller demo` does, suggesting these
+	// commands (GET /api/demo); nil for an ordinary controller.
+	Demo *api.Demo
 }
 
 // StartWith runs a controller shaped by o until the test ends (or Stop).
@@ -64,7 +68,7 @@ func StartWith(t testing.TB, o Options) *Controller {
 	ctx, cancel := context.WithCancel(context.Background())
 	c, err := controller.New(ctx, controller.Config{
 		Listen: "127.0.0.1:0", DataDir: dataDir, PollInterval: o.PollInterval, AdminPassword: AdminPassword,
-		LimitInterval: o.LimitInterval, Now: o.Now,
+		LimitInterval: o.LimitInterval, Now: o.Now, Demo: o.Demo,
 	})
 	if err != nil {
 		cancel()

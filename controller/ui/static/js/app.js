@@ -9,6 +9,7 @@ import { NodesView } from "./nodes.js";
 import { NodeDetailView } from "./node-detail.js";
 import { WebhooksView } from "./webhooks.js";
 import { AuditView } from "./audit.js";
+import { showDemoHints } from "./demo-hints.js";
 import { languageSwitch, t, translateDocument } from "./i18n.js";
 import { FleetPeersView } from "./fleet-peers.js";
 
@@ -112,6 +113,7 @@ class App {
     document.getElementById("session-user").textContent = me.username;
     document.getElementById("session").hidden = false;
     document.getElementById("topnav").hidden = false;
+    showDemoHints(this.api);
   }
 
   // signedOut is called when the API finds no session: it shows the
