@@ -215,9 +215,10 @@ func (tx *Tx) UseEnrollmentToken(ctx context.Context, id, nodeID int64) error {
 	return nil
 }
 
-// ListEnrollmentTokens runs Tx.ListEnrollmentTokens in its own transaction.
+// ListEnrollmentTokens runs Tx.ListEnrollmentTokens in a read-only
+// transaction (View).
 func (s *Store) ListEnrollmentTokens(ctx context.Context) ([]EnrollmentToken, error) {
-	return inTx(ctx, s, func(tx *Tx) ([]EnrollmentToken, error) { return tx.ListEnrollmentTokens(ctx) })
+	return view(ctx, s, func(tx *Tx) ([]EnrollmentToken, error) { return tx.ListEnrollmentTokens(ctx) })
 }
 
 // SetNodeServerKey records the public key of the node's interface as its

@@ -1,7 +1,9 @@
 package store
 
 // The Store's entity methods: each runs its Tx counterpart in a
-// transaction of its own. Use InTx to combine several in one.
+// transaction of its own, a read-only one (View) for those that only
+// read. Use InTx to combine several in one, View to read several from
+// one snapshot.
 
 import (
 	"context"
@@ -19,19 +21,19 @@ func (s *Store) CreateNode(ctx context.Context, n Node) (Node, error) {
 	return inTx(ctx, s, func(tx *Tx) (Node, error) { return tx.CreateNode(ctx, n) })
 }
 
-// GetNode runs Tx.GetNode in its own transaction.
+// GetNode runs Tx.GetNode in a read-only transaction (View).
 func (s *Store) GetNode(ctx context.Context, id int64) (Node, error) {
-	return inTx(ctx, s, func(tx *Tx) (Node, error) { return tx.GetNode(ctx, id) })
+	return view(ctx, s, func(tx *Tx) (Node, error) { return tx.GetNode(ctx, id) })
 }
 
-// GetNodeByName runs Tx.GetNodeByName in its own transaction.
+// GetNodeByName runs Tx.GetNodeByName in a read-only transaction (View).
 func (s *Store) GetNodeByName(ctx context.Context, name string) (Node, error) {
-	return inTx(ctx, s, func(tx *Tx) (Node, error) { return tx.GetNodeByName(ctx, name) })
+	return view(ctx, s, func(tx *Tx) (Node, error) { return tx.GetNodeByName(ctx, name) })
 }
 
-// ListNodes runs Tx.ListNodes in its own transaction.
+// ListNodes runs Tx.ListNodes in a read-only transaction (View).
 func (s *Store) ListNodes(ctx context.Context) ([]Node, error) {
-	return inTx(ctx, s, func(tx *Tx) ([]Node, error) { return tx.ListNodes(ctx) })
+	return view(ctx, s, func(tx *Tx) ([]Node, error) { return tx.ListNodes(ctx) })
 }
 
 // UpdateNode runs Tx.UpdateNode in its own transaction.
@@ -92,29 +94,29 @@ func (s *Store) SetNodeTLSFingerprint(ctx context.Context, id int64, agentURL st
 	return s.InTx(ctx, func(tx *Tx) error { return tx.SetNodeTLSFingerprint(ctx, id, agentURL, fp) })
 }
 
-// GetPeer runs Tx.GetPeer in its own transaction.
+// GetPeer runs Tx.GetPeer in a read-only transaction (View).
 func (s *Store) GetPeer(ctx context.Context, id int64) (Peer, error) {
-	return inTx(ctx, s, func(tx *Tx) (Peer, error) { return tx.GetPeer(ctx, id) })
+	return view(ctx, s, func(tx *Tx) (Peer, error) { return tx.GetPeer(ctx, id) })
 }
 
-// GetPeerByPublicKey runs Tx.GetPeerByPublicKey in its own transaction.
+// GetPeerByPublicKey runs Tx.GetPeerByPublicKey in a read-only transaction (View).
 func (s *Store) GetPeerByPublicKey(ctx context.Context, nodeID int64, iface string, key wgtypes.Key) (Peer, error) {
-	return inTx(ctx, s, func(tx *Tx) (Peer, error) { return tx.GetPeerByPublicKey(ctx, nodeID, iface, key) })
+	return view(ctx, s, func(tx *Tx) (Peer, error) { return tx.GetPeerByPublicKey(ctx, nodeID, iface, key) })
 }
 
-// ListPeers runs Tx.ListPeers in its own transaction.
+// ListPeers runs Tx.ListPeers in a read-only transaction (View).
 func (s *Store) ListPeers(ctx context.Context, nodeID int64) ([]Peer, error) {
-	return inTx(ctx, s, func(tx *Tx) ([]Peer, error) { return tx.ListPeers(ctx, nodeID) })
+	return view(ctx, s, func(tx *Tx) ([]Peer, error) { return tx.ListPeers(ctx, nodeID) })
 }
 
-// ListAllPeers runs Tx.ListAllPeers in its own transaction.
+// ListAllPeers runs Tx.ListAllPeers in a read-only transaction (View).
 func (s *Store) ListAllPeers(ctx context.Context) ([]Peer, error) {
-	return inTx(ctx, s, func(tx *Tx) ([]Peer, error) { return tx.ListAllPeers(ctx) })
+	return view(ctx, s, func(tx *Tx) ([]Peer, error) { return tx.ListAllPeers(ctx) })
 }
 
-// CountPeers runs Tx.CountPeers in its own transaction.
+// CountPeers runs Tx.CountPeers in a read-only transaction (View).
 func (s *Store) CountPeers(ctx context.Context, nodeID int64) (int, error) {
-	return inTx(ctx, s, func(tx *Tx) (int, error) { return tx.CountPeers(ctx, nodeID) })
+	return view(ctx, s, func(tx *Tx) (int, error) { return tx.CountPeers(ctx, nodeID) })
 }
 
 // UpdatePeer runs Tx.UpdatePeer in its own transaction.
@@ -167,19 +169,19 @@ func (s *Store) CreateUser(ctx context.Context, username, passwordHash string) (
 	return inTx(ctx, s, func(tx *Tx) (User, error) { return tx.CreateUser(ctx, username, passwordHash) })
 }
 
-// GetUser runs Tx.GetUser in its own transaction.
+// GetUser runs Tx.GetUser in a read-only transaction (View).
 func (s *Store) GetUser(ctx context.Context, id int64) (User, error) {
-	return inTx(ctx, s, func(tx *Tx) (User, error) { return tx.GetUser(ctx, id) })
+	return view(ctx, s, func(tx *Tx) (User, error) { return tx.GetUser(ctx, id) })
 }
 
-// GetUserByUsername runs Tx.GetUserByUsername in its own transaction.
+// GetUserByUsername runs Tx.GetUserByUsername in a read-only transaction (View).
 func (s *Store) GetUserByUsername(ctx context.Context, username string) (User, error) {
-	return inTx(ctx, s, func(tx *Tx) (User, error) { return tx.GetUserByUsername(ctx, username) })
+	return view(ctx, s, func(tx *Tx) (User, error) { return tx.GetUserByUsername(ctx, username) })
 }
 
-// CountUsers runs Tx.CountUsers in its own transaction.
+// CountUsers runs Tx.CountUsers in a read-only transaction (View).
 func (s *Store) CountUsers(ctx context.Context) (int, error) {
-	return inTx(ctx, s, func(tx *Tx) (int, error) { return tx.CountUsers(ctx) })
+	return view(ctx, s, func(tx *Tx) (int, error) { return tx.CountUsers(ctx) })
 }
 
 // SetPasswordHash runs Tx.SetPasswordHash in its own transaction.
@@ -192,9 +194,9 @@ func (s *Store) CreateSession(ctx context.Context, sess Session) (Session, error
 	return inTx(ctx, s, func(tx *Tx) (Session, error) { return tx.CreateSession(ctx, sess) })
 }
 
-// GetSession runs Tx.GetSession in its own transaction.
+// GetSession runs Tx.GetSession in a read-only transaction (View).
 func (s *Store) GetSession(ctx context.Context, hash TokenHash) (Session, error) {
-	return inTx(ctx, s, func(tx *Tx) (Session, error) { return tx.GetSession(ctx, hash) })
+	return view(ctx, s, func(tx *Tx) (Session, error) { return tx.GetSession(ctx, hash) })
 }
 
 // DeleteSession runs Tx.DeleteSession in its own transaction.
@@ -212,9 +214,9 @@ func (s *Store) CreateAPIToken(ctx context.Context, name string, hash TokenHash,
 	return inTx(ctx, s, func(tx *Tx) (APIToken, error) { return tx.CreateAPIToken(ctx, name, hash, prefix, expiresAt) })
 }
 
-// ListAPITokens runs Tx.ListAPITokens in its own transaction.
+// ListAPITokens runs Tx.ListAPITokens in a read-only transaction (View).
 func (s *Store) ListAPITokens(ctx context.Context) ([]APIToken, error) {
-	return inTx(ctx, s, func(tx *Tx) ([]APIToken, error) { return tx.ListAPITokens(ctx) })
+	return view(ctx, s, func(tx *Tx) ([]APIToken, error) { return tx.ListAPITokens(ctx) })
 }
 
 // RevokeAPIToken runs Tx.RevokeAPIToken in its own transaction.
@@ -222,9 +224,9 @@ func (s *Store) RevokeAPIToken(ctx context.Context, id int64) error {
 	return s.InTx(ctx, func(tx *Tx) error { return tx.RevokeAPIToken(ctx, id) })
 }
 
-// LookupAPIToken runs Tx.LookupAPIToken in its own transaction.
+// LookupAPIToken runs Tx.LookupAPIToken in a read-only transaction (View).
 func (s *Store) LookupAPIToken(ctx context.Context, hash TokenHash) (APIToken, error) {
-	return inTx(ctx, s, func(tx *Tx) (APIToken, error) { return tx.LookupAPIToken(ctx, hash) })
+	return view(ctx, s, func(tx *Tx) (APIToken, error) { return tx.LookupAPIToken(ctx, hash) })
 }
 
 // TouchAPIToken runs Tx.TouchAPIToken in its own transaction.
@@ -237,20 +239,20 @@ func (s *Store) AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, erro
 	return inTx(ctx, s, func(tx *Tx) (AuditEntry, error) { return tx.AppendAudit(ctx, e) })
 }
 
-// ListAudit runs Tx.ListAudit in its own transaction.
+// ListAudit runs Tx.ListAudit in a read-only transaction (View).
 func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
-	return inTx(ctx, s, func(tx *Tx) ([]AuditEntry, error) { return tx.ListAudit(ctx, f) })
+	return view(ctx, s, func(tx *Tx) ([]AuditEntry, error) { return tx.ListAudit(ctx, f) })
 }
 
-// ListNodesMatching runs Tx.ListNodesMatching in its own transaction.
+// ListNodesMatching runs Tx.ListNodesMatching in a read-only transaction (View).
 func (s *Store) ListNodesMatching(ctx context.Context, sel labels.Set) ([]Node, error) {
-	return inTx(ctx, s, func(tx *Tx) ([]Node, error) { return tx.ListNodesMatching(ctx, sel) })
+	return view(ctx, s, func(tx *Tx) ([]Node, error) { return tx.ListNodesMatching(ctx, sel) })
 }
 
-// SearchPeers runs Tx.SearchPeers in its own transaction.
+// SearchPeers runs Tx.SearchPeers in a read-only transaction (View).
 func (s *Store) SearchPeers(ctx context.Context, q PeerQuery) ([]Peer, bool, error) {
 	var more bool
-	peers, err := inTx(ctx, s, func(tx *Tx) ([]Peer, error) {
+	peers, err := view(ctx, s, func(tx *Tx) ([]Peer, error) {
 		p, m, err := tx.SearchPeers(ctx, q)
 		more = m
 		return p, err

@@ -20,6 +20,7 @@ func TestStoreCallInsideInTxIsRefused(t *testing.T) {
 	}{
 		{"GetNode", func(s *Store, id int64) error { _, err := s.GetNode(ctx, id); return err }},
 		{"InTx", func(s *Store, _ int64) error { return s.InTx(ctx, func(*Tx) error { return nil }) }},
+		{"View", func(s *Store, _ int64) error { return s.View(ctx, func(*Tx) error { return nil }) }},
 		{"Reseal", func(s *Store, _ int64) error { _, err := s.Reseal(ctx, testBox(t, 2)); return err }},
 	}
 	for _, c := range calls {
@@ -61,23 +62,23 @@ func TestStoreCallInsideInTxIsRefused(t *testing.T) {
 }
 
 // TestStoreCallFromAnotherGoroutineWaits: the check knows goroutines
-// apart: another goroutine's call during a transaction waits its turn and
-// succeeds.
+// apart: another goroutine's write during a transaction waits its turn and
+// succeeds. (Its reads do not wait: TestReadsProceedDuringWrite.)
 func TestStoreCallFromAnotherGoroutineWaits(t *testing.T) {
 	s, _, _ := openTest(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	n := mustCreateNode(t, s, testNode("n1"))
 	res := make(chan error, 1)
 	early := false
 	err := s.InTx(ctx, func(*Tx) error {
 		go func() {
-			_, err := s.ListNodes(ctx)
-			res <- err
+			res <- s.SetNodeEnabled(ctx, n.ID, false)
 		}()
 		select {
 		case err := <-res:
 			early = true
-			t.Errorf("ListNodes from another goroutine returned %v during the transaction; want it to wait", err)
+			t.Errorf("SetNodeEnabled from another goroutine returned %v during the transaction; want it to wait", err)
 		case <-time.After(100 * time.Millisecond):
 		}
 		return nil
@@ -87,7 +88,7 @@ func TestStoreCallFromAnotherGoroutineWaits(t *testing.T) {
 	}
 	if !early {
 		if err := <-res; err != nil {
-			t.Fatalf("ListNodes from another goroutine: %v", err)
+			t.Fatalf("SetNodeEnabled from another goroutine: %v", err)
 		}
 	}
 }

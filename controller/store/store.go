@@ -13,9 +13,12 @@
 // row and column, so the database file never holds them in clear.
 // Store.Reseal moves them all to a new master key in one transaction.
 //
-// Every method takes a context and runs in a transaction. Store.InTx gives
-// a caller a Tx with the same methods for multi-step changes that must
-// happen atomically.
+// Every method takes a context and runs in a transaction: a method that
+// only reads runs in a read-only one (Store.View), which on SQLite uses
+// connections of its own beside the one writer, so reads neither wait for
+// writes nor hold them up. Store.InTx gives a caller a Tx with the same
+// methods for multi-step changes that must happen atomically, Store.View
+// one for several reads that must agree.
 package store
 
 import (
@@ -37,8 +40,15 @@ import (
 
 // Store is the controller's database. It is safe for concurrent use.
 type Store struct {
-	db  *sql.DB
-	now func() time.Time // the clock; tests replace it
+	// db runs the write transactions (InTx): on SQLite its one
+	// connection.
+	db *sql.DB
+	// rdb runs the read-only transactions (View): on SQLite a pool of
+	// read-only connections to the same file, on PostgreSQL db itself.
+	rdb *sql.DB
+	// readOpts are the options of a read-only transaction.
+	readOpts *sql.TxOptions
+	now      func() time.Time // the clock; tests replace it
 	// pg holds the PostgreSQL translations of the store's statements; nil
 	// on SQLite.
 	pg *pgQueries
@@ -48,11 +58,13 @@ type Store struct {
 	boxMu sync.RWMutex
 	box   *secretbox.Box
 
-	// owner is the id of the goroutine running fn inside a transaction,
-	// 0 when none: so a Store call from inside InTx fails with ErrNestedTx
-	// instead of waiting forever for the connection its own transaction
-	// holds (nested.go).
-	owner atomic.Uint64
+	// owner is the id of the goroutine running fn inside a write
+	// transaction, 0 when none; readers holds the ids of those inside a
+	// read-only one: so a Store call from inside InTx or View fails with
+	// ErrNestedTx instead of waiting for the connection its own
+	// transaction holds, or reading past it (nested.go).
+	owner   atomic.Uint64
+	readers sync.Map // goroutine id (uint64) -> struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -67,6 +79,18 @@ type Store struct {
 // fixed set, and preparing each anew took a sixth of the controller's CPU
 // under load, with the one connection held (docs/BENCHMARKS.md).
 const dsnParams = "_journal_mode=WAL&_foreign_keys=on&_busy_timeout=5000&_txlock=immediate&_stmt_cache_size=128"
+
+// readerParams are the parameters of the read-only connections (View):
+// the file is in WAL mode already (the writer made it so), a plain BEGIN
+// takes no lock until the first read, which fixes the snapshot the whole
+// transaction reads, and query_only refuses any write, so a Tx method
+// that writes fails in a View instead of racing the writer.
+const readerParams = "_busy_timeout=5000&_txlock=deferred&_stmt_cache_size=128&_query_only=1"
+
+// maxReaders bounds the read-only connections on SQLite. In WAL mode
+// readers never wait for the writer nor for each other; a few more than
+// the CPUs keep them busy while some wait on the Go side.
+const maxReaders = 8
 
 // Open opens the database at dsn, runs any pending migrations and checks
 // that box holds the master key the database's secrets were sealed with.
@@ -93,6 +117,10 @@ func Open(ctx context.Context, dsn string, box *secretbox.Box) (*Store, error) {
 			return nil, err
 		}
 		s.pg = &pgQueries{}
+		// Read-only transactions take no lock (txLockKey) and read one
+		// snapshot of the database.
+		s.rdb = s.db
+		s.readOpts = &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
 	} else {
 		db, err := openDB(ctx, dsn)
 		if err != nil {
@@ -103,10 +131,13 @@ func Open(ctx context.Context, dsn string, box *secretbox.Box) (*Store, error) {
 			return nil, err
 		}
 		s.db = db
+		if s.rdb, err = openReaders(ctx, dsn); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
-	db := s.db
 	if err := s.checkMasterKey(ctx); err != nil {
-		db.Close()
+		s.closeDBs()
 		return nil, err
 	}
 	return s, nil
@@ -133,14 +164,13 @@ func openDB(ctx context.Context, path string) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: opening %s: %w", path, err)
 	}
-	// One connection. SQLite in WAL mode serializes writers anyway; with a
-	// single connection our own transactions queue in database/sql (which
-	// honours ctx) instead of spinning in SQLite's busy handler, and reads
-	// are never behind a stale snapshot. The controller's load (tens of
-	// nodes, thousands of peers, a poll every few seconds) is far below what
-	// one connection serves. The price: code running inside InTx must use
-	// only its Tx; calling a Store method there would wait forever for the
-	// connection the Tx holds.
+	// One connection for writing. SQLite in WAL mode serializes writers
+	// anyway; with a single connection our own write transactions queue in
+	// database/sql (which honours ctx) instead of spinning in SQLite's busy
+	// handler. Reads run beside it on connections of their own
+	// (openReaders). The price: code running inside InTx must use only its
+	// Tx; calling a Store method there would wait forever for the
+	// connection the Tx holds (ErrNestedTx).
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
@@ -163,6 +193,34 @@ func openDB(ctx context.Context, path string) (*sql.DB, error) {
 	return db, nil
 }
 
+// openReaders opens the pool of read-only connections to the SQLite file
+// at path, which openDB has opened (and so made, in WAL mode) before.
+func openReaders(ctx context.Context, path string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite3", path+"?"+readerParams)
+	if err != nil {
+		return nil, fmt.Errorf("store: opening %s for reading: %w", path, err)
+	}
+	db.SetMaxOpenConns(maxReaders)
+	db.SetMaxIdleConns(maxReaders)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	var mode string
+	var ro int
+	err = db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode)
+	if err == nil {
+		err = db.QueryRowContext(ctx, "PRAGMA query_only").Scan(&ro)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: opening %s for reading: %w", path, err)
+	}
+	if mode != "wal" || ro != 1 {
+		db.Close()
+		return nil, fmt.Errorf("store: opening %s for reading: journal_mode=%s query_only=%d, want wal and 1", path, mode, ro)
+	}
+	return db, nil
+}
+
 // Close closes the database. It is idempotent; later calls return the
 // first call's result. No method may be called after Close.
 func (s *Store) Close() error {
@@ -171,9 +229,19 @@ func (s *Store) Close() error {
 			// Best effort: let SQLite refresh its planner statistics.
 			_, _ = s.db.Exec("PRAGMA optimize")
 		}
-		s.closeErr = s.db.Close()
+		s.closeErr = s.closeDBs()
 	})
 	return s.closeErr
+}
+
+// closeDBs closes the readers' pool, if it is one of its own, then the
+// writer's.
+func (s *Store) closeDBs() error {
+	var err error
+	if s.rdb != nil && s.rdb != s.db {
+		err = s.rdb.Close()
+	}
+	return errors.Join(err, s.db.Close())
 }
 
 // keyCheck is the meta row holding a sealed canary.

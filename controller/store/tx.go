@@ -12,7 +12,8 @@ import (
 
 // Tx is one database transaction. It has the same entity methods as Store;
 // they all run inside the transaction. A Tx is valid only inside the
-// function given to InTx and must not be shared between goroutines.
+// function given to InTx or View and must not be shared between
+// goroutines.
 type Tx struct {
 	tx  sqlTx
 	box *secretbox.Box
@@ -77,6 +78,53 @@ func (s *Store) runTx(ctx context.Context, g uint64, box *secretbox.Box, fn func
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	return nil
+}
+
+// View runs fn in a read-only transaction: everything fn reads comes from
+// one snapshot of the database, taken at its first read, and fn sees every
+// write transaction committed before View was called. A read-only
+// transaction takes no write lock: on SQLite it runs on a connection of
+// its own beside the writer's (WAL), on PostgreSQL without the
+// transaction lock (REPEATABLE READ, READ ONLY); so reads neither wait for
+// InTx's transactions nor hold them up. A Tx method that writes fails
+// inside fn (SQLite: "attempt to write a readonly database"), and nothing
+// fn does is committed.
+//
+// As with InTx, fn must use only tx: a Store method (InTx, View) called
+// inside fn returns ErrNestedTx.
+func (s *Store) View(ctx context.Context, fn func(tx *Tx) error) error {
+	g, err := s.enter()
+	if err != nil {
+		return err
+	}
+	s.boxMu.RLock()
+	defer s.boxMu.RUnlock()
+	db, opts := s.rdb, s.readOpts
+	if db == nil { // a store made only to be written to (copy.go)
+		db, opts = s.db, nil
+	}
+	stx, err := db.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("store: begin reading: %w", err)
+	}
+	defer func() { _ = stx.Rollback() }()
+	if g != 0 {
+		s.readers.Store(g, struct{}{})
+		defer s.readers.Delete(g)
+	}
+	return fn(&Tx{tx: sqlTx{tx: stx, pg: s.pg}, box: s.box, now: unixTime(s.now().Unix())})
+}
+
+// view runs a one-result read in a read-only transaction (View); the
+// Store's reading methods are built from their Tx counterparts with it.
+func view[T any](ctx context.Context, s *Store, fn func(tx *Tx) (T, error)) (T, error) {
+	var out T
+	err := s.View(ctx, func(tx *Tx) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	})
+	return out, err
 }
 
 // inTx runs a one-result method in its own transaction; the Store's
