@@ -356,6 +356,7 @@ func migrationFixtures() map[uint]migrationFixture {
 		trafficHistoryMigration:   trafficHistoryFixture(),
 		peerSearchMigration:       peerSearchFixture(),
 		usersRolesMigration:       usersRolesFixture(),
+		serverKeyIndexMigration:   serverKeyIndexFixture(),
 	}
 }
 
