@@ -64,7 +64,7 @@ func (s *Service) rankCandidates(ctx context.Context, exclude int64, sel labels.
 		cands []candidate
 		why   []string
 	)
-	err := s.store.InTx(ctx, func(tx *store.Tx) error {
+	err := s.store.View(ctx, func(tx *store.Tx) error {
 		nodes, err := tx.ListNodesMatching(ctx, sel)
 		if err != nil {
 			return err

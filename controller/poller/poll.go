@@ -267,19 +267,32 @@ func (p *Poller) transition(ctx context.Context, node store.Node, status store.N
 }
 
 // recordStats writes each database peer's observed handshake and
-// counters, matched by public key, in one transaction; peers whose
-// observation did not change are not written. What their totals grew by
-// is added to the traffic history in the same transaction. A peer the dump does not
-// show (restricted, or not applied yet) has its last observed counters
+// counters, matched by public key; peers whose observation did not change
+// are not written. What their totals grew by is added to the traffic
+// history in the same write transaction. A peer the dump does not show
+// (restricted, or not applied yet) has its last observed counters
 // forgotten: when it is put back, its counters start again from 0 and all
 // they count is new traffic.
+//
+// The peers are compared in a read-only transaction, and only the changes
+// are written, in one write transaction: a quiet node costs no write.
+// Each write computes the totals from the row as it is then
+// (RecordPeerStats), and only this node's polls write them, which never
+// overlap, so the totals read before are still the row's; a peer deleted
+// in between is skipped.
 func (p *Poller) recordStats(ctx context.Context, node store.Node, peers []agentapi.Peer) error {
 	seen := make(map[string]agentapi.Peer, len(peers))
 	for _, ap := range peers {
 		seen[ap.PublicKey] = ap
 	}
-	return p.store.InTx(ctx, func(tx *store.Tx) error {
-		var traffic []store.TrafficDelta
+	type change struct {
+		peer    store.Peer // as read
+		forget  bool
+		hs      time.Time
+		rx, tx2 int64
+	}
+	var changes []change
+	err := p.store.View(ctx, func(tx *store.Tx) error {
 		dbPeers, err := tx.ListPeers(ctx, node.ID)
 		if err != nil {
 			return err
@@ -291,9 +304,7 @@ func (p *Poller) recordStats(ctx context.Context, node store.Node, peers []agent
 			ap, ok := seen[dp.PublicKey.String()]
 			if !ok {
 				if dp.RxBytes != 0 || dp.TxBytes != 0 {
-					if err := tx.ForgetPeerCounters(ctx, dp.ID); err != nil {
-						return err
-					}
+					changes = append(changes, change{peer: dp, forget: true})
 				}
 				continue
 			}
@@ -305,11 +316,30 @@ func (p *Poller) recordStats(ctx context.Context, node store.Node, peers []agent
 			if rx == dp.RxBytes && tx2 == dp.TxBytes && hs.Equal(dp.LastHandshake) {
 				continue
 			}
-			rxTotal, txTotal, err := tx.RecordPeerStats(ctx, dp.ID, hs, rx, tx2)
+			changes = append(changes, change{peer: dp, hs: hs, rx: rx, tx2: tx2})
+		}
+		return nil
+	})
+	if err != nil || len(changes) == 0 {
+		return err
+	}
+	return p.store.InTx(ctx, func(tx *store.Tx) error {
+		var traffic []store.TrafficDelta
+		for _, c := range changes {
+			if c.forget {
+				if err := tx.ForgetPeerCounters(ctx, c.peer.ID); err != nil && !errors.Is(err, store.ErrPeerNotFound) {
+					return err
+				}
+				continue
+			}
+			rxTotal, txTotal, err := tx.RecordPeerStats(ctx, c.peer.ID, c.hs, c.rx, c.tx2)
+			if errors.Is(err, store.ErrPeerNotFound) {
+				continue
+			}
 			if err != nil {
 				return err
 			}
-			traffic = append(traffic, store.TrafficDelta{PeerID: dp.ID, Rx: rxTotal - dp.RxTotal, Tx: txTotal - dp.TxTotal})
+			traffic = append(traffic, store.TrafficDelta{PeerID: c.peer.ID, Rx: rxTotal - c.peer.RxTotal, Tx: txTotal - c.peer.TxTotal})
 		}
 		return tx.RecordTraffic(ctx, node.ID, p.now(), traffic)
 	})

@@ -182,14 +182,15 @@ func (r *Reconciler) Drift(ctx context.Context, nodeID int64) ([]Drift, error) {
 	return c.drifts(), nil
 }
 
-// snapshot reads the node and its peers in one transaction, the node (and
-// so its desired generation) first.
+// snapshot reads the node and its peers in one read-only transaction
+// (one snapshot of the database), the node (and so its desired generation)
+// first.
 func (r *Reconciler) snapshot(ctx context.Context, nodeID int64) (store.Node, []store.Peer, error) {
 	var (
 		node  store.Node
 		peers []store.Peer
 	)
-	err := r.store.InTx(ctx, func(tx *store.Tx) error {
+	err := r.store.View(ctx, func(tx *store.Tx) error {
 		var err error
 		if node, err = tx.GetNode(ctx, nodeID); err != nil {
 			return err
