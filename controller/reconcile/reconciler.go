@@ -27,7 +27,10 @@ type Config struct {
 	Clients *agentclient.Pool // required; shared with the poller
 	Logger  *slog.Logger      // nil discards
 	Workers int               // background reconciles at once; 0 means DefaultWorkers
-	Now     func() time.Time  // clock for durations; nil means time.Now
+	// PushWorkers is how many pushes (Push) run at once, beside the
+	// reconciles; 0 means DefaultPushWorkers.
+	PushWorkers int
+	Now         func() time.Time // clock for durations; nil means time.Now
 	// BulkThreshold is the number of changes from which one replace-all
 	// (agentapi.CapPeerSync) stands for the single-peer calls. An agent
 	// with no peers at all gets a replace-all from two changes on. 0 means
@@ -86,14 +89,16 @@ type Result struct {
 }
 
 // Reconciler converges nodes' agents on the database. It is safe for
-// concurrent use. Reconciles of one node are serialized (nodeState.run);
-// different nodes run in parallel, in the background up to Workers.
+// concurrent use. Reconciles and pushes of one node are serialized
+// (nodeState.run); different nodes run in parallel, in the background up
+// to Workers reconciles and PushWorkers pushes.
 type Reconciler struct {
 	store         *store.Store
 	clients       *agentclient.Pool
 	log           *slog.Logger
 	now           func() time.Time
 	workers       int
+	pushWorkers   int
 	bulkThreshold int
 	events        events.Publisher
 
@@ -101,6 +106,7 @@ type Reconciler struct {
 	nodes map[int64]*nodeState
 
 	q   *queue
+	pq  *pushQueue
 	ran atomic.Bool // set by the first Run
 }
 
@@ -113,10 +119,12 @@ func New(cfg Config) *Reconciler {
 		log:           cfg.Logger,
 		now:           cfg.Now,
 		workers:       cfg.Workers,
+		pushWorkers:   cfg.PushWorkers,
 		bulkThreshold: cfg.BulkThreshold,
 		events:        events.OrDiscard(cfg.Events),
 		nodes:         make(map[int64]*nodeState),
 		q:             newQueue(),
+		pq:            newPushQueue(),
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -126,6 +134,9 @@ func New(cfg Config) *Reconciler {
 	}
 	if r.workers <= 0 {
 		r.workers = DefaultWorkers
+	}
+	if r.pushWorkers <= 0 {
+		r.pushWorkers = DefaultPushWorkers
 	}
 	if r.bulkThreshold == 0 {
 		r.bulkThreshold = DefaultBulkThreshold

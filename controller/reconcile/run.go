@@ -58,7 +58,8 @@ func (r *Reconciler) Offer(nodeID int64, obs Observation) *Pending {
 }
 
 // Run runs the background reconciles asked for by Trigger and Offer, up
-// to Workers at once, until ctx is done; a reconcile in progress then ends
+// to Workers at once, and the pushes asked for by Push, up to PushWorkers
+// at once, until ctx is done; a reconcile in progress then ends
 // at its next call to the agent, recording what was applied. Run returns
 // nil once its workers have exited; what was still waiting ends with
 // ErrStopped. A Reconciler runs once: a second Run fails at once.
@@ -71,8 +72,12 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	for range r.workers {
 		wg.Go(func() { r.work(ctx) })
 	}
+	for range r.pushWorkers {
+		wg.Go(func() { r.pushWork(ctx) })
+	}
 	wg.Wait()
 	r.q.close()
+	r.pq.close()
 	return nil
 }
 

@@ -29,6 +29,9 @@ type nodeState struct {
 	// database no longer has is the controller's own pending removal, not
 	// a stranger. Lost when the controller restarts.
 	managed map[wgtypes.Key]bool
+	// pushedGens are generations above the acknowledged one whose change
+	// was a creation a push confirmed (see recordPushed).
+	pushedGens map[int64]bool
 	// driftPrint identifies the out-of-band drift last reported, so the
 	// same drift is counted and logged once, not on every poll.
 	driftPrint string

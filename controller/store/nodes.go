@@ -616,6 +616,19 @@ func (tx *Tx) BumpGeneration(ctx context.Context, id int64) (int64, error) {
 	return gen, nil
 }
 
+// NodeGenerations returns the node's desired and acknowledged
+// generations, without reading (and opening) the rest of the node.
+func (tx *Tx) NodeGenerations(ctx context.Context, id int64) (desired, acked int64, err error) {
+	err = tx.tx.QueryRowContext(ctx, "SELECT desired_generation, acked_generation FROM nodes WHERE id = ?", id).Scan(&desired, &acked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, fmt.Errorf("node %d: %w", id, ErrNodeNotFound)
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("reading generations of node %d: %w", id, err)
+	}
+	return desired, acked, nil
+}
+
 // SetAckedGeneration records that the node's agent has applied generation
 // gen, stamping acked_at with now. An acknowledgement never moves
 // backwards: one at or below the current acked generation changes

@@ -1,0 +1,271 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/controller/store"
+)
+
+// DefaultPushWorkers is Config.PushWorkers' default.
+const DefaultPushWorkers = 8
+
+// Push asks for a peer just created to be put on its node's agent with
+// one call (an add), instead of a reconcile of the whole node: gen is the
+// node's desired generation the creation made (store.Tx.NodeGenerations
+// read in the creation's transaction after it). It never blocks; pushes
+// for one node waiting for their turn are made together. Like Trigger it
+// waits for Run, and is dropped after Run returned.
+//
+// A push runs under the node's reconcile lock, so it never overlaps a
+// reconcile of the node, and counts as done only when the agent's dump
+// read after it shows the peer as desired: then the peer is marked
+// applied, and the node's generation is acknowledged as far as every
+// change since the last acknowledgement was such a confirmed creation.
+// Anything else (the agent refused the peer, did not answer, or its dump
+// does not show it) ends in a reconcile of the node (Trigger), which
+// records and retries as reconciles do. A peer no longer pending, off the
+// node, or on a disabled node is left to the reconciles.
+func (r *Reconciler) Push(nodeID, peerID, gen int64) { r.pq.push(nodeID, pushed{peerID, gen}) }
+
+// pushed is one peer to push and the generation its creation made.
+type pushed struct{ peer, gen int64 }
+
+// PushResult says what one push did.
+type PushResult struct {
+	// Calls counts the requests made to the agent: the adds and the dump
+	// read after them.
+	Calls int
+	// Confirmed counts the peers the dump showed as desired, now applied.
+	Confirmed int
+	// Acked is the generation acknowledged, 0 when none was.
+	Acked int64
+	// Reconcile reports that the push did not settle everything it was
+	// asked for, and a reconcile of the node should.
+	Reconcile bool
+}
+
+// pushWork is one push worker: it runs pushes until ctx is done.
+func (r *Reconciler) pushWork(ctx context.Context) {
+	for {
+		if ctx.Err() != nil {
+			return
+		}
+		id, ps, ok := r.pq.pop()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-r.pq.wake:
+				continue
+			}
+		}
+		res, err := r.pushPeers(ctx, id, ps)
+		r.pq.finish(id)
+		if err != nil && ctx.Err() == nil {
+			r.log.Debug("push: a reconcile follows", "node_id", id, "peers", len(ps), "calls", res.Calls, "err", err)
+		}
+		if res.Reconcile && ctx.Err() == nil {
+			r.Trigger(id)
+		}
+	}
+}
+
+// pushPeers pushes the peers ps of node nodeID (see Push).
+func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (PushResult, error) {
+	var res PushResult
+	st := r.state(nodeID)
+	st.run.Lock()
+	defer st.run.Unlock()
+
+	var (
+		node  store.Node
+		peers []store.Peer
+		gens  = make(map[int64]int64, len(ps)) // peer id -> generation
+	)
+	err := r.store.View(ctx, func(tx *store.Tx) error {
+		var err error
+		if node, err = tx.GetNode(ctx, nodeID); err != nil {
+			return err
+		}
+		for _, pp := range ps {
+			p, err := tx.GetPeer(ctx, pp.peer)
+			if errors.Is(err, store.ErrPeerNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if p.NodeID == nodeID && p.Iface == node.WGInterface && p.OnNode() && p.SyncState == store.SyncPending {
+				peers = append(peers, p)
+				gens[p.ID] = pp.gen
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrNodeNotFound) {
+		return res, nil // deleted, with its peers
+	}
+	if err != nil {
+		res.Reconcile = true
+		return res, fmt.Errorf("pushing to node %d: reading peers: %w", nodeID, err)
+	}
+	if !node.Enabled || len(peers) == 0 {
+		return res, nil
+	}
+	client, err := r.clients.For(node)
+	if err != nil {
+		res.Reconcile = true
+		return res, fmt.Errorf("pushing to node %s: %w", node.Name, err)
+	}
+
+	c := comparison{}
+	for i := range peers {
+		p := &peers[i]
+		want := desiredConf(p)
+		c.items = append(c.items, &item{
+			Drift: Drift{Kind: DriftMissing, PublicKey: p.PublicKey.String(), PeerID: p.ID, PeerName: p.Name,
+				Pending: true, Desired: want.state()},
+			key: p.PublicKey, peer: p, want: want,
+		})
+	}
+	screen(&c, node.ServerPublicKey)
+	a := newApplier(client, node.WGInterface, node.Name)
+	a.single(ctx, plan{adds: c.items})
+	st.lastWrite = time.Now() // a dump sent before this may not show the adds
+	st.learn(func(st *nodeState) {
+		if st.managed == nil {
+			st.managed = make(map[wgtypes.Key]bool)
+		}
+		for _, it := range a.out.done {
+			st.managed[it.key] = true
+		}
+		for _, k := range a.out.uncertain {
+			st.managed[k] = true
+		}
+	})
+	res.Calls = a.out.calls
+	if a.out.err != nil || len(a.out.refused) > 0 || len(a.out.done) == 0 {
+		res.Reconcile = true
+		return res, a.out.err
+	}
+
+	// Observe, don't trust: the dump read after the adds decides.
+	res.Calls++
+	d, err := client.Dump(ctx, node.WGInterface)
+	if err != nil {
+		res.Reconcile = true
+		return res, fmt.Errorf("pushing to node %s: reading peers after the adds: %w", node.Name, err)
+	}
+	shows := st.showsPSK()
+	got := make(map[wgtypes.Key]peerConf, len(d.Peers))
+	for _, ap := range d.Peers {
+		if ap.PresharedKey != nil {
+			shows = true
+		}
+	}
+	for _, ap := range d.Peers {
+		if s, ok := actualConf(ap, shows); ok {
+			got[s.key] = s
+		}
+	}
+	st.learnShowsPSK(shows)
+	var confirmed []*store.Peer
+	for _, it := range a.out.done {
+		if g, ok := got[it.key]; ok && len(observableDiff(it.want, g, shows)) == 0 {
+			confirmed = append(confirmed, it.peer)
+		} else {
+			res.Reconcile = true
+		}
+	}
+	if len(confirmed) == 0 {
+		return res, nil
+	}
+	// The agent has what it has: record it even when ctx ended meanwhile.
+	acked, n, err := r.recordPushed(context.WithoutCancel(ctx), st, nodeID, confirmed, gens)
+	res.Confirmed, res.Acked = n, acked
+	if err != nil {
+		res.Reconcile = true
+		return res, fmt.Errorf("pushing to node %s: recording: %w", node.Name, err)
+	}
+	return res, nil
+}
+
+// recordPushed marks the confirmed peers applied, each only if its
+// desired state is still the one that was sent, and acknowledges the
+// node's generation up to the highest one such that every generation
+// above the acknowledged one is a confirmed creation. It returns the
+// generation acknowledged (0: none) and the peers marked.
+func (r *Reconciler) recordPushed(ctx context.Context, st *nodeState, nodeID int64, confirmed []*store.Peer, gens map[int64]int64) (int64, int, error) {
+	var (
+		acked  int64
+		marked int
+	)
+	err := r.store.InTx(ctx, func(tx *store.Tx) error {
+		marked, acked = 0, 0
+		var ok []int64
+		for _, p := range confirmed {
+			now, err := tx.GetPeer(ctx, p.ID)
+			if errors.Is(err, store.ErrPeerNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if !now.OnNode() || now.Iface != p.Iface || now.SyncState != store.SyncPending || !sameDesired(desiredConf(&now), desiredConf(p)) {
+				continue // changed since: a reconcile follows that change
+			}
+			if err := tx.SetPeerSyncState(ctx, p.ID, store.SyncApplied, ""); err != nil {
+				return err
+			}
+			marked++
+			if g := gens[p.ID]; g > 0 {
+				ok = append(ok, g)
+			}
+		}
+		desired, ackedNow, err := tx.NodeGenerations(ctx, nodeID)
+		if err != nil {
+			return err
+		}
+		to := st.confirmGenerations(ok, ackedNow)
+		if to > ackedNow && to <= desired {
+			if err := tx.SetAckedGeneration(ctx, nodeID, to); err != nil {
+				return err
+			}
+			acked = to
+		}
+		return nil
+	})
+	return acked, marked, err
+}
+
+// confirmGenerations adds gens to the generations confirmed by pushes
+// and returns the highest generation up to which every one above acked
+// is confirmed (acked itself when the next is not), forgetting those at
+// or below it.
+func (st *nodeState) confirmGenerations(gens []int64, acked int64) int64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.pushedGens == nil {
+		st.pushedGens = make(map[int64]bool)
+	}
+	for _, g := range gens {
+		if g > acked {
+			st.pushedGens[g] = true
+		}
+	}
+	to := acked
+	for st.pushedGens[to+1] {
+		to++
+	}
+	for g := range st.pushedGens {
+		if g <= to {
+			delete(st.pushedGens, g)
+		}
+	}
+	return to
+}
