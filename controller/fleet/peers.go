@@ -69,8 +69,8 @@ func peerAudit(p store.Peer) map[string]any {
 // if that one turns out full, the next best). The controller makes the key
 // pair when in has no public key, and takes the next free addresses from
 // the node's pools unless in asks for one. The peer is stored pending:
-// the Syncer applies it, so an agent that is down delays it and does not
-// fail it.
+// the Syncer applies it (pushed when it is a Pusher, see Pusher), so an
+// agent that is down delays it and does not fail it.
 //
 // The public key must pass agentapi.CheckPeerKey against every node's
 // interface key (see checkPeerKey).
@@ -153,17 +153,25 @@ func (s *Service) createPeerOn(ctx context.Context, actor Actor, nodeID int64, i
 	var (
 		v    PeerView
 		done []enforced
+		gen  int64 // the generation the creation made
 	)
 	err := s.store.InTx(ctx, func(tx *store.Tx) error {
 		var err error
-		v, done, err = s.createPeerTx(ctx, tx, actor, nodeID, in, map[string]any{"placement": placement})
+		if v, done, err = s.createPeerTx(ctx, tx, actor, nodeID, in, map[string]any{"placement": placement}); err != nil {
+			return err
+		}
+		gen, _, err = tx.NodeGenerations(ctx, nodeID)
 		return err
 	})
 	if err != nil {
 		return PeerView{}, fmt.Errorf("creating peer on node %d: %w", nodeID, err)
 	}
 	s.afterCreate(ctx, actor, done, v)
-	s.trigger(v.NodeID)
+	if len(done) == 0 {
+		s.push(v.NodeID, v.ID, gen) // enforceTx bumped nothing: gen is the creation's
+	} else {
+		s.trigger(v.NodeID)
+	}
 	return v, nil
 }
 

@@ -26,6 +26,15 @@ type Syncer interface {
 	Trigger(nodeID int64)
 }
 
+// Pusher is a Syncer that can also put a peer just created on its node's
+// agent at once, with one call, instead of a reconcile of the whole node
+// (reconcile.Reconciler.Push); gen is the node's desired generation the
+// creation made. Push must not block. A Syncer that is not a Pusher is
+// triggered instead.
+type Pusher interface {
+	Push(nodeID, peerID, gen int64)
+}
+
 // Watcher looks at a node's agent soon: controller/poller implements it.
 // PollSoon must not block; the service calls it after a node is created
 // enabled, enabled, or given another agent URL or secret, so the node's
@@ -134,6 +143,16 @@ func (s *Service) trigger(nodeIDs ...int64) {
 	for _, id := range nodeIDs {
 		s.syncer.Trigger(id)
 	}
+}
+
+// push hands a peer just created, with the generation its creation
+// made, to the Syncer: pushed when it is a Pusher, else triggered.
+func (s *Service) push(nodeID, peerID, gen int64) {
+	if p, ok := s.syncer.(Pusher); ok && gen > 0 {
+		p.Push(nodeID, peerID, gen)
+		return
+	}
+	s.trigger(nodeID)
 }
 
 // watch tells the Watcher to look at the node now.
