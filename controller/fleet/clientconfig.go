@@ -79,7 +79,7 @@ func (s *Service) clientConfig(ctx context.Context, id int64) (store.Peer, []byt
 		p    store.Peer
 		node store.Node
 	)
-	err := s.store.InTx(ctx, func(tx *store.Tx) error {
+	err := s.store.View(ctx, func(tx *store.Tx) error {
 		var err error
 		if p, err = tx.GetPeer(ctx, id); err != nil {
 			return err

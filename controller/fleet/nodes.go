@@ -26,7 +26,7 @@ func (s *Service) ListNodesMatching(ctx context.Context, sel labels.Set) ([]Node
 		return nil, Invalid("label", "%v", err)
 	}
 	var views []NodeView
-	err := s.store.InTx(ctx, func(tx *store.Tx) error {
+	err := s.store.View(ctx, func(tx *store.Tx) error {
 		nodes, err := tx.ListNodesMatching(ctx, sel)
 		if err != nil {
 			return err
@@ -50,7 +50,7 @@ func (s *Service) ListNodesMatching(ctx context.Context, sel labels.Set) ([]Node
 // GetNode returns one node, or an error wrapping store.ErrNotFound.
 func (s *Service) GetNode(ctx context.Context, id int64) (NodeView, error) {
 	var v NodeView
-	err := s.store.InTx(ctx, func(tx *store.Tx) error {
+	err := s.store.View(ctx, func(tx *store.Tx) error {
 		var err error
 		v, err = nodeViewTx(ctx, tx, id)
 		return err

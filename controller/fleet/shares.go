@@ -161,7 +161,7 @@ func (s *Service) CreateShare(ctx context.Context, actor Actor, peerID int64, in
 // included; store.ErrPeerNotFound for an unknown peer.
 func (s *Service) ListShares(ctx context.Context, peerID int64) ([]ShareView, error) {
 	var list []store.Share
-	err := s.store.InTx(ctx, func(tx *store.Tx) error {
+	err := s.store.View(ctx, func(tx *store.Tx) error {
 		if _, err := tx.GetPeer(ctx, peerID); err != nil {
 			return err
 		}

@@ -135,7 +135,7 @@ func (d *Dispatcher) Create(ctx context.Context, actor fleet.Actor, in Input) (V
 // List returns every webhook, without secrets.
 func (d *Dispatcher) List(ctx context.Context) ([]View, error) {
 	var hooks []store.Webhook
-	err := d.store.InTx(ctx, func(tx *store.Tx) error {
+	err := d.store.View(ctx, func(tx *store.Tx) error {
 		var err error
 		hooks, err = tx.ListWebhooks(ctx)
 		return err
@@ -178,7 +178,7 @@ func (d *Dispatcher) Deliveries(ctx context.Context, id int64, limit int) ([]Del
 		limit = KeepDeliveries
 	}
 	var list []store.Delivery
-	err := d.store.InTx(ctx, func(tx *store.Tx) error {
+	err := d.store.View(ctx, func(tx *store.Tx) error {
 		if _, err := tx.GetWebhook(ctx, id); err != nil {
 			return err
 		}

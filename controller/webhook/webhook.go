@@ -107,8 +107,26 @@ func New(cfg Config) *Dispatcher {
 
 // Publish queues e for every webhook that takes its type, in one
 // transaction, and wakes the worker. A failure is logged: an event that
-// cannot be queued never fails the change it reports.
+// cannot be queued never fails the change it reports. When no webhook
+// takes the event (a read-only transaction finds none), nothing is
+// written: most events of a busy controller, such as every peer created,
+// would otherwise each wait for the one writer.
 func (d *Dispatcher) Publish(ctx context.Context, e events.Event) {
+	var wanted bool
+	err := d.store.View(ctx, func(tx *store.Tx) error {
+		hooks, err := tx.ListWebhooks(ctx)
+		for _, w := range hooks {
+			wanted = wanted || w.Takes(string(e.Type))
+		}
+		return err
+	})
+	if err != nil {
+		d.log.Error("webhook: queueing event", "event", string(e.Type), "err", err)
+		return
+	}
+	if !wanted {
+		return
+	}
 	body, err := json.Marshal(e)
 	if err != nil {
 		d.log.Error("webhook: encoding event", "event", string(e.Type), "err", err)
@@ -233,7 +251,7 @@ func (d *Dispatcher) next(ctx context.Context) (time.Time, bool) {
 		at time.Time
 		ok bool
 	)
-	err := d.store.InTx(ctx, func(tx *store.Tx) error {
+	err := d.store.View(ctx, func(tx *store.Tx) error {
 		var err error
 		at, ok, err = tx.NextDelivery(ctx)
 		return err

@@ -312,3 +312,41 @@ func TestCreateValidation(t *testing.T) {
 		t.Error("deliveries of a deleted webhook")
 	}
 }
+
+// TestPublishWritesOnlyForSubscribers: an event no webhook takes is not
+// written, so publishing it does not wait for a write transaction in
+// progress; one a webhook takes is queued as soon as that transaction
+// ends.
+func TestPublishWritesOnlyForSubscribers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st := openStore(t, filepath.Join(t.TempDir(), "c.db"))
+	d := New(Config{Store: st})
+	hook := mustCreate(t, d, newReceiver(t, testSecret).srv.URL, "node.offline")
+	offline := events.Event{Type: events.NodeOffline, At: time.Now(), Node: &events.Node{ID: 1, Name: "n1"}}
+	created := events.Event{Type: events.PeerCreated, At: time.Now(), Message: "peer created"}
+
+	queuedDuring := -1
+	err := st.InTx(ctx, func(*store.Tx) error {
+		done := make(chan struct{})
+		go func() { d.Publish(ctx, created); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			t.Error("Publish of an event no webhook takes waited for the open write transaction")
+		}
+		// One a webhook takes waits for it, and is queued after.
+		go d.Publish(ctx, offline)
+		n := make(chan int, 1)
+		go func() { n <- len(deliveries(t, d, hook.ID)) }() // a read: it does not wait
+		queuedDuring = <-n
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if queuedDuring != 0 {
+		t.Errorf("deliveries during the transaction: %d, want 0", queuedDuring)
+	}
+	eventually(t, "the subscribed event queued", func() bool { return len(deliveries(t, d, hook.ID)) == 1 })
+}
