@@ -242,6 +242,11 @@ type TrafficRollup struct {
 // run again: the watermarks in meta move in the transaction that sums.
 // Only one controller should run it at a time (the leader).
 func (s *Store) RollupTraffic(ctx context.Context, now time.Time) (TrafficRollup, error) {
+	return s.rollupTraffic(ctx, now, rollupChunk)
+}
+
+// rollupTraffic is RollupTraffic summing chunk peers per transaction.
+func (s *Store) rollupTraffic(ctx context.Context, now time.Time, chunk int) (TrafficRollup, error) {
 	var out TrafficRollup
 	hours, days, err := inTx2(ctx, s, func(tx *Tx) (int64, int64, error) { return tx.rolledUntil(ctx) })
 	if err != nil {
@@ -275,8 +280,7 @@ func (s *Store) RollupTraffic(ctx context.Context, now time.Time) (TrafficRollup
 				break
 			}
 			t = bucketStart(time.Unix(next, 0), tier.step)
-			err = s.InTx(ctx, func(tx *Tx) error { return tx.rollupBucket(ctx, tier.from, tier.step, t) })
-			if err != nil {
+			if err := s.rollupBucket(ctx, tier.from, tier.step, t, chunk); err != nil {
 				return out, err
 			}
 			t += seconds(tier.step)
@@ -313,25 +317,55 @@ func (s *Store) RollupTraffic(ctx context.Context, now time.Time) (TrafficRollup
 	return out, err
 }
 
+// rollupChunk is how many peers (or nodes) one transaction of the rollup
+// sums, so that polls never wait for a whole hour of a large fleet.
+const rollupChunk = 1000
+
 // rollupBucket sums the rows of step from in [t, t+step) into the bucket
-// of step at t, for every peer and node, and moves step's watermark to the
-// bucket's end.
-func (tx *Tx) rollupBucket(ctx context.Context, from, step time.Duration, t int64) error {
+// of step at t, for every peer and node, chunk parents per transaction,
+// then moves step's watermark to the bucket's end. A summed bucket is
+// written whole (not added to), so a rollup cut short between two chunks
+// and run again writes the same rows.
+func (s *Store) rollupBucket(ctx context.Context, from, step time.Duration, t int64, chunk int) error {
 	end := t + seconds(step)
 	for _, tab := range []trafficTable{peerTraffic, nodeTraffic} {
-		// The parent's ids drive the join, a seek on the primary key each.
-		_, err := tx.tx.ExecContext(ctx, `INSERT INTO `+tab.table+` (`+tab.key+`, step, t, rx, tx)
-			SELECT m.`+tab.key+`, CAST(?1 AS INTEGER), CAST(?2 AS INTEGER), SUM(m.rx), SUM(m.tx)
-			FROM `+tab.parent+` p CROSS JOIN `+tab.table+` m
-			WHERE m.`+tab.key+` = p.id AND m.step = ?3 AND m.t >= ?2 AND m.t < ?4
-			GROUP BY m.`+tab.key+`
-			ON CONFLICT (`+tab.key+`, step, t) DO UPDATE SET rx = `+tab.table+`.rx + excluded.rx, tx = `+tab.table+`.tx + excluded.tx`,
-			seconds(step), t, seconds(from), end)
-		if err != nil {
-			return fmt.Errorf("summing %s into %s buckets: %w", tab.table, step, err)
+		for after := int64(0); ; {
+			last, err := inTx(ctx, s, func(tx *Tx) (int64, error) {
+				return tx.rollupChunk(ctx, tab, from, step, t, after, chunk)
+			})
+			if err != nil {
+				return err
+			}
+			if last == 0 {
+				break
+			}
+			after = last
 		}
 	}
-	return tx.setRolledUntil(ctx, step, end)
+	return s.InTx(ctx, func(tx *Tx) error { return tx.setRolledUntil(ctx, step, end) })
+}
+
+// rollupChunk sums the bucket at t for the chunk parents of tab with ids
+// after after, and returns the last of their ids; 0 when there are none.
+func (tx *Tx) rollupChunk(ctx context.Context, tab trafficTable, from, step time.Duration, t, after int64, chunk int) (int64, error) {
+	var last int64
+	err := tx.tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM (
+		SELECT id FROM `+tab.parent+` WHERE id > ? ORDER BY id LIMIT ?) AS c`, after, chunk).Scan(&last)
+	if err != nil || last == 0 {
+		return 0, err
+	}
+	// The parents' ids drive the join, a seek on the primary key each.
+	_, err = tx.tx.ExecContext(ctx, `INSERT INTO `+tab.table+` (`+tab.key+`, step, t, rx, tx)
+		SELECT m.`+tab.key+`, CAST(?1 AS INTEGER), CAST(?2 AS INTEGER), SUM(m.rx), SUM(m.tx)
+		FROM `+tab.parent+` p CROSS JOIN `+tab.table+` m
+		WHERE p.id > ?5 AND p.id <= ?6 AND m.`+tab.key+` = p.id AND m.step = ?3 AND m.t >= ?2 AND m.t < ?4
+		GROUP BY m.`+tab.key+`
+		ON CONFLICT (`+tab.key+`, step, t) DO UPDATE SET rx = excluded.rx, tx = excluded.tx`,
+		seconds(step), t, seconds(from), t+seconds(step), after, last)
+	if err != nil {
+		return 0, fmt.Errorf("summing %s into %s buckets: %w", tab.table, step, err)
+	}
+	return last, nil
 }
 
 // setRolledUntil moves step's watermark to t.

@@ -136,7 +136,8 @@ func TestTrafficHistory(t *testing.T) {
 
 // TestTrafficOfManyPeers: a dump of 100 peers (written in statements of
 // 64, 32 and 4 rows) records each peer's delta, a peer given twice once
-// with both added, and the node's sum.
+// with both added, and the node's sum; a rollup in chunks of peers sums
+// them all, and summing an hour again changes nothing.
 func TestTrafficOfManyPeers(t *testing.T) {
 	s, _, _ := openTest(t)
 	n := mustCreateNode(t, s, testNode("lon1"))
@@ -155,6 +156,25 @@ func TestTrafficOfManyPeers(t *testing.T) {
 	testenv.DeepEqual(t, "the peer given twice", peerSeries(t, s, deltas[0].PeerID, TrafficMinute, testEpoch), []TrafficBucket{bucket(testEpoch, 1001, 2)})
 	testenv.DeepEqual(t, "the last peer", peerSeries(t, s, deltas[99].PeerID, TrafficMinute, testEpoch), []TrafficBucket{bucket(testEpoch, 100, 200)})
 	testenv.DeepEqual(t, "the node", nodeSeries(t, s, n.ID, TrafficMinute, testEpoch), []TrafficBucket{bucket(testEpoch, rx+1000, tx)})
+
+	// The rollup in chunks of 7 peers sums every one of them once; the
+	// hour summed again (a rollup cut short and run again) stays the same.
+	r, err := s.rollupTraffic(context.Background(), testEpoch.Add(time.Hour+TrafficRollupGrace), 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Equal(t, "rollup in chunks", r, TrafficRollup{Hours: 1})
+	if err := s.rollupBucket(context.Background(), TrafficMinute, TrafficHour, bucketStart(testEpoch, TrafficHour), 7); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Equal(t, "hour rows", countRows(t, s, "SELECT count(*) FROM peer_traffic WHERE step = 3600"), 100)
+	var hourRx, hourTx int64
+	if err := rawQueryRow(context.Background(), s, "SELECT CAST(SUM(rx) AS INTEGER), CAST(SUM(tx) AS INTEGER) FROM peer_traffic WHERE step = 3600").Scan(&hourRx, &hourTx); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Equal(t, "the peers' hours", [2]int64{hourRx, hourTx}, [2]int64{rx + 1000, tx})
+	testenv.DeepEqual(t, "the last peer by hour", peerSeries(t, s, deltas[99].PeerID, TrafficHour, testEpoch), []TrafficBucket{bucket(testEpoch, 100, 200)})
+	testenv.DeepEqual(t, "the node by hour", nodeSeries(t, s, n.ID, TrafficHour, testEpoch), []TrafficBucket{bucket(testEpoch, rx+1000, tx)})
 }
 
 // TestTrafficFollowsPeers: a deleted peer's history goes with it, its
