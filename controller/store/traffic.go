@@ -132,9 +132,10 @@ func (tx *Tx) addTraffic(ctx context.Context, tab trafficTable, n int, args []an
 // oldest first, only those with traffic. A bucket holds what its own tier
 // has and what finer tiers hold that is not summed into it yet, so the
 // latest buckets are complete too. ErrPeerNotFound when there is no such
-// peer.
+// peer. It reads in a read-only transaction (View): charts never wait for
+// polls, nor hold them up.
 func (s *Store) PeerTraffic(ctx context.Context, peerID int64, step time.Duration, from time.Time) ([]TrafficBucket, error) {
-	return inTx(ctx, s, func(tx *Tx) ([]TrafficBucket, error) {
+	return view(ctx, s, func(tx *Tx) ([]TrafficBucket, error) {
 		return tx.traffic(ctx, peerTraffic, peerID, step, from, fmt.Errorf("peer %d: %w", peerID, ErrPeerNotFound))
 	})
 }
@@ -142,7 +143,7 @@ func (s *Store) PeerTraffic(ctx context.Context, peerID int64, step time.Duratio
 // NodeTraffic is PeerTraffic for what passed through the node, its peers'
 // sum. ErrNodeNotFound when there is no such node.
 func (s *Store) NodeTraffic(ctx context.Context, nodeID int64, step time.Duration, from time.Time) ([]TrafficBucket, error) {
-	return inTx(ctx, s, func(tx *Tx) ([]TrafficBucket, error) {
+	return view(ctx, s, func(tx *Tx) ([]TrafficBucket, error) {
 		return tx.traffic(ctx, nodeTraffic, nodeID, step, from, fmt.Errorf("node %d: %w", nodeID, ErrNodeNotFound))
 	})
 }
@@ -197,7 +198,7 @@ func (tx *Tx) traffic(ctx context.Context, tab trafficTable, id int64, step time
 // traffic since from, counted from the start of from's hour, in node id
 // order. from must be within KeepTrafficHours: older hours are gone.
 func (s *Store) NodeTrafficTotals(ctx context.Context, from time.Time) ([]TrafficTotal, error) {
-	return inTx(ctx, s, func(tx *Tx) ([]TrafficTotal, error) {
+	return view(ctx, s, func(tx *Tx) ([]TrafficTotal, error) {
 		hours, _, err := tx.rolledUntil(ctx)
 		if err != nil {
 			return nil, err
