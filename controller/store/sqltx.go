@@ -14,6 +14,18 @@ import (
 type sqlTx struct {
 	tx *sql.Tx
 	pg *pgQueries // nil on SQLite: statements run as written
+	// shield keeps the end of a statement's ctx from interrupting it: in
+	// a group commit (groupcommit.go) an interrupted statement would roll
+	// back the whole transaction, other functions' work with it.
+	shield bool
+}
+
+// stmtCtx is the context a statement runs under.
+func (c sqlTx) stmtCtx(ctx context.Context) context.Context {
+	if c.shield {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // pgQueries caches toPostgres's translations of the store's statements.
@@ -52,7 +64,7 @@ func (c sqlTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Resu
 	if err != nil {
 		return nil, err
 	}
-	return c.tx.ExecContext(ctx, q, args...)
+	return c.tx.ExecContext(c.stmtCtx(ctx), q, args...)
 }
 
 // QueryContext runs a query that returns rows.
@@ -61,7 +73,7 @@ func (c sqlTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Ro
 	if err != nil {
 		return nil, err
 	}
-	return c.tx.QueryContext(ctx, q, args...)
+	return c.tx.QueryContext(c.stmtCtx(ctx), q, args...)
 }
 
 // QueryRowContext runs a query that returns at most one row; its error,
@@ -71,7 +83,7 @@ func (c sqlTx) QueryRowContext(ctx context.Context, q string, args ...any) *row 
 	if err != nil {
 		return &row{err: err}
 	}
-	return &row{row: c.tx.QueryRowContext(ctx, q, args...)}
+	return &row{row: c.tx.QueryRowContext(c.stmtCtx(ctx), q, args...)}
 }
 
 // row is a *sql.Row, or the error that kept the query from running.

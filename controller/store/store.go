@@ -48,7 +48,10 @@ type Store struct {
 	rdb *sql.DB
 	// readOpts are the options of a read-only transaction.
 	readOpts *sql.TxOptions
-	now      func() time.Time // the clock; tests replace it
+	// w runs the write transactions (InTx) of a store opened by Open,
+	// several to a commit (groupcommit.go); nil: InTx runs them itself.
+	w   *writer
+	now func() time.Time // the clock; tests replace it
 	// pg holds the PostgreSQL translations of the store's statements; nil
 	// on SQLite.
 	pg *pgQueries
@@ -140,6 +143,7 @@ func Open(ctx context.Context, dsn string, box *secretbox.Box) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
+	s.startWriter()
 	return s, nil
 }
 
@@ -225,6 +229,7 @@ func openReaders(ctx context.Context, path string) (*sql.DB, error) {
 // first call's result. No method may be called after Close.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.stopWriter()
 		if s.pg == nil {
 			// Best effort: let SQLite refresh its planner statistics.
 			_, _ = s.db.Exec("PRAGMA optimize")

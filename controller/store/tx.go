@@ -32,12 +32,21 @@ type Tx struct {
 // called inside fn would wait forever; it returns ErrNestedTx instead. fn
 // should be short and must not wait on the network.
 //
+// A store opened by Open runs fn on its writer goroutine, in one
+// transaction with the other functions waiting at the same time, each in
+// a savepoint of its own, under one commit (group commit, groupcommit.go):
+// what is said above holds for each function, and a panic in fn is
+// raised again on the caller's goroutine.
+//
 // Lock order: boxMu (read), then the connection. Reseal takes boxMu for
 // writing, then the connection.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	g, err := s.enter()
 	if err != nil {
 		return err
+	}
+	if s.w != nil {
+		return s.submitTx(ctx, fn)
 	}
 	s.boxMu.RLock()
 	defer s.boxMu.RUnlock()
