@@ -30,8 +30,9 @@ var ErrLeaseLost = errors.New("store: the lease was lost")
 // taken the lease, even if it has not noticed yet. On SQLite, where one
 // process owns the file, the lease is always granted and never lost.
 type Lease struct {
-	name  string
-	epoch int64
+	name   string
+	holder string
+	epoch  int64
 
 	mu   sync.Mutex // guards conn
 	conn *sql.Conn  // nil on SQLite, and after Release
@@ -46,11 +47,20 @@ func leaseKey(name string) int64 {
 
 func leaseEpochKey(name string) string { return "lease_epoch:" + name }
 
-// TryAcquireLease takes the lease named name if no other process holds
-// it, or returns ErrLeaseHeld. The caller must Release it. On PostgreSQL
-// the lease keeps one of the store's pooled connections until then.
-func (s *Store) TryAcquireLease(ctx context.Context, name string) (*Lease, error) {
-	l := &Lease{name: name}
+func leaseHolderKey(name string) string { return "lease_holder:" + name }
+
+// Shared reports whether other processes may use the database at the same
+// time (PostgreSQL): then leases are real and what one process writes
+// another sees only through the database. On SQLite one process owns the
+// file.
+func (s *Store) Shared() bool { return s.pg != nil }
+
+// TryAcquireLease takes the lease named name for holder (a name shown to
+// operators, LeaseHolder) if no other process holds it, or returns
+// ErrLeaseHeld. The caller must Release it. On PostgreSQL the lease keeps
+// one of the store's pooled connections until then.
+func (s *Store) TryAcquireLease(ctx context.Context, name, holder string) (*Lease, error) {
+	l := &Lease{name: name, holder: holder}
 	if s.pg != nil {
 		conn, err := s.db.Conn(ctx)
 		if err != nil {
@@ -73,6 +83,11 @@ func (s *Store) TryAcquireLease(ctx context.Context, name string) (*Lease, error
 			ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)
 			RETURNING CAST(value AS INTEGER)`, leaseEpochKey(name)).Scan(&epoch)
 		l.epoch = epoch
+		if err != nil {
+			return err
+		}
+		_, err = tx.tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, leaseHolderKey(name), holder)
 		return err
 	})
 	if err != nil {
@@ -84,6 +99,41 @@ func (s *Store) TryAcquireLease(ctx context.Context, name string) (*Lease, error
 
 // Epoch is the lease's fencing counter: higher for every acquisition.
 func (l *Lease) Epoch() int64 { return l.epoch }
+
+// Name is the lease's name.
+func (l *Lease) Name() string { return l.name }
+
+// LeaseHolder returns the holder named by the last TryAcquireLease of the
+// lease named name while some process holds it now, and "" when none
+// does (on PostgreSQL: no session holds its advisory lock). On SQLite it
+// is the last holder named, if any.
+func (s *Store) LeaseHolder(ctx context.Context, name string) (string, error) {
+	var holder string
+	err := s.InTx(ctx, func(tx *Tx) error {
+		err := tx.tx.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", leaseHolderKey(name)).Scan(&holder)
+		if errors.Is(err, sql.ErrNoRows) {
+			holder = ""
+			return nil
+		}
+		if err != nil || s.pg == nil {
+			return err
+		}
+		var held bool // PostgreSQL only: not translated
+		if err := tx.tx.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
+			AND granted AND objid = ($1::bigint & 4294967295)::oid
+			AND classid = (($1::bigint >> 32) & 4294967295)::oid AND objsubid = 1)`, leaseKey(name)).Scan(&held); err != nil {
+			return err
+		}
+		if !held {
+			holder = ""
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("store: holder of lease %s: %w", name, err)
+	}
+	return holder, nil
+}
 
 // Check returns nil while the lease is held, ErrLeaseLost once it is not
 // (or an error when the database cannot tell now, which a caller should

@@ -12,7 +12,7 @@ import (
 func TestLease(t *testing.T) {
 	ctx := context.Background()
 	s, _, _ := openTest(t)
-	l, err := s.TryAcquireLease(ctx, "leader")
+	l, err := s.TryAcquireLease(ctx, "leader", "one")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestLease(t *testing.T) {
 	if err := l.Check(ctx); !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("Check after Release = %v, want ErrLeaseLost", err)
 	}
-	l2, err := s.TryAcquireLease(ctx, "leader")
+	l2, err := s.TryAcquireLease(ctx, "leader", "one")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,12 +59,12 @@ func TestLeaseMovesWhenItsHolderDies(t *testing.T) {
 	dsn := pgCluster.NewDatabase(t)
 	a, _ := openAt(t, dsn, testBox(t, 1))
 	b, _ := openAt(t, dsn, testBox(t, 1))
-	la, err := a.TryAcquireLease(ctx, "leader")
+	la, err := a.TryAcquireLease(ctx, "leader", "one")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer la.Release()
-	if _, err := b.TryAcquireLease(ctx, "leader"); !errors.Is(err, ErrLeaseHeld) {
+	if _, err := b.TryAcquireLease(ctx, "leader", "one"); !errors.Is(err, ErrLeaseHeld) {
 		t.Fatalf("second TryAcquireLease = %v, want ErrLeaseHeld", err)
 	}
 	var pid int
@@ -80,7 +80,7 @@ func TestLeaseMovesWhenItsHolderDies(t *testing.T) {
 	var lb *Lease
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		lb, err = b.TryAcquireLease(ctx, "leader")
+		lb, err = b.TryAcquireLease(ctx, "leader", "one")
 		if err == nil || !errors.Is(err, ErrLeaseHeld) || time.Now().After(deadline) {
 			break
 		}
