@@ -29,8 +29,16 @@ const DefaultPushWorkers = 8
 // Anything else (the agent refused the peer, did not answer, or its dump
 // does not show it) ends in a reconcile of the node (Trigger), which
 // records and retries as reconciles do. A peer no longer pending, off the
-// node, or on a disabled node is left to the reconciles.
-func (r *Reconciler) Push(nodeID, peerID, gen int64) { r.pq.push(nodeID, pushed{peerID, gen}) }
+// node, or on a disabled node is left to the reconciles. With a Fence
+// (controller replicas), a Push while Run does not run (this replica does
+// not lead) is dropped: the leader notices the node's generation move and
+// reconciles it.
+func (r *Reconciler) Push(nodeID, peerID, gen int64) {
+	if r.fence != nil && !r.running.Load() {
+		return
+	}
+	r.pq.push(nodeID, pushed{peerID, gen})
+}
 
 // pushed is one peer to push and the generation its creation made.
 type pushed struct{ peer, gen int64 }
@@ -134,6 +142,9 @@ func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (
 		})
 	}
 	screen(&c, node.ServerPublicKey)
+	if err := r.allow(ctx); err != nil {
+		return res, fmt.Errorf("pushing to node %s: %w", node.Name, err)
+	}
 	a := newApplier(client, node.WGInterface, node.Name)
 	a.single(ctx, plan{adds: c.items})
 	st.lastWrite = time.Now() // a dump sent before this may not show the adds
@@ -206,6 +217,11 @@ func (r *Reconciler) recordPushed(ctx context.Context, st *nodeState, nodeID int
 		marked int
 	)
 	err := r.store.InTx(ctx, func(tx *store.Tx) error {
+		if r.fence != nil {
+			if err := r.fence.Check(ctx, tx); err != nil {
+				return err
+			}
+		}
 		marked, acked = 0, 0
 		var ok []int64
 		for _, p := range confirmed {

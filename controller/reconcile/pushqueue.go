@@ -77,6 +77,13 @@ func (q *pushQueue) finish(nodeID int64) {
 
 // close drops every waiting push and later ones: the peers stay pending
 // for the next reconcile.
+// open takes pushes again after close (a replica that leads again).
+func (q *pushQueue) open() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = false
+}
+
 func (q *pushQueue) close() {
 	q.mu.Lock()
 	defer q.mu.Unlock()

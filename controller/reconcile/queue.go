@@ -135,6 +135,13 @@ func (q *queue) close() {
 	q.order = nil
 }
 
+// open takes pushes again after close.
+func (q *queue) open() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = false
+}
+
 // end sets the job's outcome and wakes those waiting for it.
 func (j *job) end(res Result, err error) {
 	j.res, j.err = res, err

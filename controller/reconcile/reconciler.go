@@ -39,6 +39,22 @@ type Config struct {
 	// Events hears of new drift (events.NodeDrift, each time drift_count
 	// grows); nil means nobody does.
 	Events events.Publisher
+	// Fence says whether this process may write to agents (with several
+	// controller replicas, only the leader may); nil means it always may.
+	Fence Fence
+}
+
+// Fence decides whether this process may write to the agents now.
+// controller/leader implements it.
+type Fence interface {
+	// Allow returns nil when the process may write to agents now, and
+	// why not otherwise. A reconcile asks it before it reads the node and
+	// again before it writes.
+	Allow(ctx context.Context) error
+	// Check, inside the transaction that records a reconcile, fails when
+	// the process lost the right to write since Allow: then nothing of
+	// that reconcile is recorded.
+	Check(ctx context.Context, tx *store.Tx) error
 }
 
 // Result says what one reconcile of one node found and did.
@@ -101,13 +117,14 @@ type Reconciler struct {
 	pushWorkers   int
 	bulkThreshold int
 	events        events.Publisher
+	fence         Fence // nil: always allowed
 
 	mu    sync.Mutex // guards nodes
 	nodes map[int64]*nodeState
 
-	q   *queue
-	pq  *pushQueue
-	ran atomic.Bool // set by the first Run
+	q       *queue
+	pq      *pushQueue
+	running atomic.Bool // set while Run runs
 }
 
 // New returns a Reconciler. Background reconciles (Trigger, Offer) run in
@@ -122,6 +139,7 @@ func New(cfg Config) *Reconciler {
 		pushWorkers:   cfg.PushWorkers,
 		bulkThreshold: cfg.BulkThreshold,
 		events:        events.OrDiscard(cfg.Events),
+		fence:         cfg.Fence,
 		nodes:         make(map[int64]*nodeState),
 		q:             newQueue(),
 		pq:            newPushQueue(),
@@ -234,6 +252,9 @@ func (r *Reconciler) reconcile(ctx context.Context, nodeID int64, obs *Observati
 	start := r.now()
 
 	res := Result{NodeID: nodeID}
+	if err := r.allow(ctx); err != nil {
+		return res, fmt.Errorf("reconciling node %d: %w", nodeID, err)
+	}
 	node, peers, err := r.snapshot(ctx, nodeID)
 	if err != nil {
 		return res, fmt.Errorf("reconciling node %d: %w", nodeID, err)
@@ -280,6 +301,9 @@ func (r *Reconciler) reconcile(ctx context.Context, nodeID int64, obs *Observati
 	a := newApplier(client, node.WGInterface, node.Name)
 	final, verified := cmp, false
 	if pl.actions() > 0 {
+		if err := r.allow(ctx); err != nil {
+			return res, fmt.Errorf("reconciling node %s: %w", node.Name, err)
+		}
 		sent := false
 		if r.wantBulk(pl, cmp) {
 			has, known := r.clients.HasCapability(nodeID, agentapi.CapPeerSync)
@@ -348,6 +372,14 @@ func (r *Reconciler) reconcile(ctx context.Context, nodeID int64, obs *Observati
 	r.report(ctx, node, policy, cmp, pl, st)
 	r.logResult(node, res, pl, out, r.now().Sub(start))
 	return res, out.err
+}
+
+// allow asks the fence, if any, whether this process may write to agents.
+func (r *Reconciler) allow(ctx context.Context) error {
+	if r.fence == nil {
+		return nil
+	}
+	return r.fence.Allow(ctx)
 }
 
 // wantBulk reports whether the plan is large enough for a replace-all,

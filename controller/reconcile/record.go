@@ -44,6 +44,11 @@ func (r *Reconciler) record(ctx context.Context, node store.Node, pl plan, out *
 		}
 	}
 	return r.store.InTx(ctx, func(tx *store.Tx) error {
+		if r.fence != nil {
+			if err := r.fence.Check(ctx, tx); err != nil {
+				return err
+			}
+		}
 		err := tx.SetCurrentDrift(ctx, node.ID, current)
 		if errors.Is(err, store.ErrNodeNotFound) {
 			return nil // deleted meanwhile, with its peers: nothing to record

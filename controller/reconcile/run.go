@@ -62,12 +62,16 @@ func (r *Reconciler) Offer(nodeID int64, obs Observation) *Pending {
 // at once, until ctx is done; a reconcile in progress then ends
 // at its next call to the agent, recording what was applied. Run returns
 // nil once its workers have exited; what was still waiting ends with
-// ErrStopped. A Reconciler runs once: a second Run fails at once.
-// ReconcileNode, Repair and Drift work without Run.
+// ErrStopped, and so do Trigger and Offer until Run is called again (a
+// controller replica that leads again). Run fails at once while another
+// Run runs. ReconcileNode, Repair and Drift work without Run.
 func (r *Reconciler) Run(ctx context.Context) error {
-	if !r.ran.CompareAndSwap(false, true) {
-		return errors.New("reconciler: Run called twice")
+	if !r.running.CompareAndSwap(false, true) {
+		return errors.New("reconciler: Run called while running")
 	}
+	defer r.running.Store(false)
+	r.q.open()
+	r.pq.open()
 	var wg sync.WaitGroup
 	for range r.workers {
 		wg.Go(func() { r.work(ctx) })
