@@ -49,6 +49,10 @@ type Config struct {
 	MasterKey []byte
 	// PollInterval is how often every enabled node is polled.
 	PollInterval time.Duration
+	// ReplicaName names this controller among the replicas on one
+	// database (the metric wgfleet_controller_leader, GET /api/status);
+	// "" means the host name and the port of Listen.
+	ReplicaName string
 	// AdminPassword is the password of the first user, made on first start;
 	// "" generates one and prints it once to BootstrapOut. On a later start
 	// a set AdminPassword that differs from the admin's replaces it (see

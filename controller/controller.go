@@ -16,6 +16,7 @@ import (
 	"github.com/wgfleet/wgfleet/controller/auth"
 	"github.com/wgfleet/wgfleet/controller/events"
 	"github.com/wgfleet/wgfleet/controller/fleet"
+	"github.com/wgfleet/wgfleet/controller/leader"
 	"github.com/wgfleet/wgfleet/controller/metrics"
 	"github.com/wgfleet/wgfleet/controller/poller"
 	"github.com/wgfleet/wgfleet/controller/reconcile"
@@ -40,6 +41,7 @@ type Controller struct {
 	webhooks   *webhook.Dispatcher
 	fleet      *fleet.Service
 	traffic    *traffic.Service
+	elector    *leader.Elector
 	handler    http.Handler
 
 	closeOnce sync.Once
@@ -81,11 +83,18 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 		return nil, err
 	}
 	clients := agentclient.NewPool(agentclient.PoolOptions{})
+	name := cfg.ReplicaName
+	if name == "" {
+		name = defaultReplicaName(cfg.Listen)
+	}
+	elector := leader.New(leader.Config{
+		Store: st, Name: name, Interval: electorInterval(cfg.PollInterval), Logger: log.With("component", "leader"),
+	})
 	// Every fleet event goes to the webhooks' queue (and to cfg.Events,
 	// when set).
 	hooks := webhook.New(webhook.Config{Store: st, Logger: log.With("component", "webhook")})
 	pub := events.Multi(hooks, cfg.Events)
-	rec := reconcile.New(reconcile.Config{Store: st, Clients: clients, Logger: log.With("component", "reconcile"), Events: pub})
+	rec := reconcile.New(reconcile.Config{Store: st, Clients: clients, Logger: log.With("component", "reconcile"), Events: pub, Fence: elector})
 	// The fleet service watches through the poller, and the poller applies
 	// limits through the fleet service (set below, before anything polls).
 	var fl *fleet.Service
@@ -110,11 +119,12 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 		webhooks:   hooks,
 		fleet:      fl,
 		traffic:    history,
+		elector:    elector,
 	}
 	c.handler = api.New(api.Config{
 		Fleet: c.fleet, Auth: authn, Reconciler: rec, Logger: log.With("component", "api"),
-		SecureCookies: cfg.SecureCookies, UI: ui.Handler(), Metrics: metrics.New(st, log.With("component", "metrics")),
-		PublicURL: cfg.PublicURL, JoinPin: cfg.JoinPin, Webhooks: hooks, Traffic: history, Demo: cfg.Demo,
+		SecureCookies: cfg.SecureCookies, UI: ui.Handler(), Metrics: metrics.New(st, log.With("component", "metrics"), elector),
+		PublicURL: cfg.PublicURL, JoinPin: cfg.JoinPin, Webhooks: hooks, Traffic: history, Demo: cfg.Demo, Replica: elector,
 	})
 	return c, nil
 }
@@ -146,54 +156,37 @@ func (c *Controller) Run(ctx context.Context) error {
 	return httpserve.Listen(ctx, c.cfg.Listen, c.Serve, c.Close)
 }
 
-// Serve runs the reconciler, the poller, the check of peers' expiry and
-// data limits (every Config.LimitInterval), the traffic history's rollup
-// and the webhook deliveries, and
-// serves HTTP on ln until
-// ctx is done; then it drains requests, stops the background work, waits
-// for it, and closes the store. It always closes the controller before it
-// returns.
+// Serve serves HTTP on ln until ctx is done and meanwhile takes part in
+// the election of the leader (controller/leader; on SQLite this replica
+// always leads), which runs the reconciler, the poller, the check of
+// peers' expiry and data limits (every Config.LimitInterval), the
+// traffic history's rollup and the webhook deliveries (Controller.lead). Then it drains requests, stops
+// the background work, waits for it, and closes the store. It always
+// closes the controller before it returns.
 func (c *Controller) Serve(ctx context.Context, ln net.Listener) error {
 	// The background work outlives ctx by the time the HTTP server takes
 	// to drain: requests still answering may trigger reconciles.
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	if c.cfg.ReplicaName == "" {
+		c.elector.Rename(defaultReplicaName(ln.Addr().String()))
+	}
 	var (
-		wg                 sync.WaitGroup
-		recErr, pErr, hErr error
+		wg            sync.WaitGroup
+		leadErr, eErr error
 	)
-	wg.Go(func() { recErr = c.reconciler.Run(bg) })
-	wg.Go(func() { pErr = c.poller.Run(bg) })
-	limitEvery := c.cfg.LimitInterval
-	if limitEvery <= 0 {
-		limitEvery = DefaultLimitInterval
-	}
-	wg.Go(func() { c.runLimits(bg, limitEvery) })
-	wg.Go(func() { c.traffic.Run(bg) })
-	wg.Go(func() { hErr = c.webhooks.Run(bg) })
-	// Converge every node once at start: peers created while the
-	// controller was down, or a batch it was killed in, are applied now.
-	nodes, err := c.store.ListNodes(ctx)
-	if err != nil {
-		c.log.Warn("listing nodes for the start-up reconcile; the poller will catch up", "err", err)
-	}
-	for _, n := range nodes {
-		c.reconciler.Trigger(n.ID)
-	}
-	c.log.Info("controller listening", "url", "http://"+ln.Addr().String(), "data_dir", c.cfg.DataDir)
+	wg.Go(func() {
+		eErr = c.elector.Run(bg, func(ctx context.Context) {
+			if err := c.lead(ctx); err != nil {
+				leadErr = errors.Join(leadErr, err)
+			}
+		})
+	})
+	c.log.Info("controller listening", "url", "http://"+ln.Addr().String(), "data_dir", c.cfg.DataDir, "replica", c.elector.Name())
 	serveErr := httpserve.Serve(ctx, httpserve.NewServer(c.handler, c.log), ln, 10*time.Second, nil)
 	c.log.Info("shutting down")
 	stopBG()
 	wg.Wait()
-	if recErr != nil {
-		recErr = fmt.Errorf("reconciler: %w", recErr)
-	}
-	if pErr != nil {
-		pErr = fmt.Errorf("poller: %w", pErr)
-	}
-	if hErr != nil {
-		hErr = fmt.Errorf("webhooks: %w", hErr)
-	}
-	return errors.Join(serveErr, recErr, pErr, hErr, c.Close())
+	return errors.Join(serveErr, leadErr, eErr, c.Close())
 }
 
 // Close closes the store. It is idempotent.

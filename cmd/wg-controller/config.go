@@ -69,6 +69,7 @@ func loadServe(args []string, getenv func(string) string, stderr io.Writer) (con
 		supernet   = cli.Var(s, "pool-supernet", "WG_CONTROLLER_POOL_SUPERNET", fleet.DefaultPoolSupernet, parseSupernet, "IPv4 range the pools of joining nodes are carved from")
 		poolBits   = cli.Int(s, "pool-prefix", "WG_CONTROLLER_POOL_PREFIX", fleet.DefaultPoolBits, "prefix length of a joining node's pool")
 		local      = addLocalNodeFlags(s)
+		replica    = cli.String(s, "replica-name", "WG_CONTROLLER_REPLICA_NAME", "", "this controller's name among replicas on one database; default: host name and the port of --listen")
 	)
 	if err := s.Parse(args, getenv); err != nil {
 		return controller.Config{}, nil, err
@@ -82,6 +83,7 @@ func loadServe(args []string, getenv func(string) string, stderr io.Writer) (con
 		AdminPassword: getenv("WG_CONTROLLER_ADMIN_PASSWORD"), BootstrapOut: stderr,
 		SecureCookies: secure.Get(), SessionTTL: sessionTTL.Get(), Logger: c.logging.Logger(stderr),
 		PublicURL: publicURL.Get(), JoinPin: joinPin.Get(), PoolSupernet: supernet.Get(), PoolBits: poolBits.Get(),
+		ReplicaName: replica.Get(),
 	}
 	return cfg, local.config(), cfg.Validate()
 }

@@ -30,6 +30,7 @@ func TestLoadServeDocumented(t *testing.T) {
 		{"poll-interval", "WG_CONTROLLER_POLL_INTERVAL", "1m30s", func(c controller.Config) string { return c.PollInterval.String() }},
 		{"session-ttl", "WG_CONTROLLER_SESSION_TTL", "2h0m0s", func(c controller.Config) string { return c.SessionTTL.String() }},
 		{"secure-cookies", "WG_CONTROLLER_SECURE_COOKIES", "true", func(c controller.Config) string { return strconv.FormatBool(c.SecureCookies) }},
+		{"replica-name", "WG_CONTROLLER_REPLICA_NAME", "ctl-2", func(c controller.Config) string { return c.ReplicaName }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.flag, func(t *testing.T) {

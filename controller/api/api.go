@@ -65,6 +65,9 @@ type Config struct {
 	// Demo, when not nil, marks the controller of `wg-controller demo`:
 	// GET /api/demo hands it to the UI, which shows what to try next.
 	Demo *Demo
+	// Replica serves GET /api/status (this replica and the leader); nil
+	// makes it answer 503.
+	Replica Replica
 }
 
 // server holds what the handlers share.
@@ -84,8 +87,9 @@ type server struct {
 	traffic       *traffic.Service
 	// access is the role each route needs, by "METHOD /path/{template}"
 	// (routes), for the test that walks the router.
-	access map[string]routeAccess
-	demo   *Demo
+	access  map[string]routeAccess
+	demo    *Demo
+	replica Replica
 }
 
 // New returns the controller's HTTP handler. It panics when cfg.Fleet or
@@ -111,6 +115,7 @@ func newServer(cfg Config) *server {
 		webhooks:      cfg.Webhooks,
 		traffic:       cfg.Traffic,
 		demo:          cfg.Demo,
+		replica:       cfg.Replica,
 	}
 	if s.shareLimit == nil {
 		s.shareLimit = auth.NewLookupLimiter(DefaultShareLookups, DefaultShareLookupWindow, "share link lookups", nil)

@@ -48,6 +48,7 @@ func wantAccess() map[string]auth.Role {
 		"POST /api/logout":                   viewer,
 		"GET /api/me":                        viewer,
 		"GET /api/demo":                      viewer,
+		"GET /api/status":                    viewer,
 		"POST /api/me/password":              viewer,
 		"POST /api/me/totp":                  viewer,
 		"POST /api/me/totp/confirm":          viewer,

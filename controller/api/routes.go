@@ -52,6 +52,7 @@ func (s *server) routes() *mux.Router {
 	// their role (auth.CreateTokenFor).
 	authed(viewer, "/api/logout", s.logout, post)
 	authed(viewer, "/api/me", s.handle(s.me), get)
+	authed(viewer, "/api/status", s.handle(s.status), get)
 	authed(viewer, "/api/me/password", s.handle(s.changeOwnPassword), post)
 	authed(viewer, "/api/me/totp", s.handle(s.beginTOTP), post)
 	authed(viewer, "/api/me/totp/confirm", s.handle(s.confirmTOTP), post)

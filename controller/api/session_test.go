@@ -346,7 +346,7 @@ func TestEveryRouteNeedsAuth(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.anon()
 	for _, rt := range []string{
-		"POST /api/logout", "GET /api/me", "GET /api/tokens", "POST /api/tokens", "DELETE /api/tokens/1",
+		"POST /api/logout", "GET /api/me", "GET /api/status", "GET /api/tokens", "POST /api/tokens", "DELETE /api/tokens/1",
 		"GET /api/nodes", "POST /api/nodes", "POST /api/nodes/test", "GET /api/nodes/1", "PUT /api/nodes/1",
 		"DELETE /api/nodes/1", "POST /api/nodes/1/toggle", "POST /api/nodes/1/test", "POST /api/nodes/1/drain",
 		"GET /api/nodes/1/drift", "POST /api/nodes/1/reconcile", "GET /api/nodes/1/peers", "POST /api/nodes/1/peers",

@@ -53,6 +53,13 @@ type Options struct {
 	// Demo runs it as `wg-controller demo` does, suggesting these
 	// commands (GET /api/demo); nil for an ordinary controller.
 	Demo *api.Demo
+	// Database is a PostgreSQL URL to keep the state in; "": SQLite in
+	// DataDir. Replicas on one database need the same MasterKey.
+	Database string
+	// MasterKey is the master key; nil: DataDir's master.key.
+	MasterKey []byte
+	// ReplicaName names the controller among replicas; "": the default.
+	ReplicaName string
 }
 
 // StartWith runs a controller shaped by o until the test ends (or Stop).
@@ -68,7 +75,7 @@ func StartWith(t testing.TB, o Options) *Controller {
 	ctx, cancel := context.WithCancel(context.Background())
 	c, err := controller.New(ctx, controller.Config{
 		Listen: "127.0.0.1:0", DataDir: dataDir, PollInterval: o.PollInterval, AdminPassword: AdminPassword,
-		LimitInterval: o.LimitInterval, Now: o.Now, Demo: o.Demo,
+		LimitInterval: o.LimitInterval, Now: o.Now, Demo: o.Demo, Database: o.Database, MasterKey: o.MasterKey, ReplicaName: o.ReplicaName,
 	})
 	if err != nil {
 		cancel()

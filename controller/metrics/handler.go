@@ -9,9 +9,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// New returns the /metrics handler: the fleet collector over st and the
-// process's Go and process collectors, in a registry of its own.
-func New(st Store, log *slog.Logger) http.Handler {
+// New returns the /metrics handler: the fleet collector over st, whether
+// this replica leads (l; nil leaves that metric out) and the process's Go
+// and process collectors, in a registry of its own.
+func New(st Store, log *slog.Logger, l Leader) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -21,5 +22,8 @@ func New(st Store, log *slog.Logger) http.Handler {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	if l != nil {
+		reg.MustRegister(newLeaderCollector(l))
+	}
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})
 }

@@ -51,7 +51,7 @@ func TestMetricsReflectTheStore(t *testing.T) {
 	}
 
 	rec := httptest.NewRecorder()
-	metrics.New(st, nil).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	metrics.New(st, nil, nil).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
 	text := string(body)
 	for _, want := range []string{
