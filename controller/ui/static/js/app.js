@@ -12,6 +12,7 @@ import { AuditView } from "./audit.js";
 import { showDemoHints } from "./demo-hints.js";
 import { languageSwitch, t, translateDocument } from "./i18n.js";
 import { FleetPeersView } from "./fleet-peers.js";
+import { ReplicaLine } from "./replica.js";
 
 const ROUTES = [
   { pattern: /^\/nodes\/?$/, make: (ctx) => new NodesView(ctx) },
@@ -30,6 +31,7 @@ class App {
     this.api = new Api({ onUnauthorized: (msg) => this.signedOut(msg) });
     this.view = null;
     this.user = null;
+    this.replica = new ReplicaLine(document.getElementById("replica-line"), this.api);
     // ctx is what views get: the API, messages, and navigation.
     this.ctx = {
       api: this.api,
@@ -114,6 +116,7 @@ class App {
     document.getElementById("session").hidden = false;
     document.getElementById("topnav").hidden = false;
     showDemoHints(this.api);
+    this.replica.start();
   }
 
   // signedOut is called when the API finds no session: it shows the
@@ -128,6 +131,7 @@ class App {
     const returnTo = location.pathname === "/login" ? "/nodes" : location.pathname;
     document.getElementById("session").hidden = true;
     document.getElementById("topnav").hidden = true;
+    this.replica.stop();
     this.notify.clear();
     if (location.pathname !== "/login") history.replaceState(null, "", "/login");
     this.mount(new LoginView(this.ctx, {
