@@ -357,6 +357,7 @@ func migrationFixtures() map[uint]migrationFixture {
 		peerSearchMigration:       peerSearchFixture(),
 		usersRolesMigration:       usersRolesFixture(),
 		serverKeyIndexMigration:   serverKeyIndexFixture(),
+		loginFailuresMigration:    loginFailuresFixture(),
 	}
 }
 
