@@ -57,17 +57,19 @@ type Config struct {
 
 // Authenticator signs users in and out, checks the credentials of
 // requests and manages API tokens. It is safe for concurrent use. Its
-// login rate limiters live in memory and start empty with every process.
+// login and enrollment rate limiters live in memory and start empty with
+// every process on SQLite; on PostgreSQL they count in the database, so
+// that every controller replica on it sees the same counts.
 type Authenticator struct {
 	store *store.Store
 	log   *slog.Logger
 	now   func() time.Time
 	ttl   time.Duration
 
-	limiter     *loginLimiter // per username and address
-	addrLimiter *loginLimiter // per address, whatever the username
+	limiter     failureLimiter // per username and address
+	addrLimiter failureLimiter // per address, whatever the username
 	// enrollLimiter counts failed enrollments per address (GuardEnroll).
-	enrollLimiter *loginLimiter
+	enrollLimiter failureLimiter
 	hashes        *hashSlots
 	// checkPassword is CheckPassword; tests wrap it to watch the checks.
 	checkPassword func(password, hash string) (bool, error)
@@ -115,13 +117,19 @@ func New(cfg Config) (*Authenticator, error) {
 	if window == 0 {
 		window = DefaultLoginFailureWindow
 	}
-	a.limiter = newLoginLimiter(max, window, defaultMaxLimiterKeys)
 	addrMax := cfg.MaxAddressFailures
 	if addrMax == 0 {
 		addrMax = DefaultMaxAddressFailures
 	}
-	a.addrLimiter = newLoginLimiter(addrMax, window, defaultMaxLimiterKeys)
-	a.enrollLimiter = newLoginLimiter(addrMax, window, defaultMaxLimiterKeys)
+	if cfg.Store.Shared() {
+		a.limiter = newDBLimiter(cfg.Store, "user", max, window, a.log)
+		a.addrLimiter = newDBLimiter(cfg.Store, "address", addrMax, window, a.log)
+		a.enrollLimiter = newDBLimiter(cfg.Store, "enroll", addrMax, window, a.log)
+	} else {
+		a.limiter = newLoginLimiter(max, window, defaultMaxLimiterKeys)
+		a.addrLimiter = newLoginLimiter(addrMax, window, defaultMaxLimiterKeys)
+		a.enrollLimiter = newLoginLimiter(addrMax, window, defaultMaxLimiterKeys)
+	}
 	hashes, wait := cfg.MaxHashes, cfg.HashWait
 	if hashes == 0 {
 		hashes = DefaultMaxHashes()
