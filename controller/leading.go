@@ -18,11 +18,11 @@ const changesEvery = time.Second
 
 // electorInterval is how often a follower tries to become the leader and
 // the leader checks its lease: an eighth of the poll interval, between
-// 100ms and leader.DefaultInterval. A new leader starts after taking the
+// 250ms and leader.DefaultInterval. A new leader starts after taking the
 // lease and waiting 2× this (leader.Config.Grace), so a replica takes
 // over well within two poll intervals of the leader's end.
 func electorInterval(poll time.Duration) time.Duration {
-	return min(max(poll/8, 100*time.Millisecond), leader.DefaultInterval)
+	return min(max(poll/8, 250*time.Millisecond), leader.DefaultInterval)
 }
 
 // defaultReplicaName is the host name and the port of listen (the

@@ -127,7 +127,7 @@ func TestElectorFailoverOnPostgres(t *testing.T) {
 	dsn := cluster.NewDatabase(t)
 	ctx := context.Background()
 	stA, stB := openStore(t, dsn), openStore(t, dsn)
-	const interval = 50 * time.Millisecond
+	const interval = 500 * time.Millisecond
 	a := start(t, stA, "a", interval, 2*interval)
 	waitFor(t, "a leads", 10*time.Second, func() bool { return a.e.Leading() })
 	b := start(t, stB, "b", interval, 2*interval)
