@@ -2,6 +2,7 @@
 // answered and which one leads (polls and reconciles the agents), from
 // GET /api/status, refreshed while signed in.
 
+import { t } from "./i18n.js";
 import { Poller } from "./poll.js";
 
 const REFRESH_MS = 30000;
@@ -9,9 +10,9 @@ const REFRESH_MS = 30000;
 // replicaText is the line for a GET /api/status answer.
 export function replicaText(st) {
   if (!st || !st.replica) return "";
-  if (st.leading) return `Replica ${st.replica} (leader)`;
-  if (!st.leader) return `Replica ${st.replica} · no leader right now: another replica is taking over`;
-  return `Replica ${st.replica} · leader ${st.leader}`;
+  if (st.leading) return t("replica.leading", { replica: st.replica });
+  if (!st.leader) return t("replica.noLeader", { replica: st.replica });
+  return t("replica.follower", { replica: st.replica, leader: st.leader });
 }
 
 export class ReplicaLine {
