@@ -112,7 +112,7 @@ func addPeer(t *testing.T, dir string, key []byte, agentURL, secret string) (int
 	return p.ID, priv
 }
 
-func waitForListen(t *testing.T, addr string) {
+func waitForListen(t testing.TB, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
