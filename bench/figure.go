@@ -86,6 +86,12 @@ func suite() []figure {
 			What:     "the Peers page in headless Chromium at 100k peers (10k quick): first page drawn, each filter's rows painted",
 		},
 		{
+			Name: "replicas", Pkg: "./cmd/wg-controller", Bench: "Replicas",
+			Benchtime: "1x", Quick: "1x", Short: true, Timeout: 15 * time.Minute,
+			Headline: []string{"1-replica-peers/s", "2-replica-peers/s", "2/1", "failover-ms", "repair-ms", "poll-s"},
+			What:     "wg-controller processes on one PostgreSQL: peer creation over the API, two replicas vs one; kill -9 of the leader to another leading, and to a removed peer repaired",
+		},
+		{
 			Name: "login-flood", Pkg: "./controller", Bench: "LoginFlood",
 			Benchtime: "1x", Quick: "1x", Timeout: 5 * time.Minute,
 			Headline: []string{"peak-RSS-MiB", "nodes-p50-ms", "nodes-p95-ms"},
