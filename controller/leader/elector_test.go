@@ -34,7 +34,7 @@ type replica struct {
 	terms atomic.Int32 // work started
 	ended atomic.Int32 // work returned
 	// cause is why the latest work's context ended.
-	cause atomic.Value
+	cause atomic.Pointer[error]
 	done  chan struct{}
 	stop  context.CancelFunc // ends Run
 }
@@ -48,7 +48,8 @@ func start(t *testing.T, st *store.Store, name string, interval, grace time.Dura
 		_ = r.e.Run(ctx, func(ctx context.Context) {
 			r.terms.Add(1)
 			<-ctx.Done()
-			r.cause.Store(context.Cause(ctx))
+			cause := context.Cause(ctx)
+			r.cause.Store(&cause)
 			r.ended.Add(1)
 		})
 	}()
@@ -160,7 +161,7 @@ func TestElectorFailoverOnPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "a's work stopped", 10*time.Second, func() bool { return a.ended.Load() == 1 })
-	if cause, _ := a.cause.Load().(error); !errors.Is(cause, ErrNotLeader) {
+	if cause := a.cause.Load(); cause == nil || !errors.Is(*cause, ErrNotLeader) {
 		t.Fatalf("a's work ended by %v, want ErrNotLeader", cause)
 	}
 	// a is alive and may take the lease again; whoever leads next does
