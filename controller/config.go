@@ -91,8 +91,9 @@ type Config struct {
 	// LimitInterval is how often every peer's expiry and data limit are
 	// checked besides each poll; 0 means DefaultLimitInterval.
 	LimitInterval time.Duration
-	// Now is the clock peers' expiry is judged by; nil means time.Now.
-	// Tests set a testenv.Clock's Now.
+	// Now is the clock peers' expiry, sessions, API token expiry and TOTP
+	// codes are judged by; nil means time.Now. Tests set a
+	// testenv.Clock's Now.
 	Now func() time.Time
 	// Events hears what the controller notices by itself (peer.expired,
 	// peer.over_limit); nil means nobody does.

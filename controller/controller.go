@@ -77,7 +77,7 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 	} else if changed {
 		log.Warn("changed the admin password from the environment; the admin's sessions are ended", "username", auth.AdminUsername)
 	}
-	authn, err := auth.New(auth.Config{Store: st, Logger: log.With("component", "auth"), SessionTTL: cfg.SessionTTL})
+	authn, err := auth.New(auth.Config{Store: st, Logger: log.With("component", "auth"), SessionTTL: cfg.SessionTTL, Now: cfg.Now})
 	if err != nil {
 		st.Close()
 		return nil, err
