@@ -93,14 +93,18 @@ export class Api {
     }
   }
 
-  // signIn starts a session and keeps its CSRF token.
-  async signIn(username, password) {
-    const env = await this.request("POST", "/api/login", { username, password }, { signIn: true, retryCSRF: false });
+  // signIn starts a session and keeps its CSRF token. code is the second
+  // factor of a user who has one ("" when not asked for): a refusal that
+  // asks for it has data.totp_required.
+  async signIn(username, password, code = "") {
+    const body = code ? { username, password, totp_code: code } : { username, password };
+    const env = await this.request("POST", "/api/login", body, { signIn: true, retryCSRF: false });
     this.csrfToken = env.data.csrf_token || "";
     return env.data;
   }
 
-  // me returns who is signed in ({username, kind, csrf_token, expires_at})
+  // me returns who is signed in ({username, kind, role, totp_enabled,
+  // csrf_token, expires_at})
   // and keeps the CSRF token; it rejects with status 401 when nobody is.
   async me() {
     const res = await this.fetch("GET", "/api/me");

@@ -13,6 +13,8 @@ import { showDemoHints } from "./demo-hints.js";
 import { languageSwitch, t, translateDocument } from "./i18n.js";
 import { FleetPeersView } from "./fleet-peers.js";
 import { ReplicaLine } from "./replica.js";
+import { UsersView } from "./users.js";
+import { AccountView } from "./account.js";
 
 const ROUTES = [
   { pattern: /^\/nodes\/?$/, make: (ctx) => new NodesView(ctx) },
@@ -20,6 +22,8 @@ const ROUTES = [
   { pattern: /^\/webhooks\/?$/, make: (ctx) => new WebhooksView(ctx) },
   { pattern: /^\/audit\/?$/, make: (ctx) => new AuditView(ctx) },
   { pattern: /^\/peers\/?$/, make: (ctx) => new FleetPeersView(ctx) },
+  { pattern: /^\/users\/?$/, make: (ctx) => new UsersView(ctx) },
+  { pattern: /^\/account\/?$/, make: (ctx) => new AccountView(ctx) },
 ];
 
 class App {
@@ -112,6 +116,9 @@ class App {
 
   signedIn(me) {
     this.user = me.username;
+    // What the role may not do is hidden (css/users.css); the API refuses
+    // it anyway.
+    document.body.dataset.role = me.role || "";
     document.getElementById("session-user").textContent = me.username;
     document.getElementById("session").hidden = false;
     document.getElementById("topnav").hidden = false;

@@ -6,6 +6,7 @@
 
 import { h, clear } from "./dom.js";
 import { languageSwitch, t, translateDocument } from "./i18n.js";
+import { qrCanvas } from "./qr.js";
 
 const PREFIX = "/share/";
 
@@ -45,21 +46,6 @@ function gone(section, status, message) {
       h("p", { class: "share-note" }, t("share.askNew"))));
 }
 
-// qrCanvas draws the PNG into a canvas: the CSP allows images from this
-// origin only, so neither a data: nor a blob: URL may be an <img> source.
-async function qrCanvas(b64, label) {
-  const bin = atob(b64);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/png" }));
-  const canvas = h("canvas", { class: "share-qr", id: "share-qr", role: "img", "aria-label": label });
-  canvas.width = bitmap.width;
-  canvas.height = bitmap.height;
-  canvas.getContext("2d").drawImage(bitmap, 0, 0);
-  bitmap.close();
-  return canvas;
-}
-
 function download(text, filename) {
   const url = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
   const a = h("a", { href: url, download: filename, hidden: true });
@@ -75,7 +61,7 @@ async function show(section, d) {
   const label = d.peer_name ? t("share.qrLabelNamed", { name: d.peer_name }) : t("share.qrLabel");
   let qr;
   try {
-    qr = await qrCanvas(d.qr_png, label);
+    qr = await qrCanvas(d.qr_png, label, { id: "share-qr", cls: "share-qr" });
   } catch {
     qr = h("p", { class: "form-error" }, t("share.qrFailed"));
   }
