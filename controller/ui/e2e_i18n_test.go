@@ -36,7 +36,7 @@ func TestFrenchInTheBrowser(t *testing.T) {
 	p.signIn()
 	card := fmt.Sprintf(`li.node-card[data-node-id="%d"]`, node.ID)
 	p.waitJS("the nodes page in French", `location.pathname === "/nodes" && visibleText("h1") === "Nœuds" &&
-		visibleText("#topnav") === "Nœuds Pairs Webhooks Audit" && visibleText("#signout") === "Se déconnecter" &&
+		visibleText("#topnav") === "Nœuds Pairs Webhooks Audit Utilisateurs Mon compte" && visibleText("#signout") === "Se déconnecter" &&
 		visibleText("#add-node") === "Ajouter un nœud" && document.title === "Nœuds · wgfleet" &&
 		visibleText(`+jsString(card+" .badge")+`) === "en ligne" && visibleText(`+jsString(card+" .peer-count")+`) === "0 (sans limite)" &&
 		visibleText("#nodes-summary") === "1 nœud, 1 en ligne, 0 pair"`)
