@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"testing"
 	"time"
 
@@ -52,11 +54,12 @@ func TestDescribe(t *testing.T) {
 		want string
 	}{
 		{"refused signature", fmt.Errorf("GET /health: %w", &agentapi.APIError{StatusCode: 401, Message: "invalid signature"}),
-			"the agent refused the request's signature: check the secret and that the clocks agree (GET /health: 401 Unauthorized: invalid signature)"},
+			"The agent at agent:51821 refused the request's signature (invalid signature): check the secret and that the clocks agree"},
 		{"error answer", fmt.Errorf("x: %w", &agentapi.APIError{StatusCode: 500, Message: "disk full"}),
-			"the agent answered with an error: 500 Internal Server Error: disk full"},
-		{"deadline", fmt.Errorf("GET /health: %w", context.DeadlineExceeded), "no answer from http://agent:51821 in time"},
-		{"refused connection", errors.New("dial tcp: connection refused"), "cannot reach the agent at http://agent:51821: dial tcp: connection refused"},
+			"The agent at agent:51821 answered with an error: 500 Internal Server Error: disk full"},
+		{"deadline", fmt.Errorf("GET /health: %w", context.DeadlineExceeded), "The agent at agent:51821 did not answer in time"},
+		{"no known reason", errors.New("dial tcp: something odd"), "Cannot reach the agent at agent:51821"},
+		{"unknown host", &net.DNSError{Err: "no such host", Name: "agent", IsNotFound: true}, "Cannot reach the agent at agent:51821 (unknown host agent)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := Describe(url, tc.err); got != tc.want {
@@ -69,5 +72,30 @@ func TestDescribe(t *testing.T) {
 func TestUnreachableCode(t *testing.T) {
 	if c := fault.ErrorCode(Classify(errors.New("dial tcp: refused"))); c != fault.EAGENT {
 		t.Fatalf("an unreachable agent has code %q, want %q", c, fault.EAGENT)
+	}
+}
+
+// TestDescribeRealFailure: a real refused connection reads as one short
+// sentence with the address and the reason, never the Go error chain,
+// which stays the detail; without a URL the address comes from the
+// request in the error.
+func TestDescribeRealFailure(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	res, err := http.Get("http://" + addr + "/health")
+	if err == nil {
+		res.Body.Close()
+		t.Fatal("a closed port answered")
+	}
+	err = Classify(fmt.Errorf("health: agent %s: GET /health: %w", addr, err))
+	want := "Cannot reach the agent at " + addr + " (connection refused)"
+	for _, url := range []string{"http://" + addr, ""} {
+		if got := Describe(url, err); got != want {
+			t.Errorf("Describe(%q) = %q, want %q (detail %q)", url, got, want, err)
+		}
 	}
 }

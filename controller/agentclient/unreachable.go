@@ -1,7 +1,6 @@
 package agentclient
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -43,28 +42,4 @@ func Classify(err error) error {
 		return fmt.Errorf("%w: %w", ErrUnreachable, err)
 	}
 	return err
-}
-
-// Describe says in words, for a person, what went wrong talking to the
-// agent at agentURL: a refused signature, an error answer, an answer from
-// something that is not an agent (described, never quoted), no answer in
-// time, or no answer at all. Agent errors never carry the secret.
-func Describe(agentURL string, err error) string {
-	var (
-		apiErr *agentapi.APIError
-		pinErr *agentapi.PinMismatchError
-	)
-	switch {
-	case errors.As(err, &pinErr):
-		return "refused the agent at " + agentURL + ": " + pinErr.Error() + "; if its certificate was changed on purpose, re-pin the node"
-	case errors.Is(err, agentapi.ErrUnauthorized):
-		return "the agent refused the request's signature: check the secret and that the clocks agree (" + err.Error() + ")"
-	case errors.As(err, &apiErr) && apiErr.Foreign:
-		return "no wgfleet agent at " + agentURL + ": " + apiErr.Message
-	case errors.As(err, &apiErr):
-		return "the agent answered with an error: " + apiErr.Error()
-	case errors.Is(err, context.DeadlineExceeded):
-		return "no answer from " + agentURL + " in time"
-	}
-	return "cannot reach the agent at " + agentURL + ": " + err.Error()
 }

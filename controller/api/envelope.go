@@ -6,10 +6,14 @@ import (
 )
 
 // envelope is WGDashboard's answer format. Message is null when there is
-// nothing to say; Data is null when there is no data.
+// nothing to say; Data is null when there is no data. Detail, left out
+// when empty, is what lies behind a failure's Message (the error chain of
+// an agent that could not be reached), for whoever debugs: Message is the
+// sentence a person acts on.
 type envelope struct {
 	Status  bool    `json:"status"`
 	Message *string `json:"message"`
+	Detail  string  `json:"detail,omitempty"`
 	Data    any     `json:"data"`
 }
 

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/controller/agentclient"
 	"github.com/wgfleet/wgfleet/controller/auth"
 	"github.com/wgfleet/wgfleet/controller/fault"
 	"github.com/wgfleet/wgfleet/controller/fleet"
@@ -69,6 +71,7 @@ func (e *nodeHasPeersError) Unwrap() error { return e.err }
 type problem struct {
 	status     int
 	message    string         // for the client
+	detail     string         // what lies behind message, for debugging; "" for none
 	data       map[string]any // null when nil
 	retryAfter time.Duration  // Retry-After header when > 0
 	internal   bool           // a fault of ours: log the detail
@@ -118,6 +121,7 @@ func statusOf(err error) problem {
 		rl  *auth.RateLimitError
 		ae  *agentapi.APIError
 		pe  *agentapi.PinMismatchError
+		ue  *url.Error
 	)
 	switch {
 	case code == fault.EINVALID && errors.As(err, &ve):
@@ -144,6 +148,18 @@ func statusOf(err error) problem {
 	case code == fault.EAGENT && !fault.Has(err, fault.EAGENT) && errors.As(err, &ae):
 		// The agent's own answer, not an error of ours about the agent.
 		p.message = agentMessage(ae)
+	case code == fault.EAGENT && errors.Is(err, agentclient.ErrUnreachable) && errors.As(err, &ue):
+		// An error that quotes the failed request's own: one sentence
+		// with the address and the reason, and what to do; the chain is
+		// the detail.
+		p.message = agentclient.Describe("", err) + "; check that the agent runs and answers (test the node), then try again"
+	}
+	if code == fault.EAGENT || code == fault.ETLSPIN {
+		// An agent's failure: the message says what it means, the
+		// detail how it came about. (Agent errors never carry a secret.)
+		if full := err.Error(); full != p.message {
+			p.detail = full
+		}
 	}
 	return p
 }
@@ -190,5 +206,5 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if p.data != nil {
 		data = p.data
 	}
-	s.writeEnvelope(w, p.status, envelope{Status: false, Message: optional(p.message), Data: data})
+	s.writeEnvelope(w, p.status, envelope{Status: false, Message: optional(p.message), Detail: p.detail, Data: data})
 }

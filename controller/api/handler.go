@@ -15,6 +15,9 @@ type result struct {
 	// failed makes the envelope's status false: the request was served,
 	// but what it tried did not work (a connection test).
 	failed bool
+	// detail is the envelope's detail: what lies behind a failed
+	// outcome's message.
+	detail string
 }
 
 // success is a 200 answer.
@@ -40,7 +43,7 @@ func (s *server) handle(h apiHandler) http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
-		s.writeEnvelope(w, res.status, envelope{Status: !res.failed, Message: optional(res.message), Data: res.data})
+		s.writeEnvelope(w, res.status, envelope{Status: !res.failed, Message: optional(res.message), Detail: res.detail, Data: res.data})
 	}
 }
 

@@ -204,6 +204,7 @@ type resp struct {
 	env    struct {
 		Status  bool            `json:"status"`
 		Message *string         `json:"message"`
+		Detail  string          `json:"detail"`
 		Data    json.RawMessage `json:"data"`
 	}
 }
@@ -279,6 +280,9 @@ func (r resp) msg() string {
 	}
 	return *r.env.Message
 }
+
+// detail is the envelope's detail ("" when left out).
+func (r resp) detail() string { return r.env.Detail }
 
 // field is data.field of an error answer.
 func (r resp) field() string {

@@ -155,7 +155,7 @@ func (s *server) testConnection(r *http.Request) (result, error) {
 // tested answers a test that ran: 200 whatever its outcome, which the
 // envelope's status and message tell.
 func tested(res fleet.TestResult) result {
-	return result{status: http.StatusOK, message: res.Message, data: res, failed: !res.OK}
+	return result{status: http.StatusOK, message: res.Message, detail: res.Detail, data: res, failed: !res.OK}
 }
 
 type repinRequest struct {

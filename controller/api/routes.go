@@ -11,7 +11,7 @@ import (
 // routes is the table of every route and the least role each needs:
 // the one place where roles are enforced (authed checks them). Every
 // route is either open (no credentials: /healthz, /api/login,
-// /api/share/open, /api/enroll) or authed with a role; a route made
+// /api/session, /api/share/open, /api/enroll) or authed with a role; a route made
 // otherwise has no entry in s.access, and TestEveryRouteHasARole fails.
 func (s *server) routes() *mux.Router {
 	r := mux.NewRouter()
@@ -46,6 +46,7 @@ func (s *server) routes() *mux.Router {
 	open("/api/login", s.login, post)
 	open("/api/share/open", s.openShare, post)
 	open("/api/enroll", s.enroll, post)
+	open("/api/session", s.session, get)
 
 	// One's own account. A viewer or operator sees and revokes only the
 	// tokens they made (listTokens, revokeToken), and makes none above

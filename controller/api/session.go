@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -103,19 +105,52 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 // me: GET /api/me says who the caller is and, for a session, its CSRF
 // token (the UI fetches it again after a reload).
 func (s *server) me(r *http.Request) (result, error) {
-	p := principal(r)
+	info, err := s.sessionInfoOf(r.Context(), principal(r))
+	if err != nil {
+		return result{}, err
+	}
+	return success("", info), nil
+}
+
+// sessionInfoOf is what /api/me and /api/session say about p.
+func (s *server) sessionInfoOf(ctx context.Context, p auth.Principal) (sessionInfo, error) {
 	info := sessionInfo{Username: p.Name, Kind: p.Kind, Role: p.Role, CSRFToken: p.CSRFToken}
 	if p.Kind == auth.KindUser {
-		u, err := s.auth.GetUser(r.Context(), p.UserID)
+		u, err := s.auth.GetUser(ctx, p.UserID)
 		if err != nil {
-			return result{}, err
+			return sessionInfo{}, err
 		}
 		info.TOTPEnabled = u.TOTPEnabled
 	}
 	if !p.ExpiresAt.IsZero() {
 		info.ExpiresAt = &p.ExpiresAt
 	}
-	return success("", info), nil
+	return info, nil
+}
+
+// session: GET /api/session is /api/me for a page that does not know yet
+// whether anyone is signed in: 200 either way, with data null (and the
+// message "not signed in") when nobody is, so that a first visit does not
+// log a failed request in the browser's console. Like /api/me, it drops a
+// session cookie that no longer works.
+func (s *server) session(w http.ResponseWriter, r *http.Request) {
+	p, err := s.auth.Authenticate(r)
+	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		if hasSessionCookie(r) {
+			s.clearSessionCookie(w)
+		}
+		s.respond(w, http.StatusOK, "not signed in", nil)
+	case err != nil:
+		s.fail(w, r, err)
+	default:
+		info, err := s.sessionInfoOf(r.Context(), p)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.respond(w, http.StatusOK, "", info)
+	}
 }
 
 func hasSessionCookie(r *http.Request) bool {

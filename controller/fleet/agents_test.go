@@ -79,7 +79,11 @@ func TestTestNode(t *testing.T) {
 		t.Fatalf("stopping the agent: %v", err)
 	}
 	res, err = e.svc.TestNode(ctx, n.ID)
-	if err != nil || res.OK || !strings.Contains(res.Message, "cannot reach") {
+	// One sentence with the address and the reason; the Go error chain is
+	// the detail.
+	host := strings.TrimPrefix(a.URL, "http://")
+	if err != nil || res.OK || res.Message != "Cannot reach the agent at "+host+" (connection refused)" ||
+		!strings.Contains(res.Detail, "dial tcp") {
 		t.Fatalf("stopped agent: %+v, %v", res, err)
 	}
 	if _, err := e.svc.TestNode(ctx, 99); !errors.Is(err, store.ErrNotFound) {

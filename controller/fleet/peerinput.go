@@ -255,9 +255,12 @@ func checkPeerAddress(node store.Node, s string) (netip.Addr, error) {
 		return netip.Addr{}, Invalid("address", "must be an IPv4 address from the node's pool %s, e.g. %s, or absent for the next free one",
 			node.IPPool, ipam.InterfaceAddr(node.IPPool).Next())
 	}
-	if err := ipam.CheckUsable(node.IPPool, a); err != nil {
-		return netip.Addr{}, Invalid("address", "%s is not a peer address of the node's pool %s: %s",
-			a, node.IPPool, strings.TrimPrefix(err.Error(), "ipam: "))
+	if !node.IPPool.Contains(a) {
+		return netip.Addr{}, Invalid("address", "%s is not in the node's pool %s", a, node.IPPool)
+	}
+	if ipam.CheckUsable(node.IPPool, a) != nil {
+		return netip.Addr{}, Invalid("address", "%s is reserved in the node's pool %s (its network, interface or broadcast address)",
+			a, node.IPPool)
 	}
 	return a, nil
 }
@@ -276,7 +279,7 @@ func checkClientRoutes(ss []string) ([]netip.Prefix, error) {
 	for _, s := range ss {
 		p, err := netip.ParsePrefix(strings.TrimSpace(s))
 		if err != nil || p.Addr().Zone() != "" || p.Addr().Is4In6() {
-			return nil, Invalid(field, "must be a list of CIDR prefixes, e.g. [\"0.0.0.0/0\", \"::/0\"] or [\"10.8.0.0/24\"]")
+			return nil, Invalid(field, "%q is not a CIDR prefix; give a comma-separated list of prefixes such as 0.0.0.0/0, ::/0 or 10.8.0.0/24", s)
 		}
 		if m := p.Masked(); m != p {
 			return nil, Invalid(field, "%s has host bits set; did you mean %s?", p, m)

@@ -80,7 +80,7 @@ func (s *Service) probe(ctx context.Context, c *agentapi.Client, health func(con
 	h, err := health(ctx)
 	latency := s.now().Sub(start).Milliseconds()
 	if err != nil {
-		return TestResult{LatencyMS: latency, Message: agentclient.Describe(agentURL, err), TLSFingerprint: presented}
+		return TestResult{LatencyMS: latency, Message: agentclient.Describe(agentURL, err), Detail: err.Error(), TLSFingerprint: presented}
 	}
 	res := TestResult{LatencyMS: latency, Version: h.Version, TLSFingerprint: presented}
 	for _, i := range h.Interfaces {
@@ -103,7 +103,8 @@ func (s *Service) probe(ctx context.Context, c *agentapi.Client, health func(con
 		}
 		return res
 	case err != nil:
-		res.Message = "the agent answers /health, but listing interface " + iface + " failed: " + agentclient.Describe(agentURL, err)
+		res.Message = "The agent answers /health, but listing interface " + iface + " failed: " + agentclient.Describe(agentURL, err)
+		res.Detail = err.Error()
 		return res
 	}
 	res.OK = true

@@ -60,7 +60,8 @@ type NodeView struct {
 	PeerCount           int             `json:"peer_count"`
 	Status              string          `json:"status"`
 	LastSeen            *time.Time      `json:"last_seen"`
-	LastError           string          `json:"last_error"`
+	LastError           string          `json:"last_error"`        // why the last poll failed, one sentence; "" after a success
+	LastErrorDetail     string          `json:"last_error_detail"` // the error behind LastError, for debugging; "" when none
 	ConsecutiveFailures int             `json:"consecutive_failures"`
 	Health              json.RawMessage `json:"health"`
 	AgentVersion        string          `json:"agent_version"` // from the last health document; "" if not known
@@ -168,7 +169,8 @@ type PeerView struct {
 // TestResult is the answer of a connection test against an agent.
 type TestResult struct {
 	OK         bool            `json:"ok"`
-	Message    string          `json:"message"` // for a person: what worked or what failed
+	Message    string          `json:"message"`          // for a person: what worked or what failed, one sentence
+	Detail     string          `json:"detail,omitempty"` // the error behind a failed Message, for debugging
 	LatencyMS  int64           `json:"latency_ms"`
 	Version    string          `json:"version,omitempty"`
 	Interfaces []string        `json:"interfaces,omitempty"`

@@ -9,6 +9,7 @@ import (
 
 // nodeView shows a node without its secret.
 func nodeView(n store.Node, peerCount int) NodeView {
+	lastError, lastErrorDetail := store.SplitNodeError(n.LastError)
 	v := NodeView{
 		ID:                  n.ID,
 		Name:                n.Name,
@@ -27,7 +28,8 @@ func nodeView(n store.Node, peerCount int) NodeView {
 		PeerCount:           peerCount,
 		Status:              string(n.Status),
 		LastSeen:            timePtr(n.LastSeen),
-		LastError:           n.LastError,
+		LastError:           lastError,
+		LastErrorDetail:     lastErrorDetail,
 		ConsecutiveFailures: n.ConsecutiveFailures,
 		Health:              n.HealthJSON,
 		AgentVersion:        n.AgentVersion,

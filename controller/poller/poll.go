@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -164,7 +165,7 @@ func (p *Poller) pollNode(ctx context.Context, nodeID int64) outcome {
 	if err := p.store.RecordNodeHealth(ctx, node.ID, store.NodeOnline, doc, key, "", true); err != nil {
 		return outcome{err: fmt.Errorf("polling node %s: %w", node.Name, err)}
 	}
-	p.transition(ctx, node, store.NodeOnline, "")
+	p.transition(ctx, node, store.NodeOnline, "", "")
 	if err := p.recordStats(ctx, node, dump.Peers); err != nil {
 		p.log.Error("poll: recording peer stats", "node", node.Name, "node_id", node.ID, "err", err)
 	}
@@ -224,15 +225,18 @@ func (p *Poller) failed(ctx context.Context, node store.Node, err error) outcome
 		status = store.NodeOffline
 	}
 	err = agentclient.Classify(err)
-	msg := err.Error()
+	// A short sentence for the node's card, and the error chain as its
+	// detail.
+	sentence, detail := agentclient.Describe(node.AgentURL, err), err.Error()
+	msg := store.NodeErrorText(sentence, detail)
 	if len(msg) > maxErrorLen {
-		msg = msg[:maxErrorLen]
+		msg = strings.ToValidUTF8(msg[:maxErrorLen], "")
 	}
 	out := outcome{status: status, err: fmt.Errorf("polling node %s: %w", node.Name, err)}
 	if rerr := p.store.RecordNodeHealth(ctx, node.ID, status, nil, wgtypes.Key{}, msg, false); rerr != nil {
 		out.err = errors.Join(out.err, fmt.Errorf("polling node %s: %w", node.Name, rerr))
 	}
-	p.transition(ctx, node, status, msg)
+	p.transition(ctx, node, status, sentence, detail)
 	return out
 }
 
@@ -243,14 +247,14 @@ func (p *Poller) failed(ctx context.Context, node store.Node, err error) outcome
 // answers again: one event per transition, since polls of a node are
 // serialized and node.Status was read under the same lock. A move between
 // offline and error is no event (the node stays down).
-func (p *Poller) transition(ctx context.Context, node store.Node, status store.NodeStatus, msg string) {
+func (p *Poller) transition(ctx context.Context, node store.Node, status store.NodeStatus, msg, detail string) {
 	if node.Status == status {
 		return
 	}
 	attrs := []any{"node", node.Name, "node_id", node.ID, "from", string(node.Status), "to", string(status)}
 	down := func(s store.NodeStatus) bool { return s == store.NodeOffline || s == store.NodeError }
 	ev := events.Event{At: p.now().UTC(), Node: &events.Node{ID: node.ID, Name: node.Name, Status: string(status),
-		PreviousStatus: string(node.Status), Error: msg}}
+		PreviousStatus: string(node.Status), Error: detail}}
 	if status == store.NodeOnline {
 		p.log.Info("node online", attrs...)
 		if down(node.Status) {
@@ -259,7 +263,7 @@ func (p *Poller) transition(ctx context.Context, node store.Node, status store.N
 		}
 		return
 	}
-	p.log.Warn("node "+string(status), append(attrs, "err", msg)...)
+	p.log.Warn("node "+string(status), append(attrs, "err", detail)...)
 	if down(status) && !down(node.Status) {
 		ev.Type, ev.Message = events.NodeOffline, fmt.Sprintf("node %s is %s: %s", node.Name, status, msg)
 		p.events.Publish(context.WithoutCancel(ctx), ev)

@@ -51,6 +51,12 @@ func TestOnlineOfflineOnline(t *testing.T) {
 		if strings.Contains(got.LastError, a.Secret) {
 			t.Fatal("last_error carries the secret")
 		}
+		// One sentence for people, the error chain apart as its detail.
+		msg, detail := store.SplitNodeError(got.LastError)
+		if host := strings.TrimPrefix(a.URL, "http://"); msg != "Cannot reach the agent at "+host+" (connection refused)" ||
+			!strings.Contains(detail, "agent unreachable") || !strings.Contains(detail, "connection refused") {
+			t.Fatalf("poll %d: last_error %q, detail %q", i, msg, detail)
+		}
 	}
 	if err := p.PollNode(f.ctx, n.ID); !errors.Is(err, reconcile.ErrUnreachable) {
 		t.Fatalf("PollNode with the agent down: %v", err)

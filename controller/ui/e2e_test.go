@@ -599,6 +599,7 @@ type page struct {
 
 	mu       sync.Mutex
 	problems []string // script exceptions and CSP violations
+	network  []string // failed requests the console logged (the API's 4xx among them)
 }
 
 // startBrowser starts headless Chromium with a fresh profile, and records
@@ -667,8 +668,13 @@ func startBrowser(t testing.TB, exe, base string) *page {
 				return
 			}
 			e := ev.Entry
-			// The network's 4xx are the API at work (401 before sign-in,
-			// 400 for the bad CIDR); anything else at error level is not.
+			// The network's 4xx are the API at work (400 for the bad
+			// CIDR); anything else at error level is not.
+			if e.Source == cdplog.EntrySourceNetwork && e.Level == cdplog.EntryLevelError {
+				p.mu.Lock()
+				p.network = append(p.network, e.Text+" ("+e.URL+")")
+				p.mu.Unlock()
+			}
 			if e.Source == cdplog.EntrySourceSecurity || e.Source == cdplog.EntrySourceViolation ||
 				(e.Level == cdplog.EntryLevelError && e.Source != cdplog.EntrySourceNetwork) {
 				p.problem(fmt.Sprintf("console %s/%s: %s (%s)", e.Source, e.Level, e.Text, e.URL))

@@ -10,14 +10,16 @@ const TIMEOUT_MS = 30000;
 
 // ApiError is a failed request. status is the HTTP status (0: no answer);
 // field names the JSON field at fault for a validation error (400), and
-// fieldMessage is the message without the "field: " prefix.
+// fieldMessage is the message without the "field: " prefix. detail is
+// what lies behind the message (the API's "detail"), "" when nothing.
 export class ApiError extends Error {
-  constructor(message, { status = 0, field = null, data = null } = {}) {
+  constructor(message, { status = 0, field = null, data = null, detail = "" } = {}) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.field = field;
     this.data = data;
+    this.detail = detail;
     this.fieldMessage = field && message.startsWith(field + ": ") ? message.slice(field.length + 2) : message;
     // unauthorized: the session is gone; the app has already switched to
     // the sign-in page, so callers need not show this error.
@@ -48,6 +50,7 @@ export class Api {
       status: res.status,
       field: env.data && typeof env.data.field === "string" ? env.data.field : null,
       data: env.data,
+      detail: env.detail,
     });
     if (res.status === 401 && !signIn) {
       this.csrfToken = "";
@@ -103,6 +106,17 @@ export class Api {
     return env.data;
   }
 
+  // session returns who is signed in, like me, or null when nobody is. It
+  // never fails for want of a session (GET /api/session answers 200), so
+  // a first visit logs no failed request.
+  async session() {
+    const res = await this.fetch("GET", "/api/session");
+    const env = await readEnvelope(res);
+    if (!res.ok) throw new ApiError(env.message || describeStatus(res), { status: res.status, detail: env.detail });
+    this.csrfToken = (env.data && env.data.csrf_token) || "";
+    return env.data;
+  }
+
   // me returns who is signed in ({username, kind, role, totp_enabled,
   // csrf_token, expires_at})
   // and keeps the CSRF token; it rejects with status 401 when nobody is.
@@ -128,7 +142,7 @@ export class Api {
     const res = await this.fetch("GET", path);
     if (!res.ok) {
       const env = await readEnvelope(res);
-      const err = new ApiError(env.message || describeStatus(res), { status: res.status, data: env.data });
+      const err = new ApiError(env.message || describeStatus(res), { status: res.status, data: env.data, detail: env.detail });
       if (res.status === 401) this.onUnauthorized(t("api.sessionEnded"));
       throw err;
     }
@@ -153,16 +167,21 @@ export class Api {
 // proxy's HTML error page) reads as an envelope with no message.
 async function readEnvelope(res) {
   const type = res.headers.get("Content-Type") || "";
-  if (!type.includes("application/json")) return { status: res.ok, message: null, data: null };
+  if (!type.includes("application/json")) return { status: res.ok, message: null, data: null, detail: "" };
   try {
     const env = await res.json();
     if (env && typeof env === "object") {
-      return { status: !!env.status, message: typeof env.message === "string" ? env.message : null, data: env.data ?? null };
+      return {
+        status: !!env.status,
+        message: typeof env.message === "string" ? env.message : null,
+        data: env.data ?? null,
+        detail: typeof env.detail === "string" ? env.detail : "",
+      };
     }
   } catch {
     // fall through: not JSON after all
   }
-  return { status: res.ok, message: null, data: null };
+  return { status: res.ok, message: null, data: null, detail: "" };
 }
 
 function describeStatus(res) {

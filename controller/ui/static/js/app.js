@@ -50,17 +50,18 @@ class App {
   }
 
   async start() {
+    let me;
     try {
-      const me = await this.api.me();
-      this.signedIn(me);
+      me = await this.api.session();
     } catch (err) {
-      if (err.status === 401) {
-        this.showLogin(null);
-        return;
-      }
       this.showFatal(err.message);
       return;
     }
+    if (!me) {
+      this.showLogin(null);
+      return;
+    }
+    this.signedIn(me);
     this.route();
   }
 

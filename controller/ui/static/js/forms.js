@@ -4,6 +4,7 @@
 import { h } from "./dom.js";
 import { openModal } from "./modal.js";
 import { t } from "./i18n.js";
+import { showMessage } from "./detail.js";
 
 let serial = 0; // unique ids per form; only ever increases
 
@@ -16,7 +17,7 @@ let serial = 0; // unique ids per form; only ever increases
 export function buildForm({ fields, submitLabel, extra = [] }) {
   const id = ++serial;
   const rows = new Map(); // name -> {input, error, spec}
-  const formError = h("p", { class: "form-error", role: "alert", hidden: true });
+  const formError = h("div", { class: "form-error", role: "alert", hidden: true });
   const submit = h("button", { type: "submit", class: "btn btn-primary" }, submitLabel);
   const cancel = h("button", { type: "button", class: "btn", dataset: { action: "cancel" } }, t("modal.cancel"));
 
@@ -67,8 +68,10 @@ export function buildForm({ fields, submitLabel, extra = [] }) {
       row.input.closest(".field").classList.add("invalid");
       return true;
     },
-    setFormError(message) {
-      formError.textContent = message;
+    // setFormError shows message above the fields, with its detail (the
+    // API's) behind a disclosure; "" hides it.
+    setFormError(message, detail = "") {
+      showMessage(formError, message, detail);
       formError.hidden = !message;
     },
     clearErrors() {
@@ -92,7 +95,7 @@ export function buildForm({ fields, submitLabel, extra = [] }) {
         rows.get(err.field).input.focus();
         return "field";
       }
-      api.setFormError(err.message);
+      api.setFormError(err.message, err.detail);
       formError.scrollIntoView({ block: "nearest" });
       return "form";
     },

@@ -8,6 +8,7 @@ import {
   absoluteTime, agentVersion, apiPaths, bytes, driftSummary, nodeStatus, peerCapacity, relativeTime, toDate,
 } from "./format.js";
 import { t } from "./i18n.js";
+import { showMessage } from "./detail.js";
 import { showDrift } from "./drift.js";
 import { drainNode, movePeer } from "./move.js";
 import { deleteNode, openNodeForm, showTest, testNode, toggleNode } from "./node-form.js";
@@ -84,8 +85,8 @@ export class NodeDetailView {
     this.noLabels = h("span", { class: "labels-none" }, t("node.labelsNone"));
     this.driftLine = h("p", { class: "drift", hidden: true });
     this.syncLine = h("p", { class: "syncing", hidden: true });
-    this.error = h("p", { class: "last-error", hidden: true });
-    this.testResult = h("p", { class: "test-result", role: "status", hidden: true });
+    this.error = h("div", { class: "last-error", hidden: true });
+    this.testResult = h("div", { class: "test-result", role: "status", hidden: true });
     this.rotation = rotationNote();
 
     const btn = (label, action, cls = "btn") => h("button", { type: "button", class: cls, dataset: { action } }, label);
@@ -250,7 +251,7 @@ export class NodeDetailView {
     this.facts.drift.title = node.drift_checked_at ? t("node.lastChecked", { when: relativeTime(node.drift_checked_at, now) }) : "";
     const showError = node.enabled && node.last_error && (status === "offline" || status === "error");
     this.error.hidden = !showError;
-    setText(this.error, showError ? node.last_error : "");
+    showMessage(this.error, showError ? node.last_error : "", showError ? node.last_error_detail : "");
     showRotation(this.rotation, node);
     setText(this.toggleBtn, node.enabled ? t("common.disable") : t("common.enable"));
     this.reconcileBtn.disabled = !node.enabled;

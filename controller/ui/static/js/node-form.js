@@ -1,10 +1,11 @@
 // The node form (create and edit) and the node actions shared by the
 // nodes grid and the node detail page.
 
-import { h, setText } from "./dom.js";
+import { h } from "./dom.js";
 import { formModal } from "./forms.js";
 import { confirmDialog } from "./modal.js";
 import { t } from "./i18n.js";
+import { showMessage } from "./detail.js";
 import { offerEnrollment } from "./enroll.js";
 import { labelsField, parseLabels } from "./labels.js";
 
@@ -43,7 +44,7 @@ function nodeFields(node) {
 export function openNodeForm(ctx, node = null) {
   const { api, notify } = ctx;
   const testButton = h("button", { type: "button", class: "btn", dataset: { action: "test-form" } }, t("nodeForm.testConnection"));
-  const testResult = h("p", { class: "test-result", role: "status", hidden: true });
+  const testResult = h("div", { class: "test-result", role: "status", hidden: true });
   return formModal({
     title: node ? t("nodeForm.editTitle", { name: node.name }) : t("nodeForm.addTitle"),
     wide: true,
@@ -68,13 +69,13 @@ export function openNodeForm(ctx, node = null) {
               agent_url: v.agent_url, secret: v.secret, wg_interface: v.wg_interface, tls_fingerprint: v.tls_fingerprint,
             });
           }
-          showTest(testResult, { ok: env.status, message: env.message, result: env.data });
+          showTest(testResult, { ok: env.status, message: env.message, detail: env.detail, result: env.data });
         } catch (err) {
           if (err.field && f.has(err.field)) {
             f.showError(err);
             testResult.hidden = true;
           } else {
-            showTest(testResult, { ok: false, message: err.message });
+            showTest(testResult, { ok: false, message: err.message, detail: err.detail });
           }
         } finally {
           testButton.disabled = false;
@@ -92,13 +93,14 @@ export function openNodeForm(ctx, node = null) {
   });
 }
 
-// showTest writes a connection test's outcome into el.
-export function showTest(el, { pending = false, ok = false, message = "", result = null }) {
+// showTest writes a connection test's outcome into el: one sentence, with
+// the detail of a failure (the API's "detail") behind a disclosure.
+export function showTest(el, { pending = false, ok = false, message = "", detail = "", result = null }) {
   el.hidden = false;
   el.classList.toggle("ok", !pending && ok);
   el.classList.toggle("failed", !pending && !ok);
   if (pending) {
-    setText(el, t("test.pending"));
+    showMessage(el, t("test.pending"));
     return;
   }
   // The API's message says what was tried and what answered; without one,
@@ -106,7 +108,7 @@ export function showTest(el, { pending = false, ok = false, message = "", result
   const head = ok ? t("test.ok") : t("test.failed");
   const cert = result && result.tls_fingerprint ? t("test.cert", { fingerprint: result.tls_fingerprint }) : "";
   if (message && message !== head) {
-    setText(el, `${t("common.labelled", { label: head, message })}${cert}`);
+    showMessage(el, `${t("common.labelled", { label: head, message })}${cert}`, detail || (result && result.detail) || "");
     return;
   }
   const details = [];
@@ -115,7 +117,7 @@ export function showTest(el, { pending = false, ok = false, message = "", result
     if (result.version) details.push(t("test.agentVersion", { version: result.version }));
     if (result.interfaces && result.interfaces.length) details.push(t("test.interfaces", { list: result.interfaces.join(", ") }));
   }
-  setText(el, (details.length ? `${head} (${details.join(", ")})` : head) + cert);
+  showMessage(el, (details.length ? `${head} (${details.join(", ")})` : head) + cert);
 }
 
 // testNode runs a node's connection test; it resolves to {ok, message,
@@ -123,9 +125,9 @@ export function showTest(el, { pending = false, ok = false, message = "", result
 export async function testNode(api, node) {
   try {
     const env = await api.post(`/api/nodes/${node.id}/test`);
-    return { ok: env.status, message: env.message || "", result: env.data };
+    return { ok: env.status, message: env.message || "", detail: env.detail, result: env.data };
   } catch (err) {
-    return { ok: false, message: err.message, unauthorized: err.unauthorized };
+    return { ok: false, message: err.message, detail: err.detail, unauthorized: err.unauthorized };
   }
 }
 

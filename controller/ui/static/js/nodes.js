@@ -4,6 +4,7 @@ import { h, setText, setClass } from "./dom.js";
 import { Poller } from "./poll.js";
 import { absoluteTime, agentVersion, nodeStatus, peerCapacity, relativeTime, statusText } from "./format.js";
 import { t } from "./i18n.js";
+import { showMessage } from "./detail.js";
 import { showDrift } from "./drift.js";
 import { deleteNode, openNodeForm, showTest, testNode, toggleNode } from "./node-form.js";
 import { RegionGroups, labelList, showLabels } from "./labels.js";
@@ -125,10 +126,10 @@ class NodeCard {
     this.traffic = h("dd", { class: "node-traffic", hidden: true });
     this.drift = h("p", { class: "drift", hidden: true });
     this.syncing = h("p", { class: "syncing", hidden: true });
-    this.error = h("p", { class: "last-error", hidden: true });
+    this.error = h("div", { class: "last-error", hidden: true });
     // The outcome is a live region; its age is outside it, so that the
     // refresh that updates the age does not announce it again.
-    this.test = h("p", { class: "test-result", role: "status", hidden: true });
+    this.test = h("div", { class: "test-result", role: "status", hidden: true });
     this.testAt = h("p", { class: "test-at", hidden: true });
     this.edit = h("button", { type: "button", class: "btn btn-small", dataset: { action: "edit" } }, t("common.edit"));
     this.testBtn = h("button", { type: "button", class: "btn btn-small", dataset: { action: "test" } }, t("common.test"));
@@ -203,7 +204,7 @@ class NodeCard {
     showDrift(this.drift, this.syncing, node, now);
     const showError = node.enabled && node.last_error && (status === "offline" || status === "error");
     this.error.hidden = !showError;
-    setText(this.error, showError ? node.last_error : "");
+    showMessage(this.error, showError ? node.last_error : "", showError ? node.last_error_detail : "");
     if (test && !this.testBtn.disabled) {
       showTest(this.test, test);
       this.testAt.hidden = false;

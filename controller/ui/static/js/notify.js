@@ -4,6 +4,7 @@
 
 import { h } from "./dom.js";
 import { t } from "./i18n.js";
+import { disclosure } from "./detail.js";
 
 const SUCCESS_MS = 5000;
 const ERROR_MS = 12000;
@@ -25,12 +26,15 @@ export class Notifier {
     let msg = t("notify.unknownError");
     if (typeof err === "string") msg = err;
     else if (err && (err.fieldMessage || err.message)) msg = err.fieldMessage || err.message;
-    this.toast(prefix ? t("notify.prefixed", { prefix, message: msg }) : msg, "error", ERROR_MS);
+    const detail = (err && typeof err === "object" && err.detail) || "";
+    this.toast(prefix ? t("notify.prefixed", { prefix, message: msg }) : msg, "error", ERROR_MS, detail);
   }
 
-  toast(message, kind, ms) {
+  // toast shows message (with detail behind a disclosure, if any) for ms.
+  toast(message, kind, ms, detail = "") {
     const close = h("button", { type: "button", class: "btn btn-icon", "aria-label": t("notify.dismiss") }, "×");
-    const el = h("div", { class: `toast toast-${kind}` }, h("p", {}, message), close);
+    const body = h("div", { class: "toast-body" }, h("p", {}, message), disclosure(detail !== message ? detail : ""));
+    const el = h("div", { class: `toast toast-${kind}` }, body, close);
     const remove = () => el.remove();
     close.addEventListener("click", remove);
     this.toasts.append(el);
