@@ -41,6 +41,12 @@ func TestFrenchInTheBrowser(t *testing.T) {
 		visibleText(`+jsString(card+" .badge")+`) === "en ligne" && visibleText(`+jsString(card+" .peer-count")+`) === "0 (sans limite)" &&
 		visibleText("#nodes-summary") === "1 nœud, 1 en ligne, 0 pair"`)
 	p.screenshot("nodes-fr-desktop")
+	p.checkAccessibility("nodes in French")
+	p.do("open fr-edge", chromedp.Click(chromedp.CSS(card+" h2 a")))
+	p.waitJS("its page in French", `visibleText("#peer-count") === "0 pair" && visibleText('[data-action="add-peer"]') === "Ajouter un pair"`)
+	p.checkAccessibility("node detail in French")
+	p.do("back to the nodes", chromedp.Click(chromedp.CSS(`.crumbs a`)))
+	p.waitJS("the nodes page", `visibleText("h1") === "Nœuds"`)
 
 	t.Log("the switch: English, kept across a reload")
 	p.do("choose English", chooseLanguage("en"))
