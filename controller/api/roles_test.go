@@ -43,6 +43,7 @@ func wantAccess() map[string]auth.Role {
 		"GET /healthz":                       open,
 		"HEAD /healthz":                      open,
 		"POST /api/login":                    open,
+		"GET /api/session":                   open,
 		"POST /api/share/open":               open,
 		"POST /api/enroll":                   open,
 		"POST /api/logout":                   viewer,
