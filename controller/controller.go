@@ -125,6 +125,8 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 		Fleet: c.fleet, Auth: authn, Reconciler: rec, Logger: log.With("component", "api"),
 		SecureCookies: cfg.SecureCookies, UI: ui.Handler(), Metrics: metrics.New(st, log.With("component", "metrics"), elector),
 		PublicURL: cfg.PublicURL, JoinPin: cfg.JoinPin, Webhooks: hooks, Traffic: history, Demo: cfg.Demo, Replica: elector,
+		ShareLimit: auth.NewSharedLookupLimiter(st, "share", api.DefaultShareLookups, api.DefaultShareLookupWindow,
+			"share link lookups", cfg.Now, log.With("component", "auth")),
 	})
 	return c, nil
 }

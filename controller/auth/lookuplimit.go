@@ -1,14 +1,21 @@
 package auth
 
-import "time"
+import (
+	"log/slog"
+	"time"
+
+	"github.com/wgfleet/wgfleet/controller/store"
+)
 
 // LookupLimiter bounds lookups anyone may make without credentials, such
 // as opening share links, per client address (an IPv4 address or an IPv6
 // /64, as for logins): at most Max in any Window. It counts every lookup,
 // found or not, so guessing is as slow as using. It is safe for
-// concurrent use and remembers at most 10,000 addresses.
+// concurrent use. In memory it remembers at most 10,000 addresses; made
+// by NewSharedLookupLimiter on a shared store (PostgreSQL), it counts in
+// the database, so every replica sees every lookup.
 type LookupLimiter struct {
-	l   *loginLimiter
+	l   failureLimiter
 	now func() time.Time
 	why string
 }
@@ -21,6 +28,21 @@ func NewLookupLimiter(max int, window time.Duration, what string, now func() tim
 		now = time.Now
 	}
 	return &LookupLimiter{l: newLoginLimiter(max, window, 10000), now: now, why: "too many " + what + " from this address"}
+}
+
+// NewSharedLookupLimiter is NewLookupLimiter counting in st when st is
+// shared by several replicas (store.Shared), under scope (a name of its
+// own, like "share"); otherwise it counts in memory. log (nil discards)
+// takes the database's failures, which let the lookup through.
+func NewSharedLookupLimiter(st *store.Store, scope string, max int, window time.Duration, what string, now func() time.Time, log *slog.Logger) *LookupLimiter {
+	l := NewLookupLimiter(max, window, what, now)
+	if st != nil && st.Shared() {
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		l.l = newDBLimiter(st, scope, max, window, log)
+	}
+	return l
 }
 
 // Allow counts one lookup from remoteAddr (host:port) and returns nil, or

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -98,5 +99,70 @@ func TestRateLimitsSharedByReplicas(t *testing.T) {
 	ran := false
 	if err := b.GuardEnroll(addr, func() error { ran = true; return nil }); !errors.As(err, &rl) || ran {
 		t.Fatalf("enrollment on b after 5 failures on a: %v (ran %v), want refused unrun", err, ran)
+	}
+}
+
+func TestShareLookupsSharedByReplicas(t *testing.T) {
+	cluster := pgtest.Require(t)
+	dsn := cluster.NewDatabase(t)
+	ctx := context.Background()
+	box, err := secretbox.New(bytes.Repeat([]byte{4}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := testenv.NewClock(time.Now())
+	var replicas [2]*LookupLimiter
+	for i := range replicas {
+		st, err := store.Open(ctx, dsn, box)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		replicas[i] = NewSharedLookupLimiter(st, "share", 4, time.Minute, "share link lookups", clock.Now, nil)
+	}
+	const addr, other = "192.0.2.9:1000", "198.51.100.3:2000"
+	for i := range 4 { // two on each replica
+		if err := replicas[i%2].Allow(addr); err != nil {
+			t.Fatalf("lookup %d: %v", i+1, err)
+		}
+	}
+	var rl *RateLimitError
+	for i, l := range replicas {
+		if err := l.Allow(addr); !errors.As(err, &rl) {
+			t.Fatalf("replica %d after 4 lookups from the address on both: %v, want a *RateLimitError", i, err)
+		}
+	}
+	if err := replicas[1].Allow(other); err != nil {
+		t.Fatalf("another address: %v", err)
+	}
+	clock.Advance(time.Minute + time.Second)
+	if err := replicas[0].Allow(addr); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+}
+
+func TestShareLookupsInMemoryOnSQLite(t *testing.T) {
+	ctx := context.Background()
+	box, err := secretbox.New(bytes.Repeat([]byte{5}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "c.db"), box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	l := NewSharedLookupLimiter(st, "share", 2, time.Minute, "share link lookups", nil, nil)
+	if _, ok := l.l.(*loginLimiter); !ok {
+		t.Fatalf("limiter on SQLite is %T, want the in-memory one", l.l)
+	}
+	for range 2 {
+		if err := l.Allow("192.0.2.1:1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rl *RateLimitError
+	if err := l.Allow("192.0.2.1:1"); !errors.As(err, &rl) {
+		t.Fatalf("third lookup: %v, want a *RateLimitError", err)
 	}
 }
