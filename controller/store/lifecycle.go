@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -89,11 +90,27 @@ const dueRestriction = `CASE
 // search to one node or one peer. It reads only; SetPeerRestriction
 // applies a change.
 func (tx *Tx) DueRestrictions(ctx context.Context, now time.Time, nodeID, peerID int64) ([]RestrictionChange, error) {
+	// The narrowing is written only when asked for: "(?2 = 0 OR node_id =
+	// ?2)" keeps SQLite from using the primary key or the node index, and
+	// this runs inside every peer creation and every poll.
+	args := []any{now.Unix()}
+	var where []string
+	if nodeID != 0 {
+		args = append(args, nodeID)
+		where = append(where, fmt.Sprintf("node_id = ?%d", len(args)))
+	}
+	if peerID != 0 {
+		args = append(args, peerID)
+		where = append(where, fmt.Sprintf("id = ?%d", len(args)))
+	}
+	filter := ""
+	if len(where) > 0 {
+		filter = "WHERE " + strings.Join(where, " AND ")
+	}
 	rows, err := tx.tx.QueryContext(ctx, `SELECT id, node_id, restriction, due, limit_action, expires_at, data_limit_bytes,
 		rx_total + tx_total - usage_baseline
-		FROM (SELECT *, `+dueRestriction+` AS due FROM peers
-			WHERE (?2 = 0 OR node_id = ?2) AND (?3 = 0 OR id = ?3)) AS p
-		WHERE due <> restriction ORDER BY id`, now.Unix(), nodeID, peerID)
+		FROM (SELECT *, `+dueRestriction+` AS due FROM peers `+filter+`) AS p
+		WHERE due <> restriction ORDER BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("finding due restrictions: %w", err)
 	}

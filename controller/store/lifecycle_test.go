@@ -75,6 +75,16 @@ func TestDueRestrictions(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("one peer", one, map[int64]Restriction{reached.ID: RestrictOverLimit})
+	onNode, err := s.dueRestrictions(ctx, now, n1.ID, reached.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("one peer on its node", onNode, map[int64]Restriction{reached.ID: RestrictOverLimit})
+	elsewhere, err := s.dueRestrictions(ctx, now, n2.ID, reached.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("one peer on another node", elsewhere, map[int64]Restriction{})
 
 	// Once recorded, nothing is due; a second later the future one expires.
 	for id, r := range want {
