@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller"
+	"github.com/wgfleet/wgfleet/controller/auth"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/secretbox"
 	"github.com/wgfleet/wgfleet/controller/store"
@@ -108,12 +110,32 @@ func parseSupernet(v string) (netip.Prefix, error) {
 }
 
 // offline is what the commands that open the database directly (token,
-// rekey) share after their own flags are added to the set.
+// user, enroll-token, rekey, migrate-db) share after their own flags are added to the set.
 type offline struct {
 	dataDir  string
 	database string // "": SQLite in dataDir
 	log      *slog.Logger
 	key      []byte // nil: the key file in dataDir
+}
+
+// open opens the store the offline command names, under its master key.
+func (o offline) open(ctx context.Context) (*store.Store, error) {
+	return controller.OpenStore(ctx, o.dataDir, o.database, o.key)
+}
+
+// openAuth opens the store and an authenticator on it, for the commands
+// that manage users and tokens; the caller closes the store.
+func (o offline) openAuth(ctx context.Context) (*store.Store, *auth.Authenticator, error) {
+	st, err := o.open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := auth.New(auth.Config{Store: st, Logger: o.log})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, a, nil
 }
 
 // parseOffline adds the common flags to s, parses args and the

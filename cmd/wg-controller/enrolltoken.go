@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
-	"github.com/wgfleet/wgfleet/controller"
 	"github.com/wgfleet/wgfleet/controller/api"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/internal/cli"
@@ -75,7 +74,7 @@ func enrollToken(ctx context.Context, args []string, getenv func(string) string,
 	if sub == "revoke" && id.Get() <= 0 {
 		return errors.New("enroll-token revoke: --id is required (see enroll-token list)")
 	}
-	st, err := controller.OpenStore(ctx, o.dataDir, o.database, o.key)
+	st, err := o.open(ctx)
 	if err != nil {
 		return err
 	}

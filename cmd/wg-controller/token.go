@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/wgfleet/wgfleet/controller"
 	"github.com/wgfleet/wgfleet/controller/auth"
 	"github.com/wgfleet/wgfleet/internal/cli"
 )
@@ -61,15 +60,11 @@ func token(ctx context.Context, args []string, getenv func(string) string, stdou
 	case sub == "revoke" && id.Get() <= 0:
 		return errors.New("token revoke: --id is required (see token list)")
 	}
-	st, err := controller.OpenStore(ctx, o.dataDir, o.database, o.key)
+	st, a, err := o.openAuth(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	a, err := auth.New(auth.Config{Store: st, Logger: o.log})
-	if err != nil {
-		return err
-	}
 	const actor = "cli"
 	switch sub {
 	case "create":

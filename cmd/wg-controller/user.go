@@ -13,7 +13,6 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/wgfleet/wgfleet/controller"
 	"github.com/wgfleet/wgfleet/controller/auth"
 	"github.com/wgfleet/wgfleet/controller/store"
 	"github.com/wgfleet/wgfleet/internal/cli"
@@ -77,15 +76,11 @@ func user(ctx context.Context, args []string, getenv func(string) string, stdin 
 			return fmt.Errorf("user %s: %w", sub, err)
 		}
 	}
-	st, err := controller.OpenStore(ctx, o.dataDir, o.database, o.key)
+	st, a, err := o.openAuth(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	a, err := auth.New(auth.Config{Store: st, Logger: o.log})
-	if err != nil {
-		return err
-	}
 	const actor = "cli"
 	switch sub {
 	case "add":
