@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/container"
+	"github.com/wgfleet/wgfleet/controller/fleet"
+	"github.com/wgfleet/wgfleet/internal/testenv"
+)
+
+// TestServeLocalNodeTUN runs `serve --local-node` in its default mode as
+// root with /dev/net/tun: the in-process agent chooses TUN, so the
+// interface appears on the host with the pool's first address, a peer made
+// with the CLI carries real traffic (the host's kernel answers the ping on
+// the TUN device), and stopping the controller removes the interface.
+func TestServeLocalNodeTUN(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireTUN(t)
+	testenv.RequireCommand(t, "ip", "iproute2")
+	dir := t.TempDir()
+	env := map[string]string{"WG_CONTROLLER_ADMIN_PASSWORD": "a-long-enough-password"}
+	getenv := func(k string) string { return env[k] }
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"token", "create", "--name", "local", "--data-dir", dir}, getenv, &out, &errOut); err != nil {
+		t.Fatalf("token create: %v\n%s", err, errOut.String())
+	}
+	addr, udpPort := freeAddr(t), freeUDPPort(t)
+	token := strings.TrimSpace(out.String())
+	f := &fleetCLI{t: t, token: token, env: map[string]string{"WG_CONTROLLER_URL": "http://" + addr, "WG_CONTROLLER_TOKEN": token}}
+	iface := testenv.UniqueName("wglt")
+	// A supernet of its own, so the host route the TUN interface brings
+	// cannot meet another test's addresses.
+	supernet := fmt.Sprintf("10.%d.%d.0/24", 160+rand.IntN(60), rand.IntN(256))
+	args := []string{"serve", "--listen", addr, "--data-dir", dir, "--log-level", "error", "--local-node",
+		"--local-node-name", "single", "--local-node-interface", iface, "--local-node-port", strconv.Itoa(udpPort),
+		"--pool-supernet", supernet, "--pool-prefix", "24"}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, getenv, io.Discard, io.Discard) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve --local-node: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve --local-node did not stop")
+		}
+	}
+	defer stop()
+
+	n := waitLocalNode(t, f)
+	if n.IPPool != supernet {
+		t.Fatalf("local node pool %s, want %s", n.IPPool, supernet)
+	}
+	if mode := localAgentMode(t, dir, n); mode != container.ModeTUN {
+		t.Fatalf("the local agent chose %q as root with /dev/net/tun, want %q", mode, container.ModeTUN)
+	}
+	ifaceAddr := netip.MustParsePrefix(n.IPPool).Addr().Next()
+	if link := testenv.Run(t, "ip", "-o", "addr", "show", "dev", iface); !strings.Contains(link, ifaceAddr.String()+"/") {
+		t.Fatalf("host interface %s does not hold %s:\n%s", iface, ifaceAddr, link)
+	}
+
+	var p fleet.PeerView
+	f.okJSON(&p, "peer", "add", "--node", "single", "--name", "laptop")
+	waitApplied(t, f, "laptop")
+	if !localAgentHas(t, dir, n, p.PublicKey) {
+		t.Fatal("the peer is not in the local agent's dump")
+	}
+	pingThrough(t, f.ok("peer", "config", "laptop"), n, udpPort)
+
+	stop()
+	if err := exec.Command("ip", "link", "show", "dev", iface).Run(); err == nil {
+		t.Fatalf("interface %s is still on the host after the controller stopped", iface)
+	}
+}
+
+// localAgentMode is the data-plane mode the local node's agent reports for
+// the node's interface in its signed /health.
+func localAgentMode(t *testing.T, dir string, n fleet.NodeView) container.Mode {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, localNodeDir, localNodeFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st localNodeState
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatalf("local node state: %v", err)
+	}
+	c, err := agentapi.NewClient(agentapi.ClientConfig{BaseURL: n.AgentURL, Secret: []byte(st.Secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := c.Health(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range h.Interfaces {
+		if i.Name == n.WGInterface {
+			return i.Mode
+		}
+	}
+	t.Fatalf("the local agent's health has no interface %s: %+v", n.WGInterface, h.Interfaces)
+	return ""
+}
