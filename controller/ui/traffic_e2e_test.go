@@ -103,8 +103,11 @@ func TestTrafficChartsEndToEnd(t *testing.T) {
 
 	t.Log("the node's chart")
 	checkChart("node chart", ".traffic-section")
-	testenv.Equal(t, "node chart title", p.evalString(`document.querySelector(".traffic-section svg title").textContent`),
-		"Traffic of edge-chart, the last 24 hours")
+	// The chart may load before the page learns its node's name (it then
+	// says "this node"); the title must turn to the name without waiting
+	// for the chart's next minute's reload.
+	p.waitJS("the node chart titled with the node's name",
+		`document.querySelector(".traffic-section svg title").textContent === "Traffic of edge-chart, the last 24 hours"`)
 	if p.evalBool(`getComputedStyle(document.body).backgroundColor !== "rgb(18, 21, 27)"`) {
 		p.fail("the page is not in dark mode")
 	}
@@ -136,7 +139,8 @@ func TestTrafficChartsEndToEnd(t *testing.T) {
 // TestChartHelpers runs js/charts.js's pure helpers in Chromium, as the
 // pages load them: the rate units, the grouping of points to the width,
 // the words of the text alternative and of the node cards, and some of
-// them in French.
+// them in French; and a chart drawn before it knows whose it is (the node
+// page's, before the node's name arrives) retitled when told.
 func TestChartHelpers(t *testing.T) {
 	exe := testenv.RequireCommand(t, "chromium", "chromium")
 	srv := httptest.NewServer(ui.Handler())
@@ -147,7 +151,20 @@ func TestChartHelpers(t *testing.T) {
 	checkModuleExprs(t, p, `const c = await import(base + "charts.js");
 		const fr = (await import(base + "i18n.js")).translator("fr");
 		const pts = (n) => Array.from({length: n}, (_, i) => ({t: ago(60 * (n - i)), rx: i, tx: 1}));
-		const json = (v) => JSON.stringify(v);`, []struct{ expr, want string }{
+		const json = (v) => JSON.stringify(v);
+		const series = {step: 60, rx: 3, tx: 3, points: [
+			{t: "2026-01-01T11:58:00Z", rx: 1, tx: 2}, {t: "2026-01-01T11:59:00Z", rx: 2, tx: 1}]};
+		const chart = new c.TrafficChart({api: {get: async () => ({data: series})}}, "node", 1, "this node");
+		document.body.append(chart.el);
+		await chart.load();
+		const title = () => chart.el.querySelector("svg title").textContent;
+		const titles = [title()];
+		chart.setName("edge-1");
+		titles.push(title());
+		chart.stop();
+		chart.el.remove();`, []struct{ expr, want string }{
+		{`titles[0]`, "Traffic of this node, the last 24 hours"},
+		{`titles[1]`, "Traffic of edge-1, the last 24 hours"},
 		{`c.stepWords(60)`, "per minute"},
 		{`c.stepWords(600)`, "per 10 minutes"},
 		{`c.stepWords(3600)`, "per hour"},

@@ -120,6 +120,15 @@ export class TrafficChart {
     return (RANGES.find((r) => r.value === this.range) || RANGES[0]).words;
   }
 
+  // setName changes whose traffic the title says, redrawing a chart
+  // already drawn (the node page learns its node's name after the chart
+  // may have loaded).
+  setName(name) {
+    if (name === this.name) return;
+    this.name = name;
+    this.draw();
+  }
+
   setRange(value) {
     this.range = value;
     for (const b of this.buttons) b.setAttribute("aria-pressed", String(b.dataset.range === value));

@@ -227,7 +227,7 @@ export class NodeDetailView {
     const now = Date.now();
     const status = nodeStatus(node);
     this.ctx.setTitle(node.name);
-    this.chart.name = node.name;
+    this.chart.setName(node.name);
     setText(this.title, node.name);
     setText(this.badge, statusText(status));
     setClass(this.badge, "status-", status);
