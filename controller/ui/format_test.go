@@ -10,9 +10,10 @@ import (
 	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
-// TestFormatting runs the page's own formatting functions (js/format.js
-// and the file name reader of js/api.js) in Chromium, as the pages load
-// them. now is 2026-01-01T12:00:00Z; ago(s) is a time s seconds before.
+// TestFormatting runs the page's own formatting functions (js/format.js,
+// the file name reader of js/api.js, and the label text of js/labels.js,
+// the one reader of labels that the node and join token forms share) in
+// Chromium, as the pages load them. now is 2026-01-01T12:00:00Z; ago(s) is a time s seconds before.
 func TestFormatting(t *testing.T) {
 	exe := testenv.RequireCommand(t, "chromium", "chromium")
 	srv := httptest.NewServer(ui.Handler())
@@ -92,11 +93,26 @@ func TestFormatting(t *testing.T) {
 		{`a.filenameOf("attachment; filename=wg1.conf")`, "wg1.conf"},
 		{`a.filenameOf("attachment; filename*=UTF-8''caf%C3%A9.conf")`, "café.conf"},
 		{`a.filenameOf(null)`, "download"},
+		// Labels: commas or new lines between terms, spaces trimmed; what
+		// the API must refuse stays in the text so that its message names
+		// it (a key without "=" gets an empty value, a key given twice
+		// with different values both).
+		{`json(l.parseLabels("region=eu-west, tier=gold"))`, `{"region":"eu-west","tier":"gold"}`},
+		{`json(l.parseLabels(" region = eu-west ,,\ntier=gold\n"))`, `{"region":"eu-west","tier":"gold"}`},
+		{`json(l.parseLabels("region"))`, `{"region":""}`},
+		{`json(l.parseLabels("region=eu, region=us"))`, `{"region":"eu,us"}`},
+		{`json(l.parseLabels("region=eu, region=eu"))`, `{"region":"eu"}`},
+		{`json(l.parseLabels(""))`, `{}`},
+		{`json(l.parseLabels(undefined))`, `{}`},
+		{`l.formatLabels({tier: "gold", region: "eu-west"})`, "region=eu-west, tier=gold"},
+		{`l.formatLabels(null)`, ""},
 	}
 	checkModuleExprs(t, p, `const f = await import(base + "format.js");
 		const a = await import(base + "api.js");
 		const i = await import(base + "i18n.js");
-		const en = i.translator("en"), fr = i.translator("fr");`, tests)
+		const l = await import(base + "labels.js");
+		const en = i.translator("en"), fr = i.translator("fr");
+		const json = (v) => JSON.stringify(v);`, tests)
 }
 
 // checkModuleExprs evaluates each test's JavaScript expression in the page,

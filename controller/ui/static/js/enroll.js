@@ -3,8 +3,8 @@
 // command to run on the new node (POST /api/enrollment-tokens).
 
 import { h } from "./dom.js";
-import { ApiError } from "./api.js";
 import { formModal } from "./forms.js";
+import { parseLabels } from "./labels.js";
 import { openModal } from "./modal.js";
 import { absoluteTime } from "./format.js";
 import { t } from "./i18n.js";
@@ -20,18 +20,6 @@ export function offerEnrollment(ctx, f) {
   });
   f.form.prepend(h("p", { class: "enroll-offer" },
     t("enroll.offer") + " ", button));
-}
-
-// parseLabels reads "region=eu-west, tier=gold" into an object; it throws
-// an ApiError for the labels field when a term is not key=value.
-export function parseLabels(text) {
-  const out = {};
-  for (const term of text.split(/[\s,]+/).filter(Boolean)) {
-    const i = term.indexOf("=");
-    if (i <= 0) throw new ApiError(`labels: ${t("enroll.badLabel", { term })}`, { field: "labels" });
-    out[term.slice(0, i)] = term.slice(i + 1);
-  }
-  return out;
 }
 
 // openEnrollmentForm makes a join token and shows its join command. It
