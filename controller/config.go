@@ -92,8 +92,10 @@ type Config struct {
 	// checked besides each poll; 0 means DefaultLimitInterval.
 	LimitInterval time.Duration
 	// Now is the clock peers' expiry, sessions, API token expiry and TOTP
-	// codes are judged by; nil means time.Now. Tests set a
-	// testenv.Clock's Now.
+	// codes are judged by, and the poller's (the minute a poll's traffic
+	// is recorded in, its events' times, its backoff); nil means
+	// time.Now. Tests set a testenv.Clock's Now (one that stands still
+	// also holds back a node that failed until it is advanced).
 	Now func() time.Time
 	// Events hears what the controller notices by itself (peer.expired,
 	// peer.over_limit); nil means nobody does.

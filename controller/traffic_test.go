@@ -11,6 +11,7 @@ import (
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/controller/controllertest"
 	history "github.com/wgfleet/wgfleet/controller/traffic"
+	"github.com/wgfleet/wgfleet/internal/testenv"
 )
 
 // TestTrafficHistoryOfRealTraffic: real WireGuard traffic through a real
@@ -64,5 +65,44 @@ func TestTrafficHistoryOfRealTraffic(t *testing.T) {
 	ns := series(fmt.Sprintf("/api/nodes/%d/traffic?range=7d", n.ID))
 	if ns.Rx < ps.Rx || ns.Tx < ps.Tx || ns.Step != 3600 {
 		t.Fatalf("node series by hour: rx %d tx %d step %d, want at least the peer's rx %d tx %d by 3600", ns.Rx, ns.Tx, ns.Step, ps.Rx, ps.Tx)
+	}
+}
+
+// TestTrafficRecordedByTheControllerClock: the poller records a poll's
+// traffic in the minute of the controller's clock (Config.Now), the one
+// the series are laid on: with a clock three hours behind the real one,
+// real traffic lands in the series' last minute, not three hours past its
+// end.
+func TestTrafficRecordedByTheControllerClock(t *testing.T) {
+	a := agenttest.Start(t, agenttest.Options{})
+	clock := testenv.NewClock(time.Now().UTC().Add(-3 * time.Hour).Truncate(time.Second))
+	h := startControllerWith(t, controllertest.Options{PollInterval: time.Second, Now: clock.Now})
+	n := h.addNode("node-clock", a, "10.99.4.0/24")
+	key, err := wgtypes.GeneratePrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p lifePeer
+	if status, raw := h.call("POST", fmt.Sprintf("/api/nodes/%d/peers", n.ID), map[string]any{
+		"name": "clocked", "public_key": key.PublicKey().String(),
+	}, &p); status >= 300 {
+		t.Fatalf("create peer: %d %s", status, raw)
+	}
+	settled(t, h, a, p, "active", true)
+	const size = 16 << 10
+	if err := a.Exchange(key, mustAddr(t, p.Address4), size, 20*time.Second); err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	var ps history.Series
+	eventually(t, 20*time.Second, "the exchange in the peer's 24h series", func() bool {
+		if status, raw := h.call("GET", fmt.Sprintf("/api/peers/%d/traffic?range=24h", p.ID), nil, &ps); status != http.StatusOK {
+			t.Fatalf("GET traffic: %d %s", status, raw)
+		}
+		return ps.Rx >= size && ps.Tx >= size
+	})
+	last := ps.Points[len(ps.Points)-1]
+	if want := clock.Now().UTC().Truncate(time.Minute); !last.T.Equal(want) || last.Rx+last.Tx != ps.Rx+ps.Tx {
+		t.Fatalf("the series' last point is %v with %d bytes of %d, want %v (the clock's minute) with all of them",
+			last.T, last.Rx+last.Tx, ps.Rx+ps.Tx, want)
 	}
 }

@@ -51,7 +51,9 @@ type Config struct {
 	Jitter float64
 	// MaxBackoff caps the wait between polls of a node that keeps failing.
 	MaxBackoff time.Duration
-	// Now is the clock for backoff decisions; nil means time.Now.
+	// Now is the poller's clock: the minute a poll's traffic is recorded
+	// in, its events' times, and backoff decisions; nil means time.Now.
+	// Timers (Interval) run on real time.
 	Now func() time.Time
 	// Events hears of node transitions (events.NodeOffline,
 	// events.NodeOnline), once per transition; nil means nobody does.
