@@ -278,68 +278,41 @@ func (p *Poller) transition(ctx context.Context, node store.Node, status store.N
 // forgotten: when it is put back, its counters start again from 0 and all
 // they count is new traffic.
 //
-// The peers are compared in a read-only transaction, and only the changes
-// are written, in one write transaction: a quiet node costs no write.
-// Each write computes the totals from the row as it is then
-// (RecordPeerStats), and only this node's polls write them, which never
-// overlap, so the totals read before are still the row's; a peer deleted
-// in between is skipped.
+// The peers are first compared in a read-only transaction, so that a
+// quiet node costs no write. When something changed, they are read again
+// and written in one write transaction: a peer moved to another node
+// since (and maybe recorded by that node's poll), or one deleted, is no
+// longer among this node's and is left alone, and each delta is counted
+// from the totals as that transaction found them, so nothing is counted
+// twice.
 func (p *Poller) recordStats(ctx context.Context, node store.Node, peers []agentapi.Peer) error {
 	seen := make(map[string]agentapi.Peer, len(peers))
 	for _, ap := range peers {
 		seen[ap.PublicKey] = ap
 	}
-	type change struct {
-		peer    store.Peer // as read
-		forget  bool
-		hs      time.Time
-		rx, tx2 int64
-	}
-	var changes []change
+	var changed bool
 	err := p.store.View(ctx, func(tx *store.Tx) error {
-		dbPeers, err := tx.ListPeers(ctx, node.ID)
-		if err != nil {
-			return err
-		}
-		for _, dp := range dbPeers {
-			if dp.Iface != node.WGInterface {
-				continue
-			}
-			ap, ok := seen[dp.PublicKey.String()]
-			if !ok {
-				if dp.RxBytes != 0 || dp.TxBytes != 0 {
-					changes = append(changes, change{peer: dp, forget: true})
-				}
-				continue
-			}
-			var hs time.Time
-			if ap.LatestHandshake != nil && *ap.LatestHandshake > 0 {
-				hs = time.Unix(*ap.LatestHandshake, 0)
-			}
-			rx, tx2 := max(ap.TransferRx, 0), max(ap.TransferTx, 0)
-			if rx == dp.RxBytes && tx2 == dp.TxBytes && hs.Equal(dp.LastHandshake) {
-				continue
-			}
-			changes = append(changes, change{peer: dp, hs: hs, rx: rx, tx2: tx2})
-		}
-		return nil
+		rows, err := tx.ListPeerCounters(ctx, node.ID, node.WGInterface)
+		changed = len(statChanges(rows, seen)) > 0
+		return err
 	})
-	if err != nil || len(changes) == 0 {
+	if err != nil || !changed {
 		return err
 	}
 	return p.store.InTx(ctx, func(tx *store.Tx) error {
+		rows, err := tx.ListPeerCounters(ctx, node.ID, node.WGInterface)
+		if err != nil {
+			return err
+		}
 		var traffic []store.TrafficDelta
-		for _, c := range changes {
+		for _, c := range statChanges(rows, seen) {
 			if c.forget {
-				if err := tx.ForgetPeerCounters(ctx, c.peer.ID); err != nil && !errors.Is(err, store.ErrPeerNotFound) {
+				if err := tx.ForgetPeerCounters(ctx, c.peer.ID); err != nil {
 					return err
 				}
 				continue
 			}
-			rxTotal, txTotal, err := tx.RecordPeerStats(ctx, c.peer.ID, c.hs, c.rx, c.tx2)
-			if errors.Is(err, store.ErrPeerNotFound) {
-				continue
-			}
+			rxTotal, txTotal, err := tx.RecordPeerStats(ctx, c.peer.ID, c.hs, c.rx, c.tx)
 			if err != nil {
 				return err
 			}
@@ -347,6 +320,40 @@ func (p *Poller) recordStats(ctx context.Context, node store.Node, peers []agent
 		}
 		return tx.RecordTraffic(ctx, node.ID, p.now(), traffic)
 	})
+}
+
+// statChange is what a poll writes for one database peer: its new
+// observation, or forget its counters.
+type statChange struct {
+	peer   store.PeerCounters // as read
+	forget bool
+	hs     time.Time
+	rx, tx int64
+}
+
+// statChanges compares the database's peers of a node with the agent's
+// (seen, by public key) and returns what differs.
+func statChanges(rows []store.PeerCounters, seen map[string]agentapi.Peer) []statChange {
+	var out []statChange
+	for _, dp := range rows {
+		ap, ok := seen[dp.PublicKey.String()]
+		if !ok {
+			if dp.RxBytes != 0 || dp.TxBytes != 0 {
+				out = append(out, statChange{peer: dp, forget: true})
+			}
+			continue
+		}
+		var hs time.Time
+		if ap.LatestHandshake != nil && *ap.LatestHandshake > 0 {
+			hs = time.Unix(*ap.LatestHandshake, 0)
+		}
+		rx, tx := max(ap.TransferRx, 0), max(ap.TransferTx, 0)
+		if rx == dp.RxBytes && tx == dp.TxBytes && hs.Equal(dp.LastHandshake) {
+			continue
+		}
+		out = append(out, statChange{peer: dp, hs: hs, rx: rx, tx: tx})
+	}
+	return out
 }
 
 // forget drops a deleted node's state.
