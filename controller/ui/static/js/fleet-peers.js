@@ -1,7 +1,8 @@
 // The fleet's peers (/peers): every node's peers in one table, searched
 // and filtered by the API (GET /api/peers?q=&node_id=&status=&label=),
 // a page of 100 at a time with more loaded as the list scrolls, and bulk
-// actions on the peers ticked (POST /api/peers/bulk-action). The filters
+// actions on the peers ticked (POST /api/peers/bulk-action), and several
+// peers created at once (bulk-create.js). The filters
 // live in the page's address, so a filtered view can be linked to. Only
 // the pages loaded are in the page, so it stays fast at 100k peers.
 
@@ -12,6 +13,7 @@ import { t } from "./i18n.js";
 import { peerStatus, statusText, usageText } from "./lifecycle.js";
 import { confirmDialog } from "./modal.js";
 import { peerLabel } from "./peers.js";
+import { createSeveral } from "./bulk-create.js";
 
 const PAGE = 100;
 // MAX_IDS is the most ids one bulk request takes (fleet.MaxBulk).
@@ -102,8 +104,14 @@ export class FleetPeersView {
     this.more.addEventListener("click", () => this.loadMore());
     this.sentinel = h("div", { class: "fleet-sentinel", "aria-hidden": "true" });
     this.summary = h("p", { class: "summary", id: "fleet-summary" });
+    const several = h("button", { type: "button", class: "btn btn-primary", id: "fleet-create-several", dataset: { minRole: "operator" } },
+      t("bulkCreate.open"));
+    several.addEventListener("click", async () => {
+      if (await createSeveral(this.ctx, [...this.nodes.values()])) this.load();
+    });
     this.section = h("section", { class: "page" },
-      h("div", { class: "page-head" }, h("div", {}, h("h1", {}, t("fleetPeers.title")), this.summary)),
+      h("div", { class: "page-head" }, h("div", {}, h("h1", {}, t("fleetPeers.title")), this.summary),
+        h("div", { class: "fleet-actions" }, several)),
       form, this.error, this.bulk, this.result, this.loading, this.empty,
       h("div", { class: "table-wrap" }, this.table),
       h("div", { class: "fleet-more" }, this.more), this.sentinel);
