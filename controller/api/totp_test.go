@@ -73,6 +73,10 @@ func TestTOTPEnrolAndLogin(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.login(t)
 
+	// No enrolment waits for a code yet, and there is nothing to turn off.
+	c.do(t, "POST", "/api/me/totp/confirm", map[string]string{"code": "000000"}).want(t, 409)
+	c.do(t, "POST", "/api/me/totp/disable", map[string]string{"code": "000000"}).want(t, 409)
+
 	var en totpEnrollment
 	c.do(t, "POST", "/api/me/totp", nil).want(t, 201).decode(t, &en)
 	if !strings.HasPrefix(en.URL, "otpauth://totp/wgfleet:admin?") || !strings.Contains(en.URL, "secret="+en.Secret) || len(en.Secret) < 32 {
@@ -161,6 +165,9 @@ func TestTOTPEnrolAndLogin(t *testing.T) {
 	}
 	s.do(t, "POST", "/api/me/totp/disable", map[string]string{"code": out.RecoveryCodes[2]}).want(t, 200)
 	e.tryLogin(t, "admin", adminPassword, "").want(t, 200)
+	// Off, it cannot be turned off again, nor confirmed with its old code.
+	s.do(t, "POST", "/api/me/totp/disable", map[string]string{"code": out.RecoveryCodes[3]}).want(t, 409)
+	s.do(t, "POST", "/api/me/totp/confirm", map[string]string{"code": e.code(t, en.Secret, 0)}).want(t, 409)
 	if n := countAudit(t, e, "user.totp_enable") + countAudit(t, e, "user.totp_disable"); n != 2 {
 		t.Errorf("%d TOTP audit entries, want 2", n)
 	}

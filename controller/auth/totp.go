@@ -111,26 +111,14 @@ func (a *Authenticator) ConfirmTOTP(ctx context.Context, p Principal, code, remo
 		}
 		codes[i], hashes[i] = c, hashRecoveryCode(c)
 	}
-	err := a.limited(p.Name, remoteAddr, func() (bool, error) {
-		ok := false
-		err := a.store.InTx(ctx, func(tx *store.Tx) error {
-			cur, err := tx.GetTOTP(ctx, p.UserID)
-			if err != nil {
-				return err
-			}
+	err := a.changeWithCode(ctx, p, code, remoteAddr, false, "user.totp_enable",
+		func(cur store.TOTP) error {
 			if cur.Secret == nil || cur.Enabled {
 				return fmt.Errorf("%w: no enrolment is waiting for a code; start one first", ErrTOTPState)
 			}
-			if ok, err = a.acceptCode(ctx, tx, p.UserID, cur, code, false); err != nil || !ok {
-				return err
-			}
-			if err := tx.EnableTOTP(ctx, p.UserID, hashes); err != nil {
-				return err
-			}
-			return appendAudit(ctx, tx, p.Actor(), "user.totp_enable", p.UserID, map[string]string{"username": p.Name})
-		})
-		return ok, err
-	})
+			return nil
+		},
+		func(tx *store.Tx) error { return tx.EnableTOTP(ctx, p.UserID, hashes) })
 	if err != nil {
 		return nil, fmt.Errorf("confirming the TOTP enrolment: %w", err)
 	}
@@ -145,31 +133,49 @@ func (a *Authenticator) DisableTOTP(ctx context.Context, p Principal, code, remo
 	if err := p.mayManageOwnAccount("turns off a second factor"); err != nil {
 		return err
 	}
-	err := a.limited(p.Name, remoteAddr, func() (bool, error) {
+	err := a.changeWithCode(ctx, p, code, remoteAddr, true, "user.totp_disable",
+		func(cur store.TOTP) error {
+			if !cur.Enabled {
+				return fmt.Errorf("%w is not on", ErrTOTPState)
+			}
+			return nil
+		},
+		func(tx *store.Tx) error { return tx.SetTOTP(ctx, p.UserID, nil) })
+	if err != nil {
+		return fmt.Errorf("turning off the second factor: %w", err)
+	}
+	a.log.Info("second factor disabled", "username", p.Name)
+	return nil
+}
+
+// changeWithCode makes a change to p's second factor that p proves with
+// a code, in one transaction: state says, from p's current TOTP row,
+// whether the change applies (an ErrTOTPState error when not); the code
+// must then be accepted (a recovery code too when recovery), else the
+// change is not made and ErrWrongCode counts against the login limit of
+// p's name and remoteAddr; apply makes the change, audited as action.
+func (a *Authenticator) changeWithCode(ctx context.Context, p Principal, code, remoteAddr string, recovery bool, action string,
+	state func(store.TOTP) error, apply func(*store.Tx) error) error {
+	return a.limited(p.Name, remoteAddr, func() (bool, error) {
 		ok := false
 		err := a.store.InTx(ctx, func(tx *store.Tx) error {
 			cur, err := tx.GetTOTP(ctx, p.UserID)
 			if err != nil {
 				return err
 			}
-			if !cur.Enabled {
-				return fmt.Errorf("%w is not on", ErrTOTPState)
-			}
-			if ok, err = a.acceptCode(ctx, tx, p.UserID, cur, code, true); err != nil || !ok {
+			if err := state(cur); err != nil {
 				return err
 			}
-			if err := tx.SetTOTP(ctx, p.UserID, nil); err != nil {
+			if ok, err = a.acceptCode(ctx, tx, p.UserID, cur, code, recovery); err != nil || !ok {
 				return err
 			}
-			return appendAudit(ctx, tx, p.Actor(), "user.totp_disable", p.UserID, map[string]string{"username": p.Name})
+			if err := apply(tx); err != nil {
+				return err
+			}
+			return appendAudit(ctx, tx, p.Actor(), action, p.UserID, map[string]string{"username": p.Name})
 		})
 		return ok, err
 	})
-	if err != nil {
-		return fmt.Errorf("turning off the second factor: %w", err)
-	}
-	a.log.Info("second factor disabled", "username", p.Name)
-	return nil
 }
 
 // ResetTOTP turns off the second factor of user id without a code (an
