@@ -168,15 +168,12 @@ func (s *server) sharePage(w http.ResponseWriter, r *http.Request) {
 	token := strings.TrimPrefix(r.URL.Path, SharePathPrefix)
 	err := s.fleet.CheckShare(r.Context(), token)
 	status := http.StatusOK
-	switch {
-	case err == nil:
-	case errors.Is(err, store.ErrShareGone):
-		status = http.StatusGone
-	case errors.Is(err, store.ErrShareNotFound):
-		status = http.StatusNotFound
-	default:
-		s.fail(w, r, err)
-		return
+	if err != nil {
+		if !errors.Is(err, store.ErrShareGone) && !errors.Is(err, store.ErrShareNotFound) {
+			s.fail(w, r, err)
+			return
+		}
+		status = statusOf(err).status // the page, under the status the API would answer
 	}
 	if s.ui == nil {
 		if err == nil {
