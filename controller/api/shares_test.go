@@ -181,13 +181,19 @@ func TestShareLinks(t *testing.T) {
 	if !strings.Contains(logs, "/share/[redacted]") {
 		t.Error("the request log has no redacted share page line")
 	}
-	files, _ := filepath.Glob(filepath.Join(e.dir, "*"))
+	files, err := filepath.Glob(filepath.Join(e.dir, "*"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("the database files: %v, %v", files, err)
+	}
 	for _, tok := range tokens {
 		if strings.Contains(logs, tok) || strings.Contains(logs, strings.TrimPrefix(tok, "wgs_")) {
 			t.Errorf("the log holds share token %s", tok)
 		}
 		for _, f := range files {
-			b, _ := os.ReadFile(f)
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if bytes.Contains(b, []byte(tok)) {
 				t.Errorf("%s holds share token %s", f, tok)
 			}

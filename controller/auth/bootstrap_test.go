@@ -17,8 +17,8 @@ func TestBootstrapWithPassword(t *testing.T) {
 	if _, err := Bootstrap(ctx, st, "short", &out); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("short password: err = %v, want ErrInvalid", err)
 	}
-	if n, _ := st.CountUsers(ctx); n != 0 {
-		t.Fatalf("refused bootstrap created %d users", n)
+	if n, err := st.CountUsers(ctx); err != nil || n != 0 {
+		t.Fatalf("refused bootstrap created %d users (%v)", n, err)
 	}
 	created, err := Bootstrap(ctx, st, "a long admin password", &out)
 	if err != nil || !created {

@@ -97,8 +97,8 @@ func TestCreateTokenBadName(t *testing.T) {
 			t.Errorf("CreateToken(%q): err = %v, want ErrInvalid", name, err)
 		}
 	}
-	if list, _ := h.auth.ListTokens(context.Background()); len(list) != 0 {
-		t.Errorf("refused names left %d tokens", len(list))
+	if list, err := h.auth.ListTokens(context.Background()); err != nil || len(list) != 0 {
+		t.Errorf("refused names left %d tokens (%v)", len(list), err)
 	}
 }
 
@@ -184,8 +184,8 @@ func TestCreateTokenBadLifetime(t *testing.T) {
 			t.Errorf("CreateToken(ttl %v): err = %v, want ErrInvalid", ttl, err)
 		}
 	}
-	if list, _ := h.auth.ListTokens(context.Background()); len(list) != 0 {
-		t.Errorf("refused lifetimes left %d tokens", len(list))
+	if list, err := h.auth.ListTokens(context.Background()); err != nil || len(list) != 0 {
+		t.Errorf("refused lifetimes left %d tokens (%v)", len(list), err)
 	}
 }
 

@@ -305,8 +305,8 @@ func TestDeleteNode(t *testing.T) {
 	if err := e.svc.DeleteNode(ctx, actor, full.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	if all, _ := e.svc.ListAllPeers(ctx); len(all) != 0 {
-		t.Fatalf("force delete left %d peers", len(all))
+	if all, err := e.svc.ListAllPeers(ctx); err != nil || len(all) != 0 {
+		t.Fatalf("force delete left %d peers (%v)", len(all), err)
 	}
 	if n := allocations(t, e.path, full.ID); n != 0 {
 		t.Fatalf("force delete left %d address allocations", n)

@@ -114,8 +114,8 @@ func TestCreatePeerValidation(t *testing.T) {
 			t.Errorf("error %q quotes the key given", err)
 		}
 	}
-	if peers, _ := e.svc.ListPeers(ctx, n.ID); len(peers) != 0 {
-		t.Fatalf("refused creates wrote %d peers", len(peers))
+	if peers, err := e.svc.ListPeers(ctx, n.ID); err != nil || len(peers) != 0 {
+		t.Fatalf("refused creates wrote %d peers (%v)", len(peers), err)
 	}
 	if got := e.node(t, n.ID).DesiredGeneration; got != 1 {
 		t.Fatalf("refused creates bumped the generation to %d", got)

@@ -147,8 +147,8 @@ func TestGroupCommitNestedCallRefused(t *testing.T) {
 	if !errors.Is(inner, ErrNestedTx) {
 		t.Errorf("GetNode inside InTx: %v, want ErrNestedTx", inner)
 	}
-	if got, _ := s.GetNode(ctx, n.ID); got.Enabled {
-		t.Error("the function's change was not committed")
+	if got, err := s.GetNode(ctx, n.ID); err != nil || got.Enabled {
+		t.Errorf("the function's change was not committed (%v)", err)
 	}
 }
 

@@ -232,8 +232,8 @@ func TestTOTPSecretSealedAndCodes(t *testing.T) {
 	if err := s.InTx(ctx, func(tx *Tx) error { return tx.SetTOTP(ctx, u.ID, nil) }); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.GetTOTP(ctx, u.ID); got.Secret != nil || got.Enabled {
-		t.Errorf("after removal: %+v", got)
+	if got, err := s.GetTOTP(ctx, u.ID); err != nil || got.Secret != nil || got.Enabled {
+		t.Errorf("after removal: %+v (%v)", got, err)
 	}
 	if use("r2") {
 		t.Error("a recovery code outlived its secret")
