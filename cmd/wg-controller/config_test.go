@@ -31,6 +31,10 @@ func TestLoadServeDocumented(t *testing.T) {
 		{"session-ttl", "WG_CONTROLLER_SESSION_TTL", "2h0m0s", func(c controller.Config) string { return c.SessionTTL.String() }},
 		{"secure-cookies", "WG_CONTROLLER_SECURE_COOKIES", "true", func(c controller.Config) string { return strconv.FormatBool(c.SecureCookies) }},
 		{"replica-name", "WG_CONTROLLER_REPLICA_NAME", "ctl-2", func(c controller.Config) string { return c.ReplicaName }},
+		{"public-url", "WG_CONTROLLER_PUBLIC_URL", "https://ctl.example.net", func(c controller.Config) string { return c.PublicURL }},
+		{"join-pin", "WG_CONTROLLER_JOIN_PIN", strings.Repeat("3a", 32), func(c controller.Config) string { return c.JoinPin.String() }},
+		{"pool-supernet", "WG_CONTROLLER_POOL_SUPERNET", "10.64.0.0/10", func(c controller.Config) string { return c.PoolSupernet.String() }},
+		{"pool-prefix", "WG_CONTROLLER_POOL_PREFIX", "26", func(c controller.Config) string { return strconv.Itoa(c.PoolBits) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.flag, func(t *testing.T) {
