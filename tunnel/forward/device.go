@@ -5,11 +5,15 @@ import (
 	"net/netip"
 	"os"
 
+	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/tun"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
 )
 
-// readBatch is how many packets one Read hands WireGuard at most.
-const readBatch = 16
+// readBatch is how many packets one Read hands WireGuard at most: as many
+// as wireguard-go reads at once from a kernel TUN device with offloads,
+// enough for a 64 KiB segment of the forwarding stack cut into packets.
+const readBatch = conn.IdealBatchSize
 
 // device is what WireGuard reads and writes: the netstack's device with
 // the Forwarder in front. Name, File, MTU and Events are the netstack's.
@@ -92,24 +96,44 @@ func (d *device) Write(bufs [][]byte, offset int) (int, error) {
 }
 
 // Read hands WireGuard the packets queued for the peers, as many as are
-// ready up to len(bufs), waiting for the first.
+// ready up to len(bufs), waiting for the first: what the forwarding stack
+// sent, cut into packets of the MTU (segmenter), and what else is queued
+// in f.out (the netstack beneath, packets between peers, echo replies).
+// WireGuard calls it from one goroutine.
 func (d *device) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	f := d.f
 	n := 0
 	for n < len(bufs) {
-		var bp *[]byte
+		if f.seg.busy() {
+			if sizes[n] = f.seg.next(bufs[n][offset:]); sizes[n] > 0 {
+				n++
+			} else {
+				f.stats.dropped.Add(1)
+			}
+			continue
+		}
+		var (
+			bp  *[]byte
+			pkt *stack.PacketBuffer
+		)
 		if n == 0 {
 			select {
+			case pkt = <-f.ep.out:
 			case bp = <-f.out:
 			case <-f.ctx.Done():
 				return 0, os.ErrClosed
 			}
 		} else {
 			select {
+			case pkt = <-f.ep.out:
 			case bp = <-f.out:
 			default:
 				return n, nil
 			}
+		}
+		if pkt != nil {
+			f.seg.load(pkt)
+			continue
 		}
 		if len(*bp) > len(bufs[n])-offset {
 			f.stats.dropped.Add(1)

@@ -17,7 +17,9 @@
 //
 // The second stack takes each batch of packets WireGuard decrypted through
 // gVisor's GRO, so that consecutive segments of a TCP flow reach it merged
-// (link.go).
+// (link.go); the other way its TCP sends segments of up to 64 KiB (host
+// GSO), which the device cuts into packets of the MTU as WireGuard reads
+// them (segment.go).
 //
 // Everything but the interface's own addresses passes the egress [Policy]
 // first. TCP connections and UDP flows are limited in number and closed

@@ -40,9 +40,10 @@ type Forwarder struct {
 	bufSize int
 	bufs    sync.Pool // of *[]byte of at least bufSize
 
-	// out carries packets to WireGuard: from the netstack beneath, from
-	// the forwarding stack, routed between peers, echo replies.
+	// out carries packets to WireGuard from the netstack beneath, routed
+	// between peers, echo replies; the forwarding stack's wait in ep.out.
 	out     chan *[]byte
+	seg     segmenter // Read's: the stack's packet being cut
 	pingSem chan struct{}
 	dnsSem  chan struct{}
 
@@ -119,9 +120,8 @@ func (f *Forwarder) Wrap(dev tun.Device) (tun.Device, error) {
 		return nil, errWrapped
 	}
 	f.inner = dev
-	f.wg.Add(3)
+	f.wg.Add(2)
 	go func() { defer f.wg.Done(); f.pumpInner(dev) }()
-	go func() { defer f.wg.Done(); f.pumpStack() }()
 	go func() { defer f.wg.Done(); f.logStats() }()
 	f.log.Debug("forwarding on", "addresses", f.cfg.Addresses, "hub", f.hub, "policy", f.cfg.Policy,
 		"max_tcp_conns", f.cfg.MaxTCPConns, "max_udp_flows", f.cfg.MaxUDPFlows,
@@ -275,26 +275,6 @@ func (f *Forwarder) pumpInner(dev tun.Device) {
 			continue
 		}
 		*bp = (*bp)[:sizes[0]]
-		if !f.send(bp) {
-			return
-		}
-	}
-}
-
-// pumpStack moves the packets of the forwarding stack to WireGuard.
-func (f *Forwarder) pumpStack() {
-	for {
-		pkt := f.ep.ReadContext(f.ctx)
-		if pkt == nil {
-			return
-		}
-		bp := f.getBuf(pkt.Size())
-		n := 0
-		for _, s := range pkt.AsSlices() {
-			n += copy((*bp)[n:], s)
-		}
-		pkt.DecRef()
-		*bp = (*bp)[:n]
 		if !f.send(bp) {
 			return
 		}

@@ -12,16 +12,27 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/stack/gro"
 )
 
-// linkEndpoint is the forwarding stack's NIC: gVisor's channel endpoint
-// (packets the stack sends queue up for pumpStack), with GRO on the way
-// in: a batch of packets WireGuard decrypted is delivered through a
+// linkEndpoint is the forwarding stack's NIC, on gVisor's channel
+// endpoint (attachment, MTU, addresses), with GRO on the way in and GSO
+// on the way out.
+//
+// In: a batch of packets WireGuard decrypted is delivered through a
 // gro.GRO, which merges consecutive segments of a TCP flow into one before
 // the stack sees them, so the stack's per-segment work (demultiplexing,
 // queueing to the endpoint's processor, ACK decisions) runs once per batch
-// and flow rather than once per packet. (Software GSO the other way,
-// stack.GVisorGSOSupported, was tried: the sender then bursts up to 64 KiB
-// into the queue at once, and host-to-peer throughput fell by a third with
-// stalls; see docs/BENCHMARKS.md.)
+// and flow rather than once per packet.
+//
+// Out: the NIC offers host GSO (stack.HostGSOSupported, segments up to
+// 64 KiB), as a kernel NIC with TSO does: the stack's TCP sender builds
+// one segment of up to 64 KiB where it would build 45, and Read cuts it
+// into packets of the MTU straight into WireGuard's buffers (segmenter).
+// What the stack sends waits in out for WireGuard; when out is full the
+// sender waits (WritePackets blocks until WireGuard reads or the endpoint
+// closes) instead of the packet being dropped, so a burst of 64 KiB
+// segments slows the sender down rather than costing it a loss and a
+// retransmission. (gVisor's software GSO, stack.GVisorGSOSupported, with
+// the channel endpoint's queue that drops when full, was tried before:
+// host-to-peer throughput fell by a third with stalls; docs/BENCHMARKS.md.)
 //
 // GRO needs the NIC to skip the stack's checksum checks
 // (stack.CapabilityRXChecksumOffload: a merged packet's IPv4 header
@@ -38,12 +49,73 @@ type linkEndpoint struct {
 	dispatcher stack.NetworkDispatcher
 
 	gros sync.Pool // of *gro.GRO; Write runs on one goroutine per peer
+
+	out       chan *stack.PacketBuffer // what the stack sends, each with a reference of its own
+	closed    chan struct{}            // closed by Close: WritePackets stops waiting
+	closeOnce sync.Once
 }
 
+// gsoMaxSize is the largest segment the stack hands the NIC: the most an
+// IPv4 packet can hold (channel.Endpoint says 32 KiB).
+const gsoMaxSize = 1<<16 - 1
+
 func newLinkEndpoint(queueLen int, mtu uint32) *linkEndpoint {
-	l := &linkEndpoint{Endpoint: channel.New(queueLen, mtu, "")}
+	l := &linkEndpoint{
+		Endpoint: channel.New(0, mtu, ""),
+		out:      make(chan *stack.PacketBuffer, queueLen),
+		closed:   make(chan struct{}),
+	}
 	l.LinkEPCapabilities = stack.CapabilityRXChecksumOffload
+	l.SupportedGSOKind = stack.HostGSOSupported
 	return l
+}
+
+// GSOMaxSize implements stack.GSOEndpoint.
+func (*linkEndpoint) GSOMaxSize() uint32 { return gsoMaxSize }
+
+// WritePackets implements stack.LinkEndpoint: it queues the packets for
+// Read, waiting for room, and refuses them once the endpoint is closed.
+// Multiple concurrent calls are permitted.
+func (l *linkEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	n := 0
+	for _, pkt := range pkts.AsSlice() {
+		select {
+		case <-l.closed:
+			if n == 0 {
+				return 0, &tcpip.ErrClosedForSend{}
+			}
+			return n, nil
+		default:
+		}
+		select {
+		case l.out <- pkt.IncRef():
+			n++
+		case <-l.closed:
+			pkt.DecRef()
+			if n == 0 {
+				return 0, &tcpip.ErrClosedForSend{}
+			}
+			return n, nil
+		}
+	}
+	return n, nil
+}
+
+// Close implements stack.LinkEndpoint: writers stop waiting and the
+// packets still queued are released. It is idempotent.
+func (l *linkEndpoint) Close() {
+	l.closeOnce.Do(func() {
+		close(l.closed)
+		l.Endpoint.Close()
+		for {
+			select {
+			case pkt := <-l.out:
+				pkt.DecRef()
+			default:
+				return
+			}
+		}
+	})
 }
 
 // Attach implements stack.LinkEndpoint: the dispatcher is kept for the

@@ -14,9 +14,9 @@ import (
 
 const (
 	nicID = 1
-	// linkQueueLen is how many packets the stack may queue towards the
-	// peers before it drops (TCP then backs off).
-	linkQueueLen = 1024
+	// linkQueueLen is how many packets (segments of up to 64 KiB) the
+	// stack may queue towards the peers before its senders wait.
+	linkQueueLen = 256
 )
 
 // TCP buffer sizes of the forwarding stack: larger than gVisor's defaults
@@ -31,7 +31,7 @@ const (
 	tcpTXBufMax = 6 << 20
 )
 
-// newStack makes the forwarding stack: one NIC on a channel endpoint that
+// newStack makes the forwarding stack: one NIC (linkEndpoint) that
 // accepts packets for any destination (promiscuous) and sends from any
 // source (spoofing), with default routes through it. It has no address of
 // its own and no ICMP: echo is answered by the forwarder itself and other
