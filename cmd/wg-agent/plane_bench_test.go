@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -205,6 +206,11 @@ func rawLeg(b *testing.B, wgBin string) *planeLeg {
 func agentLeg(b *testing.B, ctx context.Context, name, agentBin, wgBin string, unprivileged bool) *planeLeg {
 	tp := startTopology(b, ctx, agentBin, unprivileged, nil, "--log-level", "info")
 	l := &planeLeg{name: name, nsA: tp.nsA, nsB: tp.nsB, dst: topoServiceAddr, tp: tp, node: tp.cmd.Process.Pid}
+	if dir := os.Getenv("WGFLEET_PLANE_PERF"); dir != "" {
+		// The agent's log (GODEBUG=gctrace=1 goes there too) beside
+		// the profiles, written when the benchmark ends.
+		b.Cleanup(func() { _ = os.WriteFile(filepath.Join(dir, name+"-agent.log"), []byte(tp.logs.String()), 0o644) })
+	}
 	startIperfServer(b, l.nsA)
 	nodePub, err := wgtypes.ParseKey(tp.health.Interfaces[0].PublicKey)
 	if err != nil {
@@ -281,7 +287,8 @@ func (l *planeLeg) measure(b *testing.B, ctx context.Context, secs int, down boo
 		dir = "down"
 	}
 	if profDir != "" && l.node != 0 {
-		perf := exec.Command("perf", "record", "-q", "-F", "499", "-g", "-p", strconv.Itoa(l.node),
+		hz := cmp.Or(os.Getenv("WGFLEET_PLANE_PERF_HZ"), "499")
+		perf := exec.Command("perf", "record", "-q", "-F", hz, "-g", "-p", strconv.Itoa(l.node),
 			"-o", filepath.Join(profDir, l.name+"-"+dir+".perf"))
 		if err := perf.Start(); err != nil {
 			b.Fatalf("perf record: %v", err)
