@@ -44,13 +44,18 @@ import (
 //     (one added, one removed, alternately) to an interface of 10k peers
 //     (1k with -short);
 //   - netstack: the agent unprivileged, in netstack mode, forwarding to A's
-//     host network in user space.
+//     host network in user space;
+//   - tun-10k (only when WGFLEET_PLANE_LEGS names it): the TUN agent with
+//     the 10k peers of tun-churn and no changes, which tells the cost of
+//     holding the peers from the cost of changing them.
 //
 // Each leg runs iperf3 for WGFLEET_PLANE_SECONDS (5; 2 with -short) after
 // a second left out (-O 1), client to host ("up") and host to client
 // ("down", iperf3 -R). It reports Mbit/s of each, the CPU of the node
 // and client processes (percent of one CPU, over both directions), and
-// the ratios tun/raw, tun-churn/raw and netstack/tun each way.
+// the ratios tun/raw, tun-churn/raw and netstack/tun each way. During a
+// churn it also reports the benchmark's own CPU (the client making the
+// changes, which competes for the same CPUs) as <leg>-bench-CPU%.
 // WGFLEET_PLANE_LEGS picks legs by name; WGFLEET_PLANE_PERF=dir records a
 // perf(1) profile of the node during each run.
 //
@@ -91,8 +96,8 @@ func BenchmarkDataPlane(b *testing.B) {
 	// "<leg>-base" with that agent after each agent leg: before and after
 	// a change, in the same run.
 	base := os.Getenv("WGFLEET_PLANE_BASE_BIN")
-	for _, name := range []string{"tun", "tun-churn", "netstack"} {
-		if !want(name) {
+	for _, name := range []string{"tun", "tun-churn", "tun-10k", "netstack"} {
+		if !want(name) || name == "tun-10k" && only == "" {
 			continue
 		}
 		bins := map[string]string{name: agentBin}
@@ -101,8 +106,11 @@ func BenchmarkDataPlane(b *testing.B) {
 		}
 		for _, leg := range slices.Sorted(maps.Keys(bins)) {
 			l := agentLeg(b, ctx, leg, bins[leg], wgBin, name == "netstack")
-			if name == "tun-churn" {
+			switch name {
+			case "tun-churn":
 				l.during = startChurn(b, ctx, l.tp, churnPeers)
+			case "tun-10k":
+				givePeers(b, ctx, l.tp, churnPeers)
 			}
 			legs = append(legs, l)
 		}
@@ -134,6 +142,7 @@ func BenchmarkDataPlane(b *testing.B) {
 		}
 		if l.during != nil {
 			b.ReportMetric(l.during.churnRate(), "churn-changes/s")
+			b.ReportMetric(median(l.benchCPU), l.name+"-bench-CPU%")
 		}
 		if l.node != 0 {
 			b.ReportMetric(float64(l.udpDrops)/float64(len(l.up)+len(l.down)), l.name+"-udp-drops/run")
@@ -148,6 +157,7 @@ func BenchmarkDataPlane(b *testing.B) {
 	}
 	ratio("tun", "raw")
 	ratio("tun-churn", "raw")
+	ratio("tun-10k", "raw")
 	ratio("netstack", "tun")
 	ratio("raw", "veth")
 	for _, l := range legs {
@@ -170,6 +180,7 @@ type planeLeg struct {
 
 	up, down           []float64 // Mbit/s, one per run
 	nodeCPU, clientCPU []float64 // percent of one CPU, one per run
+	benchCPU           []float64 // the benchmark's own process (the churn's client), percent of one CPU
 	upCost, downCost   []float64 // the node's CPU milliseconds per Gbit, one per run
 	udpDrops           int64     // UDP datagrams dropped for a full socket buffer, both namespaces
 }
@@ -302,22 +313,23 @@ func (l *planeLeg) measure(b *testing.B, ctx context.Context, secs int, down boo
 	if down {
 		args = append(args, "-R")
 	}
-	nodeNow, cliNow := cpuOf(b, l.node), cpuOf(b, l.client)
+	nodeNow, cliNow, selfNow := cpuOf(b, l.node), cpuOf(b, l.client), cpuOf(b, os.Getpid())
 	var (
 		out               []byte
 		err               error
 		elapsed           time.Duration
 		nodeUsed, cliUsed time.Duration
+		selfUsed          time.Duration
 		deadline          = time.Now().Add(30 * time.Second)
 	)
 	drops0 := udpRcvbufErrors(b, l.nsA) + udpRcvbufErrors(b, l.nsB)
 	defer func() { l.udpDrops += udpRcvbufErrors(b, l.nsA) + udpRcvbufErrors(b, l.nsB) - drops0 }()
 	for {
 		rctx, cancel := context.WithTimeout(ctx, time.Duration(secs+30)*time.Second)
-		node0, cli0, start := nodeNow(), cliNow(), time.Now()
+		node0, cli0, self0, start := nodeNow(), cliNow(), selfNow(), time.Now()
 		out, err = exec.CommandContext(rctx, "ip", args...).Output()
 		elapsed = time.Since(start)
-		nodeUsed, cliUsed = nodeNow()-node0, cliNow()-cli0
+		nodeUsed, cliUsed, selfUsed = nodeNow()-node0, cliNow()-cli0, selfNow()-self0
 		cancel()
 		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
 			break
@@ -352,6 +364,7 @@ func (l *planeLeg) measure(b *testing.B, ctx context.Context, secs int, down boo
 	pct := func(d time.Duration) float64 { return 100 * d.Seconds() / elapsed.Seconds() }
 	l.nodeCPU = append(l.nodeCPU, pct(nodeUsed))
 	l.clientCPU = append(l.clientCPU, pct(cliUsed))
+	l.benchCPU = append(l.benchCPU, pct(selfUsed))
 	b.Logf("%s %s: %.0f Mbit/s, node CPU %.0f%% (%.0f ms/Gbit), client CPU %.0f%%", l.name, dir, mbit, pct(nodeUsed), cost, pct(cliUsed))
 }
 
@@ -420,10 +433,11 @@ type churner struct {
 	since   time.Time    // when it last started running
 }
 
-// startChurn gives tp's interface n peers (besides the client) in one
-// replace-all call that keeps the client, then starts the changes, which
-// run only while run(true) holds, until the benchmark ends.
-func startChurn(b *testing.B, ctx context.Context, tp *topology, n int) *churner {
+// givePeers gives tp's interface n peers (besides the client) in one
+// replace-all call that keeps the client, and returns a function that
+// makes one more peer spec (a new key, the next address) and the keys of
+// the n peers given, in order.
+func givePeers(b *testing.B, ctx context.Context, tp *topology, n int) (next func() agentapi.PeerSpec, keys []string) {
 	list, err := tp.api.Peers(ctx, tp.iface)
 	if err != nil {
 		b.Fatal(err)
@@ -433,15 +447,14 @@ func startChurn(b *testing.B, ctx context.Context, tp *topology, n int) *churner
 		specs = append(specs, agentapi.PeerSpec{PublicKey: p.PublicKey, AllowedIPs: p.AllowedIPs})
 	}
 	addr := netip.MustParseAddr("10.96.0.1")
-	next := func() agentapi.PeerSpec {
+	next = func() agentapi.PeerSpec {
 		k, _ := wgtypes.GeneratePrivateKey()
 		addr = addr.Next()
 		return agentapi.PeerSpec{PublicKey: k.PublicKey().String(), AllowedIPs: []string{addr.String() + "/32"}}
 	}
-	var pool []string // churned peers' keys, oldest first
 	for range n {
 		s := next()
-		pool = append(pool, s.PublicKey)
+		keys = append(keys, s.PublicKey)
 		specs = append(specs, s)
 	}
 	// 10k peers take seconds on a loaded machine: more than tp.api waits.
@@ -455,6 +468,14 @@ func startChurn(b *testing.B, ctx context.Context, tp *topology, n int) *churner
 	if _, err := slow.SyncPeers(ctx, tp.iface, agentapi.SyncRequest{Peers: specs}); err != nil {
 		b.Fatalf("giving the interface %d peers: %v", n, err)
 	}
+	return next, keys
+}
+
+// startChurn gives tp's interface n peers (givePeers), then starts the
+// changes, which run only while run(true) holds, until the benchmark
+// ends.
+func startChurn(b *testing.B, ctx context.Context, tp *topology, n int) *churner {
+	next, pool := givePeers(b, ctx, tp, n) // pool: churned peers' keys, oldest first
 
 	c := &churner{}
 	cctx, stop := context.WithCancel(ctx)
