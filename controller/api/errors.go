@@ -122,6 +122,7 @@ func statusOf(err error) problem {
 		ae  *agentapi.APIError
 		pe  *agentapi.PinMismatchError
 		ue  *url.Error
+		ce  *fleet.ConflictError
 	)
 	switch {
 	case code == fault.EINVALID && errors.As(err, &ve):
@@ -140,6 +141,8 @@ func statusOf(err error) problem {
 		// Nothing more: what wraps it could tell a wrong password from an
 		// unknown user.
 		p.message = auth.ErrBadCredentials.Error()
+	case code == fault.ECONFLICT && errors.As(err, &ce):
+		p.message, p.data = ce.Error(), map[string]any{"field": ce.Field}
 	case code == fault.ECONFLICT && errors.As(err, &nhp):
 		p.message, p.data = nhp.Error(), map[string]any{"peer_count": nhp.peers}
 	case code == fault.ETLSPIN && errors.As(err, &pe):

@@ -81,16 +81,19 @@ func ptr[T any](v T) *T { return &v }
 // refuses connections at once.
 const unreachableAgent = "http://127.0.0.1:1"
 
-// nodeIn is a valid node input whose agent cannot be reached.
+// nodeIn is a valid node input whose agent cannot be reached. Every such
+// node has the pools 10.8.0.0/24 and fd00:8::/64, so it allows the
+// overlap (TestPoolOverlap tests the refusal).
 func nodeIn(name string) NodeInput {
 	return NodeInput{
-		Name:     ptr(name),
-		AgentURL: ptr(unreachableAgent),
-		Secret:   ptr("secret-of-" + name + "-0123456789abcdef"),
-		Endpoint: ptr(name + ".example.net:51820"),
-		IPPool:   ptr("10.8.0.0/24"),
-		IPPool6:  ptr("fd00:8::/64"),
-		DNS:      ptr("1.1.1.1"),
+		Name:         ptr(name),
+		AgentURL:     ptr(unreachableAgent),
+		Secret:       ptr("secret-of-" + name + "-0123456789abcdef"),
+		Endpoint:     ptr(name + ".example.net:51820"),
+		IPPool:       ptr("10.8.0.0/24"),
+		IPPool6:      ptr("fd00:8::/64"),
+		DNS:          ptr("1.1.1.1"),
+		AllowOverlap: ptr(true),
 	}
 }
 

@@ -67,8 +67,8 @@ func nodeFromInput(base store.Node, in NodeInput, create bool) (n store.Node, ch
 		mark("wg_interface", iface != base.WGInterface)
 		n.WGInterface = iface
 	}
-	if in.Endpoint != nil {
-		ep, err := checkEndpoint(*in.Endpoint)
+	if in.Endpoint != nil || create {
+		ep, err := checkEndpoint(deref(in.Endpoint))
 		if err != nil {
 			return store.Node{}, nil, err
 		}

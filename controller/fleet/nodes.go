@@ -102,6 +102,9 @@ func (s *Service) CreateNode(ctx context.Context, actor Actor, in NodeInput) (No
 	}
 	var v NodeView
 	err = s.store.InTx(ctx, func(tx *store.Tx) error {
+		if err := checkPoolsApart(ctx, tx, n, store.Node{}, deref(in.AllowOverlap)); err != nil {
+			return err
+		}
 		created, err := tx.CreateNode(ctx, n)
 		if err != nil {
 			return err
@@ -149,6 +152,9 @@ func (s *Service) UpdateNode(ctx context.Context, actor Actor, id int64, in Node
 		}
 		if len(changed) == 0 {
 			v, err = nodeViewTx(ctx, tx, id)
+			return err
+		}
+		if err := checkPoolsApart(ctx, tx, n, old, deref(in.AllowOverlap)); err != nil {
 			return err
 		}
 		if _, err := tx.UpdateNode(ctx, n); err != nil {

@@ -37,6 +37,9 @@ type NodeInput struct {
 	// the SHA-256 of its DER as agentapi.ParseFingerprint reads it (hex,
 	// any case, colons and a "sha256:" prefix allowed); "" unpins.
 	TLSFingerprint *string `json:"tls_fingerprint"`
+	// AllowOverlap lets the node's pools overlap another node's (refused
+	// otherwise); it is not stored: each change of a pool asks again.
+	AllowOverlap *bool `json:"allow_overlap"`
 }
 
 // NodeView is a node as the API shows it: never the secret.

@@ -119,7 +119,8 @@ func checkInterface(s string) error {
 func checkEndpoint(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return "", nil
+		// Without it no client config can be made.
+		return "", Invalid("endpoint", "is required: the host:port that clients dial, e.g. vpn.example.net:51820 (the node's public address and its WireGuard listen port)")
 	}
 	if err := wgconfig.CheckEndpoint(s); err != nil {
 		return "", Invalid("endpoint", "%s; expected host:port that clients dial, e.g. vpn.example.net:51820 or [2001:db8::1]:51820",

@@ -257,6 +257,18 @@ func TestDashboardEndToEnd(t *testing.T) {
 
 	t.Log("restrict and allow alice")
 	p.do("restrict", chromedp.Click(chromedp.CSS(aliceRow+` [data-action="toggle"]`)))
+	// Restricting asks first, the safe choice focused; Cancel changes
+	// nothing.
+	p.waitJS("the restrict confirmation", `visibleText("dialog[open] .confirm-message").startsWith("Restrict alice-laptop? It is taken off its node") &&
+		document.activeElement.textContent === "Cancel"`)
+	p.do("cancel", chromedp.Click(chromedp.CSS(`dialog[open] .form-actions .btn:not(.btn-danger)`)))
+	p.waitJS("nothing restricted", fmt.Sprintf(`!document.querySelector("dialog[open]") && visibleText(%q) === "Restrict"`, aliceRow+` [data-action="toggle"]`))
+	if got, err := fl.GetPeer(ctx, alice.ID); err != nil || !got.Enabled {
+		t.Fatalf("after a cancelled restrict: enabled %v, %v", got.Enabled, err)
+	}
+	p.do("restrict, confirmed", chromedp.Click(chromedp.CSS(aliceRow+` [data-action="toggle"]`)))
+	p.waitJS("the restrict confirmation again", `!!document.querySelector("dialog[open] .btn-danger")`)
+	p.do("confirm", chromedp.Click(chromedp.CSS(`dialog[open] .btn-danger`)))
 	p.waitJS("alice restricted", fmt.Sprintf(`visibleText(%q) === "restricted" && visibleText(%q) === "Allow"`, aliceRow+" .badge", aliceRow+` [data-action="toggle"]`))
 	if got, err := fl.GetPeer(ctx, alice.ID); err != nil || got.Enabled {
 		t.Fatalf("after restrict: enabled %v, %v", got.Enabled, err)

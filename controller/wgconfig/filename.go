@@ -9,9 +9,13 @@ import (
 
 // FileName is the attachment name of a peer's config: "wg-NAME.conf", where
 // NAME is the peer's name reduced to letters, digits, '_', '.' and '-'
-// (other runs become one '-') and cut so that the part before ".conf" is a
-// valid interface name (wgrules.CheckInterfaceName), which wg-quick requires
-// of a config file's name. A name with nothing left gives "wg-ID.conf"
+// (other runs become one '-'), so that the part before ".conf" is a valid
+// interface name (wgrules.CheckInterfaceName, at most 15 characters),
+// which wg-quick requires of a config file's name. A name too long for
+// that is cut and followed by "-ID", the peer's id, so that two peers
+// whose names differ only past the cut ("alice-laptop" and
+// "alice-laptop-2") still get two names: "wg-alice-laptop.conf" and
+// "wg-alice-lapt-8.conf". A name with nothing left gives "wg-ID.conf"
 // (cut to 15 characters as well).
 func FileName(peerName string, peerID int64) string {
 	var b strings.Builder
@@ -31,7 +35,12 @@ func FileName(peerName string, peerID int64) string {
 	const prefix = "wg-"
 	name := trimName(b.String())
 	if len(prefix)+len(name) > wgrules.MaxInterfaceNameLen {
-		name = trimName(name[:wgrules.MaxInterfaceNameLen-len(prefix)])
+		suffix := "-" + strconv.FormatInt(peerID, 10)
+		if room := wgrules.MaxInterfaceNameLen - len(prefix) - len(suffix); room > 0 && trimName(name[:room]) != "" {
+			name = trimName(name[:room]) + suffix
+		} else {
+			name = ""
+		}
 	}
 	if name == "" {
 		name = strconv.FormatInt(peerID, 10)

@@ -14,9 +14,15 @@ func TestFileName(t *testing.T) {
 		want string
 	}{
 		{"alice", 1, "wg-alice.conf"},
-		{"Alice's Phone", 1, "wg-Alice-s-Phon.conf"},
-		{"a very long peer name indeed", 1, "wg-a-very-long.conf"},
-		{"laptop-123456789", 1, "wg-laptop-12345.conf"},
+		{"Alice's Phone", 1, "wg-Alice-s-Ph-1.conf"},
+		{"a very long peer name indeed", 1, "wg-a-very-lon-1.conf"},
+		{"laptop-123456789", 1, "wg-laptop-123-1.conf"},
+		// A name that fits is kept whole; one that does not is cut and
+		// followed by the peer's id, so the two differ.
+		{"alice-laptop", 7, "wg-alice-laptop.conf"},
+		{"alice-laptop-2", 8, "wg-alice-lapt-8.conf"},
+		{"alice-laptop-3", 123456, "wg-alice-123456.conf"},
+		{"alice-laptop-4", 12345678901, "wg-12345678901.conf"},
 		{"../../etc/passwd", 7, "wg-etc-passwd.conf"},
 		{"a/b\\c d", 7, "wg-a-b-c-d.conf"},
 		{"élan", 7, "wg-lan.conf"},
@@ -24,7 +30,7 @@ func TestFileName(t *testing.T) {
 		{"", 123, "wg-123.conf"},
 		{"日本", 9, "wg-9.conf"},
 		{"", 1234567890123456, "wg-123456789012.conf"},
-		{"abcdefghijk-xyz", 1, "wg-abcdefghijk.conf"},
+		{"abcdefghijk-xyz", 1, "wg-abcdefghij-1.conf"},
 	}
 	for _, tt := range tests {
 		got := FileName(tt.name, tt.id)

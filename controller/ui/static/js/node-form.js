@@ -24,7 +24,7 @@ function nodeFields(node) {
       help: editing ? t("nodeForm.secretKeep") : t("nodeForm.secretHelp"),
     },
     { name: "wg_interface", label: t("nodeForm.iface"), value: n.wg_interface ?? "wg0", placeholder: "wg0" },
-    { name: "endpoint", label: t("nodeForm.endpoint"), value: n.endpoint, placeholder: "vpn.example.net:51820", help: t("nodeForm.endpointHelp") },
+    { name: "endpoint", label: t("nodeForm.endpoint"), required: true, value: n.endpoint, placeholder: "vpn.example.net:51820", help: t("nodeForm.endpointHelp") },
     { name: "ip_pool_cidr", label: t("nodeForm.pool4"), required: true, value: n.ip_pool_cidr, placeholder: "10.8.0.0/24", help: t("nodeForm.pool4Help") },
     { name: "ip_pool6_cidr", label: t("nodeForm.pool6"), value: n.ip_pool6_cidr, placeholder: "fd00:8::/64", help: t("common.optional") },
     { name: "dns", label: t("nodeForm.dns"), value: n.dns, placeholder: "1.1.1.1, 2606:4700:4700::1111" },
@@ -36,6 +36,7 @@ function nodeFields(node) {
       options: [{ value: "repair", label: t("nodeForm.driftRepair") }, { value: "report", label: t("nodeForm.driftReport") }],
     },
     { name: "enabled", label: t("nodeForm.enabled"), type: "checkbox", value: editing ? n.enabled : true },
+    { name: "allow_overlap", label: t("nodeForm.allowOverlap"), type: "checkbox", value: false, help: t("nodeForm.allowOverlapHelp") },
   ];
 }
 

@@ -94,9 +94,20 @@ export function openPeerForm(ctx, node, peer = null) {
   });
 }
 
-// setPeerEnabled restricts (off the node, kept) or allows a peer. It
-// resolves to the peer, or null after showing why it failed.
+// setPeerEnabled restricts (off the node, kept) or allows a peer; a
+// restriction is asked first, since the peer's client stops working. It
+// resolves to the peer, or null when declined or after showing why it
+// failed.
 export async function setPeerEnabled(ctx, peer, enabled) {
+  if (!enabled) {
+    const yes = await confirmDialog({
+      title: t("peers.restrictTitle", { name: peerLabel(peer) }),
+      message: h("p", {}, t("peers.restrictQuestion", { name: peerLabel(peer) })),
+      confirmLabel: t("peers.restrict"),
+      danger: true,
+    });
+    if (!yes) return null;
+  }
   try {
     const env = await ctx.api.post(`/api/peers/${peer.id}/${enabled ? "allow" : "restrict"}`);
     const done = enabled ? t("peers.allowed") : t("peers.restricted");
