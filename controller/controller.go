@@ -106,6 +106,7 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 	fl = fleet.New(fleet.Config{
 		Store: st, Syncer: rec, Watcher: pl, Agents: clients, Logger: log.With("component", "fleet"),
 		PoolSupernet: cfg.PoolSupernet, PoolBits: cfg.PoolBits, Now: cfg.Now, Events: pub,
+		PublicURL: cfg.PublicURL,
 	})
 	history := traffic.New(traffic.Config{Store: st, Now: cfg.Now, Logger: log.With("component", "traffic")})
 	c := &Controller{

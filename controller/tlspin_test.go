@@ -203,7 +203,8 @@ func TestPinValidation(t *testing.T) {
 	plain := agenttest.Start(t, agenttest.Options{})
 	h := startControllerPolling(t, "", time.Hour)
 	fp := agentapi.FingerprintOf([]byte("some certificate")).String()
-	base := map[string]any{"name": "pin-check", "agent_url": plain.URL, "secret": plain.Secret, "ip_pool_cidr": "10.93.0.0/24"}
+	base := map[string]any{"name": "pin-check", "agent_url": plain.URL, "secret": plain.Secret, "ip_pool_cidr": "10.93.0.0/24",
+		"endpoint": "pin-check.example.net:51820"}
 	with := func(extra map[string]any) map[string]any {
 		m := map[string]any{}
 		for k, v := range base {

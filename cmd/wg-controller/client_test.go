@@ -41,7 +41,13 @@ type fleetCLI struct {
 // `wg-controller token create` on its data directory.
 func newFleetCLI(t *testing.T) (*fleetCLI, *controllertest.Controller) {
 	t.Helper()
-	ctl := controllertest.StartWith(t, controllertest.Options{PollInterval: time.Second})
+	return newFleetCLIWith(t, controllertest.Options{PollInterval: time.Second})
+}
+
+// newFleetCLIWith is newFleetCLI with a controller shaped by o.
+func newFleetCLIWith(t *testing.T, o controllertest.Options) (*fleetCLI, *controllertest.Controller) {
+	t.Helper()
+	ctl := controllertest.StartWith(t, o)
 	var out, errOut bytes.Buffer
 	if err := run(context.Background(), []string{"token", "create", "--name", "cli-test", "--data-dir", ctl.DataDir},
 		func(string) string { return "" }, &out, &errOut); err != nil {

@@ -81,7 +81,8 @@ func TestServeLocalNode(t *testing.T) {
 	pingThrough(t, conf, n, udpPort)
 	// More nodes can join: a second, ordinary node beside the local one.
 	secret := strings.Repeat("j", 32)
-	f.ok("node", "add", "--name", "other", "--agent-url", "http://127.0.0.1:1", "--secret", secret, "--pool", "10.200.0.0/24")
+	f.ok("node", "add", "--name", "other", "--agent-url", "http://127.0.0.1:1", "--secret", secret, "--pool", "10.200.0.0/24",
+		"--endpoint", "other.example.net:51820")
 	stop()
 
 	stop = start()

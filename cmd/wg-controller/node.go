@@ -123,7 +123,7 @@ type nodeFlags struct {
 	name, agentURL, secret, secretFile, iface, endpoint, pool, pool6, dns, drift, pin *cli.Flag[string]
 	weight, maxPeers                                                                  *cli.Flag[int]
 	labels                                                                            *cli.Flag[[]label]
-	clearLabels, disabled                                                             *cli.Flag[bool]
+	clearLabels, disabled, allowOverlap                                               *cli.Flag[bool]
 }
 
 func addNodeFlags(s *cli.Set, create bool) *nodeFlags {
@@ -133,7 +133,7 @@ func addNodeFlags(s *cli.Set, create bool) *nodeFlags {
 		secret:     cli.String(s, "secret", "", "", "the agent's shared secret (prefer --secret-file: a command line shows in the process list)"),
 		secretFile: cli.String(s, "secret-file", "", "", "read the agent's secret from this file (- for stdin)"),
 		iface:      cli.String(s, "interface", "", "", "the agent's WireGuard interface (default wg0)"),
-		endpoint:   cli.String(s, "endpoint", "", "", "HOST:PORT clients reach the node's WireGuard at"),
+		endpoint:   cli.String(s, "endpoint", "", "", endpointHelp(create)),
 		pool:       cli.String(s, "pool", "", "", "IPv4 pool of the peers' addresses, a CIDR"),
 		pool6:      cli.String(s, "pool6", "", "", "IPv6 pool of the peers' addresses, a CIDR"),
 		dns:        cli.String(s, "dns", "", "", "DNS servers of the clients' configs"),
@@ -142,6 +142,8 @@ func addNodeFlags(s *cli.Set, create bool) *nodeFlags {
 		weight:     cli.Int(s, "weight", "", 0, "weight in automatic placement (default 100)"),
 		maxPeers:   cli.Int(s, "max-peers", "", 0, "most peers the node takes; 0: no limit"),
 		labels:     cli.List(s, "label", "", parseLabel, "a label of the node, key=value (repeat for more; on edit they replace the node's labels)"),
+		allowOverlap: cli.Bool(s, "allow-overlap", "", false,
+			"let the node's pools overlap another node's (refused otherwise; only for nodes meant to hand out the same addresses)"),
 	}
 	if create {
 		f.disabled = cli.Bool(s, "disabled", "", false, "register the node disabled")
@@ -198,7 +200,18 @@ func (f *nodeFlags) input() (fleet.NodeInput, error) {
 	if f.disabled != nil && f.disabled.Get() {
 		in.Enabled = ptr(false)
 	}
+	if f.allowOverlap.Get() {
+		in.AllowOverlap = ptr(true)
+	}
 	return in, nil
+}
+
+// endpointHelp is the help of --endpoint: on add, it may be left out.
+func endpointHelp(create bool) string {
+	if create {
+		return "HOST:PORT clients reach the node's WireGuard at; without it, the host of --agent-url (or of the controller's public URL for an agent on loopback) and the port the agent's interface listens on"
+	}
+	return "HOST:PORT clients reach the node's WireGuard at"
 }
 
 // readSecretFile reads a secret from path ("-": stdin), without the line

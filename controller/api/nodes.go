@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
@@ -47,6 +48,9 @@ func (s *server) createNode(r *http.Request) (result, error) {
 	node, err := s.fleet.CreateNode(r.Context(), actor(r), in)
 	if err != nil {
 		return result{}, err
+	}
+	if node.EndpointDerived {
+		return created(fmt.Sprintf("node created; its endpoint %s was derived from the agent's address and listen port: edit the node if clients dial another address", node.Endpoint), node), nil
 	}
 	return created("node created", node), nil
 }

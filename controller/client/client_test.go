@@ -40,7 +40,7 @@ func TestPeersFollowsCursors(t *testing.T) {
 	c, _ := newClient(t)
 	ctx := context.Background()
 	n, _, err := c.CreateNode(ctx, fleet.NodeInput{Name: ptr("paged"), AgentURL: ptr("http://127.0.0.1:1"),
-		Secret: ptr(strings.Repeat("s", 32)), IPPool: ptr("10.171.0.0/24")})
+		Secret: ptr(strings.Repeat("s", 32)), IPPool: ptr("10.171.0.0/24"), Endpoint: ptr("paged.example.net:51820")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,6 +60,8 @@ type Options struct {
 	MasterKey []byte
 	// ReplicaName names the controller among replicas; "": the default.
 	ReplicaName string
+	// PublicURL is the controller's public URL (--public-url); "": none.
+	PublicURL string
 }
 
 // StartWith runs a controller shaped by o until the test ends (or Stop).
@@ -76,6 +78,7 @@ func StartWith(t testing.TB, o Options) *Controller {
 	c, err := controller.New(ctx, controller.Config{
 		Listen: "127.0.0.1:0", DataDir: dataDir, PollInterval: o.PollInterval, AdminPassword: AdminPassword,
 		LimitInterval: o.LimitInterval, Now: o.Now, Demo: o.Demo, Database: o.Database, MasterKey: o.MasterKey, ReplicaName: o.ReplicaName,
+		PublicURL: o.PublicURL,
 	})
 	if err != nil {
 		cancel()

@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -19,6 +20,17 @@ type ConflictError struct {
 
 func (e *ConflictError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Message) }
 func (e *ConflictError) Unwrap() error { return store.ErrConflict }
+
+// checkNodeFree refuses a new node n whose name is taken (store.ErrConflict)
+// or whose pools overlap another node's (checkPoolsApart).
+func checkNodeFree(ctx context.Context, tx *store.Tx, n store.Node, allowOverlap bool) error {
+	if _, err := tx.GetNodeByName(ctx, n.Name); err == nil {
+		return fmt.Errorf("name %q: %w", n.Name, store.ErrConflict)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return checkPoolsApart(ctx, tx, n, store.Node{}, allowOverlap)
+}
 
 // checkPoolsApart refuses n's pools when one overlaps a pool of another
 // node (not the node n is, by id), unless allow (the input's

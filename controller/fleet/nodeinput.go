@@ -1,6 +1,8 @@
 package fleet
 
 import (
+	"strings"
+
 	"github.com/wgfleet/wgfleet/controller/labels"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
@@ -9,7 +11,8 @@ import (
 // field, in the order of the JSON fields, returning the first problem as a
 // *ValidationError. On create (base is the zero Node) the required fields
 // are name, agent_url, secret and ip_pool_cidr, and absent ones take their
-// defaults; on update an absent field keeps base's value, and an absent
+// defaults, but for an absent or empty endpoint, left "" for CreateNode to
+// derive; on update an absent field keeps base's value, and an absent
 // or empty secret keeps the stored one. changed lists the JSON names of
 // the fields that were given and differ from base.
 func nodeFromInput(base store.Node, in NodeInput, create bool) (n store.Node, changed []string, err error) {
@@ -67,8 +70,8 @@ func nodeFromInput(base store.Node, in NodeInput, create bool) (n store.Node, ch
 		mark("wg_interface", iface != base.WGInterface)
 		n.WGInterface = iface
 	}
-	if in.Endpoint != nil || create {
-		ep, err := checkEndpoint(deref(in.Endpoint))
+	if in.Endpoint != nil && (!create || strings.TrimSpace(*in.Endpoint) != "") {
+		ep, err := checkEndpoint(*in.Endpoint)
 		if err != nil {
 			return store.Node{}, nil, err
 		}

@@ -90,8 +90,12 @@ func nodeAudit(n store.Node) map[string]any {
 
 // CreateNode validates in and adds the node (enabled unless in says
 // otherwise; interface wg0, weight 100, drift policy repair by default).
-// Errors: *ValidationError (ErrInvalid), store.ErrConflict for a name
-// already taken.
+// An absent or empty endpoint is derived (deriveEndpoint: the agent URL's
+// host and the agent's listen port) and the answer says so
+// (EndpointDerived). Errors: *ValidationError (ErrInvalid), including an
+// endpoint that cannot be derived; store.ErrConflict for a name already
+// taken, a *ConflictError for a pool overlapping another node's unless
+// in.AllowOverlap.
 func (s *Service) CreateNode(ctx context.Context, actor Actor, in NodeInput) (NodeView, error) {
 	if err := checkActor(actor); err != nil {
 		return NodeView{}, err
@@ -100,9 +104,22 @@ func (s *Service) CreateNode(ctx context.Context, actor Actor, in NodeInput) (No
 	if err != nil {
 		return NodeView{}, err
 	}
+	// Without an endpoint, the agent is asked for its listen port: the
+	// refusals that need no agent come first, and no transaction is open
+	// while it answers.
+	derived := n.Endpoint == ""
+	if derived {
+		err := s.store.View(ctx, func(tx *store.Tx) error { return checkNodeFree(ctx, tx, n, deref(in.AllowOverlap)) })
+		if err != nil {
+			return NodeView{}, fmt.Errorf("creating node %q: %w", n.Name, err)
+		}
+		if n.Endpoint, err = s.deriveEndpoint(ctx, n); err != nil {
+			return NodeView{}, fmt.Errorf("creating node %q: %w", n.Name, err)
+		}
+	}
 	var v NodeView
 	err = s.store.InTx(ctx, func(tx *store.Tx) error {
-		if err := checkPoolsApart(ctx, tx, n, store.Node{}, deref(in.AllowOverlap)); err != nil {
+		if err := checkNodeFree(ctx, tx, n, deref(in.AllowOverlap)); err != nil {
 			return err
 		}
 		created, err := tx.CreateNode(ctx, n)
@@ -112,7 +129,9 @@ func (s *Service) CreateNode(ctx context.Context, actor Actor, in NodeInput) (No
 		if _, err := tx.BumpGeneration(ctx, created.ID); err != nil {
 			return err
 		}
-		if err := audit(ctx, tx, actor, "node.create", "node", created.ID, nodeAudit(created)); err != nil {
+		details := nodeAudit(created)
+		details["endpoint_derived"] = derived
+		if err := audit(ctx, tx, actor, "node.create", "node", created.ID, details); err != nil {
 			return err
 		}
 		v, err = nodeViewTx(ctx, tx, created.ID)
@@ -120,6 +139,10 @@ func (s *Service) CreateNode(ctx context.Context, actor Actor, in NodeInput) (No
 	})
 	if err != nil {
 		return NodeView{}, fmt.Errorf("creating node %q: %w", n.Name, err)
+	}
+	v.EndpointDerived = derived
+	if derived {
+		s.log.Info("node endpoint derived from its agent", "name", v.Name, "endpoint", v.Endpoint)
 	}
 	s.log.Info("node created", "node_id", v.ID, "name", v.Name, "actor", string(actor))
 	s.trigger(v.ID)

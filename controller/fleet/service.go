@@ -74,6 +74,10 @@ type Config struct {
 	// DefaultPoolBits.
 	PoolSupernet netip.Prefix
 	PoolBits     int
+	// PublicURL is the controller's own URL (its --public-url); "" when
+	// not set. Its host stands for the machine of an agent whose URL is
+	// a loopback address when a node's endpoint is derived.
+	PublicURL string
 }
 
 // Service is the controller's fleet service: nodes, peers, client configs,
@@ -93,6 +97,7 @@ type Service struct {
 	agents       Agents
 	poolSupernet netip.Prefix
 	poolBits     int
+	publicURL    string
 	events       events.Publisher
 	rotating     sync.Map // node id -> struct{}: a secret rotation under way
 }
@@ -112,6 +117,7 @@ func New(cfg Config) *Service {
 		agents:       cfg.Agents,
 		poolSupernet: cfg.PoolSupernet,
 		poolBits:     cfg.PoolBits,
+		publicURL:    cfg.PublicURL,
 		events:       events.OrDiscard(cfg.Events),
 	}
 	if !s.poolSupernet.IsValid() {

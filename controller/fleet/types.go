@@ -51,9 +51,14 @@ type NodeView struct {
 	SecretSet bool   `json:"secret_set"`
 	// SecretRotating reports a secret rotation that has not finished
 	// (the controller holds the old secret besides the new one).
-	SecretRotating      bool            `json:"secret_rotating"`
-	WGInterface         string          `json:"wg_interface"`
-	Endpoint            string          `json:"endpoint"`
+	SecretRotating bool   `json:"secret_rotating"`
+	WGInterface    string `json:"wg_interface"`
+	Endpoint       string `json:"endpoint"`
+	// EndpointDerived is set in the answer to a creation that gave no
+	// endpoint: the controller derived it (from the agent URL's host and
+	// the agent's listen port), and the operator should check it. It is
+	// not stored: false everywhere else.
+	EndpointDerived     bool            `json:"endpoint_derived,omitempty"`
 	IPPool              string          `json:"ip_pool_cidr"`
 	IPPool6             string          `json:"ip_pool6_cidr"`
 	DNS                 string          `json:"dns"`

@@ -24,7 +24,10 @@ function nodeFields(node) {
       help: editing ? t("nodeForm.secretKeep") : t("nodeForm.secretHelp"),
     },
     { name: "wg_interface", label: t("nodeForm.iface"), value: n.wg_interface ?? "wg0", placeholder: "wg0" },
-    { name: "endpoint", label: t("nodeForm.endpoint"), required: true, value: n.endpoint, placeholder: "vpn.example.net:51820", help: t("nodeForm.endpointHelp") },
+    {
+      name: "endpoint", label: t("nodeForm.endpoint"), required: editing, value: n.endpoint, placeholder: "vpn.example.net:51820",
+      help: editing ? t("nodeForm.endpointHelp") : t("nodeForm.endpointDeriveHelp"),
+    },
     { name: "ip_pool_cidr", label: t("nodeForm.pool4"), required: true, value: n.ip_pool_cidr, placeholder: "10.8.0.0/24", help: t("nodeForm.pool4Help") },
     { name: "ip_pool6_cidr", label: t("nodeForm.pool6"), value: n.ip_pool6_cidr, placeholder: "fd00:8::/64", help: t("common.optional") },
     { name: "dns", label: t("nodeForm.dns"), value: n.dns, placeholder: "1.1.1.1, 2606:4700:4700::1111" },
@@ -88,7 +91,11 @@ export function openNodeForm(ctx, node = null) {
       if (node && !body.secret) delete body.secret; // keep the stored one
       body.labels = parseLabels(body.labels); // the whole set: {} removes every label
       const env = node ? await api.put(`/api/nodes/${node.id}`, body) : await api.post("/api/nodes", body);
-      notify.success(t("common.savedNamed", { message: env.message || t("common.saved"), name: env.data.name }));
+      if (env.data.endpoint_derived) {
+        notify.success(t("nodeForm.endpointDerived", { name: env.data.name, endpoint: env.data.endpoint }));
+      } else {
+        notify.success(t("common.savedNamed", { message: env.message || t("common.saved"), name: env.data.name }));
+      }
       return env.data;
     },
   });
