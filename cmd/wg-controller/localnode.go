@@ -234,8 +234,10 @@ func carveLocalPool(ctx context.Context, f *fleet.Service, ccfg controller.Confi
 }
 
 // localEndpoint is where clients reach the local node: given is HOST or
-// HOST:PORT; without it the host of the public URL, else this host's first
-// global unicast address, each with the node's UDP port.
+// HOST:PORT; without it the host of the public URL when clients can dial
+// it (fleet.DialableHost: not loopback), else this host's first global
+// unicast address, each with the node's UDP port; 127.0.0.1, with a
+// warning, when there is none.
 func localEndpoint(given, publicURL string, port int, log *slog.Logger) string {
 	if given != "" {
 		if _, _, err := net.SplitHostPort(given); err == nil {
@@ -243,7 +245,7 @@ func localEndpoint(given, publicURL string, port int, log *slog.Logger) string {
 		}
 		return net.JoinHostPort(given, strconv.Itoa(port))
 	}
-	if u, err := url.Parse(publicURL); publicURL != "" && err == nil && u.Hostname() != "" {
+	if u, err := url.Parse(publicURL); publicURL != "" && err == nil && fleet.DialableHost(u.Hostname()) {
 		return net.JoinHostPort(u.Hostname(), strconv.Itoa(port))
 	}
 	host := "127.0.0.1"

@@ -29,9 +29,9 @@ func (s *Service) deriveEndpoint(ctx context.Context, n store.Node) (string, err
 		return "", Invalid("endpoint", "is required, and cannot be derived from the agent URL (%v); %s", err, endpointHelp)
 	}
 	host := u.Hostname()
-	if !dialableHost(host) {
+	if !DialableHost(host) {
 		pub, err := url.Parse(s.publicURL)
-		if s.publicURL == "" || err != nil || !dialableHost(pub.Hostname()) {
+		if s.publicURL == "" || err != nil || !DialableHost(pub.Hostname()) {
 			return "", Invalid("endpoint", "is required, and cannot be derived: the agent's host %s is this machine's own address, which clients cannot dial, and the controller has no public URL to stand for it; %s",
 				host, endpointHelp)
 		}
@@ -68,10 +68,11 @@ func (s *Service) deriveEndpoint(ctx context.Context, n store.Node) (string, err
 	return net.JoinHostPort(host, strconv.Itoa(port)), nil
 }
 
-// dialableHost reports whether clients elsewhere could dial host: not
+// DialableHost reports whether clients elsewhere could dial host (an IP
+// address or a name, without port or brackets): not
 // empty, not a loopback, unspecified or link-local address, not
 // "localhost" or a name under it.
-func dialableHost(host string) bool {
+func DialableHost(host string) bool {
 	if a, err := netip.ParseAddr(host); err == nil {
 		return !a.IsLoopback() && !a.IsUnspecified() && !a.IsLinkLocalUnicast()
 	}
