@@ -70,7 +70,7 @@ func subcommandsOf(cmd, help string) []string {
 func TestHelpEverywhere(t *testing.T) {
 	offline := []string{"data-dir", "database", "log-format", "log-level"}
 	remote := []string{"json", "server", "timeout", "token"}
-	nodeInput := []string{"agent-url", "dns", "drift-policy", "endpoint", "interface", "label", "max-peers", "name",
+	nodeInput := []string{"agent-url", "allow-overlap", "dns", "drift-policy", "endpoint", "interface", "label", "max-peers", "name",
 		"pool", "pool6", "secret", "secret-file", "tls-fingerprint", "weight"}
 	peerInput := []string{"allowed-ips", "data-limit", "dns", "expires", "keepalive", "limit-action", "name",
 		"node-keepalive", "preshared-key", "public-key"}
