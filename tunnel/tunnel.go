@@ -117,7 +117,7 @@ func (t *Tunnel) up() error {
 	if err := t.dev.Up(); err != nil {
 		return fmt.Errorf("interface %s: bringing device up (UDP port %d): %w", t.name, t.port, err)
 	}
-	s, err := t.dev.IpcGet()
+	s, err := t.ipcGet()
 	if err != nil {
 		return fmt.Errorf("interface %s: reading device state: %w", t.name, err)
 	}
@@ -205,15 +205,9 @@ func (t *Tunnel) Net() *netstack.Net { return t.tnet }
 // public key. Preshared keys are reported (zero when none); callers that
 // expose peers must drop them.
 func (t *Tunnel) Peers() ([]wgtypes.Peer, error) {
-	t.mu.Lock()
-	if t.closed {
-		t.mu.Unlock()
-		return nil, fmt.Errorf("interface %s: reading peers: %w", t.name, ErrClosed)
-	}
-	s, err := t.dev.IpcGet()
-	t.mu.Unlock()
+	s, err := t.readPeers()
 	if err != nil {
-		return nil, fmt.Errorf("interface %s: reading peers: %w", t.name, err)
+		return nil, err
 	}
 	st, err := parseDeviceText(s)
 	if err != nil {
@@ -223,6 +217,67 @@ func (t *Tunnel) Peers() ([]wgtypes.Peer, error) {
 		return bytes.Compare(a.PublicKey[:], b.PublicKey[:])
 	})
 	return st.Peers, nil
+}
+
+// EachPeer reads the device's peers as Peers does, with one UAPI get, and
+// calls fn for each in the order the device reports them (unspecified),
+// without building them first: for readers that turn the peers into
+// something else in one pass. fn is called without the Tunnel's lock held
+// and must not keep v or its AllowedIPs. An error of fn stops the reading
+// and is returned as it is.
+func (t *Tunnel) EachPeer(fn func(v *PeerView) error) error {
+	s, err := t.readPeers()
+	if err != nil {
+		return err
+	}
+	var st DeviceState
+	var fnErr bool
+	err = scanDeviceText(s, &st, func(v *PeerView) error {
+		if err := fn(v); err != nil {
+			fnErr = true
+			return err
+		}
+		return nil
+	})
+	if err != nil && !fnErr {
+		return fmt.Errorf("interface %s: reading peers: %w", t.name, err)
+	}
+	return err
+}
+
+// readPeers is one UAPI get under mu, which a read shares with Configure
+// so that it sees whole batches.
+func (t *Tunnel) readPeers() (string, error) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return "", fmt.Errorf("interface %s: reading peers: %w", t.name, ErrClosed)
+	}
+	s, err := t.ipcGet()
+	t.mu.Unlock()
+	if err != nil {
+		return "", fmt.Errorf("interface %s: reading peers: %w", t.name, err)
+	}
+	return s, nil
+}
+
+// ipcGet is the device's IpcGet without its cost of growing a buffer from
+// nothing: the device writes its whole reply in one Write, which
+// exactWriter copies into a string of exactly that size.
+func (t *Tunnel) ipcGet() (string, error) {
+	var w exactWriter
+	if err := t.dev.IpcGetOperation(&w); err != nil {
+		return "", err
+	}
+	return w.b.String(), nil
+}
+
+// exactWriter is a strings.Builder that sizes itself to each write.
+type exactWriter struct{ b strings.Builder }
+
+func (w *exactWriter) Write(p []byte) (int, error) {
+	w.b.Grow(len(p))
+	return w.b.Write(p)
 }
 
 // Configure applies changes, in order, as one UAPI set operation under the

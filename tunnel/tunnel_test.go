@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -161,6 +162,44 @@ func TestNetstackPairTransfer(t *testing.T) {
 	}
 	if p.Endpoint == nil || p.Endpoint.Port != b.ListenPort() {
 		t.Errorf("a's endpoint for b = %v, want port %d", p.Endpoint, b.ListenPort())
+	}
+}
+
+// TestEachPeer: EachPeer reports the peers Peers does, each once, and an
+// error of its function stops it and comes back as it is.
+func TestEachPeer(t *testing.T) {
+	testenv.GoroutineLeakCheck(t)
+	tn := newTestNetstack(t, "wgeach", "10.79.0.1/24")
+	psk, ka := newKey(t), 5*time.Second
+	var changes []wgtypes.PeerConfig
+	for n := range 50 {
+		c := wgtypes.PeerConfig{PublicKey: newKey(t).PublicKey(), AllowedIPs: []net.IPNet{{IP: net.IPv4(10, 79, 1, byte(n)).To4(), Mask: net.CIDRMask(32, 32)}}}
+		if n%3 == 0 {
+			c.PresharedKey, c.PersistentKeepaliveInterval = &psk, &ka
+			c.Endpoint = &net.UDPAddr{IP: net.ParseIP("2001:db8::1"), Port: 1000 + n}
+			c.AllowedIPs = append(c.AllowedIPs, net.IPNet{IP: net.ParseIP(fmt.Sprintf("fd79::%d", n)), Mask: net.CIDRMask(128, 128)})
+		}
+		changes = append(changes, c)
+	}
+	if err := tn.Configure(changes); err != nil {
+		t.Fatal(err)
+	}
+	want, err := tn.Peers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []wgtypes.Peer
+	if err := tn.EachPeer(func(v *PeerView) error { got = append(got, v.Peer()); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(got, func(a, b wgtypes.Peer) int { return bytes.Compare(a.PublicKey[:], b.PublicKey[:]) })
+	if len(want) != len(changes) || !reflect.DeepEqual(got, want) {
+		t.Fatalf("EachPeer gave %d peers, Peers %d (of %d); or they differ:\n%+v\n%+v", len(got), len(want), len(changes), got, want)
+	}
+	stop := errors.New("enough")
+	calls := 0
+	if err := tn.EachPeer(func(*PeerView) error { calls++; return stop }); err != stop || calls != 1 {
+		t.Fatalf("EachPeer with a failing function = %v after %d calls, want its error after 1", err, calls)
 	}
 }
 
@@ -404,6 +443,9 @@ func TestClose(t *testing.T) {
 	}
 	if _, err := tn.Peers(); !errors.Is(err, ErrClosed) {
 		t.Errorf("Peers after Close = %v, want ErrClosed", err)
+	}
+	if err := tn.EachPeer(func(*PeerView) error { return nil }); !errors.Is(err, ErrClosed) {
+		t.Errorf("EachPeer after Close = %v, want ErrClosed", err)
 	}
 	// The UDP port was released.
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{Port: port})

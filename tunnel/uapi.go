@@ -198,13 +198,72 @@ type DeviceState struct {
 	Peers []wgtypes.Peer
 }
 
+// PeerView is one peer of a UAPI "get" reply as the parser completes it,
+// for readers that turn the reply into something else in one pass
+// (Tunnel.EachPeer). It is valid only during the call it is given to:
+// AllowedIPs is reused for the next peer.
+type PeerView struct {
+	PublicKey wgtypes.Key
+	// PresharedKey is zero when the peer has none.
+	PresharedKey wgtypes.Key
+	// Endpoint is the peer's address as the device reports it; the zero
+	// AddrPort (not IsValid) when it has none.
+	Endpoint netip.AddrPort
+	// LastHandshakeSec and LastHandshakeNsec are the time of the last
+	// handshake; both 0 when there was none.
+	LastHandshakeSec, LastHandshakeNsec int64
+	ReceiveBytes, TransmitBytes         int64
+	// PersistentKeepalive is 0 when keepalives are off.
+	PersistentKeepalive time.Duration
+	// ProtocolVersion is 0 when the reply did not say.
+	ProtocolVersion int
+	// AllowedIPs are masked, in the order the device reported them.
+	AllowedIPs []netip.Prefix
+}
+
+// LastHandshake is the time of the last handshake; the zero time when
+// there was none.
+func (v *PeerView) LastHandshake() time.Time {
+	if v.LastHandshakeSec == 0 && v.LastHandshakeNsec == 0 {
+		return time.Time{}
+	}
+	return time.Unix(v.LastHandshakeSec, v.LastHandshakeNsec)
+}
+
+// Peer returns the peer as a wgtypes.Peer that owns its memory.
+func (v *PeerView) Peer() wgtypes.Peer {
+	p := wgtypes.Peer{
+		PublicKey:                   v.PublicKey,
+		PresharedKey:                v.PresharedKey,
+		LastHandshakeTime:           v.LastHandshake(),
+		ReceiveBytes:                v.ReceiveBytes,
+		TransmitBytes:               v.TransmitBytes,
+		PersistentKeepaliveInterval: v.PersistentKeepalive,
+		ProtocolVersion:             v.ProtocolVersion,
+	}
+	if v.Endpoint.IsValid() {
+		p.Endpoint = net.UDPAddrFromAddrPort(v.Endpoint)
+	}
+	if len(v.AllowedIPs) > 0 {
+		p.AllowedIPs = make([]net.IPNet, 0, len(v.AllowedIPs))
+		for _, pfx := range v.AllowedIPs {
+			p.AllowedIPs = append(p.AllowedIPs, net.IPNet{
+				IP:   pfx.Addr().AsSlice(),
+				Mask: net.CIDRMask(pfx.Bits(), pfx.Addr().BitLen()),
+			})
+		}
+	}
+	return p
+}
+
 // ParseDevice parses the reply to a UAPI "get" operation: device lines, then
 // one block per peer starting with public_key, optionally "errno=N", up to a
 // blank line or the end of r. It is strict: unknown keys, repeated fields,
 // malformed values, a duplicated peer and a non-zero errno are errors. Error
 // text never carries key material.
 func ParseDevice(r io.Reader) (DeviceState, error) {
-	var p deviceParser
+	var st DeviceState
+	p := deviceParser{st: &st, onPeer: st.addPeer}
 	s := bufio.NewScanner(r)
 	for lineNo := 1; s.Scan(); lineNo++ {
 		line := s.Text()
@@ -218,13 +277,32 @@ func ParseDevice(r io.Reader) (DeviceState, error) {
 	if err := s.Err(); err != nil {
 		return DeviceState{}, fmt.Errorf("reading uapi reply: %w", err)
 	}
-	return p.finish()
+	if err := p.finish(); err != nil {
+		return DeviceState{}, err
+	}
+	return st, nil
+}
+
+func (st *DeviceState) addPeer(v *PeerView) error {
+	st.Peers = append(st.Peers, v.Peer())
+	return nil
 }
 
 // parseDeviceText is ParseDevice of a reply held in a string, as IpcGet
 // returns it: the same parser, without a copy of every line.
 func parseDeviceText(text string) (DeviceState, error) {
-	var p deviceParser
+	var st DeviceState
+	if err := scanDeviceText(text, &st, st.addPeer); err != nil {
+		return DeviceState{}, err
+	}
+	return st, nil
+}
+
+// scanDeviceText parses text as ParseDevice does, filling the device
+// fields of st and calling onPeer for each peer once its block ends. An
+// error of onPeer ends the scan and is returned as it is.
+func scanDeviceText(text string, st *DeviceState, onPeer func(*PeerView) error) error {
+	p := deviceParser{st: st, onPeer: onPeer}
 	for lineNo := 1; text != ""; lineNo++ {
 		line, rest, _ := strings.Cut(text, "\n")
 		text = rest
@@ -232,7 +310,10 @@ func parseDeviceText(text string) (DeviceState, error) {
 			break
 		}
 		if err := p.line(line); err != nil {
-			return DeviceState{}, fmt.Errorf("parsing uapi line %d: %w", lineNo, err)
+			if p.peerErr != nil {
+				return p.peerErr
+			}
+			return fmt.Errorf("parsing uapi line %d: %w", lineNo, err)
 		}
 	}
 	return p.finish()
@@ -252,28 +333,18 @@ const (
 	fieldProtocolVersion
 )
 
-var peerFields = map[string]peerField{
-	"preshared_key":                 fieldPresharedKey,
-	"endpoint":                      fieldEndpoint,
-	"last_handshake_time_sec":       fieldHandshakeSec,
-	"last_handshake_time_nsec":      fieldHandshakeNsec,
-	"tx_bytes":                      fieldTxBytes,
-	"rx_bytes":                      fieldRxBytes,
-	"persistent_keepalive_interval": fieldKeepalive,
-	"protocol_version":              fieldProtocolVersion,
-}
-
 type deviceParser struct {
-	st         DeviceState
+	st         *DeviceState // device fields; its Peers are onPeer's business
+	onPeer     func(*PeerView) error
+	peerErr    error // what onPeer returned, which ends the parse
 	privateKey wgtypes.Key
 	seenDevice map[string]bool
-	seenPeers  map[wgtypes.Key]bool
+	seenPeers  map[wgtypes.Key]struct{}
 	errnoSeen  bool
 
-	// The peer being parsed is st.Peers[len-1].
-	inPeer        bool
-	peerSeen      peerField
-	hsSec, hsNsec int64
+	inPeer   bool
+	peer     PeerView // the peer being parsed, while inPeer
+	peerSeen peerField
 }
 
 func (p *deviceParser) line(line string) error {
@@ -294,7 +365,9 @@ func (p *deviceParser) line(line string) error {
 		if n != 0 {
 			return fmt.Errorf("device reported errno=%d", n)
 		}
-		p.closePeer()
+		if err := p.closePeer(); err != nil {
+			return err
+		}
 		p.errnoSeen = true
 		return nil
 	case "public_key":
@@ -305,15 +378,17 @@ func (p *deviceParser) line(line string) error {
 		if k == (wgtypes.Key{}) {
 			return errors.New("zero peer public_key")
 		}
-		if p.seenPeers[k] {
+		if _, dup := p.seenPeers[k]; dup {
 			return fmt.Errorf("duplicate peer %s", k)
 		}
 		if p.seenPeers == nil {
-			p.seenPeers = make(map[wgtypes.Key]bool)
+			p.seenPeers = make(map[wgtypes.Key]struct{})
 		}
-		p.seenPeers[k] = true
-		p.closePeer()
-		p.st.Peers = append(p.st.Peers, wgtypes.Peer{PublicKey: k})
+		p.seenPeers[k] = struct{}{}
+		if err := p.closePeer(); err != nil {
+			return err
+		}
+		p.peer = PeerView{PublicKey: k, AllowedIPs: p.peer.AllowedIPs[:0]}
 		p.inPeer = true
 		return nil
 	}
@@ -357,21 +432,41 @@ func (p *deviceParser) deviceLine(key, value string) error {
 	return nil
 }
 
+// peerFieldOf is the field of a peer key other than allowed_ip; ok is
+// false for an unknown key.
+func peerFieldOf(key string) (f peerField, ok bool) {
+	switch key {
+	case "preshared_key":
+		return fieldPresharedKey, true
+	case "endpoint":
+		return fieldEndpoint, true
+	case "last_handshake_time_sec":
+		return fieldHandshakeSec, true
+	case "last_handshake_time_nsec":
+		return fieldHandshakeNsec, true
+	case "tx_bytes":
+		return fieldTxBytes, true
+	case "rx_bytes":
+		return fieldRxBytes, true
+	case "persistent_keepalive_interval":
+		return fieldKeepalive, true
+	case "protocol_version":
+		return fieldProtocolVersion, true
+	}
+	return 0, false
+}
+
 func (p *deviceParser) peerLine(key, value string) error {
-	peer := &p.st.Peers[len(p.st.Peers)-1]
+	peer := &p.peer
 	if key == "allowed_ip" {
 		pfx, err := netip.ParsePrefix(value)
 		if err != nil {
 			return fmt.Errorf("invalid allowed_ip %.60q", value)
 		}
-		pfx = pfx.Masked()
-		peer.AllowedIPs = append(peer.AllowedIPs, net.IPNet{
-			IP:   pfx.Addr().AsSlice(),
-			Mask: net.CIDRMask(pfx.Bits(), pfx.Addr().BitLen()),
-		})
+		peer.AllowedIPs = append(peer.AllowedIPs, pfx.Masked())
 		return nil
 	}
-	f, ok := peerFields[key]
+	f, ok := peerFieldOf(key)
 	if !ok {
 		return fmt.Errorf("unknown peer key %.40q", key)
 	}
@@ -391,19 +486,19 @@ func (p *deviceParser) peerLine(key, value string) error {
 		if err != nil {
 			return fmt.Errorf("invalid endpoint %.60q", value)
 		}
-		peer.Endpoint = net.UDPAddrFromAddrPort(ap)
+		peer.Endpoint = ap
 	case fieldHandshakeSec:
 		n, err := parseNonNegative(value)
 		if err != nil {
 			return fmt.Errorf("invalid last_handshake_time_sec: %w", err)
 		}
-		p.hsSec = n
+		peer.LastHandshakeSec = n
 	case fieldHandshakeNsec:
 		n, err := parseNonNegative(value)
 		if err != nil || n >= int64(time.Second) {
 			return fmt.Errorf("invalid last_handshake_time_nsec %.20q", value)
 		}
-		p.hsNsec = n
+		peer.LastHandshakeNsec = n
 	case fieldTxBytes:
 		n, err := parseNonNegative(value)
 		if err != nil {
@@ -421,7 +516,7 @@ func (p *deviceParser) peerLine(key, value string) error {
 		if err != nil {
 			return fmt.Errorf("invalid persistent_keepalive_interval %.20q", value)
 		}
-		peer.PersistentKeepaliveInterval = time.Duration(n) * time.Second
+		peer.PersistentKeepalive = time.Duration(n) * time.Second
 	case fieldProtocolVersion:
 		if value != "1" {
 			return fmt.Errorf("unsupported protocol_version %.20q", value)
@@ -431,35 +526,57 @@ func (p *deviceParser) peerLine(key, value string) error {
 	return nil
 }
 
-// closePeer completes the peer being parsed, if any.
-func (p *deviceParser) closePeer() {
+// closePeer hands the peer being parsed, if any, to onPeer.
+func (p *deviceParser) closePeer() error {
 	if !p.inPeer {
-		return
+		return nil
 	}
-	if p.hsSec != 0 || p.hsNsec != 0 {
-		p.st.Peers[len(p.st.Peers)-1].LastHandshakeTime = time.Unix(p.hsSec, p.hsNsec)
+	p.inPeer, p.peerSeen = false, 0
+	if err := p.onPeer(&p.peer); err != nil {
+		p.peerErr = err
+		return err
 	}
-	p.inPeer, p.peerSeen, p.hsSec, p.hsNsec = false, 0, 0, 0
+	return nil
 }
 
-func (p *deviceParser) finish() (DeviceState, error) {
-	p.closePeer()
+func (p *deviceParser) finish() error {
+	if err := p.closePeer(); err != nil {
+		return err
+	}
 	if p.privateKey != (wgtypes.Key{}) {
 		p.st.PublicKey = p.privateKey.PublicKey()
 	}
 	p.privateKey = wgtypes.Key{}
-	return p.st, nil
+	return nil
 }
 
+// parseHexKey decodes 64 hexadecimal digits (either case).
 func parseHexKey(s string) (wgtypes.Key, error) {
 	if len(s) != hex.EncodedLen(wgtypes.KeyLen) {
 		return wgtypes.Key{}, fmt.Errorf("want %d hex digits, got %d characters", hex.EncodedLen(wgtypes.KeyLen), len(s))
 	}
 	var k wgtypes.Key
-	if _, err := hex.Decode(k[:], []byte(s)); err != nil {
-		return wgtypes.Key{}, errors.New("not hexadecimal")
+	for i := range k {
+		hi, ok1 := fromHexChar(s[2*i])
+		lo, ok2 := fromHexChar(s[2*i+1])
+		if !ok1 || !ok2 {
+			return wgtypes.Key{}, errors.New("not hexadecimal")
+		}
+		k[i] = hi<<4 | lo
 	}
 	return k, nil
+}
+
+func fromHexChar(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 func parseNonNegative(s string) (int64, error) {
