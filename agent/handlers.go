@@ -83,11 +83,11 @@ func pathKey(r *http.Request) (wgtypes.Key, error) {
 // dump answers GET /wg/{iface}/dump and GET /v1/wg/{iface}/peers, which
 // have the same shape.
 func (a *Agent) dump(_ *http.Request, i *iface) (int, any, error) {
-	peers, err := i.dump()
+	body, err := i.dumpJSON()
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, agentapi.Dump{Interface: i.name, Peers: peers}, nil
+	return http.StatusOK, body, nil
 }
 
 func (a *Agent) getPeer(r *http.Request, i *iface) (int, any, error) {

@@ -343,30 +343,23 @@ func restoreIface(name, dir string, tun *tunnel.Tunnel, log *slog.Logger) (*ifac
 	return newIface(name, tun, store, set, log), nil
 }
 
-// dump reads the device's view of the peers, in the seed's wire shape.
-func (i *iface) dump() ([]agentapi.Peer, error) {
-	peers, err := i.tun.Peers()
-	if err != nil {
-		return nil, fmt.Errorf("reading peers of %s: %w", i.name, err)
-	}
-	out := make([]agentapi.Peer, 0, len(peers))
-	for _, p := range peers {
-		out = append(out, wirePeer(p))
-	}
-	return out, nil
-}
-
+// peer reads the device's view of one peer, in the seed's wire shape.
 func (i *iface) peer(k wgtypes.Key) (agentapi.Peer, error) {
-	peers, err := i.tun.Peers()
+	var out *agentapi.Peer
+	err := i.tun.EachPeer(func(v *tunnel.PeerView) error {
+		if v.PublicKey == k {
+			p := wirePeer(v.Peer())
+			out = &p
+		}
+		return nil
+	})
 	if err != nil {
 		return agentapi.Peer{}, fmt.Errorf("reading peers of %s: %w", i.name, err)
 	}
-	for _, p := range peers {
-		if p.PublicKey == k {
-			return wirePeer(p), nil
-		}
+	if out == nil {
+		return agentapi.Peer{}, notFoundf("peer %s not found on %s", k, i.name)
 	}
-	return agentapi.Peer{}, notFoundf("peer %s not found on %s", k, i.name)
+	return *out, nil
 }
 
 func (i *iface) peerCount() int {
