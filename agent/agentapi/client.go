@@ -400,8 +400,19 @@ func (c *Client) doOnce(ctx context.Context, secret []byte, method, path string,
 	if out == nil || (method != http.MethodGet && len(bytes.TrimSpace(data)) == 0) {
 		return nil
 	}
-	if err := json.Unmarshal(data, out); err != nil {
+	if err := decodeAnswer(data, out); err != nil {
 		return fail(fmt.Errorf("decoding answer: %w", err))
 	}
 	return nil
+}
+
+// decodeAnswer is json.Unmarshal(data, out), through DecodeDump for a
+// dump (out a *Dump holding nothing yet).
+func decodeAnswer(data []byte, out any) error {
+	if d, ok := out.(*Dump); ok && d.Interface == "" && d.Peers == nil {
+		var err error
+		*d, err = DecodeDump(data)
+		return err
+	}
+	return json.Unmarshal(data, out)
 }

@@ -1,0 +1,266 @@
+package agentapi
+
+import "encoding/json"
+
+// DecodeDump decodes the body of a dump (GET /wg/{iface}/dump, GET
+// /v1/wg/{iface}/peers): the same value and the same errors as
+// json.Unmarshal into a zero Dump, whatever the input (FuzzDecodeDump holds
+// it to that), without reflection for the shape agents write.
+//
+// A dump is the largest answer the controller reads, once a poll per
+// node. The fast path takes the JSON an agent writes: the known keys,
+// spelled exactly, each at most once per object; strings of printable
+// ASCII without escapes; integers without fraction or exponent; null only
+// where the field is a pointer; any white space. Anything else (an
+// unknown or differently cased key, an escape, a float, an invalid
+// document) is left to encoding/json, which decides.
+func DecodeDump(data []byte) (Dump, error) {
+	if d, ok := decodeDumpFast(data); ok {
+		return d, nil
+	}
+	var d Dump
+	err := json.Unmarshal(data, &d)
+	return d, err
+}
+
+// dumpScanner reads the subset of JSON decodeDumpFast takes. Each method
+// returns ok false for anything outside it, and the caller gives up.
+type dumpScanner struct {
+	b []byte
+	i int
+}
+
+func (s *dumpScanner) space() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// peek skips white space and returns the next byte, or 0 at the end.
+func (s *dumpScanner) peek() byte {
+	s.space()
+	if s.i == len(s.b) {
+		return 0
+	}
+	return s.b[s.i]
+}
+
+// eat consumes c if it comes next (after white space).
+func (s *dumpScanner) eat(c byte) bool {
+	if s.peek() != c {
+		return false
+	}
+	s.i++
+	return true
+}
+
+// null consumes a null if it comes next.
+func (s *dumpScanner) null() bool {
+	if s.peek() == 'n' && len(s.b)-s.i >= 4 && string(s.b[s.i:s.i+4]) == "null" {
+		s.i += 4
+		return true
+	}
+	return false
+}
+
+// raw reads a string without escapes, of bytes 0x20 to 0x7f, and returns
+// its bytes (aliasing the input).
+func (s *dumpScanner) raw() ([]byte, bool) {
+	if !s.eat('"') {
+		return nil, false
+	}
+	start := s.i
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			return s.b[start : s.i-1], true
+		case c < 0x20 || c >= 0x80 || c == '\\':
+			return nil, false
+		}
+		s.i++
+	}
+	return nil, false
+}
+
+func (s *dumpScanner) str() (string, bool) {
+	b, ok := s.raw()
+	return string(b), ok
+}
+
+// strPtr reads null (nil) or a string.
+func (s *dumpScanner) strPtr() (*string, bool) {
+	if s.null() {
+		return nil, true
+	}
+	v, ok := s.str()
+	return &v, ok
+}
+
+// int reads an integer of at most 18 digits (which cannot overflow an
+// int64) with no fraction or exponent.
+func (s *dumpScanner) int() (int64, bool) {
+	s.space()
+	neg := s.i < len(s.b) && s.b[s.i] == '-'
+	if neg {
+		s.i++
+	}
+	start := s.i
+	var n int64
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		n = n*10 + int64(s.b[s.i]-'0')
+		s.i++
+	}
+	digits := s.i - start
+	if digits == 0 || digits > 18 || (digits > 1 && s.b[start] == '0') {
+		return 0, false
+	}
+	if s.i < len(s.b) && (s.b[s.i] == '.' || s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// key reads an object key and its colon.
+func (s *dumpScanner) key() ([]byte, bool) {
+	k, ok := s.raw()
+	if !ok || !s.eat(':') {
+		return nil, false
+	}
+	return k, true
+}
+
+// object reads the members of an object whose '{' was consumed, calling
+// member for each key, which reads the value. A key met twice is refused.
+func (s *dumpScanner) object(member func(key []byte, seen *uint16) bool) bool {
+	var seen uint16
+	if s.eat('}') {
+		return true
+	}
+	for {
+		k, ok := s.key()
+		if !ok || !member(k, &seen) {
+			return false
+		}
+		if s.eat(',') {
+			continue
+		}
+		return s.eat('}')
+	}
+}
+
+// once marks bit in seen, refusing a repeat.
+func once(seen *uint16, bit uint16) bool {
+	if *seen&bit != 0 {
+		return false
+	}
+	*seen |= bit
+	return true
+}
+
+func decodeDumpFast(data []byte) (Dump, bool) {
+	s := &dumpScanner{b: data}
+	var d Dump
+	if !s.eat('{') {
+		return Dump{}, false
+	}
+	ok := s.object(func(k []byte, seen *uint16) bool {
+		switch string(k) {
+		case "interface":
+			var ok bool
+			d.Interface, ok = s.str()
+			return once(seen, 1) && ok
+		case "peers":
+			if !once(seen, 2) || !s.eat('[') {
+				return false
+			}
+			d.Peers = make([]Peer, 0, len(data)/200+1)
+			if s.eat(']') {
+				return true
+			}
+			for {
+				var p Peer
+				if !s.eat('{') || !s.peer(&p) {
+					return false
+				}
+				d.Peers = append(d.Peers, p)
+				if s.eat(',') {
+					continue
+				}
+				return s.eat(']')
+			}
+		}
+		return false
+	})
+	if !ok || s.peek() != 0 || s.i != len(s.b) {
+		return Dump{}, false
+	}
+	return d, true
+}
+
+// peer reads the members of a peer object whose '{' was consumed.
+func (s *dumpScanner) peer(p *Peer) bool {
+	return s.object(func(k []byte, seen *uint16) bool {
+		var ok bool
+		switch string(k) {
+		case "public_key":
+			p.PublicKey, ok = s.str()
+			return once(seen, 1) && ok
+		case "preshared_key":
+			p.PresharedKey, ok = s.strPtr()
+			return once(seen, 2) && ok
+		case "endpoint":
+			p.Endpoint, ok = s.strPtr()
+			return once(seen, 4) && ok
+		case "allowed_ips":
+			if !once(seen, 8) || !s.eat('[') {
+				return false
+			}
+			p.AllowedIPs = make([]string, 0, 1)
+			if s.eat(']') {
+				return true
+			}
+			for {
+				ip, ok := s.str()
+				if !ok {
+					return false
+				}
+				p.AllowedIPs = append(p.AllowedIPs, ip)
+				if s.eat(',') {
+					continue
+				}
+				return s.eat(']')
+			}
+		case "latest_handshake":
+			if !once(seen, 16) {
+				return false
+			}
+			if s.null() {
+				return true
+			}
+			n, ok := s.int()
+			p.LatestHandshake = &n
+			return ok
+		case "transfer_rx":
+			p.TransferRx, ok = s.int()
+			return once(seen, 32) && ok
+		case "transfer_tx":
+			p.TransferTx, ok = s.int()
+			return once(seen, 64) && ok
+		case "persistent_keepalive":
+			n, ok := s.int()
+			p.PersistentKeepalive = int(n)
+			return once(seen, 128) && ok && int64(p.PersistentKeepalive) == n
+		}
+		return false
+	})
+}

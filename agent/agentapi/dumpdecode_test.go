@@ -1,0 +1,159 @@
+package agentapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"testing"
+)
+
+// agentDump is a dump as agents write it (json.Encoder of a Dump), n
+// peers of every shape.
+func agentDump(t testing.TB, n int) []byte {
+	t.Helper()
+	ep, hs := "192.0.2.1:51820", int64(1732650000)
+	d := Dump{Interface: "wg0", Peers: []Peer{}}
+	for i := range n {
+		p := Peer{PublicKey: fmt.Sprintf("%043d=", i), AllowedIPs: []string{}, TransferRx: int64(i) << 20, TransferTx: -1, PersistentKeepalive: i % 30}
+		if i%2 == 0 {
+			p.Endpoint, p.LatestHandshake = &ep, &hs
+			p.AllowedIPs = append(p.AllowedIPs, fmt.Sprintf("10.0.%d.%d/32", i/256%256, i%256), "fd00::/64")
+		}
+		d.Peers = append(d.Peers, p)
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}
+
+// TestDecodeDumpFastPath: what agents write takes the fast path (so the
+// fuzz below compares it, not encoding/json with itself) and decodes as
+// json.Unmarshal does.
+func TestDecodeDumpFastPath(t *testing.T) {
+	tests := []struct{ name, in string }{
+		{"agent", string(agentDump(t, 5))},
+		{"no peers", string(agentDump(t, 0))},
+		{"indented", func() string {
+			var d Dump
+			if err := json.Unmarshal(agentDump(t, 3), &d); err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.MarshalIndent(d, "", "\t")
+			return "\r\n " + string(b) + "\n\n"
+		}()},
+		{"fields in another order, some missing", `{"peers":[{"transfer_tx":1,"public_key":"k"},{}],"interface":"wg1"}`},
+		{"preshared key given", `{"peers":[{"preshared_key":"x","latest_handshake":-0}]}`},
+		{"empty", `{}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fast, ok := decodeDumpFast([]byte(tt.in))
+			if !ok {
+				t.Fatalf("decodeDumpFast refused %q", tt.in)
+			}
+			var want Dump
+			if err := json.Unmarshal([]byte(tt.in), &want); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(fast, want) {
+				t.Fatalf("decodeDumpFast = %+v\nwant %+v", fast, want)
+			}
+		})
+	}
+}
+
+// TestDecodeDumpSlowPath: what the fast path does not take still decodes
+// (or fails) as json.Unmarshal does.
+func TestDecodeDumpSlowPath(t *testing.T) {
+	tests := []struct {
+		name, in string
+		wantErr  bool
+	}{
+		{"unknown field", `{"interface":"wg0","peers":[],"extra":{"a":[1,2]}}`, false},
+		{"key in another case", `{"Interface":"wg0"}`, false},
+		{"escape", `{"interface":"w\u0067\"0"}`, false},
+		{"duplicate key", `{"interface":"a","interface":"b"}`, false},
+		{"null peers", `{"peers":null}`, false},
+		{"null string", `{"interface":null}`, false},
+		{"big number", `{"peers":[{"transfer_rx":9223372036854775807}]}`, false},
+		{"overflow", `{"peers":[{"transfer_rx":9223372036854775808}]}`, true},
+		{"float", `{"peers":[{"transfer_rx":1.5}]}`, true},
+		{"exponent", `{"peers":[{"transfer_rx":1e3}]}`, true},
+		{"wrong type", `{"peers":[{"endpoint":5}]}`, true},
+		{"top-level null", `null`, false},
+		{"not JSON", `{"peers":[`, true},
+		{"trailing data", `{} x`, true},
+		{"leading zero", `{"peers":[{"transfer_rx":01}]}`, true},
+		{"non-ASCII", `{"interface":"wé"}`, false},
+		{"invalid UTF-8", "{\"interface\":\"w\xff\"}", false},
+		{"control character", "{\"interface\":\"w\x01\"}", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, ok := decodeDumpFast([]byte(tt.in)); ok {
+				t.Fatalf("decodeDumpFast took %q", tt.in)
+			}
+			got, err := DecodeDump([]byte(tt.in))
+			var want Dump
+			werr := json.Unmarshal([]byte(tt.in), &want)
+			if (err != nil) != tt.wantErr || (werr != nil) != tt.wantErr {
+				t.Fatalf("DecodeDump error %v, json.Unmarshal %v; want an error: %v", err, werr, tt.wantErr)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("DecodeDump = %+v, json.Unmarshal %+v", got, want)
+			}
+		})
+	}
+}
+
+// FuzzDecodeDump holds DecodeDump to encoding/json as the oracle: for any
+// input, the error json.Unmarshal into a zero Dump gives, and otherwise
+// the same value.
+func FuzzDecodeDump(f *testing.F) {
+	f.Add(agentDump(f, 3))
+	f.Add([]byte(`{"interface":"wg0","peers":[{"public_key":"k","preshared_key":null,"endpoint":null,"allowed_ips":[],"latest_handshake":null,"transfer_rx":0,"transfer_tx":0,"persistent_keepalive":0}]}`))
+	f.Add([]byte(`{"peers":[{"latest_handshake":-12,"allowed_ips":["a","b"]},{}] , "interface" : "x" }`))
+	f.Add([]byte(`{"peers":[{"transfer_rx":123456789012345678}]}`))
+	f.Add([]byte(`{"peers":[{"persistent_keepalive":1e2}]}`))
+	f.Add([]byte(`{"interface":"a","interface":"b"}`))
+	f.Add([]byte(`{"INTERFACE":"a","peers":[{"Public_Key":"k"}]}`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(` null `))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := DecodeDump(data)
+		var want Dump
+		werr := json.Unmarshal(data, &want)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("DecodeDump error %v, json.Unmarshal error %v", err, werr)
+		}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("DecodeDump = %+v\njson.Unmarshal = %+v", got, want)
+		}
+		if err != nil && err.Error() != werr.Error() {
+			t.Fatalf("DecodeDump error %q, json.Unmarshal %q", err, werr)
+		}
+	})
+}
+
+func BenchmarkDecodeDump(b *testing.B) {
+	data := agentDump(b, 10000)
+	b.Run("fast", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			if _, err := DecodeDump(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			var d Dump
+			if err := json.Unmarshal(data, &d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
