@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -35,9 +37,14 @@ const scaleAdds = 25
 //   - set: one replace-all PUT /v1/wg/{iface}/peers of every peer through
 //     a real agent (HTTP, signature, validation, device, journal) vs one
 //     raw IpcSet of the same peers on a bare device;
-//   - dump: GET /wg/{iface}/dump round trip vs one raw IpcGet;
+//   - dump: GET /wg/{iface}/dump round trip, and its time inside the
+//     agent's handler, vs one raw IpcGet (and the device's own
+//     IpcGetOperation into io.Discard, which IpcGet adds a growing buffer
+//     to: the floor of any reader of the device);
 //   - add: one more peer, POST /wg/{iface}/peers round trip and the time
-//     inside the agent's handler, vs one raw IpcSet of one peer.
+//     inside the agent's handler, vs one raw IpcSet of one peer and one
+//     fsync of a small append on the file system of the agent's state
+//     (an add waits for two: the replay log's and the journal's).
 //
 // The bare device is a wireguard-go device on a netstack TUN, given the
 // minimal UAPI text (public_key, allowed_ip): it does no more than the
@@ -61,7 +68,7 @@ func BenchmarkPeerSetScale(b *testing.B) {
 }
 
 type scaleRun struct {
-	rawSet, set, rawGet, dump, rawAdd, addRTT, addAgent time.Duration
+	rawSet, set, rawGet, rawGetOp, dump, dumpAgent, rawAdd, fsync, addRTT, addAgent time.Duration
 }
 
 type scaleMetrics struct{ runs []scaleRun }
@@ -84,7 +91,10 @@ func (m *scaleMetrics) report(b *testing.B) {
 	b.ReportMetric(rawGet, "raw-get-ms")
 	b.ReportMetric(dump, "dump-ms")
 	b.ReportMetric(dump/rawGet, "dump/raw")
+	b.ReportMetric(med(func(r scaleRun) time.Duration { return r.rawGetOp }), "raw-getop-ms")
+	b.ReportMetric(med(func(r scaleRun) time.Duration { return r.dumpAgent }), "dump-agent-ms")
 	b.ReportMetric(med(func(r scaleRun) time.Duration { return r.rawAdd }), "raw-add-ms")
+	b.ReportMetric(med(func(r scaleRun) time.Duration { return r.fsync }), "fsync-ms")
 	b.ReportMetric(med(func(r scaleRun) time.Duration { return r.addRTT }), "add-rtt-ms")
 	b.ReportMetric(med(func(r scaleRun) time.Duration { return r.addAgent }), "add-agent-ms")
 	b.ReportMetric(0, "ns/op")
@@ -138,7 +148,8 @@ func measureScale(b *testing.B, n int) scaleRun {
 	peers := scalePeers(b, n+2*scaleAdds)
 	base, extra := peers[:n], peers[n:]
 	var r scaleRun
-	r.rawSet, r.rawGet, r.rawAdd = measureRaw(b, base, extra[:scaleAdds])
+	r.rawSet, r.rawGet, r.rawGetOp, r.rawAdd = measureRaw(b, base, extra[:scaleAdds])
+	r.fsync = measureFsync(b)
 	runtime.GC()
 
 	a := agenttest.Start(b, agenttest.Options{})
@@ -165,21 +176,24 @@ func measureScale(b *testing.B, n int) scaleRun {
 	r.set = time.Since(start)
 	req = agentapi.SyncRequest{}
 
-	var dumps []time.Duration
+	var dumps, inside []time.Duration
 	for range 3 {
+		timed.reset()
 		start := time.Now()
 		d, err := c.Dump(ctx, "wg0")
 		if err != nil {
 			b.Fatal(err)
 		}
 		dumps = append(dumps, time.Since(start))
+		inside = append(inside, timed.last())
 		if len(d.Peers) != n {
 			b.Fatalf("dump has %d peers, want %d", len(d.Peers), n)
 		}
 	}
-	r.dump = median(dumps)
+	r.dump, r.dumpAgent = median(dumps), median(inside)
 
-	var rtts, inside []time.Duration
+	var rtts []time.Duration
+	inside = nil
 	for _, p := range extra[scaleAdds:] {
 		timed.reset()
 		start := time.Now()
@@ -199,8 +213,9 @@ func measureScale(b *testing.B, n int) scaleRun {
 }
 
 // measureRaw times, on a bare wireguard-go device: one IpcSet of base, the
-// median of three IpcGets, and the median IpcSet of one peer of extra.
-func measureRaw(b *testing.B, base, extra []scalePeer) (set, get, add time.Duration) {
+// median of three IpcGets and of three IpcGetOperations into io.Discard,
+// and the median IpcSet of one peer of extra.
+func measureRaw(b *testing.B, base, extra []scalePeer) (set, get, getOp, add time.Duration) {
 	tdev, _, err := netstack.CreateNetTUN([]netip.Addr{netip.MustParseAddr("10.98.0.1")}, nil, 1420)
 	if err != nil {
 		b.Fatal(err)
@@ -223,13 +238,18 @@ func measureRaw(b *testing.B, base, extra []scalePeer) (set, get, add time.Durat
 		b.Fatal(err)
 	}
 	set = time.Since(start)
-	var gets, adds []time.Duration
+	var gets, getOps, adds []time.Duration
 	for range 3 {
 		start := time.Now()
 		if _, err := dev.IpcGet(); err != nil {
 			b.Fatal(err)
 		}
 		gets = append(gets, time.Since(start))
+		start = time.Now()
+		if err := dev.IpcGetOperation(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+		getOps = append(getOps, time.Since(start))
 	}
 	for _, p := range extra {
 		text := rawSetText([]scalePeer{p})
@@ -239,7 +259,31 @@ func measureRaw(b *testing.B, base, extra []scalePeer) (set, get, add time.Durat
 		}
 		adds = append(adds, time.Since(start))
 	}
-	return set, median(gets), median(adds)
+	return set, median(gets), median(getOps), median(adds)
+}
+
+// measureFsync is the median time of appending 64 bytes to a file and
+// fsyncing it, 25 times, in a directory of the same file system as the
+// agent's state (the test's temporary directory, as agenttest's).
+func measureFsync(b *testing.B) time.Duration {
+	f, err := os.OpenFile(filepath.Join(b.TempDir(), "fsync"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	rec := make([]byte, 64)
+	var ds []time.Duration
+	for range 25 {
+		start := time.Now()
+		if _, err := f.Write(rec); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			b.Fatal(err)
+		}
+		ds = append(ds, time.Since(start))
+	}
+	return median(ds)
 }
 
 // handlerTimer serves h and remembers how long the last request took

@@ -49,8 +49,8 @@ func suite() []figure {
 		{
 			Name: "agent-peer-set-scale", Pkg: "./agent", Bench: "PeerSetScale",
 			Benchtime: "1x", Quick: "1x", Short: true, Timeout: 20 * time.Minute,
-			Headline: []string{"set/raw", "set-ms", "raw-set-ms", "dump/raw", "dump-ms", "raw-get-ms",
-				"add-rtt-ms", "add-agent-ms", "raw-add-ms"},
+			Headline: []string{"set/raw", "set-ms", "raw-set-ms", "dump/raw", "dump-ms", "dump-agent-ms", "raw-get-ms", "raw-getop-ms",
+				"add-rtt-ms", "add-agent-ms", "raw-add-ms", "fsync-ms"},
 			What: "replace-all, dump and add-one at 10k (and 60k) peers vs raw wireguard-go IpcSet/IpcGet",
 		},
 		{
