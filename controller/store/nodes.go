@@ -188,7 +188,7 @@ func (tx *Tx) scanNode(sc scanner) (Node, error) {
 		return Node{}, fmt.Errorf("node %d: tls_fingerprint: %w", n.ID, err)
 	}
 	if serverKey.Valid {
-		if n.ServerPublicKey, err = wgtypes.ParseKey(serverKey.String); err != nil {
+		if n.ServerPublicKey, err = agentapi.ParseKey(serverKey.String); err != nil {
 			return Node{}, fmt.Errorf("node %d: server_public_key: %w", n.ID, err)
 		}
 	}
