@@ -172,6 +172,11 @@ func TestTOTPEnrolAndLogin(t *testing.T) {
 		t.Errorf("%d TOTP audit entries, want 2", n)
 	}
 	logs := e.logs.String()
+	for _, want := range []string{"second factor enabled", "wrong second factor code", "second factor disabled"} {
+		if !strings.Contains(logs, want) {
+			t.Fatalf("the log lacks %q; the search for secrets in it would prove little:\n%s", want, logs)
+		}
+	}
 	for _, secret := range append([]string{en.Secret, adminPassword}, out.RecoveryCodes...) {
 		if strings.Contains(logs, secret) {
 			t.Errorf("a log line holds %q", secret)
