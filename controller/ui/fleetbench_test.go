@@ -43,7 +43,8 @@ func BenchmarkFleetPeersPage(b *testing.B) {
 	for i := range 100 {
 		v, err := tc.Fleet().CreateNode(ctx, fleet.ActorSystem, fleet.NodeInput{
 			Name: new(fmt.Sprintf("edge-%03d", i)), AgentURL: new("http://127.0.0.1:1"), Secret: new("bench-secret-0123456789abcdef"),
-			IPPool: new(netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i + 1), 0, 0}), 16).String()), Enabled: new(false),
+			Endpoint: new(fmt.Sprintf("edge-%03d.example.net:51820", i)),
+			IPPool:   new(netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i + 1), 0, 0}), 16).String()), Enabled: new(false),
 			Labels: labels.Set{"region": []string{"eu", "us"}[i%2]},
 		})
 		if err != nil {
