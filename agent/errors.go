@@ -17,6 +17,7 @@ var (
 	errConflict   = errors.New("conflict")
 	errTooLarge   = errors.New("request body too large")
 	errBusy       = errors.New("busy")
+	errMethod     = errors.New("method not allowed")
 )
 
 // kindError is an error of a given kind whose text is meant for the client.
@@ -61,6 +62,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusServiceUnavailable, err.Error()
 	case errors.Is(err, errTooLarge):
 		return http.StatusRequestEntityTooLarge, err.Error()
+	case errors.Is(err, errMethod):
+		return http.StatusMethodNotAllowed, err.Error()
 	default:
 		return http.StatusInternalServerError, "internal error"
 	}

@@ -17,7 +17,7 @@ func (a *Agent) routes() http.Handler {
 		writeError(w, notFoundf("no such endpoint"))
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
+		writeError(w, errMethod)
 	})
 
 	r.HandleFunc("/healthz", a.handleHealthz).Methods(http.MethodGet)
