@@ -62,3 +62,14 @@ export function focusable(root) {
     'select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
   return [...root.querySelectorAll(sel)].filter((el) => !el.closest("[hidden]") && el.getClientRects().length > 0);
 }
+
+// saveFile has the browser save blob as filename. The file may hold a
+// private key: the page's copy is dropped once the save has begun.
+export function saveFile(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const a = h("a", { href: url, download: filename, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}

@@ -2,7 +2,7 @@
 // download and the QR code. The page never holds a peer's private key
 // except in the config file or QR image the operator asks for.
 
-import { h } from "./dom.js";
+import { h, saveFile } from "./dom.js";
 import { formModal } from "./forms.js";
 import { confirmDialog, openModal } from "./modal.js";
 import { lifecycleBody, lifecycleFields } from "./lifecycle.js";
@@ -143,13 +143,7 @@ export async function deletePeer(ctx, peer) {
 export async function downloadConfig(ctx, peer) {
   try {
     const { blob, filename } = await ctx.api.download(`/api/peers/${peer.id}/config`);
-    const url = URL.createObjectURL(blob);
-    const a = h("a", { href: url, download: filename, hidden: true });
-    document.body.append(a);
-    a.click();
-    a.remove();
-    // The file holds a private key: drop the page's copy once saved.
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    saveFile(blob, filename);
     ctx.notify.success(t("peers.savedFile", { file: filename }));
   } catch (err) {
     ctx.notify.error(err, t("peers.noConfig", { name: peerLabel(peer) }));

@@ -4,7 +4,7 @@
 // page itself (share.html) holds nothing secret, so fetching it (a link
 // preview) uses nothing up; the config exists only in this page's memory.
 
-import { h, clear } from "./dom.js";
+import { h, clear, saveFile } from "./dom.js";
 import { languageSwitch, t, translateDocument } from "./i18n.js";
 import { qrCanvas } from "./qr.js";
 
@@ -46,15 +46,6 @@ function gone(section, status, message) {
       h("p", { class: "share-note" }, t("share.askNew"))));
 }
 
-function download(text, filename) {
-  const url = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
-  const a = h("a", { href: url, download: filename, hidden: true });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10000);
-}
-
 async function show(section, d) {
   const title = d.peer_name ? t("share.titleNamed", { name: d.peer_name }) : t("share.titleDefault");
   document.title = `${title} · wgfleet`;
@@ -68,7 +59,7 @@ async function show(section, d) {
   const status = h("p", { class: "share-note", id: "share-saved", role: "status" });
   const btn = h("button", { type: "button", class: "btn btn-primary", id: "share-download" }, t("share.download", { file: d.file_name }));
   btn.addEventListener("click", () => {
-    download(d.config, d.file_name);
+    saveFile(new Blob([d.config], { type: "text/plain" }), d.file_name);
     status.textContent = t("share.saved", { file: d.file_name });
   });
   const expires = new Date(d.expires_at);
