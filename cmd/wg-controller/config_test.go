@@ -103,36 +103,14 @@ func TestLoadServeBadEnv(t *testing.T) {
 // TestTokenHelp: `token --help` and each subcommand's -h print their own
 // flags and succeed; a subcommand refuses another's flag.
 func TestTokenHelp(t *testing.T) {
-	tests := []struct {
-		args          []string
-		want, notWant []string
-	}{
+	checkHelps(t, []helpCase{
 		{[]string{"token", "--help"}, []string{"token create --name NAME", "token revoke --id ID"}, nil},
 		{[]string{"token", "-h"}, []string{"token list"}, nil},
 		{[]string{"token", "help"}, []string{"token list"}, nil},
 		{[]string{"token", "create", "-h"}, []string{"--name string", "--data-dir"}, []string{"--id"}},
 		{[]string{"token", "revoke", "--help"}, []string{"--id int", "env WG_CONTROLLER_DATA_DIR"}, []string{"--name"}},
 		{[]string{"token", "list", "-h"}, []string{"--data-dir"}, []string{"--name", "--id"}},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var stderr strings.Builder
-			err := run(context.Background(), tt.args, envOf(nil), io.Discard, &stderr)
-			if !errors.Is(err, flag.ErrHelp) {
-				t.Fatalf("error %v, want flag.ErrHelp (exit 0)", err)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(stderr.String(), w) {
-					t.Errorf("help does not say %q:\n%s", w, stderr.String())
-				}
-			}
-			for _, w := range tt.notWant {
-				if strings.Contains(stderr.String(), w) {
-					t.Errorf("help lists %q, another subcommand's flag:\n%s", w, stderr.String())
-				}
-			}
-		})
-	}
+	})
 	for _, args := range [][]string{
 		{"token", "list", "--name", "x", "--data-dir", t.TempDir()},
 		{"token", "create", "--name", "x", "--id", "1", "--data-dir", t.TempDir()},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"io"
 	"regexp"
 	"slices"
 	"strings"
@@ -32,6 +33,37 @@ func helpOf(t *testing.T, args ...string) string {
 		}
 	}
 	return first
+}
+
+// helpCase is a help and what it must and must not say.
+type helpCase struct {
+	args          []string
+	want, notWant []string
+}
+
+// checkHelps runs each case's command, which must print its help and exit
+// 0, and checks what the help says: a notWant is another subcommand's flag.
+func checkHelps(t *testing.T, cases []helpCase) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stderr strings.Builder
+			err := run(context.Background(), tt.args, func(string) string { return "" }, io.Discard, &stderr)
+			if !errors.Is(err, flag.ErrHelp) {
+				t.Fatalf("error %v, want flag.ErrHelp (exit 0)", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("help does not say %q:\n%s", w, stderr.String())
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(stderr.String(), w) {
+					t.Errorf("help lists %q, another subcommand's flag:\n%s", w, stderr.String())
+				}
+			}
+		})
+	}
 }
 
 // flagsOf are the flags a help lists.

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
-	"io"
 	"strings"
 	"testing"
 
@@ -117,33 +115,11 @@ func TestUserCommands(t *testing.T) {
 // TestUserHelp: `user --help` and each subcommand's -h print their own
 // flags only and succeed.
 func TestUserHelp(t *testing.T) {
-	tests := []struct {
-		args          []string
-		want, notWant []string
-	}{
+	checkHelps(t, []helpCase{
 		{[]string{"user", "--help"}, []string{"user add --name NAME", "user rm --name NAME", "standard input"}, nil},
 		{[]string{"user", "add", "-h"}, []string{"--name string", "--role string", "--data-dir"}, []string{"--id", "--password"}},
 		{[]string{"user", "passwd", "--help"}, []string{"--name string", "env WG_CONTROLLER_DATA_DIR"}, []string{"--role", "--password"}},
 		{[]string{"user", "rm", "-h"}, []string{"--name string"}, []string{"--role"}},
 		{[]string{"user", "list", "-h"}, []string{"--data-dir"}, []string{"--name", "--role"}},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			var stderr strings.Builder
-			err := run(context.Background(), tt.args, envOf(nil), io.Discard, &stderr)
-			if !errors.Is(err, flag.ErrHelp) {
-				t.Fatalf("error %v, want flag.ErrHelp (exit 0)", err)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(stderr.String(), w) {
-					t.Errorf("help does not say %q:\n%s", w, stderr.String())
-				}
-			}
-			for _, w := range tt.notWant {
-				if strings.Contains(stderr.String(), w) {
-					t.Errorf("help lists %q, another subcommand's flag:\n%s", w, stderr.String())
-				}
-			}
-		})
-	}
+	})
 }
