@@ -242,5 +242,5 @@ func (s *Store) callFn(stx *sql.Tx, r *writeReq) (res writeResult) {
 		}
 	}()
 	tx := &Tx{tx: sqlTx{tx: stx, pg: s.pg, shield: true}, box: s.box, now: unixTime(s.now().Unix())}
-	return writeResult{err: r.fn(tx)}
+	return writeResult{err: callWriteFn(r.fn, tx)}
 }

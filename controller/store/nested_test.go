@@ -92,3 +92,44 @@ func TestStoreCallFromAnotherGoroutineWaits(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreCallInsideViewIsRefused: a Store method, InTx or a nested View
+// called from inside View's function on the same goroutine fails with
+// ErrNestedTx; the same calls from another goroutine while that View runs
+// succeed.
+func TestStoreCallInsideViewIsRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, _, _ := openTest(t)
+	n := mustCreateNode(t, s, testNode("n1"))
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"GetNode", func() error { _, err := s.GetNode(ctx, n.ID); return err }},
+		{"InTx", func() error { return s.InTx(ctx, func(*Tx) error { return nil }) }},
+		{"View", func() error { return s.View(ctx, func(*Tx) error { return nil }) }},
+	}
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			var inner, beside error
+			err := s.View(ctx, func(tx *Tx) error {
+				inner = c.call()
+				done := make(chan error, 1)
+				go func() { done <- c.call() }()
+				beside = <-done
+				_, err := tx.GetNode(ctx, n.ID)
+				return err
+			})
+			if err != nil {
+				t.Fatalf("the outer View: %v", err)
+			}
+			if !errors.Is(inner, ErrNestedTx) {
+				t.Errorf("%s inside View: err = %v, want ErrNestedTx", c.name, inner)
+			}
+			if beside != nil {
+				t.Errorf("%s from another goroutine during the View: %v, want it to succeed", c.name, beside)
+			}
+		})
+	}
+}

@@ -32,14 +32,13 @@ func (s *Store) Reseal(ctx context.Context, newBox *secretbox.Box) (Resealed, er
 	if newBox == nil {
 		return Resealed{}, errors.New("store: reseal: no secretbox")
 	}
-	g, err := s.enter()
-	if err != nil {
+	if err := s.enter(); err != nil {
 		return Resealed{}, err
 	}
 	s.boxMu.Lock()
 	defer s.boxMu.Unlock()
 	var out Resealed
-	err = s.runTx(ctx, g, s.box, func(tx *Tx) error {
+	err := s.runTx(ctx, s.box, func(tx *Tx) error {
 		r := resealer{tx: tx, newBox: newBox}
 		var err error
 		if out.Nodes, err = r.column(ctx, "nodes", "secret_enc", nodeSecretAAD); err != nil {

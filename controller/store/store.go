@@ -62,12 +62,12 @@ type Store struct {
 	box   *secretbox.Box
 
 	// owner is the id of the goroutine running fn inside a write
-	// transaction, 0 when none; readers holds the ids of those inside a
-	// read-only one: so a Store call from inside InTx or View fails with
+	// transaction, 0 when none; viewers counts the functions given to View
+	// running now: so a Store call from inside InTx or View fails with
 	// ErrNestedTx instead of waiting for the connection its own
 	// transaction holds, or reading past it (nested.go).
 	owner   atomic.Uint64
-	readers sync.Map // goroutine id (uint64) -> struct{}
+	viewers atomic.Int64
 
 	closeOnce sync.Once
 	closeErr  error

@@ -41,8 +41,7 @@ type Tx struct {
 // Lock order: boxMu (read), then the connection. Reseal takes boxMu for
 // writing, then the connection.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
-	g, err := s.enter()
-	if err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
 	if s.w != nil {
@@ -50,13 +49,14 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	s.boxMu.RLock()
 	defer s.boxMu.RUnlock()
-	return s.runTx(ctx, g, s.box, fn)
+	return s.runTx(ctx, s.box, fn)
 }
 
-// runTx is InTx with the box the Tx seals and opens with; the caller
-// holds boxMu and passes its goroutine id from enter. While fn runs, that
-// goroutine is the store's owner.
-func (s *Store) runTx(ctx context.Context, g uint64, box *secretbox.Box, fn func(tx *Tx) error) error {
+// runTx is InTx with the box the Tx seals and opens with, on the calling
+// goroutine; the caller holds boxMu. While fn runs, that goroutine is the
+// store's owner.
+func (s *Store) runTx(ctx context.Context, box *secretbox.Box, fn func(tx *Tx) error) error {
+	g := goroutineID()
 	stx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
@@ -75,7 +75,7 @@ func (s *Store) runTx(ctx context.Context, g uint64, box *secretbox.Box, fn func
 			panic(p)
 		}
 	}()
-	err = fn(&Tx{tx: sqlTx{tx: stx, pg: s.pg}, box: box, now: unixTime(s.now().Unix())})
+	err = callWriteFn(fn, &Tx{tx: sqlTx{tx: stx, pg: s.pg}, box: box, now: unixTime(s.now().Unix())})
 	s.owner.Store(0) // before the connection is released to another goroutine
 	if err != nil {
 		if rerr := stx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
@@ -102,8 +102,7 @@ func (s *Store) runTx(ctx context.Context, g uint64, box *secretbox.Box, fn func
 // As with InTx, fn must use only tx: a Store method (InTx, View) called
 // inside fn returns ErrNestedTx.
 func (s *Store) View(ctx context.Context, fn func(tx *Tx) error) error {
-	g, err := s.enter()
-	if err != nil {
+	if err := s.enter(); err != nil {
 		return err
 	}
 	s.boxMu.RLock()
@@ -117,11 +116,9 @@ func (s *Store) View(ctx context.Context, fn func(tx *Tx) error) error {
 		return fmt.Errorf("store: begin reading: %w", err)
 	}
 	defer func() { _ = stx.Rollback() }()
-	if g != 0 {
-		s.readers.Store(g, struct{}{})
-		defer s.readers.Delete(g)
-	}
-	return fn(&Tx{tx: sqlTx{tx: stx, pg: s.pg}, box: s.box, now: unixTime(s.now().Unix())})
+	s.viewers.Add(1)
+	defer s.viewers.Add(-1)
+	return callReadFn(fn, &Tx{tx: sqlTx{tx: stx, pg: s.pg}, box: s.box, now: unixTime(s.now().Unix())})
 }
 
 // view runs a one-result read in a read-only transaction (View); the
