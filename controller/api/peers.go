@@ -83,18 +83,22 @@ func (s *server) peerCreatedMessage(ctx context.Context, peer fleet.PeerView) st
 	if peer.SyncState == string(store.SyncApplied) {
 		return "peer created"
 	}
-	node, err := s.fleet.GetNode(ctx, peer.NodeID)
-	if err != nil {
-		// The peer exists; only its node's name is missing from the message.
-		return "peer created; it is applied to the node as soon as the agent answers"
+	name, enabled, status, ok := peer.CreatedOn() // as the creation read it
+	if !ok {
+		node, err := s.fleet.GetNode(ctx, peer.NodeID)
+		if err != nil {
+			// The peer exists; only its node's name is missing from the message.
+			return "peer created; it is applied to the node as soon as the agent answers"
+		}
+		name, enabled, status = node.Name, node.Enabled, node.Status
 	}
 	switch {
-	case !node.Enabled:
-		return fmt.Sprintf("peer created; node %s is disabled: the peer is applied once the node is enabled", node.Name)
-	case node.Status == string(store.NodeOnline):
-		return fmt.Sprintf("peer created; it is being applied to node %s", node.Name)
+	case !enabled:
+		return fmt.Sprintf("peer created; node %s is disabled: the peer is applied once the node is enabled", name)
+	case status == string(store.NodeOnline):
+		return fmt.Sprintf("peer created; it is being applied to node %s", name)
 	default:
-		return fmt.Sprintf("peer created; it is applied to node %s as soon as the agent answers", node.Name)
+		return fmt.Sprintf("peer created; it is applied to node %s as soon as the agent answers", name)
 	}
 }
 

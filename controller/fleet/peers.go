@@ -192,7 +192,7 @@ func (s *Service) createPeerTx(ctx context.Context, tx *store.Tx, actor Actor, n
 	if err := checkPeerKeyTx(ctx, tx, p.PublicKey); err != nil {
 		return PeerView{}, nil, err
 	}
-	created, err := tx.CreatePeerWithAllocation(ctx, p)
+	created, err := tx.CreatePeerOnNode(ctx, node, p)
 	if err != nil {
 		return PeerView{}, nil, err
 	}
@@ -217,7 +217,9 @@ func (s *Service) createPeerTx(ctx context.Context, tx *store.Tx, actor Actor, n
 			return PeerView{}, nil, err
 		}
 	}
-	return peerView(created), done, nil
+	v := peerView(created)
+	v.createdOn = &store.Node{ID: node.ID, Name: node.Name, Enabled: node.Enabled, Status: node.Status}
+	return v, done, nil
 }
 
 // afterCreate logs, publishes and enforces what createPeerTx made, once
@@ -225,7 +227,12 @@ func (s *Service) createPeerTx(ctx context.Context, tx *store.Tx, actor Actor, n
 func (s *Service) afterCreate(ctx context.Context, actor Actor, done []enforced, v PeerView) {
 	s.log.Info("peer created", "peer_id", v.ID, "node_id", v.NodeID, "address4", v.Address4, "actor", string(actor))
 	s.afterEnforce(ctx, done)
-	s.publishPeer(ctx, events.PeerCreated, v, fmt.Sprintf("peer %s was created by %s", v.Name, actor))
+	message := fmt.Sprintf("peer %s was created by %s", v.Name, actor)
+	if v.createdOn != nil {
+		s.publishPeerOn(ctx, events.PeerCreated, v, *v.createdOn, message)
+		return
+	}
+	s.publishPeer(ctx, events.PeerCreated, v, message)
 }
 
 // UpdatePeer changes the fields in gives. A new public key drops a stored

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/wgfleet/wgfleet/controller/labels"
+	"github.com/wgfleet/wgfleet/controller/store"
 )
 
 // Actor is who makes a change, for the audit log: "user:NAME",
@@ -172,6 +173,22 @@ type PeerView struct {
 	TxTotal         int64      `json:"total_tx"`
 	CreatedAt       time.Time  `json:"created_at"`
 	UpdatedAt       time.Time  `json:"updated_at"`
+
+	// createdOn is, on a peer just created, its node as the creation's
+	// transaction read it (id, name, enabled, status; no secret), so that
+	// what follows the creation does not read the node again; nil
+	// otherwise.
+	createdOn *store.Node
+}
+
+// CreatedOn returns, for a peer CreatePeer has just made, its node's
+// name, whether it is enabled and its status as the creation read them;
+// ok is false for any other view.
+func (v PeerView) CreatedOn() (name string, enabled bool, status string, ok bool) {
+	if v.createdOn == nil {
+		return "", false, "", false
+	}
+	return v.createdOn.Name, v.createdOn.Enabled, string(v.createdOn.Status), true
 }
 
 // TestResult is the answer of a connection test against an agent.

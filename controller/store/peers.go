@@ -226,6 +226,16 @@ func (tx *Tx) CreatePeerWithAllocation(ctx context.Context, p Peer) (Peer, error
 	if err != nil {
 		return Peer{}, fmt.Errorf("creating peer: %w", err)
 	}
+	return tx.CreatePeerOnNode(ctx, node, p)
+}
+
+// CreatePeerOnNode is CreatePeerWithAllocation on node, which the caller
+// read in this transaction (Tx.GetNode) and which p.NodeID names: a
+// creation that has the node at hand does not read and open it again.
+func (tx *Tx) CreatePeerOnNode(ctx context.Context, node Node, p Peer) (Peer, error) {
+	if p.NodeID != node.ID {
+		return Peer{}, fmt.Errorf("creating peer: %w: the peer names node %d, the node given is %d", ErrInvalid, p.NodeID, node.ID)
+	}
 	fail := func(err error) (Peer, error) {
 		return Peer{}, fmt.Errorf("creating peer on node %s: %w", node.Name, err)
 	}
