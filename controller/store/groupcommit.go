@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 )
 
@@ -181,8 +180,7 @@ func (s *Store) runBatch(g uint64, batch []*writeReq) {
 	s.owner.Store(g)
 	var ok []*writeReq
 	for i, r := range live {
-		sp := "wgfleet_tx_" + strconv.Itoa(i)
-		res, broken := s.runSavepoint(stx, sp, r)
+		res, broken := s.runSavepoint(stx, fnSavepoint, r)
 		if broken != nil {
 			// The transaction is in a state we cannot tell: give it up,
 			// and every function in it.
@@ -209,6 +207,14 @@ func (s *Store) runBatch(g uint64, batch []*writeReq) {
 	}
 	failAll(ok, nil)
 }
+
+// fnSavepoint is the name of the savepoint each function of a batch runs
+// in. One name serves them all, since each one's savepoint is released (or
+// rolled back to and released) before the next begins; and the driver's
+// cache of prepared statements (dsnParams) then holds three savepoint
+// statements, not three for each place in a batch, which pushed the
+// store's own queries out of it and had them prepared anew.
+const fnSavepoint = "wgfleet_fn"
 
 // runSavepoint runs r's function inside savepoint sp of stx and keeps its
 // changes (RELEASE) or undoes them (ROLLBACK TO). broken is set when the
