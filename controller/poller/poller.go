@@ -18,7 +18,7 @@ import (
 // Defaults of Config.
 const (
 	DefaultInterval   = 60 * time.Second
-	DefaultWorkers    = 8
+	DefaultWorkers    = 32
 	DefaultJitter     = 0.1
 	DefaultMaxBackoff = 10 * time.Minute
 )
@@ -44,7 +44,8 @@ type Config struct {
 	// Timeout bounds the poll of one node: its health and peer list. 0
 	// means agentapi.DefaultClientTimeout.
 	Timeout time.Duration
-	// Workers bounds how many nodes are polled at once.
+	// Workers bounds how many nodes are polled at once. A poll mostly
+	// waits, for its agent and for the group commit that records it.
 	Workers int
 	// Jitter spreads each cycle's start by up to ±Jitter×Interval, a
 	// fraction in [0, 1). Negative means none.

@@ -11,8 +11,11 @@ import (
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
-// DefaultPushWorkers is Config.PushWorkers' default.
-const DefaultPushWorkers = 8
+// DefaultPushWorkers is Config.PushWorkers' default. A push mostly waits:
+// for the agent's add and dump, then for the group commit that records
+// it; with 8 at a time, the pushes of a burst of creations over 200 nodes
+// queued for seconds (docs/BENCHMARKS.md, controller-fleet).
+const DefaultPushWorkers = 32
 
 // Push asks for a peer just created to be put on its node's agent with
 // one call (an add), instead of a reconcile of the whole node: gen is the

@@ -17,7 +17,11 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultWorkers       = 4
+	// DefaultWorkers: a reconcile mostly waits (for its agent, and for
+	// the group commit that records it), and a poll cycle waits for the
+	// reconciles it offered, one per node: with 4 at a time, a cycle of
+	// a large fleet lasted as long as its reconciles in turns of 4.
+	DefaultWorkers       = 32
 	DefaultBulkThreshold = 8
 )
 
