@@ -69,7 +69,7 @@ func startSimFleet(tb testing.TB, n int) *simFleet {
 		if err != nil {
 			tb.Fatalf("simulated agent %d: %v", i, err)
 		}
-		a := &simAgent{fleet: f, index: i, fake: agenttest.StartFake(tb, agenttest.FakeOptions{Secret: secret}),
+		a := &simAgent{fleet: f, index: i, fake: agenttest.StartFake(tb, agenttest.FakeOptions{Secret: secret, Unserved: true}),
 			url: "http://" + ln.Addr().String(), secret: secret}
 		a.srv = &http.Server{Handler: a, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 		go func() {

@@ -38,6 +38,11 @@ type FakeOptions struct {
 	// Now is its clock (timestamps in /health, the signature window); nil
 	// means time.Now.
 	Now func() time.Time
+	// Unserved leaves the Fake without a server of its own: the caller
+	// serves its ServeHTTP (a benchmark's many simulated agents, each on
+	// a listener that counts connections). URL is then "", and Addr and
+	// Client must not be used.
+	Unserved bool
 }
 
 // Fake is an in-memory agent behind a real HTTP server on loopback: it
@@ -119,8 +124,10 @@ func StartFake(t testing.TB, o FakeOptions) *Fake {
 		f.ifaces[name] = &fakeIface{name: name, publicKey: priv.PublicKey(), peers: map[wgtypes.Key]agentapi.Peer{}}
 		f.order = append(f.order, name)
 	}
-	f.srv = httptest.NewServer(f)
-	f.URL = f.srv.URL + f.prefix
+	if !o.Unserved {
+		f.srv = httptest.NewServer(f)
+		f.URL = f.srv.URL + f.prefix
+	}
 	t.Cleanup(f.Close)
 	return f
 }
@@ -136,7 +143,9 @@ func (f *Fake) Close() {
 	}
 	close(f.quit)
 	f.mu.Unlock()
-	f.srv.Close()
+	if f.srv != nil {
+		f.srv.Close()
+	}
 }
 
 // Addr is the host:port it listens on, as agentapi.Client errors name it.
