@@ -26,6 +26,11 @@ import (
 type fleetSize struct {
 	nodes, peers, clients int
 	interval              time.Duration
+	// seed writes the peers straight into the database
+	// (storetest.SeedPeers) instead of creating them through the API:
+	// WGFLEET_FLEET_SEED=1, for fleets whose creation would not fit the
+	// time (10,000 x 100).
+	seed bool
 }
 
 // benchFleetSize is issue 14's 1,000 nodes x 100 peers by 50 clients with
@@ -55,6 +60,7 @@ func benchFleetSize(tb testing.TB) fleetSize {
 		}
 		s.interval = d
 	}
+	s.seed = os.Getenv("WGFLEET_FLEET_SEED") == "1"
 	if s.nodes > 60000 || s.peers > 250 {
 		tb.Fatalf("at most 60000 nodes (loopback ports) and 250 peers a node (one /24 each)")
 	}
@@ -70,9 +76,10 @@ func benchFleetSize(tb testing.TB) fleetSize {
 //   - create-p50-ms, create-p99-ms, create/s: the POSTs' latency and rate;
 //   - to-agent-p50-ms, to-agent-p99-ms: from a POST's 201 to the peer on
 //     its agent;
-//   - cycle-ms (idle, after the creations), burst-cycle-max-ms (the
-//     longest cycle during them), period/interval min and max (how far
-//     cycle starts drift from the interval, jitter included);
+//   - cycle-ms (idle, before the creations: no peers), full-cycle-ms
+//     (idle, after them: every peer on its agent), burst-cycle-max-ms
+//     (the longest cycle during them), period/interval min and max (how
+//     far cycle starts drift from the interval, jitter included);
 //   - dials/warm-cycle: connections the controller opened per poll cycle
 //     once warm (the baseline: one per agent on the first cycle);
 //   - false-drift: drift_count summed over the nodes; nothing was changed
@@ -221,8 +228,9 @@ func runFleet(b *testing.B, size fleetSize) {
 	logs := &cycleLogState{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	dataDir := b.TempDir()
 	c, err := controller.New(ctx, controller.Config{
-		Listen: "127.0.0.1:0", DataDir: b.TempDir(), PollInterval: size.interval,
+		Listen: "127.0.0.1:0", DataDir: dataDir, PollInterval: size.interval,
 		AdminPassword: controllertest.AdminPassword, Logger: slog.New(cycleLog{st: logs}),
 	})
 	if err != nil {
@@ -275,6 +283,13 @@ func runFleet(b *testing.B, size fleetSize) {
 	warmDials := float64(sim.accepts.Load()-firstDials) / 3
 	idle := logs.snapshot()[warm0:]
 
+	if size.seed {
+		b.ReportMetric(float64(firstDials), "dials/first-cycles")
+		b.ReportMetric(warmDials, "dials/warm-cycle")
+		seedFleet(ctx, b, api, sim, logs, dataDir, ids, size, bound)
+		return
+	}
+
 	// The burst: every node's peers, round robin over the nodes, by
 	// size.clients clients.
 	total := size.nodes * size.peers
@@ -314,18 +329,10 @@ func runFleet(b *testing.B, size fleetSize) {
 	// counted.
 	after := len(logs.snapshot())
 	waitFor(b, bound, "two poll cycles after the burst", func() bool { return len(logs.snapshot()) >= after+2 })
-	var nodes []struct {
-		DriftCount int64 `json:"drift_count"`
-	}
-	if _, err := api.call(ctx, http.MethodGet, "/api/nodes", nil, &nodes); err != nil {
-		b.Fatal(err)
-	}
-	var drift int64
-	for _, n := range nodes {
-		drift += n.DriftCount
-	}
+	drift := fleetDrift(ctx, b, api)
 	all := logs.snapshot()
 	periods := cyclePeriods(all, size.interval)
+	full := all[after:]
 
 	slices.Sort(lat)
 	slices.Sort(toAgent)
@@ -336,6 +343,7 @@ func runFleet(b *testing.B, size fleetSize) {
 	b.ReportMetric(ms(pct(toAgent, 50)), "to-agent-p50-ms")
 	b.ReportMetric(ms(pct(toAgent, 99)), "to-agent-p99-ms")
 	b.ReportMetric(ms(maxTook(idle)), "cycle-ms")
+	b.ReportMetric(ms(maxTook(full)), "full-cycle-ms")
 	b.ReportMetric(ms(maxTook(burstCycles)), "burst-cycle-max-ms")
 	b.ReportMetric(slices.Min(periods), "period/interval-min")
 	b.ReportMetric(slices.Max(periods), "period/interval")
@@ -347,6 +355,22 @@ func runFleet(b *testing.B, size fleetSize) {
 	b.Logf("%d nodes x %d peers by %d clients, interval %v: %d creations in %v; %d cycles (%d during the burst); controller errors logged: %d %q",
 		size.nodes, size.peers, size.clients, size.interval, total, burst.Round(time.Millisecond), len(all), len(burstCycles), logs.errors, logs.first)
 	logs.mu.Unlock()
+}
+
+// fleetDrift is drift_count summed over the nodes.
+func fleetDrift(ctx context.Context, b *testing.B, api fleetAPI) int64 {
+	b.Helper()
+	var nodes []struct {
+		DriftCount int64 `json:"drift_count"`
+	}
+	if _, err := api.call(ctx, http.MethodGet, "/api/nodes", nil, &nodes); err != nil {
+		b.Fatal(err)
+	}
+	var drift int64
+	for _, n := range nodes {
+		drift += n.DriftCount
+	}
+	return drift
 }
 
 // parallel runs fn(0..n-1) on workers goroutines and fails the benchmark

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -65,7 +66,7 @@ func startSimFleet(tb testing.TB, n int) *simFleet {
 	f := &simFleet{arrived: map[string]time.Time{}, polls: make([]int, n)}
 	for i := range n {
 		secret := strings.Repeat("s", 32) + "-" + strconv.Itoa(i)
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := simListen(i, n)
 		if err != nil {
 			tb.Fatalf("simulated agent %d: %v", i, err)
 		}
@@ -87,6 +88,23 @@ func startSimFleet(tb testing.TB, n int) *simFleet {
 		}
 	})
 	return f
+}
+
+// simListen opens simulated agent i's listener. Fleets of up to 2,000
+// take a port of 127.0.0.1 each; a larger one puts each agent on an
+// address of its own in 127.77.0.0/16 with a fixed port, so that the
+// listeners do not use up the ephemeral ports the controller's
+// connections to them need (28k on this host: 10,000 listeners and
+// 10,000 connections would not fit).
+func simListen(i, n int) (net.Listener, error) {
+	if n <= 2000 {
+		return net.Listen("tcp", "127.0.0.1:0")
+	}
+	host := fmt.Sprintf("127.77.%d.%d", i/250, i%250+1)
+	if ln, err := net.Listen("tcp", host+":18443"); err == nil {
+		return ln, nil
+	}
+	return net.Listen("tcp", host+":0") // 18443 taken there by a wildcard listener
 }
 
 // arrivedAt returns when key first reached an agent; ok is false for a

@@ -1,0 +1,99 @@
+package controller_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/wgfleet/wgfleet/controller"
+	"github.com/wgfleet/wgfleet/controller/store"
+	"github.com/wgfleet/wgfleet/controller/store/storetest"
+)
+
+// seedFleet is BenchmarkControllerFleet with WGFLEET_FLEET_SEED=1: a fleet
+// too large to create through the API in the time (10,000 nodes x 100
+// peers) is written straight into the database (storetest.SeedPeers:
+// active, restricted, expired and over-limit peers), left pending with
+// every node's generation bumped, as if created while the agents were
+// away; then the running controller puts them on their agents itself
+// (its polls offer each node's empty dump, and its reconciles send the
+// node's peers in one replace-all). It reports:
+//
+//   - seeded-peers, on-agent-peers: peers written, and those that belong
+//     on an agent (neither restricted nor off);
+//   - seed-to-agent-s: from the seed's commit to the last of those on its
+//     agent (the reconcile of the whole fleet);
+//   - full-cycle-ms: the longest of three idle cycles after that (every
+//     peer on its agent), period/interval and its minimum over every
+//     cycle, false-drift and peak-RSS-MiB, as without the seed
+//     (dials/first-cycles and dials/warm-cycle are counted before it).
+func seedFleet(ctx context.Context, b *testing.B, api fleetAPI, sim *simFleet, logs *cycleLogState, dataDir string, ids []int64, size fleetSize, bound time.Duration) {
+	b.Helper()
+	path := filepath.Join(dataDir, controller.DBFile)
+	nodes := make([]store.Node, len(ids))
+	for i, id := range ids {
+		nodes[i] = store.Node{ID: id, Name: fmt.Sprintf("node-%05d", i), WGInterface: "wg0",
+			IPPool: netip.MustParsePrefix(fmt.Sprintf("10.%d.%d.0/24", 64+i/256, i%256))}
+	}
+	t0 := time.Now()
+	seeded := storetest.SeedPeers(b, path, nodes, size.peers)
+	db, err := sql.Open("sqlite3", path+"?_busy_timeout=10000&_txlock=immediate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.Begin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var want int
+	for _, q := range []string{
+		"UPDATE peers SET sync_state = 'pending'",
+		"UPDATE nodes SET desired_generation = desired_generation + 1",
+	} {
+		if _, err := tx.Exec(q); err != nil {
+			b.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := tx.QueryRow("SELECT count(*) FROM peers WHERE enabled = 1 AND restriction = ''").Scan(&want); err != nil {
+		b.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	seededAt := time.Now()
+	b.Logf("seeded %d peers (%d for the agents) in %v", seeded, want, seededAt.Sub(t0).Round(time.Millisecond))
+	waitFor(b, bound, "every seeded peer on its agent", func() bool { return sim.arrivals() >= want })
+	var last time.Time
+	sim.mu.Lock()
+	for _, t := range sim.arrived {
+		if t.After(last) {
+			last = t
+		}
+	}
+	sim.mu.Unlock()
+	after := len(logs.snapshot())
+	waitFor(b, bound, "three poll cycles after the seed", func() bool { return len(logs.snapshot()) >= after+3 })
+	all := logs.snapshot()
+	// The first cycle after the last arrival may have started before it.
+	full := all[after+1:]
+	drift := fleetDrift(ctx, b, api)
+	periods := cyclePeriods(all, size.interval)
+	b.ReportMetric(float64(seeded), "seeded-peers")
+	b.ReportMetric(float64(want), "on-agent-peers")
+	b.ReportMetric(last.Sub(seededAt).Seconds(), "seed-to-agent-s")
+	b.ReportMetric(float64(maxTook(full).Microseconds())/1000, "full-cycle-ms")
+	b.ReportMetric(slices.Min(periods), "period/interval-min")
+	b.ReportMetric(slices.Max(periods), "period/interval")
+	b.ReportMetric(float64(drift), "false-drift")
+	b.ReportMetric(peakRSSMiB(), "peak-RSS-MiB")
+	logs.mu.Lock()
+	b.Logf("%d nodes x %d peers seeded, interval %v; %d cycles; controller errors logged: %d %q",
+		size.nodes, size.peers, size.interval, len(all), logs.errors, logs.first)
+	logs.mu.Unlock()
+}
