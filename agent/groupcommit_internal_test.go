@@ -71,7 +71,7 @@ func TestDeviceRefusalFailsAlone(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			results[n] = i.addPeer(s)
+			results[n] = i.addPeer(s, nil)
 		}()
 	}
 	close(start)

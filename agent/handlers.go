@@ -47,6 +47,13 @@ type ifaceHandler func(r *http.Request, i *iface) (int, any, error)
 // interface (404 when unknown) and writes h's answer.
 func (a *Agent) onIface(h ifaceHandler) http.HandlerFunc { return a.signed(a.serveIface(h)) }
 
+// onIfaceDeferred is onIface for a route whose only durable effect goes
+// through the interface's committer (signedDeferred): h passes
+// durableOf(r) with its change.
+func (a *Agent) onIfaceDeferred(h ifaceHandler) http.HandlerFunc {
+	return a.signedDeferred(a.serveIface(h))
+}
+
 // onIfaceBulk is onIface for a bulk route (signedBulk).
 func (a *Agent) onIfaceBulk(h ifaceHandler) http.HandlerFunc { return a.signedBulk(a.serveIface(h)) }
 
@@ -119,7 +126,7 @@ func (a *Agent) addPeer(r *http.Request, i *iface) (int, any, error) {
 	if err := checkPeerKey(conf.Key, i.tun.PublicKey()); err != nil {
 		return 0, nil, err
 	}
-	if err := i.addPeer(conf); err != nil {
+	if err := i.addPeer(conf, durableOf(r)); err != nil {
 		return 0, nil, err
 	}
 	a.log.Info("peer added", "iface", i.name, "peer", conf.Key.String(), "allowed_ips", prefixStrings(conf.AllowedIPs))
@@ -140,7 +147,7 @@ func (a *Agent) updatePeer(r *http.Request, i *iface) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := i.updatePeer(k, req); err != nil {
+	if err := i.updatePeer(k, req, durableOf(r)); err != nil {
 		return 0, nil, err
 	}
 	a.log.Info("peer updated", "iface", i.name, "peer", k.String())
@@ -152,7 +159,7 @@ func (a *Agent) deletePeer(r *http.Request, i *iface) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := i.removePeer(k); err != nil {
+	if err := i.removePeer(k, durableOf(r)); err != nil {
 		return 0, nil, err
 	}
 	a.log.Info("peer removed", "iface", i.name, "peer", k.String())

@@ -72,9 +72,12 @@ type iface struct {
 
 // op is one queued change. mutate checks the change against work and, only
 // if it fits, changes work; it must leave work untouched when it fails. It
-// may run twice when its batch falls back to one change at a time.
+// may run twice when its batch falls back to one change at a time. ready,
+// if not nil, must return nil before the change is saved (the request's
+// replay record, signedDeferred); its error fails the change.
 type op struct {
 	mutate func(work *peerTable) error
+	ready  func() error
 	result chan error
 }
 
@@ -101,8 +104,8 @@ func (i *iface) stop() {
 	}
 }
 
-func (i *iface) submit(mutate func(work *peerTable) error) error {
-	o := &op{mutate: mutate, result: make(chan error, 1)}
+func (i *iface) submit(ready func() error, mutate func(work *peerTable) error) error {
+	o := &op{mutate: mutate, ready: ready, result: make(chan error, 1)}
 	select {
 	case i.ops <- o:
 		return <-o.result
@@ -166,7 +169,7 @@ func (i *iface) commitBatch(batch []*op) {
 	}
 	var err error
 	if len(accepted) > 0 {
-		err = i.commit()
+		err = i.commit(accepted)
 		i.counts.batches.Add(1)
 	} else {
 		work.keep()
@@ -210,7 +213,7 @@ func (i *iface) commitOne(o *op) {
 		o.result <- err
 		return
 	}
-	err := i.commit()
+	err := i.commit([]*op{o})
 	i.counts.batches.Add(1)
 	if err != nil {
 		i.counts.failed.Add(1)
@@ -220,19 +223,27 @@ func (i *iface) commitOne(o *op) {
 	o.result <- err
 }
 
-// commit keeps the batch in the table: it applies what the batch changed
-// to the device in one UAPI set, then appends it to the journal. If either
-// fails, the device and the table are put back as they were, so nothing is
+// commit keeps the batch of ops in the table: it applies what the batch
+// changed to the device in one UAPI set, waits until every op is ready to
+// be saved, then appends the batch to the journal. If any of it fails,
+// the device and the table are put back as they were, so nothing is
 // half-applied. The caller holds mu.
-func (i *iface) commit() error {
+func (i *iface) commit(ops []*op) error {
 	cs := i.table.changes()
 	if len(cs) == 0 {
 		i.table.keep()
-		return nil
+		return ready(ops)
 	}
 	if err := i.tun.Configure(apply(cs)); err != nil {
 		i.table.rollback()
 		return fmt.Errorf("applying %d peer changes to %s: %w", len(cs), i.name, err)
+	}
+	if err := ready(ops); err != nil {
+		if rerr := i.tun.Configure(revert(cs)); rerr != nil {
+			i.log.Error("rolling back device after a failed replay record", "iface", i.name, "err", rerr)
+		}
+		i.table.rollback()
+		return err
 	}
 	if err := i.store.append(cs); err != nil {
 		if rerr := i.tun.Configure(revert(cs)); rerr != nil {
@@ -246,8 +257,24 @@ func (i *iface) commit() error {
 	return nil
 }
 
-func (i *iface) addPeer(conf peerConf) error {
-	return i.submit(func(work *peerTable) error {
+// ready waits for every op to be ready to be saved and returns the first
+// error.
+func ready(ops []*op) error {
+	for _, o := range ops {
+		if o.ready == nil {
+			continue
+		}
+		if err := o.ready(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addPeer, updatePeer and removePeer queue one change and return once it
+// is saved (or refused); ready is as for op.
+func (i *iface) addPeer(conf peerConf, ready func() error) error {
+	return i.submit(ready, func(work *peerTable) error {
 		if _, ok := work.get(conf.Key); ok {
 			return conflictf("peer %s already exists on %s", conf.Key, i.name)
 		}
@@ -262,8 +289,8 @@ func (i *iface) addPeer(conf peerConf) error {
 	})
 }
 
-func (i *iface) updatePeer(k wgtypes.Key, req agentapi.UpdatePeerRequest) error {
-	return i.submit(func(work *peerTable) error {
+func (i *iface) updatePeer(k wgtypes.Key, req agentapi.UpdatePeerRequest, ready func() error) error {
+	return i.submit(ready, func(work *peerTable) error {
 		cur, ok := work.get(k)
 		if !ok {
 			return notFoundf("peer %s not found on %s", k, i.name)
@@ -280,8 +307,8 @@ func (i *iface) updatePeer(k wgtypes.Key, req agentapi.UpdatePeerRequest) error 
 	})
 }
 
-func (i *iface) removePeer(k wgtypes.Key) error {
-	return i.submit(func(work *peerTable) error {
+func (i *iface) removePeer(k wgtypes.Key, ready func() error) error {
+	return i.submit(ready, func(work *peerTable) error {
 		if _, ok := work.get(k); !ok {
 			return notFoundf("peer %s not found on %s", k, i.name)
 		}
@@ -296,7 +323,7 @@ func (i *iface) syncPeers(want peerSet) (agentapi.SyncResult, error) {
 		return agentapi.SyncResult{}, err
 	}
 	var res agentapi.SyncResult
-	err := i.submit(func(work *peerTable) error {
+	err := i.submit(nil, func(work *peerTable) error {
 		res = agentapi.SyncResult{Status: "success"}
 		var gone []wgtypes.Key
 		for k := range work.peers {

@@ -39,20 +39,41 @@ func (a *Agent) signed(h http.HandlerFunc) http.HandlerFunc {
 	return a.signedBy(func(w http.ResponseWriter, r *http.Request, _ []byte) { h(w, r) })
 }
 
+// signedDeferred is signed for a handler whose only durable effect goes
+// through its interface's committer: the replay log's fsync runs while h
+// validates and applies the change to the device, and the committer
+// waits for it (durableOf) before the change is saved; the answer is held
+// back until it is done, and replaced by the refusal if it failed. The
+// request is still on record against replays before anything of it is
+// durable or answered.
+func (a *Agent) signedDeferred(h http.HandlerFunc) http.HandlerFunc {
+	return a.verified(func(w http.ResponseWriter, r *http.Request, _ []byte) { h(w, r) }, verifyDeferred)
+}
+
 // signedBulk is signed for the bulk routes: a request signed as bulk is
 // authenticated from its headers before its body, of up to
 // agentapi.MaxBulkBodyBytes, is read; any other takes the way of signed.
 func (a *Agent) signedBulk(h http.HandlerFunc) http.HandlerFunc {
-	return a.verified(func(w http.ResponseWriter, r *http.Request, _ []byte) { h(w, r) }, true)
+	return a.verified(func(w http.ResponseWriter, r *http.Request, _ []byte) { h(w, r) }, verifyBulk)
 }
 
 // signedBy is signed for a handler that is told which of the accepted
 // secrets signed the request (it must not modify it).
 func (a *Agent) signedBy(h func(w http.ResponseWriter, r *http.Request, signer []byte)) http.HandlerFunc {
-	return a.verified(h, false)
+	return a.verified(h, verifyPlain)
 }
 
-func (a *Agent) verified(h func(w http.ResponseWriter, r *http.Request, signer []byte), bulk bool) http.HandlerFunc {
+// verifyMode is how verified takes a request.
+type verifyMode int
+
+const (
+	verifyPlain    verifyMode = iota
+	verifyBulk                // a bulk body is taken (signedBulk)
+	verifyDeferred            // the replay log is waited for later (signedDeferred)
+)
+
+func (a *Agent) verified(h func(w http.ResponseWriter, r *http.Request, signer []byte), mode verifyMode) http.HandlerFunc {
+	bulk := mode == verifyBulk
 	return func(w http.ResponseWriter, r *http.Request) {
 		hdr, err := a.verifier.CheckHeaders(r)
 		if err != nil {
@@ -98,6 +119,19 @@ func (a *Agent) verified(h func(w http.ResponseWriter, r *http.Request, signer [
 			writeError(w, err)
 			return
 		}
+		if mode == verifyDeferred {
+			signer, durable, err := a.verifier.VerifySignerDeferred(r, hdr, body)
+			if err != nil {
+				a.reject(w, r, err)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r = r.WithContext(context.WithValue(r.Context(), durableKey{}, durable))
+			dw := &durableWriter{ResponseWriter: w, durable: durable, refuse: func(err error) { a.reject(w, r, err) }}
+			h(dw, r, signer)
+			dw.check() // a handler that wrote nothing is answered only now
+			return
+		}
 		signer, err := a.verifier.VerifySigner(r, hdr, body)
 		if err != nil {
 			a.reject(w, r, err)
@@ -107,6 +141,58 @@ func (a *Agent) verified(h func(w http.ResponseWriter, r *http.Request, signer [
 		h(w, r, signer)
 	}
 }
+
+// durableKey holds, in the context of a request taken by signedDeferred,
+// the function that waits for its replay record.
+type durableKey struct{}
+
+// durableOf is the function that waits for r's replay record (see
+// signedDeferred); nil when r has nothing to wait for.
+func durableOf(r *http.Request) func() error {
+	d, _ := r.Context().Value(durableKey{}).(func() error)
+	return d
+}
+
+// durableWriter holds back the answer to a request taken by
+// signedDeferred until its replay record is durable; if that failed, the
+// request is refused instead (503), whatever the handler wrote.
+type durableWriter struct {
+	http.ResponseWriter
+	durable func() error
+	refuse  func(error)
+	checked bool
+	failed  bool
+}
+
+// check waits for the replay record once and answers the refusal if it
+// failed; it reports whether the handler's answer may go out.
+func (d *durableWriter) check() bool {
+	if !d.checked {
+		d.checked = true
+		if err := d.durable(); err != nil {
+			d.failed = true
+			clear(d.ResponseWriter.Header()) // the handler's, not the refusal's
+			d.refuse(err)
+		}
+	}
+	return !d.failed
+}
+
+func (d *durableWriter) WriteHeader(code int) {
+	if d.check() {
+		d.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (d *durableWriter) Write(p []byte) (int, error) {
+	if !d.check() {
+		return len(p), nil // the refusal was answered instead
+	}
+	return d.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (d *durableWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }
 
 // bulkBody serves a request signed as bulk: authenticated from its
 // headers (the signature covers the body's digest), then its body is read

@@ -25,9 +25,9 @@ func (a *Agent) routes() http.Handler {
 
 	for _, p := range []string{"", "/v1"} {
 		r.HandleFunc(p+"/wg/{iface}/dump", a.onIface(a.dump)).Methods(http.MethodGet)
-		r.HandleFunc(p+"/wg/{iface}/peers", a.onIface(a.addPeer)).Methods(http.MethodPost)
-		r.HandleFunc(p+"/wg/{iface}/peers/{pubkey:.+}", a.onIface(a.updatePeer)).Methods(http.MethodPut)
-		r.HandleFunc(p+"/wg/{iface}/peers/{pubkey:.+}", a.onIface(a.deletePeer)).Methods(http.MethodDelete)
+		r.HandleFunc(p+"/wg/{iface}/peers", a.onIfaceDeferred(a.addPeer)).Methods(http.MethodPost)
+		r.HandleFunc(p+"/wg/{iface}/peers/{pubkey:.+}", a.onIfaceDeferred(a.updatePeer)).Methods(http.MethodPut)
+		r.HandleFunc(p+"/wg/{iface}/peers/{pubkey:.+}", a.onIfaceDeferred(a.deletePeer)).Methods(http.MethodDelete)
 	}
 	r.HandleFunc("/v1/wg/{iface}", a.onIface(a.interfaceInfo)).Methods(http.MethodGet)
 	r.HandleFunc("/v1/wg/{iface}/peers", a.onIface(a.dump)).Methods(http.MethodGet)

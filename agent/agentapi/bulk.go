@@ -87,7 +87,11 @@ func (v *Verifier) VerifyBulkBody(r *http.Request, h Headers, digest [sha256.Siz
 	if d := now.Unix() - h.sent; d > w || d < -w {
 		return &AuthError{Reason: ReasonStaleTimestamp}
 	}
-	return v.remember(r.Method, h.sent, h.nonce, h.sig, now)
+	durable, err := v.remember(r.Method, h.sent, h.nonce, h.sig, now, false)
+	if err != nil {
+		return err
+	}
+	return durable()
 }
 
 // mustHex decodes s, or returns nil when it is not hex.

@@ -170,6 +170,16 @@ func (l *replayLog) record(key string, exp time.Time) error {
 	return <-w.done
 }
 
+// start is record without the wait: record runs on a goroutine of its
+// own (which ends with it: close ends it too), and the function start
+// returns waits for it and returns what it returned, the same at every
+// call.
+func (l *replayLog) start(key string, exp time.Time) func() error {
+	done := make(chan error, 1)
+	go func() { done <- l.record(key, exp) }()
+	return sync.OnceValue(func() error { return <-done })
+}
+
 func writeReplayBatch(f *os.File, batch []*replayWaiter) error {
 	buf := make([]byte, 0, len(batch)*replayRecordSize)
 	for _, b := range batch {

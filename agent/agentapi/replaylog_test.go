@@ -126,3 +126,57 @@ func TestReplayLogNotALog(t *testing.T) {
 		t.Fatal("NewVerifier accepted a file that is not a replay log")
 	}
 }
+
+// TestVerifySignerDeferred: a request verified with the replay log
+// deferred is refused as a replay at once, before its record is durable;
+// durable then says it is on the log, which a restart reads back; after
+// the log is closed, durable reports the log's failure as VerifySigner
+// would (503 reason), the same at every call.
+func TestVerifySignerDeferred(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "replay.log")
+	clock := testenv.NewClock(time.Unix(testNow, 0))
+	cfg := agentapi.VerifierConfig{ReplayLog: path}
+	v := newTestVerifier(t, clock, cfg)
+	post := signed{method: "POST", target: "/wg/wg0/peers", body: `{"public_key":"k"}`}
+	r, body := post.request()
+	h, err := v.CheckHeaders(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, durable, err := v.VerifySignerDeferred(r, h, body)
+	if err != nil || signer == nil || durable == nil {
+		t.Fatalf("VerifySignerDeferred = %v, %v", signer, err)
+	}
+	r2, body2 := post.request()
+	wantReason(t, v.Verify(r2, body2), agentapi.ReasonReplayed)
+	if err := durable(); err != nil {
+		t.Fatalf("durable: %v", err)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	v2 := newTestVerifier(t, clock, cfg)
+	r3, body3 := post.request()
+	wantReason(t, v2.Verify(r3, body3), agentapi.ReasonReplayed)
+
+	// A log that fails: the request is remembered in memory, and durable
+	// reports the failure.
+	v2.Close()
+	del := signed{method: "DELETE", target: "/wg/wg0/peers/k"}
+	r4, body4 := del.request()
+	h4, err := v2.CheckHeaders(r4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, durable, err = v2.VerifySignerDeferred(r4, h4, body4)
+	if err != nil {
+		t.Fatalf("VerifySignerDeferred: %v", err)
+	}
+	wantReason(t, durable(), agentapi.ReasonReplayLogFailed)
+	wantReason(t, durable(), agentapi.ReasonReplayLogFailed)
+	r5, body5 := del.request()
+	h5, _ := v2.CheckHeaders(r5)
+	if _, err := v2.VerifySigner(r5, h5, body5); err == nil {
+		t.Fatal("the same request accepted again after its log failed")
+	}
+}

@@ -196,29 +196,57 @@ func (v *Verifier) VerifyBody(r *http.Request, h Headers, body []byte) error {
 // VerifySigner is VerifyBody that also returns, on success, the secret
 // the request was signed with (the caller must not modify it).
 func (v *Verifier) VerifySigner(r *http.Request, h Headers, body []byte) ([]byte, error) {
-	if len(h.sig) != 32 {
-		return nil, &AuthError{Reason: ReasonBadSignature} // a zero Headers
+	signer, durable, err := v.verifySigner(r, h, body, false)
+	if err == nil {
+		err = durable()
 	}
-	now := v.now()
-	// The window again: time passed while the body was read.
-	w := int64(v.window / time.Second)
-	if d := now.Unix() - h.sent; d > w || d < -w {
-		return nil, &AuthError{Reason: ReasonStaleTimestamp}
-	}
-	ts, sent, nonce, sig := h.ts, h.sent, h.nonce, h.sig
-	signer := v.signer(r, body, ts, nonce, sig)
-	if signer == nil {
-		return nil, &AuthError{Reason: ReasonBadSignature}
-	}
-	if err := v.remember(r.Method, sent, nonce, sig, now); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return signer, nil
 }
 
+// VerifySignerDeferred is VerifySigner for a handler that can do its
+// work before the request is on record against replays, provided it
+// makes nothing durable and answers nothing before durable returned nil:
+// the replay log's fsync then runs while the handler works, instead of
+// before it. The request is remembered in memory at once, so a replay is
+// refused meanwhile. durable is never nil; it waits for the replay log
+// and returns the error VerifySigner would have returned (an *AuthError,
+// ReasonReplayLogFailed), the same at every call.
+func (v *Verifier) VerifySignerDeferred(r *http.Request, h Headers, body []byte) (signer []byte, durable func() error, err error) {
+	return v.verifySigner(r, h, body, true)
+}
+
+func (v *Verifier) verifySigner(r *http.Request, h Headers, body []byte, deferred bool) ([]byte, func() error, error) {
+	if len(h.sig) != 32 {
+		return nil, nil, &AuthError{Reason: ReasonBadSignature} // a zero Headers
+	}
+	now := v.now()
+	// The window again: time passed while the body was read.
+	w := int64(v.window / time.Second)
+	if d := now.Unix() - h.sent; d > w || d < -w {
+		return nil, nil, &AuthError{Reason: ReasonStaleTimestamp}
+	}
+	signer := v.signer(r, body, h.ts, h.nonce, h.sig)
+	if signer == nil {
+		return nil, nil, &AuthError{Reason: ReasonBadSignature}
+	}
+	durable, err := v.remember(r.Method, h.sent, h.nonce, h.sig, now, deferred)
+	if err != nil {
+		return nil, nil, err
+	}
+	return signer, durable, nil
+}
+
+// durableNow is the durable of a request with nothing to wait for.
+func durableNow() error { return nil }
+
 // remember records a verified request against replays: its nonce, or
-// its signature when it has no nonce and its method is not safe.
-func (v *Verifier) remember(method string, sent int64, nonce string, sig []byte, now time.Time) error {
+// its signature when it has no nonce and its method is not safe. The
+// record is in memory when it returns; durable waits for the replay log,
+// which remember has already waited for unless deferred.
+func (v *Verifier) remember(method string, sent int64, nonce string, sig []byte, now time.Time, deferred bool) (durable func() error, err error) {
 	var key, reason string
 	switch {
 	case nonce != "":
@@ -228,7 +256,7 @@ func (v *Verifier) remember(method string, sent int64, nonce string, sig []byte,
 		// must count as the same signature.
 		key, reason = "s:"+string(sig), ReasonReplayed
 	default:
-		return nil
+		return durableNow, nil
 	}
 	// What is remembered is a digest: 32 bytes whatever the nonce, and
 	// the same in memory and in the replay log.
@@ -239,19 +267,30 @@ func (v *Verifier) remember(method string, sent int64, nonce string, sig []byte,
 	exp := time.Unix(sent, 0).Add(v.window + time.Second)
 	switch v.replay.add(key, exp, now) {
 	case replayDuplicate:
-		return &AuthError{Reason: reason}
+		return nil, &AuthError{Reason: reason}
 	case replayFull:
-		return &AuthError{Reason: ReasonReplayCacheFull}
+		return nil, &AuthError{Reason: ReasonReplayCacheFull}
 	}
-	if v.log != nil {
-		// Durable before accepted. On failure the key stays remembered in
-		// memory: the request was not accepted, and a client retries with
-		// a fresh signature anyway.
-		if err := v.log.record(key, exp); err != nil {
+	if v.log == nil {
+		return durableNow, nil
+	}
+	// Durable before accepted. On failure the key stays remembered in
+	// memory: the request was not accepted, and a client retries with a
+	// fresh signature anyway.
+	failed := func(err error) error {
+		if err != nil {
 			return &AuthError{Reason: ReasonReplayLogFailed, err: err}
 		}
+		return nil
 	}
-	return nil
+	if deferred {
+		wait := v.log.start(key, exp)
+		return func() error { return failed(wait()) }, nil
+	}
+	if err := failed(v.log.record(key, exp)); err != nil {
+		return nil, err
+	}
+	return durableNow, nil
 }
 
 // signer returns the secret under which sig is the MAC of the request,
