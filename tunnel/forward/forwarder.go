@@ -147,13 +147,16 @@ func (f *Forwarder) Close() error {
 		f.mu.Unlock()
 
 		f.cancel()
+		// The NIC first: a sender waiting for room in its queue (which
+		// nobody reads once WireGuard stops) gives up, so ending the
+		// relays, which sends their resets, cannot wait for it.
+		f.ep.Close()
 		for _, c := range open {
 			c.Close()
 		}
 		if inner != nil {
 			f.closeErr = inner.Close()
 		}
-		f.ep.Close()
 		// Closing the stack also ends handshakes still in progress, on
 		// which a TCP handler may wait.
 		f.s.Close()

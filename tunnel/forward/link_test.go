@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+	"time"
 
+	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	tcpipsum "gvisor.dev/gvisor/pkg/tcpip/checksum"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
@@ -176,4 +178,54 @@ func TestInboundFlushDeliversEveryFlow(t *testing.T) {
 	}
 	in.flush()
 	testenv.Equal(t, "segments delivered after the flush", len(d.pkts), flows)
+}
+
+// TestLinkEndpointWaitsForRoomUntilClosed: a sender waits while the queue
+// to WireGuard is full (no drop), takes the room a read makes, and gives
+// up when the endpoint closes.
+func TestLinkEndpointWaitsForRoomUntilClosed(t *testing.T) {
+	testenv.GoroutineLeakCheck(t)
+	l := newLinkEndpoint(2, 1420)
+	one := func() stack.PacketBufferList {
+		var pkts stack.PacketBufferList
+		pkts.PushBack(stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData([]byte("x"))}))
+		return pkts
+	}
+	for i := range 2 {
+		if n, err := l.WritePackets(one()); n != 1 || err != nil {
+			t.Fatalf("write %d into an empty queue: %d, %v", i, n, err)
+		}
+	}
+	type result struct {
+		n   int
+		err tcpip.Error
+	}
+	write := func() chan result {
+		done := make(chan result, 1)
+		go func() { n, err := l.WritePackets(one()); done <- result{n, err} }()
+		return done
+	}
+	done := write()
+	select {
+	case r := <-done:
+		t.Fatalf("a write into a full queue returned at once: %d, %v", r.n, r.err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	(<-l.out).DecRef() // WireGuard reads one
+	if r := <-done; r.n != 1 || r.err != nil {
+		t.Fatalf("the waiting write after a read: %d, %v", r.n, r.err)
+	}
+	done = write()
+	l.Close()
+	select {
+	case r := <-done:
+		if r.n != 0 || r.err == nil {
+			t.Fatalf("a write waiting at Close: %d, %v; want 0 and an error", r.n, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a write waiting for room did not give up at Close")
+	}
+	if n, err := l.WritePackets(one()); n != 0 || err == nil {
+		t.Fatalf("a write after Close: %d, %v", n, err)
+	}
 }
