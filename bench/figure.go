@@ -107,7 +107,7 @@ func suite() []figure {
 			Name: "traffic-history", Pkg: "./controller/store", Bench: "TrafficHistory",
 			Benchtime: "1x", Quick: "1x", Short: true, Timeout: 60 * time.Minute,
 			Headline: []string{"peers", "minute-rows", "hour-rows", "day-rows", "used-MiB", "bytes/row", "KiB/peer",
-				"record-1k-max-ms", "record-poll-max-ms", "rollup-hour-max-ms"},
+				"record-1k-max-ms", "record-poll-max-ms", "rollup-hour-max-ms", "older-days-s", "last-day-s", "last-hour-s"},
 			What: "traffic history of 10k peers (1k with -quick) busy every minute for 30 days, through the real writes and rollup: rows and SQLite bytes",
 		},
 		{
