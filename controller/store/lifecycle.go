@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -110,7 +112,7 @@ func (tx *Tx) DueRestrictions(ctx context.Context, now time.Time, nodeID, peerID
 	rows, err := tx.tx.QueryContext(ctx, `SELECT id, node_id, restriction, due, limit_action, expires_at, data_limit_bytes,
 		rx_total + tx_total - usage_baseline
 		FROM (SELECT *, `+dueRestriction+` AS due FROM peers `+filter+`) AS p
-		WHERE due <> restriction ORDER BY id`, args...)
+		WHERE due <> restriction`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("finding due restrictions: %w", err)
 	}
@@ -131,6 +133,10 @@ func (tx *Tx) DueRestrictions(ctx context.Context, now time.Time, nodeID, peerID
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("finding due restrictions: %w", err)
 	}
+	// Sorted here, not by ORDER BY: the statement's sorter cost SQLite
+	// more than the few rows it orders (a poll of a quiet node found none
+	// in 60-140 us with it, 13 us without).
+	slices.SortFunc(out, func(a, b RestrictionChange) int { return cmp.Compare(a.PeerID, b.PeerID) })
 	return out, nil
 }
 
