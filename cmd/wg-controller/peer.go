@@ -189,7 +189,7 @@ type peerFlags struct {
 
 func addPeerFlags(s *cli.Set, create bool) *peerFlags {
 	f := &peerFlags{
-		name:          cli.String(s, "name", "", "", "the peer's name"),
+		name:          cli.String(s, "name", "", "", "the peer's name, unique on its node (letter case aside); required by peer add"),
 		publicKey:     cli.String(s, "public-key", "", "", "the client's public key (base64); without it the controller makes the key pair"),
 		psk:           cli.String(s, "preshared-key", "", "", "a preshared key (base64), auto to make one, or empty for none"),
 		dns:           cli.String(s, "dns", "", "", "DNS servers of the client's config"),
@@ -311,6 +311,9 @@ func peerAdd(s *cli.Set) action {
 		in, err := f.input()
 		if err != nil {
 			return err
+		}
+		if strings.TrimSpace(f.name.Get()) == "" {
+			return usageErrorf("peer add: --name is required (unique on the peer's node)")
 		}
 		switch target := f.node.Get(); target {
 		case "":

@@ -153,7 +153,7 @@ func TestPeerCommands(t *testing.T) {
 	// Exit codes.
 	f.fails(exitNotFound, "not found", "peer", "show", "99999")
 	f.fails(exitNotFound, `no peer is named "ghost"`, "peer", "config", "ghost")
-	f.fails(exitNotFound, `no node is named "ghost"`, "peer", "add", "--node", "ghost")
+	f.fails(exitNotFound, `no node is named "ghost"`, "peer", "add", "--node", "ghost", "--name", "nowhere")
 	f.fails(exitNotFound, "not found", "peer", "add", "--node", "99999", "--name", "x")
 	f.fails(exitConflict, "in use", "peer", "add", "--node", "pcli-2", "--name", "taken", "--address", phone.Address4)
 	f.fails(exitUsage, "expires", "peer", "add", "--node", "pcli-1", "--expires", "soon")
@@ -165,6 +165,9 @@ func TestPeerCommands(t *testing.T) {
 	f.ok("peer", "add", "--node", "pcli-1", "--name", "twin")
 	f.ok("peer", "add", "--node", "pcli-2", "--name", "twin")
 	f.fails(exitUsage, `2 peers are named "twin"`, "peer", "show", "twin")
+	// A peer needs a name, one no other peer of its node has.
+	f.fails(exitUsage, "--name is required", "peer", "add", "--node", "pcli-1")
+	f.fails(exitConflict, "name: a peer named twin is already on node pcli-1", "peer", "add", "--node", "pcli-1", "--name", "TWIN")
 
 	f.ok("peer", "rm", "laptop-2")
 	f.fails(exitNotFound, "", "peer", "show", laptop)

@@ -14,6 +14,7 @@ import (
 	"github.com/wgfleet/wgfleet/controller/auth"
 	"github.com/wgfleet/wgfleet/controller/fault"
 	"github.com/wgfleet/wgfleet/controller/fleet"
+	"github.com/wgfleet/wgfleet/controller/store"
 )
 
 // Kinds of failure found by this package itself, each with its fault
@@ -143,6 +144,9 @@ func statusOf(err error) problem {
 		p.message = auth.ErrBadCredentials.Error()
 	case code == fault.ECONFLICT && errors.As(err, &ce):
 		p.message, p.data = ce.Error(), map[string]any{"field": ce.Field}
+	case code == fault.ECONFLICT && errors.Is(err, store.ErrPeerNameTaken):
+		// Two writers raced past the fleet's check: the unique index said no.
+		p.message, p.data = "name: a peer of that name is already on the node; choose another name", map[string]any{"field": "name"}
 	case code == fault.ECONFLICT && errors.As(err, &nhp):
 		p.message, p.data = nhp.Error(), map[string]any{"peer_count": nhp.peers}
 	case code == fault.ETLSPIN && errors.As(err, &pe):

@@ -146,12 +146,12 @@ func TestPlacementSelectorEndpoints(t *testing.T) {
 	us := mk("pl-us", "10.73.0.0/24", "us-east", 1000)
 
 	var p fleet.PeerView
-	c.do(t, "POST", "/api/peers", map[string]any{"node_id": "auto", "placement": map[string]any{"labels": map[string]string{"region": "us-east"}}}).
+	c.do(t, "POST", "/api/peers", map[string]any{"node_id": "auto", "name": "placed-us", "placement": map[string]any{"labels": map[string]string{"region": "us-east"}}}).
 		want(t, 201).decode(t, &p)
 	if p.NodeID != us.ID {
 		t.Fatalf("placed in us-east on node %d, want %d", p.NodeID, us.ID)
 	}
-	c.do(t, "POST", "/api/peers", map[string]any{"node_id": "auto", "placement": map[string]any{"labels": map[string]string{"region": "eu-west"}}}).
+	c.do(t, "POST", "/api/peers", map[string]any{"node_id": "auto", "name": "placed-eu", "placement": map[string]any{"labels": map[string]string{"region": "eu-west"}}}).
 		want(t, 201).decode(t, &p)
 	if p.NodeID != eu1.ID && p.NodeID != eu2.ID {
 		t.Fatalf("placed in eu-west on node %d", p.NodeID)

@@ -42,7 +42,9 @@ type BulkCreateResult struct {
 
 // CreatePeers makes in.Count peers named in.NamePrefix followed by a
 // number, the numbers going on after the highest one a peer of the fleet
-// already has with that prefix (laptop-1, laptop-2, ... after none). Each
+// already has with that prefix (laptop-1, laptop-2, ... after none); a
+// number whose name a peer of the chosen node has in another letter case
+// (Laptop-3) is skipped, so every name is free on its node. Each
 // peer is validated and created like one of CreatePeer, with its own key
 // pair and the next free address of its node, and audited as peer.create
 // with "bulk": true. With node_id "auto" each peer goes, in turn, to the
@@ -109,8 +111,9 @@ func (s *Service) CreatePeers(ctx context.Context, actor Actor, in BulkPeerInput
 		next := nextNameNumber(prefix, names)
 		// Placement's view of the nodes, updated with each peer placed.
 		ranked := slices.Clone(cands)
-		for i := range count {
-			name := prefix + strconv.Itoa(next+i)
+		for len(res.IDs) < count {
+			name := prefix + strconv.Itoa(next)
+			next++
 			if utf8.RuneCountInString(name) > MaxNameLen {
 				return Invalid("name_prefix", "is too long: peer %s would be longer than %d characters", name, MaxNameLen)
 			}
@@ -128,6 +131,9 @@ func (s *Service) CreatePeers(ctx context.Context, actor Actor, in BulkPeerInput
 				if errors.Is(err, ErrNoNodeAvailable) {
 					return noNodeError(why, sel, false)
 				}
+			}
+			if ce := (*ConflictError)(nil); errors.As(err, &ce) && ce.Field == "name" {
+				continue // taken on that node in another letter case: the next number
 			}
 			if err != nil {
 				return fmt.Errorf("peer %s: %w", name, err)

@@ -66,3 +66,19 @@ func checkPoolsApart(ctx context.Context, tx *store.Tx, n, old store.Node, allow
 	}
 	return nil
 }
+
+// checkPeerNameFree refuses name for peer self (0 for a new one) on node
+// when another peer of that node has it, letter case aside: a
+// *ConflictError on "name" naming that peer. The unique index
+// peers_node_name (store.ErrPeerNameTaken) holds the rule when two
+// writers race past this check.
+func checkPeerNameFree(ctx context.Context, tx *store.Tx, node store.Node, name string, self int64) error {
+	p, err := tx.PeerNamed(ctx, node.ID, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && p.ID == self:
+		return nil
+	case err != nil:
+		return err
+	}
+	return &ConflictError{Field: "name", Message: fmt.Sprintf("a peer named %s is already on node %s (peer %d); choose another name", p.Name, node.Name, p.ID)}
+}

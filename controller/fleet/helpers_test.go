@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -48,6 +49,7 @@ type env struct {
 	syncer *recordingSyncer
 	dir    string // holds the database files
 	path   string
+	named  int // peers createPeer named
 }
 
 const actor Actor = "user:tester"
@@ -108,6 +110,10 @@ func (e *env) createNode(t *testing.T, in NodeInput) NodeView {
 
 func (e *env) createPeer(t *testing.T, nodeID int64, in PeerInput) PeerView {
 	t.Helper()
+	if in.Name == nil { // names are required and unique per node: one of its own
+		e.named++
+		in.Name = ptr(fmt.Sprintf("test-peer-%d", e.named))
+	}
 	v, err := e.svc.CreatePeer(context.Background(), actor, nodeID, in)
 	if err != nil {
 		t.Fatalf("CreatePeer(node %d): %v", nodeID, err)

@@ -253,7 +253,9 @@ func TestLifecycleInputValidated(t *testing.T) {
 		{"limit as a string", PeerInput{DataLimit: rawJSON("5GB")}, "data_limit_bytes"},
 		{"unknown action", PeerInput{LimitAction: ptr("throttle")}, "limit_action"},
 	} {
-		_, err := e.svc.CreatePeer(ctx, actor, n.ID, tc.in)
+		in := tc.in
+		in.Name = ptr("limits-check")
+		_, err := e.svc.CreatePeer(ctx, actor, n.ID, in)
 		var ve *ValidationError
 		if !errors.As(err, &ve) || ve.Field != tc.field {
 			t.Errorf("%s: %v, want a validation error of %s", tc.name, err, tc.field)

@@ -88,6 +88,12 @@ func (s *Service) movePeer(ctx context.Context, actor Actor, id int64, targetNod
 		if err := checkPeerKey(old.PublicKey, dst); err != nil {
 			return err
 		}
+		if p, err := tx.PeerNamed(ctx, dst.ID, old.Name); err == nil {
+			return &ConflictError{Field: "node_id", Message: fmt.Sprintf(
+				"node %s already has a peer named %s (peer %d); rename one of them first, or choose another node", dst.Name, p.Name, p.ID)}
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
 		moved, err := tx.MovePeer(ctx, id, dst.ID)
 		if err != nil {
 			return err

@@ -22,7 +22,8 @@ const pskAuto = "auto"
 
 // peerFromInput applies in to base and validates the result field by
 // field against the peer's node, returning the first problem as a
-// *ValidationError. On create (base is the zero Peer) a missing public
+// *ValidationError. The name is required (unique on the node: see
+// checkPeerNameFree). On create (base is the zero Peer) a missing public
 // key makes the controller generate the key pair, and absent fields take
 // their defaults (enabled, both keepalives off, client routes 0.0.0.0/0 and
 // ::/0, the node's DNS, the next free address). On update an absent field
@@ -42,8 +43,8 @@ func peerFromInput(base store.Peer, node store.Node, in PeerInput, create bool) 
 	}
 	fail := func(err error) (store.Peer, []string, error) { return store.Peer{}, nil, err }
 
-	if in.Name != nil {
-		name, err := checkName("name", *in.Name, false)
+	if in.Name != nil || create {
+		name, err := checkName("name", deref(in.Name), true)
 		if err != nil {
 			return fail(err)
 		}

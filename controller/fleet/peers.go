@@ -189,6 +189,9 @@ func (s *Service) createPeerTx(ctx context.Context, tx *store.Tx, actor Actor, n
 	if err != nil {
 		return PeerView{}, nil, err
 	}
+	if err := checkPeerNameFree(ctx, tx, node, p.Name, 0); err != nil {
+		return PeerView{}, nil, err
+	}
 	if err := checkPeerKeyTx(ctx, tx, p.PublicKey); err != nil {
 		return PeerView{}, nil, err
 	}
@@ -273,6 +276,11 @@ func (s *Service) UpdatePeer(ctx context.Context, actor Actor, id int64, in Peer
 		if len(changed) == 0 {
 			v = peerView(old)
 			return nil
+		}
+		if p.Name != old.Name {
+			if err := checkPeerNameFree(ctx, tx, node, p.Name, id); err != nil {
+				return err
+			}
 		}
 		if p.PublicKey != old.PublicKey {
 			if err := checkPeerKeyTx(ctx, tx, p.PublicKey); err != nil {

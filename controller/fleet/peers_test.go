@@ -59,13 +59,13 @@ func TestCreatePeerGeneratesKeysAndAddresses(t *testing.T) {
 		!slices.Equal(v2.ClientAllowedIPs, []string{"10.8.0.0/24"}) {
 		t.Fatalf("second peer %+v", v2)
 	}
-	if _, err := e.svc.CreatePeer(ctx, actor, n.ID, PeerInput{PublicKey: &pub}); !errors.Is(err, store.ErrConflict) {
+	if _, err := e.svc.CreatePeer(ctx, actor, n.ID, PeerInput{Name: ptr("same-key"), PublicKey: &pub}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("same public key again: %v, want ErrConflict", err)
 	}
-	if _, err := e.svc.CreatePeer(ctx, actor, n.ID, PeerInput{Address: ptr("10.8.0.9/32")}); !errors.Is(err, store.ErrConflict) {
+	if _, err := e.svc.CreatePeer(ctx, actor, n.ID, PeerInput{Name: ptr("same-address"), Address: ptr("10.8.0.9/32")}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("address in use: %v, want ErrConflict", err)
 	}
-	if _, err := e.svc.CreatePeer(ctx, actor, 77, PeerInput{}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.svc.CreatePeer(ctx, actor, 77, PeerInput{Name: ptr("nowhere")}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown node: %v, want ErrNotFound", err)
 	}
 }
@@ -82,6 +82,8 @@ func TestCreatePeerValidation(t *testing.T) {
 	}{
 		{"name", PeerInput{Name: ptr(strings.Repeat("x", 65))}},
 		{"name", PeerInput{Name: ptr("a\x00b")}},
+		{"name", PeerInput{Name: ptr("")}},
+		{"name", PeerInput{Name: ptr(" \t ")}},
 		{"public_key", PeerInput{PublicKey: ptr("not-a-key")}},
 		{"public_key", PeerInput{PublicKey: ptr("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")}},
 		{"public_key", PeerInput{PublicKey: ptr(priv[:20])}},
@@ -108,11 +110,21 @@ func TestCreatePeerValidation(t *testing.T) {
 		{"node_id", PeerInput{NodeID: []byte(`2`)}},
 	}
 	for _, tt := range tests {
-		_, err := e.svc.CreatePeer(ctx, actor, n.ID, tt.in)
+		in := tt.in
+		if in.Name == nil {
+			in.Name = ptr("valid-name")
+		}
+		_, err := e.svc.CreatePeer(ctx, actor, n.ID, in)
 		wantField(t, err, tt.field)
 		if strings.Contains(err.Error(), priv[:20]) {
 			t.Errorf("error %q quotes the key given", err)
 		}
+	}
+	// A peer needs a name.
+	_, err := e.svc.CreatePeer(ctx, actor, n.ID, PeerInput{})
+	wantField(t, err, "name")
+	if !strings.Contains(err.Error(), "name: is required") {
+		t.Errorf("no name: %q", err)
 	}
 	if peers, err := e.svc.ListPeers(ctx, n.ID); err != nil || len(peers) != 0 {
 		t.Fatalf("refused creates wrote %d peers (%v)", len(peers), err)
@@ -134,6 +146,7 @@ func TestCreatePeerKeyText(t *testing.T) {
 	pub := wgtypes.Key{0xfb, 0xff, 0xbf, 1, 2, 3}
 	psk := wgtypes.Key{0xff, 0xfe, 0xfd, 4, 5, 6}
 	v, err := e.svc.CreatePeer(ctx, actor, n.ID, PeerInput{
+		Name:         ptr("key-text"),
 		PublicKey:    ptr(" " + pub.String() + "\n"),
 		PresharedKey: ptr("\t" + psk.String() + " "),
 	})
@@ -163,7 +176,7 @@ func TestCreatePeerPoolExhausted(t *testing.T) {
 		t.Fatalf("only peer of a /30: %+v", v)
 	}
 	gen := e.node(t, n.ID).DesiredGeneration
-	_, err := e.svc.CreatePeer(ctx, actor, n.ID, PeerInput{})
+	_, err := e.svc.CreatePeer(ctx, actor, n.ID, PeerInput{Name: ptr("second")})
 	if !errors.Is(err, ipam.ErrPoolExhausted) {
 		t.Fatalf("second peer in a /30: %v, want ErrPoolExhausted", err)
 	}
@@ -186,7 +199,7 @@ func TestCreatePeerNodeFull(t *testing.T) {
 	n := e.createNode(t, in)
 	e.createPeer(t, n.ID, PeerInput{})
 	e.createPeer(t, n.ID, PeerInput{})
-	if _, err := e.svc.CreatePeer(context.Background(), actor, n.ID, PeerInput{}); !errors.Is(err, store.ErrNodeFull) {
+	if _, err := e.svc.CreatePeer(context.Background(), actor, n.ID, PeerInput{Name: ptr("third")}); !errors.Is(err, store.ErrNodeFull) {
 		t.Fatalf("third peer on a node of 2: %v, want ErrNodeFull", err)
 	}
 }

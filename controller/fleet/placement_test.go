@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -106,7 +107,8 @@ func TestCreatePeerAuto(t *testing.T) {
 		{"dis", store.NodeDisabled, 1000, 0, 0},
 	})
 	auto := PeerInput{NodeID: json.RawMessage(`"auto"`)}
-	for range 40 {
+	for i := range 40 {
+		auto.Name = ptr(fmt.Sprintf("auto-%d", i))
 		if _, err := e.svc.CreatePeer(ctx, actor, 0, auto); err != nil {
 			t.Fatal(err)
 		}
@@ -127,12 +129,12 @@ func TestCreatePeerAuto(t *testing.T) {
 
 	// node_id as a number, or a numeric string, picks that node.
 	for _, raw := range []string{`3`, `"3"`} {
-		v, err := e.svc.CreatePeer(ctx, actor, 0, PeerInput{NodeID: json.RawMessage(raw)})
+		v, err := e.svc.CreatePeer(ctx, actor, 0, PeerInput{NodeID: json.RawMessage(raw), Name: ptr("on-small")})
 		if !errors.Is(err, store.ErrNodeFull) {
 			t.Fatalf("node_id %s (full node 3): %+v, %v; want ErrNodeFull", raw, v, err)
 		}
 	}
-	if v, err := e.svc.CreatePeer(ctx, actor, 0, PeerInput{NodeID: json.RawMessage(`4`)}); err != nil || v.NodeID != 4 {
+	if v, err := e.svc.CreatePeer(ctx, actor, 0, PeerInput{NodeID: json.RawMessage(`4`), Name: ptr("on-off")}); err != nil || v.NodeID != 4 {
 		t.Fatalf("node_id 4 (offline, chosen by hand): %+v, %v", v, err)
 	}
 	for _, raw := range []string{``, `null`, `"x"`, `0`, `-1`, `1.5`, `{}`} {
@@ -162,7 +164,7 @@ func TestCreatePeerAutoSkipsExhaustedPool(t *testing.T) {
 	if n, err := e.svc.PlaceNode(ctx, nil); err != nil || n.ID != tv.ID {
 		t.Fatalf("PlaceNode = %d, %v; want tiny", n.ID, err)
 	}
-	v, err := e.svc.CreatePeer(ctx, actor, 0, PeerInput{NodeID: json.RawMessage(`"auto"`)})
+	v, err := e.svc.CreatePeer(ctx, actor, 0, PeerInput{NodeID: json.RawMessage(`"auto"`), Name: ptr("auto-big")})
 	if err != nil || v.NodeID != big.ID {
 		t.Fatalf("auto with tiny's pool exhausted: %+v, %v; want node big", v, err)
 	}

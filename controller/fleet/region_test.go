@@ -147,7 +147,7 @@ func TestPlacementBySelector(t *testing.T) {
 		t.Fatalf("a refused placement created a peer: %v -> %v", before, after)
 	}
 	// A selector only unfit nodes match: the reasons are theirs alone.
-	_, err = e.svc.CreatePeer(ctx, actor, 0, PeerInput{NodeID: []byte(`"auto"`),
+	_, err = e.svc.CreatePeer(ctx, actor, 0, PeerInput{NodeID: []byte(`"auto"`), Name: ptr("hetzner-peer"),
 		Placement: &Placement{Labels: labels.Set{"region": "eu-west", "provider": "hetzner"}}})
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"net/netip"
@@ -28,7 +29,7 @@ func TestMetricsReflectTheStore(t *testing.T) {
 	var peerIDs []int64
 	for i := 0; i < 3; i++ {
 		k, _ := wgtypes.GeneratePrivateKey()
-		p, err := st.CreatePeerWithAllocation(ctx, store.Peer{NodeID: n.ID, PublicKey: k.PublicKey(), Enabled: true})
+		p, err := st.CreatePeerWithAllocation(ctx, store.Peer{NodeID: n.ID, Name: fmt.Sprintf("peer-%d", i), PublicKey: k.PublicKey(), Enabled: true})
 		if err != nil {
 			t.Fatal(err)
 		}

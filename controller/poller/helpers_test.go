@@ -2,6 +2,7 @@ package poller
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"testing"
@@ -23,6 +24,7 @@ type fixture struct {
 	clock *testenv.Clock
 	logs  *testenv.LogBuffer
 	log   *slog.Logger
+	named int // peers addPeer named (names are unique per node)
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -86,7 +88,9 @@ func (f *fixture) addPeer(nodeID int64) (store.Peer, wgtypes.Key) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	peer, err := f.store.CreatePeerWithAllocation(f.ctx, store.Peer{NodeID: nodeID, PublicKey: key.PublicKey(), PrivateKey: &key, Enabled: true})
+	f.named++
+	peer, err := f.store.CreatePeerWithAllocation(f.ctx, store.Peer{NodeID: nodeID, Name: fmt.Sprintf("peer-%d", f.named),
+		PublicKey: key.PublicKey(), PrivateKey: &key, Enabled: true})
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func newBenchFleet(tb testing.TB, nodes, peersPerNode int) *benchFleet {
 		var keys []wgtypes.Key
 		err = st.InTx(ctx, func(tx *store.Tx) error {
 			for j := range peersPerNode {
-				p := store.Peer{NodeID: n.ID, PublicKey: newKey(tb).PublicKey(), Enabled: true, NodeKeepalive: 25 * time.Second}
+				p := store.Peer{NodeID: n.ID, Name: fmt.Sprintf("peer-%d", j), PublicKey: newKey(tb).PublicKey(), Enabled: true, NodeKeepalive: 25 * time.Second}
 				if j%3 == 0 {
 					psk := newKey(tb)
 					p.PresharedKey = &psk

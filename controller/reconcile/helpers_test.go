@@ -148,6 +148,7 @@ type fixture struct {
 	logs  *testenv.LogBuffer
 	// running is set once start ran r.Run.
 	running bool
+	named   int // peers addPeers named (names are unique per node)
 }
 
 // fixtureTimeout bounds each agent call of a fixture. No test here waits
@@ -192,7 +193,8 @@ func (f *fixture) addPeers(nodeID int64, n int) []store.Peer {
 	f.t.Helper()
 	var out []store.Peer
 	for i := range n {
-		p := store.Peer{NodeID: nodeID, Name: fmt.Sprintf("peer-%d", i), PublicKey: newKey(f.t).PublicKey(), Enabled: true}
+		f.named++
+		p := store.Peer{NodeID: nodeID, Name: fmt.Sprintf("peer-%d", f.named), PublicKey: newKey(f.t).PublicKey(), Enabled: true}
 		if i%3 == 0 {
 			psk := newKey(f.t)
 			p.PresharedKey = &psk

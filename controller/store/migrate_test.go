@@ -358,6 +358,7 @@ func migrationFixtures() map[uint]migrationFixture {
 		usersRolesMigration:       usersRolesFixture(),
 		serverKeyIndexMigration:   serverKeyIndexFixture(),
 		loginFailuresMigration:    loginFailuresFixture(),
+		peerNamesMigration:        peerNamesFixture(),
 	}
 }
 

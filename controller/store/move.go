@@ -67,6 +67,9 @@ func (tx *Tx) MovePeer(ctx context.Context, id, targetNodeID int64) (Peer, error
 		sync_state = 'pending', sync_error = '', last_handshake = NULL, rx_bytes = 0, tx_bytes = 0, updated_at = ?
 		WHERE id = ?`,
 		dst.ID, dst.WGInterface, a4.String(), nullAddr(a6), prefixList(allowed), tx.now.Unix(), id)
+	if isPeerNameClash(err) {
+		return fail(fmt.Errorf("name %q on node %s: %w", old.Name, dst.Name, ErrPeerNameTaken))
+	}
 	if isUnique(err) {
 		return fail(fmt.Errorf("public key %s is already on interface %s: %w", old.PublicKey, dst.WGInterface, ErrConflict))
 	}

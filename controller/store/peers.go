@@ -283,6 +283,9 @@ func (tx *Tx) CreatePeerOnNode(ctx context.Context, node Node, p Peer) (Peer, er
 		int64(p.NodeKeepalive/time.Second),
 		boolInt(p.Enabled), tx.now.Unix(), tx.now.Unix(),
 		nullTime(p.ExpiresAt), p.DataLimit, string(p.LimitAction)).Scan(&id)
+	if isPeerNameClash(err) {
+		return fail(fmt.Errorf("name %q on node %s: %w", p.Name, node.Name, ErrPeerNameTaken))
+	}
 	if isUnique(err) {
 		return fail(fmt.Errorf("public key %s is already on interface %s: %w", p.PublicKey, p.Iface, ErrConflict))
 	}
@@ -478,6 +481,9 @@ func (tx *Tx) UpdatePeer(ctx context.Context, p Peer) (Peer, error) {
 		p.Name, p.PublicKey.String(), prefixList(p.ClientAllowedIPs), p.DNS, int64(p.Keepalive/time.Second),
 		int64(p.NodeKeepalive/time.Second),
 		boolInt(p.Enabled), nullTime(p.ExpiresAt), p.DataLimit, string(p.LimitAction), tx.now.Unix(), p.ID)
+	if isPeerNameClash(err) {
+		return Peer{}, fmt.Errorf("updating peer %d: name %q on node %s: %w", p.ID, p.Name, node.Name, ErrPeerNameTaken)
+	}
 	if isUnique(err) {
 		return Peer{}, fmt.Errorf("updating peer %d: public key %s is already on interface %s: %w", p.ID, p.PublicKey, p.Iface, ErrConflict)
 	}

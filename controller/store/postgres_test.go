@@ -168,12 +168,12 @@ func TestTwoStoresOnOneDatabase(t *testing.T) {
 	const perStore = 20
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*perStore)
-	for _, s := range []*Store{a, b} {
+	for si, s := range []*Store{a, b} {
 		for i := range perStore {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, err := s.CreatePeerWithAllocation(ctx, testPeer(t, n.ID, fmt.Sprintf("p%d", i)))
+				_, err := s.CreatePeerWithAllocation(ctx, testPeer(t, n.ID, fmt.Sprintf("p%d-%d", si, i)))
 				errs <- err
 			}()
 		}

@@ -19,7 +19,7 @@ export function peerLabel(peer) {
 export function openPeerForm(ctx, node, peer = null) {
   const { api, notify } = ctx;
   const editing = !!peer;
-  const fields = [{ name: "name", label: t("peerForm.name"), value: peer?.name, placeholder: "alice-laptop" }];
+  const fields = [{ name: "name", label: t("peerForm.name"), required: true, value: peer?.name, placeholder: "alice-laptop", help: t("peerForm.nameHelp") }];
   if (!editing) {
     fields.push(
       {
