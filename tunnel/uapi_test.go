@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -490,4 +491,30 @@ func FuzzParseDevice(f *testing.F) {
 			t.Fatalf("round trip changed the state:\n%+v\n%+v", st, again)
 		}
 	})
+}
+
+// TestParseNonNegativeAsStrconv: the short path of parseNonNegative takes
+// and refuses what strconv.ParseInt does, for a non-negative result.
+func TestParseNonNegativeAsStrconv(t *testing.T) {
+	for _, s := range []string{"0", "7", "007", "+5", "-0", "-1", "", "1a", " 1", "123456789012345678",
+		"9223372036854775807", "9223372036854775808", "99999999999999999999", "\u0663"} {
+		got, err := parseNonNegative(s)
+		want, werr := strconv.ParseInt(s, 10, 64)
+		if ok := werr == nil && want >= 0; (err == nil) != ok || (ok && got != want) {
+			t.Errorf("parseNonNegative(%q) = %d, %v; strconv.ParseInt = %d, %v", s, got, err, want, werr)
+		}
+	}
+}
+
+// TestParseHexKeyAsHex: parseHexKey takes both cases and refuses any
+// other byte, as encoding/hex does.
+func TestParseHexKeyAsHex(t *testing.T) {
+	k := testKey(9)
+	for _, s := range []string{hexOf(k), strings.ToUpper(hexOf(k)), hexOf(k)[:63] + "g", hexOf(k)[:63] + "\xff", "x" + hexOf(k)[1:]} {
+		got, err := parseHexKey(s)
+		want, werr := hex.DecodeString(s)
+		if (err == nil) != (werr == nil) || (err == nil && !bytes.Equal(got[:], want)) {
+			t.Errorf("parseHexKey(%q) = %x, %v; hex.DecodeString = %x, %v", s, got, err, want, werr)
+		}
+	}
 }
