@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -424,7 +426,10 @@ func (tx *Tx) ListAllPeers(ctx context.Context) ([]Peer, error) {
 }
 
 func (tx *Tx) listPeers(ctx context.Context, where string, args ...any) ([]Peer, error) {
-	rows, err := tx.tx.QueryContext(ctx, "SELECT "+peerColumns+" FROM peers "+where+" ORDER BY node_id, id", args...)
+	// Ordered here, not by ORDER BY: SQLite sorted the wide rows in a
+	// sorter of its own, which doubled the cost of a node's 100 peers
+	// (620 us against 330 us without), read by every reconcile.
+	rows, err := tx.tx.QueryContext(ctx, "SELECT "+peerColumns+" FROM peers "+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing peers: %w", err)
 	}
@@ -440,6 +445,9 @@ func (tx *Tx) listPeers(ctx context.Context, where string, args ...any) ([]Peer,
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("listing peers: %w", err)
 	}
+	slices.SortFunc(peers, func(a, b Peer) int {
+		return cmp.Or(cmp.Compare(a.NodeID, b.NodeID), cmp.Compare(a.ID, b.ID))
+	})
 	return peers, nil
 }
 
