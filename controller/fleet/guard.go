@@ -41,7 +41,7 @@ func checkPoolsApart(ctx context.Context, tx *store.Tx, n, old store.Node, allow
 	if allow || (n.IPPool == old.IPPool && n.IPPool6 == old.IPPool6) {
 		return nil
 	}
-	nodes, err := tx.ListNodes(ctx)
+	nodes, err := tx.ListNodePools(ctx)
 	if err != nil {
 		return err
 	}
