@@ -726,6 +726,9 @@ func (p *page) navigate(path string) {
 
 func (p *page) signIn() {
 	p.t.Helper()
+	// The form is drawn by the page's script after the load: typing into
+	// it before it exists fails the step.
+	p.waitJS("the sign-in form", `!!document.querySelector("#login-username") && !!document.querySelector("#login-password")`)
 	p.do("sign in",
 		clearInput("#login-username"),
 		clearInput("#login-password"),
