@@ -33,15 +33,8 @@ import (
 // node joins beside it, and a peer moves off it.
 func TestServeLocalNode(t *testing.T) {
 	dir := t.TempDir()
-	env := map[string]string{"WG_CONTROLLER_ADMIN_PASSWORD": "a-long-enough-password"}
-	getenv := func(k string) string { return env[k] }
-	var out, errOut bytes.Buffer
-	if err := run(context.Background(), []string{"token", "create", "--name", "local", "--data-dir", dir}, getenv, &out, &errOut); err != nil {
-		t.Fatalf("token create: %v\n%s", err, errOut.String())
-	}
-	addr, udpPort := freeAddr(t), freeUDPPort(t)
-	f := &fleetCLI{t: t, token: strings.TrimSpace(out.String()),
-		env: map[string]string{"WG_CONTROLLER_URL": "http://" + addr, "WG_CONTROLLER_TOKEN": strings.TrimSpace(out.String())}}
+	f, getenv, addr := localNodeCLI(t, dir)
+	udpPort := freeUDPPort(t)
 	args := []string{"serve", "--listen", addr, "--data-dir", dir, "--log-level", "error", "--local-node", "--local-node-mode", "netstack",
 		"--local-node-name", "single", "--local-node-interface", "wgloc0", "--local-node-port", strconv.Itoa(udpPort)}
 
@@ -144,9 +137,26 @@ func waitLocalNode(t *testing.T, f *fleetCLI) fleet.NodeView {
 	}
 }
 
-// localAgentHas asks the local node's agent, with the secret serve keeps
-// in the data directory, whether its dump holds the public key.
-func localAgentHas(t *testing.T, dir string, n fleet.NodeView, pub string) bool {
+// localNodeCLI makes an API token in dir (the controller's data directory,
+// before it serves) and a CLI that uses it against the controller that
+// will listen on addr; getenv is serve's environment.
+func localNodeCLI(t *testing.T, dir string) (f *fleetCLI, getenv func(string) string, addr string) {
+	t.Helper()
+	env := map[string]string{"WG_CONTROLLER_ADMIN_PASSWORD": "a-long-enough-password"}
+	getenv = func(k string) string { return env[k] }
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"token", "create", "--name", "local", "--data-dir", dir}, getenv, &out, &errOut); err != nil {
+		t.Fatalf("token create: %v\n%s", err, errOut.String())
+	}
+	addr = freeAddr(t)
+	token := strings.TrimSpace(out.String())
+	f = &fleetCLI{t: t, token: token, env: map[string]string{"WG_CONTROLLER_URL": "http://" + addr, "WG_CONTROLLER_TOKEN": token}}
+	return f, getenv, addr
+}
+
+// localAgent is a client of the local node's agent, with the secret serve
+// keeps in the data directory.
+func localAgent(t *testing.T, dir string, n fleet.NodeView) *agentapi.Client {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(dir, localNodeDir, localNodeFile))
 	if err != nil {
@@ -160,7 +170,14 @@ func localAgentHas(t *testing.T, dir string, n fleet.NodeView, pub string) bool 
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := c.Dump(context.Background(), n.WGInterface)
+	return c
+}
+
+// localAgentHas asks the local node's agent, with the secret serve keeps
+// in the data directory, whether its dump holds the public key.
+func localAgentHas(t *testing.T, dir string, n fleet.NodeView, pub string) bool {
+	t.Helper()
+	d, err := localAgent(t, dir, n).Dump(context.Background(), n.WGInterface)
 	if err != nil {
 		t.Fatal(err)
 	}

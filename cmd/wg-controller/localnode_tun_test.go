@@ -1,22 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/container"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/internal/testenv"
@@ -32,15 +27,8 @@ func TestServeLocalNodeTUN(t *testing.T) {
 	testenv.RequireTUN(t)
 	testenv.RequireCommand(t, "ip", "iproute2")
 	dir := t.TempDir()
-	env := map[string]string{"WG_CONTROLLER_ADMIN_PASSWORD": "a-long-enough-password"}
-	getenv := func(k string) string { return env[k] }
-	var out, errOut bytes.Buffer
-	if err := run(context.Background(), []string{"token", "create", "--name", "local", "--data-dir", dir}, getenv, &out, &errOut); err != nil {
-		t.Fatalf("token create: %v\n%s", err, errOut.String())
-	}
-	addr, udpPort := freeAddr(t), freeUDPPort(t)
-	token := strings.TrimSpace(out.String())
-	f := &fleetCLI{t: t, token: token, env: map[string]string{"WG_CONTROLLER_URL": "http://" + addr, "WG_CONTROLLER_TOKEN": token}}
+	f, getenv, addr := localNodeCLI(t, dir)
+	udpPort := freeUDPPort(t)
 	iface := testenv.UniqueName("wglt")
 	// A supernet of its own, so the host route the TUN interface brings
 	// cannot meet another test's addresses.
@@ -100,19 +88,7 @@ func TestServeLocalNodeTUN(t *testing.T) {
 // the node's interface in its signed /health.
 func localAgentMode(t *testing.T, dir string, n fleet.NodeView) container.Mode {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(dir, localNodeDir, localNodeFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st localNodeState
-	if err := json.Unmarshal(raw, &st); err != nil {
-		t.Fatalf("local node state: %v", err)
-	}
-	c, err := agentapi.NewClient(agentapi.ClientConfig{BaseURL: n.AgentURL, Secret: []byte(st.Secret)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := c.Health(context.Background())
+	h, err := localAgent(t, dir, n).Health(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
