@@ -38,11 +38,23 @@ func TestSetUp(t *testing.T) {
 	if peers, err := b.Peers(); err != nil || len(peers) != 1 || peers[0].PublicKey != a.PublicKey() {
 		t.Fatalf("peers while down: %+v, %v; want a", peers, err)
 	}
-	// The port is free while down: another socket may take it.
-	if c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}); err != nil {
-		t.Errorf("UDP port %d still bound while down: %v", port, err)
-	} else {
-		c.Close()
+	// The port is free while down: another socket may take it. Go closes
+	// a socket's descriptor once the receive goroutine blocked on it has
+	// woken and left, a moment after the bind's Close returns, so the port
+	// is tried for up to 5 s.
+	var bindErr error
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		if bindErr = err; err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	if bindErr != nil {
+		t.Errorf("UDP port %d still bound 5 s after the device went down: %v", port, bindErr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	if c, err := a.Net().DialContextTCPAddrPort(ctx, netip.MustParseAddrPort("10.78.0.2:8080")); err == nil {
