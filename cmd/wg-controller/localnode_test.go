@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,24 +39,7 @@ func TestServeLocalNode(t *testing.T) {
 	args := []string{"serve", "--listen", addr, "--data-dir", dir, "--log-level", "error", "--local-node", "--local-node-mode", "netstack",
 		"--local-node-name", "single", "--local-node-interface", "wgloc0", "--local-node-port", strconv.Itoa(udpPort)}
 
-	start := func() (stop func()) {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- run(ctx, args, getenv, io.Discard, io.Discard) }()
-		return func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("serve --local-node: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("serve --local-node did not stop")
-			}
-		}
-	}
-
-	stop := start()
+	stop := serveInBackground(t, args, getenv)
 	n := waitLocalNode(t, f)
 	if n.Name != "single" || n.WGInterface != "wgloc0" || !strings.HasSuffix(n.Endpoint, ":"+strconv.Itoa(udpPort)) {
 		t.Fatalf("local node: %+v", n)
@@ -78,7 +62,7 @@ func TestServeLocalNode(t *testing.T) {
 		"--endpoint", "other.example.net:51820")
 	stop()
 
-	stop = start()
+	stop = serveInBackground(t, args, getenv)
 	defer stop()
 	again := waitLocalNode(t, f)
 	if again.ID != n.ID || again.IPPool != n.IPPool || again.Endpoint != n.Endpoint {
@@ -134,6 +118,30 @@ func waitLocalNode(t *testing.T, f *fleetCLI) fleet.NodeView {
 			t.Fatalf("the local node never came online: exit %d %s %s", r.code, r.stdout, r.stderr)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// serveInBackground runs `wg-controller args` until stop, which waits for
+// it to end (failing the test if it does not within 30 s or ends in an
+// error); calling stop again does nothing.
+func serveInBackground(t *testing.T, args []string, getenv func(string) string) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, getenv, io.Discard, io.Discard) }()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("%s: %v", strings.Join(args[:1], " "), err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("%s did not stop", strings.Join(args[:1], " "))
+			}
+		})
 	}
 }
 

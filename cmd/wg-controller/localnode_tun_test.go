@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/netip"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/wgfleet/wgfleet/container"
 	"github.com/wgfleet/wgfleet/controller/fleet"
@@ -37,25 +35,7 @@ func TestServeLocalNodeTUN(t *testing.T) {
 		"--local-node-name", "single", "--local-node-interface", iface, "--local-node-port", strconv.Itoa(udpPort),
 		"--pool-supernet", supernet, "--pool-prefix", "24"}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, getenv, io.Discard, io.Discard) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve --local-node: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("serve --local-node did not stop")
-		}
-	}
+	stop := serveInBackground(t, args, getenv)
 	defer stop()
 
 	n := waitLocalNode(t, f)
