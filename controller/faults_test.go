@@ -217,13 +217,32 @@ func TestCurrentDriftInTheAPI(t *testing.T) {
 		d := get()
 		return d.DriftCheckedAt != nil && d.DriftCurrent == 0 && d.DriftCount == 0
 	})
+	// The creation must be confirmed first: while the controller's own
+	// push is unconfirmed (the peer's sync_state is "pending"), a peer
+	// missing from the agent is the controller's unfinished change, which
+	// it finishes under any policy, not out-of-band drift. Deleting it on
+	// the agent between the push's add and the dump read after it made
+	// this test time out in CI.
+	eventually(t, 30*time.Second, "the creation to be confirmed", func() bool {
+		var got struct {
+			SyncState string `json:"sync_state"`
+		}
+		if status, raw := h.call("GET", fmt.Sprintf("/api/peers/%d", p.ID), nil, &got); status != 200 {
+			t.Fatalf("get peer: %d %s", status, raw)
+		}
+		return got.SyncState == "applied"
+	})
 
 	if err := a.Client(t).DeletePeer(ctx, a.Iface, mustParseKey(t, p.PublicKey)); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, "the poller to see the drift", func() bool {
 		d := get()
-		return d.DriftCurrent == 1 && d.DriftCount == 1
+		if d.DriftCurrent == 1 && d.DriftCount == 1 {
+			return true
+		}
+		t.Logf("not yet: %+v", d)
+		return false
 	})
 
 	var res struct {
