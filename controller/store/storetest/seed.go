@@ -26,8 +26,28 @@ var seedWords = [...]string{"laptop", "phone", "desk", "tablet", "router", "cam"
 // every 50th expired (an expiry an hour before the seed), every 100th
 // over its limit (a limit of 1 byte, which its traffic passed), the rest
 // active; the controller's limit enforcement keeps each so. It returns
-// the number of peers written.
+// the number of peers written. Every peer is written as applied: the
+// agents are assumed to hold them already (see SeedPendingPeers).
 func SeedPeers(tb testing.TB, path string, nodes []store.Node, perNode int) int {
+	tb.Helper()
+	n, _ := seedPeers(tb, path, nodes, perNode, false)
+	return n
+}
+
+// SeedPendingPeers writes the same peers as SeedPeers, but as if created
+// while the agents were away: every peer pending and every node's
+// desired generation bumped, in the same transaction as the peers, so
+// that no reader ever sees a seeded peer as applied (a poll that did
+// would count its absence from the agent as drift). It returns the
+// number of peers written and how many of them belong on an agent
+// (enabled and not restricted).
+func SeedPendingPeers(tb testing.TB, path string, nodes []store.Node, perNode int) (seeded, forAgents int) {
+	tb.Helper()
+	return seedPeers(tb, path, nodes, perNode, true)
+}
+
+// seedPeers is SeedPeers, or SeedPendingPeers when pending.
+func seedPeers(tb testing.TB, path string, nodes []store.Node, perNode int, pending bool) (seeded, forAgents int) {
 	tb.Helper()
 	db, err := sql.Open("sqlite3", path+"?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=10000&_txlock=immediate")
 	if err != nil {
@@ -43,13 +63,17 @@ func SeedPeers(tb testing.TB, path string, nodes []store.Node, perNode int) int 
 	peerStmt, err := tx.PrepareContext(ctx, `INSERT INTO peers
 		(node_id, iface, name, public_key, address4, allowed_ips, client_allowed_ips, enabled, sync_state,
 		 restriction, expires_at, data_limit_bytes, rx_total, tx_total, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, '0.0.0.0/0, ::/0', ?, 'applied', ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+		VALUES (?, ?, ?, ?, ?, ?, '0.0.0.0/0, ::/0', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	allocStmt, err := tx.PrepareContext(ctx, `INSERT INTO ip_allocations (node_id, ip, peer_id) VALUES (?, ?, ?)`)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	state := store.SyncApplied
+	if pending {
+		state = store.SyncPending
 	}
 	now := time.Now().Unix()
 	key := make([]byte, 32)
@@ -76,17 +100,25 @@ func SeedPeers(tb testing.TB, path string, nodes []store.Node, perNode int) int 
 			var id int64
 			if err := peerStmt.QueryRowContext(ctx, node.ID, node.WGInterface, fmt.Sprintf("%s-%d", seedWords[n%len(seedWords)], n),
 				base64.StdEncoding.EncodeToString(key), addr.String(), netip.PrefixFrom(addr, 32).String(),
-				enabled, restriction, expires, limit, int64(n)*1000, int64(n)*3000, now, now).Scan(&id); err != nil {
+				enabled, string(state), restriction, expires, limit, int64(n)*1000, int64(n)*3000, now, now).Scan(&id); err != nil {
 				tb.Fatalf("seeding peer %d: %v", n, err)
 			}
 			if _, err := allocStmt.ExecContext(ctx, node.ID, addr.String(), id); err != nil {
 				tb.Fatalf("seeding peer %d's address: %v", n, err)
 			}
+			if enabled == 1 && restriction == "" {
+				forAgents++
+			}
 			n++
+		}
+		if pending {
+			if _, err := tx.ExecContext(ctx, "UPDATE nodes SET desired_generation = desired_generation + 1 WHERE id = ?", node.ID); err != nil {
+				tb.Fatalf("seeding node %s's generation: %v", node.Name, err)
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		tb.Fatal(err)
 	}
-	return n
+	return n, forAgents
 }
