@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,11 +32,17 @@ type fleetSize struct {
 	// WGFLEET_FLEET_SEED=1, for fleets whose creation would not fit the
 	// time (10,000 x 100).
 	seed bool
+	// procs is how many child processes serve the simulated agents
+	// (fleetsimproc_test.go); 0 serves them in this process.
+	procs int
 }
 
 // benchFleetSize is issue 14's 1,000 nodes x 100 peers by 50 clients with
 // a 10 s poll interval, 20 nodes x 5 peers with a 2 s interval with
 // -short; WGFLEET_FLEET_NODES, _PEERS, _CLIENTS and _INTERVAL change it.
+// The simulated agents run in child processes of up to simProcAgents
+// agents each, in this process with -short (a run of a few seconds);
+// WGFLEET_FLEET_AGENT_PROCS sets how many children (0: this process).
 func benchFleetSize(tb testing.TB) fleetSize {
 	s := fleetSize{nodes: 1000, peers: 100, clients: 50, interval: 10 * time.Second}
 	if testing.Short() {
@@ -64,12 +71,23 @@ func benchFleetSize(tb testing.TB) fleetSize {
 	if s.nodes > 60000 || s.peers > 250 {
 		tb.Fatalf("at most 60000 nodes (loopback ports) and 250 peers a node (one /24 each)")
 	}
+	if !testing.Short() {
+		s.procs = (s.nodes + simProcAgents - 1) / simProcAgents
+	}
+	if e := os.Getenv("WGFLEET_FLEET_AGENT_PROCS"); e != "" {
+		n, err := strconv.Atoi(e)
+		if err != nil || n < 0 || n > s.nodes {
+			tb.Fatalf("WGFLEET_FLEET_AGENT_PROCS=%q: want 0 (agents in this process) to the number of nodes", e)
+		}
+		s.procs = n
+	}
 	return s
 }
 
 // BenchmarkControllerFleet is issue 14 item 6: a real controller (store,
 // API, poller, reconciler) in this process and simulated agents
-// (agenttest's Fake, fleetsim_test.go), each on its own loopback port. It registers the
+// (agenttest's Fake, fleetsim_test.go), each on its own loopback port, in
+// child processes (or this one: fleetSize.procs). It registers the
 // nodes through the API, lets the poller warm up, then 50 clients create
 // every node's peers through the API while the poller runs, and measures:
 //
@@ -84,7 +102,12 @@ func benchFleetSize(tb testing.TB) fleetSize {
 //     once warm (the baseline: one per agent on the first cycle);
 //   - false-drift: drift_count summed over the nodes; nothing was changed
 //     behind the controller's back, so anything above 0 is false;
-//   - peak-RSS-MiB: of the whole process, simulated agents included.
+//   - peak-RSS-MiB: the peak resident memory of this process plus that of
+//     each child serving simulated agents (the whole); with the agents in
+//     children, controller-RSS-MiB is this process's alone (the
+//     controller and the benchmark's clients), agents-RSS-MiB the
+//     children's, and controller-ms/node-cycle the CPU this process
+//     spent over the idle cycles after the creations, per node and cycle.
 //
 // Every load is bounded: the creations in number, each phase in time
 // (a phase that overruns fails the benchmark). See docs/BENCHMARKS.md.
@@ -224,7 +247,7 @@ func waitFor(b *testing.B, d time.Duration, what string, cond func() bool) {
 
 func runFleet(b *testing.B, size fleetSize) {
 	b.StopTimer()
-	sim := startSimFleet(b, size.nodes)
+	sim := startSimFleet(b, size.nodes, size.procs)
 	logs := &cycleLogState{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -264,7 +287,7 @@ func runFleet(b *testing.B, size fleetSize) {
 			ID int64 `json:"id"`
 		}
 		_, err := api.call(ctx, http.MethodPost, "/api/nodes", map[string]any{
-			"name": fmt.Sprintf("node-%05d", i), "agent_url": sim.agents[i].url, "secret": sim.agents[i].secret,
+			"name": fmt.Sprintf("node-%05d", i), "agent_url": sim.nodes[i].url, "secret": sim.nodes[i].secret,
 			"wg_interface": "wg0", "endpoint": "127.0.0.1:51820", "enabled": true,
 			"ip_pool_cidr": fmt.Sprintf("10.%d.%d.0/24", 64+i/256, i%256),
 		}, &n)
@@ -276,11 +299,11 @@ func runFleet(b *testing.B, size fleetSize) {
 	// Warm up: two cycles reach every agent; then count the connections
 	// the next two idle cycles open.
 	bound := 20*size.interval + 2*time.Minute
-	waitFor(b, bound, "two poll cycles", func() bool { return sim.minPolls() >= 2 })
-	firstDials := sim.accepts.Load()
+	waitFor(b, bound, "two poll cycles", func() bool { return sim.stats(b).minPolls >= 2 })
+	firstDials := sim.stats(b).accepts
 	warm0 := len(logs.snapshot())
 	waitFor(b, bound, "two more poll cycles", func() bool { return len(logs.snapshot()) >= warm0+3 })
-	warmDials := float64(sim.accepts.Load()-firstDials) / 3
+	warmDials := float64(sim.stats(b).accepts-firstDials) / 3
 	idle := logs.snapshot()[warm0:]
 
 	if size.seed {
@@ -317,18 +340,21 @@ func runFleet(b *testing.B, size fleetSize) {
 	})
 	burst := time.Since(start)
 	b.StopTimer()
-	waitFor(b, bound, "every peer on its agent", func() bool { return sim.arrivals() >= total })
+	waitFor(b, bound, "every peer on its agent", func() bool { return sim.stats(b).arrivals >= total })
 	burstCycles := logs.snapshot()[burstFrom:]
 
+	arrived := sim.arrived(b)
 	toAgent := make([]time.Duration, total)
 	for j, k := range keys {
-		t, _ := sim.arrivedAt(k)
-		toAgent[j] = max(0, t.Sub(at201[j]))
+		// Wall clocks: a child's times carry no monotonic reading.
+		toAgent[j] = max(0, time.Duration(arrived[k].UnixNano()-at201[j].UnixNano()))
 	}
 	// Two idle cycles after the burst, then the drift the controller
 	// counted.
 	after := len(logs.snapshot())
+	cpu0 := cpuTime(b)
 	waitFor(b, bound, "two poll cycles after the burst", func() bool { return len(logs.snapshot()) >= after+2 })
+	cpu, cpuCycles := cpuTime(b)-cpu0, len(logs.snapshot())-after
 	drift := fleetDrift(ctx, b, api)
 	all := logs.snapshot()
 	periods := cyclePeriods(all, size.interval)
@@ -350,7 +376,7 @@ func runFleet(b *testing.B, size fleetSize) {
 	b.ReportMetric(float64(firstDials), "dials/first-cycles")
 	b.ReportMetric(warmDials, "dials/warm-cycle")
 	b.ReportMetric(float64(drift), "false-drift")
-	b.ReportMetric(peakRSSMiB(), "peak-RSS-MiB")
+	reportRSS(b, sim, size, cpu, cpuCycles)
 	logs.mu.Lock()
 	b.Logf("%d nodes x %d peers by %d clients, interval %v: %d creations in %v; %d cycles (%d during the burst); controller errors logged: %d %q",
 		size.nodes, size.peers, size.clients, size.interval, total, burst.Round(time.Millisecond), len(all), len(burstCycles), logs.errors, logs.first)
@@ -435,10 +461,37 @@ func pct(ds []time.Duration, p int) time.Duration {
 	return ds[min(len(ds)-1, len(ds)*p/100)]
 }
 
-// peakRSSMiB is this process's peak resident memory (VmHWM); 0 where
-// /proc is missing.
-func peakRSSMiB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
+// reportRSS reports peak-RSS-MiB (this process and the children serving
+// simulated agents) and, when the agents run in children, this process's
+// own (controller-RSS-MiB), the children's (agents-RSS-MiB) and
+// controller-ms/node-cycle: cpu, this process's CPU time over cycles
+// idle cycles, per node and cycle.
+func reportRSS(b *testing.B, sim *simFleet, size fleetSize, cpu time.Duration, cycles int) {
+	self, agents := peakRSSMiB("self"), sim.agentsPeakRSSMiB()
+	b.ReportMetric(self+agents, "peak-RSS-MiB")
+	if size.procs == 0 {
+		return
+	}
+	b.ReportMetric(self, "controller-RSS-MiB")
+	b.ReportMetric(agents, "agents-RSS-MiB")
+	if cycles > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(size.nodes*cycles), "controller-ms/node-cycle")
+	}
+}
+
+// cpuTime is the CPU time (user and system) this process has used.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// peakRSSMiB is process pid's peak resident memory (VmHWM; pid "self"
+// for this one); 0 where /proc is missing.
+func peakRSSMiB(pid string) float64 {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
 	if err != nil {
 		return 0
 	}

@@ -2,7 +2,6 @@ package controller_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -20,7 +19,7 @@ import (
 // peers) is written straight into the database (storetest.SeedPeers:
 // active, restricted, expired and over-limit peers), left pending with
 // every node's generation bumped, as if created while the agents were
-// away; then the running controller puts them on their agents itself
+// away, in the seed's own transaction; then the running controller puts them on their agents itself
 // (its polls offer each node's empty dump, and its reconciles send the
 // node's peers in one replace-all). It reports:
 //
@@ -30,7 +29,7 @@ import (
 //     agent (the reconcile of the whole fleet);
 //   - full-cycle-ms: the longest of three idle cycles after that (every
 //     peer on its agent), period/interval and its minimum over every
-//     cycle, false-drift and peak-RSS-MiB, as without the seed
+//     cycle, false-drift and the memory and CPU figures, as without the seed
 //     (dials/first-cycles and dials/warm-cycle are counted before it).
 func seedFleet(ctx context.Context, b *testing.B, api fleetAPI, sim *simFleet, logs *cycleLogState, dataDir string, ids []int64, size fleetSize, bound time.Duration) {
 	b.Helper()
@@ -41,44 +40,15 @@ func seedFleet(ctx context.Context, b *testing.B, api fleetAPI, sim *simFleet, l
 			IPPool: netip.MustParsePrefix(fmt.Sprintf("10.%d.%d.0/24", 64+i/256, i%256))}
 	}
 	t0 := time.Now()
-	seeded := storetest.SeedPeers(b, path, nodes, size.peers)
-	db, err := sql.Open("sqlite3", path+"?_busy_timeout=10000&_txlock=immediate")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	tx, err := db.Begin()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var want int
-	for _, q := range []string{
-		"UPDATE peers SET sync_state = 'pending'",
-		"UPDATE nodes SET desired_generation = desired_generation + 1",
-	} {
-		if _, err := tx.Exec(q); err != nil {
-			b.Fatalf("%s: %v", q, err)
-		}
-	}
-	if err := tx.QueryRow("SELECT count(*) FROM peers WHERE enabled = 1 AND restriction = ''").Scan(&want); err != nil {
-		b.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		b.Fatal(err)
-	}
+	seeded, want := storetest.SeedPendingPeers(b, path, nodes, size.peers)
 	seededAt := time.Now()
 	b.Logf("seeded %d peers (%d for the agents) in %v", seeded, want, seededAt.Sub(t0).Round(time.Millisecond))
-	waitFor(b, bound, "every seeded peer on its agent", func() bool { return sim.arrivals() >= want })
-	var last time.Time
-	sim.mu.Lock()
-	for _, t := range sim.arrived {
-		if t.After(last) {
-			last = t
-		}
-	}
-	sim.mu.Unlock()
+	waitFor(b, bound, "every seeded peer on its agent", func() bool { return sim.stats(b).arrivals >= want })
+	last := sim.stats(b).last
 	after := len(logs.snapshot())
+	cpu0 := cpuTime(b)
 	waitFor(b, bound, "three poll cycles after the seed", func() bool { return len(logs.snapshot()) >= after+3 })
+	cpu, cpuCycles := cpuTime(b)-cpu0, len(logs.snapshot())-after
 	all := logs.snapshot()
 	// The first cycle after the last arrival may have started before it.
 	full := all[after+1:]
@@ -91,7 +61,7 @@ func seedFleet(ctx context.Context, b *testing.B, api fleetAPI, sim *simFleet, l
 	b.ReportMetric(slices.Min(periods), "period/interval-min")
 	b.ReportMetric(slices.Max(periods), "period/interval")
 	b.ReportMetric(float64(drift), "false-drift")
-	b.ReportMetric(peakRSSMiB(), "peak-RSS-MiB")
+	reportRSS(b, sim, size, cpu, cpuCycles)
 	logs.mu.Lock()
 	b.Logf("%d nodes x %d peers seeded, interval %v; %d cycles; controller errors logged: %d %q",
 		size.nodes, size.peers, size.interval, len(all), logs.errors, logs.first)

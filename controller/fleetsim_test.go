@@ -20,31 +20,136 @@ import (
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 )
 
-// simFleet is BenchmarkControllerFleet's simulated agents: agenttest's
-// Fake (peers in memory, every signature checked by the real Verifier,
-// answers held to the real agent's), each served on a loopback listener of
-// its own, so every node is a distinct host:port and the controller's
-// connection reuse is measured as against real nodes. Around each Fake it
-// records what the benchmark measures: the connections the controller
+// simFleet is BenchmarkControllerFleet's simulated agents, one per node:
+// agenttest's Fake (peers in memory, every signature checked by the real
+// Verifier, answers held to the real agent's), each served on a loopback
+// listener of its own, so every node is a distinct host:port and the
+// controller's connection reuse is measured as against real nodes.
+//
+// The agents run either in this process (local) or in child processes,
+// each serving a slice of the nodes (procs, fleetsimproc_test.go): a
+// process may hold 20,000 files here, and 10,000 agents beside the
+// controller need about 30,000 (a listener and an accepted connection
+// each, and the controller's end of that connection). Either way the
+// same simAgents serve them and count what the benchmark measures.
+type simFleet struct {
+	nodes []simNode
+	local *simAgents // nil when the agents run in child processes
+	procs []*simProc // the child processes, in node order
+}
+
+// simNode is where node i's simulated agent listens, and its secret.
+type simNode struct {
+	url, secret string
+}
+
+// simStats is what the simulated agents counted so far.
+type simStats struct {
+	accepts  int64     // connections accepted (each one the controller dialled)
+	minPolls int       // the fewest polls (GET /health) any agent answered
+	arrivals int       // peer keys that have reached their agent
+	last     time.Time // when the last of them first arrived (zero: none)
+}
+
+// add merges the counts of another slice of the fleet.
+func (s simStats) add(o simStats) simStats {
+	s.accepts += o.accepts
+	s.minPolls = min(s.minPolls, o.minPolls)
+	s.arrivals += o.arrivals
+	if o.last.After(s.last) {
+		s.last = o.last
+	}
+	return s
+}
+
+// simSecret is simulated agent i's secret.
+func simSecret(i int) string {
+	return strings.Repeat("s", 32) + "-" + strconv.Itoa(i)
+}
+
+// startSimFleet starts n simulated agents: in this process when procs
+// is 0, else spread evenly over procs child processes. Everything stops
+// when tb ends.
+func startSimFleet(tb testing.TB, n, procs int) *simFleet {
+	tb.Helper()
+	if procs == 0 {
+		a := startSimAgents(tb, 0, n, n)
+		f := &simFleet{local: a}
+		for i, u := range a.urls {
+			f.nodes = append(f.nodes, simNode{url: u, secret: simSecret(i)})
+		}
+		return f
+	}
+	f := &simFleet{}
+	for p := range procs {
+		f.procs = append(f.procs, startSimProc(tb, p*n/procs, (p+1)*n/procs, n))
+	}
+	for _, p := range f.procs {
+		urls := p.ready(tb)
+		for _, u := range urls {
+			f.nodes = append(f.nodes, simNode{url: u, secret: simSecret(len(f.nodes))})
+		}
+	}
+	return f
+}
+
+// stats is what every agent counted so far.
+func (f *simFleet) stats(tb testing.TB) simStats {
+	tb.Helper()
+	if f.local != nil {
+		return f.local.stats()
+	}
+	s := simStats{minPolls: int(^uint(0) >> 1)}
+	for _, p := range f.procs {
+		s = s.add(p.stats(tb))
+	}
+	return s
+}
+
+// arrived is when each peer key first reached its agent.
+func (f *simFleet) arrived(tb testing.TB) map[string]time.Time {
+	tb.Helper()
+	if f.local != nil {
+		return f.local.arrivedCopy()
+	}
+	all := map[string]time.Time{}
+	for _, p := range f.procs {
+		p.arrived(tb, all)
+	}
+	return all
+}
+
+// agentsPeakRSSMiB is the sum of the child processes' peak resident
+// memory (VmHWM); 0 when the agents run in this process.
+func (f *simFleet) agentsPeakRSSMiB() float64 {
+	var sum float64
+	for _, p := range f.procs {
+		sum += peakRSSMiB(strconv.Itoa(p.cmd.Process.Pid))
+	}
+	return sum
+}
+
+// simAgents serves simulated agents from to to (of total) in this
+// process and counts, over all of them, the connections the controller
 // opened (accepts), the time each peer key first reached its agent, and
 // the polls (GET /health) each agent answered.
-type simFleet struct {
+type simAgents struct {
+	urls    []string // of agent from+i
 	agents  []*simAgent
 	accepts atomic.Int64
 
-	mu      sync.Mutex // guards arrived and polls
+	mu      sync.Mutex // guards arrived, last and polls
 	arrived map[string]time.Time
+	last    time.Time
 	polls   []int // per agent, GET /health answered
 }
 
 // simAgent is one Fake with one interface, "wg0", behind its own server.
 type simAgent struct {
-	fleet  *simFleet
-	index  int
-	fake   *agenttest.Fake
-	url    string
-	secret string
-	srv    *http.Server
+	set   *simAgents
+	index int // in set.polls
+	fake  *agenttest.Fake
+	srv   *http.Server
 }
 
 // countingListener counts the connections it accepts.
@@ -61,33 +166,33 @@ func (l countingListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-func startSimFleet(tb testing.TB, n int) *simFleet {
+func startSimAgents(tb testing.TB, from, to, total int) *simAgents {
 	tb.Helper()
-	f := &simFleet{arrived: map[string]time.Time{}, polls: make([]int, n)}
-	for i := range n {
-		secret := strings.Repeat("s", 32) + "-" + strconv.Itoa(i)
-		ln, err := simListen(i, n)
-		if err != nil {
-			tb.Fatalf("simulated agent %d: %v", i, err)
-		}
-		a := &simAgent{fleet: f, index: i, fake: agenttest.StartFake(tb, agenttest.FakeOptions{Secret: secret, Unserved: true}),
-			url: "http://" + ln.Addr().String(), secret: secret}
-		a.srv = &http.Server{Handler: a, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-		go func() {
-			if err := a.srv.Serve(countingListener{ln, &f.accepts}); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				tb.Errorf("simulated agent %d: %v", i, err)
-			}
-		}()
-		f.agents = append(f.agents, a)
-	}
+	s := &simAgents{arrived: map[string]time.Time{}, polls: make([]int, to-from)}
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		for _, a := range f.agents {
+		for _, a := range s.agents {
 			_ = a.srv.Shutdown(ctx)
 		}
 	})
-	return f
+	for i := from; i < to; i++ {
+		ln, err := simListen(i, total)
+		if err != nil {
+			tb.Fatalf("simulated agent %d: %v", i, err)
+		}
+		a := &simAgent{set: s, index: i - from,
+			fake: agenttest.StartFake(tb, agenttest.FakeOptions{Secret: simSecret(i), Unserved: true})}
+		a.srv = &http.Server{Handler: a, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+		go func() {
+			if err := a.srv.Serve(countingListener{ln, &s.accepts}); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				tb.Errorf("simulated agent %d: %v", i, err)
+			}
+		}()
+		s.agents = append(s.agents, a)
+		s.urls = append(s.urls, "http://"+ln.Addr().String())
+	}
+	return s
 }
 
 // simListen opens simulated agent i's listener. Fleets of up to 2,000
@@ -107,33 +212,31 @@ func simListen(i, n int) (net.Listener, error) {
 	return net.Listen("tcp", host+":0") // 18443 taken there by a wildcard listener
 }
 
-// arrivedAt returns when key first reached an agent; ok is false for a
-// key that has not.
-func (f *simFleet) arrivedAt(key string) (time.Time, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	t, ok := f.arrived[key]
-	return t, ok
-}
-
-// arrivals is how many peer keys have reached their agent.
-func (f *simFleet) arrivals() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.arrived)
-}
-
-// minPolls is the fewest polls any agent has answered.
-func (f *simFleet) minPolls() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m := -1
-	for _, p := range f.polls {
-		if m < 0 || p < m {
-			m = p
+// stats is what these agents counted so far.
+func (s *simAgents) stats() simStats {
+	st := simStats{accepts: s.accepts.Load()}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st.arrivals, st.last = len(s.arrived), s.last
+	st.minPolls = -1
+	for _, p := range s.polls {
+		if st.minPolls < 0 || p < st.minPolls {
+			st.minPolls = p
 		}
 	}
-	return max(m, 0)
+	st.minPolls = max(st.minPolls, 0)
+	return st
+}
+
+// arrivedCopy is when each peer key first reached its agent.
+func (s *simAgents) arrivedCopy() map[string]time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]time.Time, len(s.arrived))
+	for k, t := range s.arrived {
+		out[k] = t
+	}
+	return out
 }
 
 // ServeHTTP hands the call to the Fake and notes what it answered: a poll,
@@ -151,9 +254,9 @@ func (a *simAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var keys []string
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/health" && sw.Status == http.StatusOK:
-		a.fleet.mu.Lock()
-		a.fleet.polls[a.index]++
-		a.fleet.mu.Unlock()
+		a.set.mu.Lock()
+		a.set.polls[a.index]++
+		a.set.mu.Unlock()
 		return
 	case r.Method == http.MethodPost && sw.Status == http.StatusCreated:
 		var req agentapi.AddPeerRequest
@@ -172,11 +275,12 @@ func (a *simAgent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
-	a.fleet.mu.Lock()
-	defer a.fleet.mu.Unlock()
+	a.set.mu.Lock()
+	defer a.set.mu.Unlock()
 	for _, k := range keys {
-		if _, ok := a.fleet.arrived[k]; !ok {
-			a.fleet.arrived[k] = now
+		if _, ok := a.set.arrived[k]; !ok {
+			a.set.arrived[k] = now
+			a.set.last = now
 		}
 	}
 }
