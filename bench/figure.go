@@ -70,8 +70,8 @@ func suite() []figure {
 			Name: "controller-fleet", Pkg: "./controller", Bench: "ControllerFleet",
 			Benchtime: "1x", Quick: "1x", Short: true, Timeout: 30 * time.Minute,
 			Headline: []string{"create-p50-ms", "create-p99-ms", "create/s", "to-agent-p99-ms", "cycle-ms",
-				"burst-cycle-max-ms", "period/interval", "dials/warm-cycle", "false-drift", "peak-RSS-MiB"},
-			What: "controller with simulated agents: 50 clients create peers while it polls (WGFLEET_FLEET_* size it)",
+				"burst-cycle-max-ms", "period/interval", "dials/warm-cycle", "false-drift", "peak-RSS-MiB", "controller-RSS-MiB"},
+			What: "controller with simulated agents (child processes): 50 clients create peers while it polls (WGFLEET_FLEET_* size it)",
 		},
 		{
 			Name: "peer-search", Pkg: "./controller/api", Bench: "PeerSearch",

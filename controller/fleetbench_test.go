@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -352,9 +353,10 @@ func runFleet(b *testing.B, size fleetSize) {
 	// Two idle cycles after the burst, then the drift the controller
 	// counted.
 	after := len(logs.snapshot())
-	cpu0 := cpuTime(b)
+	stopProfile, cpu0 := idleProfile(b), cpuTime(b)
 	waitFor(b, bound, "two poll cycles after the burst", func() bool { return len(logs.snapshot()) >= after+2 })
 	cpu, cpuCycles := cpuTime(b)-cpu0, len(logs.snapshot())-after
+	stopProfile()
 	drift := fleetDrift(ctx, b, api)
 	all := logs.snapshot()
 	periods := cyclePeriods(all, size.interval)
@@ -476,6 +478,32 @@ func reportRSS(b *testing.B, sim *simFleet, size fleetSize, cpu time.Duration, c
 	b.ReportMetric(agents, "agents-RSS-MiB")
 	if cycles > 0 {
 		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(size.nodes*cycles), "controller-ms/node-cycle")
+	}
+}
+
+// idleProfile starts a CPU profile of this process into the file
+// WGFLEET_FLEET_IDLE_PROFILE names, if it names one, for the idle cycles
+// after the creations or the seed (-test.cpuprofile covers the whole
+// run: the registration and the seed too); the returned function stops
+// it.
+func idleProfile(b *testing.B) (stop func()) {
+	path := os.Getenv("WGFLEET_FLEET_IDLE_PROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		b.Fatalf("profiling the idle cycles (not beside -test.cpuprofile): %v", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Error(err)
+		}
 	}
 }
 

@@ -46,9 +46,10 @@ func seedFleet(ctx context.Context, b *testing.B, api fleetAPI, sim *simFleet, l
 	waitFor(b, bound, "every seeded peer on its agent", func() bool { return sim.stats(b).arrivals >= want })
 	last := sim.stats(b).last
 	after := len(logs.snapshot())
-	cpu0 := cpuTime(b)
+	stopProfile, cpu0 := idleProfile(b), cpuTime(b)
 	waitFor(b, bound, "three poll cycles after the seed", func() bool { return len(logs.snapshot()) >= after+3 })
 	cpu, cpuCycles := cpuTime(b)-cpu0, len(logs.snapshot())-after
+	stopProfile()
 	all := logs.snapshot()
 	// The first cycle after the last arrival may have started before it.
 	full := all[after+1:]
