@@ -9,9 +9,18 @@ import "runtime/debug"
 // collection costs time in proportion to what is live, so at 60k peers
 // it waits for 15k removals, and a steady trickle of removals is left to
 // the runtime's own collections.
+//
+// Only batches that remove at least trimMinBatch peers count: single
+// changes, group-committed a few at a time (a controller's trickle, a
+// churn of 100 changes a second), never force a collection. At 10k peers
+// they did every 2,500 removals, each a full collection of the whole
+// heap and its pages given back and faulted in again, on a node whose
+// CPU carries traffic; the garbage they leave is the runtime's to
+// collect, as any other.
 const (
 	trimAfterRemovals = 1024
 	trimShare         = 4
+	trimMinBatch      = 64
 )
 
 // memTrim returns the memory of removed peers to the operating system.
@@ -30,17 +39,21 @@ const (
 // use: only the committer calls it.
 type memTrim struct {
 	threshold int
+	minBatch  int // a batch that removes fewer is not counted
 	free      func()
 	pending   int // removals not yet trimmed
 }
 
 func newMemTrim() *memTrim {
-	return &memTrim{threshold: trimAfterRemovals, free: debug.FreeOSMemory}
+	return &memTrim{threshold: trimAfterRemovals, minBatch: trimMinBatch, free: debug.FreeOSMemory}
 }
 
-// removed counts n removed peers, of an interface that now holds held,
-// and trims once there are enough.
+// removed counts the n peers one batch removed, of an interface that now
+// holds held, and trims once there are enough.
 func (m *memTrim) removed(n, held int) {
+	if n < m.minBatch {
+		return
+	}
 	m.pending += n
 	if m.pending < m.threshold || m.pending < held/trimShare {
 		return

@@ -34,6 +34,28 @@ func TestMemTrimWaitsForAQuarterOfTheSet(t *testing.T) {
 	}
 }
 
+// TestMemTrimLeavesATrickleToTheRuntime: batches that remove fewer than
+// minBatch peers never force a collection, however many they add up to;
+// a batch of minBatch counts.
+func TestMemTrimLeavesATrickleToTheRuntime(t *testing.T) {
+	runs := 0
+	m := &memTrim{threshold: 10, minBatch: 4, free: func() { runs++ }}
+	for range 100 {
+		m.removed(3, 0)
+	}
+	if runs != 0 || m.pending != 0 {
+		t.Fatalf("after 100 batches of 3 removals: %d runs, %d pending; want none", runs, m.pending)
+	}
+	m.removed(4, 0)
+	m.removed(6, 0)
+	if runs != 1 {
+		t.Fatalf("after batches of 4 and 6 removals: %d runs, want 1", runs)
+	}
+	if newMemTrim().minBatch != trimMinBatch {
+		t.Fatal("the agent's trim does not skip small batches")
+	}
+}
+
 func TestRemovalsCountsOnlyRemovedPeers(t *testing.T) {
 	cs := []peerChange{{had: true, has: false}, {had: false, has: true}, {had: true, has: true}, {had: true, has: false}}
 	if got := removals(cs); got != 2 {
