@@ -14,8 +14,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,6 +177,8 @@ type agentProcess struct {
 	cmd    *exec.Cmd
 	pid    int
 	client *agentapi.Client
+	api    string // the API's address
+	secret string
 }
 
 func (p agentProcess) stop() {
@@ -185,18 +189,24 @@ func (p agentProcess) stop() {
 // startAgentProcess runs the real wg-agent binary in netstack mode on
 // loopback and waits until it answers.
 func startAgentProcess(b *testing.B, bin string) agentProcess {
+	return startAgentProcessLog(b, bin, "warn", os.Stderr)
+}
+
+// startAgentProcessLog is startAgentProcess with the agent's log level
+// and where its output goes.
+func startAgentProcessLog(b *testing.B, bin, level string, out io.Writer) agentProcess {
 	b.Helper()
 	dir := b.TempDir()
 	secret := agenttest.RandomSecret()
 	api, wgPort := freeTCPAddr(b), freeUDPPort(b)
 	cmd := exec.Command(bin, "--mode", "netstack", "--listen", api, "--listen-port", strconv.Itoa(wgPort),
-		"--state-dir", dir, "--address", "10.99.0.1/24", "--log-level", "warn")
+		"--state-dir", dir, "--address", "10.99.0.1/24", "--log-level", level)
 	cmd.Env = append(os.Environ(), "WG_AGENT_SECRET="+secret)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	p := agentProcess{cmd: cmd, pid: cmd.Process.Pid}
+	p := agentProcess{cmd: cmd, pid: cmd.Process.Pid, api: api, secret: secret}
 	c, err := agentapi.NewClient(agentapi.ClientConfig{BaseURL: "http://" + api, Secret: []byte(secret),
 		HTTPClient: &http.Client{Timeout: 10 * time.Minute}})
 	if err != nil {
@@ -294,7 +304,11 @@ func startBareDevice(b *testing.B) bareDevice {
 
 // TestHelperBareDevice is not a test: run by startBareDevice, it holds a
 // bare wireguard-go device; each line "SEED N" on its input replaces the
-// device's peers with memPeers(SEED, N) in one IpcSet.
+// device's peers with memPeers(SEED, N) in one IpcSet; "add KEYHEX CIDR"
+// adds one peer and "del KEYHEX" removes one, an IpcSet each, "gc" runs a
+// collection, and "done"
+// answers once those before it are made, with the bytes the process has
+// allocated and the collections it has run so far (bareDevice.changes).
 func TestHelperBareDevice(t *testing.T) {
 	if os.Getenv("WGFLEET_BARE_DEVICE") == "" {
 		t.Skip("helper process only")
@@ -318,6 +332,26 @@ func TestHelperBareDevice(t *testing.T) {
 	fmt.Println("BARE-IDLE")
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() { // until killed or its input closes
+		switch f := strings.Fields(in.Text()); f[0] {
+		case "add":
+			if err := dev.IpcSet("public_key=" + f[1] + "\nallowed_ip=" + f[2] + "\n"); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		case "del":
+			if err := dev.IpcSet("public_key=" + f[1] + "\nremove=true\n"); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		case "gc":
+			runtime.GC()
+			continue
+		case "done":
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Println("BARE-CHANGED", ms.TotalAlloc, ms.NumGC)
+			continue
+		}
 		var seed uint64
 		var n int
 		if _, err := fmt.Sscan(in.Text(), &seed, &n); err != nil {

@@ -54,6 +54,13 @@ func suite() []figure {
 			What: "replace-all, dump and add-one at 10k (and 60k) peers vs raw wireguard-go IpcSet/IpcGet",
 		},
 		{
+			Name: "agent-change-cpu", Pkg: "./agent", Bench: "ChangeCPU",
+			Benchtime: "1x", Quick: "1x", Short: true, Timeout: 10 * time.Minute,
+			Headline: []string{"cpu/raw", "agent-cpu-ms/change", "raw-cpu-ms/change", "alloc/raw", "agent-alloc-KiB/change",
+				"raw-alloc-KiB/change", "agent-changes/s", "cpu/base"},
+			What: "CPU and allocation per peer change (add, remove) at 10k peers through wg-agent's API vs raw wireguard-go IpcSet",
+		},
+		{
 			Name: "agent-memory", Pkg: "./agent", Bench: "AgentMemory",
 			Benchtime: "1x", Quick: "1x", Short: true, Timeout: 20 * time.Minute,
 			Headline: []string{"idle-RSS-MiB", "hold-RSS-MiB", "bare-hold-MiB", "hold-inc/bare-inc",
