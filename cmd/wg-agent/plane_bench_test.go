@@ -141,7 +141,14 @@ func BenchmarkDataPlane(b *testing.B) {
 			b.ReportMetric(median(l.clientCPU), l.name+"-client-CPU%")
 		}
 		if l.during != nil {
-			b.ReportMetric(l.during.churnRate(), "churn-changes/s")
+			prefix := "churn" // the figure's; a -base leg's are its own
+			if l.name != "tun-churn" {
+				prefix = l.name
+			}
+			b.ReportMetric(l.during.churnRate(), prefix+"-changes/s")
+			p50, p99 := l.during.latency()
+			b.ReportMetric(p50, prefix+"-p50-ms")
+			b.ReportMetric(p99, prefix+"-p99-ms")
 			b.ReportMetric(median(l.benchCPU), l.name+"-bench-CPU%")
 		}
 		if l.node != 0 {
@@ -426,12 +433,30 @@ func cpuOf(b *testing.B, pid int) func() time.Duration {
 // churner changes peers of an agent's interface through its API, 100
 // changes a second while it runs: one peer added, then the oldest one
 // removed, so the interface keeps its size.
+//
+// The changes are paced by the clock, not by answers: the k-th is due
+// 10 ms after the (k-1)-th, and one due while every worker is busy waits
+// for one (up to churnBacklog of them; more are dropped, and churnRate
+// tells). Each worker keeps its connection (the client keeps as many idle
+// ones as there are workers): the first version kept 4 in flight, so a
+// change that took more than 40 ms on the loaded node capped the rate
+// below 100 a second, and its HTTP client kept 2 idle connections of the
+// 4, so half the changes dialled (and the agent accepted) a new one.
 type churner struct {
 	running atomic.Bool
 	done    atomic.Int64 // changes applied
 	active  atomic.Int64 // nanoseconds spent running
 	since   time.Time    // when it last started running
+
+	mu    sync.Mutex
+	taken []time.Duration // each change's round trip
 }
+
+const (
+	churnWorkers = 16
+	churnBacklog = 16
+	churnEvery   = 10 * time.Millisecond
+)
 
 // givePeers gives tp's interface n peers (besides the client) in one
 // replace-all call that keeps the client, and returns a function that
@@ -476,20 +501,36 @@ func givePeers(b *testing.B, ctx context.Context, tp *topology, n int) (next fun
 // ends.
 func startChurn(b *testing.B, ctx context.Context, tp *topology, n int) *churner {
 	next, pool := givePeers(b, ctx, tp, n) // pool: churned peers' keys, oldest first
+	api, err := agentapi.NewClient(agentapi.ClientConfig{
+		BaseURL: "http://" + topoUnderlayA + ":8080", Secret: []byte(tp.secret),
+		HTTPClient: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+			DialContext: testenv.DialerInNetNS(tp.nsB), MaxIdleConnsPerHost: churnWorkers,
+		}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
 
 	c := &churner{}
 	cctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	b.Cleanup(func() { stop(); wg.Wait() })
-	ops := make(chan func(context.Context) error, 1)
-	for range 4 { // a change waits for its fsyncs: several in flight keep the rate
+	ops := make(chan func(context.Context) error, churnBacklog)
+	for range churnWorkers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for op := range ops {
-				if err := op(cctx); err != nil && cctx.Err() == nil {
-					b.Errorf("peer change: %v", err)
+				start := time.Now()
+				if err := op(cctx); err != nil {
+					if cctx.Err() == nil {
+						b.Errorf("peer change: %v", err)
+					}
+					continue
 				}
+				c.mu.Lock()
+				c.taken = append(c.taken, time.Since(start))
+				c.mu.Unlock()
 				c.done.Add(1)
 			}
 		}()
@@ -498,24 +539,33 @@ func startChurn(b *testing.B, ctx context.Context, tp *topology, n int) *churner
 	go func() {
 		defer wg.Done()
 		defer close(ops)
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
 		add := true
 		var mu sync.Mutex // guards pool: ops run concurrently
+		var due time.Time
 		for {
+			if !c.running.Load() {
+				due = time.Time{}
+				select {
+				case <-cctx.Done():
+					return
+				case <-time.After(churnEvery):
+				}
+				continue
+			}
+			if due.IsZero() {
+				due = time.Now()
+			}
 			select {
 			case <-cctx.Done():
 				return
-			case <-tick.C:
+			case <-time.After(time.Until(due)):
 			}
-			if !c.running.Load() {
-				continue
-			}
+			due = due.Add(churnEvery)
 			var op func(context.Context) error
 			if add {
 				s := next()
 				op = func(ctx context.Context) error {
-					if _, err := tp.api.AddPeer(ctx, tp.iface, agentapi.AddPeerRequest{PublicKey: s.PublicKey, AllowedIPs: s.AllowedIPs}); err != nil {
+					if _, err := api.AddPeer(ctx, tp.iface, agentapi.AddPeerRequest{PublicKey: s.PublicKey, AllowedIPs: s.AllowedIPs}); err != nil {
 						return err
 					}
 					mu.Lock()
@@ -526,14 +576,14 @@ func startChurn(b *testing.B, ctx context.Context, tp *topology, n int) *churner
 			} else {
 				mu.Lock()
 				oldest := pool[0]
-				pool = slices.Delete(pool, 0, 1)
+				pool = pool[1:]
 				mu.Unlock()
 				k, err := wgtypes.ParseKey(oldest)
 				if err != nil {
 					b.Error(err)
 					return
 				}
-				op = func(ctx context.Context) error { return tp.api.DeletePeer(ctx, tp.iface, k) }
+				op = func(ctx context.Context) error { return api.DeletePeer(ctx, tp.iface, k) }
 			}
 			add = !add
 			select {
@@ -558,6 +608,20 @@ func (c *churner) run(on bool) {
 // churnRate is the changes applied per second of running.
 func (c *churner) churnRate() float64 {
 	return float64(c.done.Load()) / time.Duration(c.active.Load()).Seconds()
+}
+
+// latency is the median and the 99th percentile of the changes' round
+// trips, in milliseconds.
+func (c *churner) latency() (p50, p99 float64) {
+	c.mu.Lock()
+	d := slices.Clone(c.taken)
+	c.mu.Unlock()
+	if len(d) == 0 {
+		return 0, 0
+	}
+	slices.Sort(d)
+	ms := func(x time.Duration) float64 { return float64(x) / float64(time.Millisecond) }
+	return ms(d[len(d)/2]), ms(d[len(d)*99/100])
 }
 
 // median of xs (which it sorts); 0 for none.
