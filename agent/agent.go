@@ -197,6 +197,10 @@ func (a *Agent) addInterface(ic InterfaceConfig) error {
 		tun.Close()
 		return fmt.Errorf("interface %s: %w", ic.Name, err)
 	}
+	// Requests whose replay records went into the journal with their
+	// changes are refused again; compaction hands them to the replay log.
+	a.verifier.LoadReplay(i.store.replays)
+	i.store.persistReplay = func(recs []agentapi.ReplayRecord) error { return a.verifier.RecordReplay(recs...) }
 	i.disabled = disabled
 	if down {
 		a.log.Info("interface is disabled (POST /v1/wg/{iface}/enable brings it up)", "iface", ic.Name)

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,17 +11,33 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/tunnel"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
-// TestReplayRecordFailureFailsItsChangeAlone: changes whose replay record
-// is not durable yet reach the committer (signedDeferred); one whose
-// record then fails is refused with 503 and leaves nothing, on the device,
-// in the peer set or on disk, while the others of its batches land.
-func TestReplayRecordFailureFailsItsChangeAlone(t *testing.T) {
+// testRecord is a replay record made from n, expiring at exp.
+func testRecord(t *testing.T, n int, exp time.Time) agentapi.ReplayRecord {
+	t.Helper()
+	b := make([]byte, 32, agentapi.ReplayRecordSize)
+	b[0], b[1], b[31] = byte(n>>8), byte(n), 0x5a
+	r, err := agentapi.ParseReplayRecord(binary.BigEndian.AppendUint64(b, uint64(exp.Unix())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestReplayRecordRidesWithItsChange: concurrent changes with replay
+// tickets, on a real device: the record of each change that lands is
+// written into the journal with it (a reopened store reads back exactly
+// those records, and their tickets are durable without the replay log);
+// a change that is refused (a peer added twice) leaves nothing in the
+// journal, and its ticket goes to the replay log once, when it is
+// answered; one whose replay log write fails reports that failure.
+func TestReplayRecordRidesWithItsChange(t *testing.T) {
 	const n = 60
 	priv, err := wgtypes.GeneratePrivateKey()
 	if err != nil {
@@ -44,71 +61,109 @@ func TestReplayRecordFailureFailsItsChangeAlone(t *testing.T) {
 		}
 	}()
 
-	failing := map[int]bool{7: true, 30: true, 59: true}
+	exp := time.Now().Add(time.Hour)
+	twice := map[int]bool{7: true, 30: true, 59: true} // each adds the peer of the change before it
 	logFailed := &agentapi.AuthError{Reason: agentapi.ReasonReplayLogFailed}
+	var mu sync.Mutex
+	logged := map[int]int{} // the fallback's writes, per change
 	specs := make([]peerConf, n)
-	results := make([]error, n)
-	release := make(chan struct{}) // the replay log's fsync, held until every change is queued
-	var wg sync.WaitGroup
+	tickets := make([]*replayTicket, n)
 	for k := range n {
 		key, err := wgtypes.GeneratePrivateKey()
 		if err != nil {
 			t.Fatal(err)
 		}
 		specs[k] = peerConf{Key: key.PublicKey(), AllowedIPs: []netip.Prefix{netip.MustParsePrefix(fmt.Sprintf("10.96.1.%d/32", k))}}
-		ready := func() error {
-			<-release
-			if failing[k] {
+		tickets[k] = &replayTicket{rec: testRecord(t, k, exp), record: func(recs ...agentapi.ReplayRecord) error {
+			mu.Lock()
+			logged[k] += len(recs)
+			mu.Unlock()
+			if k == 59 {
 				return logFailed
 			}
 			return nil
+		}}
+	}
+	// The peers of the changes added twice land first, so the second
+	// adds are refused whatever the order of the rest.
+	for k := range twice {
+		if err := i.addPeer(specs[k-1], nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	results := make([]error, n)
+	var wg sync.WaitGroup
+	for k := range n {
+		conf := specs[k]
+		if twice[k] {
+			conf = specs[k-1]
+		}
+		if twice[k+1] {
+			continue // added above
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[k] = i.addPeer(specs[k], ready)
+			results[k] = i.addPeer(conf, tickets[k])
 		}()
 	}
-	close(release)
 	wg.Wait()
 
-	for k, err := range results {
+	want := map[string]bool{} // the records the journal must hold
+	for k := range n {
+		if twice[k+1] {
+			continue
+		}
+		err := results[k]
 		status, _ := statusOf(err)
 		switch {
-		case failing[k] && status != http.StatusServiceUnavailable:
-			t.Errorf("change %d, whose replay record failed: %d (%v), want 503", k, status, err)
-		case !failing[k] && err != nil:
+		case twice[k] && status != http.StatusConflict:
+			t.Errorf("change %d, a peer added twice: %v, want 409", k, err)
+		case !twice[k] && err != nil:
 			t.Errorf("change %d: %v", k, err)
 		}
-	}
-	peers, err := tun.Peers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	on := map[wgtypes.Key]bool{}
-	for _, p := range peers {
-		on[p.PublicKey] = true
-	}
-	if len(peers) != n-len(failing) {
-		t.Errorf("device holds %d peers, want %d", len(peers), n-len(failing))
-	}
-	for k := range failing {
-		if on[specs[k].Key] {
-			t.Errorf("device holds change %d, whose replay record failed", k)
+		derr := tickets[k].durable()
+		if tickets[k].durable() != derr {
+			t.Errorf("change %d: durable answers differently the second time", k)
 		}
-	}
-	if c := i.peerCount(); c != n-len(failing) {
-		t.Errorf("peer set holds %d peers, want %d", c, n-len(failing))
+		mu.Lock()
+		writes := logged[k]
+		mu.Unlock()
+		switch {
+		case twice[k] && writes != 1:
+			t.Errorf("change %d, refused: its record went to the replay log %d times, want once", k, writes)
+		case !twice[k] && writes != 0:
+			t.Errorf("change %d, journaled: its record went to the replay log too (%d)", k, writes)
+		case k == 59 && derr != logFailed:
+			t.Errorf("change %d, whose replay log write failed: durable = %v", k, derr)
+		case k != 59 && derr != nil:
+			t.Errorf("change %d: durable = %v", k, derr)
+		}
+		if !twice[k] {
+			want[string(tickets[k].rec.AppendBinary(nil))] = true
+		}
 	}
 	i.stop()
 	stopped = true
-	saved := loadState(t, dir, "wgrr0")
-	if len(saved) != n-len(failing) {
-		t.Errorf("journal holds %d peers, want %d", len(saved), n-len(failing))
+
+	s, set, err := openPeerStore(dir, "wgrr0", discardLog())
+	if err != nil {
+		t.Fatal(err)
 	}
-	for k := range failing {
-		if _, ok := saved[specs[k].Key]; ok {
-			t.Errorf("journal holds change %d, whose replay record failed", k)
+	defer s.close()
+	if len(set) != n-len(twice) {
+		t.Errorf("journal holds %d peers, want %d", len(set), n-len(twice))
+	}
+	got := map[string]bool{}
+	for _, r := range s.replays {
+		got[string(r.AppendBinary(nil))] = true
+	}
+	if len(got) != len(want) || len(s.replays) != len(want) {
+		t.Fatalf("journal holds %d replay records (%d distinct), want %d", len(s.replays), len(got), len(want))
+	}
+	for r := range want {
+		if !got[r] {
+			t.Fatalf("journal lacks the replay record %x", r)
 		}
 	}
 }

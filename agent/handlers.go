@@ -49,7 +49,7 @@ func (a *Agent) onIface(h ifaceHandler) http.HandlerFunc { return a.signed(a.ser
 
 // onIfaceDeferred is onIface for a route whose only durable effect goes
 // through the interface's committer (signedDeferred): h passes
-// durableOf(r) with its change.
+// ticketOf(r) with its change.
 func (a *Agent) onIfaceDeferred(h ifaceHandler) http.HandlerFunc {
 	return a.signedDeferred(a.serveIface(h))
 }
@@ -126,7 +126,7 @@ func (a *Agent) addPeer(r *http.Request, i *iface) (int, any, error) {
 	if err := checkPeerKey(conf.Key, i.tun.PublicKey()); err != nil {
 		return 0, nil, err
 	}
-	if err := i.addPeer(conf, durableOf(r)); err != nil {
+	if err := i.addPeer(conf, ticketOf(r)); err != nil {
 		return 0, nil, err
 	}
 	a.log.Info("peer added", "iface", i.name, "peer", conf.Key.String(), "allowed_ips", prefixStrings(conf.AllowedIPs))
@@ -147,7 +147,7 @@ func (a *Agent) updatePeer(r *http.Request, i *iface) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := i.updatePeer(k, req, durableOf(r)); err != nil {
+	if err := i.updatePeer(k, req, ticketOf(r)); err != nil {
 		return 0, nil, err
 	}
 	a.log.Info("peer updated", "iface", i.name, "peer", k.String())
@@ -159,7 +159,7 @@ func (a *Agent) deletePeer(r *http.Request, i *iface) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := i.removePeer(k, durableOf(r)); err != nil {
+	if err := i.removePeer(k, ticketOf(r)); err != nil {
 		return 0, nil, err
 	}
 	a.log.Info("peer removed", "iface", i.name, "peer", k.String())

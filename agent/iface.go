@@ -72,12 +72,12 @@ type iface struct {
 
 // op is one queued change. mutate checks the change against work and, only
 // if it fits, changes work; it must leave work untouched when it fails. It
-// may run twice when its batch falls back to one change at a time. ready,
-// if not nil, must return nil before the change is saved (the request's
-// replay record, signedDeferred); its error fails the change.
+// may run twice when its batch falls back to one change at a time.
+// ticket, if not nil, is the request's record against replays, which the
+// journal append of its change carries (replayTicket).
 type op struct {
 	mutate func(work *peerTable) error
-	ready  func() error
+	ticket *replayTicket
 	result chan error
 }
 
@@ -104,8 +104,8 @@ func (i *iface) stop() {
 	}
 }
 
-func (i *iface) submit(ready func() error, mutate func(work *peerTable) error) error {
-	o := &op{mutate: mutate, ready: ready, result: make(chan error, 1)}
+func (i *iface) submit(ticket *replayTicket, mutate func(work *peerTable) error) error {
+	o := &op{mutate: mutate, ticket: ticket, result: make(chan error, 1)}
 	select {
 	case i.ops <- o:
 		return <-o.result
@@ -224,57 +224,39 @@ func (i *iface) commitOne(o *op) {
 }
 
 // commit keeps the batch of ops in the table: it applies what the batch
-// changed to the device in one UAPI set, waits until every op is ready to
-// be saved, then appends the batch to the journal. If any of it fails,
-// the device and the table are put back as they were, so nothing is
-// half-applied. The caller holds mu.
+// changed to the device in one UAPI set, then appends the batch to the
+// journal with its requests' replay records, one write and one fsync. If
+// any of it fails, the device and the table are put back as they were, so
+// nothing is half-applied. A batch that changes nothing writes nothing:
+// its requests' records go to the replay log when they are answered
+// (replayTicket.durable). The caller holds mu.
 func (i *iface) commit(ops []*op) error {
 	cs := i.table.changes()
 	if len(cs) == 0 {
 		i.table.keep()
-		return ready(ops)
+		return nil
 	}
 	if err := i.tun.Configure(apply(cs)); err != nil {
 		i.table.rollback()
 		return fmt.Errorf("applying %d peer changes to %s: %w", len(cs), i.name, err)
 	}
-	if err := ready(ops); err != nil {
-		if rerr := i.tun.Configure(revert(cs)); rerr != nil {
-			i.log.Error("rolling back device after a failed replay record", "iface", i.name, "err", rerr)
-		}
-		i.table.rollback()
-		return err
-	}
-	if err := i.store.append(cs); err != nil {
+	if err := i.store.append(cs, records(ops)); err != nil {
 		if rerr := i.tun.Configure(revert(cs)); rerr != nil {
 			i.log.Error("rolling back device after failed save", "iface", i.name, "err", rerr)
 		}
 		i.table.rollback()
 		return fmt.Errorf("saving peer state of %s: %w", i.name, err)
 	}
+	journaled(ops)
 	i.table.keep()
 	i.trim.removed(removals(cs), i.table.len())
 	return nil
 }
 
-// ready waits for every op to be ready to be saved and returns the first
-// error.
-func ready(ops []*op) error {
-	for _, o := range ops {
-		if o.ready == nil {
-			continue
-		}
-		if err := o.ready(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // addPeer, updatePeer and removePeer queue one change and return once it
-// is saved (or refused); ready is as for op.
-func (i *iface) addPeer(conf peerConf, ready func() error) error {
-	return i.submit(ready, func(work *peerTable) error {
+// is saved (or refused); ticket is as for op.
+func (i *iface) addPeer(conf peerConf, ticket *replayTicket) error {
+	return i.submit(ticket, func(work *peerTable) error {
 		if _, ok := work.get(conf.Key); ok {
 			return conflictf("peer %s already exists on %s", conf.Key, i.name)
 		}
@@ -289,8 +271,8 @@ func (i *iface) addPeer(conf peerConf, ready func() error) error {
 	})
 }
 
-func (i *iface) updatePeer(k wgtypes.Key, req agentapi.UpdatePeerRequest, ready func() error) error {
-	return i.submit(ready, func(work *peerTable) error {
+func (i *iface) updatePeer(k wgtypes.Key, req agentapi.UpdatePeerRequest, ticket *replayTicket) error {
+	return i.submit(ticket, func(work *peerTable) error {
 		cur, ok := work.get(k)
 		if !ok {
 			return notFoundf("peer %s not found on %s", k, i.name)
@@ -307,8 +289,8 @@ func (i *iface) updatePeer(k wgtypes.Key, req agentapi.UpdatePeerRequest, ready 
 	})
 }
 
-func (i *iface) removePeer(k wgtypes.Key, ready func() error) error {
-	return i.submit(ready, func(work *peerTable) error {
+func (i *iface) removePeer(k wgtypes.Key, ticket *replayTicket) error {
+	return i.submit(ticket, func(work *peerTable) error {
 		if _, ok := work.get(k); !ok {
 			return notFoundf("peer %s not found on %s", k, i.name)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
+	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/wgrules"
 )
 
@@ -25,15 +26,21 @@ import (
 //	             allowed IPs: count (uvarint), then each
 //	             4 or 6, address (4 or 16), prefix length
 //	end:    how many peers the snapshot holds (uvarint)
+//	replay: count (uvarint), then count agentapi.ReplayRecords (40 bytes
+//	        each: the requests of the batch that follows, on record
+//	        against replays; journal only, version 3)
 const (
 	recHeader byte = 1
 	recBatch  byte = 2
 	recEnd    byte = 3
+	recReplay byte = 4
 
 	entryRemove byte = 0
 	entryPut    byte = 1
 
-	storeVersion = 2
+	// storeVersion is the version written; a journal of version 2 (no
+	// replay records) is read as well.
+	storeVersion = 3
 	frameHeader  = 8
 	// maxRecord bounds a payload a reader accepts: a garbled length is
 	// not a reason to allocate gigabytes.
@@ -83,7 +90,7 @@ func decodeHeader(p []byte) (gen uint64, iface string, err error) {
 	if len(p) < 2 || p[0] != recHeader {
 		return 0, "", errors.New("no header record")
 	}
-	if p[1] != storeVersion {
+	if p[1] != storeVersion && p[1] != 2 {
 		return 0, "", fmt.Errorf("unsupported version %d (want %d)", p[1], storeVersion)
 	}
 	r := reader{b: p[2:]}
@@ -111,6 +118,37 @@ func encodeBatch(cs []peerChange) []byte {
 		p = appendPut(p, c.after)
 	}
 	return p
+}
+
+// encodeReplay is the replay record of recs.
+func encodeReplay(recs []agentapi.ReplayRecord) []byte {
+	p := make([]byte, 0, 2+binary.MaxVarintLen64+len(recs)*agentapi.ReplayRecordSize)
+	p = append(p, recReplay)
+	p = binary.AppendUvarint(p, uint64(len(recs)))
+	for _, r := range recs {
+		p = r.AppendBinary(p)
+	}
+	return p
+}
+
+// decodeReplay reads a replay record and appends what it holds to recs.
+func decodeReplay(p []byte, recs []agentapi.ReplayRecord) ([]agentapi.ReplayRecord, error) {
+	if len(p) == 0 || p[0] != recReplay {
+		return nil, errors.New("not a replay record")
+	}
+	r := reader{b: p[1:]}
+	n := r.uvarint()
+	if r.err != nil || n > uint64(len(r.b))/agentapi.ReplayRecordSize || uint64(len(r.b)) != n*agentapi.ReplayRecordSize {
+		return nil, errors.New("malformed replay record")
+	}
+	for range n {
+		rec, err := agentapi.ParseReplayRecord(r.bytes(agentapi.ReplayRecordSize))
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, rec)
+	}
+	return recs, nil
 }
 
 func appendPut(p []byte, c peerConf) []byte {

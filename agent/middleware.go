@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -40,12 +41,13 @@ func (a *Agent) signed(h http.HandlerFunc) http.HandlerFunc {
 }
 
 // signedDeferred is signed for a handler whose only durable effect goes
-// through its interface's committer: the replay log's fsync runs while h
-// validates and applies the change to the device, and the committer
-// waits for it (durableOf) before the change is saved; the answer is held
-// back until it is done, and replaced by the refusal if it failed. The
-// request is still on record against replays before anything of it is
-// durable or answered.
+// through its interface's committer: the request's record against
+// replays (ticketOf) is written into the peer journal with its change, in
+// the same write and fsync (replayTicket); if the change does not reach
+// the journal, the record goes to the replay log before the answer. The
+// answer is held back until the record is durable, and replaced by the
+// refusal if that failed. The request is still on record against replays
+// before anything of it is durable or answered.
 func (a *Agent) signedDeferred(h http.HandlerFunc) http.HandlerFunc {
 	return a.verified(func(w http.ResponseWriter, r *http.Request, _ []byte) { h(w, r) }, verifyDeferred)
 }
@@ -69,7 +71,7 @@ type verifyMode int
 const (
 	verifyPlain    verifyMode = iota
 	verifyBulk                // a bulk body is taken (signedBulk)
-	verifyDeferred            // the replay log is waited for later (signedDeferred)
+	verifyDeferred            // the replay record goes with the change (signedDeferred)
 )
 
 func (a *Agent) verified(h func(w http.ResponseWriter, r *http.Request, signer []byte), mode verifyMode) http.HandlerFunc {
@@ -120,14 +122,18 @@ func (a *Agent) verified(h func(w http.ResponseWriter, r *http.Request, signer [
 			return
 		}
 		if mode == verifyDeferred {
-			signer, durable, err := a.verifier.VerifySignerDeferred(r, hdr, body)
+			signer, rec, err := a.verifier.VerifySignerJournaled(r, hdr, body)
 			if err != nil {
 				a.reject(w, r, err)
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
-			r = r.WithContext(context.WithValue(r.Context(), durableKey{}, durable))
-			dw := &durableWriter{ResponseWriter: w, durable: durable, refuse: func(err error) { a.reject(w, r, err) }}
+			var t *replayTicket
+			if rec != nil {
+				t = &replayTicket{rec: *rec, record: a.verifier.RecordReplay}
+				r = r.WithContext(context.WithValue(r.Context(), ticketKey{}, t))
+			}
+			dw := &durableWriter{ResponseWriter: w, durable: t.durable, refuse: func(err error) { a.reject(w, r, err) }}
 			h(dw, r, signer)
 			dw.check() // a handler that wrote nothing is answered only now
 			return
@@ -142,15 +148,15 @@ func (a *Agent) verified(h func(w http.ResponseWriter, r *http.Request, signer [
 	}
 }
 
-// durableKey holds, in the context of a request taken by signedDeferred,
-// the function that waits for its replay record.
-type durableKey struct{}
+// ticketKey holds, in the context of a request taken by signedDeferred,
+// its replay record's ticket.
+type ticketKey struct{}
 
-// durableOf is the function that waits for r's replay record (see
-// signedDeferred); nil when r has nothing to wait for.
-func durableOf(r *http.Request) func() error {
-	d, _ := r.Context().Value(durableKey{}).(func() error)
-	return d
+// ticketOf is r's replay record's ticket (see signedDeferred); nil when r
+// has nothing to record.
+func ticketOf(r *http.Request) *replayTicket {
+	t, _ := r.Context().Value(ticketKey{}).(*replayTicket)
+	return t
 }
 
 // durableWriter holds back the answer to a request taken by
@@ -283,6 +289,9 @@ func (a *Agent) logRequests(h http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(rec, r)
+		if !a.log.Enabled(r.Context(), slog.LevelDebug) {
+			return // the line's arguments cost allocations even when it is not written
+		}
 		a.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
 			"duration", time.Since(start), "remote", r.RemoteAddr)
 	})

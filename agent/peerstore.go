@@ -8,6 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
 )
 
 // File names of an interface's peer state in the state directory, and the
@@ -63,6 +67,13 @@ type peerStore struct {
 	f        *os.File // the journal, for appends; nil after a failed write until compaction
 	size     int64    // the journal's length
 	snapSize int64
+
+	// replays are the replay records in the journal (appended with the
+	// batches of their requests, or read back at start); compaction,
+	// which drops the journal, first hands those not expired to
+	// persistReplay (the replay log), which must not be nil then.
+	replays       []agentapi.ReplayRecord
+	persistReplay func([]agentapi.ReplayRecord) error
 }
 
 // openPeerStore reads the peer state of iface in dir and returns it with
@@ -183,7 +194,10 @@ func (s *peerStore) replay(set peerSet) (good int64, fresh bool, err error) {
 		return 0, false, s.corrupt(s.journalPath, fmt.Errorf("journal is for interface %q, not %q", iface, s.iface))
 	case gen < s.gen:
 		// Compaction wrote the snapshot and stopped before the new
-		// journal: everything here is in the snapshot.
+		// journal: every batch here is in the snapshot, and its replay
+		// records were handed to the replay log before the snapshot was
+		// written; they are read all the same, as long as they are good.
+		s.replays = replayRecordsIn(data[len(journalMagic)+n:], s.replays)
 		return 0, true, nil
 	case gen > s.gen:
 		return 0, false, s.corrupt(s.journalPath, fmt.Errorf("journal generation %d is newer than the snapshot's %d", gen, s.gen))
@@ -201,7 +215,11 @@ func (s *peerStore) replay(set peerSet) (good int64, fresh bool, err error) {
 				"iface", s.iface, "file", s.journalPath, "at", off, "bytes", len(data)-off)
 			break
 		}
-		if err := applyBatch(p, set); err != nil {
+		if p[0] == recReplay {
+			if s.replays, err = decodeReplay(p, s.replays); err != nil {
+				return 0, false, s.corrupt(s.journalPath, fmt.Errorf("record at byte %d: %w", off, err))
+			}
+		} else if err := applyBatch(p, set); err != nil {
 			return 0, false, s.corrupt(s.journalPath, fmt.Errorf("record at byte %d: %w", off, err))
 		}
 		off += n
@@ -209,11 +227,29 @@ func (s *peerStore) replay(set peerSet) (good int64, fresh bool, err error) {
 	return int64(off), false, nil
 }
 
+// replayRecordsIn appends to recs the replay records of the good frames
+// at the start of data.
+func replayRecordsIn(data []byte, recs []agentapi.ReplayRecord) []agentapi.ReplayRecord {
+	for len(data) > 0 {
+		p, n, err := nextFrame(data)
+		if err != nil {
+			break
+		}
+		if p[0] == recReplay {
+			if more, err := decodeReplay(p, recs); err == nil {
+				recs = more
+			}
+		}
+		data = data[n:]
+	}
+	return recs
+}
+
 // nextGood reports whether a good frame starts anywhere in data: after a
 // bad record, it tells damage in the middle from a torn end.
 func nextGood(data []byte) bool {
 	for i := range data {
-		if p, _, err := nextFrame(data[i:]); err == nil && len(p) > 0 && p[0] == recBatch {
+		if p, _, err := nextFrame(data[i:]); err == nil && len(p) > 0 && (p[0] == recBatch || p[0] == recReplay) {
 			return true
 		}
 	}
@@ -252,14 +288,22 @@ func (s *peerStore) newJournal(gen uint64) error {
 	return s.openJournal(int64(len(data)))
 }
 
-// append writes the batch cs to the journal and syncs it. On failure the
-// journal is unusable until the next compaction, which the committer
+// append writes the batch cs to the journal, after the replay records
+// recs of its requests (if any), and syncs it: one write and one fsync
+// for both, so a request's change and its record against replays are
+// durable together. A crash that tears the batch leaves at most its
+// replay records, which only refuse requests never answered. On failure
+// the journal is unusable until the next compaction, which the committer
 // runs after it answered the batch.
-func (s *peerStore) append(cs []peerChange) error {
+func (s *peerStore) append(cs []peerChange, recs []agentapi.ReplayRecord) error {
 	if s.f == nil {
 		return errors.New("peer journal unusable after a failed write; compacting")
 	}
-	buf := appendFrame(nil, encodeBatch(cs))
+	var buf []byte
+	if len(recs) > 0 {
+		buf = appendFrame(buf, encodeReplay(recs))
+	}
+	buf = appendFrame(buf, encodeBatch(cs))
 	_, err := s.f.Write(buf)
 	if err == nil {
 		err = s.f.Sync()
@@ -270,6 +314,7 @@ func (s *peerStore) append(cs []peerChange) error {
 		return fmt.Errorf("appending to peer journal %s: %w", s.journalPath, err)
 	}
 	s.size += int64(len(buf))
+	s.replays = append(s.replays, recs...)
 	return nil
 }
 
@@ -283,6 +328,9 @@ func (s *peerStore) needsCompaction() bool {
 // its empty journal. If the snapshot cannot be written nothing changed;
 // if the journal cannot, appends fail until a compaction succeeds.
 func (s *peerStore) compact(set peerSet) error {
+	if err := s.keepReplay(); err != nil {
+		return err
+	}
 	gen := s.gen + 1
 	data := encodeSnapshot(gen, s.iface, set)
 	if err := writeFileAtomic(s.snapPath, data); err != nil {
@@ -294,6 +342,23 @@ func (s *peerStore) compact(set peerSet) error {
 		s.f = nil
 	}
 	return s.newJournal(gen)
+}
+
+// keepReplay hands the journal's replay records that have not expired to
+// persistReplay, before compaction drops the journal.
+func (s *peerStore) keepReplay() error {
+	now := time.Now()
+	live := slices.DeleteFunc(s.replays, func(r agentapi.ReplayRecord) bool { return r.Expired(now) })
+	if len(live) > 0 {
+		if s.persistReplay == nil {
+			return errors.New("the peer journal holds replay records and nothing to keep them in")
+		}
+		if err := s.persistReplay(live); err != nil {
+			return fmt.Errorf("keeping the peer journal's replay records: %w", err)
+		}
+	}
+	s.replays = nil
+	return nil
 }
 
 func (s *peerStore) close() error {

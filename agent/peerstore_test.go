@@ -54,7 +54,7 @@ func nthPeer(n int) peerConf {
 func storeBatch(t *testing.T, s *peerStore, tab *peerTable, f func(*peerTable)) {
 	t.Helper()
 	f(tab)
-	if err := s.append(tab.changes()); err != nil {
+	if err := s.append(tab.changes(), nil); err != nil {
 		t.Fatal(err)
 	}
 	tab.keep()

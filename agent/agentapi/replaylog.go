@@ -128,16 +128,33 @@ func encodeReplayRecord(key string, exp time.Time) [replayRecordSize]byte {
 // it is on stable storage, or with the error that kept it from getting
 // there.
 func (l *replayLog) record(key string, exp time.Time) error {
-	w := &replayWaiter{rec: encodeReplayRecord(key, exp), done: make(chan error, 1)}
+	return l.recordAll([]replayEntry{{key: key, exp: exp}})
+}
+
+// recordAll is record for several keys, written together.
+func (l *replayLog) recordAll(entries []replayEntry) error {
+	ws := make([]*replayWaiter, len(entries))
+	for i, e := range entries {
+		ws[i] = &replayWaiter{rec: encodeReplayRecord(e.key, e.exp), done: make(chan error, 1)}
+	}
+	wait := func() error {
+		var first error
+		for _, w := range ws {
+			if err := <-w.done; err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
 	l.mu.Lock()
 	if l.f == nil || l.closing {
 		l.mu.Unlock()
 		return errReplayLogClosed
 	}
-	l.pending = append(l.pending, w)
+	l.pending = append(l.pending, ws...)
 	if l.flushing {
 		l.mu.Unlock()
-		return <-w.done
+		return wait()
 	}
 	// Lead: write what is queued, again and again until nothing is.
 	l.flushing = true
@@ -167,7 +184,7 @@ func (l *replayLog) record(key string, exp time.Time) error {
 	l.flushing = false
 	l.idle.Broadcast()
 	l.mu.Unlock()
-	return <-w.done
+	return wait()
 }
 
 // start is record without the wait: record runs on a goroutine of its

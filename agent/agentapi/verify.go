@@ -247,30 +247,14 @@ func durableNow() error { return nil }
 // record is in memory when it returns; durable waits for the replay log,
 // which remember has already waited for unless deferred.
 func (v *Verifier) remember(method string, sent int64, nonce string, sig []byte, now time.Time, deferred bool) (durable func() error, err error) {
-	var key, reason string
-	switch {
-	case nonce != "":
-		key, reason = "n:"+nonce, ReasonNonceReused
-	case !safeMethod(method):
-		// The decoded bytes, not the header: an upper-case copy of the hex
-		// must count as the same signature.
-		key, reason = "s:"+string(sig), ReasonReplayed
-	default:
+	e, ok, err := v.rememberInMemory(method, sent, nonce, sig, now)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
 		return durableNow, nil
 	}
-	// What is remembered is a digest: 32 bytes whatever the nonce, and
-	// the same in memory and in the replay log.
-	digest := sha256.Sum256([]byte(key))
-	key = string(digest[:])
-	// Remember until the timestamp has left the window, plus a second for
-	// the whole-second comparison above.
-	exp := time.Unix(sent, 0).Add(v.window + time.Second)
-	switch v.replay.add(key, exp, now) {
-	case replayDuplicate:
-		return nil, &AuthError{Reason: reason}
-	case replayFull:
-		return nil, &AuthError{Reason: ReasonReplayCacheFull}
-	}
+	key, exp := e.key, e.exp
 	if v.log == nil {
 		return durableNow, nil
 	}
@@ -291,6 +275,38 @@ func (v *Verifier) remember(method string, sent int64, nonce string, sig []byte,
 		return nil, err
 	}
 	return durableNow, nil
+}
+
+// rememberInMemory records a verified request against replays in memory:
+// its nonce, or its signature when it has no nonce and its method is not
+// safe. ok is false when there is nothing to remember; err says why the
+// request is refused (a replay, or the memory is full).
+func (v *Verifier) rememberInMemory(method string, sent int64, nonce string, sig []byte, now time.Time) (e replayEntry, ok bool, err error) {
+	var key, reason string
+	switch {
+	case nonce != "":
+		key, reason = "n:"+nonce, ReasonNonceReused
+	case !safeMethod(method):
+		// The decoded bytes, not the header: an upper-case copy of the hex
+		// must count as the same signature.
+		key, reason = "s:"+string(sig), ReasonReplayed
+	default:
+		return replayEntry{}, false, nil
+	}
+	// What is remembered is a digest: 32 bytes whatever the nonce, and
+	// the same in memory and in the replay log.
+	digest := sha256.Sum256([]byte(key))
+	key = string(digest[:])
+	// Remember until the timestamp has left the window, plus a second for
+	// the whole-second comparison above.
+	exp := time.Unix(sent, 0).Add(v.window + time.Second)
+	switch v.replay.add(key, exp, now) {
+	case replayDuplicate:
+		return replayEntry{}, false, &AuthError{Reason: reason}
+	case replayFull:
+		return replayEntry{}, false, &AuthError{Reason: ReasonReplayCacheFull}
+	}
+	return replayEntry{key: key, exp: exp}, true, nil
 }
 
 // signer returns the secret under which sig is the MAC of the request,
