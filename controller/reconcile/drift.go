@@ -106,6 +106,8 @@ type comparison struct {
 	invalid int
 	// showsPSK reports whether the dump was taken to carry preshared keys.
 	showsPSK bool
+	// actual is the dump compared.
+	actual []agentapi.Peer
 }
 
 // compare computes the differences between peers (every database peer of
@@ -116,7 +118,7 @@ type comparison struct {
 // before; a peer in actual with one shows it too. Then preshared keys are
 // compared, a missing one in actual meaning none.
 func compare(iface string, peers []store.Peer, actual []agentapi.Peer, managed map[wgtypes.Key]bool, showsPSK bool) comparison {
-	c := comparison{desiredKeys: make(map[wgtypes.Key]bool), actualKeys: make(map[wgtypes.Key]bool, len(actual)), showsPSK: showsPSK}
+	c := comparison{desiredKeys: make(map[wgtypes.Key]bool), actualKeys: make(map[wgtypes.Key]bool, len(actual)), showsPSK: showsPSK, actual: actual}
 	for _, ap := range actual {
 		if ap.PresharedKey != nil {
 			c.showsPSK = true

@@ -106,6 +106,12 @@ type Result struct {
 	// Skipped says why nothing was done, such as "node disabled"; empty
 	// when the reconcile ran.
 	Skipped string `json:"skipped,omitempty"`
+	// Unchanged reports that the reconcile compared by digest: the
+	// offered dump was the one the last reconcile of the node found in
+	// line, and the node's desired generation had not moved since, so the
+	// node's peers were not read from the database and nothing was to do
+	// (see confirmation). Drift and DriftAfter are empty then.
+	Unchanged bool `json:"unchanged,omitempty"`
 }
 
 // Reconciler converges nodes' agents on the database. It is safe for
@@ -259,6 +265,12 @@ func (r *Reconciler) reconcile(ctx context.Context, nodeID int64, obs *Observati
 	if err := r.allow(ctx); err != nil {
 		return res, fmt.Errorf("reconciling node %d: %w", nodeID, err)
 	}
+	if actual != nil {
+		if res, done, err := r.reconcileUnchanged(ctx, st, nodeID, actual); done {
+			return res, err
+		}
+	}
+	st.confirmed = nil // until this reconcile ends in line
 	node, peers, err := r.snapshot(ctx, nodeID)
 	if err != nil {
 		return res, fmt.Errorf("reconciling node %d: %w", nodeID, err)
@@ -368,6 +380,7 @@ func (r *Reconciler) reconcile(ctx context.Context, nodeID int64, obs *Observati
 	}
 	res.Acked = ack
 	res.DriftCurrent = current
+	st.confirm(node, final, ack && len(res.DriftAfter) == 0)
 	if verified {
 		st.remember(final, &outcome{uncertain: out.uncertain})
 	} else {

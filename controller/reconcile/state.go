@@ -22,6 +22,9 @@ type nodeState struct {
 	// had its last answer (time.Now, monotonic); zero before any. An
 	// Observation read before it is stale. Guarded by run.
 	lastWrite time.Time
+	// confirmed is what the last reconcile found in line (see
+	// confirmation); nil when it did not, and before any. Guarded by run.
+	confirmed *confirmation
 
 	mu sync.Mutex // guards the fields below; never held across a call
 	// managed are the keys the controller knows it put on the agent (or

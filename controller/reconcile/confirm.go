@@ -1,0 +1,90 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
+	"github.com/wgfleet/wgfleet/agent/agentapi"
+	"github.com/wgfleet/wgfleet/controller/store"
+)
+
+// confirmation is what the Reconciler remembers of a reconcile that found
+// its node in line: the agent's dump (dump, its digest) showed exactly the
+// desired peers of generation gen, nothing was left to do, every peer was
+// recorded as applied and gen as acknowledged. Until the node's desired
+// generation moves, its peers in the database are the ones that dump was
+// compared with (every change to a node's desired peers bumps it in the
+// same transaction), so a later dump with the same digest compares the
+// same: in line, nothing to do. It lives in nodeState, in memory only: a
+// controller that starts again compares in full.
+type confirmation struct {
+	gen   int64
+	iface string
+	// own is the node's interface key as its agent last reported it, which
+	// screen holds peers against.
+	own wgtypes.Key
+	// showsPSK is whether the agent was known to show preshared keys,
+	// which decides how a dump is compared.
+	showsPSK bool
+	dump     dumpDigest
+}
+
+// holds reports whether node, as read now, and a dump with digest d are
+// still the ones c confirmed, with the agent known to show preshared keys
+// or not as then.
+func (c *confirmation) holds(node store.Node, d dumpDigest, showsPSK bool) bool {
+	return node.Enabled && node.DesiredGeneration == c.gen && node.AckedGeneration == c.gen &&
+		node.WGInterface == c.iface && node.ServerPublicKey == c.own && showsPSK == c.showsPSK && d == c.dump
+}
+
+// confirm remembers on st what a reconcile of node that ended in line
+// compared last (final: its dump, and how preshared keys were compared),
+// or forgets what st remembered when it did not end in line: inLine is
+// false, or the desired generation it worked from was not acknowledged.
+// st.run is held.
+func (st *nodeState) confirm(node store.Node, final comparison, inLine bool) {
+	st.confirmed = nil
+	if !inLine {
+		return
+	}
+	st.confirmed = &confirmation{
+		gen: node.DesiredGeneration, iface: node.WGInterface, own: node.ServerPublicKey,
+		showsPSK: final.showsPSK, dump: digestDump(final.actual),
+	}
+}
+
+// reconcileUnchanged is the reconcile of a node whose dump, actual, is the
+// one last confirmed (see confirmation): it reads only the node, not its
+// peers, and records what a full reconcile would: no current drift,
+// checked now. It reports false, having done nothing, when the node or
+// the dump is not what was confirmed (or the node could not be read):
+// then the caller reconciles in full. st.run is held.
+func (r *Reconciler) reconcileUnchanged(ctx context.Context, st *nodeState, nodeID int64, actual []agentapi.Peer) (Result, bool, error) {
+	c := st.confirmed
+	if c == nil {
+		return Result{}, false, nil
+	}
+	d := digestDump(actual)
+	if d != c.dump {
+		return Result{}, false, nil
+	}
+	var node store.Node
+	err := r.store.View(ctx, func(tx *store.Tx) error {
+		var err error
+		node, err = tx.GetNode(ctx, nodeID)
+		return err
+	})
+	if err != nil || !c.holds(node, d, st.showsPSK()) {
+		return Result{}, false, nil
+	}
+	res := Result{NodeID: nodeID, Generation: node.DesiredGeneration, Acked: true,
+		Drift: []Drift{}, DriftAfter: []Drift{}, Unchanged: true}
+	if err := r.record(context.WithoutCancel(ctx), node, plan{}, &outcome{}, true, 0); err != nil {
+		st.confirmed = nil
+		return res, true, fmt.Errorf("reconciling node %s: recording: %w", node.Name, err)
+	}
+	r.report(ctx, node, node.DriftPolicy, comparison{}, plan{}, st)
+	return res, true, nil
+}
