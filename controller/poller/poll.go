@@ -27,7 +27,10 @@ type outcome struct {
 	// reconcile is the reconcile offered the peer list read; nil when
 	// none was.
 	reconcile *reconcile.Pending
-	err       error
+	// statsUnchanged: the peer list's counters and handshakes were those
+	// recorded last time, so the traffic was neither read nor written.
+	statsUnchanged bool
+	err            error
 }
 
 // PollOnce polls every enabled node that backoff does not hold back, at
@@ -87,13 +90,16 @@ func (p *Poller) PollOnce(ctx context.Context) Summary {
 	}
 	wg.Wait()
 	for _, pr := range pending {
-		_, err := pr.Wait(ctx)
+		res, err := pr.Wait(ctx)
 		switch {
 		case ctx.Err() != nil:
 		case err != nil:
 			sum.ReconcileFailed++ // the reconciler logs why
 		default:
 			sum.Reconciled++
+			if res.Unchanged {
+				sum.Unchanged++
+			}
 		}
 	}
 	return sum
@@ -105,6 +111,9 @@ func (s *Summary) add(o outcome) {
 		return
 	case store.NodeOnline:
 		s.Online++
+		if o.statsUnchanged {
+			s.StatsUnchanged++
+		}
 	case store.NodeOffline:
 		s.Offline++
 	default:
@@ -166,7 +175,8 @@ func (p *Poller) pollNode(ctx context.Context, nodeID int64) outcome {
 		return outcome{err: fmt.Errorf("polling node %s: %w", node.Name, err)}
 	}
 	p.transition(ctx, node, store.NodeOnline, "", "")
-	if err := p.recordStats(ctx, node, dump.Peers); err != nil {
+	statsUnchanged, err := p.recordStats(ctx, st, node, dump.Peers)
+	if err != nil {
 		p.log.Error("poll: recording peer stats", "node", node.Name, "node_id", node.ID, "err", err)
 	}
 	if p.limits != nil {
@@ -174,7 +184,7 @@ func (p *Poller) pollNode(ctx context.Context, nodeID int64) outcome {
 			p.log.Error("poll: applying expiry and data limits", "node", node.Name, "node_id", node.ID, "err", err)
 		}
 	}
-	out := outcome{status: store.NodeOnline}
+	out := outcome{status: store.NodeOnline, statsUnchanged: statsUnchanged}
 	if p.reconciler != nil {
 		out.reconcile = p.reconciler.Offer(node.ID, reconcile.Observation{Peers: dump.Peers, ReadAt: readAt})
 	}
@@ -272,7 +282,9 @@ func (p *Poller) transition(ctx context.Context, node store.Node, status store.N
 
 // recordStats writes each database peer's observed handshake and
 // counters, matched by public key; peers whose observation did not change
-// are not written. What their totals grew by is added to the traffic
+// are not written. A dump whose counters and handshakes are the ones the
+// last call recorded, at the same desired generation of the node (see
+// recorded), is not even compared: nothing would change. st.mu is held. What their totals grew by is added to the traffic
 // history in the same write transaction. A peer the dump does not show
 // (restricted, or not applied yet) has its last observed counters
 // forgotten: when it is put back, its counters start again from 0 and all
@@ -285,7 +297,21 @@ func (p *Poller) transition(ctx context.Context, node store.Node, status store.N
 // longer among this node's and is left alone, and each delta is counted
 // from the totals as that transaction found them, so nothing is counted
 // twice.
-func (p *Poller) recordStats(ctx context.Context, node store.Node, peers []agentapi.Peer) error {
+func (p *Poller) recordStats(ctx context.Context, st *nodeState, node store.Node, peers []agentapi.Peer) (unchanged bool, err error) {
+	now := recorded{gen: node.DesiredGeneration, iface: node.WGInterface, print: printStats(peers)}
+	if st.stats != nil && *st.stats == now {
+		return true, nil
+	}
+	st.stats = nil
+	if err := p.writeStats(ctx, node, peers); err != nil {
+		return false, err
+	}
+	st.stats = &now
+	return false, nil
+}
+
+// writeStats is recordStats without the shortcut.
+func (p *Poller) writeStats(ctx context.Context, node store.Node, peers []agentapi.Peer) error {
 	seen := make(map[string]agentapi.Peer, len(peers))
 	for _, ap := range peers {
 		seen[ap.PublicKey] = ap

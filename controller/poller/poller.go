@@ -87,6 +87,15 @@ type Summary struct {
 	// waits for them.
 	Reconciled      int `json:"reconciled"`
 	ReconcileFailed int `json:"reconcile_failed"`
+	// Unchanged counts the reconciled nodes whose dump was the one their
+	// last reconcile found in line, at the same desired generation: they
+	// were compared by digest, without reading their peers
+	// (reconcile.Result.Unchanged).
+	Unchanged int `json:"unchanged"`
+	// StatsUnchanged counts the online nodes whose peer list showed the
+	// counters and handshakes their last poll recorded, at the same
+	// desired generation: their traffic was neither compared nor written.
+	StatsUnchanged int `json:"stats_unchanged"`
 }
 
 // Poller polls the fleet. It is safe for concurrent use; polls of one node
@@ -121,6 +130,9 @@ type nodeState struct {
 	// before the first. Atomic, so deciding backoff never waits for a
 	// poll in progress.
 	lastAttempt atomic.Int64
+	// stats is what the last recordStats of the node left in the
+	// database; nil before any, and after one that failed. Guarded by mu.
+	stats *recorded
 }
 
 // New returns a Poller; Run runs it.
@@ -201,7 +213,8 @@ func (p *Poller) Run(ctx context.Context) error {
 				start := p.now()
 				sum := p.PollOnce(ctx)
 				p.log.Debug("poll cycle", "started", start, "took", p.now().Sub(start), "nodes", sum.Nodes,
-					"polled", sum.Polled, "online", sum.Online, "reconciled", sum.Reconciled)
+					"polled", sum.Polled, "online", sum.Online, "reconciled", sum.Reconciled,
+					"unchanged", sum.Unchanged, "stats_unchanged", sum.StatsUnchanged)
 				cycle <- start
 			})
 		case start := <-cycle:
