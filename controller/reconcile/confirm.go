@@ -34,7 +34,7 @@ type confirmation struct {
 // holds reports whether node, as read now, and a dump with digest d are
 // still the ones c confirmed, with the agent known to show preshared keys
 // or not as then.
-func (c *confirmation) holds(node store.Node, d dumpDigest, showsPSK bool) bool {
+func (c *confirmation) holds(node store.NodeSync, d dumpDigest, showsPSK bool) bool {
 	return node.Enabled && node.DesiredGeneration == c.gen && node.AckedGeneration == c.gen &&
 		node.WGInterface == c.iface && node.ServerPublicKey == c.own && showsPSK == c.showsPSK && d == c.dump
 }
@@ -56,8 +56,8 @@ func (st *nodeState) confirm(node store.Node, final comparison, inLine bool) {
 }
 
 // reconcileUnchanged is the reconcile of a node whose dump, actual, is the
-// one last confirmed (see confirmation): it reads only the node, not its
-// peers, and records what a full reconcile would: no current drift,
+// one last confirmed (see confirmation): it reads only the few columns of
+// the node that say so (store.Tx.GetNodeSync), not its peers, and records what a full reconcile would: no current drift,
 // checked now. It reports false, having done nothing, when the node or
 // the dump is not what was confirmed (or the node could not be read):
 // then the caller reconciles in full. st.run is held.
@@ -70,15 +70,19 @@ func (r *Reconciler) reconcileUnchanged(ctx context.Context, st *nodeState, node
 	if d != c.dump {
 		return Result{}, false, nil
 	}
-	var node store.Node
+	var ns store.NodeSync
 	err := r.store.View(ctx, func(tx *store.Tx) error {
 		var err error
-		node, err = tx.GetNode(ctx, nodeID)
+		ns, err = tx.GetNodeSync(ctx, nodeID)
 		return err
 	})
-	if err != nil || !c.holds(node, d, st.showsPSK()) {
+	if err != nil || !c.holds(ns, d, st.showsPSK()) {
 		return Result{}, false, nil
 	}
+	// What record and report use of a node.
+	node := store.Node{ID: ns.ID, Name: ns.Name, Enabled: ns.Enabled, WGInterface: ns.WGInterface,
+		ServerPublicKey: ns.ServerPublicKey, DesiredGeneration: ns.DesiredGeneration,
+		AckedGeneration: ns.AckedGeneration, DriftPolicy: ns.DriftPolicy, Status: ns.Status}
 	res := Result{NodeID: nodeID, Generation: node.DesiredGeneration, Acked: true,
 		Drift: []Drift{}, DriftAfter: []Drift{}, Unchanged: true}
 	if err := r.record(context.WithoutCancel(ctx), node, plan{}, &outcome{}, true, 0); err != nil {
