@@ -16,17 +16,17 @@ type statsPrint [sha256.Size]byte
 
 // printStats returns the statsPrint of peers.
 func printStats(peers []agentapi.Peer) statsPrint {
-	order := make([]int, len(peers))
 	size := 8
-	for i, p := range peers {
-		order[i] = i
+	for _, p := range peers {
 		size += len(p.PublicKey) + 4*binary.MaxVarintLen64
 	}
-	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(peers[a].PublicKey, peers[b].PublicKey) })
+	byKey := func(a, b agentapi.Peer) int { return cmp.Compare(a.PublicKey, b.PublicKey) }
+	if !slices.IsSortedFunc(peers, byKey) { // our agent sorts its dumps
+		peers = slices.SortedFunc(slices.Values(peers), byKey)
+	}
 	buf := make([]byte, 0, size)
 	buf = binary.AppendUvarint(buf, uint64(len(peers)))
-	for _, i := range order {
-		p := peers[i]
+	for _, p := range peers {
 		buf = append(binary.AppendUvarint(buf, uint64(len(p.PublicKey))), p.PublicKey...)
 		buf = binary.AppendVarint(buf, p.TransferRx)
 		buf = binary.AppendVarint(buf, p.TransferTx)

@@ -22,10 +22,8 @@ type dumpDigest [sha256.Size]byte
 
 // digestDump returns the digest of peers.
 func digestDump(peers []agentapi.Peer) dumpDigest {
-	order := make([]int, len(peers))
 	size := 0
-	for i, p := range peers {
-		order[i] = i
+	for _, p := range peers {
 		size += len(p.PublicKey) + 32
 		for _, ip := range p.AllowedIPs {
 			size += len(ip) + 4
@@ -34,16 +32,22 @@ func digestDump(peers []agentapi.Peer) dumpDigest {
 			size += len(*p.PresharedKey)
 		}
 	}
-	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(peers[a].PublicKey, peers[b].PublicKey) })
+	byKey := func(a, b agentapi.Peer) int { return cmp.Compare(a.PublicKey, b.PublicKey) }
+	if !slices.IsSortedFunc(peers, byKey) { // our agent sorts its dumps
+		peers = slices.SortedFunc(slices.Values(peers), byKey)
+	}
 	buf := make([]byte, 0, size+8)
 	str := func(s string) { buf = append(binary.AppendUvarint(buf, uint64(len(s))), s...) }
 	buf = binary.AppendUvarint(buf, uint64(len(peers)))
-	var ips []string
-	for _, i := range order {
-		p := peers[i]
+	var sorted []string
+	for _, p := range peers {
 		str(p.PublicKey)
-		ips = append(ips[:0], p.AllowedIPs...)
-		slices.Sort(ips)
+		ips := p.AllowedIPs
+		if !slices.IsSorted(ips) {
+			sorted = append(sorted[:0], ips...)
+			slices.Sort(sorted)
+			ips = sorted
+		}
 		buf = binary.AppendUvarint(buf, uint64(len(ips)))
 		for _, ip := range ips {
 			str(ip)
