@@ -125,7 +125,7 @@ func (s *Service) CreatePeers(ctx context.Context, actor Actor, in BulkPeerInput
 				d []enforced
 			)
 			if !auto {
-				v, d, err = s.createPeerTx(ctx, tx, actor, target, one, map[string]any{"bulk": true})
+				v, _, d, err = s.createPeerTx(ctx, tx, actor, target, one, map[string]any{"bulk": true})
 			} else {
 				v, d, ranked, err = s.createPlacedTx(ctx, tx, actor, ranked, one, how, &why)
 				if errors.Is(err, ErrNoNodeAvailable) {
@@ -171,7 +171,7 @@ func (s *Service) createPlacedTx(ctx context.Context, tx *store.Tx, actor Actor,
 			ranked = ranked[1:]
 			continue
 		}
-		v, d, err := s.createPeerTx(ctx, tx, actor, best.node.ID, in, map[string]any{"bulk": true, "placement": how})
+		v, _, d, err := s.createPeerTx(ctx, tx, actor, best.node.ID, in, map[string]any{"bulk": true, "placement": how})
 		if errors.Is(err, store.ErrNodeFull) || errors.Is(err, ipam.ErrPoolExhausted) {
 			*why = append(*why, fmt.Sprintf("%s is full", best.node.Name))
 			ranked = ranked[1:]

@@ -157,10 +157,7 @@ func (s *Service) createPeerOn(ctx context.Context, actor Actor, nodeID int64, i
 	)
 	err := s.store.InTx(ctx, func(tx *store.Tx) error {
 		var err error
-		if v, done, err = s.createPeerTx(ctx, tx, actor, nodeID, in, map[string]any{"placement": placement}); err != nil {
-			return err
-		}
-		gen, _, err = tx.NodeGenerations(ctx, nodeID)
+		v, gen, done, err = s.createPeerTx(ctx, tx, actor, nodeID, in, map[string]any{"placement": placement})
 		return err
 	})
 	if err != nil {
@@ -178,26 +175,33 @@ func (s *Service) createPeerOn(ctx context.Context, actor Actor, nodeID int64, i
 // createPeerTx validates in against node nodeID and creates the peer
 // inside tx: its allocation, the bump, the audit entry (with extra's
 // non-empty values added to its details) and, for an expiry already
-// past, its restriction. It returns the peer as it then is and what
-// enforceTx did, for afterCreate once tx is committed.
-func (s *Service) createPeerTx(ctx context.Context, tx *store.Tx, actor Actor, nodeID int64, in PeerInput, extra map[string]any) (PeerView, []enforced, error) {
-	node, err := tx.GetNode(ctx, nodeID)
+// past, its restriction. It returns the peer as it then is, the node's
+// desired generation the creation made (enforceTx may have bumped it
+// further: then done is not empty), and what enforceTx did, for
+// afterCreate once tx is committed.
+//
+// This runs in the store's one writer for every creation, so it reads
+// only what it needs (the node without its secret, GetPeerHome; not the
+// peer it has just written) and runs the restriction check only for a
+// peer that can be due one (an expiry or a data limit).
+func (s *Service) createPeerTx(ctx context.Context, tx *store.Tx, actor Actor, nodeID int64, in PeerInput, extra map[string]any) (v PeerView, gen int64, done []enforced, err error) {
+	node, err := tx.GetPeerHome(ctx, nodeID)
 	if err != nil {
-		return PeerView{}, nil, err
+		return PeerView{}, 0, nil, err
 	}
 	p, _, err := peerFromInput(store.Peer{}, node, in, true)
 	if err != nil {
-		return PeerView{}, nil, err
+		return PeerView{}, 0, nil, err
 	}
 	if err := checkPeerNameFree(ctx, tx, node, p.Name, 0); err != nil {
-		return PeerView{}, nil, err
+		return PeerView{}, 0, nil, err
 	}
 	if err := checkPeerKeyTx(ctx, tx, p.PublicKey); err != nil {
-		return PeerView{}, nil, err
+		return PeerView{}, 0, nil, err
 	}
-	created, err := tx.CreatePeerOnNode(ctx, node, p)
+	created, gen, err := tx.CreatePeerOnNode(ctx, node, p)
 	if err != nil {
-		return PeerView{}, nil, err
+		return PeerView{}, 0, nil, err
 	}
 	details := peerAudit(created)
 	details["key_pair_generated"] = created.PrivateKey != nil
@@ -208,21 +212,24 @@ func (s *Service) createPeerTx(ctx context.Context, tx *store.Tx, actor Actor, n
 		}
 	}
 	if err := audit(ctx, tx, actor, "peer.create", "peer", created.ID, details); err != nil {
-		return PeerView{}, nil, err
+		return PeerView{}, 0, nil, err
 	}
-	// An expiry already past restricts the new peer at once.
-	done, err := s.enforceTx(ctx, tx, 0, created.ID)
-	if err != nil {
-		return PeerView{}, nil, err
+	// An expiry already past restricts the new peer at once. A peer with
+	// neither an expiry nor a data limit has no restriction due (and one
+	// with a limit has used nothing yet, but the rule is the store's).
+	if !created.ExpiresAt.IsZero() || created.DataLimit > 0 {
+		if done, err = s.enforceTx(ctx, tx, 0, created.ID); err != nil {
+			return PeerView{}, 0, nil, err
+		}
 	}
 	if len(done) > 0 {
 		if created, err = tx.GetPeer(ctx, created.ID); err != nil {
-			return PeerView{}, nil, err
+			return PeerView{}, 0, nil, err
 		}
 	}
-	v := peerView(created)
+	v = peerView(created)
 	v.createdOn = &store.Node{ID: node.ID, Name: node.Name, Enabled: node.Enabled, Status: node.Status}
-	return v, done, nil
+	return v, gen, done, nil
 }
 
 // afterCreate logs, publishes and enforces what createPeerTx made, once

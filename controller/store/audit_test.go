@@ -72,6 +72,13 @@ func TestAuditRefusesSecrets(t *testing.T) {
 		{"null", `null`, ErrInvalid},
 		{"not json", `{`, ErrInvalid},
 		{"fine", `{"public_key":"abc=","token_name":"ci","changed":["dns"]}`, nil},
+		// The quick look (no escapes, no secret word in quotes) and the
+		// full check must agree.
+		{"escaped key", `{"priv\u0061te_key":"x"}`, ErrInvalid},
+		{"escaped nested key", `{"a":{"s\u0065cret":1},"b":"\""}`, ErrInvalid},
+		{"secret word as a value only", `{"field":"password","kind":"token"}`, nil},
+		{"after white space", " \n\t{\"name\":\"p1\",\"enabled\":true}", nil},
+		{"key in another case", `{"a":[{"b":{"API_TOKEN":"x"}}]}`, ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -224,22 +224,26 @@ var errAllocationRace = fmt.Errorf("address taken concurrently: %w", ErrConflict
 // ipam.ErrPoolExhausted, ErrConflict for a public key already on the
 // node's interface or a requested address in use, ErrInvalid.
 func (tx *Tx) CreatePeerWithAllocation(ctx context.Context, p Peer) (Peer, error) {
-	node, err := tx.GetNode(ctx, p.NodeID)
+	node, err := tx.GetPeerHome(ctx, p.NodeID)
 	if err != nil {
 		return Peer{}, fmt.Errorf("creating peer: %w", err)
 	}
-	return tx.CreatePeerOnNode(ctx, node, p)
+	created, _, err := tx.CreatePeerOnNode(ctx, node, p)
+	return created, err
 }
 
 // CreatePeerOnNode is CreatePeerWithAllocation on node, which the caller
-// read in this transaction (Tx.GetNode) and which p.NodeID names: a
-// creation that has the node at hand does not read and open it again.
-func (tx *Tx) CreatePeerOnNode(ctx context.Context, node Node, p Peer) (Peer, error) {
+// read in this transaction (Tx.GetPeerHome or Tx.GetNode) and which
+// p.NodeID names: a creation that has the node at hand does not read it
+// again. It also returns the node's desired generation its bump made.
+// The peer returned is the row as written (what GetPeer would read), made
+// without reading it back.
+func (tx *Tx) CreatePeerOnNode(ctx context.Context, node Node, p Peer) (Peer, int64, error) {
 	if p.NodeID != node.ID {
-		return Peer{}, fmt.Errorf("creating peer: %w: the peer names node %d, the node given is %d", ErrInvalid, p.NodeID, node.ID)
+		return Peer{}, 0, fmt.Errorf("creating peer: %w: the peer names node %d, the node given is %d", ErrInvalid, p.NodeID, node.ID)
 	}
-	fail := func(err error) (Peer, error) {
-		return Peer{}, fmt.Errorf("creating peer on node %s: %w", node.Name, err)
+	fail := func(err error) (Peer, int64, error) {
+		return Peer{}, 0, fmt.Errorf("creating peer on node %s: %w", node.Name, err)
 	}
 	if err := normalizePeer(&p, node); err != nil {
 		return fail(err)
@@ -294,8 +298,10 @@ func (tx *Tx) CreatePeerOnNode(ctx context.Context, node Node, p Peer) (Peer, er
 	if err != nil {
 		return fail(err)
 	}
-	if err := tx.writePeerKeys(ctx, id, p.PrivateKey, p.PresharedKey); err != nil {
-		return fail(err)
+	if p.PrivateKey != nil || p.PresharedKey != nil { // sealed under the id: written once it is known
+		if err := tx.writePeerKeys(ctx, id, p.PrivateKey, p.PresharedKey); err != nil {
+			return fail(err)
+		}
 	}
 	for _, a := range []struct {
 		addr      netip.Addr
@@ -316,10 +322,39 @@ func (tx *Tx) CreatePeerOnNode(ctx context.Context, node Node, p Peer) (Peer, er
 			return fail(err)
 		}
 	}
-	if _, err := tx.BumpGeneration(ctx, node.ID); err != nil {
+	gen, err := tx.BumpGeneration(ctx, node.ID)
+	if err != nil {
 		return fail(err)
 	}
-	return tx.GetPeer(ctx, id)
+	return insertedPeer(id, node.ID, p, tx.now), gen, nil
+}
+
+// insertedPeer is the peer row CreatePeerOnNode wrote for p under id, as
+// GetPeer reads it: what the INSERT sets and the columns' defaults
+// (TestCreatedPeerIsTheRow holds the two together), so a creation does
+// not read back and open what it has just written.
+func insertedPeer(id, nodeID int64, p Peer, now time.Time) Peer {
+	row := Peer{
+		ID: id, NodeID: nodeID, Iface: p.Iface, Name: p.Name, PublicKey: p.PublicKey,
+		Address4: p.Address4, Address6: p.Address6,
+		DNS: p.DNS, Enabled: p.Enabled,
+		Keepalive:     time.Duration(int64(p.Keepalive/time.Second)) * time.Second, // whole seconds, as stored
+		NodeKeepalive: time.Duration(int64(p.NodeKeepalive/time.Second)) * time.Second,
+		ExpiresAt:     fromNullTime(nullTime(p.ExpiresAt)), DataLimit: p.DataLimit, LimitAction: p.LimitAction,
+		Restriction: RestrictNone, SyncState: SyncPending, CreatedAt: now, UpdatedAt: now,
+	}
+	if p.PrivateKey != nil {
+		k := *p.PrivateKey
+		row.PrivateKey = &k
+	}
+	if p.PresharedKey != nil {
+		k := *p.PresharedKey
+		row.PresharedKey = &k
+	}
+	// The lists as their text reads back.
+	row.AllowedIPs, _ = parsePrefixList(prefixList(p.AllowedIPs))
+	row.ClientAllowedIPs, _ = parsePrefixList(prefixList(p.ClientAllowedIPs))
+	return row
 }
 
 // pickAddr returns requested when it is usable in pool and not used, or
