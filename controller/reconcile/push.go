@@ -51,10 +51,9 @@ type PushResult struct {
 	// Calls counts the requests made to the agent: the adds and the dump
 	// read after them.
 	Calls int
-	// Confirmed counts the peers the dump showed as desired, now applied.
+	// Confirmed counts the peers the dump showed as desired, handed to
+	// the push recorder (pushrecord.go) to be marked applied.
 	Confirmed int
-	// Acked is the generation acknowledged, 0 when none was.
-	Acked int64
 	// Reconcile reports that the push did not settle everything it was
 	// asked for, and a reconcile of the node should.
 	Reconcile bool
@@ -75,7 +74,10 @@ func (r *Reconciler) pushWork(ctx context.Context) {
 				continue
 			}
 		}
-		res, err := r.pushPeers(ctx, id, ps)
+		res, confirmed, err := r.pushPeers(ctx, id, ps)
+		if confirmed != nil {
+			r.pq.recs.add(*confirmed) // recorded by recordPushes, not waited for
+		}
 		r.pq.finish(id)
 		if err != nil && ctx.Err() == nil {
 			r.log.Debug("push: a reconcile follows", "node_id", id, "peers", len(ps), "calls", res.Calls, "err", err)
@@ -86,8 +88,11 @@ func (r *Reconciler) pushWork(ctx context.Context) {
 	}
 }
 
-// pushPeers pushes the peers ps of node nodeID (see Push).
-func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (PushResult, error) {
+// pushPeers pushes the peers ps of node nodeID (see Push) and returns
+// those the dump read after the adds showed as desired, to be recorded
+// (nil when none): the caller hands them to the push recorder, so that
+// neither this node's next push nor the worker waits for that commit.
+func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (PushResult, *confirmedPush, error) {
 	var res PushResult
 	st := r.state(nodeID)
 	st.run.Lock()
@@ -119,19 +124,19 @@ func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (
 		return nil
 	})
 	if errors.Is(err, store.ErrNodeNotFound) {
-		return res, nil // deleted, with its peers
+		return res, nil, nil // deleted, with its peers
 	}
 	if err != nil {
 		res.Reconcile = true
-		return res, fmt.Errorf("pushing to node %d: reading peers: %w", nodeID, err)
+		return res, nil, fmt.Errorf("pushing to node %d: reading peers: %w", nodeID, err)
 	}
 	if !node.Enabled || len(peers) == 0 {
-		return res, nil
+		return res, nil, nil
 	}
 	client, err := r.clients.For(node)
 	if err != nil {
 		res.Reconcile = true
-		return res, fmt.Errorf("pushing to node %s: %w", node.Name, err)
+		return res, nil, fmt.Errorf("pushing to node %s: %w", node.Name, err)
 	}
 
 	c := comparison{}
@@ -146,7 +151,7 @@ func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (
 	}
 	screen(&c, node.ServerPublicKey)
 	if err := r.allow(ctx); err != nil {
-		return res, fmt.Errorf("pushing to node %s: %w", node.Name, err)
+		return res, nil, fmt.Errorf("pushing to node %s: %w", node.Name, err)
 	}
 	a := newApplier(client, node.WGInterface, node.Name)
 	a.single(ctx, plan{adds: c.items})
@@ -165,7 +170,7 @@ func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (
 	res.Calls = a.out.calls
 	if a.out.err != nil || len(a.out.refused) > 0 || len(a.out.done) == 0 {
 		res.Reconcile = true
-		return res, a.out.err
+		return res, nil, a.out.err
 	}
 
 	// Observe, don't trust: the dump read after the adds decides.
@@ -173,7 +178,7 @@ func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (
 	d, err := client.Dump(ctx, node.WGInterface)
 	if err != nil {
 		res.Reconcile = true
-		return res, fmt.Errorf("pushing to node %s: reading peers after the adds: %w", node.Name, err)
+		return res, nil, fmt.Errorf("pushing to node %s: reading peers after the adds: %w", node.Name, err)
 	}
 	shows := st.showsPSK()
 	got := make(map[wgtypes.Key]peerConf, len(d.Peers))
@@ -197,69 +202,56 @@ func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (
 		}
 	}
 	if len(confirmed) == 0 {
-		return res, nil
+		return res, nil, nil
 	}
-	// The agent has what it has: record it even when ctx ended meanwhile.
-	acked, n, err := r.recordPushed(context.WithoutCancel(ctx), st, nodeID, confirmed, gens)
-	res.Confirmed, res.Acked = n, acked
-	if err != nil {
-		res.Reconcile = true
-		return res, fmt.Errorf("pushing to node %s: recording: %w", node.Name, err)
-	}
-	return res, nil
+	res.Confirmed = len(confirmed)
+	return res, &confirmedPush{st: st, nodeID: nodeID, peers: confirmed, gens: gens}, nil
 }
 
-// recordPushed marks the confirmed peers applied, each only if its
+// recordPushed marks the peers of c applied inside tx, each only if its
 // desired state is still the one that was sent, and acknowledges the
 // node's generation up to the highest one such that every generation
 // above the acknowledged one is a confirmed creation. It returns the
 // generation acknowledged (0: none) and the peers marked.
-func (r *Reconciler) recordPushed(ctx context.Context, st *nodeState, nodeID int64, confirmed []*store.Peer, gens map[int64]int64) (int64, int, error) {
+func recordPushed(ctx context.Context, tx *store.Tx, c confirmedPush) (int64, int, error) {
 	var (
-		acked  int64
 		marked int
+		ok     []int64
 	)
-	err := r.store.InTx(ctx, func(tx *store.Tx) error {
-		if r.fence != nil {
-			if err := r.fence.Check(ctx, tx); err != nil {
-				return err
-			}
+	for _, p := range c.peers {
+		now, err := tx.GetPeer(ctx, p.ID)
+		if errors.Is(err, store.ErrPeerNotFound) {
+			continue
 		}
-		marked, acked = 0, 0
-		var ok []int64
-		for _, p := range confirmed {
-			now, err := tx.GetPeer(ctx, p.ID)
-			if errors.Is(err, store.ErrPeerNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if !now.OnNode() || now.Iface != p.Iface || now.SyncState != store.SyncPending || !sameDesired(desiredConf(&now), desiredConf(p)) {
-				continue // changed since: a reconcile follows that change
-			}
-			if err := tx.SetPeerSyncState(ctx, p.ID, store.SyncApplied, ""); err != nil {
-				return err
-			}
-			marked++
-			if g := gens[p.ID]; g > 0 {
-				ok = append(ok, g)
-			}
-		}
-		desired, ackedNow, err := tx.NodeGenerations(ctx, nodeID)
 		if err != nil {
-			return err
+			return 0, 0, err
 		}
-		to := st.confirmGenerations(ok, ackedNow)
-		if to > ackedNow && to <= desired {
-			if err := tx.SetAckedGeneration(ctx, nodeID, to); err != nil {
-				return err
-			}
-			acked = to
+		if !now.OnNode() || now.Iface != p.Iface || now.SyncState != store.SyncPending || !sameDesired(desiredConf(&now), desiredConf(p)) {
+			continue // changed since: a reconcile follows that change
 		}
-		return nil
-	})
-	return acked, marked, err
+		if err := tx.SetPeerSyncState(ctx, p.ID, store.SyncApplied, ""); err != nil {
+			return 0, 0, err
+		}
+		marked++
+		if g := c.gens[p.ID]; g > 0 {
+			ok = append(ok, g)
+		}
+	}
+	desired, ackedNow, err := tx.NodeGenerations(ctx, c.nodeID)
+	if errors.Is(err, store.ErrNodeNotFound) {
+		return 0, marked, nil // deleted since, with its peers
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	to := c.st.confirmGenerations(ok, ackedNow)
+	if to <= ackedNow || to > desired {
+		return 0, marked, nil
+	}
+	if err := tx.SetAckedGeneration(ctx, c.nodeID, to); err != nil {
+		return 0, 0, err
+	}
+	return to, marked, nil
 }
 
 // confirmGenerations adds gens to the generations confirmed by pushes

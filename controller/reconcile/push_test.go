@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
+
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
@@ -127,8 +129,8 @@ func TestPushLeavesOthersToReconcile(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.rec.reset()
-	res, err := f.r.pushPeers(f.ctx, n.ID, []pushed{{ps[0].ID, 1}, {ps[1].ID, 2}})
-	if err != nil || res.Calls != 0 || res.Reconcile {
+	res, confirmed, err := f.r.pushPeers(f.ctx, n.ID, []pushed{{ps[0].ID, 1}, {ps[1].ID, 2}})
+	if err != nil || res.Calls != 0 || res.Reconcile || confirmed != nil {
 		t.Fatalf("push of an applied and a disabled peer: %+v, %v; want no call and no reconcile", res, err)
 	}
 	if got := f.rec.total(); got != 0 {
@@ -161,4 +163,60 @@ func TestConfirmGenerations(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPushDoesNotWaitForItsRecord: a push hands what its dump confirmed to
+// the recorder and lets its node go, so the node's next push reaches the
+// agent while the first one's record cannot commit (the store's writer is
+// held); once the writer is free both are recorded, applied, and the
+// generation acknowledged over both creations.
+func TestPushDoesNotWaitForItsRecord(t *testing.T) {
+	f := newFixture(t, DefaultBulkThreshold)
+	a := agenttest.Start(t, agenttest.Options{})
+	n := f.addNode("n1", a, store.DriftRepair)
+	f.reconcile(n.ID)
+	first := f.addPeers(n.ID, 1)[0]
+	gen1 := f.node(n.ID).DesiredGeneration
+	second := f.addPeers(n.ID, 1)[0]
+	gen2 := f.node(n.ID).DesiredGeneration
+	f.start()
+
+	// Hold the writer: no write transaction commits until release.
+	entered, release := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		held <- f.store.InTx(f.ctx, func(*store.Tx) error {
+			close(entered)
+			<-release
+			return nil
+		})
+	}()
+	<-entered
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+	}()
+
+	onAgent := func(k wgtypes.Key) func() bool {
+		return func() bool { _, ok := devicePeers(t, a)[k]; return ok }
+	}
+	f.r.Push(n.ID, first.ID, gen1)
+	waitFor(t, onAgent(first.PublicKey))
+	f.r.Push(n.ID, second.ID, gen2)
+	waitFor(t, onAgent(second.PublicKey))
+	for _, p := range []store.Peer{first, second} {
+		if got, err := f.store.GetPeer(f.ctx, p.ID); err != nil || got.SyncState != store.SyncPending {
+			t.Errorf("peer %d before its record committed: %v (err %v), want pending", p.ID, got.SyncState, err)
+		}
+	}
+
+	close(release)
+	released = true
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	f.waitApplied(first, second)
+	waitFor(t, func() bool { return f.node(n.ID).AckedGeneration == gen2 })
 }

@@ -16,10 +16,13 @@ type pushQueue struct {
 	closed  bool
 	// wake holds a token while there may be work for an idle worker.
 	wake chan struct{}
+	// recs holds what pushes confirmed, for the recorder (pushrecord.go).
+	recs *pushRecords
 }
 
 func newPushQueue() *pushQueue {
-	return &pushQueue{waiting: make(map[int64][]pushed), running: make(map[int64]bool), wake: make(chan struct{}, 1)}
+	return &pushQueue{waiting: make(map[int64][]pushed), running: make(map[int64]bool), wake: make(chan struct{}, 1),
+		recs: newPushRecords()}
 }
 
 // push adds p to the node's waiting pushes; dropped after close.

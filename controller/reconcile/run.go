@@ -79,7 +79,9 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	for range r.pushWorkers {
 		wg.Go(func() { r.pushWork(ctx) })
 	}
+	wg.Go(func() { r.recordPushes(ctx) })
 	wg.Wait()
+	r.drainPushRecords(ctx) // what the last pushes confirmed
 	r.q.close()
 	r.pq.close()
 	return nil
