@@ -208,50 +208,61 @@ func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (
 	return res, &confirmedPush{st: st, nodeID: nodeID, peers: confirmed, gens: gens}, nil
 }
 
-// recordPushed marks the peers of c applied inside tx, each only if its
-// desired state is still the one that was sent, and acknowledges the
-// node's generation up to the highest one such that every generation
-// above the acknowledged one is a confirmed creation. It returns the
-// generation acknowledged (0: none) and the peers marked.
-func recordPushed(ctx context.Context, tx *store.Tx, c confirmedPush) (int64, int, error) {
+// recordPushed records batch inside tx: it marks the pushed peers
+// applied, each only if its desired state is still the one that was sent
+// (read for the whole batch at once, store.Tx.GetPeers, and marked with
+// one statement, store.Tx.SetPeersApplied), and acknowledges each node's
+// generation up to the highest one such that every generation above the
+// acknowledged one is a confirmed creation.
+func recordPushed(ctx context.Context, tx *store.Tx, batch []confirmedPush) error {
+	var ids []int64
+	for _, c := range batch {
+		for _, p := range c.peers {
+			ids = append(ids, p.ID)
+		}
+	}
+	now, err := tx.GetPeers(ctx, ids)
+	if err != nil {
+		return err
+	}
+	byID := make(map[int64]*store.Peer, len(now))
+	for i := range now {
+		byID[now[i].ID] = &now[i]
+	}
 	var (
-		marked int
-		ok     []int64
+		applied []int64
+		gens    = make([][]int64, len(batch)) // per push: the generations it confirmed
 	)
-	for _, p := range c.peers {
-		now, err := tx.GetPeer(ctx, p.ID)
-		if errors.Is(err, store.ErrPeerNotFound) {
-			continue
+	for i, c := range batch {
+		for _, p := range c.peers {
+			cur, ok := byID[p.ID]
+			if !ok || !cur.OnNode() || cur.Iface != p.Iface || cur.SyncState != store.SyncPending || !sameDesired(desiredConf(cur), desiredConf(p)) {
+				continue // deleted or changed since: a reconcile follows that change
+			}
+			applied = append(applied, p.ID)
+			if g := c.gens[p.ID]; g > 0 {
+				gens[i] = append(gens[i], g)
+			}
+		}
+	}
+	if err := tx.SetPeersApplied(ctx, applied); err != nil {
+		return err
+	}
+	for i, c := range batch {
+		desired, ackedNow, err := tx.NodeGenerations(ctx, c.nodeID)
+		if errors.Is(err, store.ErrNodeNotFound) {
+			continue // deleted since, with its peers
 		}
 		if err != nil {
-			return 0, 0, err
+			return err
 		}
-		if !now.OnNode() || now.Iface != p.Iface || now.SyncState != store.SyncPending || !sameDesired(desiredConf(&now), desiredConf(p)) {
-			continue // changed since: a reconcile follows that change
-		}
-		if err := tx.SetPeerSyncState(ctx, p.ID, store.SyncApplied, ""); err != nil {
-			return 0, 0, err
-		}
-		marked++
-		if g := c.gens[p.ID]; g > 0 {
-			ok = append(ok, g)
+		if to := c.st.confirmGenerations(gens[i], ackedNow); to > ackedNow && to <= desired {
+			if err := tx.SetAckedGeneration(ctx, c.nodeID, to); err != nil {
+				return err
+			}
 		}
 	}
-	desired, ackedNow, err := tx.NodeGenerations(ctx, c.nodeID)
-	if errors.Is(err, store.ErrNodeNotFound) {
-		return 0, marked, nil // deleted since, with its peers
-	}
-	if err != nil {
-		return 0, 0, err
-	}
-	to := c.st.confirmGenerations(ok, ackedNow)
-	if to <= ackedNow || to > desired {
-		return 0, marked, nil
-	}
-	if err := tx.SetAckedGeneration(ctx, c.nodeID, to); err != nil {
-		return 0, 0, err
-	}
-	return to, marked, nil
+	return nil
 }
 
 // confirmGenerations adds gens to the generations confirmed by pushes

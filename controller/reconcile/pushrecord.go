@@ -111,12 +111,7 @@ func (r *Reconciler) recordBatch(ctx context.Context, batch []confirmedPush) {
 				return err
 			}
 		}
-		for _, c := range batch {
-			if _, _, err := recordPushed(ctx, tx, c); err != nil {
-				return err
-			}
-		}
-		return nil
+		return recordPushed(ctx, tx, batch)
 	})
 	if err == nil {
 		return
