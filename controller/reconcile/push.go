@@ -11,17 +11,18 @@ import (
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
-// DefaultPushWorkers is Config.PushWorkers' default. A push mostly waits:
-// for the agent's add and dump, then for the group commit that records
-// it; with 8 at a time, the pushes of a burst of creations over 200 nodes
-// queued for seconds (docs/BENCHMARKS.md, controller-fleet).
+// DefaultPushWorkers is Config.PushWorkers' default. A push mostly waits
+// for the agent's add and dump (its record is the recorder's,
+// pushrecord.go); with 8 at a time, the pushes of a burst of creations
+// over 200 nodes queued for seconds (docs/BENCHMARKS.md, controller-fleet).
 const DefaultPushWorkers = 32
 
 // Push asks for a peer just created to be put on its node's agent with
 // one call (an add), instead of a reconcile of the whole node: gen is the
-// node's desired generation the creation made (store.Tx.NodeGenerations
-// read in the creation's transaction after it). It never blocks; pushes
-// for one node waiting for their turn are made together. Like Trigger it
+// node's desired generation the creation made. It never blocks; pushes
+// for one node waiting for their turn are made together, and when they
+// are BulkThreshold or more they go to a reconcile of the node instead,
+// which sends them in one replace-all where it can. Like Trigger it
 // waits for Run, and is dropped after Run returned.
 //
 // A push runs under the node's reconcile lock, so it never overlaps a
@@ -73,6 +74,15 @@ func (r *Reconciler) pushWork(ctx context.Context) {
 			case <-r.pq.wake:
 				continue
 			}
+		}
+		if r.bulkThreshold > 0 && len(ps) >= r.bulkThreshold {
+			// A batch this large goes in one call: the node's reconcile
+			// reads the dump, compares and sends one replace-all (where
+			// the agent takes one and the policy allows, else one call
+			// per change), and records as reconciles do.
+			r.pq.finish(id)
+			r.Trigger(id)
+			continue
 		}
 		res, confirmed, err := r.pushPeers(ctx, id, ps)
 		if confirmed != nil {

@@ -220,3 +220,41 @@ func TestPushDoesNotWaitForItsRecord(t *testing.T) {
 	f.waitApplied(first, second)
 	waitFor(t, func() bool { return f.node(n.ID).AckedGeneration == gen2 })
 }
+
+// TestPushBatchGoesInOneCall: the pushes of one node that waited for
+// their turn together, BulkThreshold or more of them, reach the agent in
+// one replace-all (the node's reconcile: its dump, the replace-all, the
+// dump that confirms it), not one add each; every peer ends applied and
+// the generation acknowledged.
+func TestPushBatchGoesInOneCall(t *testing.T) {
+	f := newFixture(t, DefaultBulkThreshold)
+	a := agenttest.Start(t, agenttest.Options{})
+	n := f.addNode("n1", a, store.DriftRepair)
+	f.addPeers(n.ID, 3)
+	f.reconcile(n.ID) // the agent holds three peers
+	batch := f.addPeers(n.ID, DefaultBulkThreshold+2)
+	gen := f.node(n.ID).DesiredGeneration
+	f.rec.reset()
+	for i, p := range batch { // before Run: they wait together
+		f.r.Push(n.ID, p.ID, gen-int64(len(batch)-1-i))
+	}
+	f.start()
+	f.waitApplied(batch...)
+
+	if got := f.rec.count("PUT sync"); got != 1 {
+		t.Errorf("replace-alls: %d, want 1", got)
+	}
+	if got := f.rec.count("POST peers"); got != 0 {
+		t.Errorf("single adds: %d, want none", got)
+	}
+	peers := devicePeers(t, a)
+	for _, p := range batch {
+		if _, ok := peers[p.PublicKey]; !ok {
+			t.Errorf("peer %s is not on the agent's device", p.Name)
+		}
+	}
+	if len(peers) != 3+len(batch) {
+		t.Errorf("the device holds %d peers, want %d", len(peers), 3+len(batch))
+	}
+	waitFor(t, func() bool { return f.node(n.ID).AckedGeneration == gen })
+}
