@@ -168,6 +168,7 @@ func (h cycleLog) Handle(_ context.Context, r slog.Record) error {
 		return true
 	})
 	h.st.cycles = append(h.st.cycles, c)
+	progress("poll cycle %d took %v", len(h.st.cycles), c.took.Round(time.Millisecond))
 	return nil
 }
 
@@ -237,17 +238,21 @@ func (a fleetAPI) call(ctx context.Context, method, path string, in, out any) (i
 // after d.
 func waitFor(b *testing.B, d time.Duration, what string, cond func() bool) {
 	b.Helper()
-	deadline := time.Now().Add(d)
+	start := time.Now()
+	deadline := start.Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
+			progress("%s: not within %v", what, d)
 			b.Fatalf("%s: not within %v", what, d)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	progress("%s: after %v", what, time.Since(start).Round(time.Millisecond))
 }
 
 func runFleet(b *testing.B, size fleetSize) {
 	b.StopTimer()
+	defer heapAtPeak(b)()
 	sim := startSimFleet(b, size.nodes, size.procs)
 	logs := &cycleLogState{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -283,6 +288,8 @@ func runFleet(b *testing.B, size fleetSize) {
 	// Register the nodes, 8 at a time.
 	ids := make([]int64, size.nodes)
 	setup := time.Now()
+	stopProfile := phaseProfile(b, "WGFLEET_FLEET_REGISTER_PROFILE")
+	progress("registering %d nodes (%d child processes serve their agents)", size.nodes, size.procs)
 	parallel(b, 8, size.nodes, func(i int) error {
 		var n struct {
 			ID int64 `json:"id"`
@@ -295,7 +302,9 @@ func runFleet(b *testing.B, size fleetSize) {
 		ids[i] = n.ID
 		return err
 	})
+	stopProfile()
 	b.Logf("registered %d nodes in %v", size.nodes, time.Since(setup).Round(time.Millisecond))
+	progress("registered %d nodes in %v", size.nodes, time.Since(setup).Round(time.Millisecond))
 
 	// Warm up: two cycles reach every agent; then count the connections
 	// the next two idle cycles open.
@@ -306,6 +315,7 @@ func runFleet(b *testing.B, size fleetSize) {
 	waitFor(b, bound, "two more poll cycles", func() bool { return len(logs.snapshot()) >= warm0+3 })
 	warmDials := float64(sim.stats(b).accepts-firstDials) / 3
 	idle := logs.snapshot()[warm0:]
+	defer machineLock(b)()
 
 	if size.seed {
 		b.ReportMetric(float64(firstDials), "dials/first-cycles")
@@ -353,7 +363,8 @@ func runFleet(b *testing.B, size fleetSize) {
 	// Two idle cycles after the burst, then the drift the controller
 	// counted.
 	after := len(logs.snapshot())
-	stopProfile, cpu0 := idleProfile(b), cpuTime(b)
+	stopProfile = phaseProfile(b, "WGFLEET_FLEET_IDLE_PROFILE")
+	cpu0 := cpuTime(b)
 	waitFor(b, bound, "two poll cycles after the burst", func() bool { return len(logs.snapshot()) >= after+2 })
 	cpu, cpuCycles := cpuTime(b)-cpu0, len(logs.snapshot())-after
 	stopProfile()
@@ -481,13 +492,14 @@ func reportRSS(b *testing.B, sim *simFleet, size fleetSize, cpu time.Duration, c
 	}
 }
 
-// idleProfile starts a CPU profile of this process into the file
-// WGFLEET_FLEET_IDLE_PROFILE names, if it names one, for the idle cycles
-// after the creations or the seed (-test.cpuprofile covers the whole
-// run: the registration and the seed too); the returned function stops
-// it.
-func idleProfile(b *testing.B) (stop func()) {
-	path := os.Getenv("WGFLEET_FLEET_IDLE_PROFILE")
+// phaseProfile starts a CPU profile of this process into the file the
+// environment variable env names, if it names one, for one phase of the
+// run (-test.cpuprofile covers the whole run: the registration and the
+// seed too): WGFLEET_FLEET_REGISTER_PROFILE the nodes' registration,
+// WGFLEET_FLEET_IDLE_PROFILE the idle cycles after the creations or the
+// seed. The returned function stops it.
+func phaseProfile(b *testing.B, env string) (stop func()) {
+	path := os.Getenv(env)
 	if path == "" {
 		return func() {}
 	}
@@ -497,7 +509,7 @@ func idleProfile(b *testing.B) (stop func()) {
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()
-		b.Fatalf("profiling the idle cycles (not beside -test.cpuprofile): %v", err)
+		b.Fatalf("%s (not beside -test.cpuprofile): %v", env, err)
 	}
 	return func() {
 		pprof.StopCPUProfile()
@@ -505,6 +517,96 @@ func idleProfile(b *testing.B) (stop func()) {
 			b.Error(err)
 		}
 	}
+}
+
+// heapAtPeak writes this process's heap profile into the file
+// WGFLEET_FLEET_HEAP_PROFILE names, if it names one, each time its
+// resident memory (read every second) has grown 5% over the last time it
+// did, so that the file ends up holding the heap near the peak. The
+// returned function stops it and waits for it.
+func heapAtPeak(b *testing.B) (stop func()) {
+	path := os.Getenv("WGFLEET_FLEET_HEAP_PROFILE")
+	if path == "" {
+		return func() {}
+	}
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		written := 0.0
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+			}
+			rss := rssMiB("self", "VmRSS:")
+			if rss < written*1.05 {
+				continue
+			}
+			f, err := os.Create(path)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			err = pprof.WriteHeapProfile(f)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			written = rss
+			progress("heap profile written at %.0f MiB resident", rss)
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
+}
+
+// machineLock takes the lock file WGFLEET_FLEET_LOCK names (flock, as
+// flock(1) does), if it names one, and returns its release: a run on a
+// shared machine can register its nodes and warm up unlocked, and hold
+// the machine only from the seed or the creations on, where its figures
+// are measured. Both ends log the load average.
+func machineLock(b *testing.B) (release func()) {
+	path := os.Getenv("WGFLEET_FLEET_LOCK")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		b.Fatal(err)
+	}
+	progress("waiting for the machine lock %s", path)
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		b.Fatalf("locking %s: %v", path, err)
+	}
+	from := time.Now()
+	load, _ := os.ReadFile("/proc/loadavg")
+	progress("took the machine lock; load %s", bytes.TrimSpace(load))
+	b.Logf("took the machine lock %s; load %s", path, bytes.TrimSpace(load))
+	return func() {
+		load, _ := os.ReadFile("/proc/loadavg")
+		progress("releasing the machine lock after %v; load %s", time.Since(from).Round(time.Second), bytes.TrimSpace(load))
+		b.Logf("held the machine lock %v; load at the end %s", time.Since(from).Round(time.Second), bytes.TrimSpace(load))
+		f.Close() // releases the lock
+	}
+}
+
+// progress writes a line on what the run has reached to the standard
+// error, so that a long run that fails or is cut short still says where
+// it was (b.Logf prints only once the benchmark ends).
+func progress(format string, args ...any) {
+	if testing.Short() {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "controller-fleet %s: %s\n", time.Now().UTC().Format("15:04:05.000"), fmt.Sprintf(format, args...))
 }
 
 // cpuTime is the CPU time (user and system) this process has used.
@@ -519,12 +621,17 @@ func cpuTime(b *testing.B) time.Duration {
 // peakRSSMiB is process pid's peak resident memory (VmHWM; pid "self"
 // for this one); 0 where /proc is missing.
 func peakRSSMiB(pid string) float64 {
+	return rssMiB(pid, "VmHWM:")
+}
+
+// rssMiB is the field of process pid's status (VmHWM:, VmRSS:), in MiB.
+func rssMiB(pid, field string) float64 {
 	b, err := os.ReadFile("/proc/" + pid + "/status")
 	if err != nil {
 		return 0
 	}
 	for line := range bytes.Lines(b) {
-		if v, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
+		if v, ok := bytes.CutPrefix(line, []byte(field)); ok {
 			kb, _ := strconv.Atoi(string(bytes.TrimSpace(bytes.TrimSuffix(bytes.TrimSpace(v), []byte("kB")))))
 			return float64(kb) / 1024
 		}

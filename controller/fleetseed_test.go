@@ -21,7 +21,8 @@ import (
 // every node's generation bumped, as if created while the agents were
 // away, in the seed's own transaction; then the running controller puts them on their agents itself
 // (its polls offer each node's empty dump, and its reconciles send the
-// node's peers in one replace-all). It reports:
+// node's peers in one replace-all). The seed runs in a child process
+// of its own when the agents do (seedInChild). It reports:
 //
 //   - seeded-peers, on-agent-peers: peers written, and those that belong
 //     on an agent (neither restricted nor off);
@@ -40,13 +41,19 @@ func seedFleet(ctx context.Context, b *testing.B, api fleetAPI, sim *simFleet, l
 			IPPool: netip.MustParsePrefix(fmt.Sprintf("10.%d.%d.0/24", 64+i/256, i%256))}
 	}
 	t0 := time.Now()
-	seeded, want := storetest.SeedPendingPeers(b, path, nodes, size.peers)
+	var seeded, want int
+	if size.procs == 0 {
+		seeded, want = storetest.SeedPendingPeers(b, path, nodes, size.peers)
+	} else {
+		seeded, want = seedInChild(b, path, nodes, size.peers, bound)
+	}
 	seededAt := time.Now()
 	b.Logf("seeded %d peers (%d for the agents) in %v", seeded, want, seededAt.Sub(t0).Round(time.Millisecond))
+	progress("seeded %d peers (%d for the agents) in %v", seeded, want, seededAt.Sub(t0).Round(time.Millisecond))
 	waitFor(b, bound, "every seeded peer on its agent", func() bool { return sim.stats(b).arrivals >= want })
 	last := sim.stats(b).last
 	after := len(logs.snapshot())
-	stopProfile, cpu0 := idleProfile(b), cpuTime(b)
+	stopProfile, cpu0 := phaseProfile(b, "WGFLEET_FLEET_IDLE_PROFILE"), cpuTime(b)
 	waitFor(b, bound, "three poll cycles after the seed", func() bool { return len(logs.snapshot()) >= after+3 })
 	cpu, cpuCycles := cpuTime(b)-cpu0, len(logs.snapshot())-after
 	stopProfile()

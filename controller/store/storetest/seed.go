@@ -26,7 +26,10 @@ var seedWords = [...]string{"laptop", "phone", "desk", "tablet", "router", "cam"
 // every 50th expired (an expiry an hour before the seed), every 100th
 // over its limit (a limit of 1 byte, which its traffic passed), the rest
 // active; the controller's limit enforcement keeps each so. It returns
-// the number of peers written. Every peer is written as applied: the
+// the number of peers written. The seed's connection may cache up to
+// 256 MiB of pages (a million random keys go into the indexes in one
+// transaction; with SQLite's default 2 MiB each insert read its index
+// pages back). Every peer is written as applied: the
 // agents are assumed to hold them already (see SeedPendingPeers).
 func SeedPeers(tb testing.TB, path string, nodes []store.Node, perNode int) int {
 	tb.Helper()
@@ -49,7 +52,7 @@ func SeedPendingPeers(tb testing.TB, path string, nodes []store.Node, perNode in
 // seedPeers is SeedPeers, or SeedPendingPeers when pending.
 func seedPeers(tb testing.TB, path string, nodes []store.Node, perNode int, pending bool) (seeded, forAgents int) {
 	tb.Helper()
-	db, err := sql.Open("sqlite3", path+"?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=10000&_txlock=immediate")
+	db, err := sql.Open("sqlite3", path+"?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=10000&_txlock=immediate&_cache_size=-262144")
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 
 // seedStore opens a store at a path of its own with two nodes, and
 // returns it, its database file and the nodes.
-func seedStore(t *testing.T) (*store.Store, string, []store.Node) {
+func seedStore(t testing.TB) (*store.Store, string, []store.Node) {
 	t.Helper()
 	key := make([]byte, secretbox.KeySize)
 	if _, err := rand.Read(key); err != nil {
