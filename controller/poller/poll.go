@@ -89,8 +89,12 @@ func (p *Poller) PollOnce(ctx context.Context) Summary {
 		}()
 	}
 	wg.Wait()
-	for _, pr := range pending {
+	for i, pr := range pending {
 		res, err := pr.Wait(ctx)
+		// Let the job go (its result's drift lists, the dump it was
+		// offered): held to the cycle's end, every node's took 240 MB at
+		// 10,000 nodes x 100 peers.
+		pending[i] = nil
 		switch {
 		case ctx.Err() != nil:
 		case err != nil:
