@@ -303,7 +303,16 @@ func parseDeviceText(text string) (DeviceState, error) {
 // error of onPeer ends the scan and is returned as it is.
 func scanDeviceText(text string, st *DeviceState, onPeer func(*PeerView) error) error {
 	p := deviceParser{st: st, onPeer: onPeer}
-	for lineNo := 1; text != ""; lineNo++ {
+	if err := p.scan(text, 1); err != nil {
+		return err
+	}
+	return p.finish()
+}
+
+// scan parses the lines of text, numbering them from first in errors, up
+// to an empty line or the end. An error of onPeer is returned as it is.
+func (p *deviceParser) scan(text string, first int) error {
+	for lineNo := first; text != ""; lineNo++ {
 		line, rest, _ := strings.Cut(text, "\n")
 		text = rest
 		if line == "" {
@@ -316,7 +325,7 @@ func scanDeviceText(text string, st *DeviceState, onPeer func(*PeerView) error) 
 			return fmt.Errorf("parsing uapi line %d: %w", lineNo, err)
 		}
 	}
-	return p.finish()
+	return nil
 }
 
 // peerField is a bit per peer key, to reject repeats.
@@ -340,6 +349,7 @@ type deviceParser struct {
 	privateKey wgtypes.Key
 	seenDevice map[string]bool
 	seenPeers  map[wgtypes.Key]struct{}
+	peersHint  int // how many peers seenPeers is sized for; 0 to let it grow
 	errnoSeen  bool
 
 	inPeer   bool
@@ -382,7 +392,7 @@ func (p *deviceParser) line(line string) error {
 			return fmt.Errorf("duplicate peer %s", k)
 		}
 		if p.seenPeers == nil {
-			p.seenPeers = make(map[wgtypes.Key]struct{})
+			p.seenPeers = make(map[wgtypes.Key]struct{}, p.peersHint)
 		}
 		p.seenPeers[k] = struct{}{}
 		if err := p.closePeer(); err != nil {

@@ -1,0 +1,161 @@
+package tunnel
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// The device writes its whole UAPI reply at once (about 300 bytes a peer,
+// 3 MB for 10k peers), and parsing it is the largest part of a dump after
+// the device's own work. A reply is split at peer boundaries so that its
+// parts can be parsed on more than one CPU.
+
+// minPartBytes is the smallest part worth a goroutine of its own: below
+// it (a few hundred peers), starting one costs more than it saves.
+const minPartBytes = 64 << 10
+
+// peerBlockBytes is about the fewest bytes wireguard-go writes a peer
+// (public and preshared key, protocol version, handshake, counters,
+// keepalive): a reply of b bytes holds at most about b/peerBlockBytes
+// peers, to size the duplicate check.
+const peerBlockBytes = 256
+
+// errStopped ends a part's parse because the caller's function failed in
+// another part. (A part's malformed line stops no other part, so the
+// error returned is that of the first malformed line, as in one piece.)
+var errStopped = errors.New("stopped: the function failed in another part")
+
+// EachPeerInParts is EachPeer for readers that use more than one CPU: the
+// device's reply is read once, split at peer boundaries into at most n
+// parts of about the same size (fewer for a small reply; the first holds
+// the device's own lines) and each part is parsed on a goroutine of its
+// own. fn(part, v) is called for each peer of part, part counted from 0,
+// in the order the device reported them; the calls for one part are made
+// one after the other, those for different parts concurrently. fn must
+// not keep v or its AllowedIPs.
+//
+// The reply is held to the same rules as by EachPeer, with the same
+// errors, but for a peer reported twice in two parts: fn may have been
+// given it twice before that error is returned. An error of fn ends every
+// part and is returned as it is (that of the lowest part, if several
+// failed).
+func (t *Tunnel) EachPeerInParts(n int, fn func(part int, v *PeerView) error) error {
+	s, err := t.readPeers()
+	if err != nil {
+		return err
+	}
+	if err := scanDeviceTextParts(s, n, minPartBytes, fn); err != nil {
+		var fe fnError
+		if errors.As(err, &fe) {
+			return fe.err
+		}
+		return fmt.Errorf("interface %s: reading peers: %w", t.name, err)
+	}
+	return nil
+}
+
+// fnError carries an error of the caller's function through
+// scanDeviceTextParts, to be returned as it is.
+type fnError struct{ err error }
+
+func (e fnError) Error() string { return e.err.Error() }
+
+// splitPeerText returns the reply in text, up to its first empty line (the
+// end of a reply), as at most n parts of about the same size, each but
+// the first starting with a public_key line, each at least about minPart
+// bytes long, and the number of the first line of each.
+func splitPeerText(text string, n, minPart int) (parts []string, firstLines []int) {
+	if strings.HasPrefix(text, "\n") {
+		text = ""
+	} else if end := strings.Index(text, "\n\n"); end >= 0 {
+		text = text[:end+1]
+	}
+	n = max(1, min(n, len(text)/max(1, minPart)))
+	size := len(text) / n
+	start, line := 0, 1
+	for k := 1; k < n; k++ {
+		from := max(start, k*size)
+		j := strings.Index(text[from:], "\npublic_key=")
+		if j < 0 {
+			break
+		}
+		cut := from + j + 1
+		parts = append(parts, text[start:cut])
+		firstLines = append(firstLines, line)
+		line += strings.Count(text[start:cut], "\n")
+		start = cut
+	}
+	return append(parts, text[start:]), append(firstLines, line)
+}
+
+// scanDeviceTextParts parses text as scanDeviceText does, in at most n
+// parts on goroutines of their own (splitPeerText), calling fn(part, v)
+// for each peer. An error of fn comes back as an fnError.
+func scanDeviceTextParts(text string, n, minPart int, fn func(part int, v *PeerView) error) error {
+	parts, firstLines := splitPeerText(text, n, minPart)
+	parsers := make([]deviceParser, len(parts))
+	errs := make([]error, len(parts))
+	var stop atomic.Bool
+	var st DeviceState // the device's lines, which only the first part has
+	parse := func(k int) {
+		p := &parsers[k]
+		*p = deviceParser{st: &st, peersHint: len(parts[k]) / peerBlockBytes, onPeer: func(v *PeerView) error {
+			if stop.Load() {
+				return errStopped
+			}
+			if err := fn(k, v); err != nil {
+				stop.Store(true)
+				return fnError{err}
+			}
+			return nil
+		}}
+		err := p.scan(parts[k], firstLines[k])
+		if err == nil {
+			err = p.closePeer()
+		}
+		if err == nil && p.errnoSeen && k < len(parts)-1 {
+			// The next part starts with a line, as the whole reply would
+			// have had after the errno.
+			err = fmt.Errorf("parsing uapi line %d: data after errno", firstLines[k+1])
+		}
+		errs[k] = err
+	}
+	var wg sync.WaitGroup
+	for k := 1; k < len(parts); k++ {
+		wg.Go(func() { parse(k) })
+	}
+	parse(0)
+	wg.Wait()
+	if err := firstPartError(errs); err != nil {
+		return err
+	}
+	for k := 1; k < len(parsers); k++ {
+		for key := range parsers[k].seenPeers {
+			for _, earlier := range parsers[:k] {
+				if _, dup := earlier.seenPeers[key]; dup {
+					return fmt.Errorf("duplicate peer %s", key)
+				}
+			}
+		}
+	}
+	return parsers[0].finish()
+}
+
+// firstPartError is the error of the lowest part that failed other than
+// by being stopped; errStopped only if every failure was that.
+func firstPartError(errs []error) error {
+	var stopped error
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case errors.Is(err, errStopped):
+			stopped = err
+		default:
+			return err
+		}
+	}
+	return stopped
+}
