@@ -7,9 +7,12 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/wgfleet/wgfleet/tunnel"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
@@ -22,57 +25,135 @@ import (
 // writes for the agentapi.Dump of the same peers (dumpjson_test.go holds
 // them to it), so the wire contract does not see the difference.
 
-// encodedJSON is an answer already encoded as JSON, final newline
-// included; writeJSON writes it as it is.
-type encodedJSON []byte
-
 // peerJSONSize is about what one peer with an endpoint and one allowed
-// IP takes in a dump, to size the buffer once.
+// IP takes in a dump, to size the buffers once.
 const peerJSONSize = 240
 
-// dumpEntry is where one peer's object lies in the buffer of a dump, and
-// its key, to sort by.
+// dumpChunk is how much of a dump is copied into one Write: large enough
+// for few system calls, small enough to stay in a CPU's cache.
+const dumpChunk = 64 << 10
+
+// dumpEntry is where one peer's object lies in the buffer of its part of
+// a dump, and its key, to sort by.
 type dumpEntry struct {
 	prefix     uint64 // the first 8 bytes of key, big endian: most comparisons end here
 	key        wgtypes.Key
 	start, end int
 }
 
-// dumpJSON reads the device's peers once and encodes the dump of the
+func compareDumpEntries(a, b *dumpEntry) int {
+	if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.key[:], b.key[:])
+}
+
+// dumpPart is the peers of one part of the device's reply
+// (tunnel.EachPeerInParts), each encoded as its JSON object in objs, and
+// idx, where each lies, sorted by key once the part is complete.
+type dumpPart struct {
+	objs []byte
+	idx  []dumpEntry
+}
+
+// dumpBody is a dump encoded in parts: {"interface": name, "peers":
+// [PEER...]}, peers sorted by public key across the parts. Its JSON is
+// the parts' objects merged in key order, made as it is written.
+type dumpBody struct {
+	head  []byte // up to the peers' opening bracket
+	parts []dumpPart
+}
+
+// dumpBody reads the device's peers once and encodes the dump of the
 // interface, {"interface": name, "peers": [PEER...]}, peers sorted by
 // public key, as the seed's dump shape says (agentapi.Peer): the
-// preshared key is never written.
-func (i *iface) dumpJSON() (encodedJSON, error) {
-	hint := i.peerCount() + 16 // a guess: the device may hold others
-	objs := make([]byte, 0, hint*peerJSONSize)
-	idx := make([]dumpEntry, 0, hint)
-	err := i.tun.EachPeer(func(v *tunnel.PeerView) error {
-		start := len(objs)
-		objs = appendPeerJSON(objs, v)
-		idx = append(idx, dumpEntry{prefix: binary.BigEndian.Uint64(v.PublicKey[:8]), key: v.PublicKey, start: start, end: len(objs)})
+// preshared key is never written. The device's reply (3 MB of UAPI text
+// for 10k peers) is parsed and encoded in parts, on as many goroutines as
+// the agent may run at once, each sorting its own peers; the parts are
+// merged as the dump is written.
+func (i *iface) dumpBody() (*dumpBody, error) {
+	n := runtime.GOMAXPROCS(0)
+	hint := (i.peerCount()+16)/n + 16 // a guess: the device may hold others
+	parts := make([]dumpPart, n)
+	err := i.tun.EachPeerInParts(n, func(k int, v *tunnel.PeerView) error {
+		p := &parts[k]
+		if p.objs == nil {
+			p.objs = make([]byte, 0, hint*peerJSONSize)
+			p.idx = make([]dumpEntry, 0, hint)
+		}
+		start := len(p.objs)
+		p.objs = appendPeerJSON(p.objs, v)
+		p.idx = append(p.idx, dumpEntry{prefix: binary.BigEndian.Uint64(v.PublicKey[:8]), key: v.PublicKey, start: start, end: len(p.objs)})
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading peers of %s: %w", i.name, err)
 	}
-	slices.SortFunc(idx, func(a, b dumpEntry) int {
-		if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
-			return c
+	var wg sync.WaitGroup
+	for k := range parts {
+		if len(parts[k].idx) > 1 {
+			wg.Go(func() {
+				slices.SortFunc(parts[k].idx, func(a, b dumpEntry) int { return compareDumpEntries(&a, &b) })
+			})
 		}
-		return bytes.Compare(a.key[:], b.key[:])
-	})
-	out := make([]byte, 0, len(objs)+len(idx)+64+len(i.name))
-	out = append(out, `{"interface":`...)
-	out = appendJSONString(out, i.name)
-	out = append(out, `,"peers":[`...)
-	for n, e := range idx {
-		if n > 0 {
-			out = append(out, ',')
-		}
-		out = append(out, objs[e.start:e.end]...)
 	}
-	out = append(out, "]}\n"...)
-	return out, nil
+	wg.Wait()
+	head := appendJSONString([]byte(`{"interface":`), i.name)
+	head = append(head, `,"peers":[`...)
+	return &dumpBody{head: head, parts: parts}, nil
+}
+
+// size is the length of the dump's JSON.
+func (d *dumpBody) size() int {
+	n := len(d.head) + len("]}\n")
+	peers := 0
+	for _, p := range d.parts {
+		n += len(p.objs)
+		peers += len(p.idx)
+	}
+	return n + max(0, peers-1) // the commas
+}
+
+// WriteTo writes the dump's JSON, final newline included, to w in chunks
+// of dumpChunk, merging the parts' peers in key order.
+func (d *dumpBody) WriteTo(w io.Writer) (int64, error) {
+	buf := make([]byte, 0, dumpChunk)
+	var written int64
+	flush := func() error {
+		n, err := w.Write(buf)
+		written += int64(n)
+		buf = buf[:0]
+		return err
+	}
+	buf = append(buf, d.head...)
+	next := make([]int, len(d.parts)) // the next peer of each part
+	first := true
+	for {
+		best := -1
+		for k, p := range d.parts {
+			if next[k] < len(p.idx) && (best < 0 || compareDumpEntries(&p.idx[next[k]], &d.parts[best].idx[next[best]]) < 0) {
+				best = k
+			}
+		}
+		if best < 0 {
+			break
+		}
+		p := &d.parts[best]
+		e := &p.idx[next[best]]
+		next[best]++
+		if len(buf)+1+e.end-e.start > cap(buf) && len(buf) > 0 {
+			if err := flush(); err != nil {
+				return written, err
+			}
+		}
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = append(buf, p.objs[e.start:e.end]...)
+	}
+	buf = append(buf, "]}\n"...)
+	return written, flush()
 }
 
 // appendPeerJSON appends v as the JSON object of agentapi.Peer that

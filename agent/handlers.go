@@ -90,7 +90,7 @@ func pathKey(r *http.Request) (wgtypes.Key, error) {
 // dump answers GET /wg/{iface}/dump and GET /v1/wg/{iface}/peers, which
 // have the same shape.
 func (a *Agent) dump(_ *http.Request, i *iface) (int, any, error) {
-	body, err := i.dumpJSON()
+	body, err := i.dumpBody()
 	if err != nil {
 		return 0, nil, err
 	}

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 
@@ -11,14 +12,21 @@ import (
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	if raw, ok := v.(encodedJSON); ok {
-		w.Header().Set("Content-Length", strconv.Itoa(len(raw)))
+	if body, ok := v.(sizedJSON); ok {
+		w.Header().Set("Content-Length", strconv.Itoa(body.size()))
 		w.WriteHeader(status)
-		_, _ = w.Write(raw)
+		_, _ = body.WriteTo(w)
 		return
 	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// sizedJSON is an answer that writes its JSON itself (final newline
+// included), of a length known beforehand.
+type sizedJSON interface {
+	size() int
+	io.WriterTo
 }
 
 // writeError answers with the error's status and {"error": "..."}.
