@@ -387,7 +387,7 @@ func (c *Client) doOnce(ctx context.Context, secret []byte, method, path string,
 		return fail(err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	data, err := readAnswer(resp)
 	if err != nil {
 		return fail(fmt.Errorf("reading answer: %w", err))
 	}
@@ -404,6 +404,19 @@ func (c *Client) doOnce(ctx context.Context, secret []byte, method, path string,
 		return fail(fmt.Errorf("decoding answer: %w", err))
 	}
 	return nil
+}
+
+// readAnswer reads the body of resp, up to one byte more than
+// maxResponseBytes, into a buffer of the length it announces if it does
+// (a dump of 10k peers is 2.4 MB: grown from nothing, it would be copied
+// over and over).
+func readAnswer(resp *http.Response) ([]byte, error) {
+	var b bytes.Buffer
+	if n := resp.ContentLength; n > 0 && n <= maxResponseBytes {
+		b.Grow(int(n) + bytes.MinRead) // room for the read that finds the end
+	}
+	_, err := b.ReadFrom(io.LimitReader(resp.Body, maxResponseBytes+1))
+	return b.Bytes(), err
 }
 
 // decodeAnswer is json.Unmarshal(data, out), through DecodeDump for a

@@ -1,6 +1,10 @@
 package agentapi
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+	"runtime"
+)
 
 // DecodeDump decodes the body of a dump (GET /wg/{iface}/dump, GET
 // /v1/wg/{iface}/peers): the same value and the same errors as
@@ -15,7 +19,7 @@ import "encoding/json"
 // unknown or differently cased key, an escape, a float, an invalid
 // document) is left to encoding/json, which decides.
 func DecodeDump(data []byte) (Dump, error) {
-	if d, ok := decodeDumpFast(data); ok {
+	if d, ok := decodeDumpFast(data, minSplitBytes); ok {
 		return d, nil
 	}
 	var d Dump
@@ -28,6 +32,7 @@ func DecodeDump(data []byte) (Dump, error) {
 type dumpScanner struct {
 	b []byte
 	i int
+	a dumpArena
 }
 
 func (s *dumpScanner) space() {
@@ -91,7 +96,10 @@ func (s *dumpScanner) raw() ([]byte, bool) {
 
 func (s *dumpScanner) str() (string, bool) {
 	b, ok := s.raw()
-	return string(b), ok
+	if !ok {
+		return "", false
+	}
+	return s.a.str(b), true
 }
 
 // strPtr reads null (nil) or a string.
@@ -100,7 +108,7 @@ func (s *dumpScanner) strPtr() (*string, bool) {
 		return nil, true
 	}
 	v, ok := s.str()
-	return &v, ok
+	return s.a.strPtr(v), ok
 }
 
 // int reads an integer of at most 18 digits (which cannot overflow an
@@ -167,7 +175,10 @@ func once(seen *uint16, bit uint16) bool {
 	return true
 }
 
-func decodeDumpFast(data []byte) (Dump, bool) {
+// decodeDumpFast decodes data if it is in the subset of JSON the fast
+// path takes. A dump of at least minSplit bytes, in the layout agents
+// write, is decoded in two halves on two goroutines (splitPeers).
+func decodeDumpFast(data []byte, minSplit int) (Dump, bool) {
 	s := &dumpScanner{b: data}
 	var d Dump
 	if !s.eat('{') {
@@ -187,17 +198,9 @@ func decodeDumpFast(data []byte) (Dump, bool) {
 			if s.eat(']') {
 				return true
 			}
-			for {
-				var p Peer
-				if !s.eat('{') || !s.peer(&p) {
-					return false
-				}
-				d.Peers = append(d.Peers, p)
-				if s.eat(',') {
-					continue
-				}
-				return s.eat(']')
-			}
+			var ok bool
+			d.Peers, ok = s.peers(d.Peers, splitPeers(data, s.i, minSplit))
+			return ok
 		}
 		return false
 	})
@@ -205,6 +208,97 @@ func decodeDumpFast(data []byte) (Dump, bool) {
 		return Dump{}, false
 	}
 	return d, true
+}
+
+// peerSeparator is what lies between two peers of a dump as agents write
+// it. It can only be that: a string of the fast path holds no '"'.
+const peerSeparator = `},{"public_key":`
+
+// minSplitBytes is the smallest dump decoded in two halves: below it
+// (about a thousand peers), a goroutine costs more than it saves.
+const minSplitBytes = 256 << 10
+
+// splitPeers returns where, in a dump of at least minSplit bytes whose
+// peers array starts at from, a peer about half way ends and the next
+// begins (the index of the ',' between them), or -1 to decode it in one
+// piece.
+func splitPeers(data []byte, from, minSplit int) int {
+	if len(data) < minSplit || runtime.GOMAXPROCS(0) < 2 {
+		return -1
+	}
+	mid := max(from, len(data)/2)
+	j := bytes.Index(data[mid:], []byte(peerSeparator))
+	if j < 0 {
+		return -1
+	}
+	return mid + j + 1
+}
+
+// half is the peers of a dump from a split on, decoded on a goroutine of
+// its own (dumpScanner.rest).
+type half struct {
+	peers []Peer
+	end   int // where its scanner stopped: after the peers' ']'
+	ok    bool
+}
+
+// peers reads the peer objects of an array whose '[' and first '{'... are
+// next, appending them to ps. If split is not -1, the peers from split on
+// are read on a goroutine of their own, and taken when this scanner
+// reaches split: what it would have read itself from there, by the same
+// code.
+func (s *dumpScanner) peers(ps []Peer, split int) ([]Peer, bool) {
+	var other chan half
+	if split >= 0 {
+		other = make(chan half, 1)
+		go func() {
+			o := &dumpScanner{b: s.b, i: split}
+			var h half
+			h.peers, h.ok = o.rest(make([]Peer, 0, (len(s.b)-split)/200+1))
+			h.end = o.i
+			other <- h
+		}()
+		defer func() {
+			if other != nil {
+				<-other // not taken: wait for it all the same
+			}
+		}()
+	}
+	for {
+		var p Peer
+		if !s.eat('{') || !s.peer(&p) {
+			return ps, false
+		}
+		ps = append(ps, p)
+		if other != nil && s.i == split {
+			h := <-other
+			other = nil
+			s.i = h.end
+			return append(ps, h.peers...), h.ok
+		}
+		if s.eat(',') {
+			continue
+		}
+		return ps, s.eat(']')
+	}
+}
+
+// rest reads what follows a peer object in the peers array: more peers
+// after a ',' up to the closing ']'.
+func (s *dumpScanner) rest(ps []Peer) ([]Peer, bool) {
+	for {
+		if s.eat(']') {
+			return ps, true
+		}
+		if !s.eat(',') || !s.eat('{') {
+			return ps, false
+		}
+		var p Peer
+		if !s.peer(&p) {
+			return ps, false
+		}
+		ps = append(ps, p)
+	}
 }
 
 // peer reads the members of a peer object whose '{' was consumed.
@@ -225,7 +319,8 @@ func (s *dumpScanner) peer(p *Peer) bool {
 			if !once(seen, 8) || !s.eat('[') {
 				return false
 			}
-			p.AllowedIPs = make([]string, 0, 1)
+			l := s.a.startIPs()
+			defer func() { p.AllowedIPs = s.a.endIPs(l) }()
 			if s.eat(']') {
 				return true
 			}
@@ -234,7 +329,7 @@ func (s *dumpScanner) peer(p *Peer) bool {
 				if !ok {
 					return false
 				}
-				p.AllowedIPs = append(p.AllowedIPs, ip)
+				s.a.addIP(&l, ip)
 				if s.eat(',') {
 					continue
 				}
@@ -248,7 +343,7 @@ func (s *dumpScanner) peer(p *Peer) bool {
 				return true
 			}
 			n, ok := s.int()
-			p.LatestHandshake = &n
+			p.LatestHandshake = s.a.intPtr(n)
 			return ok
 		case "transfer_rx":
 			p.TransferRx, ok = s.int()

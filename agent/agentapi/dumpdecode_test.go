@@ -3,6 +3,7 @@ package agentapi
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"testing"
 )
@@ -49,7 +50,7 @@ func TestDecodeDumpFastPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fast, ok := decodeDumpFast([]byte(tt.in))
+			fast, ok := decodeDumpFast([]byte(tt.in), minSplitBytes)
 			if !ok {
 				t.Fatalf("decodeDumpFast refused %q", tt.in)
 			}
@@ -92,7 +93,7 @@ func TestDecodeDumpSlowPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, ok := decodeDumpFast([]byte(tt.in)); ok {
+			if _, ok := decodeDumpFast([]byte(tt.in), minSplitBytes); ok {
 				t.Fatalf("decodeDumpFast took %q", tt.in)
 			}
 			got, err := DecodeDump([]byte(tt.in))
@@ -134,7 +135,43 @@ func FuzzDecodeDump(f *testing.F) {
 		if err != nil && err.Error() != werr.Error() {
 			t.Fatalf("DecodeDump error %q, json.Unmarshal %q", err, werr)
 		}
+		// Split in two halves wherever it can be, the fast path decodes
+		// what it decodes in one piece, the same.
+		whole, ok := decodeDumpFast(data, math.MaxInt)
+		halves, hok := decodeDumpFast(data, 0)
+		if ok != hok || !reflect.DeepEqual(whole, halves) {
+			t.Fatalf("in halves: %v %+v; in one piece: %v %+v", hok, halves, ok, whole)
+		}
 	})
+}
+
+// TestDecodeDumpInHalves: a large dump is decoded in two halves and gives
+// what json.Unmarshal gives; the values own their memory (the input can
+// be reused) and each peer's allowed IPs are a slice of their own.
+func TestDecodeDumpInHalves(t *testing.T) {
+	data := agentDump(t, 3000)
+	if len(data) < minSplitBytes || splitPeers(data, 0, minSplitBytes) < 0 {
+		t.Fatalf("a dump of %d bytes is not split", len(data))
+	}
+	var want Dump
+	if err := json.Unmarshal(data, &want); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := decodeDumpFast(data, minSplitBytes)
+	if !ok || !reflect.DeepEqual(got, want) {
+		t.Fatalf("decodeDumpFast in halves: %v, %d peers; want %d, the same", ok, len(got.Peers), len(want.Peers))
+	}
+	clear(data)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatal("the decoded dump changed with its input")
+	}
+	got.Peers[0].AllowedIPs = append(got.Peers[0].AllowedIPs, "changed")
+	*got.Peers[0].Endpoint = "changed"
+	*got.Peers[0].LatestHandshake = -1
+	got.Peers[0] = want.Peers[0]
+	if !reflect.DeepEqual(got, want) {
+		t.Fatal("changing a peer's values changed another's")
+	}
 }
 
 func BenchmarkDecodeDump(b *testing.B) {
