@@ -33,27 +33,53 @@ const peerJSONSize = 240
 // for few system calls, small enough to stay in a CPU's cache.
 const dumpChunk = 64 << 10
 
-// dumpEntry is where one peer's object lies in the buffer of its part of
-// a dump, and its key, to sort by.
+// dumpEntry is one peer of a part of a dump, to sort by key: the first 8
+// bytes of its key, big endian (most comparisons end there), and its
+// number in the part.
 type dumpEntry struct {
-	prefix     uint64 // the first 8 bytes of key, big endian: most comparisons end here
-	key        wgtypes.Key
-	start, end int
-}
-
-func compareDumpEntries(a, b *dumpEntry) int {
-	if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
-		return c
-	}
-	return bytes.Compare(a.key[:], b.key[:])
+	prefix uint64
+	n      int32
 }
 
 // dumpPart is the peers of one part of the device's reply
-// (tunnel.EachPeerInParts), each encoded as its JSON object in objs, and
-// idx, where each lies, sorted by key once the part is complete.
+// (tunnel.EachPeerInParts): each encoded as its JSON object in objs, peer
+// n's ending at ends[n], its key keys[n]; order is the peers sorted by
+// key, once the part is complete.
 type dumpPart struct {
-	objs []byte
-	idx  []dumpEntry
+	objs  []byte
+	ends  []int32
+	keys  []wgtypes.Key
+	order []dumpEntry
+}
+
+// add appends v's object to p.
+func (p *dumpPart) add(v *tunnel.PeerView) {
+	p.objs = appendPeerJSON(p.objs, v)
+	p.ends = append(p.ends, int32(len(p.objs)))
+	p.order = append(p.order, dumpEntry{prefix: binary.BigEndian.Uint64(v.PublicKey[:8]), n: int32(len(p.keys))})
+	p.keys = append(p.keys, v.PublicKey)
+}
+
+// obj is the JSON object of peer n.
+func (p *dumpPart) obj(n int32) []byte {
+	start := int32(0)
+	if n > 0 {
+		start = p.ends[n-1]
+	}
+	return p.objs[start:p.ends[n]]
+}
+
+// compareDumpEntries orders a, a peer of pa, and b, one of pb, by key.
+func compareDumpEntries(pa *dumpPart, a dumpEntry, pb *dumpPart, b dumpEntry) int {
+	if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
+		return c
+	}
+	return bytes.Compare(pa.keys[a.n][:], pb.keys[b.n][:])
+}
+
+// sort sorts p.order.
+func (p *dumpPart) sort() {
+	slices.SortFunc(p.order, func(a, b dumpEntry) int { return compareDumpEntries(p, a, p, b) })
 }
 
 // dumpBody is a dump encoded in parts: {"interface": name, "peers":
@@ -79,11 +105,11 @@ func (i *iface) dumpBody() (*dumpBody, error) {
 		p := &parts[k]
 		if p.objs == nil {
 			p.objs = make([]byte, 0, hint*peerJSONSize)
-			p.idx = make([]dumpEntry, 0, hint)
+			p.ends = make([]int32, 0, hint)
+			p.keys = make([]wgtypes.Key, 0, hint)
+			p.order = make([]dumpEntry, 0, hint)
 		}
-		start := len(p.objs)
-		p.objs = appendPeerJSON(p.objs, v)
-		p.idx = append(p.idx, dumpEntry{prefix: binary.BigEndian.Uint64(v.PublicKey[:8]), key: v.PublicKey, start: start, end: len(p.objs)})
+		p.add(v)
 		return nil
 	})
 	if err != nil {
@@ -91,10 +117,8 @@ func (i *iface) dumpBody() (*dumpBody, error) {
 	}
 	var wg sync.WaitGroup
 	for k := range parts {
-		if len(parts[k].idx) > 1 {
-			wg.Go(func() {
-				slices.SortFunc(parts[k].idx, func(a, b dumpEntry) int { return compareDumpEntries(&a, &b) })
-			})
+		if len(parts[k].order) > 1 {
+			wg.Go(parts[k].sort)
 		}
 	}
 	wg.Wait()
@@ -109,7 +133,7 @@ func (d *dumpBody) size() int {
 	peers := 0
 	for _, p := range d.parts {
 		n += len(p.objs)
-		peers += len(p.idx)
+		peers += len(p.order)
 	}
 	return n + max(0, peers-1) // the commas
 }
@@ -130,8 +154,10 @@ func (d *dumpBody) WriteTo(w io.Writer) (int64, error) {
 	first := true
 	for {
 		best := -1
-		for k, p := range d.parts {
-			if next[k] < len(p.idx) && (best < 0 || compareDumpEntries(&p.idx[next[k]], &d.parts[best].idx[next[best]]) < 0) {
+		for k := range d.parts {
+			p := &d.parts[k]
+			if next[k] < len(p.order) && (best < 0 ||
+				compareDumpEntries(p, p.order[next[k]], &d.parts[best], d.parts[best].order[next[best]]) < 0) {
 				best = k
 			}
 		}
@@ -139,9 +165,9 @@ func (d *dumpBody) WriteTo(w io.Writer) (int64, error) {
 			break
 		}
 		p := &d.parts[best]
-		e := &p.idx[next[best]]
+		obj := p.obj(p.order[next[best]].n)
 		next[best]++
-		if len(buf)+1+e.end-e.start > cap(buf) && len(buf) > 0 {
+		if len(buf)+1+len(obj) > cap(buf) && len(buf) > 0 {
 			if err := flush(); err != nil {
 				return written, err
 			}
@@ -150,7 +176,7 @@ func (d *dumpBody) WriteTo(w io.Writer) (int64, error) {
 			buf = append(buf, ',')
 		}
 		first = false
-		buf = append(buf, p.objs[e.start:e.end]...)
+		buf = append(buf, obj...)
 	}
 	buf = append(buf, "]}\n"...)
 	return written, flush()
