@@ -33,12 +33,21 @@ type outcome struct {
 	err            error
 }
 
-// PollOnce polls every enabled node that backoff does not hold back, at
-// most Workers at a time, hands each peer list read to the reconciler,
+// PollOnce polls every enabled node that backoff does not hold back (at
+// most Workers reading their agents at a time, and RecordFactor×Workers
+// polls in all), hands each peer list read to the reconciler,
 // waits for those reconciles, and returns what it saw. A node whose poll
 // or reconcile is cut short by ctx is counted as neither online nor
 // failed, or neither reconciled nor failed.
 func (p *Poller) PollOnce(ctx context.Context) Summary {
+	sum, pending := p.pollAll(ctx)
+	p.awaitReconciles(ctx, &sum, pending)
+	return sum
+}
+
+// pollAll is the polling half of PollOnce: it polls the nodes and returns
+// what it saw, and the reconciles it offered the peer lists to.
+func (p *Poller) pollAll(ctx context.Context) (Summary, []*reconcile.Pending) {
 	var (
 		sum     Summary
 		pending []*reconcile.Pending
@@ -48,13 +57,13 @@ func (p *Poller) PollOnce(ctx context.Context) Summary {
 		if ctx.Err() == nil {
 			p.log.Error("poll: listing nodes", "err", err)
 		}
-		return sum
+		return sum, nil
 	}
 	now := p.now()
 	var (
 		mu  sync.Mutex
 		wg  sync.WaitGroup
-		sem = make(chan struct{}, p.workers)
+		sem = make(chan struct{}, RecordFactor*p.workers)
 	)
 	for _, n := range nodes {
 		if !n.Enabled {
@@ -89,6 +98,12 @@ func (p *Poller) PollOnce(ctx context.Context) Summary {
 		}()
 	}
 	wg.Wait()
+	return sum, pending
+}
+
+// awaitReconciles is the second half of PollOnce: it waits for the
+// reconciles pollAll offered and counts them in sum.
+func (p *Poller) awaitReconciles(ctx context.Context, sum *Summary, pending []*reconcile.Pending) {
 	for i, pr := range pending {
 		res, err := pr.Wait(ctx)
 		// Let the job go (its result's drift lists, the dump it was
@@ -106,7 +121,6 @@ func (p *Poller) PollOnce(ctx context.Context) Summary {
 			}
 		}
 	}
-	return sum
 }
 
 func (s *Summary) add(o outcome) {
@@ -159,9 +173,15 @@ func (p *Poller) pollNode(ctx context.Context, nodeID int64) outcome {
 	}
 	st.lastAttempt.Store(p.now().UnixNano())
 
+	select {
+	case p.reads <- struct{}{}:
+	case <-ctx.Done():
+		return outcome{err: fmt.Errorf("polling node %s: %w", node.Name, ctx.Err())}
+	}
 	pctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	health, dump, readAt, err := p.read(pctx, node)
+	<-p.reads
 	if ctx.Err() != nil {
 		return outcome{err: fmt.Errorf("polling node %s: %w", node.Name, ctx.Err())}
 	}

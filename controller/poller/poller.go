@@ -21,6 +21,9 @@ const (
 	DefaultWorkers    = 32
 	DefaultJitter     = 0.1
 	DefaultMaxBackoff = 10 * time.Minute
+	// RecordFactor: up to RecordFactor×Workers polls run at once, of
+	// which Workers read their agents (see Config.Workers).
+	RecordFactor = 4
 )
 
 // Config configures a Poller. Zero values take the defaults.
@@ -44,8 +47,12 @@ type Config struct {
 	// Timeout bounds the poll of one node: its health and peer list. 0
 	// means agentapi.DefaultClientTimeout.
 	Timeout time.Duration
-	// Workers bounds how many nodes are polled at once. A poll mostly
-	// waits, for its agent and for the group commit that records it.
+	// Workers bounds how many nodes' agents are read (health and peer
+	// list) at once. Recording what a poll read (the node's health, its
+	// peers' traffic) mostly waits for the store's writer, which a burst
+	// of changes keeps busy: up to RecordFactor×Workers polls run at
+	// once, so a poll waiting for its record does not hold up the reads
+	// of the next nodes.
 	Workers int
 	// Jitter spreads each cycle's start by up to ±Jitter×Interval, a
 	// fraction in [0, 1). Negative means none.
@@ -109,6 +116,9 @@ type Poller struct {
 	interval   time.Duration
 	timeout    time.Duration
 	workers    int
+	// reads holds a token for each poll reading its agent: at most
+	// workers at once.
+	reads      chan struct{}
 	jitter     float64
 	maxBackoff time.Duration
 	now        func() time.Time
@@ -166,6 +176,7 @@ func New(cfg Config) *Poller {
 	if p.workers <= 0 {
 		p.workers = DefaultWorkers
 	}
+	p.reads = make(chan struct{}, p.workers)
 	switch {
 	case p.jitter == 0:
 		p.jitter = DefaultJitter
@@ -184,18 +195,27 @@ func New(cfg Config) *Poller {
 }
 
 // Run polls every Interval, the first cycle at once, until ctx is done,
-// and returns nil once the cycle in progress and the polls PollSoon asked
-// for have ended. Each cycle is PollOnce, so it also waits for the
+// and returns nil once the cycles in progress and the polls PollSoon asked
+// for have ended. Each cycle is PollOnce: it polls, then waits for the
 // reconciles it offered. A cycle starts Interval (±Jitter) after the start
-// of the one before, or at once when that one took longer (untilNext).
-// The nodes PollSoon names are polled as soon as it is called, beside the
-// cycles.
+// of the one before, or at once when that one's polls took longer
+// (untilNext): its polls wait for those of the cycle before, not for its
+// reconciles, which may still run. The reconciler holds a node at most
+// once, with the newest peer list, so reconciles that take longer than
+// the interval do not pile up; the polls keep their time. The "poll
+// cycle" debug record of each cycle, in the order the cycles started,
+// comes when its reconciles have ended ("took"; "polls_took" is its
+// polls'). The nodes PollSoon names are polled as soon as it is called,
+// beside the cycles.
 func (p *Poller) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	cycle := make(chan time.Time, 1) // the start of a cycle that ended
+	cycle := make(chan time.Time, 1) // the start of a cycle whose polls ended
 	t := time.NewTimer(0)
 	defer t.Stop()
+	// logged is closed once the last cycle started has logged its record.
+	logged := make(chan struct{})
+	close(logged)
 	for {
 		select {
 		case <-ctx.Done():
@@ -208,14 +228,21 @@ func (p *Poller) Run(ctx context.Context) error {
 					}
 				})
 			}
-		case <-t.C: // set again only once the cycle has ended
+		case <-t.C: // set again only once the cycle's polls have ended
+			prev, done := logged, make(chan struct{})
+			logged = done
 			wg.Go(func() {
+				defer close(done)
 				start := p.now()
-				sum := p.PollOnce(ctx)
-				p.log.Debug("poll cycle", "started", start, "took", p.now().Sub(start), "nodes", sum.Nodes,
+				sum, pending := p.pollAll(ctx)
+				polled := p.now().Sub(start)
+				cycle <- start
+				p.awaitReconciles(ctx, &sum, pending)
+				took := p.now().Sub(start)
+				<-prev // ends once its reconciles have, or ctx
+				p.log.Debug("poll cycle", "started", start, "took", took, "polls_took", polled, "nodes", sum.Nodes,
 					"polled", sum.Polled, "online", sum.Online, "reconciled", sum.Reconciled,
 					"unchanged", sum.Unchanged, "stats_unchanged", sum.StatsUnchanged)
-				cycle <- start
 			})
 		case start := <-cycle:
 			t.Reset(p.untilNext(start))

@@ -1,0 +1,166 @@
+package poller
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wgfleet/wgfleet/agent/agenttest"
+	"github.com/wgfleet/wgfleet/controller/agentclient"
+	"github.com/wgfleet/wgfleet/controller/reconcile"
+	"github.com/wgfleet/wgfleet/controller/store"
+)
+
+// gate is an http.RoundTripper that holds every request changing an
+// agent (anything but GET) until it is opened.
+type gate struct {
+	open chan struct{}
+	once sync.Once
+}
+
+func (g *gate) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method != http.MethodGet {
+		select {
+		case <-g.open:
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		}
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
+
+// cycleRecords keeps the poller's "poll cycle" records.
+type cycleRecords struct {
+	mu     sync.Mutex
+	starts []time.Time
+}
+
+func (c *cycleRecords) Enabled(context.Context, slog.Level) bool { return true }
+func (c *cycleRecords) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *cycleRecords) WithGroup(string) slog.Handler            { return c }
+func (c *cycleRecords) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "poll cycle" {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "started" {
+			c.mu.Lock()
+			c.starts = append(c.starts, a.Value.Time())
+			c.mu.Unlock()
+		}
+		return true
+	})
+	return nil
+}
+
+func (c *cycleRecords) snapshot() []time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Time(nil), c.starts...)
+}
+
+// TestCyclesKeepTimeWhileReconcilesLag: a cycle's reconciles that cannot
+// finish (the agent's writes are held) do not hold up the next cycles'
+// polls, which keep polling the node (and offering its newest peer list to
+// the one reconcile waiting for it); once the writes go through, the node
+// converges and every cycle's record comes, in the order the cycles
+// started.
+func TestCyclesKeepTimeWhileReconcilesLag(t *testing.T) {
+	f := newFixture(t)
+	g := &gate{open: make(chan struct{})}
+	t.Cleanup(g.release) // before the poller and reconciler stop (cleanups run last first)
+	f.pool = agentclient.NewPool(agentclient.PoolOptions{Timeout: time.Minute, HTTPClient: &http.Client{Transport: g}})
+	fake := agenttest.StartFake(t, agenttest.FakeOptions{})
+	n := f.addNode("lagging", fake.URL, fake.Secret, "wg0")
+	for range 3 {
+		f.addPeer(n.ID)
+	}
+	r := reconcile.New(reconcile.Config{Store: f.store, Clients: f.pool, Logger: f.log})
+	f.run(r.Run)
+	records := &cycleRecords{}
+	p := New(Config{Store: f.store, Clients: f.pool, Reconciler: r, Logger: slog.New(records),
+		Interval: 20 * time.Millisecond, Jitter: -1})
+	f.run(p.Run)
+
+	// The first cycle's reconcile holds its replace-all; three more
+	// cycles poll meanwhile.
+	waitUntil(t, "three cycles after the first while its reconcile is held", func() bool {
+		return fake.Calls(agenttest.OpHealth) >= 4
+	})
+	if got := len(fake.Peers("wg0")); got != 0 || len(records.snapshot()) != 0 {
+		t.Fatalf("test broken: the agent has %d peers, %d cycles recorded, with its writes held", got, len(records.snapshot()))
+	}
+	g.release()
+	waitUntil(t, "the peers on the agent", func() bool { return len(fake.Peers("wg0")) == 3 })
+	waitUntil(t, "four cycle records", func() bool { return len(records.snapshot()) >= 4 })
+	starts := records.snapshot()
+	for i := 1; i < len(starts); i++ {
+		if starts[i].Before(starts[i-1]) {
+			t.Fatalf("cycle records out of the order the cycles started: %v", starts)
+		}
+	}
+}
+
+// waitUntil polls cond every 5 ms; it fails the test, naming what, after
+// 30 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30 s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestReadsDoNotWaitForRecords: polls whose records wait for the store's
+// writer (held here, as a burst of changes keeps it busy) do not hold up
+// the reads of the next nodes: with one reader, four nodes' agents are
+// read while none of their records can be written; then the records go
+// through and the cycle counts every node online.
+func TestReadsDoNotWaitForRecords(t *testing.T) {
+	f := newFixture(t)
+	fake := agenttest.StartFake(t, agenttest.FakeOptions{})
+	for i := range RecordFactor {
+		f.addNode(fmt.Sprintf("held-%d", i), fake.URL, fake.Secret, "wg0")
+	}
+	p := f.poller(Config{Workers: 1})
+	// A first poll records what the agents' first answers taught (their
+	// path family), which a later read does not write again.
+	if sum := p.PollOnce(f.ctx); sum.Online != RecordFactor {
+		t.Fatalf("first poll: %+v", sum)
+	}
+	fake.Reset()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	open := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(open)
+	held := make(chan error, 1)
+	go func() {
+		held <- f.store.InTx(f.ctx, func(*store.Tx) error {
+			close(entered)
+			<-release
+			return nil
+		})
+	}()
+	<-entered
+	sums := make(chan Summary, 1)
+	go func() { sums <- p.PollOnce(f.ctx) }()
+	waitUntil(t, "every node's agent read while the writer is held", func() bool {
+		return fake.Calls(agenttest.OpDump) >= RecordFactor
+	})
+	open()
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	if sum := <-sums; sum.Online != RecordFactor {
+		t.Fatalf("summary %+v, want %d online", sum, RecordFactor)
+	}
+}
