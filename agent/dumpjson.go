@@ -88,6 +88,7 @@ func (p *dumpPart) sort() {
 type dumpBody struct {
 	head  []byte // up to the peers' opening bracket
 	parts []dumpPart
+	pool  *sync.Pool // where parts go back once written, for the next dump
 }
 
 // dumpBody reads the device's peers once and encodes the dump of the
@@ -100,7 +101,19 @@ type dumpBody struct {
 func (i *iface) dumpBody() (*dumpBody, error) {
 	n := runtime.GOMAXPROCS(0)
 	hint := (i.peerCount()+16)/n + 16 // a guess: the device may hold others
-	parts := make([]dumpPart, n)
+	// The parts' buffers of an earlier dump, if the pool kept them (3 MB
+	// for 10k peers): allocated anew, they were a part of each dump's
+	// time and most of its garbage.
+	var parts []dumpPart
+	if kept, ok := i.dumpParts.Get().(*[]dumpPart); ok && len(*kept) == n {
+		parts = *kept
+	} else {
+		parts = make([]dumpPart, n)
+	}
+	for k := range parts {
+		p := &parts[k]
+		p.objs, p.ends, p.keys, p.order = p.objs[:0], p.ends[:0], p.keys[:0], p.order[:0]
+	}
 	err := i.tun.EachPeerInParts(n, func(k int, v *tunnel.PeerView) error {
 		p := &parts[k]
 		if p.objs == nil {
@@ -113,6 +126,7 @@ func (i *iface) dumpBody() (*dumpBody, error) {
 		return nil
 	})
 	if err != nil {
+		i.dumpParts.Put(&parts)
 		return nil, fmt.Errorf("reading peers of %s: %w", i.name, err)
 	}
 	var wg sync.WaitGroup
@@ -124,7 +138,13 @@ func (i *iface) dumpBody() (*dumpBody, error) {
 	wg.Wait()
 	head := appendJSONString([]byte(`{"interface":`), i.name)
 	head = append(head, `,"peers":[`...)
-	return &dumpBody{head: head, parts: parts}, nil
+	return &dumpBody{head: head, parts: parts, pool: &i.dumpParts}, nil
+}
+
+// done gives the dump's buffers back for the next one: the dump is not
+// used again.
+func (d *dumpBody) done() {
+	d.pool.Put(&d.parts)
 }
 
 // size is the length of the dump's JSON.

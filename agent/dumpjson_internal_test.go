@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,9 +45,11 @@ func dumpJSON(t *testing.T, i *iface) []byte {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
+	size := d.size()
 	n, err := d.WriteTo(&b)
-	if err != nil || n != int64(b.Len()) || b.Len() != d.size() {
-		t.Fatalf("WriteTo = %d, %v; wrote %d bytes, size says %d", n, err, b.Len(), d.size())
+	d.done()
+	if err != nil || n != int64(b.Len()) || b.Len() != size {
+		t.Fatalf("WriteTo = %d, %v; wrote %d bytes, size says %d", n, err, b.Len(), size)
 	}
 	return b.Bytes()
 }
@@ -187,4 +190,55 @@ func mustMarshal(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestDumpsAtOnce: dumps read at the same time, each reusing the buffers
+// an earlier one gave back, all write the same bytes (run with -race).
+func TestDumpsAtOnce(t *testing.T) {
+	priv, err := wgtypes.GeneratePrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tun, err := tunnel.NewNetstack(tunnel.Config{Name: "wgdj1", PrivateKey: priv, Addresses: []netip.Prefix{netip.MustParsePrefix("10.94.0.1/24")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tun.Close()
+	i, err := restoreIface("wgdj1", t.TempDir(), tun, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changes []wgtypes.PeerConfig
+	for n := range 900 { // more than one part
+		k, err := wgtypes.GeneratePrivateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		changes = append(changes, wgtypes.PeerConfig{PublicKey: k.PublicKey(),
+			AllowedIPs: []net.IPNet{{IP: net.IPv4(10, 94, byte(1+n>>8), byte(n)).To4(), Mask: net.CIDRMask(32, 32)}}})
+	}
+	if err := tun.Configure(changes); err != nil {
+		t.Fatal(err)
+	}
+	want := oracleDump(t, "wgdj1", tun)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 3 {
+				d, err := i.dumpBody()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var b bytes.Buffer
+				_, err = d.WriteTo(&b)
+				d.done()
+				if err != nil || !bytes.Equal(b.Bytes(), want) {
+					t.Errorf("a dump read with others: %v, or not the oracle's %d bytes (%d)", err, len(want), b.Len())
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

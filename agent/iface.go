@@ -65,6 +65,10 @@ type iface struct {
 	// trim returns removed peers' memory to the system (memtrim.go).
 	trim *memTrim
 
+	// dumpParts keeps the buffers of the last dump for the next
+	// (dumpjson.go).
+	dumpParts sync.Pool
+
 	// upMu serializes enable and disable; disabled records the last.
 	upMu     sync.Mutex
 	disabled disabledFile

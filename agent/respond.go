@@ -16,6 +16,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		w.Header().Set("Content-Length", strconv.Itoa(body.size()))
 		w.WriteHeader(status)
 		_, _ = body.WriteTo(w)
+		body.done()
 		return
 	}
 	w.WriteHeader(status)
@@ -23,10 +24,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // sizedJSON is an answer that writes its JSON itself (final newline
-// included), of a length known beforehand.
+// included), of a length known beforehand, and is done with once written.
 type sizedJSON interface {
 	size() int
 	io.WriterTo
+	done()
 }
 
 // writeError answers with the error's status and {"error": "..."}.
