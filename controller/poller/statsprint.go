@@ -1,10 +1,8 @@
 package poller
 
 import (
-	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
-	"slices"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
 )
@@ -20,10 +18,7 @@ func printStats(peers []agentapi.Peer) statsPrint {
 	for _, p := range peers {
 		size += len(p.PublicKey) + 4*binary.MaxVarintLen64
 	}
-	byKey := func(a, b agentapi.Peer) int { return cmp.Compare(a.PublicKey, b.PublicKey) }
-	if !slices.IsSortedFunc(peers, byKey) { // our agent sorts its dumps
-		peers = slices.SortedFunc(slices.Values(peers), byKey)
-	}
+	peers = agentapi.PeersByKey(peers)
 	buf := make([]byte, 0, size)
 	buf = binary.AppendUvarint(buf, uint64(len(peers)))
 	for _, p := range peers {

@@ -1,7 +1,6 @@
 package reconcile
 
 import (
-	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"slices"
@@ -32,10 +31,7 @@ func digestDump(peers []agentapi.Peer) dumpDigest {
 			size += len(*p.PresharedKey)
 		}
 	}
-	byKey := func(a, b agentapi.Peer) int { return cmp.Compare(a.PublicKey, b.PublicKey) }
-	if !slices.IsSortedFunc(peers, byKey) { // our agent sorts its dumps
-		peers = slices.SortedFunc(slices.Values(peers), byKey)
-	}
+	peers = agentapi.PeersByKey(peers)
 	buf := make([]byte, 0, size+8)
 	str := func(s string) { buf = append(binary.AppendUvarint(buf, uint64(len(s))), s...) }
 	buf = binary.AppendUvarint(buf, uint64(len(peers)))
