@@ -164,24 +164,23 @@ func TestEachPeerInParts(t *testing.T) {
 	if err := tn.Configure(changes); err != nil {
 		t.Fatal(err)
 	}
-	want, err := tn.Peers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var got []wgtypes.Peer
-	partsSeen := map[int]bool{}
-	if err := tn.EachPeerInParts(4, func(part int, v *PeerView) error {
-		p := v.Peer()
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, p)
-		partsSeen[part] = true
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	slices.SortFunc(got, func(a, b wgtypes.Peer) int { return bytes.Compare(a.PublicKey[:], b.PublicKey[:]) })
+	var partsSeen map[int]bool
+	got, want := readWhileStill(t, tn, func() []wgtypes.Peer {
+		var mu sync.Mutex
+		var got []wgtypes.Peer
+		partsSeen = map[int]bool{}
+		if err := tn.EachPeerInParts(4, func(part int, v *PeerView) error {
+			p := v.Peer()
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, p)
+			partsSeen[part] = true
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	})
 	if len(want) != len(changes) || !reflect.DeepEqual(got, want) {
 		t.Fatalf("EachPeerInParts gave %d peers, Peers %d (of %d); or they differ", len(got), len(want), len(changes))
 	}
@@ -198,4 +197,31 @@ func TestEachPeerInParts(t *testing.T) {
 	if err := tn.EachPeerInParts(2, func(int, *PeerView) error { return nil }); !errors.Is(err, ErrClosed) {
 		t.Errorf("EachPeerInParts after Close = %v, want ErrClosed", err)
 	}
+}
+
+// readWhileStill returns what read gave, sorted by key, and the device's
+// peers (Tunnel.Peers) as they were both before and after it: the device
+// changes what it reports by itself (a peer with an endpoint and a
+// keepalive sends, and its transfer_tx grows), so a read is compared
+// only with a view that stayed the same around it.
+func readWhileStill(t *testing.T, tn *Tunnel, read func() []wgtypes.Peer) (got, want []wgtypes.Peer) {
+	t.Helper()
+	for attempt := 0; ; attempt++ {
+		before, err := tn.Peers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = read()
+		if want, err = tn.Peers(); err != nil {
+			t.Fatal(err)
+		}
+		if reflect.DeepEqual(before, want) {
+			break
+		}
+		if attempt == 20 {
+			t.Fatal("the device's peers changed during each of 20 reads")
+		}
+	}
+	slices.SortFunc(got, func(a, b wgtypes.Peer) int { return bytes.Compare(a.PublicKey[:], b.PublicKey[:]) })
+	return got, want
 }

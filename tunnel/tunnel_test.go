@@ -184,15 +184,13 @@ func TestEachPeer(t *testing.T) {
 	if err := tn.Configure(changes); err != nil {
 		t.Fatal(err)
 	}
-	want, err := tn.Peers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []wgtypes.Peer
-	if err := tn.EachPeer(func(v *PeerView) error { got = append(got, v.Peer()); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	slices.SortFunc(got, func(a, b wgtypes.Peer) int { return bytes.Compare(a.PublicKey[:], b.PublicKey[:]) })
+	got, want := readWhileStill(t, tn, func() []wgtypes.Peer {
+		var got []wgtypes.Peer
+		if err := tn.EachPeer(func(v *PeerView) error { got = append(got, v.Peer()); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	})
 	if len(want) != len(changes) || !reflect.DeepEqual(got, want) {
 		t.Fatalf("EachPeer gave %d peers, Peers %d (of %d); or they differ:\n%+v\n%+v", len(got), len(want), len(changes), got, want)
 	}
