@@ -12,7 +12,7 @@ import (
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/controller/agentclient"
 	"github.com/wgfleet/wgfleet/controller/reconcile"
-	"github.com/wgfleet/wgfleet/controller/store"
+	"github.com/wgfleet/wgfleet/controller/store/storetest"
 )
 
 // gate is an http.RoundTripper that holds every request changing an
@@ -138,26 +138,13 @@ func TestReadsDoNotWaitForRecords(t *testing.T) {
 		t.Fatalf("first poll: %+v", sum)
 	}
 	fake.Reset()
-	entered, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	open := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(open)
-	held := make(chan error, 1)
-	go func() {
-		held <- f.store.InTx(f.ctx, func(*store.Tx) error {
-			close(entered)
-			<-release
-			return nil
-		})
-	}()
-	<-entered
+	release := storetest.HoldWriter(t, f.ctx, f.store)
 	sums := make(chan Summary, 1)
 	go func() { sums <- p.PollOnce(f.ctx) }()
 	waitUntil(t, "every node's agent read while the writer is held", func() bool {
 		return fake.Calls(agenttest.OpDump) >= RecordFactor
 	})
-	open()
-	if err := <-held; err != nil {
+	if err := release(); err != nil {
 		t.Fatal(err)
 	}
 	if sum := <-sums; sum.Online != RecordFactor {

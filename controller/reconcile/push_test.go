@@ -12,6 +12,7 @@ import (
 
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/controller/store"
+	"github.com/wgfleet/wgfleet/controller/store/storetest"
 )
 
 // waitApplied waits until every peer is applied in the store, failing
@@ -182,22 +183,7 @@ func TestPushDoesNotWaitForItsRecord(t *testing.T) {
 	f.start()
 
 	// Hold the writer: no write transaction commits until release.
-	entered, release := make(chan struct{}), make(chan struct{})
-	held := make(chan error, 1)
-	go func() {
-		held <- f.store.InTx(f.ctx, func(*store.Tx) error {
-			close(entered)
-			<-release
-			return nil
-		})
-	}()
-	<-entered
-	released := false
-	defer func() {
-		if !released {
-			close(release)
-		}
-	}()
+	release := storetest.HoldWriter(t, f.ctx, f.store)
 
 	onAgent := func(k wgtypes.Key) func() bool {
 		return func() bool { _, ok := devicePeers(t, a)[k]; return ok }
@@ -212,9 +198,7 @@ func TestPushDoesNotWaitForItsRecord(t *testing.T) {
 		}
 	}
 
-	close(release)
-	released = true
-	if err := <-held; err != nil {
+	if err := release(); err != nil {
 		t.Fatal(err)
 	}
 	f.waitApplied(first, second)
