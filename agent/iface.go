@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
@@ -38,6 +39,14 @@ var errShuttingDown = errors.New("agent is shutting down")
 // on the live peerTable, whose undo log takes a failed batch back, and
 // the journal is compacted (the whole set written as a snapshot) by the
 // committer after it answered, once the journal outgrows the snapshot.
+//
+// When the committer is idle (nothing queued, nothing in hand), a change
+// is committed in its request's own goroutine instead, as a batch of one,
+// through the same commitBatch: at a trickle of changes (a controller's,
+// or 100 a second on a node carrying traffic) this spares each change two
+// goroutine handoffs and the wakeups of the scheduler that go with them.
+// Whoever commits holds commitMu, so batches never overlap; under load
+// the committer is busy and changes queue and batch as before.
 type iface struct {
 	name  string
 	tun   *tunnel.Tunnel
@@ -48,10 +57,23 @@ type iface struct {
 	quit chan struct{}
 	done chan struct{}
 
-	// mu guards table. The committer holds it while it applies and saves
-	// a batch, so readers never see a set that is not on the device and
-	// on disk. Only the committer changes table, so it reads it without
-	// mu (to compact).
+	// commitMu is held by whoever commits a batch (the committer, or a
+	// request's goroutine when the committer is idle: submit) and by
+	// compaction, and by stop while it closes the store: batches, the
+	// journal's appends and its compaction never overlap. Lock order:
+	// commitMu, then mu.
+	commitMu sync.Mutex
+	// idle is set while the committer waits for a change with none in
+	// hand: only then may a request commit its change itself.
+	idle atomic.Bool
+	// compactNow asks the committer to compact the journal after a
+	// batch a request committed itself (which is answered first).
+	compactNow chan struct{}
+
+	// mu guards table. Whoever commits holds it while it applies and
+	// saves a batch, so readers never see a set that is not on the device
+	// and on disk. Only a holder of commitMu changes table, so the
+	// committer reads it without mu to compact, holding commitMu.
 	//
 	// Lock order: mu, then the tunnel's Tunnel.mu (taken inside
 	// tun.Configure and tun.Peers). The tunnel never calls back into the
@@ -91,25 +113,52 @@ func newIface(name string, tun *tunnel.Tunnel, store *peerStore, set peerSet, lo
 	return &iface{
 		name: name, tun: tun, store: store, log: log, table: newPeerTable(set), trim: newMemTrim(),
 		ops: make(chan *op), quit: make(chan struct{}), done: make(chan struct{}),
+		compactNow: make(chan struct{}, 1),
 	}
 }
 
 // start runs the committer until stop.
 func (i *iface) start() { go i.commitLoop() }
 
-// stop ends the committer after the batch in progress; queued changes not
-// yet taken are refused. It waits, closes the store and is idempotent
-// through Agent.Close.
+// stop ends the committer after the batch in progress (its own, or a
+// request's that committed itself); changes not yet taken are refused. It
+// waits, closes the store and is idempotent through Agent.Close.
 func (i *iface) stop() {
 	close(i.quit)
 	<-i.done
+	i.commitMu.Lock() // a request committing its change itself finishes first
+	defer i.commitMu.Unlock()
 	if err := i.store.close(); err != nil {
 		i.log.Error("closing the peer journal", "iface", i.name, "err", err)
 	}
 }
 
+// submit commits one change and returns once it is on the device and on
+// disk (or refused). When the committer is idle the change is committed
+// here, in the caller's goroutine, as a batch of one; otherwise it is
+// queued for the committer, which batches it with whatever else is
+// queued.
 func (i *iface) submit(ticket *replayTicket, mutate func(work *peerTable) error) error {
 	o := &op{mutate: mutate, ticket: ticket, result: make(chan error, 1)}
+	if i.idle.Load() && i.commitMu.TryLock() {
+		select {
+		case <-i.quit: // stopping: the store may be closed already
+			i.commitMu.Unlock()
+			return errShuttingDown
+		default:
+		}
+		i.commitBatch([]*op{o})
+		i.counts.direct.Add(1)
+		compact := i.store.needsCompaction()
+		i.commitMu.Unlock()
+		if compact { // the committer compacts; this change is answered now
+			select {
+			case i.compactNow <- struct{}{}:
+			default: // already asked
+			}
+		}
+		return <-o.result
+	}
 	select {
 	case i.ops <- o:
 		return <-o.result
@@ -122,31 +171,42 @@ func (i *iface) commitLoop() {
 	defer close(i.done)
 	for {
 		var first *op
+		i.idle.Store(true)
 		select {
 		case first = <-i.ops:
+		case <-i.compactNow:
 		case <-i.quit:
+			i.idle.Store(false)
 			return
 		}
-		batch := []*op{first}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case o := <-i.ops:
-				batch = append(batch, o)
-			default:
-				break fill
+		i.idle.Store(false)
+		// Taken before the batch is filled: changes that arrive while a
+		// request commits its own join this batch.
+		i.commitMu.Lock()
+		if first != nil {
+			batch := []*op{first}
+		fill:
+			for len(batch) < maxBatch {
+				select {
+				case o := <-i.ops:
+					batch = append(batch, o)
+				default:
+					break fill
+				}
 			}
+			i.commitBatch(batch)
 		}
-		i.commitBatch(batch)
 		if i.store.needsCompaction() {
 			i.compact()
 		}
+		i.commitMu.Unlock()
 	}
 }
 
 // compact writes the whole set as the store's snapshot, after the batch
 // that made the journal outgrow it was answered. Failing is not fatal:
-// the journal still holds everything, and the next batch tries again.
+// the journal still holds everything, and the next batch tries again. The
+// caller holds commitMu.
 func (i *iface) compact() {
 	start := time.Now()
 	if err := i.store.compact(i.table.peers); err != nil {

@@ -27,6 +27,7 @@ type commitCounters struct {
 	applied atomic.Uint64 // changes on the device and on disk
 	refused atomic.Uint64 // changes that did not fit the peer set (conflict, not found, overlap)
 	failed  atomic.Uint64 // accepted changes whose commit to the device or the state file failed
+	direct  atomic.Uint64 // changes a request committed itself, the committer being idle (iface.submit)
 }
 
 // promHandler serves the agent's collector and the process's Go and
