@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -43,6 +48,10 @@ import (
 //   - tun-churn: the same while the API applies 100 peer changes a second
 //     (one added, one removed, alternately) to an interface of 10k peers
 //     (1k with -short);
+//   - raw-churn: the raw node given the same 10k peers and the same 100
+//     changes a second through its UAPI socket, as wg(8) would: the
+//     device's own cost of holding and changing the peers, the baseline
+//     of what an agent adds to a churn (tun-churn/raw-churn);
 //   - netstack: the agent unprivileged, in netstack mode, forwarding to A's
 //     host network in user space;
 //   - tun-10k (only when WGFLEET_PLANE_LEGS names it): the TUN agent with
@@ -53,7 +62,8 @@ import (
 // a second left out (-O 1), client to host ("up") and host to client
 // ("down", iperf3 -R). It reports Mbit/s of each, the CPU of the node
 // and client processes (percent of one CPU, over both directions), and
-// the ratios tun/raw, tun-churn/raw and netstack/tun each way. During a
+// the ratios tun/raw, tun-churn/raw, tun-churn/raw-churn and netstack/tun
+// each way. During a
 // churn it also reports the benchmark's own CPU (the client making the
 // changes, which competes for the same CPUs) as <leg>-bench-CPU%.
 // WGFLEET_PLANE_LEGS picks legs by name; WGFLEET_PLANE_PERF=dir records a
@@ -90,7 +100,12 @@ func BenchmarkDataPlane(b *testing.B) {
 		legs = append(legs, vethLeg(b))
 	}
 	if want("raw") {
-		legs = append(legs, rawLeg(b, wgBin))
+		legs = append(legs, rawLeg(b, wgBin, "raw"))
+	}
+	if want("raw-churn") {
+		l := rawLeg(b, wgBin, "raw-churn")
+		l.during = startRawChurn(b, ctx, l, churnPeers)
+		legs = append(legs, l)
 	}
 	// WGFLEET_PLANE_BASE_BIN=/path/to/an/older/wg-agent adds a leg
 	// "<leg>-base" with that agent after each agent leg: before and after
@@ -108,7 +123,7 @@ func BenchmarkDataPlane(b *testing.B) {
 			l := agentLeg(b, ctx, leg, bins[leg], wgBin, name == "netstack")
 			switch name {
 			case "tun-churn":
-				l.during = startChurn(b, ctx, l.tp, churnPeers)
+				l.during = startAgentChurn(b, ctx, l.tp, churnPeers)
 			case "tun-10k":
 				givePeers(b, ctx, l.tp, churnPeers)
 			}
@@ -141,7 +156,7 @@ func BenchmarkDataPlane(b *testing.B) {
 			b.ReportMetric(median(l.clientCPU), l.name+"-client-CPU%")
 		}
 		if l.during != nil {
-			prefix := "churn" // the figure's; a -base leg's are its own
+			prefix := "churn" // the figure's; a -base or raw leg's are its own
 			if l.name != "tun-churn" {
 				prefix = l.name
 			}
@@ -164,6 +179,8 @@ func BenchmarkDataPlane(b *testing.B) {
 	}
 	ratio("tun", "raw")
 	ratio("tun-churn", "raw")
+	ratio("tun-churn", "raw-churn")
+	ratio("raw-churn", "raw")
 	ratio("tun-10k", "raw")
 	ratio("netstack", "tun")
 	ratio("raw", "veth")
@@ -184,6 +201,7 @@ type planeLeg struct {
 	node     int       // the node's process id, 0 for none
 	client   int       // the client's process id, 0 for none
 	during   *churner  // runs while this leg is measured, or nil
+	uapi     string    // the raw node's UAPI socket, or ""
 
 	up, down           []float64 // Mbit/s, one per run
 	nodeCPU, clientCPU []float64 // percent of one CPU, one per run
@@ -201,8 +219,8 @@ func vethLeg(b *testing.B) *planeLeg {
 }
 
 // rawLeg is wireguard-go's own program as the node, configured by wg(8).
-func rawLeg(b *testing.B, wgBin string) *planeLeg {
-	l := &planeLeg{name: "raw", nsA: testenv.NetNS(b, "dpa"), nsB: testenv.NetNS(b, "dpb"), dst: topoServiceAddr}
+func rawLeg(b *testing.B, wgBin, legName string) *planeLeg {
+	l := &planeLeg{name: legName, nsA: testenv.NetNS(b, "dpa"), nsB: testenv.NetNS(b, "dpb"), dst: topoServiceAddr}
 	testenv.Veth(b, l.nsA, topoUnderlayA+"/24", l.nsB, "192.168.80.2/24")
 	testenv.Run(b, "ip", "-n", l.nsA, "addr", "add", topoServiceAddr+"/32", "dev", onlyVeth(b, l.nsA))
 	startIperfServer(b, l.nsA)
@@ -211,6 +229,7 @@ func rawLeg(b *testing.B, wgBin string) *planeLeg {
 	clientKey, _ := wgtypes.GeneratePrivateKey()
 	name := testenv.UniqueName("wgn")
 	l.node = testenv.StartWireguardGoProgram(b, wgBin, l.nsA, name)
+	l.uapi = filepath.Join("/var/run/wireguard", name+".sock")
 	setconf(b, l.nsA, name, "[Interface]\nPrivateKey = "+nodeKey.String()+"\nListenPort = 51820\n\n[Peer]\nPublicKey = "+
 		clientKey.PublicKey().String()+"\nAllowedIPs = 10.80.0.2/32\n")
 	testenv.Run(b, "ip", "-n", l.nsA, "addr", "add", topoAgentIP+"/24", "dev", name)
@@ -458,6 +477,17 @@ const (
 	churnEvery   = 10 * time.Millisecond
 )
 
+// churnPeers makes the peers of a churn, the same for every node: one
+// more peer spec each call (a new key, the next address of 10.96.0.0/12).
+func churnPeers() (next func() agentapi.PeerSpec) {
+	addr := netip.MustParseAddr("10.96.0.1")
+	return func() agentapi.PeerSpec {
+		k, _ := wgtypes.GeneratePrivateKey()
+		addr = addr.Next()
+		return agentapi.PeerSpec{PublicKey: k.PublicKey().String(), AllowedIPs: []string{addr.String() + "/32"}}
+	}
+}
+
 // givePeers gives tp's interface n peers (besides the client) in one
 // replace-all call that keeps the client, and returns a function that
 // makes one more peer spec (a new key, the next address) and the keys of
@@ -471,12 +501,7 @@ func givePeers(b *testing.B, ctx context.Context, tp *topology, n int) (next fun
 	for _, p := range list.Peers {
 		specs = append(specs, agentapi.PeerSpec{PublicKey: p.PublicKey, AllowedIPs: p.AllowedIPs})
 	}
-	addr := netip.MustParseAddr("10.96.0.1")
-	next = func() agentapi.PeerSpec {
-		k, _ := wgtypes.GeneratePrivateKey()
-		addr = addr.Next()
-		return agentapi.PeerSpec{PublicKey: k.PublicKey().String(), AllowedIPs: []string{addr.String() + "/32"}}
-	}
+	next = churnPeers()
 	for range n {
 		s := next()
 		keys = append(keys, s.PublicKey)
@@ -496,10 +521,15 @@ func givePeers(b *testing.B, ctx context.Context, tp *topology, n int) (next fun
 	return next, keys
 }
 
-// startChurn gives tp's interface n peers (givePeers), then starts the
-// changes, which run only while run(true) holds, until the benchmark
-// ends.
-func startChurn(b *testing.B, ctx context.Context, tp *topology, n int) *churner {
+// churnTarget is how a churner changes one node's peers.
+type churnTarget struct {
+	add    func(ctx context.Context, s agentapi.PeerSpec) error
+	remove func(ctx context.Context, k wgtypes.Key) error
+}
+
+// startAgentChurn gives tp's interface n peers (givePeers), then starts
+// the changes through its API (startChurn).
+func startAgentChurn(b *testing.B, ctx context.Context, tp *topology, n int) *churner {
 	next, pool := givePeers(b, ctx, tp, n) // pool: churned peers' keys, oldest first
 	api, err := agentapi.NewClient(agentapi.ClientConfig{
 		BaseURL: "http://" + topoUnderlayA + ":8080", Secret: []byte(tp.secret),
@@ -510,7 +540,136 @@ func startChurn(b *testing.B, ctx context.Context, tp *topology, n int) *churner
 	if err != nil {
 		b.Fatal(err)
 	}
+	return startChurn(b, ctx, next, pool, churnTarget{
+		add: func(ctx context.Context, s agentapi.PeerSpec) error {
+			_, err := api.AddPeer(ctx, tp.iface, agentapi.AddPeerRequest{PublicKey: s.PublicKey, AllowedIPs: s.AllowedIPs})
+			return err
+		},
+		remove: func(ctx context.Context, k wgtypes.Key) error { return api.DeletePeer(ctx, tp.iface, k) },
+	})
+}
 
+// startRawChurn gives the raw node of l the same n peers as givePeers
+// gives an agent (same addresses), in one UAPI set, then starts the same
+// changes, each one UAPI set on the node's socket (startChurn), as wg(8)
+// makes them.
+func startRawChurn(b *testing.B, ctx context.Context, l *planeLeg, n int) *churner {
+	u := &uapiClient{path: l.uapi, idle: make(chan net.Conn, churnWorkers)}
+	b.Cleanup(u.close)
+	next := churnPeers()
+	var pool []string
+	var set strings.Builder
+	for range n {
+		s := next()
+		pool = append(pool, s.PublicKey)
+		writeUAPIPeer(b, &set, s.PublicKey, "allowed_ip="+s.AllowedIPs[0]+"\n")
+	}
+	if err := u.set(ctx, set.String()); err != nil {
+		b.Fatalf("giving the raw node %d peers: %v", n, err)
+	}
+	return startChurn(b, ctx, next, pool, churnTarget{
+		add: func(ctx context.Context, s agentapi.PeerSpec) error {
+			var op strings.Builder
+			writeUAPIPeer(b, &op, s.PublicKey, "allowed_ip="+s.AllowedIPs[0]+"\n")
+			return u.set(ctx, op.String())
+		},
+		remove: func(ctx context.Context, k wgtypes.Key) error {
+			return u.set(ctx, "public_key="+hex.EncodeToString(k[:])+"\nremove=true\n")
+		},
+	})
+}
+
+// writeUAPIPeer writes the UAPI lines of the peer with the (base64)
+// public key pub, then rest.
+func writeUAPIPeer(b *testing.B, w *strings.Builder, pub, rest string) {
+	k, err := wgtypes.ParseKey(pub)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w.WriteString("public_key=" + hex.EncodeToString(k[:]) + "\n" + rest)
+}
+
+// uapiClient makes UAPI set operations on a wireguard-go program's
+// socket, on connections it keeps (up to cap(idle) of them).
+type uapiClient struct {
+	path string
+	idle chan net.Conn
+}
+
+// set applies lines (the body of a set operation) and returns the
+// device's error, if any.
+func (u *uapiClient) set(ctx context.Context, lines string) error {
+	var c net.Conn
+	select {
+	case c = <-u.idle:
+	default:
+		var d net.Dialer
+		var err error
+		if c, err = d.DialContext(ctx, "unix", u.path); err != nil {
+			return fmt.Errorf("dialing %s: %w", u.path, err)
+		}
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	} else {
+		_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	}
+	errno, err := uapiSet(c, lines)
+	if err != nil {
+		c.Close()
+		return err
+	}
+	select {
+	case u.idle <- c:
+	default:
+		c.Close()
+	}
+	if errno != "0" {
+		return fmt.Errorf("uapi set: errno=%s", errno)
+	}
+	return nil
+}
+
+// uapiSet writes one set operation on c and reads the device's errno.
+func uapiSet(c net.Conn, lines string) (errno string, err error) {
+	if _, err := io.WriteString(c, "set=1\n"+lines+"\n"); err != nil {
+		return "", fmt.Errorf("uapi set: %w", err)
+	}
+	r := bufio.NewReader(c)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return "", fmt.Errorf("uapi set: reading the answer: %w", err)
+		}
+		line = strings.TrimSuffix(line, "\n")
+		if line == "" {
+			if errno == "" {
+				return "", errors.New("uapi set: answer without errno")
+			}
+			return errno, nil
+		}
+		if v, ok := strings.CutPrefix(line, "errno="); ok {
+			errno = v
+		}
+	}
+}
+
+func (u *uapiClient) close() {
+	for {
+		select {
+		case c := <-u.idle:
+			c.Close()
+		default:
+			return
+		}
+	}
+}
+
+// startChurn starts changing a node's peers through t, which holds the
+// peers of pool (their keys, oldest first) and whose next peers next
+// makes. The changes run only while run(true) holds, until the benchmark
+// ends.
+func startChurn(b *testing.B, ctx context.Context, next func() agentapi.PeerSpec, pool []string, t churnTarget) *churner {
 	c := &churner{}
 	cctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -565,7 +724,7 @@ func startChurn(b *testing.B, ctx context.Context, tp *topology, n int) *churner
 			if add {
 				s := next()
 				op = func(ctx context.Context) error {
-					if _, err := api.AddPeer(ctx, tp.iface, agentapi.AddPeerRequest{PublicKey: s.PublicKey, AllowedIPs: s.AllowedIPs}); err != nil {
+					if err := t.add(ctx, s); err != nil {
 						return err
 					}
 					mu.Lock()
@@ -583,7 +742,7 @@ func startChurn(b *testing.B, ctx context.Context, tp *topology, n int) *churner
 					b.Error(err)
 					return
 				}
-				op = func(ctx context.Context) error { return api.DeletePeer(ctx, tp.iface, k) }
+				op = func(ctx context.Context) error { return t.remove(ctx, k) }
 			}
 			add = !add
 			select {
