@@ -92,3 +92,52 @@ func (r *Reconciler) reconcileUnchanged(ctx context.Context, st *nodeState, node
 	r.report(ctx, node, node.DriftPolicy, comparison{}, plan{}, st)
 	return res, true, nil
 }
+
+// extendConfirmation carries what st confirmed (prev, taken from it when
+// the push sent its adds) over a push whose every peer the dump read after
+// it showed as desired: pushed are those peers, gens the generation each
+// one's creation made, dump the agent's peers as that dump gave them,
+// shows whether it was compared with preshared keys. When the dump less
+// the pushed peers is exactly the dump prev confirmed (same digest), the
+// node's desired peers at the highest of gens (or prev's generation, if
+// higher) are prev's and the pushed ones, provided every generation above
+// the one a reconcile confirmed up to it is a creation whose push extended
+// the confirmation in turn: the push recorder acknowledges a generation
+// only when every one up to it is a confirmed creation
+// (confirmGenerations), holds asks for that acknowledgement, and a push
+// that confirms without extending leaves no confirmation. Pushes may come
+// out of their generations' order: the earlier creation's push then
+// extends one that already counts the later one's generation. So the
+// new confirmation (that generation, the whole dump's digest) lets the
+// next poll of an unchanged agent be compared by digest, as after a
+// reconcile, where otherwise every poll during a burst of creations read
+// the node's whole set. Anything else leaves st with no confirmation: a
+// push that does not extend it must not leave one that leaves it out.
+// st.run is held.
+func (st *nodeState) extendConfirmation(prev *confirmation, node store.Node, dump []agentapi.Peer, shows bool, pushed []*store.Peer, gens map[int64]int64) {
+	st.confirmed = nil
+	if prev == nil || !node.Enabled || prev.iface != node.WGInterface || prev.own != node.ServerPublicKey ||
+		prev.showsPSK != shows || len(pushed) == 0 {
+		return
+	}
+	top := prev.gen
+	keys := make(map[string]bool, len(pushed))
+	for _, p := range pushed {
+		g := gens[p.ID]
+		if g <= 0 {
+			return // not known to be a creation
+		}
+		top = max(top, g)
+		keys[p.PublicKey.String()] = true
+	}
+	rest := make([]agentapi.Peer, 0, len(dump))
+	for _, ap := range dump {
+		if !keys[ap.PublicKey] {
+			rest = append(rest, ap)
+		}
+	}
+	if len(rest) != len(dump)-len(keys) || digestDump(rest) != prev.dump {
+		return
+	}
+	st.confirmed = &confirmation{gen: top, iface: prev.iface, own: prev.own, showsPSK: shows, dump: digestDump(dump)}
+}

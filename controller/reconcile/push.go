@@ -164,6 +164,8 @@ func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (
 		return res, nil, fmt.Errorf("pushing to node %s: %w", node.Name, err)
 	}
 	a := newApplier(client, node.WGInterface, node.Name)
+	prev := st.confirmed
+	st.confirmed = nil // the agent changes: extended below, or gone
 	a.single(ctx, plan{adds: c.items})
 	st.lastWrite = time.Now() // a dump sent before this may not show the adds
 	st.learn(func(st *nodeState) {
@@ -213,6 +215,9 @@ func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (
 	}
 	if len(confirmed) == 0 {
 		return res, nil, nil
+	}
+	if !res.Reconcile && len(confirmed) == len(peers) {
+		st.extendConfirmation(prev, node, d.Peers, shows, confirmed, gens)
 	}
 	res.Confirmed = len(confirmed)
 	return res, &confirmedPush{st: st, nodeID: nodeID, peers: confirmed, gens: gens}, nil
