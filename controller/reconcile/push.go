@@ -115,7 +115,7 @@ func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (
 	)
 	err := r.store.View(ctx, func(tx *store.Tx) error {
 		var err error
-		if node, err = tx.GetNode(ctx, nodeID); err != nil {
+		if node, err = tx.GetNodeAgent(ctx, nodeID); err != nil {
 			return err
 		}
 		for _, pp := range ps {
@@ -193,13 +193,23 @@ func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (
 		return res, nil, fmt.Errorf("pushing to node %s: reading peers after the adds: %w", node.Name, err)
 	}
 	shows := st.showsPSK()
-	got := make(map[wgtypes.Key]peerConf, len(d.Peers))
+	sent := make(map[string]bool, len(a.out.done))
+	for _, it := range a.out.done {
+		sent[it.key.String()] = true
+	}
 	for _, ap := range d.Peers {
 		if ap.PresharedKey != nil {
 			shows = true
 		}
 	}
+	got := make(map[wgtypes.Key]peerConf, len(a.out.done))
 	for _, ap := range d.Peers {
+		if !sent[ap.PublicKey] {
+			// Only the pushed peers are compared, found by their
+			// keys' text: a key the agent wrote otherwise leaves its
+			// peer unconfirmed, and a reconcile follows.
+			continue
+		}
 		if s, ok := actualConf(ap, shows); ok {
 			got[s.key] = s
 		}
