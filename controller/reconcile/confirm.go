@@ -29,6 +29,81 @@ type confirmation struct {
 	// which decides how a dump is compared.
 	showsPSK bool
 	dump     dumpDigest
+	// since are the peers that pushes put on the agent after dump was
+	// read, each confirmed by a read of the agent after its add, by their
+	// keys' text: what the next dump shows beside dump's peers (see
+	// extended). A push that does not confirm everything it sent leaves
+	// no confirmation at all.
+	since map[string]sincePush
+}
+
+// sincePush is one peer a push confirmed: the generation its creation
+// made, and its configuration as sent.
+type sincePush struct {
+	gen  int64
+	want peerConf
+}
+
+// maxSince bounds the pushes a confirmation carries; beyond it the node
+// is compared in full once (a poll of the node has not come for that
+// long).
+const maxSince = 1024
+
+// addPushed records on c the peers a push confirmed (gens: each one's
+// creation's generation), and reports false when c cannot carry them
+// (then the caller forgets c).
+func (c *confirmation) addPushed(peers []*item, gens map[int64]int64) bool {
+	if len(c.since)+len(peers) > maxSince {
+		return false
+	}
+	if c.since == nil {
+		c.since = make(map[string]sincePush, len(peers))
+	}
+	for _, it := range peers {
+		g := gens[it.peer.ID]
+		if g <= 0 {
+			return false // not known to be a creation
+		}
+		c.since[it.key.String()] = sincePush{gen: g, want: it.want}
+	}
+	return true
+}
+
+// extended returns the confirmation c carried over the pushes since it
+// (c.since) when actual, a dump whose digest is d, shows exactly c's
+// dump and the pushed peers as they were sent; nil otherwise. Its
+// generation is the highest of c's and the pushes'. It is true of the
+// node's desired peers provided every generation above the one a
+// reconcile confirmed up to it is a creation whose push was recorded
+// here: the push recorder acknowledges a generation only when every one
+// up to it is a creation a push confirmed (confirmGenerations), holds asks
+// for that acknowledgement, and a push that does not confirm what it sent
+// drops the confirmation. Pushes may come out of their generations'
+// order: the set is the same.
+func (c *confirmation) extended(actual []agentapi.Peer, d dumpDigest) *confirmation {
+	if len(c.since) == 0 {
+		return nil
+	}
+	top := c.gen
+	rest := make([]agentapi.Peer, 0, len(actual))
+	seen := 0
+	for _, ap := range actual {
+		sp, ok := c.since[ap.PublicKey]
+		if !ok {
+			rest = append(rest, ap)
+			continue
+		}
+		got, ok := actualConf(ap, c.showsPSK)
+		if !ok || len(observableDiff(sp.want, got, c.showsPSK)) != 0 {
+			return nil
+		}
+		seen++
+		top = max(top, sp.gen)
+	}
+	if seen != len(c.since) || digestDump(rest) != c.dump {
+		return nil
+	}
+	return &confirmation{gen: top, iface: c.iface, own: c.own, showsPSK: c.showsPSK, dump: d}
 }
 
 // holds reports whether node, as read now, and a dump with digest d are
@@ -68,7 +143,10 @@ func (r *Reconciler) reconcileUnchanged(ctx context.Context, st *nodeState, node
 	}
 	d := digestDump(actual)
 	if d != c.dump {
-		return Result{}, false, nil
+		// The dump may be c's and the peers pushed since.
+		if c = c.extended(actual, d); c == nil {
+			return Result{}, false, nil
+		}
 	}
 	var ns store.NodeSync
 	err := r.store.View(ctx, func(tx *store.Tx) error {
@@ -79,6 +157,7 @@ func (r *Reconciler) reconcileUnchanged(ctx context.Context, st *nodeState, node
 	if err != nil || !c.holds(ns, d, st.showsPSK()) {
 		return Result{}, false, nil
 	}
+	st.confirmed = c
 	// What record and report use of a node.
 	node := store.Node{ID: ns.ID, Name: ns.Name, Enabled: ns.Enabled, WGInterface: ns.WGInterface,
 		ServerPublicKey: ns.ServerPublicKey, DesiredGeneration: ns.DesiredGeneration,
@@ -91,53 +170,4 @@ func (r *Reconciler) reconcileUnchanged(ctx context.Context, st *nodeState, node
 	}
 	r.report(ctx, node, node.DriftPolicy, comparison{}, plan{}, st)
 	return res, true, nil
-}
-
-// extendConfirmation carries what st confirmed (prev, taken from it when
-// the push sent its adds) over a push whose every peer the dump read after
-// it showed as desired: pushed are those peers, gens the generation each
-// one's creation made, dump the agent's peers as that dump gave them,
-// shows whether it was compared with preshared keys. When the dump less
-// the pushed peers is exactly the dump prev confirmed (same digest), the
-// node's desired peers at the highest of gens (or prev's generation, if
-// higher) are prev's and the pushed ones, provided every generation above
-// the one a reconcile confirmed up to it is a creation whose push extended
-// the confirmation in turn: the push recorder acknowledges a generation
-// only when every one up to it is a confirmed creation
-// (confirmGenerations), holds asks for that acknowledgement, and a push
-// that confirms without extending leaves no confirmation. Pushes may come
-// out of their generations' order: the earlier creation's push then
-// extends one that already counts the later one's generation. So the
-// new confirmation (that generation, the whole dump's digest) lets the
-// next poll of an unchanged agent be compared by digest, as after a
-// reconcile, where otherwise every poll during a burst of creations read
-// the node's whole set. Anything else leaves st with no confirmation: a
-// push that does not extend it must not leave one that leaves it out.
-// st.run is held.
-func (st *nodeState) extendConfirmation(prev *confirmation, node store.Node, dump []agentapi.Peer, shows bool, pushed []*store.Peer, gens map[int64]int64) {
-	st.confirmed = nil
-	if prev == nil || !node.Enabled || prev.iface != node.WGInterface || prev.own != node.ServerPublicKey ||
-		prev.showsPSK != shows || len(pushed) == 0 {
-		return
-	}
-	top := prev.gen
-	keys := make(map[string]bool, len(pushed))
-	for _, p := range pushed {
-		g := gens[p.ID]
-		if g <= 0 {
-			return // not known to be a creation
-		}
-		top = max(top, g)
-		keys[p.PublicKey.String()] = true
-	}
-	rest := make([]agentapi.Peer, 0, len(dump))
-	for _, ap := range dump {
-		if !keys[ap.PublicKey] {
-			rest = append(rest, ap)
-		}
-	}
-	if len(rest) != len(dump)-len(keys) || digestDump(rest) != prev.dump {
-		return
-	}
-	st.confirmed = &confirmation{gen: top, iface: prev.iface, own: prev.own, showsPSK: shows, dump: digestDump(dump)}
 }

@@ -8,6 +8,7 @@ import (
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
+	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
@@ -165,7 +166,7 @@ func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (
 	}
 	a := newApplier(client, node.WGInterface, node.Name)
 	prev := st.confirmed
-	st.confirmed = nil // the agent changes: extended below, or gone
+	st.confirmed = nil // the agent changes: carried over below, or gone
 	a.single(ctx, plan{adds: c.items})
 	st.lastWrite = time.Now() // a dump sent before this may not show the adds
 	st.learn(func(st *nodeState) {
@@ -185,9 +186,9 @@ func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (
 		return res, nil, a.out.err
 	}
 
-	// Observe, don't trust: the dump read after the adds decides.
-	res.Calls++
-	d, err := client.Dump(ctx, node.WGInterface)
+	// Observe, don't trust: what the agent shows after the adds decides.
+	shown, calls, err := r.readPushed(ctx, client, node, a.out.done, st.showsPSK())
+	res.Calls += calls
 	if err != nil {
 		res.Reconcile = true
 		return res, nil, fmt.Errorf("pushing to node %s: reading peers after the adds: %w", node.Name, err)
@@ -197,13 +198,13 @@ func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (
 	for _, it := range a.out.done {
 		sent[it.key.String()] = true
 	}
-	for _, ap := range d.Peers {
+	for _, ap := range shown {
 		if ap.PresharedKey != nil {
 			shows = true
 		}
 	}
 	got := make(map[wgtypes.Key]peerConf, len(a.out.done))
-	for _, ap := range d.Peers {
+	for _, ap := range shown {
 		if !sent[ap.PublicKey] {
 			// Only the pushed peers are compared, found by their
 			// keys' text: a key the agent wrote otherwise leaves its
@@ -226,8 +227,9 @@ func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (
 	if len(confirmed) == 0 {
 		return res, nil, nil
 	}
-	if !res.Reconcile && len(confirmed) == len(peers) {
-		st.extendConfirmation(prev, node, d.Peers, shows, confirmed, gens)
+	if prev != nil && !res.Reconcile && len(confirmed) == len(peers) && prev.iface == node.WGInterface &&
+		prev.own == node.ServerPublicKey && prev.showsPSK == shows && prev.addPushed(a.out.done, gens) {
+		st.confirmed = prev // carried over the push: see confirmation.extended
 	}
 	res.Confirmed = len(confirmed)
 	return res, &confirmedPush{st: st, nodeID: nodeID, peers: confirmed, gens: gens}, nil
@@ -315,4 +317,36 @@ func (st *nodeState) confirmGenerations(gens []int64, acked int64) int64 {
 		}
 	}
 	return to
+}
+
+// maxPeerReads is how many peers a push reads one by one after its adds
+// (GET /v1/wg/{iface}/peers/{key}); more are read with one dump.
+const maxPeerReads = 2
+
+// readPushed reads what node's agent shows of the peers done after a
+// push's adds, and how many calls that took: each peer by itself when
+// they are few, the agent serves the reads of the /v1 paths
+// (agentapi.CapInterfaceInfo, as its last health answer said) and its
+// dumps were not seen to show preshared keys (shows false: a read of one
+// peer never shows one, and would then look like a difference);
+// otherwise one dump of the whole interface. Either is the agent's device
+// as it is now: a read of one peer reads the device as a dump does, and
+// costs the controller and the agent one peer, where a dump costs the
+// node's whole set on every creation.
+func (r *Reconciler) readPushed(ctx context.Context, client *agentapi.Client, node store.Node, done []*item, shows bool) ([]agentapi.Peer, int, error) {
+	if has, known := r.clients.HasCapability(node.ID, agentapi.CapInterfaceInfo); !has || !known || shows || len(done) > maxPeerReads {
+		d, err := client.Dump(ctx, node.WGInterface)
+		return d.Peers, 1, err
+	}
+	out := make([]agentapi.Peer, 0, len(done))
+	calls := 0
+	for _, it := range done {
+		calls++
+		p, err := client.Peer(ctx, node.WGInterface, it.key)
+		if err != nil { // not found included: a reconcile follows
+			return nil, calls, err
+		}
+		out = append(out, p)
+	}
+	return out, calls, nil
 }

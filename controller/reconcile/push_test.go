@@ -43,9 +43,10 @@ func (f *fixture) waitApplied(peers ...store.Peer) {
 }
 
 // TestPushAddsWithOneCall: a peer just created reaches a real agent with
-// one add, and counts as applied once the one dump read after it shows it;
-// no reconcile of the node runs (no dump before, no replace-all), and the
-// node's generation is acknowledged, since the creation was the only
+// one add, and counts as applied once the one read of that peer after it
+// (GET /v1/wg/{iface}/peers/{key}: the agent advertised interface-info)
+// shows it; no reconcile of the node runs (no dump, no replace-all), and
+// the node's generation is acknowledged, since the creation was the only
 // change since the last acknowledgement.
 func TestPushAddsWithOneCall(t *testing.T) {
 	f := newFixture(t, DefaultBulkThreshold)
@@ -64,11 +65,11 @@ func TestPushAddsWithOneCall(t *testing.T) {
 	if got := f.rec.count("POST peers"); got != 1 {
 		t.Errorf("adds sent: %d, want 1", got)
 	}
-	if got := f.rec.count("GET dump"); got != 1 {
-		t.Errorf("dumps read: %d, want 1 (after the add, to confirm it)", got)
+	if got := f.rec.count("GET peer"); got != 1 {
+		t.Errorf("reads of the peer: %d, want 1 (after the add, to confirm it)", got)
 	}
 	if got := f.rec.total(); got != 2 {
-		t.Errorf("agent calls: %d (%v), want 2: one add, one dump", got, f.rec.counts)
+		t.Errorf("agent calls: %d (%v), want 2: one add, one read of the peer", got, f.rec.counts)
 	}
 	if _, ok := devicePeers(t, a)[p.PublicKey]; !ok {
 		t.Error("the pushed peer is not on the agent's device")

@@ -1,8 +1,10 @@
 package reconcile
 
 import (
+	"net/netip"
 	"testing"
 
+	"github.com/wgfleet/wgfleet/agent/agentapi"
 	"github.com/wgfleet/wgfleet/agent/agenttest"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
@@ -70,6 +72,20 @@ func TestPushKeepsTheDigest(t *testing.T) {
 		t.Fatalf("after the repair: %+v; want the digest again", res)
 	}
 
+	// A pushed peer changed behind the controller's back before the
+	// next poll.
+	changed := f.pushAndWait(n.ID)
+	ka := 7
+	if err := c.UpdatePeer(t.Context(), a.Iface, changed.PublicKey, agentapi.UpdatePeerRequest{PersistentKeepalive: &ka}); err != nil {
+		t.Fatal(err)
+	}
+	res = f.offerDump(n.ID, c, a.Iface)
+	if res.Unchanged || len(res.Drift) != 1 || res.Drift[0].Kind != DriftDifferent || !res.Repaired {
+		t.Fatalf("after a pushed peer was changed on the agent: %+v; want it found and repaired", res)
+	}
+	f.checkDrift(n.ID, 0, 2)
+	f.assertConverged(a, n.ID)
+
 	// A stranger added after the last poll, then a push: the push's dump
 	// shows it, so the push must not vouch for that dump.
 	agentAdd(t, a, newKey(t).PublicKey(), "10.100.9.9/32")
@@ -78,7 +94,7 @@ func TestPushKeepsTheDigest(t *testing.T) {
 	if res.Unchanged || len(res.Drift) != 1 || res.Drift[0].Kind != DriftUnknown || !res.Repaired {
 		t.Fatalf("a stranger before a push: %+v; want it found and removed", res)
 	}
-	f.checkDrift(n.ID, 0, 2)
+	f.checkDrift(n.ID, 0, 3)
 	f.assertConverged(a, n.ID)
 }
 
@@ -101,5 +117,60 @@ func TestPushWithoutConfirmation(t *testing.T) {
 	}
 	if res := f.offerDump(n.ID, c, a.Iface); !res.Unchanged {
 		t.Fatalf("second poll: %+v; want the digest", res)
+	}
+}
+
+// TestPushReadsADumpWhenItMust: a push confirms its peers with one read of
+// each only when that read shows what a dump would; otherwise it reads one
+// dump: for an agent that does not advertise interface-info (the /v1
+// reads), for one whose dumps show preshared keys (a read of one peer
+// never does), and for more peers than maxPeerReads. In each case the
+// peers end applied and the next poll compares by digest.
+func TestPushReadsADumpWhenItMust(t *testing.T) {
+	tests := []struct {
+		name   string
+		opts   agenttest.FakeOptions
+		peers  int
+		dumps  int
+		single int
+	}{
+		{"reads of one peer", agenttest.FakeOptions{}, 1, 0, 1},
+		{"no interface-info", agenttest.FakeOptions{Capabilities: []string{agentapi.CapNonce, agentapi.CapPeerSync}}, 1, 1, 0},
+		{"dumps show preshared keys", agenttest.FakeOptions{Dialect: agenttest.Dialect{Quirks: agenttest.Quirks{DumpShowsPSK: true}}}, 1, 1, 0},
+		{"more peers than single reads", agenttest.FakeOptions{}, maxPeerReads + 1, 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, DefaultBulkThreshold)
+			fake := agenttest.StartFake(t, tt.opts)
+			n, err := f.store.CreateNode(f.ctx, store.Node{
+				Name: "n1", AgentURL: fake.URL, Secret: []byte(fake.Secret), WGInterface: "wg0",
+				IPPool: netip.MustParsePrefix("10.102.0.0/16"), Enabled: true, Weight: 100, DriftPolicy: store.DriftRepair,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.addPeers(n.ID, 3) // the first with a preshared key
+			c := fake.Client(t)
+			f.confirmed(n.ID, c, "wg0")
+			batch := f.addPeers(n.ID, tt.peers)
+			gen := f.node(n.ID).DesiredGeneration
+			f.rec.reset()
+			for i, p := range batch { // before Run: they wait together
+				f.r.Push(n.ID, p.ID, gen-int64(len(batch)-1-i))
+			}
+			f.start()
+			f.waitApplied(batch...)
+			waitFor(t, func() bool { return f.node(n.ID).AckedGeneration == gen })
+			if got := f.rec.count("GET dump"); got != tt.dumps {
+				t.Errorf("dumps: %d, want %d (%v)", got, tt.dumps, f.rec.counts)
+			}
+			if got := f.rec.count("GET peer"); got != tt.single*tt.peers {
+				t.Errorf("reads of one peer: %d, want %d (%v)", got, tt.single*tt.peers, f.rec.counts)
+			}
+			if res := f.offerDump(n.ID, c, "wg0"); !res.Unchanged || !res.Acked {
+				t.Fatalf("poll after the push: %+v; want it compared by digest", res)
+			}
+		})
 	}
 }
