@@ -1,21 +1,15 @@
 package agent
 
 import (
-	"bytes"
-	"cmp"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
 	"runtime"
-	"slices"
 	"strconv"
-	"sync"
 
 	"github.com/wgfleet/wgfleet/tunnel"
-	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
 // A dump is the largest answer the agent gives (about 200 bytes a peer),
@@ -33,62 +27,12 @@ const peerJSONSize = 240
 // for few system calls, small enough to stay in a CPU's cache.
 const dumpChunk = 64 << 10
 
-// dumpEntry is one peer of a part of a dump, to sort by key: the first 8
-// bytes of its key, big endian (most comparisons end there), and its
-// number in the part.
-type dumpEntry struct {
-	prefix uint64
-	n      int32
-}
-
-// dumpPart is the peers of one part of the device's reply
-// (tunnel.EachPeerInParts): each encoded as its JSON object in objs, peer
-// n's ending at ends[n], its key keys[n]; order is the peers sorted by
-// key, once the part is complete.
-type dumpPart struct {
-	objs  []byte
-	ends  []int32
-	keys  []wgtypes.Key
-	order []dumpEntry
-}
-
-// add appends v's object to p.
-func (p *dumpPart) add(v *tunnel.PeerView) {
-	p.objs = appendPeerJSON(p.objs, v)
-	p.ends = append(p.ends, int32(len(p.objs)))
-	p.order = append(p.order, dumpEntry{prefix: binary.BigEndian.Uint64(v.PublicKey[:8]), n: int32(len(p.keys))})
-	p.keys = append(p.keys, v.PublicKey)
-}
-
-// obj is the JSON object of peer n.
-func (p *dumpPart) obj(n int32) []byte {
-	start := int32(0)
-	if n > 0 {
-		start = p.ends[n-1]
-	}
-	return p.objs[start:p.ends[n]]
-}
-
-// compareDumpEntries orders a, a peer of pa, and b, one of pb, by key.
-func compareDumpEntries(pa *dumpPart, a dumpEntry, pb *dumpPart, b dumpEntry) int {
-	if c := cmp.Compare(a.prefix, b.prefix); c != 0 {
-		return c
-	}
-	return bytes.Compare(pa.keys[a.n][:], pb.keys[b.n][:])
-}
-
-// sort sorts p.order.
-func (p *dumpPart) sort() {
-	slices.SortFunc(p.order, func(a, b dumpEntry) int { return compareDumpEntries(p, a, p, b) })
-}
-
-// dumpBody is a dump encoded in parts: {"interface": name, "peers":
-// [PEER...]}, peers sorted by public key across the parts. Its JSON is
-// the parts' objects merged in key order, made as it is written.
+// dumpBody is a dump ready to be written: {"interface": name, "peers":
+// [PEER...]}, peers sorted by public key. Its JSON is the peers' objects
+// of a dumpSnap put end to end in key order, made as it is written.
 type dumpBody struct {
-	head  []byte // up to the peers' opening bracket
-	parts []dumpPart
-	pool  *sync.Pool // where parts go back once written, for the next dump
+	head []byte // up to the peers' opening bracket
+	snap *dumpSnap
 }
 
 // dumpBody reads the device's peers once and encodes the dump of the
@@ -96,70 +40,35 @@ type dumpBody struct {
 // public key, as the seed's dump shape says (agentapi.Peer): the
 // preshared key is never written. The device's reply (3 MB of UAPI text
 // for 10k peers) is parsed and encoded in parts, on as many goroutines as
-// the agent may run at once, each sorting its own peers; the parts are
-// merged as the dump is written.
+// the agent may run at once, reusing what the last dump encoded of each
+// peer whose lines did not change (dumpcache.go).
 func (i *iface) dumpBody() (*dumpBody, error) {
-	n := runtime.GOMAXPROCS(0)
-	hint := (i.peerCount()+16)/n + 16 // a guess: the device may hold others
-	// The parts' buffers of an earlier dump, if the pool kept them (3 MB
-	// for 10k peers): allocated anew, they were a part of each dump's
-	// time and most of its garbage.
-	var parts []dumpPart
-	if kept, ok := i.dumpParts.Get().(*[]dumpPart); ok && len(*kept) == n {
-		parts = *kept
-	} else {
-		parts = make([]dumpPart, n)
-	}
-	for k := range parts {
-		p := &parts[k]
-		p.objs, p.ends, p.keys, p.order = p.objs[:0], p.ends[:0], p.keys[:0], p.order[:0]
-	}
-	err := i.tun.EachPeerInParts(n, func(k int, v *tunnel.PeerView) error {
-		p := &parts[k]
-		if p.objs == nil {
-			p.objs = make([]byte, 0, hint*peerJSONSize)
-			p.ends = make([]int32, 0, hint)
-			p.keys = make([]wgtypes.Key, 0, hint)
-			p.order = make([]dumpEntry, 0, hint)
-		}
-		p.add(v)
-		return nil
-	})
+	snap, err := i.dumps.build(runtime.GOMAXPROCS(0), i.peerCount(), readDevicePeers(i.tun))
 	if err != nil {
-		i.dumpParts.Put(&parts)
 		return nil, fmt.Errorf("reading peers of %s: %w", i.name, err)
 	}
-	var wg sync.WaitGroup
-	for k := range parts {
-		if len(parts[k].order) > 1 {
-			wg.Go(parts[k].sort)
-		}
-	}
-	wg.Wait()
 	head := appendJSONString([]byte(`{"interface":`), i.name)
 	head = append(head, `,"peers":[`...)
-	return &dumpBody{head: head, parts: parts, pool: &i.dumpParts}, nil
+	return &dumpBody{head: head, snap: snap}, nil
 }
 
-// done gives the dump's buffers back for the next one: the dump is not
+// done gives the dump's buffers back for a later one: the dump is not
 // used again.
 func (d *dumpBody) done() {
-	d.pool.Put(&d.parts)
+	d.snap.release()
 }
 
 // size is the length of the dump's JSON.
 func (d *dumpBody) size() int {
 	n := len(d.head) + len("]}\n")
-	peers := 0
-	for _, p := range d.parts {
-		n += len(p.objs)
-		peers += len(p.order)
+	for k := range d.snap.parts {
+		n += len(d.snap.parts[k].objs)
 	}
-	return n + max(0, peers-1) // the commas
+	return n + max(0, len(d.snap.order)-1) // the commas
 }
 
 // WriteTo writes the dump's JSON, final newline included, to w in chunks
-// of dumpChunk, merging the parts' peers in key order.
+// of dumpChunk.
 func (d *dumpBody) WriteTo(w io.Writer) (int64, error) {
 	buf := make([]byte, 0, dumpChunk)
 	var written int64
@@ -170,32 +79,16 @@ func (d *dumpBody) WriteTo(w io.Writer) (int64, error) {
 		return err
 	}
 	buf = append(buf, d.head...)
-	next := make([]int, len(d.parts)) // the next peer of each part
-	first := true
-	for {
-		best := -1
-		for k := range d.parts {
-			p := &d.parts[k]
-			if next[k] < len(p.order) && (best < 0 ||
-				compareDumpEntries(p, p.order[next[k]], &d.parts[best], d.parts[best].order[next[best]]) < 0) {
-				best = k
-			}
-		}
-		if best < 0 {
-			break
-		}
-		p := &d.parts[best]
-		obj := p.obj(p.order[next[best]].n)
-		next[best]++
+	for n, ref := range d.snap.order {
+		obj := d.snap.parts[ref.part].obj(ref.n)
 		if len(buf)+1+len(obj) > cap(buf) && len(buf) > 0 {
 			if err := flush(); err != nil {
 				return written, err
 			}
 		}
-		if !first {
+		if n > 0 {
 			buf = append(buf, ',')
 		}
-		first = false
 		buf = append(buf, obj...)
 	}
 	buf = append(buf, "]}\n"...)

@@ -87,9 +87,9 @@ type iface struct {
 	// trim returns removed peers' memory to the system (memtrim.go).
 	trim *memTrim
 
-	// dumpParts keeps the buffers of the last dump for the next
-	// (dumpjson.go).
-	dumpParts sync.Pool
+	// dumps keeps what the last dump read and encoded for the next
+	// (dumpcache.go).
+	dumps dumpCache
 
 	// upMu serializes enable and disable; disabled records the last.
 	upMu     sync.Mutex

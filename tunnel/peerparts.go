@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 )
 
 // The device writes its whole UAPI reply at once (about 300 bytes a peer,
@@ -28,6 +30,18 @@ const peerBlockBytes = 256
 // error returned is that of the first malformed line, as in one piece.)
 var errStopped = errors.New("stopped: the function failed in another part")
 
+// KnownFunc tells a reader of the device's peers (Tunnel.EachPeerInParts)
+// that it already holds what it needs of a peer, before the peer's lines
+// are parsed: key is the peer's public key and text the reply from its
+// public_key line on. It returns the length of the peer's lines if text
+// starts with a Text it was given before for the same key, byte for
+// byte, and 0 otherwise. Those lines parsed then, so they parse now to
+// the same peer, which the reader need not be given again (most of a
+// large interface's peers are idle between two reads). A length at which
+// the parser would not close the peer (the peer has lines more) counts
+// as 0.
+type KnownFunc func(part int, key wgtypes.Key, text string) int
+
 // EachPeerInParts is EachPeer for readers that use more than one CPU: the
 // device's reply is read once, split at peer boundaries into at most n
 // parts of about the same size (fewer for a small reply; the first holds
@@ -35,19 +49,24 @@ var errStopped = errors.New("stopped: the function failed in another part")
 // own. fn(part, v) is called for each peer of part, part counted from 0,
 // in the order the device reported them; the calls for one part are made
 // one after the other, those for different parts concurrently. fn must
-// not keep v or its AllowedIPs.
+// not keep v or its AllowedIPs; v.Text is a part of a string that stays
+// as it is (it may be kept).
+//
+// If known is not nil, it is asked about each peer before its lines are
+// parsed, in the same goroutine and order as fn's calls; a peer it knows
+// is not parsed, and fn is not called for it.
 //
 // The reply is held to the same rules as by EachPeer, with the same
 // errors, but for a peer reported twice in two parts: fn may have been
 // given it twice before that error is returned. An error of fn ends every
 // part and is returned as it is (that of the lowest part, if several
 // failed).
-func (t *Tunnel) EachPeerInParts(n int, fn func(part int, v *PeerView) error) error {
+func (t *Tunnel) EachPeerInParts(n int, known KnownFunc, fn func(part int, v *PeerView) error) error {
 	s, err := t.readPeers()
 	if err != nil {
 		return err
 	}
-	if err := scanDeviceTextParts(s, n, minPartBytes, fn); err != nil {
+	if err := EachPeerInText(s, n, known, fn); err != nil {
 		var fe fnError
 		if errors.As(err, &fe) {
 			return fe.err
@@ -57,11 +76,21 @@ func (t *Tunnel) EachPeerInParts(n int, fn func(part int, v *PeerView) error) er
 	return nil
 }
 
+// EachPeerInText is EachPeerInParts of a reply already read, text: the
+// same parts, calls and errors, but that the parse errors are not
+// prefixed with an interface's name and an error of fn is returned
+// wrapped (errors.Is finds it).
+func EachPeerInText(text string, n int, known KnownFunc, fn func(part int, v *PeerView) error) error {
+	return scanDeviceTextParts(text, n, minPartBytes, known, fn)
+}
+
 // fnError carries an error of the caller's function through
 // scanDeviceTextParts, to be returned as it is.
 type fnError struct{ err error }
 
 func (e fnError) Error() string { return e.err.Error() }
+
+func (e fnError) Unwrap() error { return e.err }
 
 // splitPeerText returns the reply in text, up to its first empty line (the
 // end of a reply), as at most n parts of about the same size, each but
@@ -93,8 +122,9 @@ func splitPeerText(text string, n, minPart int) (parts []string, firstLines []in
 
 // scanDeviceTextParts parses text as scanDeviceText does, in at most n
 // parts on goroutines of their own (splitPeerText), calling fn(part, v)
-// for each peer. An error of fn comes back as an fnError.
-func scanDeviceTextParts(text string, n, minPart int, fn func(part int, v *PeerView) error) error {
+// for each peer not known (nil: none is). An error of fn comes back as an
+// fnError.
+func scanDeviceTextParts(text string, n, minPart int, known KnownFunc, fn func(part int, v *PeerView) error) error {
 	parts, firstLines := splitPeerText(text, n, minPart)
 	parsers := make([]deviceParser, len(parts))
 	errs := make([]error, len(parts))
@@ -112,6 +142,9 @@ func scanDeviceTextParts(text string, n, minPart int, fn func(part int, v *PeerV
 			}
 			return nil
 		}}
+		if known != nil {
+			p.known = func(key wgtypes.Key, text string) int { return known(k, key, text) }
+		}
 		err := p.scan(parts[k], firstLines[k])
 		if err == nil {
 			err = p.closePeer()

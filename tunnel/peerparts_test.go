@@ -22,7 +22,7 @@ import (
 func partsOf(text string, n, minPart int) ([][]wgtypes.Peer, error) {
 	var mu sync.Mutex
 	got := make([][]wgtypes.Peer, n)
-	err := scanDeviceTextParts(text, n, minPart, func(part int, v *PeerView) error {
+	err := scanDeviceTextParts(text, n, minPart, nil, func(part int, v *PeerView) error {
 		p := v.Peer()
 		mu.Lock()
 		defer mu.Unlock()
@@ -102,7 +102,7 @@ func TestScanDeviceTextPartsStops(t *testing.T) {
 		text.WriteString(peerBlock(i, ""))
 	}
 	stop := errors.New("enough")
-	err := scanDeviceTextParts(text.String(), 4, 1, func(part int, _ *PeerView) error {
+	err := scanDeviceTextParts(text.String(), 4, 1, nil, func(part int, _ *PeerView) error {
 		if part == 2 {
 			return stop
 		}
@@ -169,7 +169,7 @@ func TestEachPeerInParts(t *testing.T) {
 		var mu sync.Mutex
 		var got []wgtypes.Peer
 		partsSeen = map[int]bool{}
-		if err := tn.EachPeerInParts(4, func(part int, v *PeerView) error {
+		if err := tn.EachPeerInParts(4, nil, func(part int, v *PeerView) error {
 			p := v.Peer()
 			mu.Lock()
 			defer mu.Unlock()
@@ -188,13 +188,13 @@ func TestEachPeerInParts(t *testing.T) {
 		t.Fatalf("peers came in parts %v, want more than one", partsSeen)
 	}
 	stop := errors.New("enough")
-	if err := tn.EachPeerInParts(4, func(int, *PeerView) error { return stop }); err != stop {
+	if err := tn.EachPeerInParts(4, nil, func(int, *PeerView) error { return stop }); err != stop {
 		t.Fatalf("EachPeerInParts with a failing function = %v, want its error", err)
 	}
 	if err := tn.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := tn.EachPeerInParts(2, func(int, *PeerView) error { return nil }); !errors.Is(err, ErrClosed) {
+	if err := tn.EachPeerInParts(2, nil, func(int, *PeerView) error { return nil }); !errors.Is(err, ErrClosed) {
 		t.Errorf("EachPeerInParts after Close = %v, want ErrClosed", err)
 	}
 }

@@ -219,6 +219,12 @@ type PeerView struct {
 	ProtocolVersion int
 	// AllowedIPs are masked, in the order the device reported them.
 	AllowedIPs []netip.Prefix
+	// Text is the peer's lines in the reply as the device wrote them, from
+	// its public_key line up to the line that starts the next peer or
+	// ends the peers (PeerEndsAt); empty when the reply was read through
+	// an io.Reader (ParseDevice). The same Text always parses to the same
+	// peer, whatever comes before or after it in a reply.
+	Text string
 }
 
 // LastHandshake is the time of the last handshake; the zero time when
@@ -312,20 +318,56 @@ func scanDeviceText(text string, st *DeviceState, onPeer func(*PeerView) error) 
 // scan parses the lines of text, numbering them from first in errors, up
 // to an empty line or the end. An error of onPeer is returned as it is.
 func (p *deviceParser) scan(text string, first int) error {
-	for lineNo := first; text != ""; lineNo++ {
+	lineNo := first
+	for ; text != ""; lineNo++ {
+		p.rest = text
 		line, rest, _ := strings.Cut(text, "\n")
-		text = rest
 		if line == "" {
 			break
 		}
-		if err := p.line(line); err != nil {
-			if p.peerErr != nil {
-				return p.peerErr
+		text = rest
+		if key, ok := strings.CutPrefix(line, "public_key="); ok && !p.errnoSeen {
+			skip, err := p.startPeer(key, p.rest)
+			if err != nil {
+				return p.lineError(lineNo, err)
 			}
-			return fmt.Errorf("parsing uapi line %d: %w", lineNo, err)
+			if skip > 0 {
+				lineNo += strings.Count(p.rest[:skip], "\n") - 1
+				text = p.rest[skip:]
+			}
+			continue
+		}
+		if err := p.line(line); err != nil {
+			return p.lineError(lineNo, err)
 		}
 	}
+	p.rest = text
 	return nil
+}
+
+// lineError is err, found on line lineNo, as scan returns it: an error
+// of onPeer as it is.
+func (p *deviceParser) lineError(lineNo int, err error) error {
+	if p.peerErr != nil {
+		return p.peerErr
+	}
+	return fmt.Errorf("parsing uapi line %d: %w", lineNo, err)
+}
+
+// PeerEndsAt reports whether the lines of the peer whose public_key line
+// starts text may end at n (a PeerView's Text): the parser closes a peer
+// before a line that starts another (public_key=) or ends the peers
+// (errno=, an empty line), or at the end of the text. A KnownFunc's
+// length is taken only where this is true.
+func PeerEndsAt(text string, n int) bool {
+	if n <= 0 || n > len(text) {
+		return false
+	}
+	if n == len(text) {
+		return true
+	}
+	next := text[n:]
+	return text[n-1] == '\n' && (next[0] == '\n' || strings.HasPrefix(next, "public_key=") || strings.HasPrefix(next, "errno="))
 }
 
 // peerField is a bit per peer key, to reject repeats.
@@ -343,14 +385,21 @@ const (
 )
 
 type deviceParser struct {
-	st         *DeviceState // device fields; its Peers are onPeer's business
-	onPeer     func(*PeerView) error
-	peerErr    error // what onPeer returned, which ends the parse
-	privateKey wgtypes.Key
-	seenDevice map[string]bool
-	seenPeers  map[wgtypes.Key]struct{}
-	peersHint  int // how many peers seenPeers is sized for; 0 to let it grow
-	errnoSeen  bool
+	st     *DeviceState // device fields; its Peers are onPeer's business
+	onPeer func(*PeerView) error
+	// known, if not nil, is asked about each peer before its lines are
+	// parsed; what it knows is skipped (KnownFunc).
+	known func(key wgtypes.Key, text string) int
+	// rest is the text from the line being parsed on, and peerText the
+	// text from the public_key line of the peer being parsed: its Text is
+	// what lies between, once it is closed.
+	rest, peerText string
+	peerErr        error // what onPeer returned, which ends the parse
+	privateKey     wgtypes.Key
+	seenDevice     map[string]bool
+	seenPeers      map[wgtypes.Key]struct{}
+	peersHint      int // how many peers seenPeers is sized for; 0 to let it grow
+	errnoSeen      bool
 
 	inPeer   bool
 	peer     PeerView // the peer being parsed, while inPeer
@@ -381,31 +430,48 @@ func (p *deviceParser) line(line string) error {
 		p.errnoSeen = true
 		return nil
 	case "public_key":
-		k, err := parseHexKey(value)
-		if err != nil {
-			return fmt.Errorf("invalid public_key: %w", err)
-		}
-		if k == (wgtypes.Key{}) {
-			return errors.New("zero peer public_key")
-		}
-		if _, dup := p.seenPeers[k]; dup {
-			return fmt.Errorf("duplicate peer %s", k)
-		}
-		if p.seenPeers == nil {
-			p.seenPeers = make(map[wgtypes.Key]struct{}, p.peersHint)
-		}
-		p.seenPeers[k] = struct{}{}
-		if err := p.closePeer(); err != nil {
-			return err
-		}
-		p.peer = PeerView{PublicKey: k, AllowedIPs: p.peer.AllowedIPs[:0]}
-		p.inPeer = true
-		return nil
+		_, err := p.startPeer(value, "")
+		return err
 	}
 	if p.inPeer {
 		return p.peerLine(key, value)
 	}
 	return p.deviceLine(key, value)
+}
+
+// startPeer reads a public_key line of value hex and closes the peer
+// before it; text is the reply from that line on, "" when read through
+// an io.Reader. skip, when not 0, is the length of the new peer's lines
+// (its Text), which the known function knew: they are then not parsed
+// and onPeer is not called for the peer; it still counts against a
+// duplicate.
+func (p *deviceParser) startPeer(hex, text string) (skip int, err error) {
+	k, err := parseHexKey(hex)
+	if err != nil {
+		return 0, fmt.Errorf("invalid public_key: %w", err)
+	}
+	if k == (wgtypes.Key{}) {
+		return 0, errors.New("zero peer public_key")
+	}
+	if _, dup := p.seenPeers[k]; dup {
+		return 0, fmt.Errorf("duplicate peer %s", k)
+	}
+	if p.seenPeers == nil {
+		p.seenPeers = make(map[wgtypes.Key]struct{}, p.peersHint)
+	}
+	p.seenPeers[k] = struct{}{}
+	if err := p.closePeer(); err != nil {
+		return 0, err
+	}
+	if text != "" && p.known != nil {
+		if n := p.known(k, text); n > 0 && PeerEndsAt(text, n) {
+			return n, nil
+		}
+	}
+	p.peer = PeerView{PublicKey: k, AllowedIPs: p.peer.AllowedIPs[:0]}
+	p.peerText = text
+	p.inPeer = true
+	return 0, nil
 }
 
 func (p *deviceParser) deviceLine(key, value string) error {
@@ -542,6 +608,10 @@ func (p *deviceParser) closePeer() error {
 		return nil
 	}
 	p.inPeer, p.peerSeen = false, 0
+	if p.peerText != "" {
+		p.peer.Text = p.peerText[:len(p.peerText)-len(p.rest)]
+		p.peerText = ""
+	}
 	if err := p.onPeer(&p.peer); err != nil {
 		p.peerErr = err
 		return err
