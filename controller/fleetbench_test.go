@@ -253,6 +253,8 @@ func waitFor(b *testing.B, d time.Duration, what string, cond func() bool) {
 func runFleet(b *testing.B, size fleetSize) {
 	b.StopTimer()
 	defer heapAtPeak(b)()
+	mem := memWatch(b)
+	defer mem()
 	sim := startSimFleet(b, size.nodes, size.procs)
 	logs := &cycleLogState{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -320,7 +322,7 @@ func runFleet(b *testing.B, size fleetSize) {
 	if size.seed {
 		b.ReportMetric(float64(firstDials), "dials/first-cycles")
 		b.ReportMetric(warmDials, "dials/warm-cycle")
-		seedFleet(ctx, b, api, sim, logs, dataDir, ids, size, bound)
+		seedFleet(ctx, b, api, sim, mem, logs, dataDir, ids, size, bound)
 		return
 	}
 
@@ -389,7 +391,7 @@ func runFleet(b *testing.B, size fleetSize) {
 	b.ReportMetric(float64(firstDials), "dials/first-cycles")
 	b.ReportMetric(warmDials, "dials/warm-cycle")
 	b.ReportMetric(float64(drift), "false-drift")
-	reportRSS(b, sim, size, cpu, cpuCycles)
+	reportRSS(b, sim, mem, size, cpu, cpuCycles)
 	logs.mu.Lock()
 	b.Logf("%d nodes x %d peers by %d clients, interval %v: %d creations in %v; %d cycles (%d during the burst); controller errors logged: %d %q",
 		size.nodes, size.peers, size.clients, size.interval, total, burst.Round(time.Millisecond), len(all), len(burstCycles), logs.errors, logs.first)
@@ -478,9 +480,16 @@ func pct(ds []time.Duration, p int) time.Duration {
 // simulated agents) and, when the agents run in children, this process's
 // own (controller-RSS-MiB), the children's (agents-RSS-MiB) and
 // controller-ms/node-cycle: cpu, this process's CPU time over cycles
-// idle cycles, per node and cycle.
-func reportRSS(b *testing.B, sim *simFleet, size fleetSize, cpu time.Duration, cycles int) {
+// idle cycles, per node and cycle. controller-live-heap-MiB is the
+// largest live heap of this process a collection found (mem, sampled
+// every second), and the log says how the runtime accounted for the
+// highest resident memory sampled.
+func reportRSS(b *testing.B, sim *simFleet, mem func() (memClasses, float64), size fleetSize, cpu time.Duration, cycles int) {
 	self, agents := peakRSSMiB("self"), sim.agentsPeakRSSMiB()
+	atPeak, maxLive := mem()
+	b.ReportMetric(maxLive/(1<<20), "controller-live-heap-MiB")
+	b.Logf("at the highest resident memory sampled: %v", atPeak)
+	progress("at the highest resident memory sampled: %v", atPeak)
 	b.ReportMetric(self+agents, "peak-RSS-MiB")
 	if size.procs == 0 {
 		return
@@ -559,7 +568,7 @@ func heapAtPeak(b *testing.B) (stop func()) {
 				return
 			}
 			written = rss
-			progress("heap profile written at %.0f MiB resident", rss)
+			progress("heap profile written at %.0f MiB resident; %v", rss, readMemClasses())
 		}
 	}()
 	return func() {

@@ -34,7 +34,7 @@ import (
 //     peer on its agent), period/interval and its minimum over every
 //     cycle, false-drift and the memory and CPU figures, as without the seed
 //     (dials/first-cycles and dials/warm-cycle are counted before it).
-func seedFleet(ctx context.Context, b *testing.B, api fleetAPI, sim *simFleet, logs *cycleLogState, dataDir string, ids []int64, size fleetSize, bound time.Duration) {
+func seedFleet(ctx context.Context, b *testing.B, api fleetAPI, sim *simFleet, mem func() (memClasses, float64), logs *cycleLogState, dataDir string, ids []int64, size fleetSize, bound time.Duration) {
 	b.Helper()
 	path := filepath.Join(dataDir, controller.DBFile)
 	nodes := make([]store.Node, len(ids))
@@ -73,7 +73,7 @@ func seedFleet(ctx context.Context, b *testing.B, api fleetAPI, sim *simFleet, l
 	b.ReportMetric(slices.Min(periods), "period/interval-min")
 	b.ReportMetric(slices.Max(periods), "period/interval")
 	b.ReportMetric(float64(drift), "false-drift")
-	reportRSS(b, sim, size, cpu, cpuCycles)
+	reportRSS(b, sim, mem, size, cpu, cpuCycles)
 	logs.mu.Lock()
 	b.Logf("%d nodes x %d peers seeded, interval %v; %d cycles; controller errors logged: %d %q",
 		size.nodes, size.peers, size.interval, len(all), logs.errors, logs.first)
