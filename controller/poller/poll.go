@@ -106,9 +106,10 @@ func (p *Poller) pollAll(ctx context.Context) (Summary, []*reconcile.Pending) {
 func (p *Poller) awaitReconciles(ctx context.Context, sum *Summary, pending []*reconcile.Pending) {
 	for i, pr := range pending {
 		res, err := pr.Wait(ctx)
-		// Let the job go (its result's drift lists, the dump it was
-		// offered): held to the cycle's end, every node's took 240 MB at
-		// 10,000 nodes x 100 peers.
+		// Let the job go: held to the cycle's end, every node's took
+		// 240 MB at 10,000 nodes x 100 peers (its result's drift lists
+		// and the dump offered, which OfferBrief and the reconciler's
+		// worker now drop as soon as the reconcile ends).
 		pending[i] = nil
 		switch {
 		case ctx.Err() != nil:
@@ -210,7 +211,9 @@ func (p *Poller) pollNode(ctx context.Context, nodeID int64) outcome {
 	}
 	out := outcome{status: store.NodeOnline, statsUnchanged: statsUnchanged}
 	if p.reconciler != nil {
-		out.reconcile = p.reconciler.Offer(node.ID, reconcile.Observation{Peers: dump.Peers, ReadAt: readAt})
+		// Brief: the cycle holds every node's until it has waited for
+		// all, and counts only whether each ran and compared by digest.
+		out.reconcile = p.reconciler.OfferBrief(node.ID, reconcile.Observation{Peers: dump.Peers, ReadAt: readAt})
 	}
 	return out
 }

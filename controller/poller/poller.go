@@ -31,7 +31,7 @@ type Config struct {
 	Store   *store.Store      // required
 	Clients *agentclient.Pool // required; shared with the reconciler
 	// Reconciler, when set, is offered the peer list each poll read
-	// (Reconciler.Offer): its workers reconcile the node with it. It must
+	// (Reconciler.OfferBrief): its workers reconcile the node with it. It must
 	// be running (Reconciler.Run): PollOnce waits for those reconciles
 	// until its ctx ends. nil only polls.
 	Reconciler *reconcile.Reconciler

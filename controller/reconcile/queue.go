@@ -30,10 +30,13 @@ type job struct {
 	id int64
 	// obs is the newest peer list offered for the node; nil means the
 	// reconcile reads it.
-	obs  *Observation
-	done chan struct{} // closed once res and err are set
-	res  Result
-	err  error
+	obs *Observation
+	// lists: someone waits for the result's drift lists (Offer); without,
+	// end drops them (OfferBrief, Trigger).
+	lists bool
+	done  chan struct{} // closed once res and err are set
+	res   Result
+	err   error
 }
 
 func newQueue() *queue {
@@ -41,9 +44,10 @@ func newQueue() *queue {
 }
 
 // push asks for a reconcile of the node, with the peer list obs (nil for
-// none), and returns the job that will run it. After close the job is
-// ended at once with ErrStopped.
-func (q *queue) push(id int64, obs *Observation) *job {
+// none), and returns the job that will run it; lists asks for its
+// result's drift lists (job.lists). After close the job is ended at once
+// with ErrStopped.
+func (q *queue) push(id int64, obs *Observation, lists bool) *job {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
@@ -66,6 +70,7 @@ func (q *queue) push(id int64, obs *Observation) *job {
 	if obs != nil && (s.next.obs == nil || obs.ReadAt.After(s.next.obs.ReadAt)) {
 		s.next.obs = obs
 	}
+	s.next.lists = s.next.lists || lists
 	return s.next
 }
 
@@ -142,8 +147,13 @@ func (q *queue) open() {
 	q.closed = false
 }
 
-// end sets the job's outcome and wakes those waiting for it.
+// end sets the job's outcome, without its drift lists unless asked for,
+// and wakes those waiting for it. Nothing pushes to a job that ended or
+// runs (push joins only one that waits), so j.lists stays as it was.
 func (j *job) end(res Result, err error) {
+	if !j.lists {
+		res.Drift, res.DriftAfter = nil, nil
+	}
 	j.res, j.err = res, err
 	close(j.done)
 }

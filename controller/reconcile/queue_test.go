@@ -14,8 +14,8 @@ import (
 func TestQueueCoalesces(t *testing.T) {
 	q := newQueue()
 	for range 100 {
-		q.push(1, nil)
-		q.push(2, nil)
+		q.push(1, nil, false)
+		q.push(2, nil, false)
 	}
 	if q.len() != 2 {
 		t.Fatalf("queue holds %d, want 2", q.len())
@@ -26,7 +26,7 @@ func TestQueueCoalesces(t *testing.T) {
 	}
 	// Triggered while running: queued once more, after the run.
 	for range 10 {
-		q.push(1, nil)
+		q.push(1, nil, false)
 	}
 	if q.len() != 1 {
 		t.Fatalf("a running node was queued beside its run: len %d", q.len())
@@ -47,7 +47,7 @@ func TestQueueCoalesces(t *testing.T) {
 		t.Fatal("a run without a trigger queued its node again")
 	}
 	q.close()
-	j = q.push(3, nil)
+	j = q.push(3, nil, false)
 	if q.len() != 0 {
 		t.Fatal("push after close queued")
 	}
@@ -191,8 +191,8 @@ func TestQueueKeepsNewestObservation(t *testing.T) {
 	q := newQueue()
 	t0 := time.Now()
 	older, newer := &Observation{ReadAt: t0}, &Observation{ReadAt: t0.Add(time.Second)}
-	j := q.push(1, newer)
-	if q.push(1, older) != j || q.push(1, nil) != j {
+	j := q.push(1, newer, false)
+	if q.push(1, older, false) != j || q.push(1, nil, false) != j {
 		t.Fatal("a waiting node got a second job")
 	}
 	if j.obs != newer {
@@ -202,7 +202,7 @@ func TestQueueKeepsNewestObservation(t *testing.T) {
 		t.Fatal("pop returned another job")
 	}
 	// Offered while running: a job of its own, after the run.
-	next := q.push(1, older)
+	next := q.push(1, older, false)
 	if next == j || next.obs != older || q.len() != 0 {
 		t.Fatalf("offer during a run: same job %v, obs %v, %d waiting beside the run", next == j, next.obs, q.len())
 	}

@@ -26,7 +26,8 @@ type Observation struct {
 type Pending struct{ j *job }
 
 // Wait waits for the reconcile and returns what ReconcileNode would have:
-// its result and error. It returns ErrStopped when the reconciler stopped
+// its result and error (without Drift and DriftAfter for OfferBrief's,
+// see there). It returns ErrStopped when the reconciler stopped
 // before the reconcile ran, and ctx's error when ctx ends first (the
 // reconcile still runs).
 func (p *Pending) Wait(ctx context.Context) (Result, error) {
@@ -42,7 +43,7 @@ func (p *Pending) Wait(ctx context.Context) (Result, error) {
 // node is queued once however often it is triggered or offered before
 // its turn. Triggers before Run wait for it; after Run returned they are
 // dropped.
-func (r *Reconciler) Trigger(nodeID int64) { r.q.push(nodeID, nil) }
+func (r *Reconciler) Trigger(nodeID int64) { r.q.push(nodeID, nil, false) }
 
 // Offer hands the reconciler a peer list of the node read elsewhere (the
 // poller's) and asks for a background reconcile that compares with it
@@ -51,10 +52,29 @@ func (r *Reconciler) Trigger(nodeID int64) { r.q.push(nodeID, nil) }
 // one read before the reconciler's last write to the node is read again
 // (see Observation.ReadAt). It never blocks.
 func (r *Reconciler) Offer(nodeID int64, obs Observation) *Pending {
+	return r.offer(nodeID, obs, true)
+}
+
+// OfferBrief is Offer for a caller that holds many Pendings at once and
+// reads no more of a result than its counts and flags, as a poll cycle
+// holds one for every node until it has waited for all: the Result its
+// Pending's Wait returns has neither Drift nor DriftAfter (nil), so that
+// a reconcile that ended does not keep its drift lists alive until its
+// turn to be waited for comes (at 10,000 nodes x 100 peers, every node's
+// lists of a million missing peers when they first arrive). The
+// reconciler records and reports that drift itself (drift_current,
+// drift_count, its log and events). When an Offer for the same node
+// joins the same reconcile, every Pending of it gets the lists.
+func (r *Reconciler) OfferBrief(nodeID int64, obs Observation) *Pending {
+	return r.offer(nodeID, obs, false)
+}
+
+// offer is Offer (lists true) and OfferBrief.
+func (r *Reconciler) offer(nodeID int64, obs Observation, lists bool) *Pending {
 	if obs.Peers == nil {
 		obs.Peers = []agentapi.Peer{}
 	}
-	return &Pending{r.q.push(nodeID, &obs)}
+	return &Pending{r.q.push(nodeID, &obs, lists)}
 }
 
 // Run runs the background reconciles asked for by Trigger and Offer, up
@@ -102,7 +122,13 @@ func (r *Reconciler) work(ctx context.Context) {
 				continue
 			}
 		}
-		res, err := r.reconcile(ctx, j.id, j.obs, false)
+		// Only this worker holds a popped job (push joins only a job
+		// that waits): the dump offered goes with the reconcile, not
+		// with the job, which whoever waits for it may hold to the end
+		// of a poll cycle (the peers of every node of the fleet).
+		obs := j.obs
+		j.obs = nil
+		res, err := r.reconcile(ctx, j.id, obs, false)
 		r.q.finish(j.id)
 		j.end(res, err)
 		switch {
