@@ -73,3 +73,57 @@ func TestOfferBriefDropsWhatNobodyReads(t *testing.T) {
 		f.assertConverged(a, n.ID)
 	})
 }
+
+// TestOfferKeepsOnlyDigestOfConfirmedDump: an offered dump that is the
+// one the node's last reconcile found in line waits for its worker as its
+// digest alone, and is compared by digest; when the node moved between the
+// offer and the reconcile (a peer created in the database, one deleted on
+// the agent by hand), the reconcile reads the agent again and acts on what
+// it shows: the deleted peer and the new one added, the drift counted
+// once, and not every peer taken for missing as with an empty dump.
+func TestOfferKeepsOnlyDigestOfConfirmedDump(t *testing.T) {
+	t.Run("unchanged", func(t *testing.T) {
+		f := newFixture(t, 0)
+		a := agenttest.Start(t, agenttest.Options{})
+		n := f.addNode("n1", a, store.DriftRepair)
+		f.addPeers(n.ID, 3)
+		f.reconcile(n.ID)
+		dump, at := pollDump(t, a.Client(t), a.Iface)
+		pr := f.r.OfferBrief(n.ID, Observation{Peers: dump, ReadAt: at})
+		if obs := pr.j.obs; obs == nil || !obs.onlyDigest() {
+			t.Fatalf("the job waits with %+v, want only the digest of the confirmed dump", obs)
+		}
+		f.start()
+		res, err := pr.Wait(f.ctx)
+		if err != nil || !res.Unchanged || res.Calls != 0 || !res.Acked {
+			t.Fatalf("reconcile of the confirmed dump: %+v, %v; want it compared by digest", res, err)
+		}
+		f.checkDrift(n.ID, 0, 0)
+	})
+
+	t.Run("node moved meanwhile", func(t *testing.T) {
+		f := newFixture(t, -1)
+		a := agenttest.Start(t, agenttest.Options{})
+		n := f.addNode("n1", a, store.DriftRepair)
+		peers := f.addPeers(n.ID, 3)
+		f.reconcile(n.ID)
+		dump, at := pollDump(t, a.Client(t), a.Iface)
+		pr := f.r.OfferBrief(n.ID, Observation{Peers: dump, ReadAt: at})
+		if obs := pr.j.obs; obs == nil || !obs.onlyDigest() {
+			t.Fatalf("the job waits with %+v, want only the digest of the confirmed dump", obs)
+		}
+		f.addPeers(n.ID, 1)
+		if err := a.Client(t).DeletePeer(f.ctx, a.Iface, peers[2].PublicKey); err != nil {
+			t.Fatal(err)
+		}
+		f.start()
+		res, err := pr.Wait(f.ctx)
+		// Read again (1), then the two adds, then the dump that confirms
+		// them (3).
+		if err != nil || res.Unchanged || res.Added != 2 || res.Removed != 0 || res.Calls != 4 || !res.Acked || res.DriftCurrent != 0 {
+			t.Fatalf("reconcile after the node moved: %+v, %v; want the agent read again and two peers added", res, err)
+		}
+		f.checkDrift(n.ID, 0, 1)
+		f.assertConverged(a, n.ID)
+	})
+}

@@ -120,31 +120,37 @@ func (c *confirmation) holds(node store.NodeSync, d dumpDigest, showsPSK bool) b
 // false, or the desired generation it worked from was not acknowledged.
 // st.run is held.
 func (st *nodeState) confirm(node store.Node, final comparison, inLine bool) {
-	st.confirmed = nil
+	st.confirmed.Store(nil)
 	if !inLine {
 		return
 	}
-	st.confirmed = &confirmation{
+	st.confirmed.Store(&confirmation{
 		gen: node.DesiredGeneration, iface: node.WGInterface, own: node.ServerPublicKey,
 		showsPSK: final.showsPSK, dump: digestDump(final.actual),
-	}
+	})
 }
 
-// reconcileUnchanged is the reconcile of a node whose dump, actual, is the
-// one last confirmed (see confirmation): it reads only the few columns of
-// the node that say so (store.Tx.GetNodeSync), not its peers, and records what a full reconcile would: no current drift,
-// checked now. It reports false, having done nothing, when the node or
-// the dump is not what was confirmed (or the node could not be read):
-// then the caller reconciles in full. st.run is held.
-func (r *Reconciler) reconcileUnchanged(ctx context.Context, st *nodeState, nodeID int64, actual []agentapi.Peer) (Result, bool, error) {
-	c := st.confirmed
+// reconcileUnchanged is the reconcile of a node whose offered dump, obs,
+// is the one last confirmed (see confirmation): it reads only the few
+// columns of the node that say so (store.Tx.GetNodeSync), not its peers,
+// and records what a full reconcile would: no current drift, checked now.
+// It reports false, having done nothing, when the node or the dump is not
+// what was confirmed (or the node could not be read): then the caller
+// reconciles in full. st.run is held.
+func (r *Reconciler) reconcileUnchanged(ctx context.Context, st *nodeState, nodeID int64, obs *Observation) (Result, bool, error) {
+	c := st.confirmed.Load()
 	if c == nil {
 		return Result{}, false, nil
 	}
-	d := digestDump(actual)
+	d := obs.digestOf()
 	if d != c.dump {
-		// The dump may be c's and the peers pushed since.
-		if c = c.extended(actual, d); c == nil {
+		// The dump may be c's and the peers pushed since; an offer that
+		// kept only the digest (of a confirmed dump, when offered) cannot
+		// show them.
+		if obs.onlyDigest() {
+			return Result{}, false, nil
+		}
+		if c = c.extended(obs.Peers, d); c == nil {
 			return Result{}, false, nil
 		}
 	}
@@ -157,7 +163,7 @@ func (r *Reconciler) reconcileUnchanged(ctx context.Context, st *nodeState, node
 	if err != nil || !c.holds(ns, d, st.showsPSK()) {
 		return Result{}, false, nil
 	}
-	st.confirmed = c
+	st.confirmed.Store(c)
 	// What record and report use of a node.
 	node := store.Node{ID: ns.ID, Name: ns.Name, Enabled: ns.Enabled, WGInterface: ns.WGInterface,
 		ServerPublicKey: ns.ServerPublicKey, DesiredGeneration: ns.DesiredGeneration,
@@ -165,7 +171,7 @@ func (r *Reconciler) reconcileUnchanged(ctx context.Context, st *nodeState, node
 	res := Result{NodeID: nodeID, Generation: node.DesiredGeneration, Acked: true,
 		Drift: []Drift{}, DriftAfter: []Drift{}, Unchanged: true}
 	if err := r.record(context.WithoutCancel(ctx), node, plan{}, &outcome{}, true, 0); err != nil {
-		st.confirmed = nil
+		st.confirmed.Store(nil)
 		return res, true, fmt.Errorf("reconciling node %s: recording: %w", node.Name, err)
 	}
 	r.report(ctx, node, node.DriftPolicy, comparison{}, plan{}, st)

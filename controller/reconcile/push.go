@@ -165,8 +165,8 @@ func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (
 		return res, nil, fmt.Errorf("pushing to node %s: %w", node.Name, err)
 	}
 	a := newApplier(client, node.WGInterface, node.Name)
-	prev := st.confirmed
-	st.confirmed = nil // the agent changes: carried over below, or gone
+	prev := st.confirmed.Load()
+	st.confirmed.Store(nil) // the agent changes: carried over below, or gone
 	a.single(ctx, plan{adds: c.items})
 	st.lastWrite = time.Now() // a dump sent before this may not show the adds
 	st.learn(func(st *nodeState) {
@@ -229,7 +229,7 @@ func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (
 	}
 	if prev != nil && !res.Reconcile && len(confirmed) == len(peers) && prev.iface == node.WGInterface &&
 		prev.own == node.ServerPublicKey && prev.showsPSK == shows && prev.addPushed(a.out.done, gens) {
-		st.confirmed = prev // carried over the push: see confirmation.extended
+		st.confirmed.Store(prev) // carried over the push: see confirmation.extended
 	}
 	res.Confirmed = len(confirmed)
 	return res, &confirmedPush{st: st, nodeID: nodeID, peers: confirmed, gens: gens}, nil

@@ -252,8 +252,11 @@ func (r *Reconciler) reconcile(ctx context.Context, nodeID int64, obs *Observati
 	st := r.state(nodeID)
 	st.run.Lock()
 	defer st.run.Unlock()
+	if obs != nil && !obs.ReadAt.After(st.lastWrite) {
+		obs = nil // may not show the last write: read again
+	}
 	var actual []agentapi.Peer
-	if obs != nil && obs.ReadAt.After(st.lastWrite) {
+	if obs != nil && !obs.onlyDigest() {
 		actual = obs.Peers
 		if actual == nil {
 			actual = []agentapi.Peer{}
@@ -265,12 +268,15 @@ func (r *Reconciler) reconcile(ctx context.Context, nodeID int64, obs *Observati
 	if err := r.allow(ctx); err != nil {
 		return res, fmt.Errorf("reconciling node %d: %w", nodeID, err)
 	}
-	if actual != nil {
-		if res, done, err := r.reconcileUnchanged(ctx, st, nodeID, actual); done {
+	if obs != nil {
+		if res, done, err := r.reconcileUnchanged(ctx, st, nodeID, obs); done {
 			return res, err
 		}
+		// An offer that kept only the digest (the node's dump was the
+		// one confirmed, and the node moved since): actual is nil, and
+		// the agent is read below.
 	}
-	st.confirmed = nil // until this reconcile ends in line
+	st.confirmed.Store(nil) // until this reconcile ends in line
 	node, peers, err := r.snapshot(ctx, nodeID)
 	if err != nil {
 		return res, fmt.Errorf("reconciling node %d: %w", nodeID, err)

@@ -20,6 +20,23 @@ type Observation struct {
 	// its node's last write (the read may not show that write); it reads
 	// the peers again instead.
 	ReadAt time.Time
+
+	// digest, when not nil, is the digest of the peers offered (set by
+	// offer); Peers is then nil if they were the dump the node's last
+	// reconcile confirmed, which only the digest is kept of.
+	digest *dumpDigest
+}
+
+// onlyDigest reports whether offer kept only the digest of the peers.
+func (o *Observation) onlyDigest() bool { return o.Peers == nil && o.digest != nil }
+
+// digestOf returns the digest of the peers, as offer computed it if it
+// did.
+func (o *Observation) digestOf() dumpDigest {
+	if o.digest != nil {
+		return *o.digest
+	}
+	return digestDump(o.Peers)
 }
 
 // Pending is a background reconcile asked for by Offer.
@@ -69,10 +86,26 @@ func (r *Reconciler) OfferBrief(nodeID int64, obs Observation) *Pending {
 	return r.offer(nodeID, obs, false)
 }
 
-// offer is Offer (lists true) and OfferBrief.
+// offer is Offer (lists true) and OfferBrief. When the node's last
+// reconcile found it in line (a confirmation), the peers' digest is taken
+// now, and when it is the dump that reconcile confirmed, the job keeps
+// only the digest: a reconcile of an unchanged node needs no more
+// (reconcileUnchanged), and one that finds the node moved meanwhile (a
+// change in the database) reads the agent again. A job may wait long
+// for a worker (while the million peers of 10,000 nodes first arrive,
+// most of a cycle's jobs waited behind slow reconciles, each holding a
+// dump of its node's peers); an unchanged dump waits as 32 bytes.
 func (r *Reconciler) offer(nodeID int64, obs Observation, lists bool) *Pending {
+	obs.digest = nil
 	if obs.Peers == nil {
 		obs.Peers = []agentapi.Peer{}
+	}
+	if c := r.state(nodeID).confirmed.Load(); c != nil {
+		d := digestDump(obs.Peers)
+		obs.digest = &d
+		if d == c.dump {
+			obs.Peers = nil
+		}
 	}
 	return &Pending{r.q.push(nodeID, &obs, lists)}
 }

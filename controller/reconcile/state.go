@@ -3,6 +3,7 @@ package reconcile
 import (
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
@@ -23,8 +24,9 @@ type nodeState struct {
 	// Observation read before it is stale. Guarded by run.
 	lastWrite time.Time
 	// confirmed is what the last reconcile found in line (see
-	// confirmation); nil when it did not, and before any. Guarded by run.
-	confirmed *confirmation
+	// confirmation); nil when it did not, and before any. Stored with
+	// run held; Offer loads it without (see Reconciler.offer).
+	confirmed atomic.Pointer[confirmation]
 
 	mu sync.Mutex // guards the fields below; never held across a call
 	// managed are the keys the controller knows it put on the agent (or
