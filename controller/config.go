@@ -100,7 +100,20 @@ type Config struct {
 	// Events hears what the controller notices by itself (peer.expired,
 	// peer.over_limit); nil means nobody does.
 	Events events.Publisher
+	// MemoryLimit, in bytes, is the soft memory limit New gives the Go
+	// runtime of the whole process (runtime/debug.SetMemoryLimit): the
+	// collector runs more often as the process nears it, instead of
+	// letting the heap grow to twice what is live. 0 leaves the limit as
+	// it is (GOMEMLIMIT, or none); otherwise at least MinMemoryLimit.
+	// It is a soft limit: a live heap above it is not refused, only
+	// collected harder (see docs/OPERATIONS.md, "Memory").
+	MemoryLimit int64
 }
+
+// MinMemoryLimit is the smallest Config.MemoryLimit: below it, the
+// controller's own live heap with a few nodes keeps the collector running
+// all the time.
+const MinMemoryLimit = 64 << 20
 
 // Validate checks the configuration and says what is wrong.
 func (c *Config) Validate() error {
@@ -140,6 +153,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionTTL < 0 {
 		errs = append(errs, errors.New("session TTL must not be negative"))
+	}
+	if c.MemoryLimit != 0 && c.MemoryLimit < MinMemoryLimit {
+		errs = append(errs, fmt.Errorf("memory limit %d bytes is below %d MiB (0 leaves GOMEMLIMIT, or none)", c.MemoryLimit, MinMemoryLimit>>20))
 	}
 	return errors.Join(errs...)
 }

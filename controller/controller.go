@@ -58,6 +58,7 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	applyMemoryLimit(cfg.MemoryLimit, log)
 	st, err := openStore(ctx, cfg.DataDir, cfg.Database, cfg.MasterKey, log)
 	if err != nil {
 		return nil, err

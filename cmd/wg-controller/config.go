@@ -72,6 +72,7 @@ func loadServe(args []string, getenv func(string) string, stderr io.Writer) (con
 		poolBits   = cli.Int(s, "pool-prefix", "WG_CONTROLLER_POOL_PREFIX", fleet.DefaultPoolBits, "prefix length of a joining node's pool")
 		local      = addLocalNodeFlags(s)
 		replica    = cli.String(s, "replica-name", "WG_CONTROLLER_REPLICA_NAME", "", "this controller's name among replicas on one database; default: host name and the port of --listen")
+		memLimit   = cli.Var(s, "memory-limit", "WG_CONTROLLER_MEMORY_LIMIT", int64(0), parseBytes, "soft memory limit of the process (like 900MiB; 0 or none: GOMEMLIMIT, or none)")
 	)
 	if err := s.Parse(args, getenv); err != nil {
 		return controller.Config{}, nil, err
@@ -85,7 +86,7 @@ func loadServe(args []string, getenv func(string) string, stderr io.Writer) (con
 		AdminPassword: getenv("WG_CONTROLLER_ADMIN_PASSWORD"), BootstrapOut: stderr,
 		SecureCookies: secure.Get(), SessionTTL: sessionTTL.Get(), Logger: c.logging.Logger(stderr),
 		PublicURL: publicURL.Get(), JoinPin: joinPin.Get(), PoolSupernet: supernet.Get(), PoolBits: poolBits.Get(),
-		ReplicaName: replica.Get(),
+		ReplicaName: replica.Get(), MemoryLimit: memLimit.Get(),
 	}
 	return cfg, local.config(), cfg.Validate()
 }

@@ -35,6 +35,7 @@ func TestLoadServeDocumented(t *testing.T) {
 		{"join-pin", "WG_CONTROLLER_JOIN_PIN", strings.Repeat("3a", 32), func(c controller.Config) string { return c.JoinPin.String() }},
 		{"pool-supernet", "WG_CONTROLLER_POOL_SUPERNET", "10.64.0.0/10", func(c controller.Config) string { return c.PoolSupernet.String() }},
 		{"pool-prefix", "WG_CONTROLLER_POOL_PREFIX", "26", func(c controller.Config) string { return strconv.Itoa(c.PoolBits) }},
+		{"memory-limit", "WG_CONTROLLER_MEMORY_LIMIT", "943718400", func(c controller.Config) string { return strconv.FormatInt(c.MemoryLimit, 10) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.flag, func(t *testing.T) {
@@ -81,6 +82,21 @@ func TestLoadServeDocumented(t *testing.T) {
 	}
 }
 
+// TestLoadServeMemoryLimit: --memory-limit takes a size with a unit, and
+// none; a limit under controller.MinMemoryLimit is refused.
+func TestLoadServeMemoryLimit(t *testing.T) {
+	for value, want := range map[string]int64{"900MiB": 900 << 20, "1GB": 1e9, "none": 0, "0": 0} {
+		cfg, _, err := loadServe([]string{"--memory-limit", value}, envOf(nil), io.Discard)
+		if err != nil || cfg.MemoryLimit != want {
+			t.Errorf("--memory-limit %s: %d, %v; want %d", value, cfg.MemoryLimit, err, want)
+		}
+	}
+	_, _, err := loadServe([]string{"--memory-limit", "10MiB"}, envOf(nil), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "memory limit") {
+		t.Errorf("--memory-limit 10MiB: %v, want it refused as below the minimum", err)
+	}
+}
+
 // TestLoadServeBadEnv: a bad environment value is an error naming it.
 func TestLoadServeBadEnv(t *testing.T) {
 	for env, want := range map[string]string{
@@ -90,6 +106,7 @@ func TestLoadServeBadEnv(t *testing.T) {
 		"WG_CONTROLLER_LOG_LEVEL":      `WG_CONTROLLER_LOG_LEVEL: log level "often"`,
 		"WG_CONTROLLER_LOG_FORMAT":     `WG_CONTROLLER_LOG_FORMAT: log format "often"`,
 		"WG_CONTROLLER_MASTER_KEY":     "WG_CONTROLLER_MASTER_KEY",
+		"WG_CONTROLLER_MEMORY_LIMIT":   `WG_CONTROLLER_MEMORY_LIMIT: "often" is not a number of bytes`,
 	} {
 		t.Run(env, func(t *testing.T) {
 			_, _, err := loadServe(nil, envOf(map[string]string{env: "often"}), io.Discard)
