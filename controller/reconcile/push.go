@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
@@ -169,17 +170,11 @@ func (r *Reconciler) pushPeers(ctx context.Context, nodeID int64, ps []pushed) (
 	st.confirmed.Store(nil) // the agent changes: carried over below, or gone
 	a.single(ctx, plan{adds: c.items})
 	st.lastWrite = time.Now() // a dump sent before this may not show the adds
-	st.learn(func(st *nodeState) {
-		if st.managed == nil {
-			st.managed = make(map[wgtypes.Key]bool)
-		}
-		for _, it := range a.out.done {
-			st.managed[it.key] = true
-		}
-		for _, k := range a.out.uncertain {
-			st.managed[k] = true
-		}
-	})
+	added := slices.Clone(a.out.uncertain)
+	for _, it := range a.out.done {
+		added = append(added, it.key)
+	}
+	st.manage(added...)
 	res.Calls = a.out.calls
 	if a.out.err != nil || len(a.out.refused) > 0 || len(a.out.done) == 0 {
 		res.Reconcile = true

@@ -33,7 +33,7 @@ type nodeState struct {
 	// may have: a change whose answer was lost). A key there that the
 	// database no longer has is the controller's own pending removal, not
 	// a stranger. Lost when the controller restarts.
-	managed map[wgtypes.Key]bool
+	managed keySet
 	// pushedGens are generations above the acknowledged one whose change
 	// was a creation a push confirmed (see recordPushed).
 	pushedGens map[int64]bool
@@ -92,8 +92,17 @@ func (r *Reconciler) dropState(nodeID int64) {
 // managedKeys returns a copy of the managed set.
 func (st *nodeState) managedKeys() map[wgtypes.Key]bool {
 	st.mu.Lock()
+	managed := st.managed
+	st.mu.Unlock()
+	return managed.toMap()
+}
+
+// manage adds keys to the managed set: the controller put them on the
+// agent, or may have.
+func (st *nodeState) manage(keys ...wgtypes.Key) {
+	st.mu.Lock()
 	defer st.mu.Unlock()
-	return maps.Clone(st.managed)
+	st.managed = st.managed.with(keys...)
 }
 
 // remember updates the managed set from what the agent holds after a
@@ -122,9 +131,9 @@ func (st *nodeState) remember(c comparison, out *outcome) {
 	defer st.mu.Unlock()
 	next := make(map[wgtypes.Key]bool, len(c.desiredKeys))
 	for k := range after {
-		if c.desiredKeys[k] || st.managed[k] {
+		if c.desiredKeys[k] || st.managed.has(k) {
 			next[k] = true
 		}
 	}
-	st.managed = next
+	st.managed = keySetOf(next)
 }
