@@ -15,6 +15,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -157,18 +158,23 @@ func (h cycleLog) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "poll cycle" {
 		return nil
 	}
-	var c pollCycle
+	var (
+		c      pollCycle
+		counts []string // how many nodes were reconciled, and compared by digest
+	)
 	r.Attrs(func(a slog.Attr) bool {
 		switch a.Key {
 		case "started":
 			c.start = a.Value.Time()
 		case "took":
 			c.took = a.Value.Duration()
+		case "polled", "reconciled", "unchanged", "stats_unchanged":
+			counts = append(counts, a.Key+" "+a.Value.String())
 		}
 		return true
 	})
 	h.st.cycles = append(h.st.cycles, c)
-	progress("poll cycle %d took %v", len(h.st.cycles), c.took.Round(time.Millisecond))
+	progress("poll cycle %d took %v (%s)", len(h.st.cycles), c.took.Round(time.Millisecond), strings.Join(counts, ", "))
 	return nil
 }
 
