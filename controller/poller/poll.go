@@ -52,7 +52,7 @@ func (p *Poller) pollAll(ctx context.Context) (Summary, []*reconcile.Pending) {
 		sum     Summary
 		pending []*reconcile.Pending
 	)
-	nodes, err := p.store.ListNodes(ctx)
+	nodes, err := p.store.ListNodePolls(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			p.log.Error("poll: listing nodes", "err", err)
