@@ -131,17 +131,24 @@ func (st *nodeState) confirm(node store.Node, final comparison, inLine bool) {
 }
 
 // reconcileUnchanged is the reconcile of a node whose offered dump, obs,
-// is the one last confirmed (see confirmation): it reads only the few
-// columns of the node that say so (store.Tx.GetNodeSync), not its peers,
-// and records what a full reconcile would: no current drift, checked now.
-// It reports false, having done nothing, when the node or the dump is not
-// what was confirmed (or the node could not be read): then the caller
-// reconciles in full. st.run is held.
+// is the one last confirmed (see confirmation), or that and the peers
+// pushed since (confirmation.extended): it reads only the few columns of
+// the node that say so (store.Tx.GetNodeSync), not its peers, and records
+// what a full reconcile would: no current drift, checked now. When the
+// node's desired generation has moved past the confirmation only by
+// creations whose pushes are waiting or under way (pushesUnderWay), it
+// records the same without acknowledging anything and leaves those peers
+// to their pushes (Result.Pushing), where a full reconcile would send
+// them too and each push would then find its peer there. It reports
+// false, having done nothing, when the node or the dump is not what was
+// confirmed (or the node could not be read): then the caller reconciles
+// in full. st.run is held.
 func (r *Reconciler) reconcileUnchanged(ctx context.Context, st *nodeState, nodeID int64, obs *Observation) (Result, bool, error) {
-	c := st.confirmed.Load()
-	if c == nil {
+	base := st.confirmed.Load()
+	if base == nil {
 		return Result{}, false, nil
 	}
+	c := base
 	d := obs.digestOf()
 	if d != c.dump {
 		// The dump may be c's and the peers pushed since; an offer that
@@ -160,20 +167,58 @@ func (r *Reconciler) reconcileUnchanged(ctx context.Context, st *nodeState, node
 		ns, err = tx.GetNodeSync(ctx, nodeID)
 		return err
 	})
-	if err != nil || !c.holds(ns, d, st.showsPSK()) {
+	if err != nil {
 		return Result{}, false, nil
 	}
-	st.confirmed.Store(c)
+	pushing := !c.holds(ns, d, st.showsPSK())
+	if pushing && !r.pushesUnderWay(base, c, ns, d, st.showsPSK()) {
+		return Result{}, false, nil
+	}
+	if !pushing {
+		st.confirmed.Store(c)
+	}
 	// What record and report use of a node.
 	node := store.Node{ID: ns.ID, Name: ns.Name, Enabled: ns.Enabled, WGInterface: ns.WGInterface,
 		ServerPublicKey: ns.ServerPublicKey, DesiredGeneration: ns.DesiredGeneration,
 		AckedGeneration: ns.AckedGeneration, DriftPolicy: ns.DriftPolicy, Status: ns.Status}
-	res := Result{NodeID: nodeID, Generation: node.DesiredGeneration, Acked: true,
-		Drift: []Drift{}, DriftAfter: []Drift{}, Unchanged: true}
-	if err := r.record(context.WithoutCancel(ctx), node, plan{}, &outcome{}, true, 0); err != nil {
+	res := Result{NodeID: nodeID, Generation: node.DesiredGeneration, Acked: !pushing,
+		Drift: []Drift{}, DriftAfter: []Drift{}, Unchanged: !pushing, Pushing: pushing}
+	if err := r.record(context.WithoutCancel(ctx), node, plan{}, &outcome{}, !pushing, 0); err != nil {
 		st.confirmed.Store(nil)
 		return res, true, fmt.Errorf("reconciling node %s: recording: %w", node.Name, err)
 	}
 	r.report(ctx, node, node.DriftPolicy, comparison{}, plan{}, st)
 	return res, true, nil
+}
+
+// pushesUnderWay reports whether node ns differs from what the agent was
+// seen to hold only by creations whose pushes are still to come: the
+// agent's dump (digest d) is exactly what base confirmed and the peers
+// pushed since (c: base itself, or base extended over them), the node is
+// on with the interface and key base knew, and every generation above
+// base's up to the node's desired one is either such a pushed creation or
+// one whose push waits for the node or is under way (its push worker
+// waits for the node's lock, which the caller holds). Those peers are then
+// not drift but on their way; a push that fails ends in a reconcile, and a
+// dropped one (this replica stops leading) leaves its generation
+// unacknowledged, so the next poll compares in full.
+func (r *Reconciler) pushesUnderWay(base, c *confirmation, ns store.NodeSync, d dumpDigest, showsPSK bool) bool {
+	if !ns.Enabled || ns.WGInterface != base.iface || ns.ServerPublicKey != base.own || showsPSK != base.showsPSK ||
+		d != c.dump || ns.DesiredGeneration <= base.gen {
+		return false
+	}
+	gens := make(map[int64]bool, len(base.since)+4)
+	for _, sp := range base.since {
+		gens[sp.gen] = true
+	}
+	r.pq.addGens(ns.ID, gens)
+	if ns.DesiredGeneration-base.gen > int64(len(gens)) {
+		return false
+	}
+	for g := base.gen + 1; g <= ns.DesiredGeneration; g++ {
+		if !gens[g] {
+			return false
+		}
+	}
+	return true
 }

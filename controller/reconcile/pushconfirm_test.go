@@ -174,3 +174,71 @@ func TestPushReadsADumpWhenItMust(t *testing.T) {
 		})
 	}
 }
+
+// TestPollLeavesPeersToTheirPushes: a poll of a node in line whose only
+// change since is a creation whose push waits sends nothing and
+// acknowledges nothing (Result.Pushing): the push puts the peer there,
+// and the next poll compares by digest. With something else changed too (a
+// stranger on the agent), the poll compares in full as before.
+func TestPollLeavesPeersToTheirPushes(t *testing.T) {
+	f := newFixture(t, DefaultBulkThreshold)
+	a := agenttest.Start(t, agenttest.Options{})
+	n := f.addNode("n1", a, store.DriftRepair)
+	f.addPeers(n.ID, 3)
+	c := a.Client(t)
+	// A poll as the poller offers it, reconciled here: Run does not run
+	// yet, so pushes wait.
+	r := f.r
+	poll := func() Result {
+		t.Helper()
+		peers, at := pollDump(t, c, a.Iface)
+		res, err := r.reconcile(f.ctx, n.ID, &Observation{Peers: peers, ReadAt: at}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	f.reconcile(n.ID)
+	if res := poll(); !res.Unchanged {
+		t.Fatalf("poll of a node in line: %+v; want the digest", res)
+	}
+
+	p := f.addPeers(n.ID, 1)[0]
+	gen := f.node(n.ID).DesiredGeneration
+	f.r.Push(n.ID, p.ID, gen)
+	f.rec.reset()
+	res := poll()
+	if !res.Pushing || res.Unchanged || res.Acked || res.Calls != 0 || len(res.Drift) != 0 || res.DriftCurrent != 0 {
+		t.Fatalf("poll with the creation's push waiting: %+v; want the peer left to its push", res)
+	}
+	if got := f.rec.total(); got != 0 {
+		t.Errorf("agent calls: %v, want none", f.rec.counts)
+	}
+	if got := f.node(n.ID); got.AckedGeneration >= gen {
+		t.Errorf("acked generation %d: the waiting creation's %d must not be acknowledged", got.AckedGeneration, gen)
+	}
+	f.start()
+	f.waitApplied(p)
+	waitFor(t, func() bool { return f.node(n.ID).AckedGeneration == gen })
+	if res := poll(); !res.Unchanged || !res.Acked {
+		t.Fatalf("poll after the push: %+v; want it compared by digest", res)
+	}
+
+	// A stranger beside a waiting push: compared in full. A new
+	// reconciler that does not run holds the push.
+	r = New(Config{Store: f.store, Clients: f.pool, BulkThreshold: DefaultBulkThreshold, Workers: 2, Logger: f.r.log})
+	if _, err := r.ReconcileNode(f.ctx, n.ID); err != nil {
+		t.Fatal(err)
+	}
+	if res := poll(); !res.Unchanged {
+		t.Fatalf("poll of a node in line: %+v; want the digest", res)
+	}
+	agentAdd(t, a, newKey(t).PublicKey(), "10.100.9.9/32")
+	q := f.addPeers(n.ID, 1)[0]
+	r.Push(n.ID, q.ID, f.node(n.ID).DesiredGeneration)
+	res = poll()
+	if res.Pushing || res.Unchanged || !res.Repaired || res.Removed != 1 || res.Added != 1 {
+		t.Fatalf("poll with a stranger and a waiting push: %+v; want a full comparison: the stranger removed, the peer added", res)
+	}
+	f.checkDrift(n.ID, 0, 1)
+}

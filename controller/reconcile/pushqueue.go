@@ -12,7 +12,7 @@ type pushQueue struct {
 	mu      sync.Mutex // guards the fields below
 	order   []int64    // nodes whose pushes wait, oldest first
 	waiting map[int64][]pushed
-	running map[int64]bool // nodes a worker is pushing to now
+	running map[int64][]pushed // nodes a worker is pushing to now, and what
 	closed  bool
 	// wake holds a token while there may be work for an idle worker.
 	wake chan struct{}
@@ -21,7 +21,7 @@ type pushQueue struct {
 }
 
 func newPushQueue() *pushQueue {
-	return &pushQueue{waiting: make(map[int64][]pushed), running: make(map[int64]bool), wake: make(chan struct{}, 1),
+	return &pushQueue{waiting: make(map[int64][]pushed), running: make(map[int64][]pushed), wake: make(chan struct{}, 1),
 		recs: newPushRecords()}
 }
 
@@ -34,7 +34,7 @@ func (q *pushQueue) push(nodeID int64, p pushed) {
 	}
 	ps, queued := q.waiting[nodeID]
 	q.waiting[nodeID] = append(ps, p)
-	if !queued && !q.running[nodeID] {
+	if _, running := q.running[nodeID]; !queued && !running {
 		q.order = append(q.order, nodeID)
 		q.signal()
 	}
@@ -59,7 +59,7 @@ func (q *pushQueue) pop() (int64, []pushed, bool) {
 	q.order = q.order[1:]
 	ps := q.waiting[id]
 	delete(q.waiting, id)
-	q.running[id] = true
+	q.running[id] = ps
 	if len(q.order) > 0 {
 		q.signal() // more work: wake another worker
 	}
@@ -75,6 +75,22 @@ func (q *pushQueue) finish(nodeID int64) {
 	if _, waiting := q.waiting[nodeID]; waiting && !q.closed {
 		q.order = append(q.order, nodeID)
 		q.signal()
+	}
+}
+
+// addGens adds to gens the generations of the pushes waiting for node
+// nodeID or being pushed to it now; nothing once closed (their peers are
+// left to the reconciles).
+func (q *pushQueue) addGens(nodeID int64, gens map[int64]bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return
+	}
+	for _, ps := range [][]pushed{q.waiting[nodeID], q.running[nodeID]} {
+		for _, p := range ps {
+			gens[p.gen] = true
+		}
 	}
 }
 

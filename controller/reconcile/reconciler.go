@@ -112,6 +112,13 @@ type Result struct {
 	// node's peers were not read from the database and nothing was to do
 	// (see confirmation). Drift and DriftAfter are empty then.
 	Unchanged bool `json:"unchanged,omitempty"`
+	// Pushing reports that the offered dump showed what was confirmed and
+	// the peers pushed since, and that the node's desired peers differ
+	// from it only by creations whose pushes are waiting or under way:
+	// nothing was sent, nothing acknowledged, those peers are left to
+	// their pushes (see reconcileUnchanged). Drift and DriftAfter are
+	// empty then.
+	Pushing bool `json:"pushing,omitempty"`
 }
 
 // Reconciler converges nodes' agents on the database. It is safe for
