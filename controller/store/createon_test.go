@@ -116,7 +116,8 @@ func TestCreatedPeerIsTheRow(t *testing.T) {
 				t.Errorf("created\n%+v\nthe row reads\n%+v", created, read)
 			}
 			want := Node{ID: node.ID, Name: node.Name, WGInterface: node.WGInterface, IPPool: node.IPPool,
-				IPPool6: node.IPPool6, MaxPeers: node.MaxPeers, Enabled: node.Enabled, Status: node.Status}
+				IPPool6: node.IPPool6, MaxPeers: node.MaxPeers, Enabled: node.Enabled, Status: node.Status,
+				DesiredGeneration: node.DesiredGeneration}
 			if !reflect.DeepEqual(home, want) {
 				t.Errorf("GetPeerHome %+v, want %+v", home, want)
 			}

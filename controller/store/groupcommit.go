@@ -247,6 +247,6 @@ func (s *Store) callFn(stx *sql.Tx, r *writeReq) (res writeResult) {
 			res = writeResult{panicked: true, p: p}
 		}
 	}()
-	tx := &Tx{tx: sqlTx{tx: stx, pg: s.pg, shield: true}, box: s.box, now: unixTime(s.now().Unix())}
+	tx := &Tx{tx: sqlTx{tx: stx, pg: s.pg, shield: true}, box: s.box, now: unixTime(s.now().Unix()), hints: s.hints}
 	return writeResult{err: callWriteFn(r.fn, tx)}
 }

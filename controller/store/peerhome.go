@@ -10,7 +10,7 @@ import (
 
 // GetPeerHome returns what a peer's creation needs of node id, or
 // ErrNodeNotFound: ID, Name, WGInterface, IPPool, IPPool6, MaxPeers,
-// Enabled and Status, with every other field zero. It opens no sealed
+// Enabled, Status and DesiredGeneration, with every other field zero. It opens no sealed
 // secret and reads no labels nor health document, so the check and
 // allocation inside every peer creation's write transaction cost one
 // narrow read. The result is meant for CreatePeerOnNode; never write it
@@ -21,8 +21,9 @@ func (tx *Tx) GetPeerHome(ctx context.Context, id int64) (Node, error) {
 		pool4 string
 		pool6 sql.NullString
 	)
-	err := tx.tx.QueryRowContext(ctx, `SELECT id, name, wg_interface, ip_pool_cidr, ip_pool6_cidr, max_peers, enabled, status
-		FROM nodes WHERE id = ?`, id).Scan(&n.ID, &n.Name, &n.WGInterface, &pool4, &pool6, &n.MaxPeers, &n.Enabled, &n.Status)
+	err := tx.tx.QueryRowContext(ctx, `SELECT id, name, wg_interface, ip_pool_cidr, ip_pool6_cidr, max_peers, enabled, status,
+		desired_generation FROM nodes WHERE id = ?`, id).Scan(&n.ID, &n.Name, &n.WGInterface, &pool4, &pool6, &n.MaxPeers, &n.Enabled,
+		&n.Status, &n.DesiredGeneration)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Node{}, fmt.Errorf("node %d: %w", id, ErrNodeNotFound)
 	}

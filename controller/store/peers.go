@@ -257,21 +257,37 @@ func (tx *Tx) CreatePeerOnNode(ctx context.Context, node Node, p Peer) (Peer, in
 			return fail(fmt.Errorf("%w: %d of %d peers", ErrNodeFull, n, node.MaxPeers))
 		}
 	}
-	used4, used6, err := tx.allocatedAddrs(ctx, node.ID)
-	if err != nil {
-		return fail(err)
-	}
 	requested4, requested6 := p.Address4.IsValid(), p.Address6.IsValid()
-	if p.Address4, err = pickAddr(node.IPPool, p.Address4, used4); err != nil {
-		return fail(err)
-	}
-	switch {
-	case node.IPPool6.IsValid():
-		if p.Address6, err = pickAddr(node.IPPool6, p.Address6, used6); err != nil {
+	var (
+		hinted bool
+		err    error
+	)
+	if !requested4 && !requested6 {
+		var a4, a6 netip.Addr
+		if a4, a6, hinted, err = tx.hintedAddrs(ctx, node); err != nil {
 			return fail(err)
 		}
-	case requested6:
-		return fail(invalidf("address %s requested but the node has no IPv6 pool", p.Address6))
+		if hinted {
+			p.Address4, p.Address6 = a4, a6
+		}
+	}
+	if !hinted {
+		var used4, used6 []netip.Addr
+		used4, used6, err = tx.allocatedAddrs(ctx, node.ID)
+		if err != nil {
+			return fail(err)
+		}
+		if p.Address4, err = pickAddr(node.IPPool, p.Address4, used4); err != nil {
+			return fail(err)
+		}
+		switch {
+		case node.IPPool6.IsValid():
+			if p.Address6, err = pickAddr(node.IPPool6, p.Address6, used6); err != nil {
+				return fail(err)
+			}
+		case requested6:
+			return fail(invalidf("address %s requested but the node has no IPv6 pool", p.Address6))
+		}
 	}
 	p.AllowedIPs = []netip.Prefix{ipam.HostPrefix(p.Address4)}
 	if p.Address6.IsValid() {
@@ -325,6 +341,11 @@ func (tx *Tx) CreatePeerOnNode(ctx context.Context, node Node, p Peer) (Peer, in
 	gen, err := tx.BumpGeneration(ctx, node.ID)
 	if err != nil {
 		return fail(err)
+	}
+	if requested4 || requested6 {
+		tx.hints.drop(node.ID)
+	} else {
+		tx.hints.set(node.ID, allocHint{gen: gen, peer: id, addr4: p.Address4, addr6: p.Address6})
 	}
 	return insertedPeer(id, node.ID, p, tx.now), gen, nil
 }

@@ -69,6 +69,10 @@ type Store struct {
 	owner   atomic.Uint64
 	viewers atomic.Int64
 
+	// hints spare a creation the read of its node's addresses
+	// (allochint.go); nil: none kept.
+	hints *allocHints
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -106,7 +110,7 @@ func Open(ctx context.Context, dsn string, box *secretbox.Box) (*Store, error) {
 	if box == nil {
 		return nil, errors.New("store: no secretbox")
 	}
-	s := &Store{box: box, now: time.Now}
+	s := &Store{box: box, now: time.Now, hints: newAllocHints()}
 	if IsPostgresURL(dsn) {
 		latest, err := latestVersion()
 		if err != nil {

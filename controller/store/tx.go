@@ -18,6 +18,9 @@ type Tx struct {
 	tx  sqlTx
 	box *secretbox.Box
 	now time.Time // one timestamp for everything the transaction writes
+	// hints are the Store's allocation hints (allochint.go); nil in a
+	// read-only transaction and where none are kept.
+	hints *allocHints
 }
 
 // InTx runs fn in a transaction, committing when fn returns nil and rolling
@@ -75,7 +78,7 @@ func (s *Store) runTx(ctx context.Context, box *secretbox.Box, fn func(tx *Tx) e
 			panic(p)
 		}
 	}()
-	err = callWriteFn(fn, &Tx{tx: sqlTx{tx: stx, pg: s.pg}, box: box, now: unixTime(s.now().Unix())})
+	err = callWriteFn(fn, &Tx{tx: sqlTx{tx: stx, pg: s.pg}, box: box, now: unixTime(s.now().Unix()), hints: s.hints})
 	s.owner.Store(0) // before the connection is released to another goroutine
 	if err != nil {
 		if rerr := stx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
