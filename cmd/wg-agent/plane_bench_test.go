@@ -228,7 +228,15 @@ func rawLeg(b *testing.B, wgBin, legName string) *planeLeg {
 	nodeKey, _ := wgtypes.GeneratePrivateKey()
 	clientKey, _ := wgtypes.GeneratePrivateKey()
 	name := testenv.UniqueName("wgn")
-	l.node = testenv.StartWireguardGoProgram(b, wgBin, l.nsA, name)
+	var log io.Writer
+	if dir := os.Getenv("WGFLEET_PLANE_PERF"); dir != "" {
+		// The node's output (GODEBUG=gctrace=1 goes there) beside the
+		// profiles, as an agent leg's log.
+		var buf testenv.LogBuffer
+		log = &buf
+		b.Cleanup(func() { _ = os.WriteFile(filepath.Join(dir, legName+"-node.log"), []byte(buf.String()), 0o644) })
+	}
+	l.node = testenv.StartWireguardGoProgramLog(b, wgBin, l.nsA, name, log)
 	l.uapi = filepath.Join("/var/run/wireguard", name+".sock")
 	setconf(b, l.nsA, name, "[Interface]\nPrivateKey = "+nodeKey.String()+"\nListenPort = 51820\n\n[Peer]\nPublicKey = "+
 		clientKey.PublicKey().String()+"\nAllowedIPs = 10.80.0.2/32\n")

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,8 +26,17 @@ func StartWireguardGo(t testing.TB, ns, name string) {
 // process, without a fork.
 func StartWireguardGoProgram(t testing.TB, bin, ns, name string) int {
 	t.Helper()
+	return StartWireguardGoProgramLog(t, bin, ns, name, nil)
+}
+
+// StartWireguardGoProgramLog is StartWireguardGoProgram with the
+// program's output (its errors; GODEBUG=gctrace=1 in the environment puts
+// its collections there too) written to log; nil discards it.
+func StartWireguardGoProgramLog(t testing.TB, bin, ns, name string, log io.Writer) int {
+	t.Helper()
 	cmd := exec.Command("ip", "netns", "exec", ns, bin, "-f", name)
 	cmd.Env = append(os.Environ(), "LOG_LEVEL=error")
+	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting wireguard-go: %v", err)
 	}
