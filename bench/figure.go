@@ -121,7 +121,7 @@ func suite() []figure {
 			Name: "data-plane", Pkg: "./cmd/wg-agent", Bench: "DataPlane",
 			Benchtime: "1x", Quick: "1x", Short: true, Timeout: 15 * time.Minute,
 			Headline: []string{"tun/raw-up", "tun/raw-down", "tun-churn/raw-up", "tun-churn/raw-down",
-				"netstack/tun-up", "netstack/tun-down", "raw-up-Mbit/s", "raw-down-Mbit/s", "veth-up-Mbit/s",
+				"tun-churn/raw-churn-up", "tun-churn/raw-churn-down", "netstack/tun-up", "netstack/tun-down", "raw-up-Mbit/s", "raw-down-Mbit/s", "veth-up-Mbit/s",
 				"churn-changes/s"},
 			What: "iperf3 through a node both ways, client wireguard-go in its own netns: TUN agent vs wireguard-go, netstack vs TUN (root, iperf3)",
 		},
