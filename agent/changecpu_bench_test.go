@@ -46,7 +46,11 @@ import (
 // changes it less than it changes a time. WGFLEET_CHANGECPU_BASE_BIN adds
 // an older agent binary measured the same way (base-*, cpu/base);
 // WGFLEET_CHANGECPU_PERF=file records a perf(1) profile of each agent
-// during its changes (file.PID).
+// during its changes (file.PID). WGFLEET_CHANGECPU_RATE=n paces the
+// agents' changes at n a second (still up to four in flight), as a churn
+// on a node carrying traffic makes them (the data-plane figure's, 100):
+// a trickle, where changes seldom arrive together; the bare device's are
+// not paced.
 //
 //	go test -run '^$' -bench ChangeCPU -benchtime 1x ./agent
 func BenchmarkChangeCPU(b *testing.B) {
@@ -62,12 +66,20 @@ func BenchmarkChangeCPU(b *testing.B) {
 	// agent too, in the same run (base-*, cpu/base): before and after a
 	// change.
 	baseBin := os.Getenv("WGFLEET_CHANGECPU_BASE_BIN")
+	var every time.Duration // between changes; 0: as fast as they are answered
+	if v := os.Getenv("WGFLEET_CHANGECPU_RATE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100_000 {
+			b.Fatalf("WGFLEET_CHANGECPU_RATE=%q: want changes a second, 1 to 100000", v)
+		}
+		every = time.Second / time.Duration(n)
+	}
 
 	for b.Loop() {
-		agent := measureAgentChanges(b, bin, base, fresh, changes)
+		agent := measureAgentChanges(b, bin, base, fresh, changes, every)
 		var before agentChanges
 		if baseBin != "" {
-			before = measureAgentChanges(b, baseBin, base, fresh, changes)
+			before = measureAgentChanges(b, baseBin, base, fresh, changes, every)
 		}
 
 		bare := startBareDevice(b)
@@ -109,7 +121,7 @@ type agentChanges struct {
 
 // measureAgentChanges runs the agent bin, gives it the held peers base,
 // and measures the changes of runChanges (fresh added, base removed).
-func measureAgentChanges(b *testing.B, bin string, base, fresh []scalePeer, changes int) agentChanges {
+func measureAgentChanges(b *testing.B, bin string, base, fresh []scalePeer, changes int, every time.Duration) agentChanges {
 	held := len(base)
 	ag := startAgentProcessLog(b, bin, "info", io.Discard)
 	defer ag.stop()
@@ -145,7 +157,7 @@ func measureAgentChanges(b *testing.B, bin string, base, fresh []scalePeer, chan
 	}
 	stopPerf := perfRecord(b, ag.pid)
 	cpu0, start := processCPU(b, ag.pid), time.Now()
-	runChanges(b, c, base, fresh, changes)
+	runChanges(b, c, base, fresh, changes, every)
 	cpu1, elapsed := processCPU(b, ag.pid), time.Since(start)
 	stopPerf()
 	m1 := agentRuntime(b, ag)
@@ -162,8 +174,9 @@ const changesInFlight = 4
 
 // runChanges makes n changes through c, changesInFlight at a time: the
 // i-th added peer is fresh[i/2], and every other change removes
-// base[i/2].
-func runChanges(b *testing.B, c *agentapi.Client, base, fresh []scalePeer, n int) {
+// base[i/2]. With every above 0, the i-th change is not made before i
+// times every from the first (paced by the clock).
+func runChanges(b *testing.B, c *agentapi.Client, base, fresh []scalePeer, n int, every time.Duration) {
 	ctx := context.Background()
 	work := make(chan int)
 	errs := make(chan error, changesInFlight)
@@ -187,7 +200,11 @@ func runChanges(b *testing.B, c *agentapi.Client, base, fresh []scalePeer, n int
 			}
 		}()
 	}
+	start := time.Now()
 	for i := range n {
+		if every > 0 {
+			time.Sleep(time.Until(start.Add(time.Duration(i) * every)))
+		}
 		select {
 		case work <- i:
 		case err := <-errs:
