@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -37,6 +39,10 @@ type fleetSize struct {
 	// procs is how many child processes serve the simulated agents
 	// (fleetsimproc_test.go); 0 serves them in this process.
 	procs int
+	// memLimit is the controller's Config.MemoryLimit, in bytes:
+	// WGFLEET_FLEET_MEMORY_LIMIT_MIB, this process only (GOMEMLIMIT would
+	// reach the children too); 0 for none.
+	memLimit int64
 }
 
 // benchFleetSize is issue 14's 1,000 nodes x 100 peers by 50 clients with
@@ -70,6 +76,13 @@ func benchFleetSize(tb testing.TB) fleetSize {
 		s.interval = d
 	}
 	s.seed = os.Getenv("WGFLEET_FLEET_SEED") == "1"
+	if e := os.Getenv("WGFLEET_FLEET_MEMORY_LIMIT_MIB"); e != "" {
+		n, err := strconv.Atoi(e)
+		if err != nil || n < controller.MinMemoryLimit>>20 {
+			tb.Fatalf("WGFLEET_FLEET_MEMORY_LIMIT_MIB=%q: want a number of MiB, at least %d", e, controller.MinMemoryLimit>>20)
+		}
+		s.memLimit = int64(n) << 20
+	}
 	if s.nodes > 60000 || s.peers > 250 {
 		tb.Fatalf("at most 60000 nodes (loopback ports) and 250 peers a node (one /24 each)")
 	}
@@ -269,6 +282,7 @@ func runFleet(b *testing.B, size fleetSize) {
 	c, err := controller.New(ctx, controller.Config{
 		Listen: "127.0.0.1:0", DataDir: dataDir, PollInterval: size.interval,
 		AdminPassword: controllertest.AdminPassword, Logger: slog.New(cycleLog{st: logs}),
+		MemoryLimit: size.memLimit,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -285,6 +299,9 @@ func runFleet(b *testing.B, size fleetSize) {
 			b.Errorf("controller stopped with %v", err)
 		}
 	}()
+	if size.memLimit > 0 {
+		defer debug.SetMemoryLimit(math.MaxInt64) // the benchmark's next run starts without
+	}
 	token, _, err := c.Auth().CreateToken(ctx, "bench", "fleet-bench", 0)
 	if err != nil {
 		b.Fatal(err)
