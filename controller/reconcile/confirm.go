@@ -61,8 +61,8 @@ func (c *confirmation) addPushed(peers []*item, gens map[int64]int64) bool {
 	}
 	for _, it := range peers {
 		g := gens[it.peer.ID]
-		if g <= 0 {
-			return false // not known to be a creation
+		if g <= c.gen {
+			return false // not known to be a creation after c's generation
 		}
 		c.since[it.key.String()] = sincePush{gen: g, want: it.want}
 	}
@@ -206,6 +206,9 @@ func (r *Reconciler) pushesUnderWay(base, c *confirmation, ns store.NodeSync, d 
 	if !ns.Enabled || ns.WGInterface != base.iface || ns.ServerPublicKey != base.own || showsPSK != base.showsPSK ||
 		d != c.dump || ns.DesiredGeneration <= base.gen {
 		return false
+	}
+	if len(base.since) > 0 && c == base {
+		return false // the dump is base's alone: the peers pushed since are gone from the agent
 	}
 	gens := make(map[int64]bool, len(base.since)+4)
 	for _, sp := range base.since {

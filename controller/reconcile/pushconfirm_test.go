@@ -224,6 +224,26 @@ func TestPollLeavesPeersToTheirPushes(t *testing.T) {
 		t.Fatalf("poll after the push: %+v; want it compared by digest", res)
 	}
 
+	// A peer pushed and confirmed, then removed behind the controller's
+	// back before the next poll: the dump is the confirmed one again,
+	// without it. Drift, not a push under way.
+	p2 := f.addPeers(n.ID, 1)[0]
+	gen2 := f.node(n.ID).DesiredGeneration
+	r.Push(n.ID, p2.ID, gen2)
+	f.waitApplied(p2)
+	waitFor(t, func() bool { return f.node(n.ID).AckedGeneration == gen2 })
+	if err := c.DeletePeer(t.Context(), a.Iface, p2.PublicKey); err != nil {
+		t.Fatal(err)
+	}
+	res = poll()
+	if res.Pushing || res.Unchanged || len(res.Drift) != 1 || res.Drift[0].Kind != DriftMissing || !res.Repaired {
+		t.Fatalf("poll after the pushed peer was removed on the agent: %+v; want it found and repaired", res)
+	}
+	f.checkDrift(n.ID, 0, 1)
+	if res := poll(); !res.Unchanged {
+		t.Fatalf("poll after the repair: %+v; want the digest", res)
+	}
+
 	// A stranger beside a waiting push: compared in full. A new
 	// reconciler that does not run holds the push.
 	r = New(Config{Store: f.store, Clients: f.pool, BulkThreshold: DefaultBulkThreshold, Workers: 2, Logger: f.r.log})
@@ -240,5 +260,5 @@ func TestPollLeavesPeersToTheirPushes(t *testing.T) {
 	if res.Pushing || res.Unchanged || !res.Repaired || res.Removed != 1 || res.Added != 1 {
 		t.Fatalf("poll with a stranger and a waiting push: %+v; want a full comparison: the stranger removed, the peer added", res)
 	}
-	f.checkDrift(n.ID, 0, 1)
+	f.checkDrift(n.ID, 0, 2)
 }
