@@ -213,7 +213,7 @@ func (p *Poller) pollNode(ctx context.Context, nodeID int64) outcome {
 	if p.reconciler != nil {
 		// Brief: the cycle holds every node's until it has waited for
 		// all, and counts only whether each ran and compared by digest.
-		out.reconcile = p.reconciler.OfferBrief(node.ID, reconcile.Observation{Peers: dump.Peers, ReadAt: readAt})
+		out.reconcile = p.reconciler.OfferBrief(node.ID, reconcile.Observation{Peers: dump.Peers, ReadAt: readAt, Generation: node.DesiredGeneration})
 	}
 	return out
 }

@@ -88,8 +88,9 @@ func TestOfferKeepsOnlyDigestOfConfirmedDump(t *testing.T) {
 		n := f.addNode("n1", a, store.DriftRepair)
 		f.addPeers(n.ID, 3)
 		f.reconcile(n.ID)
+		gen := f.node(n.ID).DesiredGeneration
 		dump, at := pollDump(t, a.Client(t), a.Iface)
-		pr := f.r.OfferBrief(n.ID, Observation{Peers: dump, ReadAt: at})
+		pr := f.r.OfferBrief(n.ID, Observation{Peers: dump, ReadAt: at, Generation: gen})
 		if obs := pr.j.obs; obs == nil || !obs.onlyDigest() {
 			t.Fatalf("the job waits with %+v, want only the digest of the confirmed dump", obs)
 		}
@@ -107,8 +108,9 @@ func TestOfferKeepsOnlyDigestOfConfirmedDump(t *testing.T) {
 		n := f.addNode("n1", a, store.DriftRepair)
 		peers := f.addPeers(n.ID, 3)
 		f.reconcile(n.ID)
+		gen := f.node(n.ID).DesiredGeneration
 		dump, at := pollDump(t, a.Client(t), a.Iface)
-		pr := f.r.OfferBrief(n.ID, Observation{Peers: dump, ReadAt: at})
+		pr := f.r.OfferBrief(n.ID, Observation{Peers: dump, ReadAt: at, Generation: gen})
 		if obs := pr.j.obs; obs == nil || !obs.onlyDigest() {
 			t.Fatalf("the job waits with %+v, want only the digest of the confirmed dump", obs)
 		}
@@ -124,6 +126,29 @@ func TestOfferKeepsOnlyDigestOfConfirmedDump(t *testing.T) {
 			t.Fatalf("reconcile after the node moved: %+v, %v; want the agent read again and two peers added", res, err)
 		}
 		f.checkDrift(n.ID, 0, 1)
+		f.assertConverged(a, n.ID)
+	})
+
+	t.Run("generation moved before the poll", func(t *testing.T) {
+		f := newFixture(t, -1)
+		a := agenttest.Start(t, agenttest.Options{})
+		n := f.addNode("n1", a, store.DriftRepair)
+		f.addPeers(n.ID, 3)
+		f.reconcile(n.ID)
+		f.addPeers(n.ID, 1) // created while the agent was away: no push
+		gen := f.node(n.ID).DesiredGeneration
+		dump, at := pollDump(t, a.Client(t), a.Iface)
+		pr := f.r.OfferBrief(n.ID, Observation{Peers: dump, ReadAt: at, Generation: gen})
+		if obs := pr.j.obs; obs == nil || obs.onlyDigest() {
+			t.Fatalf("the job waits with %+v, want the peers: the generation moved since the confirmation", obs)
+		}
+		f.start()
+		res, err := pr.Wait(f.ctx)
+		// The offered dump compared: the add and the dump that confirms it.
+		if err != nil || res.Added != 1 || res.Calls != 2 || !res.Acked {
+			t.Fatalf("reconcile of the offered dump: %+v, %v; want the new peer added from it, not read again", res, err)
+		}
+		f.checkDrift(n.ID, 0, 0)
 		f.assertConverged(a, n.ID)
 	})
 }

@@ -20,6 +20,11 @@ type Observation struct {
 	// its node's last write (the read may not show that write); it reads
 	// the peers again instead.
 	ReadAt time.Time
+	// Generation is the node's desired generation as the caller read it
+	// before the peers; 0 when not known. The offered peers wait for
+	// their reconcile as a digest alone only when they are the dump
+	// confirmed at this generation (see Reconciler.offer).
+	Generation int64
 
 	// digest, when not nil, is the digest of the peers offered (set by
 	// offer); Peers is then nil if they were the dump the node's last
@@ -88,8 +93,9 @@ func (r *Reconciler) OfferBrief(nodeID int64, obs Observation) *Pending {
 
 // offer is Offer (lists true) and OfferBrief. When the node's last
 // reconcile found it in line (a confirmation), the peers' digest is taken
-// now, and when it is the dump that reconcile confirmed, the job keeps
-// only the digest: a reconcile of an unchanged node needs no more
+// now, and when it is the dump that reconcile confirmed, at the
+// generation it confirmed (obs.Generation), the job keeps only the
+// digest: a reconcile of an unchanged node needs no more
 // (reconcileUnchanged), and one that finds the node moved meanwhile (a
 // change in the database) reads the agent again. A job may wait long
 // for a worker (while the million peers of 10,000 nodes first arrive,
@@ -103,7 +109,10 @@ func (r *Reconciler) offer(nodeID int64, obs Observation, lists bool) *Pending {
 	if c := r.state(nodeID).confirmed.Load(); c != nil {
 		d := digestDump(obs.Peers)
 		obs.digest = &d
-		if d == c.dump {
+		// A node whose generation moved since (peers created while its
+		// agent was away) is compared in full: with these peers, not
+		// with a read of the agent again.
+		if d == c.dump && obs.Generation == c.gen {
 			obs.Peers = nil
 		}
 	}
