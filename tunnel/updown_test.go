@@ -45,8 +45,12 @@ func TestSetUp(t *testing.T) {
 	// The port is closed while down: no socket of this process is bound
 	// to it any more. (Binding the port from the test to prove it free
 	// failed in CI: once free, any process may take an ephemeral port.)
-	if ownsUDPPort(t, port) {
-		t.Errorf("UDP port %d still bound by this process after the device went down", port)
+	// Go releases a socket's descriptor once the receive goroutine
+	// blocked on it has left, a moment after the bind's Close returns, so
+	// the check waits for that moment (up to 5 s) rather than expecting
+	// it to have passed.
+	if !waitUntil(5*time.Second, func() bool { return !ownsUDPPort(t, port) }) {
+		t.Errorf("UDP port %d still bound by this process 5 s after the device went down", port)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	if c, err := a.Net().DialContextTCPAddrPort(ctx, netip.MustParseAddrPort("10.78.0.2:8080")); err == nil {
@@ -107,6 +111,19 @@ func TestStartDown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	transfer(ctx, t, a.Net(), b.Net(), netip.MustParseAddrPort("10.79.0.2:8080"), 64<<10)
+}
+
+// waitUntil polls cond every 10 ms until it holds (true) or d has passed
+// (false).
+func waitUntil(d time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(end) {
+			return false
+		}
+	}
 }
 
 // ownsUDPPort reports whether a UDP socket of this process (IPv4 or IPv6)
