@@ -164,7 +164,14 @@ func (h cycleLog) Handle(_ context.Context, r slog.Record) error {
 	if r.Level >= slog.LevelError {
 		h.st.errors++
 		if len(h.st.first) < 5 {
-			h.st.first = append(h.st.first, r.Message)
+			msg := r.Message
+			r.Attrs(func(a slog.Attr) bool {
+				if a.Key == "err" {
+					msg += ": " + a.Value.String()
+				}
+				return true
+			})
+			h.st.first = append(h.st.first, msg)
 		}
 		return nil
 	}
