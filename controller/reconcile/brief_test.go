@@ -16,11 +16,7 @@ import (
 // both.
 func TestOfferBriefDropsWhatNobodyReads(t *testing.T) {
 	t.Run("brief", func(t *testing.T) {
-		f := newFixture(t, 0)
-		a := agenttest.Start(t, agenttest.Options{})
-		n := f.addNode("n1", a, store.DriftRepair)
-		peers := f.addPeers(n.ID, 3)
-		f.reconcile(n.ID)
+		f, a, n, peers := reconciledNode(t, 0)
 		if err := a.Client(t).DeletePeer(f.ctx, a.Iface, peers[1].PublicKey); err != nil {
 			t.Fatal(err)
 		}
@@ -44,11 +40,7 @@ func TestOfferBriefDropsWhatNobodyReads(t *testing.T) {
 	})
 
 	t.Run("joined by Offer", func(t *testing.T) {
-		f := newFixture(t, 0)
-		a := agenttest.Start(t, agenttest.Options{})
-		n := f.addNode("n1", a, store.DriftRepair)
-		peers := f.addPeers(n.ID, 3)
-		f.reconcile(n.ID)
+		f, a, n, peers := reconciledNode(t, 0)
 		if err := a.Client(t).DeletePeer(f.ctx, a.Iface, peers[0].PublicKey); err != nil {
 			t.Fatal(err)
 		}
@@ -83,11 +75,7 @@ func TestOfferBriefDropsWhatNobodyReads(t *testing.T) {
 // once, and not every peer taken for missing as with an empty dump.
 func TestOfferKeepsOnlyDigestOfConfirmedDump(t *testing.T) {
 	t.Run("unchanged", func(t *testing.T) {
-		f := newFixture(t, 0)
-		a := agenttest.Start(t, agenttest.Options{})
-		n := f.addNode("n1", a, store.DriftRepair)
-		f.addPeers(n.ID, 3)
-		f.reconcile(n.ID)
+		f, a, n, _ := reconciledNode(t, 0)
 		gen := f.node(n.ID).DesiredGeneration
 		dump, at := pollDump(t, a.Client(t), a.Iface)
 		pr := f.r.OfferBrief(n.ID, Observation{Peers: dump, ReadAt: at, Generation: gen})
@@ -103,11 +91,7 @@ func TestOfferKeepsOnlyDigestOfConfirmedDump(t *testing.T) {
 	})
 
 	t.Run("node moved meanwhile", func(t *testing.T) {
-		f := newFixture(t, -1)
-		a := agenttest.Start(t, agenttest.Options{})
-		n := f.addNode("n1", a, store.DriftRepair)
-		peers := f.addPeers(n.ID, 3)
-		f.reconcile(n.ID)
+		f, a, n, peers := reconciledNode(t, -1)
 		gen := f.node(n.ID).DesiredGeneration
 		dump, at := pollDump(t, a.Client(t), a.Iface)
 		pr := f.r.OfferBrief(n.ID, Observation{Peers: dump, ReadAt: at, Generation: gen})
@@ -130,11 +114,7 @@ func TestOfferKeepsOnlyDigestOfConfirmedDump(t *testing.T) {
 	})
 
 	t.Run("generation moved before the poll", func(t *testing.T) {
-		f := newFixture(t, -1)
-		a := agenttest.Start(t, agenttest.Options{})
-		n := f.addNode("n1", a, store.DriftRepair)
-		f.addPeers(n.ID, 3)
-		f.reconcile(n.ID)
+		f, a, n, _ := reconciledNode(t, -1)
 		f.addPeers(n.ID, 1) // created while the agent was away: no push
 		gen := f.node(n.ID).DesiredGeneration
 		dump, at := pollDump(t, a.Client(t), a.Iface)
@@ -151,4 +131,17 @@ func TestOfferKeepsOnlyDigestOfConfirmedDump(t *testing.T) {
 		f.checkDrift(n.ID, 0, 0)
 		f.assertConverged(a, n.ID)
 	})
+}
+
+// reconciledNode is a fixture (newFixture(t, bulkThreshold)) with one
+// node, n1, on a real agent under DriftRepair, given three peers and
+// reconciled: the agent holds them and the node is in line.
+func reconciledNode(t *testing.T, bulkThreshold int) (*fixture, *agenttest.Agent, store.Node, []store.Peer) {
+	t.Helper()
+	f := newFixture(t, bulkThreshold)
+	a := agenttest.Start(t, agenttest.Options{})
+	n := f.addNode("n1", a, store.DriftRepair)
+	peers := f.addPeers(n.ID, 3)
+	f.reconcile(n.ID)
+	return f, a, n, peers
 }

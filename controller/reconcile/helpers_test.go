@@ -388,3 +388,15 @@ func agentAdd(t testing.TB, a *agenttest.Agent, key wgtypes.Key, ip string) {
 		t.Fatal(err)
 	}
 }
+
+// pushTogether pushes batch, the node's latest creations in order, each
+// at the generation its creation made, before Run: they wait in the queue
+// together. It returns the node's desired generation, the last's.
+func (f *fixture) pushTogether(nodeID int64, batch []store.Peer) int64 {
+	f.t.Helper()
+	gen := f.node(nodeID).DesiredGeneration
+	for i, p := range batch {
+		f.r.Push(nodeID, p.ID, gen-int64(len(batch)-1-i))
+	}
+	return gen
+}

@@ -218,11 +218,8 @@ func TestPushBatchGoesInOneCall(t *testing.T) {
 	f.addPeers(n.ID, 3)
 	f.reconcile(n.ID) // the agent holds three peers
 	batch := f.addPeers(n.ID, DefaultBulkThreshold+2)
-	gen := f.node(n.ID).DesiredGeneration
 	f.rec.reset()
-	for i, p := range batch { // before Run: they wait together
-		f.r.Push(n.ID, p.ID, gen-int64(len(batch)-1-i))
-	}
+	gen := f.pushTogether(n.ID, batch)
 	f.start()
 	f.waitApplied(batch...)
 

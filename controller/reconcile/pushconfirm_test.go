@@ -154,11 +154,8 @@ func TestPushReadsADumpWhenItMust(t *testing.T) {
 			c := fake.Client(t)
 			f.confirmed(n.ID, c, "wg0")
 			batch := f.addPeers(n.ID, tt.peers)
-			gen := f.node(n.ID).DesiredGeneration
 			f.rec.reset()
-			for i, p := range batch { // before Run: they wait together
-				f.r.Push(n.ID, p.ID, gen-int64(len(batch)-1-i))
-			}
+			gen := f.pushTogether(n.ID, batch)
 			f.start()
 			f.waitApplied(batch...)
 			waitFor(t, func() bool { return f.node(n.ID).AckedGeneration == gen })
