@@ -2,9 +2,7 @@ package agentclient
 
 import (
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 
@@ -29,14 +27,7 @@ func TestSmallConnectionBuffersCarryLargeCalls(t *testing.T) {
 	const peers = 2000
 	a := agenttest.StartFake(t, agenttest.FakeOptions{Secret: "secret-a", Unserved: true})
 	var conns atomic.Int64
-	srv := httptest.NewUnstartedServer(a)
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	t.Cleanup(srv.Close)
+	srv := serveCountingConns(t, a, &conns)
 	p := NewPool(PoolOptions{})
 	c, err := p.For(store.Node{ID: 1, AgentURL: srv.URL, Secret: []byte(a.Secret), WGInterface: "wg0"})
 	if err != nil {

@@ -24,14 +24,7 @@ func TestConnectionsReusedAcrossFleet(t *testing.T) {
 	})
 	nodes := make([]store.Node, agents)
 	for i := range nodes {
-		srv := httptest.NewUnstartedServer(health)
-		srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-			if s == http.StateNew {
-				dials.Add(1)
-			}
-		}
-		srv.Start()
-		t.Cleanup(srv.Close)
+		srv := serveCountingConns(t, health, &dials)
 		nodes[i] = store.Node{ID: int64(i + 1), AgentURL: srv.URL, Secret: []byte("s"), WGInterface: "wg0"}
 	}
 	p := NewPool(PoolOptions{})
@@ -55,4 +48,19 @@ func TestConnectionsReusedAcrossFleet(t *testing.T) {
 	if got := dials.Load() - agents; got != 0 {
 		t.Errorf("second round opened %d connections to %d agents, want 0 (every first one kept)", got, agents)
 	}
+}
+
+// serveCountingConns serves h on a loopback test server, closed when the
+// test ends, and adds one to conns for every connection it accepts.
+func serveCountingConns(t *testing.T, h http.Handler, conns *atomic.Int64) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
 }
