@@ -124,22 +124,8 @@ func FuzzScanDeviceTextParts(f *testing.F) {
 	f.Add(peerBlock(1, "")+peerBlock(2, "")+peerBlock(1, ""), uint8(3), uint8(1))
 	f.Add("public_key="+k1+"\n\npublic_key="+k1+"\n", uint8(2), uint8(1))
 	f.Fuzz(func(t *testing.T, text string, n, minPart uint8) {
-		var want []wgtypes.Peer
-		var st DeviceState
-		werr := scanDeviceText(text, &st, func(v *PeerView) error { want = append(want, v.Peer()); return nil })
 		got, err := partsOf(text, int(n%8)+1, int(minPart))
-		if (err == nil) != (werr == nil) {
-			t.Fatalf("in parts: %v; in one piece: %v", err, werr)
-		}
-		if werr != nil {
-			if !strings.Contains(werr.Error(), "duplicate peer") && err.Error() != werr.Error() {
-				t.Fatalf("in parts: %v; in one piece: %v", err, werr)
-			}
-			return
-		}
-		if all := slices.Concat(got...); !reflect.DeepEqual(all, want) {
-			t.Fatalf("in parts: %+v\nin one piece: %+v", got, want)
-		}
+		matchOnePiece(t, "in parts", text, got, err)
 	})
 }
 
@@ -224,4 +210,27 @@ func readWhileStill(t *testing.T, tn *Tunnel, read func() []wgtypes.Peer) (got, 
 	}
 	slices.SortFunc(got, func(a, b wgtypes.Peer) int { return bytes.Compare(a.PublicKey[:], b.PublicKey[:]) })
 	return got, want
+}
+
+// matchOnePiece fails t unless got and err, text read another way (how),
+// are what the one-piece parser makes of text: it fails too, with the
+// same error (a duplicate peer may be reported in either's words), or
+// the peers got hold, in order, are the ones it reports.
+func matchOnePiece(t *testing.T, how, text string, got [][]wgtypes.Peer, err error) {
+	t.Helper()
+	var want []wgtypes.Peer
+	var st DeviceState
+	werr := scanDeviceText(text, &st, func(v *PeerView) error { want = append(want, v.Peer()); return nil })
+	if (err == nil) != (werr == nil) {
+		t.Fatalf("%s: %v; in one piece: %v", how, err, werr)
+	}
+	if werr != nil {
+		if !strings.Contains(werr.Error(), "duplicate peer") && err.Error() != werr.Error() {
+			t.Fatalf("%s: %v; in one piece: %v", how, err, werr)
+		}
+		return
+	}
+	if all := slices.Concat(got...); !reflect.DeepEqual(all, want) {
+		t.Fatalf("%s: %+v\nin one piece: %+v", how, all, want)
+	}
 }
