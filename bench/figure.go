@@ -76,7 +76,7 @@ func suite() []figure {
 		{
 			Name: "controller-fleet", Pkg: "./controller", Bench: "ControllerFleet",
 			Benchtime: "1x", Quick: "1x", Short: true, Timeout: 30 * time.Minute,
-			Headline: []string{"create-p50-ms", "create-p99-ms", "create/s", "to-agent-p99-ms", "cycle-ms",
+			Headline: []string{"create-p50-ms", "create-p99-ms", "open-p50-ms", "open-p99-ms", "service-p99-ms", "create/s", "to-agent-p99-ms", "cycle-ms",
 				"burst-cycle-max-ms", "period/interval", "dials/warm-cycle", "false-drift", "peak-RSS-MiB", "controller-RSS-MiB"},
 			What: "controller with simulated agents (child processes): 50 clients create peers while it polls (WGFLEET_FLEET_* size it)",
 		},

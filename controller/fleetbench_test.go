@@ -43,11 +43,16 @@ type fleetSize struct {
 	// WGFLEET_FLEET_MEMORY_LIMIT_MIB, this process only (GOMEMLIMIT would
 	// reach the children too); 0 for none.
 	memLimit int64
+	// rate paces the creations in open loop, creations a second over all
+	// clients (WGFLEET_FLEET_RATE, creationLoad); 0 is the closed loop,
+	// the figure issue 14's target is judged on.
+	rate float64
 }
 
 // benchFleetSize is issue 14's 1,000 nodes x 100 peers by 50 clients with
 // a 10 s poll interval, 20 nodes x 5 peers with a 2 s interval with
-// -short; WGFLEET_FLEET_NODES, _PEERS, _CLIENTS and _INTERVAL change it.
+// -short; WGFLEET_FLEET_NODES, _PEERS, _CLIENTS and _INTERVAL change it,
+// WGFLEET_FLEET_RATE paces the creations in open loop.
 // The simulated agents run in child processes of up to simProcAgents
 // agents each, in this process with -short (a run of a few seconds);
 // WGFLEET_FLEET_AGENT_PROCS sets how many children (0: this process).
@@ -76,6 +81,13 @@ func benchFleetSize(tb testing.TB) fleetSize {
 		s.interval = d
 	}
 	s.seed = os.Getenv("WGFLEET_FLEET_SEED") == "1"
+	if e := os.Getenv("WGFLEET_FLEET_RATE"); e != "" {
+		r, err := strconv.ParseFloat(e, 64)
+		if err != nil || r <= 0 || math.IsInf(r, 0) || s.seed {
+			tb.Fatalf("WGFLEET_FLEET_RATE=%q: want creations a second above 0 (and no WGFLEET_FLEET_SEED)", e)
+		}
+		s.rate = r
+	}
 	if e := os.Getenv("WGFLEET_FLEET_MEMORY_LIMIT_MIB"); e != "" {
 		n, err := strconv.Atoi(e)
 		if err != nil || n < controller.MinMemoryLimit>>20 {
@@ -107,6 +119,10 @@ func benchFleetSize(tb testing.TB) fleetSize {
 // every node's peers through the API while the poller runs, and measures:
 //
 //   - create-p50-ms, create-p99-ms, create/s: the POSTs' latency and rate;
+//     with WGFLEET_FLEET_RATE=N the creations are paced at N a second in
+//     open loop (creationLoad) and open-p50-ms, open-p99-ms (from the
+//     moment each was due), service-p50-ms, service-p99-ms (from its send)
+//     and send-lag-p99-ms replace the first two;
 //   - to-agent-p50-ms, to-agent-p99-ms: from a POST's 201 to the peer on
 //     its agent;
 //   - cycle-ms (idle, before the creations: no peers), full-cycle-ms
@@ -367,22 +383,28 @@ func runFleet(b *testing.B, size fleetSize) {
 		k[31] = (k[31] & 127) | 64
 		keys[i] = base64.StdEncoding.EncodeToString(k[:])
 	}
-	lat := make([]time.Duration, total)
-	at201 := make([]time.Time, total)
 	burstFrom := len(logs.snapshot())
+	if size.rate > 0 {
+		progress("creating %d peers in open loop at %.0f a second by %d clients", total, size.rate, size.clients)
+	}
 	b.StartTimer()
 	start := time.Now()
-	parallel(b, size.clients, total, func(j int) error {
+	ct, err := creationLoad(size.clients, total, size.rate, func(j int) error {
 		node := ids[j%size.nodes]
-		t0 := time.Now()
 		_, err := api.call(ctx, http.MethodPost, fmt.Sprintf("/api/nodes/%d/peers", node),
 			map[string]any{"name": fmt.Sprintf("p%d", j), "public_key": keys[j]}, nil)
-		at201[j] = time.Now()
-		lat[j] = at201[j].Sub(t0)
 		return err
 	})
 	burst := time.Since(start)
 	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	at201 := ct.done
+	lat, service, lag := make([]time.Duration, total), make([]time.Duration, total), make([]time.Duration, total)
+	for j := range total {
+		lat[j], service[j], lag[j] = ct.latency(j), ct.service(j), ct.lag(j)
+	}
 	waitFor(b, bound, "every peer on its agent", func() bool { return sim.stats(b).arrivals >= total })
 	burstCycles := logs.snapshot()[burstFrom:]
 
@@ -406,10 +428,23 @@ func runFleet(b *testing.B, size fleetSize) {
 	full := all[after:]
 
 	slices.Sort(lat)
+	slices.Sort(service)
+	slices.Sort(lag)
 	slices.Sort(toAgent)
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	b.ReportMetric(ms(pct(lat, 50)), "create-p50-ms")
-	b.ReportMetric(ms(pct(lat, 99)), "create-p99-ms")
+	if size.rate > 0 {
+		// Open loop: latency from the moment each creation was due; its
+		// service time from its send; the wait for a free client between.
+		b.ReportMetric(size.rate, "offered/s")
+		b.ReportMetric(ms(pct(lat, 50)), "open-p50-ms")
+		b.ReportMetric(ms(pct(lat, 99)), "open-p99-ms")
+		b.ReportMetric(ms(pct(service, 50)), "service-p50-ms")
+		b.ReportMetric(ms(pct(service, 99)), "service-p99-ms")
+		b.ReportMetric(ms(pct(lag, 99)), "send-lag-p99-ms")
+	} else {
+		b.ReportMetric(ms(pct(lat, 50)), "create-p50-ms")
+		b.ReportMetric(ms(pct(lat, 99)), "create-p99-ms")
+	}
 	b.ReportMetric(float64(total)/burst.Seconds(), "create/s")
 	b.ReportMetric(ms(pct(toAgent, 50)), "to-agent-p50-ms")
 	b.ReportMetric(ms(pct(toAgent, 99)), "to-agent-p99-ms")
@@ -423,9 +458,17 @@ func runFleet(b *testing.B, size fleetSize) {
 	b.ReportMetric(float64(drift), "false-drift")
 	reportRSS(b, sim, mem, size, cpu, cpuCycles)
 	logs.mu.Lock()
-	b.Logf("%d nodes x %d peers by %d clients, interval %v: %d creations in %v; %d cycles (%d during the burst); controller errors logged: %d %q",
-		size.nodes, size.peers, size.clients, size.interval, total, burst.Round(time.Millisecond), len(all), len(burstCycles), logs.errors, logs.first)
+	b.Logf("%d nodes x %d peers by %d clients (%s), interval %v: %d creations in %v; %d cycles (%d during the burst); controller errors logged: %d %q",
+		size.nodes, size.peers, size.clients, loopName(size.rate), size.interval, total, burst.Round(time.Millisecond), len(all), len(burstCycles), logs.errors, logs.first)
 	logs.mu.Unlock()
+}
+
+// loopName says how the creations were paced.
+func loopName(rate float64) string {
+	if rate > 0 {
+		return fmt.Sprintf("open loop, %g a second", rate)
+	}
+	return "closed loop"
 }
 
 // fleetDrift is drift_count summed over the nodes.
