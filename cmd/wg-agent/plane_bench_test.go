@@ -132,10 +132,20 @@ func BenchmarkDataPlane(b *testing.B) {
 	}
 	profDir := os.Getenv("WGFLEET_PLANE_PERF")
 
+	// A round measures one direction through every leg back to back, then
+	// the other: the two runs of a ratio are neighbours, seconds apart, and
+	// share what the rest of the machine was doing then more closely than
+	// runs a whole leg apart. Every second round takes the legs in reverse
+	// order (with -benchtime Nx), so that no leg is always measured first.
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		for _, l := range legs {
-			for _, down := range []bool{false, true} {
+		order := legs
+		if i%2 == 1 {
+			order = slices.Clone(legs)
+			slices.Reverse(order)
+		}
+		for _, down := range []bool{false, true} {
+			for _, l := range order {
 				l.measure(b, ctx, secs, down, profDir)
 			}
 		}
@@ -176,6 +186,12 @@ func BenchmarkDataPlane(b *testing.B) {
 		}
 		b.ReportMetric(median(byName[a].up)/median(byName[base].up), a+"/"+base+"-up")
 		b.ReportMetric(median(byName[a].down)/median(byName[base].down), a+"/"+base+"-down")
+		if byName[a].node != 0 && byName[base].node != 0 {
+			// The node's CPU per bit against the baseline's: above 1, a
+			// leg needs more CPU to carry the same (see measure).
+			b.ReportMetric(median(byName[a].upCost)/median(byName[base].upCost), a+"/"+base+"-up-CPU/bit")
+			b.ReportMetric(median(byName[a].downCost)/median(byName[base].downCost), a+"/"+base+"-down-CPU/bit")
+		}
 	}
 	ratio("tun", "raw")
 	ratio("tun-churn", "raw")
