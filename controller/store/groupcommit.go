@@ -15,7 +15,8 @@ import (
 // second, whatever else it did. So InTx does not run fn itself: it hands
 // fn to the store's writer goroutine, which runs the functions waiting
 // at that moment (up to maxBatch) one after another in one transaction,
-// each inside a savepoint of its own, and commits once.
+// each inside a savepoint of its own, and commits once (a function alone
+// in its batch needs no savepoint: runAlone).
 //
 // What InTx promises is unchanged: fn runs exactly once, alone (no other
 // function's statements interleave with its), under the write lock, and
@@ -178,6 +179,10 @@ func (s *Store) runBatch(g uint64, batch []*writeReq) {
 		}
 	}
 	s.owner.Store(g)
+	if len(live) == 1 {
+		s.runAlone(stx, live[0])
+		return
+	}
 	var ok []*writeReq
 	for i, r := range live {
 		res, broken := s.runSavepoint(stx, fnSavepoint, r)
@@ -206,6 +211,33 @@ func (s *Store) runBatch(g uint64, batch []*writeReq) {
 		return
 	}
 	failAll(ok, nil)
+}
+
+// runAlone runs r, the only function of its batch, in stx and ends stx:
+// its savepoint would keep nothing apart, so none is made (SAVEPOINT and
+// RELEASE cost the writer two statements), and the transaction itself is
+// committed when r succeeds, rolled back when it fails, panics or its ctx
+// ended: what runSavepoint and the batch's commit would do for it.
+func (s *Store) runAlone(stx *sql.Tx, r *writeReq) {
+	res := s.callFn(stx, r)
+	if res.err == nil && !res.panicked {
+		if err := r.ctx.Err(); err != nil {
+			res.err = fmt.Errorf("store: %w", err) // ended meanwhile: not committed
+		}
+	}
+	s.owner.Store(0)
+	if res.err != nil || res.panicked {
+		if err := stx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) && !res.panicked {
+			res.err = errors.Join(res.err, fmt.Errorf("store: rollback: %w", err))
+		}
+		r.done <- res
+		return
+	}
+	if err := stx.Commit(); err != nil {
+		r.done <- writeResult{err: fmt.Errorf("store: commit: %w", err)}
+		return
+	}
+	r.done <- writeResult{}
 }
 
 // fnSavepoint is the name of the savepoint each function of a batch runs

@@ -170,3 +170,69 @@ func TestGroupCommitAfterClose(t *testing.T) {
 		t.Fatal("InTx after Close has not returned")
 	}
 }
+
+// TestGroupCommitAloneFunction: a function alone in its batch (calls one
+// after another on an idle store) runs without a savepoint of its own
+// (runAlone), and is still what InTx promises: one that fails, panics or
+// whose ctx ended changes nothing, its caller gets its error or panic, and
+// the store goes on; one that succeeds is committed.
+func TestGroupCommitAloneFunction(t *testing.T) {
+	s, _, _ := openTest(t)
+	ctx := context.Background()
+	n := mustCreateNode(t, s, testNode("n1"))
+	failing := errors.New("this function fails")
+	generation := func() int64 {
+		t.Helper()
+		got, err := s.GetNode(ctx, n.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.DesiredGeneration
+	}
+	bump := func(ctx context.Context, tx *Tx) {
+		t.Helper()
+		if _, err := tx.BumpGeneration(ctx, n.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gen := generation()
+
+	if err := s.InTx(ctx, func(tx *Tx) error { bump(ctx, tx); return failing }); !errors.Is(err, failing) {
+		t.Errorf("the failing function: err %v, want its own error", err)
+	}
+	if got := generation(); got != gen {
+		t.Errorf("after the failing function: generation %d, want %d", got, gen)
+	}
+
+	func() {
+		defer func() {
+			if p := recover(); p != "alone in its batch" {
+				t.Errorf("the panicking function's caller recovered %v, want its panic", p)
+			}
+		}()
+		_ = s.InTx(ctx, func(tx *Tx) error { bump(ctx, tx); panic("alone in its batch") })
+	}()
+	if got := generation(); got != gen {
+		t.Errorf("after the panicking function: generation %d, want %d", got, gen)
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	err := s.InTx(cctx, func(tx *Tx) error {
+		bump(cctx, tx)
+		cancel() // ends while the function runs: its change must not commit
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("the function whose ctx ended: err %v, want context.Canceled", err)
+	}
+	if got := generation(); got != gen {
+		t.Errorf("after the function whose ctx ended: generation %d, want %d", got, gen)
+	}
+
+	if err := s.InTx(ctx, func(tx *Tx) error { bump(ctx, tx); return nil }); err != nil {
+		t.Fatalf("the good function: %v", err)
+	}
+	if got := generation(); got != gen+1 {
+		t.Errorf("after the good function: generation %d, want %d", got, gen+1)
+	}
+}
