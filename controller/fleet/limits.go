@@ -33,11 +33,11 @@ type enforced struct {
 // The poller calls it for each node after recording its traffic, and the
 // controller for every node at least once a minute.
 func (s *Service) EnforceLimits(ctx context.Context, nodeID int64) error {
-	// Most calls find nothing due: look first in a read-only transaction,
-	// which does not wait for the writer, and take the write transaction
-	// (which looks again) only when something is.
+	// Most calls find nothing due: look first with a read of one
+	// statement (ViewOne), which does not wait for the writer, and take
+	// the write transaction (which looks again) only when something is.
 	var due []store.RestrictionChange
-	err := s.store.View(ctx, func(tx *store.Tx) error {
+	err := s.store.ViewOne(ctx, func(tx *store.Tx) error {
 		var err error
 		due, err = tx.DueRestrictions(ctx, s.now(), nodeID, 0)
 		return err

@@ -344,7 +344,7 @@ func (p *Poller) writeStats(ctx context.Context, node store.Node, peers []agenta
 		seen[ap.PublicKey] = ap
 	}
 	var changed bool
-	err := p.store.View(ctx, func(tx *store.Tx) error {
+	err := p.store.ViewOne(ctx, func(tx *store.Tx) error { // every poll: one statement, no transaction
 		rows, err := tx.ListPeerCounters(ctx, node.ID, node.WGInterface)
 		changed = len(statChanges(rows, seen)) > 0
 		return err

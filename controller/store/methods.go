@@ -224,9 +224,10 @@ func (s *Store) RevokeAPIToken(ctx context.Context, id int64) error {
 	return s.InTx(ctx, func(tx *Tx) error { return tx.RevokeAPIToken(ctx, id) })
 }
 
-// LookupAPIToken runs Tx.LookupAPIToken in a read-only transaction (View).
+// LookupAPIToken runs Tx.LookupAPIToken, one statement, as a read of its
+// own (ViewOne): every API request with a token makes it.
 func (s *Store) LookupAPIToken(ctx context.Context, hash TokenHash) (APIToken, error) {
-	return view(ctx, s, func(tx *Tx) (APIToken, error) { return tx.LookupAPIToken(ctx, hash) })
+	return viewOne(ctx, s, func(tx *Tx) (APIToken, error) { return tx.LookupAPIToken(ctx, hash) })
 }
 
 // TouchAPIToken runs Tx.TouchAPIToken in its own transaction.

@@ -12,12 +12,17 @@ import (
 // by toPostgres first (dialect.go), once: the store's statements are a
 // fixed set, and the translations are kept in pgQueries.
 type sqlTx struct {
-	tx *sql.Tx
+	// tx is the transaction (*sql.Tx); for a function given to ViewOne,
+	// the readers' pool (*sql.DB), each statement on its own.
+	tx querier
 	pg *pgQueries // nil on SQLite: statements run as written
 	// shield keeps the end of a statement's ctx from interrupting it: in
 	// a group commit (groupcommit.go) an interrupted statement would roll
 	// back the whole transaction, other functions' work with it.
 	shield bool
+	// ran counts the statements run, for a function given to ViewOne,
+	// which may run one (viewone.go); nil elsewhere.
+	ran *int
 }
 
 // stmtCtx is the context a statement runs under.
@@ -38,8 +43,14 @@ type pgQuery struct {
 	err error
 }
 
-// translate returns q as the database runs it.
+// translate returns q as the database runs it; for a function given to
+// ViewOne, an error from its second statement on.
 func (c sqlTx) translate(q string) (string, error) {
+	if c.ran != nil {
+		if *c.ran++; *c.ran > 1 {
+			return "", errSecondStatement
+		}
+	}
 	if c.pg == nil {
 		return q, nil
 	}

@@ -113,7 +113,7 @@ func New(cfg Config) *Dispatcher {
 // would otherwise each wait for the one writer.
 func (d *Dispatcher) Publish(ctx context.Context, e events.Event) {
 	var wanted bool
-	err := d.store.View(ctx, func(tx *store.Tx) error {
+	err := d.store.ViewOne(ctx, func(tx *store.Tx) error { // every event: one statement, no transaction
 		hooks, err := tx.ListWebhooks(ctx)
 		for _, w := range hooks {
 			wanted = wanted || w.Takes(string(e.Type))
