@@ -390,6 +390,7 @@ func runFleet(b *testing.B, size fleetSize) {
 	if size.rate > 0 {
 		progress("creating %d peers in open loop at %.0f a second by %d clients", total, size.rate, size.clients)
 	}
+	stopProfile = phaseProfile(b, "WGFLEET_FLEET_BURST_PROFILE")
 	b.StartTimer()
 	start, burstCPU := time.Now(), cpuTime(b)
 	ct, err := creationLoad(size.clients, total, size.rate, func(j int) error {
@@ -400,6 +401,7 @@ func runFleet(b *testing.B, size fleetSize) {
 	})
 	burst, burstCPU := time.Since(start), cpuTime(b)-burstCPU
 	b.StopTimer()
+	stopProfile()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -582,8 +584,9 @@ func reportRSS(b *testing.B, sim *simFleet, mem func() (memClasses, float64), si
 // environment variable env names, if it names one, for one phase of the
 // run (-test.cpuprofile covers the whole run: the registration and the
 // seed too): WGFLEET_FLEET_REGISTER_PROFILE the nodes' registration,
-// WGFLEET_FLEET_IDLE_PROFILE the idle cycles after the creations or the
-// seed. The returned function stops it.
+// WGFLEET_FLEET_BURST_PROFILE the creations, WGFLEET_FLEET_IDLE_PROFILE
+// the idle cycles after the creations or the seed. The returned function
+// stops it.
 func phaseProfile(b *testing.B, env string) (stop func()) {
 	path := os.Getenv(env)
 	if path == "" {
