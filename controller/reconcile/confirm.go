@@ -162,7 +162,7 @@ func (r *Reconciler) reconcileUnchanged(ctx context.Context, st *nodeState, node
 		}
 	}
 	var ns store.NodeSync
-	err := r.store.View(ctx, func(tx *store.Tx) error {
+	err := r.store.ViewOne(ctx, func(tx *store.Tx) error { // every poll of a quiet node: one statement
 		var err error
 		ns, err = tx.GetNodeSync(ctx, nodeID)
 		return err
