@@ -123,6 +123,10 @@ func benchFleetSize(tb testing.TB) fleetSize {
 //     open loop (creationLoad) and open-p50-ms, open-p99-ms (from the
 //     moment each was due), service-p50-ms, service-p99-ms (from its send)
 //     and send-lag-p99-ms replace the first two;
+//   - in-cycle-service-p50-ms, -p99-ms and between-cycles-service-p50-ms,
+//     -p99-ms: the service times (from the send) of the creations sent
+//     while a poll cycle ran and of the others; sent-in-cycle/all, the
+//     share of the first;
 //   - burst-cpu-ms/creation: the CPU time of this process (the controller
 //     and the clients; not the children's agents) over the creations, per
 //     creation;
@@ -457,6 +461,15 @@ func runFleet(b *testing.B, size fleetSize) {
 	b.ReportMetric(ms(maxTook(idle)), "cycle-ms")
 	b.ReportMetric(ms(maxTook(full)), "full-cycle-ms")
 	b.ReportMetric(ms(maxTook(burstCycles)), "burst-cycle-max-ms")
+	if during, between := ct.byCycle(burstCycles); len(during) > 0 && len(between) > 0 {
+		// Service times of the creations sent while a poll cycle ran, and
+		// of the others.
+		b.ReportMetric(float64(len(during))/float64(total), "sent-in-cycle/all")
+		b.ReportMetric(ms(pct(during, 50)), "in-cycle-service-p50-ms")
+		b.ReportMetric(ms(pct(during, 99)), "in-cycle-service-p99-ms")
+		b.ReportMetric(ms(pct(between, 50)), "between-cycles-service-p50-ms")
+		b.ReportMetric(ms(pct(between, 99)), "between-cycles-service-p99-ms")
+	}
 	b.ReportMetric(slices.Min(periods), "period/interval-min")
 	b.ReportMetric(slices.Max(periods), "period/interval")
 	b.ReportMetric(float64(firstDials), "dials/first-cycles")

@@ -3,6 +3,7 @@ package controller_test
 import (
 	"errors"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,6 +26,30 @@ func (t creationTimes) service(j int) time.Duration { return t.done[j].Sub(t.sen
 
 // lag is how long creation j waited for a free client after it was due.
 func (t creationTimes) lag(j int) time.Duration { return t.sent[j].Sub(t.due[j]) }
+
+// byCycle splits the creations' service times in two, sorted: those sent
+// while a poll cycle of cs ran (from its start to its end), and the
+// others; a poll cycle polls every node at once, so this shows what its
+// work does to the creations beside it.
+func (t creationTimes) byCycle(cs []pollCycle) (during, between []time.Duration) {
+	for j := range t.sent {
+		in := false
+		for _, c := range cs {
+			if !t.sent[j].Before(c.start) && t.sent[j].Before(c.start.Add(c.took)) {
+				in = true
+				break
+			}
+		}
+		if in {
+			during = append(during, t.service(j))
+		} else {
+			between = append(between, t.service(j))
+		}
+	}
+	slices.Sort(during)
+	slices.Sort(between)
+	return during, between
+}
 
 // creationLoad runs fn(0..n-1), each once, on clients goroutines, in
 // order of j, and returns when each was due, sent and answered. It stops
@@ -182,4 +207,24 @@ func TestCreationLoad(t *testing.T) {
 			t.Errorf("%d creations ran after the error, want fewer than %d", c, n)
 		}
 	})
+}
+
+// TestCreationTimesByCycle: a creation counts as sent during a poll cycle
+// from the cycle's start (included) to its end (excluded), and each side
+// keeps its own service times, sorted.
+func TestCreationTimesByCycle(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	ct := creationTimes{
+		sent: []time.Time{at(0), at(100), at(150), at(200), at(300)},
+		done: []time.Time{at(5), at(190), at(160), at(207), at(301)},
+	}
+	ct.due = ct.sent
+	during, between := ct.byCycle([]pollCycle{{start: at(100), took: 100 * time.Millisecond}})
+	if want := []time.Duration{10 * time.Millisecond, 90 * time.Millisecond}; !slices.Equal(during, want) {
+		t.Errorf("during the cycle: %v, want %v (sent at 100 and 150 ms)", during, want)
+	}
+	if want := []time.Duration{time.Millisecond, 5 * time.Millisecond, 7 * time.Millisecond}; !slices.Equal(between, want) {
+		t.Errorf("between cycles: %v, want %v (sent at 0, 200 and 300 ms)", between, want)
+	}
 }
