@@ -1,10 +1,12 @@
 package agent
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -134,18 +136,35 @@ func TestPeerStoreCompaction(t *testing.T) {
 	if s.gen != gen+1 || s.needsCompaction() {
 		t.Fatalf("after compaction: generation %d (was %d), needs compaction %v", s.gen, gen, s.needsCompaction())
 	}
-	st, err := os.Stat(s.journalPath)
-	if err != nil || st.Size() != s.size || st.Size() > 64 {
-		t.Fatalf("journal after compaction: %v, %d bytes (store says %d)", err, st.Size(), s.size)
+	if s.size > 64 {
+		t.Fatalf("journal after compaction: records of %d bytes", s.size)
 	}
+	journalEndsAt(t, s.journalPath, s.size)
 	storeBatch(t, s, tab, func(w *peerTable) { w.remove(nthPeer(0).Key) })
 	samePeers(t, loadState(t, dir, "wg0"), tab.peers)
 }
 
+// journalEndsAt fails t unless the journal at path holds end bytes of
+// records (as far as its length goes) and nothing but zeros after them:
+// its preallocated tail, where no torn record is left to be read.
+func journalEndsAt(t *testing.T, path string, end int64) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(data)) < end {
+		t.Fatalf("journal of %d bytes, want its records' %d at least", len(data), end)
+	}
+	if i := bytes.IndexFunc(data[end:], func(r rune) bool { return r != 0 }); i >= 0 {
+		t.Fatalf("journal holds a byte other than zero at %d, after its records' end at %d", end+int64(i), end)
+	}
+}
+
 // journalWithBatches makes a store with three batches and returns the
-// journal's path, the set after two of them, the set after all three and
-// where the third record starts.
-func journalWithBatches(t *testing.T) (dir string, two, three peerSet, lastAt int64) {
+// journal's path, the set after two of them, the set after all three,
+// where the third record starts and where it ends.
+func journalWithBatches(t *testing.T) (dir string, two, three peerSet, lastAt, end int64) {
 	t.Helper()
 	dir = t.TempDir()
 	s, set, err := openPeerStore(dir, "wg0", discardLog())
@@ -168,20 +187,26 @@ func journalWithBatches(t *testing.T) (dir string, two, three peerSet, lastAt in
 		}
 		w.remove(nthPeer(2).Key)
 	})
-	return dir, two, cloneSet(tab.peers), lastAt
+	return dir, two, cloneSet(tab.peers), lastAt, s.size
 }
 
 // TestPeerStoreTornTail: a crash while the last batch was appended leaves
-// any prefix of its record, or garbage, or zeros: each is dropped as never
-// acknowledged (the set is the one before it, never an empty one), the
-// journal is cut there, and appends go on after the good part.
+// any prefix of its record, or garbage, or zeros, at the end of the file or
+// in its preallocated zeros: each is dropped as never acknowledged (the set
+// is the one before it, never an empty one), the journal is cut there (or
+// keeps its zeros when only zeros follow), and appends go on after the
+// good part.
 func TestPeerStoreTornTail(t *testing.T) {
-	dir, two, three, lastAt := journalWithBatches(t)
+	dir, two, three, lastAt, end := journalWithBatches(t)
 	journal := filepath.Join(dir, "wg0"+journalSuffix)
 	full, err := os.ReadFile(journal)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if int64(len(full)) <= end {
+		t.Fatalf("journal of %d bytes, records of %d: not preallocated", len(full), end)
+	}
+	full = full[:end] // the records, as a journal before preallocation ends
 	samePeers(t, loadState(t, dir, "wg0"), three)
 	tails := map[string][]byte{
 		"whole":  full,
@@ -194,25 +219,28 @@ func TestPeerStoreTornTail(t *testing.T) {
 	flipped := append([]byte{}, full...)
 	flipped[len(flipped)-3] ^= 0x40
 	tails["last record garbled"] = flipped
+	for name, data := range maps.Clone(tails) {
+		// The same in a preallocated journal: zeros after it.
+		tails[name+", then zeros"] = append(append([]byte{}, data...), make([]byte, journalChunk-len(data)%journalChunk)...)
+	}
 	for name, data := range tails {
 		t.Run(name, func(t *testing.T) {
 			if err := os.WriteFile(journal, data, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			want := two
-			if name == "whole" {
-				want = three
+			want, goodEnd := two, lastAt
+			if strings.HasPrefix(name, "whole") {
+				want, goodEnd = three, end
 			}
 			s, got, err := openPeerStore(dir, "wg0", discardLog())
 			if err != nil {
 				t.Fatal(err)
 			}
 			samePeers(t, got, want)
-			if name != "whole" {
-				if st, _ := os.Stat(journal); st.Size() != lastAt {
-					t.Errorf("journal not cut at the torn record: %d bytes, want %d", st.Size(), lastAt)
-				}
+			if s.size != goodEnd {
+				t.Errorf("journal's records end at %d, want %d", s.size, goodEnd)
 			}
+			journalEndsAt(t, journal, goodEnd)
 			tab := newPeerTable(got)
 			storeBatch(t, s, tab, func(w *peerTable) { w.put(nthPeer(100)) })
 			s.close()
