@@ -80,18 +80,18 @@ func (s *dumpScanner) raw() ([]byte, bool) {
 		return nil, false
 	}
 	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			s.i++
-			return s.b[start : s.i-1], true
-		case c < 0x20 || c >= 0x80 || c == '\\':
+	end := bytes.IndexByte(s.b[start:], '"')
+	if end < 0 {
+		return nil, false
+	}
+	v := s.b[start : start+end]
+	for _, c := range v {
+		if c < 0x20 || c >= 0x80 || c == '\\' {
 			return nil, false
 		}
-		s.i++
 	}
-	return nil, false
+	s.i = start + end + 1
+	return v, true
 }
 
 func (s *dumpScanner) str() (string, bool) {
@@ -266,7 +266,7 @@ func (s *dumpScanner) peers(ps []Peer, split int) ([]Peer, bool) {
 	}
 	for {
 		var p Peer
-		if !s.eat('{') || !s.peer(&p) {
+		if !s.eat('{') || !s.anyPeer(&p) {
 			return ps, false
 		}
 		ps = append(ps, p)
@@ -294,11 +294,94 @@ func (s *dumpScanner) rest(ps []Peer) ([]Peer, bool) {
 			return ps, false
 		}
 		var p Peer
-		if !s.peer(&p) {
+		if !s.anyPeer(&p) {
 			return ps, false
 		}
 		ps = append(ps, p)
 	}
+}
+
+// anyPeer reads the members of a peer object whose '{' was consumed:
+// by agentPeer if it is written as agents write it, else by peer.
+func (s *dumpScanner) anyPeer(p *Peer) bool {
+	start := s.i
+	if s.agentPeer(p) {
+		return true
+	}
+	*p, s.i = Peer{}, start // what agentPeer took of the arena is left unused
+	return s.peer(p)
+}
+
+// agentPeer reads the members of a peer object whose '{' was consumed if
+// they are what an agent writes (appendPeerJSON in the agent, and
+// json.Encoder of a Peer): every field, in the order of Peer, without
+// white space. It reads each value as peer does, so that it decodes what
+// it takes to the same Peer; given anything else, it returns false
+// (having moved s.i) and the caller reads the object again by peer.
+func (s *dumpScanner) agentPeer(p *Peer) bool {
+	var ok bool
+	if !s.lit(`"public_key":`) {
+		return false
+	}
+	if p.PublicKey, ok = s.str(); !ok || !s.lit(`,"preshared_key":`) {
+		return false
+	}
+	if p.PresharedKey, ok = s.strPtr(); !ok || !s.lit(`,"endpoint":`) {
+		return false
+	}
+	if p.Endpoint, ok = s.strPtr(); !ok || !s.lit(`,"allowed_ips":[`) {
+		return false
+	}
+	l := s.a.startIPs()
+	if !s.lit("]") {
+		for {
+			ip, ok := s.str()
+			if !ok {
+				return false
+			}
+			s.a.addIP(&l, ip)
+			if s.lit(",") {
+				continue
+			}
+			if !s.lit("]") {
+				return false
+			}
+			break
+		}
+	}
+	p.AllowedIPs = s.a.endIPs(l)
+	if !s.lit(`,"latest_handshake":`) {
+		return false
+	}
+	if !s.null() {
+		n, ok := s.int()
+		if !ok {
+			return false
+		}
+		p.LatestHandshake = s.a.intPtr(n)
+	}
+	if !s.lit(`,"transfer_rx":`) {
+		return false
+	}
+	if p.TransferRx, ok = s.int(); !ok || !s.lit(`,"transfer_tx":`) {
+		return false
+	}
+	if p.TransferTx, ok = s.int(); !ok || !s.lit(`,"persistent_keepalive":`) {
+		return false
+	}
+	n, ok := s.int()
+	p.PersistentKeepalive = int(n)
+	return ok && int64(p.PersistentKeepalive) == n && s.lit("}")
+}
+
+// lit consumes v if the input goes on with exactly v (no white space
+// skipped).
+func (s *dumpScanner) lit(v string) bool {
+	if len(s.b)-s.i < len(v) || string(s.b[s.i:s.i+len(v)]) != v {
+		return false
+	}
+	s.i += len(v)
+	return true
 }
 
 // peer reads the members of a peer object whose '{' was consumed.

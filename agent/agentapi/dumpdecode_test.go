@@ -65,6 +65,53 @@ func TestDecodeDumpFastPath(t *testing.T) {
 	}
 }
 
+// TestAgentPeer: every peer of a dump as agents write it is read by
+// agentPeer (so FuzzDecodeDump compares that path, not peer's, with
+// encoding/json), to what json.Unmarshal gives; a peer written otherwise
+// is refused by it and read by peer, the same as json.Unmarshal.
+func TestAgentPeer(t *testing.T) {
+	data := agentDump(t, 40)
+	var want Dump
+	if err := json.Unmarshal(data, &want); err != nil {
+		t.Fatal(err)
+	}
+	s := &dumpScanner{b: data}
+	if !s.lit(`{"interface":"wg0","peers":[`) {
+		t.Fatalf("unexpected start of %.40q", data)
+	}
+	for n := range want.Peers {
+		var p Peer
+		if !s.eat('{') || !s.agentPeer(&p) {
+			t.Fatalf("agentPeer refused peer %d: %.80q", n, data[s.i:])
+		}
+		if !reflect.DeepEqual(p, want.Peers[n]) {
+			t.Fatalf("peer %d: agentPeer read %+v, want %+v", n, p, want.Peers[n])
+		}
+		if !s.eat(',') && n < len(want.Peers)-1 {
+			t.Fatalf("no ',' after peer %d", n)
+		}
+	}
+	for _, in := range []string{
+		`"preshared_key":null,"public_key":"k","endpoint":null,"allowed_ips":[],"latest_handshake":null,"transfer_rx":0,"transfer_tx":0,"persistent_keepalive":0}`,
+		`"public_key":"k","preshared_key":null,"endpoint":null,"allowed_ips":["a" ],"latest_handshake":null,"transfer_rx":0,"transfer_tx":0,"persistent_keepalive":0}`,
+		`"public_key":"k","preshared_key":null,"endpoint":null,"allowed_ips":[],"latest_handshake":null,"transfer_rx":0,"transfer_tx":0}`,
+		`"public_key":"k","preshared_key":null,"endpoint":null,"allowed_ips":[],"latest_handshake":null,"transfer_rx":0,"transfer_tx":0,"persistent_keepalive":0,"x":1}`,
+		`"public_key":"k","preshared_key":null,"endpoint":null,"allowed_ips":["a","b\\"],"latest_handshake":null,"transfer_rx":0,"transfer_tx":0,"persistent_keepalive":0}`,
+	} {
+		var p Peer
+		if (&dumpScanner{b: []byte(in)}).agentPeer(&p) {
+			t.Errorf("agentPeer took %q", in)
+		}
+		doc := []byte(`{"peers":[{` + in + `]}`)
+		got, err := DecodeDump(doc)
+		var want Dump
+		werr := json.Unmarshal(doc, &want)
+		if (err == nil) != (werr == nil) || !reflect.DeepEqual(got, want) {
+			t.Errorf("DecodeDump(%q) = %+v, %v; json.Unmarshal %+v, %v", doc, got, err, want, werr)
+		}
+	}
+}
+
 // TestDecodeDumpSlowPath: what the fast path does not take still decodes
 // (or fails) as json.Unmarshal does.
 func TestDecodeDumpSlowPath(t *testing.T) {
@@ -120,6 +167,7 @@ func FuzzDecodeDump(f *testing.F) {
 	f.Add([]byte(`{"peers":[{"persistent_keepalive":1e2}]}`))
 	f.Add([]byte(`{"interface":"a","interface":"b"}`))
 	f.Add([]byte(`{"INTERFACE":"a","peers":[{"Public_Key":"k"}]}`))
+	f.Add([]byte(`{"interface":"wg0","peers":[{"public_key":"k","preshared_key":"p","endpoint":"e","allowed_ips":["a","b"],"latest_handshake":-3,"transfer_rx":1,"transfer_tx":2,"persistent_keepalive":3},{"public_key":"k","preshared_key":null,"endpoint":null,"allowed_ips":["a" ],"latest_handshake":null,"transfer_rx":0,"transfer_tx":0,"persistent_keepalive":0,"endpoint":null}]}`))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(` null `))
 	f.Fuzz(func(t *testing.T, data []byte) {
