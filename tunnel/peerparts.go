@@ -97,11 +97,7 @@ func (e fnError) Unwrap() error { return e.err }
 // the first starting with a public_key line, each at least about minPart
 // bytes long, and the number of the first line of each.
 func splitPeerText(text string, n, minPart int) (parts []string, firstLines []int) {
-	if strings.HasPrefix(text, "\n") {
-		text = ""
-	} else if end := strings.Index(text, "\n\n"); end >= 0 {
-		text = text[:end+1]
-	}
+	text = text[:replyLen(text, n, minPart)]
 	n = max(1, min(n, len(text)/max(1, minPart)))
 	size := len(text) / n
 	start, line := 0, 1
@@ -118,6 +114,45 @@ func splitPeerText(text string, n, minPart int) (parts []string, firstLines []in
 		start = cut
 	}
 	return append(parts, text[start:]), append(firstLines, line)
+}
+
+// replyLen is the length of the reply in text: up to its first empty
+// line, that line's newline excluded (0 if text starts with one; all of
+// text if it has none). A large text is searched in up to n ranges at
+// once, each at least about minPart bytes long: a reply's lines are short,
+// so an empty line is looked for at every ~30 bytes of it, about 1 ms at
+// 10k peers in one piece, before any part can be parsed.
+func replyLen(text string, n, minPart int) int {
+	if strings.HasPrefix(text, "\n") {
+		return 0
+	}
+	n = max(1, min(n, len(text)/max(1, minPart)))
+	size := len(text) / n
+	found := make([]int, n) // where the first "\n\n" of each range starts, or -1
+	search := func(k int) {
+		// Range k holds the pairs that start in [k*size, (k+1)*size),
+		// the last range those up to the end.
+		from, to := k*size, min(len(text), (k+1)*size+1)
+		if k == n-1 {
+			to = len(text)
+		}
+		found[k] = strings.Index(text[from:to], "\n\n")
+		if found[k] >= 0 {
+			found[k] += from
+		}
+	}
+	var wg sync.WaitGroup
+	for k := 1; k < n; k++ {
+		wg.Go(func() { search(k) })
+	}
+	search(0)
+	wg.Wait()
+	for _, at := range found {
+		if at >= 0 {
+			return at + 1
+		}
+	}
+	return len(text)
 }
 
 // scanDeviceTextParts parses text as scanDeviceText does, in at most n

@@ -234,3 +234,24 @@ func matchOnePiece(t *testing.T, how, text string, got [][]wgtypes.Peer, err err
 		t.Fatalf("%s: %+v\nin one piece: %+v", how, all, want)
 	}
 }
+
+// FuzzReplyLen holds the search for a reply's end in ranges to the search
+// in one piece.
+func FuzzReplyLen(f *testing.F) {
+	f.Add("a\nb\n\nc\n\n", uint8(3), uint8(1))
+	f.Add("\nabc", uint8(2), uint8(1))
+	f.Add("ab\n\n", uint8(4), uint8(1))
+	f.Add("a\n\n\nb", uint8(2), uint8(2))
+	f.Add("abc\n", uint8(2), uint8(1))
+	f.Fuzz(func(t *testing.T, text string, n, minPart uint8) {
+		want := len(text)
+		if strings.HasPrefix(text, "\n") {
+			want = 0
+		} else if end := strings.Index(text, "\n\n"); end >= 0 {
+			want = end + 1
+		}
+		if got := replyLen(text, int(n%8)+1, int(minPart)); got != want {
+			t.Fatalf("replyLen(%q, %d, %d) = %d, want %d", text, n%8+1, minPart, got, want)
+		}
+	})
+}
