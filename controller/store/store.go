@@ -84,8 +84,20 @@ type Store struct {
 // failing with SQLITE_BUSY when it upgrades from reading to writing; and a
 // cache of prepared statements on the connection: the store's queries are a
 // fixed set, and preparing each anew took a sixth of the controller's CPU
-// under load, with the one connection held (docs/BENCHMARKS.md).
-const dsnParams = "_journal_mode=WAL&_foreign_keys=on&_busy_timeout=5000&_txlock=immediate&_stmt_cache_size=128"
+// under load, with the one connection held (docs/BENCHMARKS.md); and a
+// page cache of up to writerCacheKiB instead of SQLite's 2 MiB: a peer's
+// creation updates four indexes keyed by its node, at pages spread over
+// the whole table, which at 100k peers (tens of MiB of table and indexes)
+// a 2 MiB cache mostly misses, each miss a read of the file (or its WAL)
+// while the writer holds every write up. Only the writer's cache lasts:
+// a reader's is dropped whenever another connection committed, and here
+// the writer commits many times a second, so the readers keep the default.
+const dsnParams = "_journal_mode=WAL&_foreign_keys=on&_busy_timeout=5000&_txlock=immediate&_stmt_cache_size=128&_cache_size=-" + writerCacheKiB
+
+// writerCacheKiB bounds the writer connection's page cache, in KiB
+// (PRAGMA cache_size, negative: KiB): memory the controller holds once the
+// database has grown past it.
+const writerCacheKiB = "32768"
 
 // readerParams are the parameters of the read-only connections (View):
 // the file is in WAL mode already (the writer made it so), a plain BEGIN
