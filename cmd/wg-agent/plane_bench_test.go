@@ -192,6 +192,14 @@ func BenchmarkDataPlane(b *testing.B) {
 			b.ReportMetric(median(byName[a].upCost)/median(byName[base].upCost), a+"/"+base+"-up-CPU/bit")
 			b.ReportMetric(median(byName[a].downCost)/median(byName[base].downCost), a+"/"+base+"-down-CPU/bit")
 		}
+		if b.N > 1 {
+			// With several rounds, the median of each round's own ratio:
+			// a round's two runs are neighbours, and a round the rest of
+			// the machine slowed weighs as one, where the ratio of the
+			// medians above compares runs of different rounds.
+			b.ReportMetric(median(pairRatios(byName[a].up, byName[base].up)), a+"/"+base+"-up-paired")
+			b.ReportMetric(median(pairRatios(byName[a].down, byName[base].down)), a+"/"+base+"-down-paired")
+		}
 	}
 	ratio("tun", "raw")
 	ratio("tun-churn", "raw")
@@ -416,6 +424,15 @@ func (l *planeLeg) measure(b *testing.B, ctx context.Context, secs int, down boo
 	l.clientCPU = append(l.clientCPU, pct(cliUsed))
 	l.benchCPU = append(l.benchCPU, pct(selfUsed))
 	b.Logf("%s %s: %.0f Mbit/s, node CPU %.0f%% (%.0f ms/Gbit), client CPU %.0f%%", l.name, dir, mbit, pct(nodeUsed), cost, pct(cliUsed))
+}
+
+// pairRatios is xs[i]/bases[i] for each round i both measured.
+func pairRatios(xs, bases []float64) []float64 {
+	r := make([]float64, 0, min(len(xs), len(bases)))
+	for i := range min(len(xs), len(bases)) {
+		r = append(r, xs[i]/bases[i])
+	}
+	return r
 }
 
 // udpRcvbufErrors is the UDP datagrams namespace ns dropped so far because
@@ -807,11 +824,13 @@ func (c *churner) latency() (p50, p99 float64) {
 	return ms(d[len(d)/2]), ms(d[len(d)*99/100])
 }
 
-// median of xs (which it sorts); 0 for none.
+// median of xs, left in its order (a leg's runs stay in round order for
+// pairRatios); 0 for none.
 func median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
+	xs = slices.Clone(xs)
 	slices.Sort(xs)
 	return xs[len(xs)/2]
 }
