@@ -16,6 +16,7 @@ import (
 	"github.com/wgfleet/wgfleet/controller/events"
 	"github.com/wgfleet/wgfleet/controller/fleet"
 	"github.com/wgfleet/wgfleet/controller/ipam"
+	"github.com/wgfleet/wgfleet/controller/poller"
 	"github.com/wgfleet/wgfleet/controller/store"
 )
 
@@ -49,6 +50,13 @@ type Config struct {
 	MasterKey []byte
 	// PollInterval is how often every enabled node is polled.
 	PollInterval time.Duration
+	// PollWorkers bounds how many agents a poll cycle reads at once
+	// (poller.Config.Workers; up to poller.RecordFactor times as many
+	// polls record what they read); 0 means poller.DefaultWorkers, at
+	// most MaxPollWorkers. Fewer take less of the CPUs and the store's
+	// writer from the API while a cycle runs, and make each cycle
+	// longer (docs/OPERATIONS.md, "Poll workers").
+	PollWorkers int
 	// ReplicaName names this controller among the replicas on one
 	// database (the metric wgfleet_controller_leader, GET /api/status);
 	// "" means the host name and the port of Listen.
@@ -110,6 +118,11 @@ type Config struct {
 	MemoryLimit int64
 }
 
+// MaxPollWorkers is the largest Config.PollWorkers: each worker may hold
+// a node's dump while it reads, and RecordFactor times as many polls
+// record at once.
+const MaxPollWorkers = 1024
+
 // MinMemoryLimit is the smallest Config.MemoryLimit: below it, the
 // controller's own live heap with a few nodes keeps the collector running
 // all the time.
@@ -132,6 +145,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PollInterval < time.Second {
 		errs = append(errs, fmt.Errorf("poll interval %v is too short (at least 1s)", c.PollInterval))
+	}
+	if c.PollWorkers < 0 || c.PollWorkers > MaxPollWorkers {
+		errs = append(errs, fmt.Errorf("poll workers %d is outside 1..%d (0 means the default, %d)", c.PollWorkers, MaxPollWorkers, poller.DefaultWorkers))
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -43,6 +43,10 @@ type fleetSize struct {
 	// WGFLEET_FLEET_MEMORY_LIMIT_MIB, this process only (GOMEMLIMIT would
 	// reach the children too); 0 for none.
 	memLimit int64
+	// pollWorkers is the controller's Config.PollWorkers, how many agents
+	// a poll cycle reads at once: WGFLEET_FLEET_POLL_WORKERS; 0 for the
+	// default (poller.DefaultWorkers).
+	pollWorkers int
 	// rate paces the creations in open loop, creations a second over all
 	// clients (WGFLEET_FLEET_RATE, creationLoad); 0 is the closed loop,
 	// the figure issue 14's target is judged on.
@@ -52,7 +56,8 @@ type fleetSize struct {
 // benchFleetSize is issue 14's 1,000 nodes x 100 peers by 50 clients with
 // a 10 s poll interval, 20 nodes x 5 peers with a 2 s interval with
 // -short; WGFLEET_FLEET_NODES, _PEERS, _CLIENTS and _INTERVAL change it,
-// WGFLEET_FLEET_RATE paces the creations in open loop.
+// WGFLEET_FLEET_RATE paces the creations in open loop,
+// WGFLEET_FLEET_POLL_WORKERS sets how many agents a cycle reads at once.
 // The simulated agents run in child processes of up to simProcAgents
 // agents each, in this process with -short (a run of a few seconds);
 // WGFLEET_FLEET_AGENT_PROCS sets how many children (0: this process).
@@ -94,6 +99,13 @@ func benchFleetSize(tb testing.TB) fleetSize {
 			tb.Fatalf("WGFLEET_FLEET_MEMORY_LIMIT_MIB=%q: want a number of MiB, at least %d", e, controller.MinMemoryLimit>>20)
 		}
 		s.memLimit = int64(n) << 20
+	}
+	if e := os.Getenv("WGFLEET_FLEET_POLL_WORKERS"); e != "" {
+		n, err := strconv.Atoi(e)
+		if err != nil || n < 1 || n > controller.MaxPollWorkers {
+			tb.Fatalf("WGFLEET_FLEET_POLL_WORKERS=%q: want 1 to %d agents read at once", e, controller.MaxPollWorkers)
+		}
+		s.pollWorkers = n
 	}
 	if s.nodes > 60000 || s.peers > 250 {
 		tb.Fatalf("at most 60000 nodes (loopback ports) and 250 peers a node (one /24 each)")
@@ -312,7 +324,7 @@ func runFleet(b *testing.B, size fleetSize) {
 	c, err := controller.New(ctx, controller.Config{
 		Listen: "127.0.0.1:0", DataDir: dataDir, PollInterval: size.interval,
 		AdminPassword: controllertest.AdminPassword, Logger: slog.New(cycleLog{st: logs}),
-		MemoryLimit: size.memLimit,
+		MemoryLimit: size.memLimit, PollWorkers: size.pollWorkers,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -344,7 +356,7 @@ func runFleet(b *testing.B, size fleetSize) {
 	ids := make([]int64, size.nodes)
 	setup := time.Now()
 	stopProfile := phaseProfile(b, "WGFLEET_FLEET_REGISTER_PROFILE")
-	progress("registering %d nodes (%d child processes serve their agents)", size.nodes, size.procs)
+	progress("registering %d nodes (%d child processes serve their agents; poll workers %d, 0: the default)", size.nodes, size.procs, size.pollWorkers)
 	parallel(b, 8, size.nodes, func(i int) error {
 		var n struct {
 			ID int64 `json:"id"`

@@ -13,6 +13,7 @@ import (
 	"github.com/wgfleet/wgfleet/controller"
 	"github.com/wgfleet/wgfleet/controller/auth"
 	"github.com/wgfleet/wgfleet/controller/fleet"
+	"github.com/wgfleet/wgfleet/controller/poller"
 	"github.com/wgfleet/wgfleet/controller/secretbox"
 	"github.com/wgfleet/wgfleet/controller/store"
 	"github.com/wgfleet/wgfleet/internal/cli"
@@ -64,6 +65,7 @@ func loadServe(args []string, getenv func(string) string, stderr io.Writer) (con
 		c          = addCommon(s)
 		listen     = cli.String(s, "listen", "WG_CONTROLLER_LISTEN", controller.DefaultListen, "HTTP listen address of the UI and API")
 		poll       = cli.Duration(s, "poll-interval", "WG_CONTROLLER_POLL_INTERVAL", controller.DefaultPollInterval, "how often every enabled node is polled")
+		workers    = cli.Int(s, "poll-workers", "WG_CONTROLLER_POLL_WORKERS", poller.DefaultWorkers, "how many agents a poll cycle reads at once")
 		secure     = cli.Bool(s, "secure-cookies", "WG_CONTROLLER_SECURE_COOKIES", false, "mark session cookies Secure; set it when served over TLS")
 		sessionTTL = cli.Duration(s, "session-ttl", "WG_CONTROLLER_SESSION_TTL", 12*time.Hour, "how long a login lasts")
 		publicURL  = cli.String(s, "public-url", "WG_CONTROLLER_PUBLIC_URL", "", "the controller's URL as joining agents reach it, for join commands; default: the URL the request came in by")
@@ -83,7 +85,7 @@ func loadServe(args []string, getenv func(string) string, stderr io.Writer) (con
 	}
 	cfg := controller.Config{
 		Listen: listen.Get(), DataDir: c.dataDir.Get(), Database: c.database.Get(), MasterKey: key, PollInterval: poll.Get(),
-		AdminPassword: getenv("WG_CONTROLLER_ADMIN_PASSWORD"), BootstrapOut: stderr,
+		PollWorkers: workers.Get(), AdminPassword: getenv("WG_CONTROLLER_ADMIN_PASSWORD"), BootstrapOut: stderr,
 		SecureCookies: secure.Get(), SessionTTL: sessionTTL.Get(), Logger: c.logging.Logger(stderr),
 		PublicURL: publicURL.Get(), JoinPin: joinPin.Get(), PoolSupernet: supernet.Get(), PoolBits: poolBits.Get(),
 		ReplicaName: replica.Get(), MemoryLimit: memLimit.Get(),

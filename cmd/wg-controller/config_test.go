@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/wgfleet/wgfleet/controller"
+	"github.com/wgfleet/wgfleet/controller/poller"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -28,6 +29,7 @@ func TestLoadServeDocumented(t *testing.T) {
 		{"data-dir", "WG_CONTROLLER_DATA_DIR", dir, func(c controller.Config) string { return c.DataDir }},
 		{"database", "WG_CONTROLLER_DATABASE_URL", "postgres://wgfleet@db.example.net/wgfleet", func(c controller.Config) string { return c.Database }},
 		{"poll-interval", "WG_CONTROLLER_POLL_INTERVAL", "1m30s", func(c controller.Config) string { return c.PollInterval.String() }},
+		{"poll-workers", "WG_CONTROLLER_POLL_WORKERS", "8", func(c controller.Config) string { return strconv.Itoa(c.PollWorkers) }},
 		{"session-ttl", "WG_CONTROLLER_SESSION_TTL", "2h0m0s", func(c controller.Config) string { return c.SessionTTL.String() }},
 		{"secure-cookies", "WG_CONTROLLER_SECURE_COOKIES", "true", func(c controller.Config) string { return strconv.FormatBool(c.SecureCookies) }},
 		{"replica-name", "WG_CONTROLLER_REPLICA_NAME", "ctl-2", func(c controller.Config) string { return c.ReplicaName }},
@@ -97,6 +99,25 @@ func TestLoadServeMemoryLimit(t *testing.T) {
 	}
 }
 
+// TestLoadServePollWorkers: --poll-workers defaults to the poller's
+// default; outside 0..controller.MaxPollWorkers it is refused.
+func TestLoadServePollWorkers(t *testing.T) {
+	cfg, _, err := loadServe(nil, envOf(nil), io.Discard)
+	if err != nil || cfg.PollWorkers != poller.DefaultWorkers {
+		t.Errorf("no --poll-workers: %d, %v; want %d", cfg.PollWorkers, err, poller.DefaultWorkers)
+	}
+	for _, value := range []string{"-1", strconv.Itoa(controller.MaxPollWorkers + 1)} {
+		_, _, err := loadServe([]string{"--poll-workers", value}, envOf(nil), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "poll workers") {
+			t.Errorf("--poll-workers %s: %v, want it refused", value, err)
+		}
+	}
+	cfg, _, err = loadServe([]string{"--poll-workers", strconv.Itoa(controller.MaxPollWorkers)}, envOf(nil), io.Discard)
+	if err != nil || cfg.PollWorkers != controller.MaxPollWorkers {
+		t.Errorf("--poll-workers %d: %d, %v", controller.MaxPollWorkers, cfg.PollWorkers, err)
+	}
+}
+
 // TestLoadServeBadEnv: a bad environment value is an error naming it.
 func TestLoadServeBadEnv(t *testing.T) {
 	for env, want := range map[string]string{
@@ -107,6 +128,7 @@ func TestLoadServeBadEnv(t *testing.T) {
 		"WG_CONTROLLER_LOG_FORMAT":     `WG_CONTROLLER_LOG_FORMAT: log format "often"`,
 		"WG_CONTROLLER_MASTER_KEY":     "WG_CONTROLLER_MASTER_KEY",
 		"WG_CONTROLLER_MEMORY_LIMIT":   `WG_CONTROLLER_MEMORY_LIMIT: "often" is not a number of bytes`,
+		"WG_CONTROLLER_POLL_WORKERS":   `WG_CONTROLLER_POLL_WORKERS: "often"`,
 	} {
 		t.Run(env, func(t *testing.T) {
 			_, _, err := loadServe(nil, envOf(map[string]string{env: "often"}), io.Discard)

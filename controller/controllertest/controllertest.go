@@ -44,6 +44,9 @@ func StartPolling(t testing.TB, dataDir string, interval time.Duration) *Control
 type Options struct {
 	DataDir      string        // "" for a fresh temporary one
 	PollInterval time.Duration // 0: a second
+	// PollWorkers is how many agents a poll cycle reads at once; 0: the
+	// controller's default.
+	PollWorkers int
 	// LimitInterval is how often peers' expiry and data limits are
 	// checked besides the polls; 0: the controller's default (a minute).
 	LimitInterval time.Duration
@@ -76,7 +79,7 @@ func StartWith(t testing.TB, o Options) *Controller {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c, err := controller.New(ctx, controller.Config{
-		Listen: "127.0.0.1:0", DataDir: dataDir, PollInterval: o.PollInterval, AdminPassword: AdminPassword,
+		Listen: "127.0.0.1:0", DataDir: dataDir, PollInterval: o.PollInterval, PollWorkers: o.PollWorkers, AdminPassword: AdminPassword,
 		LimitInterval: o.LimitInterval, Now: o.Now, Demo: o.Demo, Database: o.Database, MasterKey: o.MasterKey, ReplicaName: o.ReplicaName,
 		PublicURL: o.PublicURL,
 	})
