@@ -50,6 +50,7 @@ type Tunnel struct {
 	log   *slog.Logger
 	dlog  *deviceLog // the device's logger, stopped by shutdown
 	dev   *device.Device
+	gate  *eventGate // the TUN device as dev sees it (updown.go)
 
 	// mu serializes every change this package makes to the device: each
 	// Configure is one IpcSet under mu, so batches never interleave. Peers
@@ -93,7 +94,8 @@ func newTunnel(cfg Config, mode container.Mode, tdev tun.Device, bind conn.Bind)
 		done:  make(chan struct{}),
 	}
 	t.down.Store(cfg.Down)
-	t.dev = device.NewDevice(newEventGate(tdev, &t.down), bind, dlog.logger())
+	t.gate = newEventGate(tdev, &t.down)
+	t.dev = device.NewDevice(t.gate, bind, dlog.logger())
 	var set strings.Builder
 	if err := WriteConfig(&set, wgtypes.Config{PrivateKey: &cfg.PrivateKey, ListenPort: &cfg.ListenPort}); err != nil {
 		t.dev.Close()

@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"golang.zx2c4.com/wireguard/tun"
@@ -33,6 +34,7 @@ func (t *Tunnel) SetUp(up bool) error {
 		}
 	} else {
 		t.down.Store(true)
+		t.gate.fence() // an "up" already past the gate is acted on before the Down
 		if err := t.dev.Down(); err != nil {
 			return fmt.Errorf("interface %s: bringing device down: %w", t.name, err)
 		}
@@ -51,25 +53,53 @@ func (t *Tunnel) IsUp() bool { return !t.down.Load() }
 // device announces "up" once when made, which wireguard-go would act on
 // whenever it reads it, after a SetUp(false) too.) Its goroutine ends
 // when the device's event channel closes, which Close of the device does.
+//
+// Deciding at the gate is not enough by itself: an "up" that passed the
+// gate just before a SetUp(false) may still be in the hands of
+// wireguard-go's event worker, which would bring the device up again
+// after SetUp's Down (the port seen bound again, in CI). So the gate
+// hands an event on under mu, and SetUp(false), once down is set, calls
+// fence: it hands the worker an empty event under mu, which the worker
+// takes only when it has acted on the one before (it takes one at a
+// time); after that no "up" is in flight, and none can pass.
 type eventGate struct {
 	tun.Device
 	events chan tun.Event
+
+	mu     sync.Mutex // held while an event is handed on
+	closed bool       // events is closed; guarded by mu
 }
 
 func newEventGate(dev tun.Device, down *atomic.Bool) *eventGate {
 	g := &eventGate{Device: dev, events: make(chan tun.Event)}
 	go func() {
-		defer close(g.events)
 		for e := range dev.Events() {
+			g.mu.Lock()
 			if down.Load() {
 				e &^= tun.EventUp
 			}
 			if e != 0 {
 				g.events <- e
 			}
+			g.mu.Unlock()
 		}
+		g.mu.Lock()
+		g.closed = true
+		close(g.events)
+		g.mu.Unlock()
 	}()
 	return g
+}
+
+// fence returns once wireguard-go's event worker has acted on every event
+// the gate handed it (see eventGate). The worker reads events until the
+// gate closes them, so the empty event is always taken.
+func (g *eventGate) fence() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.closed {
+		g.events <- 0
+	}
 }
 
 // Events returns the gated events.

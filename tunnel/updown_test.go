@@ -155,3 +155,33 @@ func ownsUDPPort(t *testing.T, port int) bool {
 	}
 	return false
 }
+
+// TestDownRightAfterMade: a tunnel brought down at once after it is made
+// stays down: its UDP port is closed and stays closed. Its netstack device
+// announces "up" when made, and wireguard-go's event worker may act on
+// that only after SetUp(false): the gate's fence makes SetUp wait for it
+// (eventGate).
+func TestDownRightAfterMade(t *testing.T) {
+	testenv.GoroutineLeakCheck(t)
+	for i := range 30 {
+		tn, err := NewNetstack(Config{Name: fmt.Sprintf("wgdr%d", i), PrivateKey: newKey(t), Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := tn.ListenPort()
+		if err := tn.SetUp(false); err != nil {
+			t.Fatal(err)
+		}
+		// The port's socket leaves the process a moment after the
+		// bind's Close (TestSetUp); a stray "up" would bind it again.
+		closed := waitUntil(5*time.Second, func() bool { return !ownsUDPPort(t, port) })
+		time.Sleep(20 * time.Millisecond) // time for a stray "up" to be acted on, if one were in flight
+		up := ownsUDPPort(t, port)
+		if err := tn.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !closed || up {
+			t.Fatalf("tunnel %d: UDP port %d bound after SetUp(false) (closed for a moment: %v)", i, port, closed)
+		}
+	}
+}
