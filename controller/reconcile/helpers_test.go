@@ -390,13 +390,17 @@ func agentAdd(t testing.TB, a *agenttest.Agent, key wgtypes.Key, ip string) {
 }
 
 // pushTogether pushes batch, the node's latest creations in order, each
-// at the generation its creation made, before Run: they wait in the queue
-// together. It returns the node's desired generation, the last's.
+// at the generation its creation made, as Push does but in one step, so
+// they wait in the queue together even while Run's workers are idle (one
+// by one, a worker could take the first before the others came). It
+// returns the node's desired generation, the last's.
 func (f *fixture) pushTogether(nodeID int64, batch []store.Peer) int64 {
 	f.t.Helper()
 	gen := f.node(nodeID).DesiredGeneration
+	ps := make([]pushed, len(batch))
 	for i, p := range batch {
-		f.r.Push(nodeID, p.ID, gen-int64(len(batch)-1-i))
+		ps[i] = pushed{p.ID, gen - int64(len(batch)-1-i)}
 	}
+	f.r.pq.push(nodeID, ps...)
 	return gen
 }

@@ -25,15 +25,16 @@ func newPushQueue() *pushQueue {
 		recs: newPushRecords()}
 }
 
-// push adds p to the node's waiting pushes; dropped after close.
-func (q *pushQueue) push(nodeID int64, p pushed) {
+// push adds ps to the node's waiting pushes, all at once (a worker takes
+// them together); dropped after close.
+func (q *pushQueue) push(nodeID int64, ps ...pushed) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
 		return
 	}
-	ps, queued := q.waiting[nodeID]
-	q.waiting[nodeID] = append(ps, p)
+	w, queued := q.waiting[nodeID]
+	q.waiting[nodeID] = append(w, ps...)
 	if _, running := q.running[nodeID]; !queued && !running {
 		q.order = append(q.order, nodeID)
 		q.signal()
