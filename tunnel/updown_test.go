@@ -45,10 +45,11 @@ func TestSetUp(t *testing.T) {
 	// The port is closed while down: no socket of this process is bound
 	// to it any more. (Binding the port from the test to prove it free
 	// failed in CI: once free, any process may take an ephemeral port.)
-	// Go releases a socket's descriptor once the receive goroutine
-	// blocked on it has left, a moment after the bind's Close returns, so
-	// the check waits for that moment (up to 5 s) rather than expecting
-	// it to have passed.
+	// The check allows up to 5 s. It failed so in CI under load: not a
+	// slow close (a Go socket's Close returns once its descriptor is
+	// closed) but the device brought up again behind SetUp's back by the
+	// netstack device's "up" at creation, which eventGate.fence now
+	// settles before the Down (TestDownRightAfterMade).
 	if !waitUntil(5*time.Second, func() bool { return !ownsUDPPort(t, port) }) {
 		t.Errorf("UDP port %d still bound by this process 5 s after the device went down", port)
 	}
@@ -172,8 +173,8 @@ func TestDownRightAfterMade(t *testing.T) {
 		if err := tn.SetUp(false); err != nil {
 			t.Fatal(err)
 		}
-		// The port's socket leaves the process a moment after the
-		// bind's Close (TestSetUp); a stray "up" would bind it again.
+		// Closed by SetUp's Down (allowing up to 5 s, as TestSetUp);
+		// a stray "up" would bind it again.
 		closed := waitUntil(5*time.Second, func() bool { return !ownsUDPPort(t, port) })
 		time.Sleep(20 * time.Millisecond) // time for a stray "up" to be acted on, if one were in flight
 		up := ownsUDPPort(t, port)
