@@ -519,36 +519,12 @@ func fleetDrift(ctx context.Context, b *testing.B, api fleetAPI) int64 {
 }
 
 // parallel runs fn(0..n-1) on workers goroutines and fails the benchmark
-// with the first error, after all have ended.
+// with the first error, after all have ended: creationLoad's closed loop,
+// its times unused.
 func parallel(b *testing.B, workers, n int, fn func(i int) error) {
 	b.Helper()
-	next := make(chan int, n)
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				if err := fn(i); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if first != nil {
-		b.Fatal(first)
+	if _, err := creationLoad(workers, n, 0, fn); err != nil {
+		b.Fatal(err)
 	}
 }
 
