@@ -33,11 +33,17 @@ import (
 //     (agent-alloc-KiB/change, from its Go runtime's counters: garbage
 //     drives the collections of the large heap that 10k wireguard-go
 //     peers make), the collections meanwhile (agent-gcs, 0 by
-//     construction) and the changes a second it took.
+//     construction) and the changes a second it took. Also how many
+//     times one of its threads was put on a CPU, per change
+//     (agent-dispatches/change, the second field of the kernel's
+//     per-thread schedstat): every wakeup of a parked thread (the
+//     network poller's, a spinning M's, sysmon's) counts one, and on a
+//     virtual machine each costs an exit or two, whatever it then does.
 //   - raw: a bare wireguard-go device (a netstack TUN in a process of its
 //     own, the test binary re-executed) holding the same 10k peers, given
 //     the same N changes one IpcSet each: its process CPU and allocation
-//     per change (raw-cpu-ms/change, raw-alloc-KiB/change), what the
+//     per change (raw-cpu-ms/change, raw-alloc-KiB/change, and
+//     raw-dispatches/change, in a stream: not paced), what the
 //     device itself must do (the new peer's Curve25519 precomputation,
 //     its queues, its insertion and the removal), the floor of any agent.
 //
@@ -87,7 +93,7 @@ func BenchmarkChangeCPU(b *testing.B) {
 		bare.gc(b)
 		rawCPU, rawM := bare.changes(b, base, fresh, changes)
 		bare.stop()
-		rawMS := float64(rawCPU) / float64(time.Millisecond) / float64(changes)
+		rawMS := float64(rawCPU.cpu) / float64(time.Millisecond) / float64(changes)
 		rawKiB := rawM.alloc / 1024 / float64(changes)
 
 		report := func(prefix string, m agentChanges) {
@@ -95,6 +101,7 @@ func BenchmarkChangeCPU(b *testing.B) {
 			b.ReportMetric(m.allocKiB, prefix+"-alloc-KiB/change")
 			b.ReportMetric(m.gcs, prefix+"-gcs")
 			b.ReportMetric(m.rate, prefix+"-changes/s")
+			b.ReportMetric(m.dispatches, prefix+"-dispatches/change")
 		}
 		report("agent", agent)
 		b.ReportMetric(agent.cpuMS/rawMS, "cpu/raw")
@@ -108,6 +115,7 @@ func BenchmarkChangeCPU(b *testing.B) {
 		b.ReportMetric(rawMS, "raw-cpu-ms/change")
 		b.ReportMetric(rawKiB, "raw-alloc-KiB/change")
 		b.ReportMetric(rawM.gcs, "raw-gcs")
+		b.ReportMetric(float64(rawCPU.dispatches)/float64(changes), "raw-dispatches/change")
 		b.ReportMetric(0, "ns/op")
 	}
 }
@@ -117,6 +125,7 @@ type agentChanges struct {
 	cpuMS, allocKiB float64 // per change
 	gcs             float64 // collections during the changes
 	rate            float64 // changes a second
+	dispatches      float64 // per change: times one of its threads was put on a CPU
 }
 
 // measureAgentChanges runs the agent bin, gives it the held peers base,
@@ -158,14 +167,15 @@ func measureAgentChanges(b *testing.B, bin string, base, fresh []scalePeer, chan
 	stopPerf := perfRecord(b, ag.pid)
 	cpu0, start := processCPU(b, ag.pid), time.Now()
 	runChanges(b, c, base, fresh, changes, every)
-	cpu1, elapsed := processCPU(b, ag.pid), time.Since(start)
+	cpu1, elapsed := processCPU(b, ag.pid).sub(cpu0), time.Since(start)
 	stopPerf()
 	m1 := agentRuntime(b, ag)
 	return agentChanges{
-		cpuMS:    float64(cpu1-cpu0) / float64(time.Millisecond) / float64(changes),
-		allocKiB: (m1.alloc - m0.alloc - scrape.alloc) / 1024 / float64(changes),
-		gcs:      m1.gcs - m0.gcs,
-		rate:     float64(changes) / elapsed.Seconds(),
+		cpuMS:      float64(cpu1.cpu) / float64(time.Millisecond) / float64(changes),
+		allocKiB:   (m1.alloc - m0.alloc - scrape.alloc) / 1024 / float64(changes),
+		gcs:        m1.gcs - m0.gcs,
+		rate:       float64(changes) / elapsed.Seconds(),
+		dispatches: float64(cpu1.dispatches) / float64(changes),
 	}
 }
 
@@ -222,31 +232,51 @@ func runChanges(b *testing.B, c *agentapi.Client, base, fresh []scalePeer, n int
 	}
 }
 
-// processCPU is the CPU time pid's threads have run so far, from the
-// scheduler's per-thread run time in nanoseconds (the first field of
+// threadTimes is what the kernel's scheduler counted for a process's
+// threads: their run time, and how many times one of them was put on a
+// CPU (dispatches: each wakeup of a sleeping thread is one, and so is
+// each return after being preempted).
+type threadTimes struct {
+	cpu        time.Duration
+	dispatches int64
+}
+
+// sub is t less an earlier reading.
+func (t threadTimes) sub(earlier threadTimes) threadTimes {
+	return threadTimes{cpu: t.cpu - earlier.cpu, dispatches: t.dispatches - earlier.dispatches}
+}
+
+// processCPU is what pid's threads have run so far, from the scheduler's
+// per-thread run time in nanoseconds and its count of the thread's
+// dispatches (the first and third fields of
 // /proc/PID/task/TID/schedstat). A thread that exited meanwhile is not
 // counted: the Go runtime keeps its threads.
-func processCPU(b *testing.B, pid int) time.Duration {
+func processCPU(b *testing.B, pid int) threadTimes {
 	b.Helper()
 	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
 	if err != nil || len(tasks) == 0 {
 		b.Fatalf("no threads of %d in /proc: %v", pid, err)
 	}
-	var sum time.Duration
+	var sum threadTimes
 	for _, t := range tasks {
 		raw, err := os.ReadFile(t)
 		if err != nil {
 			continue // exited
 		}
 		f := strings.Fields(string(raw))
-		if len(f) == 0 {
+		if len(f) < 3 {
 			continue
 		}
 		ns, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil {
 			b.Fatalf("parsing %s: %q", t, raw)
 		}
-		sum += time.Duration(ns)
+		runs, err := strconv.ParseInt(f[2], 10, 64)
+		if err != nil {
+			b.Fatalf("parsing %s: %q", t, raw)
+		}
+		sum.cpu += time.Duration(ns)
+		sum.dispatches += runs
 	}
 	return sum
 }
@@ -305,9 +335,9 @@ func agentRuntime(b *testing.B, ag agentProcess) runtimeCounts {
 }
 
 // changes makes, on the bare device, the n changes runChanges makes (an
-// IpcSet each) and returns the CPU its process used for them, and what it
-// allocated and collected meanwhile.
-func (d bareDevice) changes(b *testing.B, base, fresh []scalePeer, n int) (time.Duration, runtimeCounts) {
+// IpcSet each) and returns the CPU its process used for them (and its
+// threads' dispatches), and what it allocated and collected meanwhile.
+func (d bareDevice) changes(b *testing.B, base, fresh []scalePeer, n int) (threadTimes, runtimeCounts) {
 	b.Helper()
 	m0 := d.runtime(b)
 	var in strings.Builder
@@ -325,7 +355,7 @@ func (d bareDevice) changes(b *testing.B, base, fresh []scalePeer, n int) (time.
 		b.Fatal(err)
 	}
 	m1 := d.runtime(b)
-	return processCPU(b, d.cmd.Process.Pid) - cpu0, runtimeCounts{alloc: m1.alloc - m0.alloc, gcs: m1.gcs - m0.gcs}
+	return processCPU(b, d.cmd.Process.Pid).sub(cpu0), runtimeCounts{alloc: m1.alloc - m0.alloc, gcs: m1.gcs - m0.gcs}
 }
 
 // gc runs a collection in the bare device's process.
