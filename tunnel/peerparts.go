@@ -119,9 +119,8 @@ func splitPeerText(text string, n, minPart int) (parts []string, firstLines []in
 // replyLen is the length of the reply in text: up to its first empty
 // line, that line's newline excluded (0 if text starts with one; all of
 // text if it has none). A large text is searched in up to n ranges at
-// once, each at least about minPart bytes long: a reply's lines are short,
-// so an empty line is looked for at every ~30 bytes of it, about 1 ms at
-// 10k peers in one piece, before any part can be parsed.
+// once, each at least about minPart bytes long, by indexEmptyLine: all of
+// it is searched before any part can be parsed.
 func replyLen(text string, n, minPart int) int {
 	if strings.HasPrefix(text, "\n") {
 		return 0
@@ -136,7 +135,7 @@ func replyLen(text string, n, minPart int) int {
 		if k == n-1 {
 			to = len(text)
 		}
-		found[k] = strings.Index(text[from:to], "\n\n")
+		found[k] = indexEmptyLine(text[from:to])
 		if found[k] >= 0 {
 			found[k] += from
 		}
@@ -201,9 +200,9 @@ func scanDeviceTextParts(text string, n, minPart int, known KnownFunc, fn func(p
 		return err
 	}
 	for k := 1; k < len(parsers); k++ {
-		for key := range parsers[k].seenPeers {
+		for _, key := range parsers[k].seenPeers.keys {
 			for _, earlier := range parsers[:k] {
-				if _, dup := earlier.seenPeers[key]; dup {
+				if earlier.seenPeers.has(key) {
 					return fmt.Errorf("duplicate peer %s", key)
 				}
 			}

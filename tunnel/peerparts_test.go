@@ -33,8 +33,11 @@ func partsOf(text string, n, minPart int) ([][]wgtypes.Peer, error) {
 }
 
 // peerBlock is one peer as wireguard-go writes it.
-func peerBlock(i byte, extra string) string {
-	return "public_key=" + hexOf(testKey(i)) + "\npreshared_key=" + hexOf(wgtypes.Key{}) +
+func peerBlock(i byte, extra string) string { return peerBlockOf(testKey(i), extra) }
+
+// peerBlockOf is peerBlock of the peer with key k.
+func peerBlockOf(k wgtypes.Key, extra string) string {
+	return "public_key=" + hexOf(k) + "\npreshared_key=" + hexOf(wgtypes.Key{}) +
 		"\nprotocol_version=1\nlast_handshake_time_sec=0\nlast_handshake_time_nsec=0\ntx_bytes=0\nrx_bytes=0\n" +
 		"persistent_keepalive_interval=0\n" + extra
 }
@@ -47,6 +50,18 @@ func TestScanDeviceTextParts(t *testing.T) {
 	good.WriteString("private_key=" + hexOf(testKey(200)) + "\nlisten_port=51820\n")
 	for i := range byte(40) {
 		good.WriteString(peerBlock(i, fmt.Sprintf("allowed_ip=10.0.0.%d/32\n", i)))
+	}
+	// twin is testKey(1) but for its last byte: its first 8 bytes are the
+	// same (keySet tells them apart by the whole key).
+	twin := testKey(1)
+	twin[31]++
+	var peers, withTwin strings.Builder // peers 0 to 39 alone; the same, twin after 1
+	for i := range byte(40) {
+		peers.WriteString(peerBlock(i, ""))
+		withTwin.WriteString(peerBlock(i, ""))
+		if i == 1 {
+			withTwin.WriteString(peerBlockOf(twin, ""))
+		}
 	}
 	tests := []struct {
 		name, text string
@@ -62,6 +77,10 @@ func TestScanDeviceTextParts(t *testing.T) {
 		{"errno then a bad line", peerBlock(50, "") + "errno=0\npublic_key=zz\n", "parsing uapi line 10: data after errno"},
 		{"duplicate in one part", peerBlock(60, "") + peerBlock(60, ""), "duplicate peer"},
 		{"duplicate across parts", good.String() + peerBlock(1, ""), "duplicate peer"},
+		{"first 8 bytes shared in one part", withTwin.String(), ""},
+		{"first 8 bytes shared across parts", good.String() + peerBlockOf(twin, ""), ""},
+		{"duplicate of a key sharing its first 8 bytes", good.String() + peerBlockOf(twin, "") + peerBlockOf(twin, ""), "duplicate peer"},
+		{"duplicate across parts of a key sharing its first 8 bytes", peerBlockOf(twin, "") + peers.String() + peerBlockOf(twin, ""), "duplicate peer"},
 		{"nonzero errno", good.String() + "errno=5\n", "device reported errno=5"},
 	}
 	for _, tt := range tests {

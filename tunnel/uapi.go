@@ -397,7 +397,7 @@ type deviceParser struct {
 	peerErr        error // what onPeer returned, which ends the parse
 	privateKey     wgtypes.Key
 	seenDevice     map[string]bool
-	seenPeers      map[wgtypes.Key]struct{}
+	seenPeers      keySet
 	peersHint      int // how many peers seenPeers is sized for; 0 to let it grow
 	errnoSeen      bool
 
@@ -453,13 +453,9 @@ func (p *deviceParser) startPeer(hex, text string) (skip int, err error) {
 	if k == (wgtypes.Key{}) {
 		return 0, errors.New("zero peer public_key")
 	}
-	if _, dup := p.seenPeers[k]; dup {
+	if p.seenPeers.add(k, p.peersHint) {
 		return 0, fmt.Errorf("duplicate peer %s", k)
 	}
-	if p.seenPeers == nil {
-		p.seenPeers = make(map[wgtypes.Key]struct{}, p.peersHint)
-	}
-	p.seenPeers[k] = struct{}{}
 	if err := p.closePeer(); err != nil {
 		return 0, err
 	}
