@@ -387,6 +387,21 @@ func (c *Client) doOnce(ctx context.Context, secret []byte, method, path string,
 		return fail(err)
 	}
 	defer resp.Body.Close()
+	if d, ok := out.(*Dump); ok && d.Interface == "" && d.Peers == nil && resp.StatusCode >= 200 && resp.StatusCode <= 299 &&
+		resp.ContentLength >= minSplitBytes && resp.ContentLength <= maxResponseBytes {
+		// A large dump: decoded while it is read (readDump), as decodeAnswer would.
+		got, err := readDump(io.LimitReader(resp.Body, maxResponseBytes+1), int(resp.ContentLength), minSplitBytes)
+		switch {
+		case err != nil:
+			return fail(fmt.Errorf("reading answer: %w", err))
+		case len(got.data) > maxResponseBytes:
+			return fail(fmt.Errorf("answer exceeds %d bytes", maxResponseBytes))
+		case got.err != nil:
+			return fail(fmt.Errorf("decoding answer: %w", got.err))
+		}
+		*d = got.dump
+		return nil
+	}
 	data, err := readAnswer(resp)
 	if err != nil {
 		return fail(fmt.Errorf("reading answer: %w", err))

@@ -179,7 +179,18 @@ func once(seen *uint16, bit uint16) bool {
 // path takes. A dump of at least minSplit bytes, in the layout agents
 // write, is decoded in two halves on two goroutines (splitPeers).
 func decodeDumpFast(data []byte, minSplit int) (Dump, bool) {
-	s := &dumpScanner{b: data}
+	return decodeDumpSplit(&dumpScanner{b: data}, len(data), func(s *dumpScanner) (int, <-chan half) {
+		split := splitPeers(data, s.i, minSplit)
+		return split, s.restFrom(split)
+	})
+}
+
+// decodeDumpSplit is decodeDumpFast of what s holds, a dump of size bytes
+// (s may hold only its first part: see split). When s reaches the peers
+// array, split says where to take the peers from some point on from
+// elsewhere: the point (-1 for none) and the channel that gives them, the
+// other half, with the whole dump (dumpScanner.peers).
+func decodeDumpSplit(s *dumpScanner, size int, split func(s *dumpScanner) (int, <-chan half)) (Dump, bool) {
 	var d Dump
 	if !s.eat('{') {
 		return Dump{}, false
@@ -194,12 +205,13 @@ func decodeDumpFast(data []byte, minSplit int) (Dump, bool) {
 			if !once(seen, 2) || !s.eat('[') {
 				return false
 			}
-			d.Peers = make([]Peer, 0, len(data)/200+1)
+			d.Peers = make([]Peer, 0, size/200+1)
 			if s.eat(']') {
 				return true
 			}
 			var ok bool
-			d.Peers, ok = s.peers(d.Peers, splitPeers(data, s.i, minSplit))
+			at, other := split(s)
+			d.Peers, ok = s.peers(d.Peers, at, other)
 			return ok
 		}
 		return false
@@ -238,26 +250,36 @@ func splitPeers(data []byte, from, minSplit int) int {
 // its own (dumpScanner.rest).
 type half struct {
 	peers []Peer
-	end   int // where its scanner stopped: after the peers' ']'
+	end   int    // where its scanner stopped: after the peers' ']'
+	b     []byte // the whole dump, which the scanner that takes it reads on
 	ok    bool
 }
 
+// restFrom decodes the peers of s's dump from split on, on a goroutine of
+// its own, and gives them on the channel it returns; nil if split is -1.
+func (s *dumpScanner) restFrom(split int) <-chan half {
+	if split < 0 {
+		return nil
+	}
+	other := make(chan half, 1)
+	go func() {
+		o := &dumpScanner{b: s.b, i: split}
+		h := half{b: s.b}
+		h.peers, h.ok = o.rest(make([]Peer, 0, (len(s.b)-split)/200+1))
+		h.end = o.i
+		other <- h
+	}()
+	return other
+}
+
 // peers reads the peer objects of an array whose '[' and first '{'... are
-// next, appending them to ps. If split is not -1, the peers from split on
-// are read on a goroutine of their own, and taken when this scanner
-// reaches split: what it would have read itself from there, by the same
-// code.
-func (s *dumpScanner) peers(ps []Peer, split int) ([]Peer, bool) {
-	var other chan half
-	if split >= 0 {
-		other = make(chan half, 1)
-		go func() {
-			o := &dumpScanner{b: s.b, i: split}
-			var h half
-			h.peers, h.ok = o.rest(make([]Peer, 0, (len(s.b)-split)/200+1))
-			h.end = o.i
-			other <- h
-		}()
+// next, appending them to ps. If other is not nil, the peers from split
+// on are taken from it when this scanner reaches split: what it would
+// have read itself from there, by the same code; the scanner then reads
+// on in the half's b (the whole dump, of which its own may have been the
+// part before split).
+func (s *dumpScanner) peers(ps []Peer, split int, other <-chan half) ([]Peer, bool) {
+	if other != nil {
 		defer func() {
 			if other != nil {
 				<-other // not taken: wait for it all the same
@@ -273,7 +295,7 @@ func (s *dumpScanner) peers(ps []Peer, split int) ([]Peer, bool) {
 		if other != nil && s.i == split {
 			h := <-other
 			other = nil
-			s.i = h.end
+			s.b, s.i = h.b, h.end
 			return append(ps, h.peers...), h.ok
 		}
 		if s.eat(',') {
