@@ -318,8 +318,8 @@ func scanDeviceText(text string, st *DeviceState, onPeer func(*PeerView) error) 
 // scan parses the lines of text, numbering them from first in errors, up
 // to an empty line or the end. An error of onPeer is returned as it is.
 func (p *deviceParser) scan(text string, first int) error {
-	lineNo := first
-	for ; text != ""; lineNo++ {
+	all := text
+	for text != "" {
 		p.rest = text
 		line, rest, _ := strings.Cut(text, "\n")
 		if line == "" {
@@ -329,28 +329,31 @@ func (p *deviceParser) scan(text string, first int) error {
 		if key, ok := strings.CutPrefix(line, "public_key="); ok && !p.errnoSeen {
 			skip, err := p.startPeer(key, p.rest)
 			if err != nil {
-				return p.lineError(lineNo, err)
+				return p.lineError(all, first, err)
 			}
 			if skip > 0 {
-				lineNo += strings.Count(p.rest[:skip], "\n") - 1
 				text = p.rest[skip:]
 			}
 			continue
 		}
 		if err := p.line(line); err != nil {
-			return p.lineError(lineNo, err)
+			return p.lineError(all, first, err)
 		}
 	}
 	p.rest = text
 	return nil
 }
 
-// lineError is err, found on line lineNo, as scan returns it: an error
-// of onPeer as it is.
-func (p *deviceParser) lineError(lineNo int, err error) error {
+// lineError is err, found on the line p.rest starts of the text all
+// whose lines are numbered from first, as scan returns it: an error of
+// onPeer as it is. Lines are counted only here, for an error: a reply's
+// lines are most of its bytes, and those of the peers a KnownFunc knew
+// are not read at all.
+func (p *deviceParser) lineError(all string, first int, err error) error {
 	if p.peerErr != nil {
 		return p.peerErr
 	}
+	lineNo := first + strings.Count(all[:len(all)-len(p.rest)], "\n")
 	return fmt.Errorf("parsing uapi line %d: %w", lineNo, err)
 }
 
