@@ -95,12 +95,12 @@ func (e fnError) Unwrap() error { return e.err }
 // splitPeerText returns the reply in text, up to its first empty line (the
 // end of a reply), as at most n parts of about the same size, each but
 // the first starting with a public_key line, each at least about minPart
-// bytes long, and the number of the first line of each.
-func splitPeerText(text string, n, minPart int) (parts []string, firstLines []int) {
+// bytes long, and where in text each starts.
+func splitPeerText(text string, n, minPart int) (parts []string, starts []int) {
 	text = text[:replyLen(text, n, minPart)]
 	n = max(1, min(n, len(text)/max(1, minPart)))
 	size := len(text) / n
-	start, line := 0, 1
+	start := 0
 	for k := 1; k < n; k++ {
 		from := max(start, k*size)
 		j := strings.Index(text[from:], "\npublic_key=")
@@ -109,11 +109,10 @@ func splitPeerText(text string, n, minPart int) (parts []string, firstLines []in
 		}
 		cut := from + j + 1
 		parts = append(parts, text[start:cut])
-		firstLines = append(firstLines, line)
-		line += strings.Count(text[start:cut], "\n")
+		starts = append(starts, start)
 		start = cut
 	}
-	return append(parts, text[start:]), append(firstLines, line)
+	return append(parts, text[start:]), append(starts, start)
 }
 
 // replyLen is the length of the reply in text: up to its first empty
@@ -159,7 +158,7 @@ func replyLen(text string, n, minPart int) int {
 // for each peer not known (nil: none is). An error of fn comes back as an
 // fnError.
 func scanDeviceTextParts(text string, n, minPart int, known KnownFunc, fn func(part int, v *PeerView) error) error {
-	parts, firstLines := splitPeerText(text, n, minPart)
+	parts, starts := splitPeerText(text, n, minPart)
 	parsers := make([]deviceParser, len(parts))
 	errs := make([]error, len(parts))
 	var stop atomic.Bool
@@ -179,14 +178,14 @@ func scanDeviceTextParts(text string, n, minPart int, known KnownFunc, fn func(p
 		if known != nil {
 			p.known = func(key wgtypes.Key, text string) int { return known(k, key, text) }
 		}
-		err := p.scan(parts[k], firstLines[k])
+		err := p.scan(parts[k], text[:starts[k]])
 		if err == nil {
 			err = p.closePeer()
 		}
 		if err == nil && p.errnoSeen && k < len(parts)-1 {
 			// The next part starts with a line, as the whole reply would
 			// have had after the errno.
-			err = fmt.Errorf("parsing uapi line %d: data after errno", firstLines[k+1])
+			err = fmt.Errorf("parsing uapi line %d: data after errno", 1+strings.Count(text[:starts[k+1]], "\n"))
 		}
 		errs[k] = err
 	}

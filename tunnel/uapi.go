@@ -309,15 +309,16 @@ func parseDeviceText(text string) (DeviceState, error) {
 // error of onPeer ends the scan and is returned as it is.
 func scanDeviceText(text string, st *DeviceState, onPeer func(*PeerView) error) error {
 	p := deviceParser{st: st, onPeer: onPeer}
-	if err := p.scan(text, 1); err != nil {
+	if err := p.scan(text, ""); err != nil {
 		return err
 	}
 	return p.finish()
 }
 
-// scan parses the lines of text, numbering them from first in errors, up
-// to an empty line or the end. An error of onPeer is returned as it is.
-func (p *deviceParser) scan(text string, first int) error {
+// scan parses the lines of text, up to an empty line or the end; before
+// is what comes before text in the reply, whose lines count in the
+// numbers of an error's line. An error of onPeer is returned as it is.
+func (p *deviceParser) scan(text, before string) error {
 	all := text
 	for text != "" {
 		p.rest = text
@@ -329,7 +330,7 @@ func (p *deviceParser) scan(text string, first int) error {
 		if key, ok := strings.CutPrefix(line, "public_key="); ok && !p.errnoSeen {
 			skip, err := p.startPeer(key, p.rest)
 			if err != nil {
-				return p.lineError(all, first, err)
+				return p.lineError(before, all, err)
 			}
 			if skip > 0 {
 				text = p.rest[skip:]
@@ -337,23 +338,23 @@ func (p *deviceParser) scan(text string, first int) error {
 			continue
 		}
 		if err := p.line(line); err != nil {
-			return p.lineError(all, first, err)
+			return p.lineError(before, all, err)
 		}
 	}
 	p.rest = text
 	return nil
 }
 
-// lineError is err, found on the line p.rest starts of the text all
-// whose lines are numbered from first, as scan returns it: an error of
+// lineError is err, found on the line p.rest starts, of the text all
+// that comes after before in the reply, as scan returns it: an error of
 // onPeer as it is. Lines are counted only here, for an error: a reply's
 // lines are most of its bytes, and those of the peers a KnownFunc knew
 // are not read at all.
-func (p *deviceParser) lineError(all string, first int, err error) error {
+func (p *deviceParser) lineError(before, all string, err error) error {
 	if p.peerErr != nil {
 		return p.peerErr
 	}
-	lineNo := first + strings.Count(all[:len(all)-len(p.rest)], "\n")
+	lineNo := 1 + strings.Count(before, "\n") + strings.Count(all[:len(all)-len(p.rest)], "\n")
 	return fmt.Errorf("parsing uapi line %d: %w", lineNo, err)
 }
 
