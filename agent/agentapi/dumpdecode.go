@@ -2,6 +2,7 @@ package agentapi
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"runtime"
 )
@@ -85,13 +86,41 @@ func (s *dumpScanner) raw() ([]byte, bool) {
 		return nil, false
 	}
 	v := s.b[start : start+end]
-	for _, c := range v {
-		if c < 0x20 || c >= 0x80 || c == '\\' {
-			return nil, false
-		}
+	if !plainText(v) {
+		return nil, false
 	}
 	s.i = start + end + 1
 	return v, true
+}
+
+// Bytes with every byte 0x01, 0x20, 0x80 and '\\', for plainText.
+const (
+	wordOnes      = 0x0101010101010101
+	wordSpaces    = 0x20 * wordOnes
+	wordHighs     = 0x80 * wordOnes
+	wordBackslash = '\\' * wordOnes
+)
+
+// plainText reports whether v is bytes 0x20 to 0x7f, '\\' excepted (the
+// bytes of a string that need no decoding), eight at a time: a dump's
+// strings are most of its bytes.
+func plainText(v []byte) bool {
+	for ; len(v) >= 8; v = v[8:] {
+		x := binary.LittleEndian.Uint64(v)
+		// With no byte of 0x80 or more, (x - n) &^ x & wordHighs flags
+		// exactly the bytes below n, where n is 0x20 in each byte (and
+		// bytes that are 0 once the backslashes are xored away).
+		b := x ^ wordBackslash
+		if x&wordHighs != 0 || (x-wordSpaces)&^x&wordHighs != 0 || (b-wordOnes)&^b&wordHighs != 0 {
+			return false
+		}
+	}
+	for _, c := range v {
+		if c < 0x20 || c >= 0x80 || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *dumpScanner) str() (string, bool) {
