@@ -57,6 +57,16 @@ type Config struct {
 	// writer from the API while a cycle runs, and make each cycle
 	// longer (docs/OPERATIONS.md, "Poll workers").
 	PollWorkers int
+	// PollSpread paces the poll cycles (poller.Config.Spread): a cycle
+	// starts its polls at a steady rate so that they end about
+	// PollSpread×PollInterval after its start, when the cycle before
+	// shows they fit; a fleet whose polls take longer is polled as fast as
+	// the workers go. 0 means DefaultPollSpread; negative means none
+	// (every poll of a cycle starts as soon as a worker is free); below 1.
+	// A paced cycle takes the CPUs and the store's writer from the API a
+	// little at a time instead of all at once (docs/OPERATIONS.md, "Poll
+	// pacing").
+	PollSpread float64
 	// ReplicaName names this controller among the replicas on one
 	// database (the metric wgfleet_controller_leader, GET /api/status);
 	// "" means the host name and the port of Listen.
@@ -123,6 +133,20 @@ type Config struct {
 // record at once.
 const MaxPollWorkers = 1024
 
+// DefaultPollSpread is Config.PollSpread's default: a cycle's polls end
+// about 60% of the interval after its start, leaving room for a cycle
+// that runs long before the next starts.
+const DefaultPollSpread = 0.6
+
+// pollSpread is poller.Config.Spread for Config.PollSpread s: 0 is the
+// default, negative none (the poller's 0 or below).
+func pollSpread(s float64) float64 {
+	if s == 0 {
+		return DefaultPollSpread
+	}
+	return s
+}
+
 // MinMemoryLimit is the smallest Config.MemoryLimit: below it, the
 // controller's own live heap with a few nodes keeps the collector running
 // all the time.
@@ -148,6 +172,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PollWorkers < 0 || c.PollWorkers > MaxPollWorkers {
 		errs = append(errs, fmt.Errorf("poll workers %d is outside 1..%d (0 means the default, %d)", c.PollWorkers, MaxPollWorkers, poller.DefaultWorkers))
+	}
+	if c.PollSpread >= 1 || c.PollSpread != c.PollSpread {
+		errs = append(errs, fmt.Errorf("poll spread %v is not below 1 (a fraction of the poll interval)", c.PollSpread))
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -102,7 +102,7 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 	limits := poller.LimitsFunc(func(ctx context.Context, nodeID int64) error { return fl.EnforceLimits(ctx, nodeID) })
 	pl := poller.New(poller.Config{
 		Store: st, Clients: clients, Reconciler: rec, Limits: limits, Logger: log.With("component", "poller"), Interval: cfg.PollInterval,
-		Workers: cfg.PollWorkers, Events: pub, Now: cfg.Now,
+		Workers: cfg.PollWorkers, Spread: pollSpread(cfg.PollSpread), Events: pub, Now: cfg.Now,
 	})
 	fl = fleet.New(fleet.Config{
 		Store: st, Syncer: rec, Watcher: pl, Agents: clients, Logger: log.With("component", "fleet"),

@@ -47,6 +47,10 @@ type fleetSize struct {
 	// a poll cycle reads at once: WGFLEET_FLEET_POLL_WORKERS; 0 for the
 	// default (poller.DefaultWorkers).
 	pollWorkers int
+	// pollSpread is the controller's Config.PollSpread, the share of the
+	// interval a cycle's polls are paced over: WGFLEET_FLEET_POLL_SPREAD;
+	// 0 for the default (controller.DefaultPollSpread), negative for none.
+	pollSpread float64
 	// rate paces the creations in open loop, creations a second over all
 	// clients (WGFLEET_FLEET_RATE, creationLoad); 0 is the closed loop,
 	// the figure issue 14's target is judged on.
@@ -57,7 +61,9 @@ type fleetSize struct {
 // a 10 s poll interval, 20 nodes x 5 peers with a 2 s interval with
 // -short; WGFLEET_FLEET_NODES, _PEERS, _CLIENTS and _INTERVAL change it,
 // WGFLEET_FLEET_RATE paces the creations in open loop,
-// WGFLEET_FLEET_POLL_WORKERS sets how many agents a cycle reads at once.
+// WGFLEET_FLEET_POLL_WORKERS sets how many agents a cycle reads at once,
+// WGFLEET_FLEET_POLL_SPREAD the share of the interval its polls are paced
+// over (negative: not paced).
 // The simulated agents run in child processes of up to simProcAgents
 // agents each, in this process with -short (a run of a few seconds);
 // WGFLEET_FLEET_AGENT_PROCS sets how many children (0: this process).
@@ -106,6 +112,13 @@ func benchFleetSize(tb testing.TB) fleetSize {
 			tb.Fatalf("WGFLEET_FLEET_POLL_WORKERS=%q: want 1 to %d agents read at once", e, controller.MaxPollWorkers)
 		}
 		s.pollWorkers = n
+	}
+	if e := os.Getenv("WGFLEET_FLEET_POLL_SPREAD"); e != "" {
+		f, err := strconv.ParseFloat(e, 64)
+		if err != nil || f >= 1 || math.IsNaN(f) || math.IsInf(f, 0) {
+			tb.Fatalf("WGFLEET_FLEET_POLL_SPREAD=%q: want a fraction of the interval below 1 (negative: no pacing)", e)
+		}
+		s.pollSpread = f
 	}
 	if s.nodes > 60000 || s.peers > 250 {
 		tb.Fatalf("at most 60000 nodes (loopback ports) and 250 peers a node (one /24 each)")
@@ -223,7 +236,7 @@ func (h cycleLog) Handle(_ context.Context, r slog.Record) error {
 			c.start = a.Value.Time()
 		case "took":
 			c.took = a.Value.Duration()
-		case "polled", "reconciled", "unchanged", "stats_unchanged":
+		case "polled", "reconciled", "unchanged", "stats_unchanged", "polls_took", "spread":
 			counts = append(counts, a.Key+" "+a.Value.String())
 		}
 		return true
@@ -324,7 +337,7 @@ func runFleet(b *testing.B, size fleetSize) {
 	c, err := controller.New(ctx, controller.Config{
 		Listen: "127.0.0.1:0", DataDir: dataDir, PollInterval: size.interval,
 		AdminPassword: controllertest.AdminPassword, Logger: slog.New(cycleLog{st: logs}),
-		MemoryLimit: size.memLimit, PollWorkers: size.pollWorkers,
+		MemoryLimit: size.memLimit, PollWorkers: size.pollWorkers, PollSpread: size.pollSpread,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -356,7 +369,8 @@ func runFleet(b *testing.B, size fleetSize) {
 	ids := make([]int64, size.nodes)
 	setup := time.Now()
 	stopProfile := phaseProfile(b, "WGFLEET_FLEET_REGISTER_PROFILE")
-	progress("registering %d nodes (%d child processes serve their agents; poll workers %d, 0: the default)", size.nodes, size.procs, size.pollWorkers)
+	progress("registering %d nodes (%d child processes serve their agents; poll workers %d, 0: the default; poll spread %v, 0: the default, negative: none)",
+		size.nodes, size.procs, size.pollWorkers, size.pollSpread)
 	parallel(b, 8, size.nodes, func(i int) error {
 		var n struct {
 			ID int64 `json:"id"`

@@ -40,14 +40,16 @@ type outcome struct {
 // or reconcile is cut short by ctx is counted as neither online nor
 // failed, or neither reconciled nor failed.
 func (p *Poller) PollOnce(ctx context.Context) Summary {
-	sum, pending := p.pollAll(ctx)
+	sum, pending := p.pollAll(ctx, 0)
 	p.awaitReconciles(ctx, &sum, pending)
 	return sum
 }
 
 // pollAll is the polling half of PollOnce: it polls the nodes and returns
-// what it saw, and the reconciles it offered the peer lists to.
-func (p *Poller) pollAll(ctx context.Context) (Summary, []*reconcile.Pending) {
+// what it saw, and the reconciles it offered the peer lists to. With a
+// spread, the i-th of the n nodes due is not started before i/n of it has
+// passed (pace.go); 0 starts each as soon as a worker is free.
+func (p *Poller) pollAll(ctx context.Context, spread time.Duration) (Summary, []*reconcile.Pending) {
 	var (
 		sum     Summary
 		pending []*reconcile.Pending
@@ -59,12 +61,8 @@ func (p *Poller) pollAll(ctx context.Context) (Summary, []*reconcile.Pending) {
 		}
 		return sum, nil
 	}
-	now := p.now()
-	var (
-		mu  sync.Mutex
-		wg  sync.WaitGroup
-		sem = make(chan struct{}, RecordFactor*p.workers)
-	)
+	begin, now := time.Now(), p.now()
+	due := nodes[:0]
 	for _, n := range nodes {
 		if !n.Enabled {
 			continue
@@ -77,6 +75,19 @@ func (p *Poller) pollAll(ctx context.Context) (Summary, []*reconcile.Pending) {
 		if !p.due(n.ConsecutiveFailures, last, now) {
 			sum.Skipped++
 			continue
+		}
+		due = append(due, n)
+	}
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		sem   = make(chan struct{}, RecordFactor*p.workers)
+		timer = time.NewTimer(0)
+	)
+	timer.Stop()
+	for i, n := range due {
+		if !sleepUntil(ctx, timer, startAt(begin, spread, i, len(due))) {
+			break
 		}
 		select {
 		case sem <- struct{}{}:

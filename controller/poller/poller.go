@@ -57,6 +57,13 @@ type Config struct {
 	// Jitter spreads each cycle's start by up to ±Jitter×Interval, a
 	// fraction in [0, 1). Negative means none.
 	Jitter float64
+	// Spread paces Run's cycles: a cycle starts its polls at a steady
+	// rate so that they end about Spread×Interval after its start, when
+	// the cycle before shows they can (see pace.go); a fleet whose polls
+	// take longer than that is polled as fast as Workers go. A fraction
+	// in [0, 1); 0 or negative means no pacing: every poll starts as soon
+	// as a worker takes it. PollOnce never paces.
+	Spread float64
 	// MaxBackoff caps the wait between polls of a node that keeps failing.
 	MaxBackoff time.Duration
 	// Now is the poller's clock: the minute a poll's traffic is recorded
@@ -120,6 +127,7 @@ type Poller struct {
 	// workers at once.
 	reads      chan struct{}
 	jitter     float64
+	spread     float64
 	maxBackoff time.Duration
 	now        func() time.Time
 	events     events.Publisher
@@ -157,6 +165,7 @@ func New(cfg Config) *Poller {
 		timeout:    cfg.Timeout,
 		workers:    cfg.Workers,
 		jitter:     cfg.Jitter,
+		spread:     min(cfg.Spread, 0.99),
 		maxBackoff: cfg.MaxBackoff,
 		events:     events.OrDiscard(cfg.Events),
 		now:        cfg.Now,
@@ -210,7 +219,12 @@ func New(cfg Config) *Poller {
 func (p *Poller) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	cycle := make(chan time.Time, 1) // the start of a cycle whose polls ended
+	type ended struct {
+		start time.Time
+		pace  paced
+	}
+	cycle := make(chan ended, 1) // a cycle whose polls ended
+	var last paced               // the cycle before's pacing
 	t := time.NewTimer(0)
 	defer t.Stop()
 	// logged is closed once the last cycle started has logged its record.
@@ -231,21 +245,23 @@ func (p *Poller) Run(ctx context.Context) error {
 		case <-t.C: // set again only once the cycle's polls have ended
 			prev, done := logged, make(chan struct{})
 			logged = done
+			spread := p.nextSpread(last)
 			wg.Go(func() {
 				defer close(done)
-				start := p.now()
-				sum, pending := p.pollAll(ctx)
+				start, begin := p.now(), time.Now() // pacing runs on real time, as timers do
+				sum, pending := p.pollAll(ctx, spread)
 				polled := p.now().Sub(start)
-				cycle <- start
+				cycle <- ended{start: start, pace: paced{spread: spread, took: time.Since(begin)}}
 				p.awaitReconciles(ctx, &sum, pending)
 				took := p.now().Sub(start)
 				<-prev // ends once its reconciles have, or ctx
-				p.log.Debug("poll cycle", "started", start, "took", took, "polls_took", polled, "nodes", sum.Nodes,
+				p.log.Debug("poll cycle", "started", start, "took", took, "polls_took", polled, "spread", spread, "nodes", sum.Nodes,
 					"polled", sum.Polled, "online", sum.Online, "reconciled", sum.Reconciled,
 					"unchanged", sum.Unchanged, "stats_unchanged", sum.StatsUnchanged)
 			})
-		case start := <-cycle:
-			t.Reset(p.untilNext(start))
+		case e := <-cycle:
+			last = e.pace
+			t.Reset(p.untilNext(e.start))
 		}
 	}
 }
