@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wgfleet/wgfleet/agent/agentapi"
@@ -66,6 +68,7 @@ func loadServe(args []string, getenv func(string) string, stderr io.Writer) (con
 		listen     = cli.String(s, "listen", "WG_CONTROLLER_LISTEN", controller.DefaultListen, "HTTP listen address of the UI and API")
 		poll       = cli.Duration(s, "poll-interval", "WG_CONTROLLER_POLL_INTERVAL", controller.DefaultPollInterval, "how often every enabled node is polled")
 		workers    = cli.Int(s, "poll-workers", "WG_CONTROLLER_POLL_WORKERS", poller.DefaultWorkers, "how many agents a poll cycle reads at once")
+		spread     = cli.Var(s, "poll-spread", "WG_CONTROLLER_POLL_SPREAD", controller.DefaultPollSpread, parseSpread, "share of the poll interval a cycle's polls are paced over, 0 to below 1 (0: not paced)")
 		secure     = cli.Bool(s, "secure-cookies", "WG_CONTROLLER_SECURE_COOKIES", false, "mark session cookies Secure; set it when served over TLS")
 		sessionTTL = cli.Duration(s, "session-ttl", "WG_CONTROLLER_SESSION_TTL", 12*time.Hour, "how long a login lasts")
 		publicURL  = cli.String(s, "public-url", "WG_CONTROLLER_PUBLIC_URL", "", "the controller's URL as joining agents reach it, for join commands; default: the URL the request came in by")
@@ -85,12 +88,31 @@ func loadServe(args []string, getenv func(string) string, stderr io.Writer) (con
 	}
 	cfg := controller.Config{
 		Listen: listen.Get(), DataDir: c.dataDir.Get(), Database: c.database.Get(), MasterKey: key, PollInterval: poll.Get(),
-		PollWorkers: workers.Get(), AdminPassword: getenv("WG_CONTROLLER_ADMIN_PASSWORD"), BootstrapOut: stderr,
+		PollWorkers: workers.Get(), PollSpread: pollSpread(spread.Get()), AdminPassword: getenv("WG_CONTROLLER_ADMIN_PASSWORD"), BootstrapOut: stderr,
 		SecureCookies: secure.Get(), SessionTTL: sessionTTL.Get(), Logger: c.logging.Logger(stderr),
 		PublicURL: publicURL.Get(), JoinPin: joinPin.Get(), PoolSupernet: supernet.Get(), PoolBits: poolBits.Get(),
 		ReplicaName: replica.Get(), MemoryLimit: memLimit.Get(),
 	}
 	return cfg, local.config(), cfg.Validate()
+}
+
+// parseSpread reads --poll-spread: a fraction from 0 to below 1.
+func parseSpread(v string) (float64, error) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || !(f >= 0 && f < 1) {
+		return 0, fmt.Errorf("%q is not a share of the poll interval from 0 to below 1", v)
+	}
+	return f, nil
+}
+
+// pollSpread is controller.Config.PollSpread for --poll-spread f: 0 turns
+// pacing off, which the Config says with a negative value (its 0 is the
+// default).
+func pollSpread(f float64) float64 {
+	if f == 0 {
+		return -1
+	}
+	return f
 }
 
 // parsePin reads a certificate's SHA-256 as agentapi.ParseFingerprint

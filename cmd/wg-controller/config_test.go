@@ -30,6 +30,7 @@ func TestLoadServeDocumented(t *testing.T) {
 		{"database", "WG_CONTROLLER_DATABASE_URL", "postgres://wgfleet@db.example.net/wgfleet", func(c controller.Config) string { return c.Database }},
 		{"poll-interval", "WG_CONTROLLER_POLL_INTERVAL", "1m30s", func(c controller.Config) string { return c.PollInterval.String() }},
 		{"poll-workers", "WG_CONTROLLER_POLL_WORKERS", "8", func(c controller.Config) string { return strconv.Itoa(c.PollWorkers) }},
+		{"poll-spread", "WG_CONTROLLER_POLL_SPREAD", "0.5", func(c controller.Config) string { return strconv.FormatFloat(c.PollSpread, 'g', -1, 64) }},
 		{"session-ttl", "WG_CONTROLLER_SESSION_TTL", "2h0m0s", func(c controller.Config) string { return c.SessionTTL.String() }},
 		{"secure-cookies", "WG_CONTROLLER_SECURE_COOKIES", "true", func(c controller.Config) string { return strconv.FormatBool(c.SecureCookies) }},
 		{"replica-name", "WG_CONTROLLER_REPLICA_NAME", "ctl-2", func(c controller.Config) string { return c.ReplicaName }},
@@ -118,6 +119,26 @@ func TestLoadServePollWorkers(t *testing.T) {
 	}
 }
 
+// TestLoadServePollSpread: --poll-spread defaults to the controller's
+// default; 0 turns pacing off (a negative Config.PollSpread, since the
+// Config's 0 is the default); 1 or more, below 0, or no number is refused.
+func TestLoadServePollSpread(t *testing.T) {
+	cfg, _, err := loadServe(nil, envOf(nil), io.Discard)
+	if err != nil || cfg.PollSpread != controller.DefaultPollSpread {
+		t.Errorf("no --poll-spread: %v, %v; want %v", cfg.PollSpread, err, controller.DefaultPollSpread)
+	}
+	cfg, _, err = loadServe([]string{"--poll-spread", "0"}, envOf(nil), io.Discard)
+	if err != nil || cfg.PollSpread >= 0 {
+		t.Errorf("--poll-spread 0: %v, %v; want a negative PollSpread (not paced)", cfg.PollSpread, err)
+	}
+	for _, value := range []string{"1", "1.5", "-0.2", "NaN", "often"} {
+		_, _, err := loadServe([]string{"--poll-spread", value}, envOf(nil), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "share of the poll interval") {
+			t.Errorf("--poll-spread %s: %v, want it refused", value, err)
+		}
+	}
+}
+
 // TestLoadServeBadEnv: a bad environment value is an error naming it.
 func TestLoadServeBadEnv(t *testing.T) {
 	for env, want := range map[string]string{
@@ -129,6 +150,7 @@ func TestLoadServeBadEnv(t *testing.T) {
 		"WG_CONTROLLER_MASTER_KEY":     "WG_CONTROLLER_MASTER_KEY",
 		"WG_CONTROLLER_MEMORY_LIMIT":   `WG_CONTROLLER_MEMORY_LIMIT: "often" is not a number of bytes`,
 		"WG_CONTROLLER_POLL_WORKERS":   `WG_CONTROLLER_POLL_WORKERS: "often"`,
+		"WG_CONTROLLER_POLL_SPREAD":    `WG_CONTROLLER_POLL_SPREAD: "often"`,
 	} {
 		t.Run(env, func(t *testing.T) {
 			_, _, err := loadServe(nil, envOf(map[string]string{env: "often"}), io.Discard)
