@@ -39,6 +39,11 @@ import (
 //     per-thread schedstat): every wakeup of a parked thread (the
 //     network poller's, a spinning M's, sysmon's) counts one, and on a
 //     virtual machine each costs an exit or two, whatever it then does.
+//     And the CPU the kernel's worker threads (kworker) ran meanwhile,
+//     per change (kworker-cpu-ms/change for the agent, base-kworker-...):
+//     work the kernel does for the process outside it (a disk cache
+//     flush; any sync handed to a worker) on the same CPUs, with
+//     whatever else the machine had them do.
 //   - raw: a bare wireguard-go device (a netstack TUN in a process of its
 //     own, the test binary re-executed) holding the same 10k peers, given
 //     the same N changes one IpcSet each: its process CPU and allocation
@@ -102,6 +107,7 @@ func BenchmarkChangeCPU(b *testing.B) {
 			b.ReportMetric(m.gcs, prefix+"-gcs")
 			b.ReportMetric(m.rate, prefix+"-changes/s")
 			b.ReportMetric(m.dispatches, prefix+"-dispatches/change")
+			b.ReportMetric(m.kworkerMS, prefix+"-kworker-cpu-ms/change")
 		}
 		report("agent", agent)
 		b.ReportMetric(agent.cpuMS/rawMS, "cpu/raw")
@@ -110,6 +116,7 @@ func BenchmarkChangeCPU(b *testing.B) {
 			report("base", before)
 			b.ReportMetric(before.cpuMS/rawMS, "base-cpu/raw")
 			b.ReportMetric(agent.cpuMS/before.cpuMS, "cpu/base")
+			b.ReportMetric((agent.cpuMS+agent.kworkerMS)/(before.cpuMS+before.kworkerMS), "cpu+kworker/base")
 			b.ReportMetric(agent.allocKiB/before.allocKiB, "alloc/base")
 		}
 		b.ReportMetric(rawMS, "raw-cpu-ms/change")
@@ -126,6 +133,7 @@ type agentChanges struct {
 	gcs             float64 // collections during the changes
 	rate            float64 // changes a second
 	dispatches      float64 // per change: times one of its threads was put on a CPU
+	kworkerMS       float64 // per change: the kernel's worker threads' CPU meanwhile
 }
 
 // measureAgentChanges runs the agent bin, gives it the held peers base,
@@ -165,9 +173,10 @@ func measureAgentChanges(b *testing.B, bin string, base, fresh []scalePeer, chan
 		b.Fatal(err)
 	}
 	stopPerf := perfRecord(b, ag.pid)
-	cpu0, start := processCPU(b, ag.pid), time.Now()
+	kw0, cpu0, start := kworkerCPU(b), processCPU(b, ag.pid), time.Now()
 	runChanges(b, c, base, fresh, changes, every)
 	cpu1, elapsed := processCPU(b, ag.pid).sub(cpu0), time.Since(start)
+	kw1 := kworkerCPU(b)
 	stopPerf()
 	m1 := agentRuntime(b, ag)
 	return agentChanges{
@@ -176,6 +185,7 @@ func measureAgentChanges(b *testing.B, bin string, base, fresh []scalePeer, chan
 		gcs:        m1.gcs - m0.gcs,
 		rate:       float64(changes) / elapsed.Seconds(),
 		dispatches: float64(cpu1.dispatches) / float64(changes),
+		kworkerMS:  float64(kw1-kw0) / float64(time.Millisecond) / float64(changes),
 	}
 }
 
@@ -277,6 +287,36 @@ func processCPU(b *testing.B, pid int) threadTimes {
 		}
 		sum.cpu += time.Duration(ns)
 		sum.dispatches += runs
+	}
+	return sum
+}
+
+// kworkerCPU is the run time of the kernel's worker threads (kworker/*)
+// so far: the first field of their schedstat. Threads that come or go in
+// between count what they ran while they were there only at one end.
+func kworkerCPU(b *testing.B) time.Duration {
+	b.Helper()
+	comms, err := filepath.Glob("/proc/[0-9]*/comm")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sum time.Duration
+	for _, c := range comms {
+		name, err := os.ReadFile(c)
+		if err != nil || !strings.HasPrefix(string(name), "kworker/") {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(filepath.Dir(c), "schedstat"))
+		if err != nil {
+			continue // exited
+		}
+		f := strings.Fields(string(raw))
+		if len(f) == 0 {
+			continue
+		}
+		if ns, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+			sum += time.Duration(ns)
+		}
 	}
 	return sum
 }

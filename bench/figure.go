@@ -57,7 +57,7 @@ func suite() []figure {
 			Name: "agent-change-cpu", Pkg: "./agent", Bench: "ChangeCPU",
 			Benchtime: "1x", Quick: "1x", Short: true, Timeout: 10 * time.Minute,
 			Headline: []string{"cpu/raw", "agent-cpu-ms/change", "raw-cpu-ms/change", "alloc/raw", "agent-alloc-KiB/change",
-				"raw-alloc-KiB/change", "agent-changes/s", "agent-dispatches/change", "cpu/base"},
+				"raw-alloc-KiB/change", "agent-changes/s", "agent-dispatches/change", "agent-kworker-cpu-ms/change", "cpu/base", "cpu+kworker/base"},
 			What: "CPU and allocation per peer change (add, remove) at 10k peers through wg-agent's API vs raw wireguard-go IpcSet",
 		},
 		{
