@@ -45,6 +45,34 @@ func TestNextSpread(t *testing.T) {
 	}
 }
 
+// TestStartAt: the i-th of n polls starts at i/n of the spread, counted
+// from the first of its group; all at once without a spread.
+func TestStartAt(t *testing.T) {
+	begin := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	const spread = 800 * time.Millisecond
+	tests := []struct {
+		name      string
+		spread    time.Duration
+		n, g      int
+		wantAfter []time.Duration // for i = 0..n-1
+	}{
+		{"one at a time", spread, 4, 1, []time.Duration{0, 200 * time.Millisecond, 400 * time.Millisecond, 600 * time.Millisecond}},
+		{"two at a time", spread, 4, 2, []time.Duration{0, 0, 400 * time.Millisecond, 400 * time.Millisecond}},
+		{"groups larger than n", spread, 4, 8, []time.Duration{0, 0, 0, 0}},
+		{"a group of 0 is one", spread, 2, 0, []time.Duration{0, 400 * time.Millisecond}},
+		{"no spread", 0, 3, 1, []time.Duration{0, 0, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for i, want := range tt.wantAfter {
+				if got := startAt(begin, tt.spread, i, tt.n, tt.g).Sub(begin); got != want {
+					t.Errorf("startAt(i=%d, n=%d, g=%d) = begin+%v, want begin+%v", i, tt.n, tt.g, got, want)
+				}
+			}
+		})
+	}
+}
+
 // arrivals is an http.RoundTripper that notes when the first request to
 // each host was sent.
 type arrivals struct {
@@ -69,43 +97,51 @@ func (a *arrivals) at(host string) (time.Time, bool) {
 }
 
 // TestPacedPollsStartInTurn: polled with a spread, the i-th of n nodes'
-// agents is not asked before i/n of the spread has passed, and the nodes
-// are asked in turn; every node is polled and counted online.
+// agents is not asked before i/n of the spread has passed, counted from
+// the first of its group (a quarter of the workers start together);
+// every node is polled and counted online.
 func TestPacedPollsStartInTurn(t *testing.T) {
 	const (
 		nodes  = 4
 		spread = 600 * time.Millisecond
 	)
-	f := newFixture(t)
-	seen := &arrivals{first: make(map[string]time.Time)}
-	f.pool = agentclient.NewPool(agentclient.PoolOptions{Timeout: time.Minute, HTTPClient: &http.Client{Transport: seen}})
-	hosts := make([]string, nodes)
-	for i := range nodes {
-		fake := agenttest.StartFake(t, agenttest.FakeOptions{})
-		f.addNode(fmt.Sprintf("paced-%d", i), fake.URL, fake.Secret, "wg0") // in id order, as cycles go
-		hosts[i] = fake.URL[len("http://"):]
-	}
-	p := f.poller(Config{})
+	for _, tt := range []struct {
+		name         string
+		workers, per int // per: polls started together
+	}{{"one at a time", 4, 1}, {"two at a time", 8, 2}} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			seen := &arrivals{first: make(map[string]time.Time)}
+			f.pool = agentclient.NewPool(agentclient.PoolOptions{Timeout: time.Minute, HTTPClient: &http.Client{Transport: seen}})
+			hosts := make([]string, nodes)
+			for i := range nodes {
+				fake := agenttest.StartFake(t, agenttest.FakeOptions{})
+				f.addNode(fmt.Sprintf("paced-%d", i), fake.URL, fake.Secret, "wg0") // in id order, as cycles go
+				hosts[i] = fake.URL[len("http://"):]
+			}
+			p := f.poller(Config{Workers: tt.workers})
+			if g := p.paceGroup(); g != tt.per {
+				t.Fatalf("%d workers start %d polls together, want %d", tt.workers, g, tt.per)
+			}
 
-	before := time.Now()
-	sum, pending := p.pollAll(f.ctx, spread)
-	p.awaitReconciles(f.ctx, &sum, pending)
-	if sum.Polled != nodes || sum.Online != nodes {
-		t.Fatalf("summary %+v, want %d nodes polled and online", sum, nodes)
-	}
-	var prev time.Time
-	for i, host := range hosts {
-		at, ok := seen.at(host)
-		if !ok {
-			t.Fatalf("node %d's agent was never asked", i)
-		}
-		if earliest := before.Add(spread * time.Duration(i) / nodes); at.Before(earliest) {
-			t.Errorf("node %d's agent asked %v after the cycle began, before its turn at %v", i, at.Sub(before), earliest.Sub(before))
-		}
-		if at.Before(prev) {
-			t.Errorf("node %d's agent asked before node %d's", i, i-1)
-		}
-		prev = at
+			before := time.Now()
+			sum, pending := p.pollAll(f.ctx, spread)
+			p.awaitReconciles(f.ctx, &sum, pending)
+			if sum.Polled != nodes || sum.Online != nodes {
+				t.Fatalf("summary %+v, want %d nodes polled and online", sum, nodes)
+			}
+			for i := 0; i < nodes; i += tt.per {
+				for j := i; j < i+tt.per; j++ {
+					at, ok := seen.at(hosts[j])
+					if !ok {
+						t.Fatalf("node %d's agent was never asked", j)
+					}
+					if earliest := before.Add(spread * time.Duration(i) / nodes); at.Before(earliest) {
+						t.Errorf("node %d's agent asked %v after the cycle began, before its turn at %v", j, at.Sub(before), earliest.Sub(before))
+					}
+				}
+			}
+		})
 	}
 }
 

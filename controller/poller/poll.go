@@ -48,7 +48,8 @@ func (p *Poller) PollOnce(ctx context.Context) Summary {
 // pollAll is the polling half of PollOnce: it polls the nodes and returns
 // what it saw, and the reconciles it offered the peer lists to. With a
 // spread, the i-th of the n nodes due is not started before i/n of it has
-// passed (pace.go); 0 starts each as soon as a worker is free.
+// passed, counted from the first of its group (pace.go); 0 starts each as
+// soon as a worker is free.
 func (p *Poller) pollAll(ctx context.Context, spread time.Duration) (Summary, []*reconcile.Pending) {
 	var (
 		sum     Summary
@@ -83,10 +84,11 @@ func (p *Poller) pollAll(ctx context.Context, spread time.Duration) (Summary, []
 		wg    sync.WaitGroup
 		sem   = make(chan struct{}, RecordFactor*p.workers)
 		timer = time.NewTimer(0)
+		group = p.paceGroup()
 	)
 	timer.Stop()
 	for i, n := range due {
-		if !sleepUntil(ctx, timer, startAt(begin, spread, i, len(due))) {
+		if !sleepUntil(ctx, timer, startAt(begin, spread, i, len(due), group)) {
 			break
 		}
 		select {
