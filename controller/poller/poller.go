@@ -58,11 +58,12 @@ type Config struct {
 	// fraction in [0, 1). Negative means none.
 	Jitter float64
 	// Spread paces Run's cycles: a cycle starts its polls at a steady
-	// rate so that they end about Spread×Interval after its start, when
-	// the cycle before shows they can (see pace.go); a fleet whose polls
-	// take longer than that is polled as fast as Workers go. A fraction
-	// in [0, 1); 0 or negative means no pacing: every poll starts as soon
-	// as a worker takes it. PollOnce never paces.
+	// rate, a few at a time, so that they end about Spread×Interval after
+	// its start, when the cycle before shows they can (see pace.go); a
+	// fleet whose polls take longer than that is polled as fast as
+	// Workers go. A fraction in [0, 1); 0 or negative means no pacing:
+	// every poll starts as soon as a worker takes it. PollOnce never
+	// paces.
 	Spread float64
 	// MaxBackoff caps the wait between polls of a node that keeps failing.
 	MaxBackoff time.Duration
