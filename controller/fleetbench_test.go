@@ -12,6 +12,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
@@ -184,7 +185,9 @@ func BenchmarkControllerFleet(b *testing.B) {
 }
 
 // cycleLog catches the poller's "poll cycle" debug records and counts
-// the controller's errors; everything else is dropped unformatted.
+// the controller's errors and warnings (the HTTP server's own complaints,
+// such as a failed accept, are warnings); everything else is dropped
+// unformatted.
 type cycleLog struct {
 	poller bool
 	st     *cycleLogState
@@ -195,6 +198,16 @@ type cycleLogState struct {
 	cycles []pollCycle
 	errors int
 	first  []string
+	warns  int
+	firstW []string
+}
+
+// String is the errors and warnings logged so far, counted, with the
+// first few of each.
+func (st *cycleLogState) String() string {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return fmt.Sprintf("controller errors logged: %d %q; warnings: %d %q", st.errors, st.first, st.warns, st.firstW)
 }
 
 type pollCycle struct {
@@ -203,15 +216,19 @@ type pollCycle struct {
 }
 
 func (h cycleLog) Enabled(_ context.Context, l slog.Level) bool {
-	return l >= slog.LevelError || h.poller && l >= slog.LevelDebug
+	return l >= slog.LevelWarn || h.poller && l >= slog.LevelDebug
 }
 
 func (h cycleLog) Handle(_ context.Context, r slog.Record) error {
 	h.st.mu.Lock()
 	defer h.st.mu.Unlock()
-	if r.Level >= slog.LevelError {
-		h.st.errors++
-		if len(h.st.first) < 5 {
+	if r.Level >= slog.LevelWarn {
+		count, first := &h.st.errors, &h.st.first
+		if r.Level < slog.LevelError {
+			count, first = &h.st.warns, &h.st.firstW
+		}
+		*count++
+		if len(*first) < 5 {
 			msg := r.Message
 			r.Attrs(func(a slog.Attr) bool {
 				if a.Key == "err" {
@@ -219,7 +236,7 @@ func (h cycleLog) Handle(_ context.Context, r slog.Record) error {
 				}
 				return true
 			})
-			h.st.first = append(h.st.first, msg)
+			*first = append(*first, msg)
 		}
 		return nil
 	}
@@ -284,9 +301,12 @@ func (a fleetAPI) call(ctx context.Context, method, path string, in, out any) (i
 	}
 	req.Header.Set("Authorization", "Bearer "+a.token)
 	req.Header.Set("Content-Type", "application/json")
+	var conn httptrace.GotConnInfo // what connection a failed call went out on
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { conn = i }}))
+	sent := time.Now()
 	resp, err := a.hc.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%w (after %v, on a connection reused %v, idle %v before)", err, time.Since(sent).Round(time.Millisecond), conn.Reused, conn.IdleTime.Round(time.Millisecond))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
@@ -433,7 +453,7 @@ func runFleet(b *testing.B, size fleetSize) {
 	b.StopTimer()
 	stopProfile()
 	if err != nil {
-		b.Fatal(err)
+		b.Fatalf("%v; %s", err, logs)
 	}
 	at201 := ct.done
 	lat, service, lag := make([]time.Duration, total), make([]time.Duration, total), make([]time.Duration, total)
@@ -502,10 +522,8 @@ func runFleet(b *testing.B, size fleetSize) {
 	b.ReportMetric(warmDials, "dials/warm-cycle")
 	b.ReportMetric(float64(drift), "false-drift")
 	reportRSS(b, sim, mem, size, cpu, cpuCycles)
-	logs.mu.Lock()
-	b.Logf("%d nodes x %d peers by %d clients (%s), interval %v: %d creations in %v; %d cycles (%d during the burst); controller errors logged: %d %q",
-		size.nodes, size.peers, size.clients, loopName(size.rate), size.interval, total, burst.Round(time.Millisecond), len(all), len(burstCycles), logs.errors, logs.first)
-	logs.mu.Unlock()
+	b.Logf("%d nodes x %d peers by %d clients (%s), interval %v: %d creations in %v; %d cycles (%d during the burst); %s",
+		size.nodes, size.peers, size.clients, loopName(size.rate), size.interval, total, burst.Round(time.Millisecond), len(all), len(burstCycles), logs)
 }
 
 // loopName says how the creations were paced.

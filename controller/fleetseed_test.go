@@ -74,10 +74,8 @@ func seedFleet(ctx context.Context, b *testing.B, api fleetAPI, sim *simFleet, m
 	b.ReportMetric(slices.Max(periods), "period/interval")
 	b.ReportMetric(float64(drift), "false-drift")
 	reportRSS(b, sim, mem, size, cpu, cpuCycles)
-	logs.mu.Lock()
-	b.Logf("%d nodes x %d peers seeded, interval %v; %d cycles; controller errors logged: %d %q",
-		size.nodes, size.peers, size.interval, len(all), logs.errors, logs.first)
-	logs.mu.Unlock()
+	b.Logf("%d nodes x %d peers seeded, interval %v; %d cycles; %s",
+		size.nodes, size.peers, size.interval, len(all), logs)
 }
 
 // idleCyclesAfter is how many poll cycles the seeded run measures once
