@@ -35,23 +35,31 @@ func (g *gate) RoundTrip(r *http.Request) (*http.Response, error) {
 
 func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
 
-// cycleRecords keeps the poller's "poll cycle" records.
-type cycleRecords struct {
-	mu     sync.Mutex
-	starts []time.Time
+// cycleRecords keeps one attribute, key, of the poller's "poll cycle"
+// records, each read by get.
+type cycleRecords[T any] struct {
+	key  string
+	get  func(slog.Value) T
+	mu   sync.Mutex
+	vals []T
 }
 
-func (c *cycleRecords) Enabled(context.Context, slog.Level) bool { return true }
-func (c *cycleRecords) WithAttrs([]slog.Attr) slog.Handler       { return c }
-func (c *cycleRecords) WithGroup(string) slog.Handler            { return c }
-func (c *cycleRecords) Handle(_ context.Context, r slog.Record) error {
+// cycleStarts keeps when each cycle started.
+func cycleStarts() *cycleRecords[time.Time] {
+	return &cycleRecords[time.Time]{key: "started", get: slog.Value.Time}
+}
+
+func (c *cycleRecords[T]) Enabled(context.Context, slog.Level) bool { return true }
+func (c *cycleRecords[T]) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *cycleRecords[T]) WithGroup(string) slog.Handler            { return c }
+func (c *cycleRecords[T]) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "poll cycle" {
 		return nil
 	}
 	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "started" {
+		if a.Key == c.key {
 			c.mu.Lock()
-			c.starts = append(c.starts, a.Value.Time())
+			c.vals = append(c.vals, c.get(a.Value))
 			c.mu.Unlock()
 		}
 		return true
@@ -59,10 +67,10 @@ func (c *cycleRecords) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
-func (c *cycleRecords) snapshot() []time.Time {
+func (c *cycleRecords[T]) snapshot() []T {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]time.Time(nil), c.starts...)
+	return append([]T(nil), c.vals...)
 }
 
 // TestCyclesKeepTimeWhileReconcilesLag: a cycle's reconciles that cannot
@@ -83,7 +91,7 @@ func TestCyclesKeepTimeWhileReconcilesLag(t *testing.T) {
 	}
 	r := reconcile.New(reconcile.Config{Store: f.store, Clients: f.pool, Logger: f.log})
 	f.run(r.Run)
-	records := &cycleRecords{}
+	records := cycleStarts()
 	p := New(Config{Store: f.store, Clients: f.pool, Reconciler: r, Logger: slog.New(records),
 		Interval: 20 * time.Millisecond, Jitter: -1})
 	f.run(p.Run)

@@ -1,7 +1,6 @@
 package poller
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -145,36 +144,6 @@ func TestPacedPollsStartInTurn(t *testing.T) {
 	}
 }
 
-// spreadRecords keeps the "spread" of the poller's "poll cycle" records.
-type spreadRecords struct {
-	mu      sync.Mutex
-	spreads []time.Duration
-}
-
-func (c *spreadRecords) Enabled(context.Context, slog.Level) bool { return true }
-func (c *spreadRecords) WithAttrs([]slog.Attr) slog.Handler       { return c }
-func (c *spreadRecords) WithGroup(string) slog.Handler            { return c }
-func (c *spreadRecords) Handle(_ context.Context, r slog.Record) error {
-	if r.Message != "poll cycle" {
-		return nil
-	}
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == "spread" {
-			c.mu.Lock()
-			c.spreads = append(c.spreads, a.Value.Duration())
-			c.mu.Unlock()
-		}
-		return true
-	})
-	return nil
-}
-
-func (c *spreadRecords) snapshot() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Duration(nil), c.spreads...)
-}
-
 // TestRunPacesAfterTheFirstCycle: Run's first cycle is not paced (nothing
 // says yet how long its polls take); a later one, its polls having taken
 // far less than Spread×Interval, is, with a spread within that budget.
@@ -191,7 +160,7 @@ func TestRunPacesAfterTheFirstCycle(t *testing.T) {
 			for i := range 3 {
 				f.addNode(fmt.Sprintf("run-paced-%d", i), fake.URL, fake.Secret, "wg0")
 			}
-			records := &spreadRecords{}
+			records := &cycleRecords[time.Duration]{key: "spread", get: slog.Value.Duration}
 			p := New(Config{Store: f.store, Clients: f.pool, Logger: slog.New(records), Interval: interval, Jitter: -1, Spread: tt.spread})
 			f.run(p.Run)
 			budget := time.Duration(tt.spread * float64(interval))
