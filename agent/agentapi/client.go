@@ -387,7 +387,7 @@ func (c *Client) doOnce(ctx context.Context, secret []byte, method, path string,
 		return fail(err)
 	}
 	defer resp.Body.Close()
-	if d, ok := out.(*Dump); ok && d.Interface == "" && d.Peers == nil && resp.StatusCode >= 200 && resp.StatusCode <= 299 &&
+	if d, ok := freshDump(out); ok && resp.StatusCode >= 200 && resp.StatusCode <= 299 &&
 		resp.ContentLength >= minSplitBytes && resp.ContentLength <= maxResponseBytes {
 		// A large dump: decoded while it is read (readDump), as decodeAnswer would.
 		got, err := readDump(io.LimitReader(resp.Body, maxResponseBytes+1), int(resp.ContentLength), minSplitBytes)
@@ -434,10 +434,17 @@ func readAnswer(resp *http.Response) ([]byte, error) {
 	return b.Bytes(), err
 }
 
+// freshDump is out as a *Dump holding nothing yet: the answers DecodeDump
+// (and readDump, for a large one) may decode in place of json.Unmarshal.
+func freshDump(out any) (*Dump, bool) {
+	d, ok := out.(*Dump)
+	return d, ok && d.Interface == "" && d.Peers == nil
+}
+
 // decodeAnswer is json.Unmarshal(data, out), through DecodeDump for a
 // dump (out a *Dump holding nothing yet).
 func decodeAnswer(data []byte, out any) error {
-	if d, ok := out.(*Dump); ok && d.Interface == "" && d.Peers == nil {
+	if d, ok := freshDump(out); ok {
 		var err error
 		*d, err = DecodeDump(data)
 		return err
